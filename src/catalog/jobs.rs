@@ -1,0 +1,130 @@
+//! Manage ML Jobs: training, processing, transform, AutoML and tuning jobs across their lifecycle.
+
+use super::{
+    Activity, Condition, Param, Resource, Statement, Status, When, optional, required, sagemaker,
+};
+
+const JOBS: &[Resource] = &[
+    sagemaker("training-job/*"),
+    sagemaker("processing-job/*"),
+    sagemaker("transform-job/*"),
+    sagemaker("automl-job/*"),
+    sagemaker("hyper-parameter-tuning-job/*"),
+];
+
+pub static MANAGE_ML_JOBS: Activity = Activity {
+    id: "manage-ml-jobs",
+    name: "Manage ML Jobs",
+    aliases: &["Manage Training Jobs"],
+    sid: "ManageMlJobs",
+    summary: "Create, stop and inspect training, processing, transform, AutoML and tuning jobs.",
+    status: Status::Current,
+    params: &[
+        required(Param::PassRoles),
+        optional(Param::VpcSubnets),
+        optional(Param::VpcSecurityGroups),
+        optional(Param::DataKmsKeys),
+        optional(Param::VolumeKmsKeys),
+    ],
+    vpc: true,
+    kms: true,
+    statements: &[
+        Statement {
+            sid: "CreateJobs",
+            when: When::Always,
+            actions: &[
+                "sagemaker:CreateAutoMLJob",
+                "sagemaker:CreateAutoMLJobV2",
+                "sagemaker:CreateHyperParameterTuningJob",
+                "sagemaker:CreateProcessingJob",
+                "sagemaker:CreateTrainingJob",
+            ],
+            resources: &[
+                sagemaker("training-job/*"),
+                sagemaker("processing-job/*"),
+                sagemaker("automl-job/*"),
+                sagemaker("hyper-parameter-tuning-job/*"),
+            ],
+            conditions: &[
+                Condition::VpcSubnets,
+                Condition::VpcSecurityGroups,
+                Condition::VolumeKmsKey,
+                Condition::OutputKmsKey,
+            ],
+        },
+        // Transform jobs run in the model's network, so they take no VPC condition keys.
+        Statement {
+            sid: "CreateTransformJobs",
+            when: When::Always,
+            actions: &["sagemaker:CreateTransformJob"],
+            resources: &[sagemaker("transform-job/*")],
+            conditions: &[Condition::VolumeKmsKey, Condition::OutputKmsKey],
+        },
+        Statement {
+            sid: "OperateJobs",
+            when: When::Always,
+            actions: &[
+                "sagemaker:DescribeAutoMLJob",
+                "sagemaker:DescribeAutoMLJobV2",
+                "sagemaker:DescribeHyperParameterTuningJob",
+                "sagemaker:DescribeProcessingJob",
+                "sagemaker:DescribeTrainingJob",
+                "sagemaker:DescribeTransformJob",
+                "sagemaker:ListCandidatesForAutoMLJob",
+                "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
+                "sagemaker:StopAutoMLJob",
+                "sagemaker:StopHyperParameterTuningJob",
+                "sagemaker:StopProcessingJob",
+                "sagemaker:StopTrainingJob",
+                "sagemaker:StopTransformJob",
+                "sagemaker:UpdateTrainingJob",
+            ],
+            resources: JOBS,
+            conditions: &[],
+        },
+        Statement {
+            sid: "ListJobs",
+            when: When::Always,
+            actions: &[
+                "sagemaker:ListAutoMLJobs",
+                "sagemaker:ListHyperParameterTuningJobs",
+                "sagemaker:ListProcessingJobs",
+                "sagemaker:ListTrainingJobs",
+                "sagemaker:ListTransformJobs",
+                "sagemaker:Search",
+            ],
+            resources: &[Resource::Any],
+            conditions: &[],
+        },
+        Statement {
+            sid: "Metrics",
+            when: When::Always,
+            actions: &["sagemaker:BatchGetMetrics"],
+            resources: &[sagemaker("training-job/*")],
+            conditions: &[],
+        },
+        Statement {
+            sid: "PassRole",
+            when: When::Always,
+            actions: &["iam:PassRole"],
+            resources: &[Resource::Given(Param::PassRoles)],
+            conditions: &[Condition::PassedToService("sagemaker.amazonaws.com")],
+        },
+        Statement {
+            sid: "VolumeKeyGrants",
+            when: When::Kms,
+            actions: &["kms:CreateGrant"],
+            resources: &[Resource::Given(Param::VolumeKmsKeys)],
+            conditions: &[
+                Condition::Static {
+                    operator: "Bool",
+                    key: "kms:GrantIsForAWSResource",
+                    values: &["true"],
+                },
+                Condition::ViaService("sagemaker"),
+            ],
+        },
+    ],
+    aws_managed_policies: &[],
+    source: "Role Manager template SM_CommonJobManagement (+_VPC, _KMS, _VPC_KMS); resource types and condition keys from the Service Authorization Reference for SageMaker",
+};

@@ -1,0 +1,440 @@
+//! The Role Manager catalog as data: personas, ML activities and the policy statements each
+//! activity grants. Nothing here knows about AWS clients; rendering to JSON lives in `plan`.
+
+mod canvas;
+mod compute;
+mod data;
+mod experiments;
+mod jobs;
+mod mlflow;
+mod models;
+mod names;
+mod pipelines;
+mod studio;
+
+pub use names::{nearest, normalize};
+
+use std::fmt;
+
+/// A parameter an activity takes. Each is given once at the top level of the properties and may be
+/// overridden per activity through `ActivityParameters`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Param {
+    PassRoles,
+    S3Buckets,
+    EcrRepositories,
+    AthenaWorkgroups,
+    GlueDatabases,
+    VpcSubnets,
+    VpcSecurityGroups,
+    DataKmsKeys,
+    VolumeKmsKeys,
+    KendraIndexes,
+    MlflowTrackingServers,
+}
+
+impl Param {
+    pub const ALL: [Param; 11] = [
+        Param::PassRoles,
+        Param::S3Buckets,
+        Param::EcrRepositories,
+        Param::AthenaWorkgroups,
+        Param::GlueDatabases,
+        Param::VpcSubnets,
+        Param::VpcSecurityGroups,
+        Param::DataKmsKeys,
+        Param::VolumeKmsKeys,
+        Param::KendraIndexes,
+        Param::MlflowTrackingServers,
+    ];
+
+    /// The property name users write.
+    pub fn name(self) -> &'static str {
+        match self {
+            Param::PassRoles => "PassRoles",
+            Param::S3Buckets => "S3Buckets",
+            Param::EcrRepositories => "EcrRepositories",
+            Param::AthenaWorkgroups => "AthenaWorkgroups",
+            Param::GlueDatabases => "GlueDatabases",
+            Param::VpcSubnets => "VpcSubnets",
+            Param::VpcSecurityGroups => "VpcSecurityGroups",
+            Param::DataKmsKeys => "DataKmsKeys",
+            Param::VolumeKmsKeys => "VolumeKmsKeys",
+            Param::KendraIndexes => "KendraIndexes",
+            Param::MlflowTrackingServers => "MlflowTrackingServers",
+        }
+    }
+
+    /// What a value looks like, for error messages and the reference page.
+    pub fn expected(self) -> &'static str {
+        match self {
+            Param::PassRoles => "IAM role ARNs (arn:PARTITION:iam::ACCOUNT:role/NAME)",
+            Param::S3Buckets => "S3 bucket names (3-63 of a-z 0-9 . -, `*` allowed as a wildcard)",
+            Param::EcrRepositories => {
+                "ECR repository ARNs (arn:PARTITION:ecr:REGION:ACCOUNT:repository/NAME)"
+            }
+            Param::AthenaWorkgroups => "Athena workgroup names (1-128 of A-Z a-z 0-9 . _ -)",
+            Param::GlueDatabases => "Glue database names (1-255 of A-Z a-z 0-9 . _ -)",
+            Param::VpcSubnets => "subnet ids (subnet-0123abcd)",
+            Param::VpcSecurityGroups => "security group ids (sg-0123abcd)",
+            Param::DataKmsKeys | Param::VolumeKmsKeys => {
+                "KMS key ARNs (arn:PARTITION:kms:REGION:ACCOUNT:key/ID)"
+            }
+            Param::KendraIndexes => "Kendra index ids (36 characters, a UUID)",
+            Param::MlflowTrackingServers => {
+                "MLflow tracking server ARNs (arn:PARTITION:sagemaker:REGION:ACCOUNT:mlflow-tracking-server/NAME)"
+            }
+        }
+    }
+}
+
+impl fmt::Display for Param {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Whether an activity needs a parameter or merely narrows or extends with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Required,
+    Optional,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParamUse {
+    pub param: Param,
+    pub need: Need,
+}
+
+pub const fn required(param: Param) -> ParamUse {
+    ParamUse {
+        param,
+        need: Need::Required,
+    }
+}
+
+pub const fn optional(param: Param) -> ParamUse {
+    ParamUse {
+        param,
+        need: Need::Optional,
+    }
+}
+
+/// When a statement is part of the activity's policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    Always,
+    /// VPC customization given (VpcSubnets and VpcSecurityGroups).
+    Vpc,
+    /// VPC customization not given.
+    NoVpc,
+    /// KMS customization given (DataKmsKeys and VolumeKmsKeys).
+    Kms,
+    /// KMS customization not given.
+    NoKms,
+    /// The parameter has at least one value.
+    Given(Param),
+    /// The parameter has no value.
+    NotGiven(Param),
+}
+
+/// How an ARN is scoped to the stack's partition, account and regions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// `arn:P:SERVICE:REGION:ACCOUNT:PATH`, once per region of `Regions` (or `*`).
+    Regional,
+    /// `arn:P:SERVICE::ACCOUNT:PATH` (IAM).
+    Account,
+    /// `arn:P:SERVICE:::PATH` (S3 buckets and objects).
+    Global,
+}
+
+/// A statement's resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// `*`: for actions that take no resource (List*, Search, GetAuthorizationToken).
+    Any,
+    /// An ARN built from the stack's context; `{}` in `path` is replaced by each value of `each`.
+    Arn {
+        service: &'static str,
+        scope: Scope,
+        path: &'static str,
+        each: Option<Param>,
+    },
+    /// The parameter's values, which are ARNs already (PassRoles, ECR repositories, KMS keys).
+    Given(Param),
+}
+
+/// SageMaker resources in the stack's account; `path` is `TYPE/NAME-PATTERN`.
+pub const fn sagemaker(path: &'static str) -> Resource {
+    Resource::Arn {
+        service: "sagemaker",
+        scope: Scope::Regional,
+        path,
+        each: None,
+    }
+}
+
+/// A resource of another service in the stack's account and regions.
+pub const fn regional(service: &'static str, path: &'static str) -> Resource {
+    Resource::Arn {
+        service,
+        scope: Scope::Regional,
+        path,
+        each: None,
+    }
+}
+
+/// One regional ARN per value of `param`.
+pub const fn regional_each(service: &'static str, path: &'static str, param: Param) -> Resource {
+    Resource::Arn {
+        service,
+        scope: Scope::Regional,
+        path,
+        each: Some(param),
+    }
+}
+
+/// One S3 ARN per bucket: `{}` is the bucket name.
+pub const fn s3_each(path: &'static str) -> Resource {
+    Resource::Arn {
+        service: "s3",
+        scope: Scope::Global,
+        path,
+        each: Some(Param::S3Buckets),
+    }
+}
+
+/// A fixed S3 ARN pattern.
+pub const fn s3(path: &'static str) -> Resource {
+    Resource::Arn {
+        service: "s3",
+        scope: Scope::Global,
+        path,
+        each: None,
+    }
+}
+
+/// A condition on a statement. Values that depend on the stack or on parameters are rendered by
+/// the planner; `Static` carries fixed values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// `StringEquals iam:PassedToService` the service principal.
+    PassedToService(&'static str),
+    /// `ForAllValues:StringEquals sagemaker:VpcSubnets` the subnets, and `Null` false so that a
+    /// request without subnets does not pass vacuously.
+    VpcSubnets,
+    /// As `VpcSubnets`, for `sagemaker:VpcSecurityGroupIds`.
+    VpcSecurityGroups,
+    /// `ArnEquals sagemaker:VolumeKmsKey` the volume keys.
+    VolumeKmsKey,
+    /// `ArnEquals sagemaker:OutputKmsKey` the data keys.
+    OutputKmsKey,
+    /// `StringLike kms:ViaService SERVICE.REGION.DNS-SUFFIX` for each region (or `*`), with the
+    /// partition's DNS suffix.
+    ViaService(&'static str),
+    /// `StringEquals aws:ResourceAccount` the stack's account.
+    ResourceAccount,
+    /// A fixed condition: operator, key, values.
+    Static {
+        operator: &'static str,
+        key: &'static str,
+        values: &'static [&'static str],
+    },
+}
+
+/// One statement of an activity's policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Statement {
+    /// Appended to the activity's `sid`; alphanumeric.
+    pub sid: &'static str,
+    pub when: When,
+    pub actions: &'static [&'static str],
+    pub resources: &'static [Resource],
+    pub conditions: &'static [Condition],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// In today's Role Manager console.
+    Current,
+    /// Dropped from the global console but still documented (China regions, 2023 docs).
+    Legacy,
+}
+
+/// An ML activity of the Role Manager console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Activity {
+    /// Stable kebab-case id; normalizes to the same key as `name`.
+    pub id: &'static str,
+    /// The console's name.
+    pub name: &'static str,
+    /// Other names the console used for it.
+    pub aliases: &'static [&'static str],
+    /// Prefix of every statement id; PascalCase.
+    pub sid: &'static str,
+    pub summary: &'static str,
+    pub status: Status,
+    pub params: &'static [ParamUse],
+    pub vpc: bool,
+    pub kms: bool,
+    pub statements: &'static [Statement],
+    /// AWS managed policies attached by name (after `arn:PARTITION:iam::aws:policy/`), for the
+    /// Canvas activities whose policies AWS maintains and which exceed a customer policy's size.
+    pub aws_managed_policies: &'static [&'static str],
+    /// Where the actions come from.
+    pub source: &'static str,
+}
+
+impl Activity {
+    pub fn uses(&self, param: Param) -> Option<Need> {
+        self.params.iter().find(|p| p.param == param).map(|p| p.need)
+    }
+}
+
+/// Every activity, in the order the console lists them (which is also the order of statements in
+/// a plan).
+pub static ACTIVITIES: &[&Activity] = &[
+    &compute::ACCESS_REQUIRED_AWS_SERVICES,
+    &studio::RUN_STUDIO_APPS,
+    &jobs::MANAGE_ML_JOBS,
+    &models::MANAGE_MODELS,
+    &models::MANAGE_ENDPOINTS,
+    &pipelines::MANAGE_PIPELINES,
+    &experiments::MANAGE_EXPERIMENTS,
+    &experiments::SEARCH_VISUALIZE_EXPERIMENTS,
+    &models::MANAGE_MODEL_MONITORING,
+    &data::S3_FULL_ACCESS,
+    &data::S3_BUCKET_ACCESS,
+    &data::QUERY_ATHENA_WORKGROUPS,
+    &data::MANAGE_GLUE_TABLES,
+    &canvas::CANVAS_CORE_ACCESS,
+    &canvas::CANVAS_DATA_PREP,
+    &canvas::CANVAS_AI_SERVICES,
+    &canvas::CANVAS_MLOPS,
+    &canvas::CANVAS_KENDRA_ACCESS,
+    &mlflow::USE_MLFLOW,
+    &mlflow::MANAGE_MLFLOW,
+    &mlflow::MLFLOW_AWS_SERVICES,
+    &studio::RUN_STUDIO_EMR_SERVERLESS,
+];
+
+/// Index of an activity in `ACTIVITIES`; plans order statements by it.
+pub type ActivityIndex = usize;
+
+pub fn activity(index: ActivityIndex) -> &'static Activity {
+    ACTIVITIES[index]
+}
+
+/// Finds an activity by id, name or alias, ignoring case, spaces, `-` and `_`.
+pub fn find_activity(name: &str) -> Option<ActivityIndex> {
+    let key = normalize(name);
+    ACTIVITIES.iter().position(|a| {
+        normalize(a.id) == key
+            || normalize(a.name) == key
+            || a.aliases.iter().any(|alias| normalize(alias) == key)
+    })
+}
+
+/// The closest activity name, for "did you mean".
+pub fn suggest_activity(name: &str) -> Option<&'static str> {
+    let candidates = ACTIVITIES
+        .iter()
+        .flat_map(|a| std::iter::once(a.name).chain(a.aliases.iter().copied()));
+    nearest(name, candidates)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Persona {
+    /// The value of the `Persona` property.
+    pub id: &'static str,
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    pub summary: &'static str,
+    /// Preselected activities (the Role Manager persona reference this product follows).
+    pub defaults: &'static [&'static str],
+    /// What the 2024+ console preselects, for the reference page; each exists in the catalog.
+    pub console_defaults: &'static [&'static str],
+}
+
+pub static PERSONAS: &[Persona] = &[
+    Persona {
+        id: "DataScientist",
+        name: "Data Scientist",
+        aliases: &[],
+        summary: "General machine learning development and experimentation in SageMaker.",
+        defaults: &[
+            "run-studio-apps",
+            "manage-ml-jobs",
+            "manage-models",
+            "manage-experiments",
+            "search-visualize-experiments",
+            "s3-bucket-access",
+        ],
+        console_defaults: &[
+            "run-studio-apps",
+            "manage-ml-jobs",
+            "manage-models",
+            "manage-glue-tables",
+            "canvas-ai-services",
+            "canvas-mlops",
+            "canvas-kendra-access",
+            "use-mlflow",
+            "mlflow-aws-services-access",
+            "run-studio-emr-serverless",
+        ],
+    },
+    Persona {
+        id: "MLOps",
+        name: "MLOps",
+        aliases: &["ML Ops"],
+        summary: "Operations: models, endpoints and pipelines, with experiment visibility.",
+        defaults: &[
+            "run-studio-apps",
+            "manage-models",
+            "manage-endpoints",
+            "manage-pipelines",
+            "search-visualize-experiments",
+        ],
+        console_defaults: &[
+            "run-studio-apps",
+            "manage-models",
+            "manage-pipelines",
+            "search-visualize-experiments",
+            "s3-full-access",
+        ],
+    },
+    Persona {
+        id: "SageMakerCompute",
+        name: "SageMaker Compute",
+        aliases: &["SageMaker AI Compute", "Compute"],
+        summary: "Execution role that SageMaker jobs and endpoints assume.",
+        defaults: &["access-required-aws-services"],
+        console_defaults: &["access-required-aws-services"],
+    },
+    Persona {
+        id: "Custom",
+        name: "Custom",
+        aliases: &["Custom Role Settings"],
+        summary: "No preselected activities: list them in Activities or AddActivities.",
+        defaults: &[],
+        console_defaults: &[],
+    },
+];
+
+pub fn find_persona(name: &str) -> Option<&'static Persona> {
+    let key = normalize(name);
+    PERSONAS.iter().find(|p| {
+        normalize(p.id) == key
+            || normalize(p.name) == key
+            || p.aliases.iter().any(|a| normalize(a) == key)
+    })
+}
+
+pub fn suggest_persona(name: &str) -> Option<&'static str> {
+    nearest(name, PERSONAS.iter().map(|p| p.id))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,311 @@
+//! The `persona-role` command line: plan a role offline and list the catalog. Commands write to
+//! injected writers so tests run them in process.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+use thiserror::Error;
+
+use crate::catalog::{self, Need};
+use crate::context::{ContextError, Partition, StackContext};
+use crate::plan::{self, PlanError};
+
+/// Properties planned when `plan` is given no file: a Data Scientist in a sample stack.
+pub const SAMPLE_EVENT: &str = include_str!("../events/data-scientist-create.json");
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "persona-role",
+    version,
+    about = "Least-privilege SageMaker persona roles (Custom::SageMakerPersonaRole), planned offline"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the IAM plan (role, trust policy, policies) for properties or a CloudFormation event.
+    Plan {
+        /// JSON or YAML file of properties or of a whole event; `-` reads standard input.
+        /// Without a file, plans a built-in Data Scientist sample.
+        file: Option<PathBuf>,
+        /// Account id, when the file has no StackId.
+        #[arg(long)]
+        account: Option<String>,
+        /// Region, when the file has no StackId.
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        /// Partition (aws, aws-cn, aws-us-gov), when the file has no StackId; defaults to the
+        /// region's.
+        #[arg(long)]
+        partition: Option<String>,
+        /// Stack name used to derive a role name when RoleNameSuffix is absent.
+        #[arg(long, default_value = "persona-role")]
+        stack_name: String,
+        /// Logical id used to derive a role name when RoleNameSuffix is absent.
+        #[arg(long, default_value = "PersonaRole")]
+        logical_id: String,
+    },
+    /// List personas and ML activities.
+    Catalog {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Error)]
+pub enum CliError {
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("`{path}` is neither JSON nor YAML: {message}")]
+    Parse { path: String, message: String },
+    #[error("{0}")]
+    Context(#[from] ContextError),
+    #[error("no account: the file has no StackId, so give --account")]
+    NoAccount,
+    #[error("{0}")]
+    Plan(#[from] PlanError),
+    #[error("cannot write output: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+/// Runs a parsed command; returns the process exit code.
+pub fn run(cli: Cli, stdin: &mut dyn std::io::Read, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    match execute(cli, stdin, out) {
+        Ok(()) => 0,
+        Err(error) => {
+            let _ = writeln!(err, "error: {error}");
+            if let CliError::Plan(PlanError::Properties(errors)) = &error {
+                for e in &errors.0 {
+                    let _ = writeln!(err, "  - {e}");
+                }
+            }
+            match error {
+                CliError::Plan(_) => 1,
+                _ => 2,
+            }
+        }
+    }
+}
+
+fn execute(cli: Cli, stdin: &mut dyn std::io::Read, out: &mut dyn Write) -> Result<(), CliError> {
+    match cli.command {
+        Command::Plan {
+            file,
+            account,
+            region,
+            partition,
+            stack_name,
+            logical_id,
+        } => {
+            let (label, text) = read_input(file, stdin)?;
+            let input = parse_document(&label, &text)?;
+            let (properties, context) =
+                split_input(input, account, &region, partition, &stack_name, &logical_id)?;
+            let plan = plan::plan_properties(&properties, &context)?;
+            serde_json::to_writer_pretty(&mut *out, &plan).map_err(std::io::Error::from)?;
+            writeln!(out)?;
+            Ok(())
+        }
+        Command::Catalog { json } => {
+            if json {
+                serde_json::to_writer_pretty(&mut *out, &catalog_json())
+                    .map_err(std::io::Error::from)?;
+                writeln!(out)?;
+            } else {
+                write_catalog_table(out)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn read_input(
+    file: Option<PathBuf>,
+    stdin: &mut dyn std::io::Read,
+) -> Result<(String, String), CliError> {
+    match file {
+        None => Ok(("built-in sample".to_owned(), SAMPLE_EVENT.to_owned())),
+        Some(path) if path.as_os_str() == "-" => {
+            let mut text = String::new();
+            stdin
+                .read_to_string(&mut text)
+                .map_err(|source| CliError::Read {
+                    path: "-".to_owned(),
+                    source,
+                })?;
+            Ok(("standard input".to_owned(), text))
+        }
+        Some(path) => {
+            let label = path.display().to_string();
+            let text = std::fs::read_to_string(&path).map_err(|source| CliError::Read {
+                path: label.clone(),
+                source,
+            })?;
+            Ok((label, text))
+        }
+    }
+}
+
+/// JSON, else YAML (a superset for our purposes).
+pub fn parse_document(label: &str, text: &str) -> Result<Value, CliError> {
+    serde_json::from_str(text).or_else(|json_error| {
+        serde_yaml_ng::from_str(text).map_err(|yaml_error| CliError::Parse {
+            path: label.to_owned(),
+            message: format!("as JSON: {json_error}; as YAML: {yaml_error}"),
+        })
+    })
+}
+
+/// An event carries its properties and stack; a bare properties document takes the stack from
+/// the flags.
+fn split_input(
+    input: Value,
+    account: Option<String>,
+    region: &str,
+    partition: Option<String>,
+    stack_name: &str,
+    logical_id: &str,
+) -> Result<(Value, StackContext), CliError> {
+    let is_event = input.get("ResourceProperties").is_some() || input.get("RequestType").is_some();
+    if is_event {
+        let logical = input
+            .get("LogicalResourceId")
+            .and_then(Value::as_str)
+            .unwrap_or(logical_id);
+        if let Some(stack_id) = input.get("StackId").and_then(Value::as_str) {
+            let context = StackContext::from_stack_id(stack_id, logical)?;
+            let properties = input.get("ResourceProperties").cloned().unwrap_or(Value::Null);
+            return Ok((properties, context));
+        }
+    }
+    let partition = match partition {
+        Some(p) => p.parse()?,
+        None => Partition::of_region(region),
+    };
+    let account = account.ok_or(CliError::NoAccount)?;
+    let context = StackContext::new(partition, &account, region, stack_name, logical_id)?;
+    let properties = if is_event {
+        input.get("ResourceProperties").cloned().unwrap_or(Value::Null)
+    } else {
+        input
+    };
+    Ok((properties, context))
+}
+
+fn catalog_json() -> Value {
+    let activities: Vec<Value> = catalog::ACTIVITIES
+        .iter()
+        .map(|a| {
+            json!({
+                "Id": a.id,
+                "Name": a.name,
+                "Aliases": a.aliases,
+                "Summary": a.summary,
+                "Status": format!("{:?}", a.status),
+                "Parameters": a.params.iter().map(|p| json!({
+                    "Name": p.param.name(),
+                    "Required": p.need == Need::Required,
+                })).collect::<Vec<_>>(),
+                "Vpc": a.vpc,
+                "Kms": a.kms,
+                "AwsManagedPolicies": a.aws_managed_policies,
+                "Actions": actions(a),
+            })
+        })
+        .collect();
+    let personas: Vec<Value> = catalog::PERSONAS
+        .iter()
+        .map(|p| {
+            json!({
+                "Id": p.id,
+                "Name": p.name,
+                "Summary": p.summary,
+                "Defaults": p.defaults,
+                "ConsoleDefaults": p.console_defaults,
+            })
+        })
+        .collect();
+    json!({"Personas": personas, "Activities": activities})
+}
+
+/// Distinct actions of an activity, sorted.
+pub fn actions(activity: &catalog::Activity) -> Vec<&'static str> {
+    let mut actions: Vec<&'static str> = activity
+        .statements
+        .iter()
+        .flat_map(|s| s.actions.iter().copied())
+        .collect();
+    actions.sort_unstable();
+    actions.dedup();
+    actions
+}
+
+fn write_catalog_table(out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "PERSONAS")?;
+    for persona in catalog::PERSONAS {
+        let defaults: Vec<&str> = persona
+            .defaults
+            .iter()
+            .filter_map(|id| catalog::find_activity(id).map(|i| catalog::activity(i).name))
+            .collect();
+        let defaults = if defaults.is_empty() {
+            "(none)".to_owned()
+        } else {
+            defaults.join(", ")
+        };
+        writeln!(out, "  {:<18} {defaults}", persona.id)?;
+    }
+    writeln!(out)?;
+    writeln!(out, "ACTIVITIES")?;
+    writeln!(
+        out,
+        "  {:<30} {:<42} {:<4} {:<4} PARAMETERS (* required)",
+        "ID", "NAME", "VPC", "KMS"
+    )?;
+    for activity in catalog::ACTIVITIES {
+        let params: Vec<String> = activity
+            .params
+            .iter()
+            .filter(|p| {
+                !matches!(
+                    p.param,
+                    catalog::Param::VpcSubnets
+                        | catalog::Param::VpcSecurityGroups
+                        | catalog::Param::DataKmsKeys
+                        | catalog::Param::VolumeKmsKeys
+                )
+            })
+            .map(|p| match p.need {
+                Need::Required => format!("{}*", p.param),
+                Need::Optional => p.param.to_string(),
+            })
+            .collect();
+        let name = match activity.status {
+            catalog::Status::Current => activity.name.to_owned(),
+            catalog::Status::Legacy => format!("{} (legacy)", activity.name),
+        };
+        writeln!(
+            out,
+            "  {:<30} {:<42} {:<4} {:<4} {}",
+            activity.id,
+            name,
+            if activity.vpc { "yes" } else { "-" },
+            if activity.kms { "yes" } else { "-" },
+            if params.is_empty() {
+                "-".to_owned()
+            } else {
+                params.join(", ")
+            }
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! Where a role is planned: the stack's partition, account and region, and the names that make a
+//! role the stack's own. Known from the event's StackId, or given to the CLI.
+
+use std::fmt;
+use std::str::FromStr;
+
+use thiserror::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Partition {
+    Aws,
+    AwsCn,
+    AwsUsGov,
+}
+
+impl Partition {
+    pub fn name(self) -> &'static str {
+        match self {
+            Partition::Aws => "aws",
+            Partition::AwsCn => "aws-cn",
+            Partition::AwsUsGov => "aws-us-gov",
+        }
+    }
+
+    /// DNS suffix of service endpoints, as `kms:ViaService` sees them.
+    pub fn dns_suffix(self) -> &'static str {
+        match self {
+            Partition::AwsCn => "amazonaws.com.cn",
+            Partition::Aws | Partition::AwsUsGov => "amazonaws.com",
+        }
+    }
+
+    /// The partition a region belongs to.
+    pub fn of_region(region: &str) -> Partition {
+        if region.starts_with("cn-") {
+            Partition::AwsCn
+        } else if region.starts_with("us-gov-") {
+            Partition::AwsUsGov
+        } else {
+            Partition::Aws
+        }
+    }
+}
+
+impl fmt::Display for Partition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Partition {
+    type Err = ContextError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "aws" => Ok(Partition::Aws),
+            "aws-cn" => Ok(Partition::AwsCn),
+            "aws-us-gov" => Ok(Partition::AwsUsGov),
+            other => Err(ContextError::Partition(other.to_owned())),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ContextError {
+    #[error("unknown partition `{0}`; expected aws, aws-cn or aws-us-gov")]
+    Partition(String),
+    #[error("`{0}` is not a 12-digit AWS account id")]
+    Account(String),
+    #[error("`{0}` is not an AWS region name like us-east-1")]
+    Region(String),
+    #[error("`{0}` is not a CloudFormation stack ARN (arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/NAME/ID)")]
+    StackId(String),
+    #[error("region `{region}` is not in partition `{partition}`")]
+    RegionPartition { region: String, partition: Partition },
+}
+
+/// The stack a role belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackContext {
+    pub partition: Partition,
+    pub account: String,
+    pub region: String,
+    /// The full stack ARN; absent when the CLI plans without a stack.
+    pub stack_id: Option<String>,
+    pub stack_name: String,
+    pub logical_id: String,
+}
+
+impl StackContext {
+    /// Context from a CloudFormation StackId ARN.
+    pub fn from_stack_id(stack_id: &str, logical_id: &str) -> Result<Self, ContextError> {
+        let bad = || ContextError::StackId(stack_id.to_owned());
+        let mut parts = stack_id.splitn(6, ':');
+        let (Some("arn"), Some(partition), Some("cloudformation"), Some(region), Some(account)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(bad());
+        };
+        let resource = parts.next().ok_or_else(bad)?;
+        let mut resource_parts = resource.split('/');
+        let (Some("stack"), Some(stack_name)) = (resource_parts.next(), resource_parts.next())
+        else {
+            return Err(bad());
+        };
+        if stack_name.is_empty() {
+            return Err(bad());
+        }
+        let partition: Partition = partition.parse().map_err(|_| bad())?;
+        let mut context = StackContext::new(partition, account, region, stack_name, logical_id)?;
+        context.stack_id = Some(stack_id.to_owned());
+        Ok(context)
+    }
+
+    /// Context without a stack ARN (the offline CLI).
+    pub fn new(
+        partition: Partition,
+        account: &str,
+        region: &str,
+        stack_name: &str,
+        logical_id: &str,
+    ) -> Result<Self, ContextError> {
+        if !is_account_id(account) {
+            return Err(ContextError::Account(account.to_owned()));
+        }
+        if !is_region_name(region) {
+            return Err(ContextError::Region(region.to_owned()));
+        }
+        if Partition::of_region(region) != partition {
+            return Err(ContextError::RegionPartition {
+                region: region.to_owned(),
+                partition,
+            });
+        }
+        Ok(StackContext {
+            partition,
+            account: account.to_owned(),
+            region: region.to_owned(),
+            stack_id: None,
+            stack_name: stack_name.to_owned(),
+            logical_id: logical_id.to_owned(),
+        })
+    }
+}
+
+pub fn is_account_id(value: &str) -> bool {
+    value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `us-east-1`, `cn-north-1`, `us-gov-west-1`, `ap-southeast-5`: lower-case words and a number.
+pub fn is_region_name(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts
+            .last()
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stack_id_gives_partition_account_region_and_name() {
+        let context = StackContext::from_stack_id(
+            "arn:aws-cn:cloudformation:cn-north-1:123456789012:stack/ml-roles/0f2a-11ee",
+            "DataScientist",
+        )
+        .unwrap();
+        assert_eq!(context.partition, Partition::AwsCn);
+        assert_eq!(context.account, "123456789012");
+        assert_eq!(context.region, "cn-north-1");
+        assert_eq!(context.stack_name, "ml-roles");
+        assert_eq!(context.logical_id, "DataScientist");
+    }
+
+    #[test]
+    fn malformed_stack_ids_are_rejected() {
+        for bad in [
+            "",
+            "arn:aws:s3:::bucket",
+            "arn:aws:cloudformation:us-east-1:12345:stack/x/y",
+            "arn:aws:cloudformation:us-east-1:123456789012:changeSet/x/y",
+            "arn:aws:cloudformation:cn-north-1:123456789012:stack/x/y",
+        ] {
+            assert!(StackContext::from_stack_id(bad, "R").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn region_names_follow_aws_shape() {
+        assert!(is_region_name("us-east-1"));
+        assert!(is_region_name("us-gov-west-1"));
+        assert!(!is_region_name("us-east"));
+        assert!(!is_region_name("US-EAST-1"));
+        assert!(!is_region_name("*"));
+    }
+}

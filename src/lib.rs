@@ -1,0 +1,10 @@
+//! persona-role: the CloudFormation custom resource `Custom::SageMakerPersonaRole`.
+//!
+//! Data flows one way: [`properties`] → [`plan`] → IAM → response. The catalog and the planner
+//! are pure and know nothing of AWS clients or HTTP.
+
+pub mod catalog;
+pub mod context;
+pub mod plan;
+pub mod properties;
+pub mod cli;

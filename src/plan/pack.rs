@@ -1,0 +1,281 @@
+//! Fit statements into IAM's quotas: one inline policy of at most 10,240 characters, then
+//! customer-managed policies of at most 6,144 each, within the role's managed-policy quota.
+//! Sizes count as IAM does: characters of the document, whitespace excluded.
+
+use serde_json::Value;
+use thiserror::Error;
+
+use super::render::{self, Rendered};
+
+/// Total characters of a role's inline policies.
+pub const INLINE_LIMIT: usize = 10_240;
+/// Characters of one managed policy document.
+pub const MANAGED_LIMIT: usize = 6_144;
+/// Characters of a role's trust policy (IAM's default quota).
+pub const TRUST_LIMIT: usize = 2_048;
+
+/// A policy's size as IAM counts it against its quotas.
+pub fn iam_size(document: &Value) -> usize {
+    document
+        .to_string()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .count()
+}
+
+/// Size of a document holding no statements: what each policy costs besides its statements.
+fn overhead() -> usize {
+    iam_size(&render::document(Vec::new()))
+}
+
+/// Size a statement adds to a document: its own size and, after the first, a comma.
+fn statement_size(statement: &Value) -> usize {
+    iam_size(statement) + 1
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum QuotaError {
+    #[error(
+        "statement `{sid}` alone is {size} characters, more than a managed policy's {MANAGED_LIMIT}; give fewer {values}"
+    )]
+    StatementTooLarge {
+        sid: String,
+        size: usize,
+        values: String,
+    },
+    #[error(
+        "the role needs {needed} more managed policies than fit: {attached} attached by ManagedPolicyArns and activities, {limit} allowed (MaxManagedPolicies); remove ManagedPolicyArns or activities, or raise MaxManagedPolicies if the account's quota allows"
+    )]
+    TooManyAttached {
+        attached: usize,
+        limit: usize,
+        needed: usize,
+    },
+    #[error(
+        "the selected activities need {excess} characters more than fit: {total} characters of statements; room for {INLINE_LIMIT} inline and {slots} managed policies of {MANAGED_LIMIT} (MaxManagedPolicies {limit} less {attached} attached); remove activities or parameter values, narrow Regions, or raise MaxManagedPolicies"
+    )]
+    TooLarge {
+        total: usize,
+        excess: usize,
+        slots: usize,
+        limit: usize,
+        attached: usize,
+    },
+    #[error(
+        "the trust policy is {size} characters, more than IAM's {TRUST_LIMIT}; list fewer Regions"
+    )]
+    TrustTooLarge { size: usize },
+}
+
+/// Statements assigned to the inline policy and to each managed policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Packed {
+    pub inline: Vec<Value>,
+    pub managed: Vec<Vec<Value>>,
+}
+
+/// Splits statements too large for a managed policy by their resources, so that every piece fits.
+pub fn split_oversized(statements: Vec<Rendered>) -> Result<Vec<Rendered>, QuotaError> {
+    let room = MANAGED_LIMIT - overhead();
+    let mut out = Vec::with_capacity(statements.len());
+    for rendered in statements {
+        if statement_size(&rendered.statement) <= room {
+            out.push(rendered);
+            continue;
+        }
+        let too_large = || QuotaError::StatementTooLarge {
+            sid: rendered.sid.clone(),
+            size: iam_size(&rendered.statement),
+            values: "parameter values".to_owned(),
+        };
+        let resources: Vec<Value> = match rendered.statement.get("Resource") {
+            Some(Value::Array(items)) if items.len() > 1 => items.clone(),
+            _ => return Err(too_large()),
+        };
+        let mut shell = rendered.statement.clone();
+        if let Some(map) = shell.as_object_mut() {
+            map.insert("Resource".to_owned(), Value::Array(Vec::new()));
+        }
+        // Greedy chunks of resources, each a statement of its own with a numbered Sid.
+        let mut chunks: Vec<Vec<Value>> = vec![Vec::new()];
+        let base = statement_size(&shell) + 4; // the Sid's digits
+        let mut used = base;
+        for resource in resources {
+            let cost = iam_size(&resource) + 1;
+            if base + cost > room {
+                return Err(too_large());
+            }
+            if used + cost > room {
+                chunks.push(Vec::new());
+                used = base;
+            }
+            used += cost;
+            if let Some(chunk) = chunks.last_mut() {
+                chunk.push(resource);
+            }
+        }
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            let sid = format!("{}{}", rendered.sid, i + 1);
+            let mut statement = shell.clone();
+            if let Some(map) = statement.as_object_mut() {
+                map.insert("Sid".to_owned(), Value::String(sid.clone()));
+                map.insert("Resource".to_owned(), Value::Array(chunk));
+            }
+            out.push(Rendered {
+                activity: rendered.activity,
+                sid,
+                statement,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Packs statements in order: the inline policy first, then managed policies, each filled before
+/// the next is started, so that the same statements always land in the same policies.
+pub fn pack(statements: &[Value], attached: usize, limit: usize) -> Result<Packed, QuotaError> {
+    if attached > limit {
+        return Err(QuotaError::TooManyAttached {
+            attached,
+            limit,
+            needed: attached - limit,
+        });
+    }
+    let slots = limit - attached;
+    let mut packed = Packed {
+        inline: Vec::new(),
+        managed: Vec::new(),
+    };
+    // `used` is the document's size with a trailing comma after each statement; the last
+    // statement's comma is not written, hence the `- 1`.
+    let mut used = overhead();
+    let mut placed = 0;
+    let mut in_managed = false;
+    for statement in statements {
+        let size = statement_size(statement);
+        let capacity = if in_managed { MANAGED_LIMIT } else { INLINE_LIMIT };
+        if used + size - 1 > capacity {
+            if packed.managed.len() == slots {
+                break;
+            }
+            in_managed = true;
+            packed.managed.push(Vec::new());
+            used = overhead();
+        }
+        used += size;
+        match packed.managed.last_mut() {
+            Some(policy) if in_managed => policy.push(statement.clone()),
+            _ => packed.inline.push(statement.clone()),
+        }
+        placed += 1;
+    }
+    if placed < statements.len() {
+        let total: usize = statements.iter().map(statement_size).sum();
+        let excess: usize = statements[placed..].iter().map(statement_size).sum();
+        return Err(QuotaError::TooLarge {
+            total,
+            excess,
+            slots,
+            limit,
+            attached,
+        });
+    }
+    Ok(packed)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn statement(n: usize, resource_len: usize) -> Value {
+        json!({"Sid": format!("S{n}"), "Effect": "Allow", "Action": "s3:GetObject", "Resource": "x".repeat(resource_len)})
+    }
+
+    #[test]
+    fn iam_size_ignores_whitespace() {
+        let doc = json!({"Version": "2012-10-17", "Statement": [{"Sid": "A B"}]});
+        assert_eq!(iam_size(&doc), doc.to_string().len() - 1);
+    }
+
+    #[test]
+    fn small_statements_stay_inline() {
+        let statements: Vec<Value> = (0..3).map(|n| statement(n, 100)).collect();
+        let packed = pack(&statements, 0, 10).unwrap();
+        assert_eq!(packed.inline.len(), 3);
+        assert!(packed.managed.is_empty());
+    }
+
+    #[test]
+    fn inline_policy_is_filled_exactly_to_its_limit() {
+        // Each statement is sized so that exactly N fit in 10,240 with the document's overhead.
+        let one = statement_size(&statement(0, 1000));
+        let fit = (INLINE_LIMIT - overhead() + 1) / one;
+        let statements: Vec<Value> = (0..fit + 1).map(|n| statement(n % 10, 1000)).collect();
+        let packed = pack(&statements, 0, 10).unwrap();
+        assert_eq!(packed.inline.len(), fit);
+        assert!(iam_size(&render::document(packed.inline.clone())) <= INLINE_LIMIT);
+        assert_eq!(packed.managed.len(), 1);
+    }
+
+    #[test]
+    fn every_policy_respects_its_limit() {
+        let statements: Vec<Value> = (0..60).map(|n| statement(n, 700 + n * 7)).collect();
+        let packed = pack(&statements, 2, 10).unwrap();
+        assert!(iam_size(&render::document(packed.inline.clone())) <= INLINE_LIMIT);
+        for policy in &packed.managed {
+            assert!(iam_size(&render::document(policy.clone())) <= MANAGED_LIMIT);
+        }
+        assert!(packed.managed.len() <= 8);
+        let count = packed.inline.len() + packed.managed.iter().map(Vec::len).sum::<usize>();
+        assert_eq!(count, 60);
+    }
+
+    #[test]
+    fn overflow_reports_by_how_much() {
+        let statements: Vec<Value> = (0..30).map(|n| statement(n, 3000)).collect();
+        let error = pack(&statements, 9, 10).unwrap_err();
+        let QuotaError::TooLarge { excess, slots, .. } = error.clone() else {
+            panic!("{error:?}");
+        };
+        assert_eq!(slots, 1);
+        // 3 fit inline, 1 in the one managed slot, 26 left over.
+        assert_eq!(excess, 26 * statement_size(&statement(10, 3000)));
+        assert!(error.to_string().contains("characters more than fit"));
+    }
+
+    #[test]
+    fn attached_policies_over_the_limit_fail() {
+        let error = pack(&[], 11, 10).unwrap_err();
+        assert_eq!(
+            error,
+            QuotaError::TooManyAttached {
+                attached: 11,
+                limit: 10,
+                needed: 1
+            }
+        );
+    }
+
+    #[test]
+    fn oversized_statement_is_split_by_resources() {
+        let resources: Vec<String> = (0..200)
+            .map(|n| format!("arn:aws:iam::123456789012:role/role-number-{n:04}"))
+            .collect();
+        let rendered = Rendered {
+            activity: 0,
+            sid: "PassRole".to_owned(),
+            statement: json!({"Sid": "PassRole", "Effect": "Allow", "Action": "iam:PassRole", "Resource": resources}),
+        };
+        let pieces = split_oversized(vec![rendered]).unwrap();
+        assert!(pieces.len() > 1);
+        let mut seen = Vec::new();
+        for piece in &pieces {
+            assert!(statement_size(&piece.statement) + overhead() <= MANAGED_LIMIT);
+            seen.extend(piece.statement["Resource"].as_array().unwrap().iter().cloned());
+        }
+        assert_eq!(seen.len(), 200);
+        assert_eq!(pieces[0].sid, "PassRole1");
+    }
+}
