@@ -224,14 +224,15 @@ impl Parser<'_> {
         let activities = persona.and_then(|persona| self.activities(persona));
         let activity_parameters = self.activity_parameters(activities.as_deref().unwrap_or(&[]));
 
+        // Invalid scalars were reported; defaults let the remaining checks still run.
         let persona = persona?;
         let activities = activities?;
         let mut properties = Properties {
             persona,
             role_name_suffix,
             description,
-            path: path?,
-            max_session_duration: max_session_duration?,
+            path: path.unwrap_or_else(|| "/".to_owned()),
+            max_session_duration: max_session_duration.unwrap_or(DEFAULT_MAX_SESSION),
             permissions_boundary,
             managed_policy_arns,
             tags,
@@ -239,7 +240,7 @@ impl Parser<'_> {
             parameters,
             activity_parameters,
             regions,
-            max_managed_policies: max_managed_policies?,
+            max_managed_policies: max_managed_policies.unwrap_or(DEFAULT_MANAGED_POLICY_QUOTA),
             warnings: Vec::new(),
         };
         self.check_activity_parameters(&mut properties);
@@ -915,6 +916,8 @@ impl Parser<'_> {
 
     /// Required parameters present, and a warning for parameters no selected activity uses.
     fn check_activity_parameters(&mut self, properties: &mut Properties) {
+        // One error per property, naming every activity that needs it.
+        let mut missing: BTreeMap<String, (Param, Vec<&'static str>)> = BTreeMap::new();
         for &index in &properties.activities {
             let activity = catalog::activity(index);
             for used in activity.params {
@@ -928,13 +931,22 @@ impl Parser<'_> {
                     } else {
                         used.param.name().to_owned()
                     };
-                    self.errors.push(
-                        property,
-                        format!("required by activity `{}`", activity.name),
-                        Some(format!("expected {}", used.param.expected())),
-                    );
+                    missing
+                        .entry(property)
+                        .or_insert_with(|| (used.param, Vec::new()))
+                        .1
+                        .push(activity.name);
                 }
             }
+        }
+        for (property, (param, activities)) in missing {
+            let names: Vec<String> = activities.iter().map(|a| format!("`{a}`")).collect();
+            let noun = if names.len() == 1 { "activity" } else { "activities" };
+            self.errors.push(
+                property,
+                format!("required by {noun} {}", names.join(", ")),
+                Some(format!("expected {}", param.expected())),
+            );
         }
         for param in Param::ALL {
             if properties.parameters.has(param)
@@ -1040,5 +1052,3 @@ fn is_tag_char(c: char) -> bool {
     c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c)
 }
 
-#[cfg(test)]
-mod tests;

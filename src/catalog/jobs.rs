@@ -70,7 +70,6 @@ pub static MANAGE_ML_JOBS: Activity = Activity {
                 "sagemaker:DescribeProcessingJob",
                 "sagemaker:DescribeTrainingJob",
                 "sagemaker:DescribeTransformJob",
-                "sagemaker:ListCandidatesForAutoMLJob",
                 "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
                 "sagemaker:StopAutoMLJob",
                 "sagemaker:StopHyperParameterTuningJob",
@@ -82,11 +81,13 @@ pub static MANAGE_ML_JOBS: Activity = Activity {
             resources: JOBS,
             conditions: &[],
         },
+        // ListCandidatesForAutoMLJob takes no resource in the Service Authorization Reference.
         Statement {
             sid: "ListJobs",
             when: When::Always,
             actions: &[
                 "sagemaker:ListAutoMLJobs",
+                "sagemaker:ListCandidatesForAutoMLJob",
                 "sagemaker:ListHyperParameterTuningJobs",
                 "sagemaker:ListProcessingJobs",
                 "sagemaker:ListTrainingJobs",

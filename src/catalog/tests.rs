@@ -468,6 +468,7 @@ fn every_condition_key_is_supported_by_every_action_of_its_statement() {
 #[test]
 fn resources_fit_the_actions_resource_types() {
     let facts = iam_facts();
+    let mut problems = Vec::new();
     for (activity, statement) in statements() {
         let at = format!("{}.{}", activity.id, statement.sid);
         let known: Vec<(&str, &ActionFacts)> = statement
@@ -481,33 +482,33 @@ fn resources_fit_the_actions_resource_types() {
         for (action, f) in &known {
             if statement.resources.contains(&Resource::Any) {
                 // `*` on an action with resource types would grant every resource of them.
-                assert!(
-                    f.resource_types.is_empty(),
-                    "{action} takes {:?}, not `*` ({at})",
-                    f.resource_types
-                );
-            } else {
+                if !f.resource_types.is_empty() {
+                    problems.push(format!(
+                        "{at}: {action} takes {:?}, not `*`",
+                        f.resource_types
+                    ));
+                }
+            } else if f.resource_types.is_empty() {
                 // An action that takes no resource never matches an ARN.
-                assert!(
-                    !f.resource_types.is_empty(),
-                    "{action} takes only `*`, but {at} names ARNs"
-                );
-                assert!(
-                    statement.resources.iter().any(|r| resource_fits(r, f)),
-                    "{action} accepts none of the resources of {at}"
-                );
+                problems.push(format!(
+                    "{at}: {action} takes only `*`, but the statement names ARNs"
+                ));
+            } else if !statement.resources.iter().any(|r| resource_fits(r, f)) {
+                problems.push(format!(
+                    "{at}: {action} accepts none of the statement's resources"
+                ));
             }
         }
         for resource in statement.resources {
             if *resource == Resource::Any || known.is_empty() {
                 continue;
             }
-            assert!(
-                known.iter().any(|(_, f)| resource_fits(resource, f)),
-                "no action of {at} takes {resource:?}"
-            );
+            if !known.iter().any(|(_, f)| resource_fits(resource, f)) {
+                problems.push(format!("{at}: no action takes {resource:?}"));
+            }
         }
     }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[test]

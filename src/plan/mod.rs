@@ -231,5 +231,3 @@ fn truncate(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
 
-#[cfg(test)]
-mod tests;

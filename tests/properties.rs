@@ -1,0 +1,449 @@
+//! Property validation: one test per class of bad input, each asserting the property named and
+//! what was expected, plus the string-typed forms CloudFormation really sends.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use persona_role::catalog::{self, Param};
+use persona_role::context::StackContext;
+use persona_role::properties::{self, Properties, PropertyError};
+use serde_json::{Value, json};
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/sagemaker-compute";
+const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+fn context() -> StackContext {
+    StackContext::from_stack_id(
+        "arn:aws:cloudformation:us-east-1:123456789012:stack/ml/6b1e1a70-0000-11ef-0000-0a1b2c3d4e5f",
+        "Role",
+    )
+    .unwrap()
+}
+
+fn parse(value: Value) -> Result<Properties, Vec<PropertyError>> {
+    properties::parse(&value, &context()).map_err(|e| e.0)
+}
+
+fn errors(value: Value) -> Vec<PropertyError> {
+    match parse(value) {
+        Ok(p) => panic!("expected errors, got {p:?}"),
+        Err(errors) => errors,
+    }
+}
+
+/// The single error of a property, asserting there is exactly one there.
+fn error_at(errors: &[PropertyError], property: &str) -> PropertyError {
+    let at: Vec<&PropertyError> = errors.iter().filter(|e| e.property == property).collect();
+    assert_eq!(at.len(), 1, "errors at {property}: {errors:#?}");
+    at[0].clone()
+}
+
+fn data_scientist() -> Value {
+    json!({
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:persona-role",
+        "Persona": "DataScientist",
+        "PassRoles": [ROLE],
+        "S3Buckets": ["ml-data"],
+    })
+}
+
+fn with(mut base: Value, key: &str, value: Value) -> Value {
+    base[key] = value;
+    base
+}
+
+#[test]
+fn data_scientist_defaults_are_the_persona_reference_selection() {
+    let p = parse(data_scientist()).unwrap();
+    let names: Vec<&str> = p.activities.iter().map(|&i| catalog::activity(i).id).collect();
+    assert_eq!(
+        names,
+        [
+            "run-studio-apps",
+            "manage-ml-jobs",
+            "manage-models",
+            "manage-experiments",
+            "search-visualize-experiments",
+            "s3-bucket-access"
+        ]
+    );
+    assert_eq!(p.max_session_duration, 3600);
+    assert_eq!(p.path, "/");
+}
+
+#[test]
+fn unknown_persona_names_the_property_and_suggests_the_nearest() {
+    let e = error_at(&errors(with(data_scientist(), "Persona", json!("DataScientst"))), "Persona");
+    assert!(e.message.contains("unknown persona `DataScientst`"), "{e}");
+    assert!(e.help.unwrap().contains("did you mean `DataScientist`?"));
+}
+
+#[test]
+fn missing_persona_is_required() {
+    let mut value = data_scientist();
+    value.as_object_mut().unwrap().remove("Persona");
+    let e = error_at(&errors(value), "Persona");
+    assert_eq!(e.message, "required");
+    assert!(e.help.unwrap().contains("DataScientist, MLOps, SageMakerCompute, Custom"));
+}
+
+#[test]
+fn persona_and_activity_names_match_ignoring_case_spaces_dashes_and_underscores() {
+    for (persona, activity) in [
+        ("data scientist", "Manage ML Jobs"),
+        ("data-scientist", "manage-ml-jobs"),
+        ("DATA_SCIENTIST", "ManageMlJobs"),
+    ] {
+        let value = json!({"Persona": persona, "Activities": [activity], "PassRoles": [ROLE]});
+        let p = parse(value).unwrap();
+        assert_eq!(p.persona.id, "DataScientist");
+        assert_eq!(catalog::activity(p.activities[0]).id, "manage-ml-jobs");
+    }
+}
+
+#[test]
+fn unknown_activity_suggests_the_nearest_name() {
+    let value = json!({"Persona": "Custom", "Activities": ["Manage ML Job"], "PassRoles": [ROLE]});
+    let e = error_at(&errors(value), "Activities[0]");
+    assert!(e.message.contains("unknown activity `Manage ML Job`"));
+    assert_eq!(e.help.unwrap(), "did you mean `Manage ML Jobs`?");
+}
+
+#[test]
+fn duplicate_activities_are_rejected() {
+    let value = json!({"Persona": "Custom", "Activities": ["Manage ML Jobs", "manage-ml-jobs"], "PassRoles": [ROLE]});
+    let e = error_at(&errors(value), "Activities[1]");
+    assert!(e.message.contains("duplicate activity `Manage ML Jobs`"));
+
+    let added = with(data_scientist(), "AddActivities", json!(["S3 Bucket Access"]));
+    let e = error_at(&errors(added), "AddActivities[0]");
+    assert!(e.message.contains("already a default of persona DataScientist"), "{e}");
+}
+
+#[test]
+fn add_and_remove_adjust_the_persona_defaults() {
+    let value = with(
+        with(data_scientist(), "AddActivities", json!("Query Athena Workgroups")),
+        "RemoveActivities",
+        json!(["Manage Experiments", "Run Studio Classic Applications"]),
+    );
+    let value = with(value, "AthenaWorkgroups", json!(["primary"]));
+    let p = parse(value).unwrap();
+    let ids: Vec<&str> = p.activities.iter().map(|&i| catalog::activity(i).id).collect();
+    assert_eq!(
+        ids,
+        [
+            "manage-ml-jobs",
+            "manage-models",
+            "search-visualize-experiments",
+            "s3-bucket-access",
+            "query-athena-workgroups"
+        ]
+    );
+}
+
+#[test]
+fn removing_an_activity_that_is_no_default_fails() {
+    let value = with(data_scientist(), "RemoveActivities", json!(["Manage Pipelines"]));
+    let e = error_at(&errors(value), "RemoveActivities[0]");
+    assert!(e.message.contains("not a default of persona DataScientist"));
+}
+
+#[test]
+fn activities_with_add_activities_is_ambiguous() {
+    let value = with(
+        with(data_scientist(), "Activities", json!(["S3 Bucket Access"])),
+        "AddActivities",
+        json!(["Manage Pipelines"]),
+    );
+    error_at(&errors(value), "Activities");
+}
+
+#[test]
+fn custom_persona_without_activities_fails() {
+    let e = error_at(&errors(json!({"Persona": "Custom"})), "Persona");
+    assert!(e.message.contains("no activities selected"));
+}
+
+#[test]
+fn missing_required_parameter_names_it_and_the_activity() {
+    let mut value = data_scientist();
+    value.as_object_mut().unwrap().remove("PassRoles");
+    let e = error_at(&errors(value), "PassRoles");
+    assert_eq!(
+        e.message,
+        "required by activities `Manage ML Jobs`, `Manage Models`"
+    );
+    assert!(e.help.unwrap().contains("IAM role ARNs"));
+}
+
+#[test]
+fn empty_list_counts_as_missing() {
+    let value = with(data_scientist(), "S3Buckets", json!([]));
+    let e = error_at(&errors(value), "S3Buckets");
+    assert_eq!(e.message, "required by activity `S3 Bucket Access`");
+}
+
+#[test]
+fn malformed_role_arns_are_rejected_with_the_expected_form() {
+    let value = with(
+        data_scientist(),
+        "PassRoles",
+        json!(["arn:aws:iam::123456789012:user/alice", "arn:aws-cn:iam::123456789012:role/x"]),
+    );
+    let errors = errors(value);
+    let first = error_at(&errors, "PassRoles[0]");
+    assert!(first.message.contains("is not an IAM role ARN"));
+    assert!(first.help.unwrap().contains("arn:PARTITION:iam::ACCOUNT:role/NAME"));
+    error_at(&errors, "PassRoles[1]");
+}
+
+#[test]
+fn pass_roles_of_another_account_are_rejected() {
+    let value = with(data_scientist(), "PassRoles", json!(["arn:aws:iam::999999999999:role/x"]));
+    let e = error_at(&errors(value), "PassRoles[0]");
+    assert!(e.message.contains("account 999999999999"), "{e}");
+}
+
+#[test]
+fn malformed_bucket_names_are_rejected() {
+    let value = with(
+        data_scientist(),
+        "S3Buckets",
+        json!(["Upper", "ab", "ok-bucket", "double..dot", "-edge", "team-*"]),
+    );
+    let errors = errors(value);
+    for at in ["S3Buckets[0]", "S3Buckets[1]", "S3Buckets[3]", "S3Buckets[4]"] {
+        let e = error_at(&errors, at);
+        assert!(e.message.contains("is not an S3 bucket name"));
+    }
+    assert!(errors.iter().all(|e| e.property != "S3Buckets[2]" && e.property != "S3Buckets[5]"));
+}
+
+#[test]
+fn kms_aliases_and_key_ids_are_rejected() {
+    let value = json!({
+        "Persona": "Custom", "Activities": ["Manage ML Jobs"], "PassRoles": [ROLE],
+        "DataKmsKeys": ["arn:aws:kms:us-east-1:123456789012:alias/data"],
+        "VolumeKmsKeys": ["1234abcd-12ab-34cd-56ef-1234567890ab"],
+    });
+    let errors = errors(value);
+    assert!(error_at(&errors, "DataKmsKeys[0]").message.contains("alias ARN"));
+    assert!(error_at(&errors, "VolumeKmsKeys[0]").message.contains("not a KMS key ARN"));
+}
+
+#[test]
+fn vpc_given_half_is_rejected() {
+    let value = json!({
+        "Persona": "Custom", "Activities": ["Manage ML Jobs"], "PassRoles": [ROLE],
+        "VpcSubnets": ["subnet-0123abcd"],
+    });
+    let e = error_at(&errors(value), "VpcSecurityGroups");
+    assert!(e.message.contains("VpcSubnets and VpcSecurityGroups go together"));
+}
+
+#[test]
+fn kms_given_half_is_rejected() {
+    let value = json!({
+        "Persona": "Custom", "Activities": ["Manage ML Jobs"], "PassRoles": [ROLE],
+        "VolumeKmsKeys": [KEY],
+    });
+    let e = error_at(&errors(value), "DataKmsKeys");
+    assert!(e.message.contains("DataKmsKeys and VolumeKmsKeys go together"));
+}
+
+#[test]
+fn role_name_over_64_characters_is_rejected() {
+    let value = with(data_scientist(), "RoleNameSuffix", json!("x".repeat(55)));
+    let e = error_at(&errors(value), "RoleNameSuffix");
+    assert!(e.message.contains("is 65 characters; a role name is at most 64"), "{e}");
+    let fits = with(data_scientist(), "RoleNameSuffix", json!("x".repeat(54)));
+    assert!(parse(fits).is_ok());
+}
+
+#[test]
+fn role_name_with_characters_iam_refuses_is_rejected() {
+    let value = with(data_scientist(), "RoleNameSuffix", json!("data scientist"));
+    let e = error_at(&errors(value), "RoleNameSuffix");
+    assert!(e.message.contains("contains ` `"), "{e}");
+}
+
+#[test]
+fn description_over_1000_characters_is_rejected() {
+    let value = with(data_scientist(), "Description", json!("d".repeat(1001)));
+    let e = error_at(&errors(value), "Description");
+    assert!(e.message.contains("1001 characters; IAM allows at most 1000"));
+}
+
+#[test]
+fn more_than_50_tags_with_ownership_tags_is_rejected() {
+    let tags: Vec<Value> = (0..49).map(|i| json!({"Key": format!("k{i}"), "Value": "v"})).collect();
+    let e = error_at(&errors(with(data_scientist(), "Tags", json!(tags))), "Tags");
+    assert!(e.message.contains("49 tags given; IAM allows 50"), "{e}");
+    let tags: Vec<Value> = (0..48).map(|i| json!({"Key": format!("k{i}"), "Value": "v"})).collect();
+    assert!(parse(with(data_scientist(), "Tags", json!(tags))).is_ok());
+}
+
+#[test]
+fn reserved_and_duplicate_tag_keys_are_rejected() {
+    let tags = json!([
+        {"Key": "aws:cloudformation:x", "Value": "v"},
+        {"Key": "persona-role:stack-id", "Value": "v"},
+        {"Key": "team", "Value": "a"},
+        {"Key": "Team", "Value": "b"},
+    ]);
+    let errors = errors(with(data_scientist(), "Tags", tags));
+    assert!(error_at(&errors, "Tags[0].Key").message.contains("`aws:`"));
+    assert!(error_at(&errors, "Tags[1].Key").message.contains("`persona-role:`"));
+    assert!(error_at(&errors, "Tags[3].Key").message.contains("duplicate tag key"));
+}
+
+#[test]
+fn max_session_duration_arrives_as_a_string_and_is_range_checked() {
+    let p = parse(with(data_scientist(), "MaxSessionDuration", json!("43200"))).unwrap();
+    assert_eq!(p.max_session_duration, 43200);
+    for bad in ["3599", "43201", "1h", ""] {
+        let value = with(data_scientist(), "MaxSessionDuration", json!(bad));
+        if bad.is_empty() {
+            assert_eq!(parse(value).unwrap().max_session_duration, 3600);
+        } else {
+            error_at(&errors(value), "MaxSessionDuration");
+        }
+    }
+}
+
+#[test]
+fn comma_separated_strings_and_empty_strings_are_lists() {
+    let value = with(data_scientist(), "S3Buckets", json!("b-one, b-two,,b-one"));
+    let p = parse(value).unwrap();
+    assert_eq!(p.parameters.get(Param::S3Buckets), ["b-one", "b-two"]);
+    let value = with(data_scientist(), "EcrRepositories", json!(""));
+    assert!(parse(value).unwrap().parameters.get(Param::EcrRepositories).is_empty());
+}
+
+#[test]
+fn unknown_property_suggests_the_nearest() {
+    let value = with(data_scientist(), "PassRole", json!([ROLE]));
+    let e = error_at(&errors(value), "PassRole");
+    assert_eq!(e.help.unwrap(), "did you mean `PassRoles`?");
+}
+
+#[test]
+fn cloudformation_own_properties_are_accepted() {
+    let value = with(data_scientist(), "ServiceTimeout", json!("300"));
+    assert!(parse(value).is_ok());
+}
+
+#[test]
+fn activity_parameters_override_per_activity() {
+    let other = "arn:aws:iam::123456789012:role/sagemaker-models";
+    let value = with(
+        data_scientist(),
+        "ActivityParameters",
+        json!({"Manage Models": {"PassRoles": [other]}}),
+    );
+    let p = parse(value).unwrap();
+    let models = catalog::find_activity("manage-models").unwrap();
+    let jobs = catalog::find_activity("manage-ml-jobs").unwrap();
+    assert_eq!(p.param(models, Param::PassRoles), [other]);
+    assert_eq!(p.param(jobs, Param::PassRoles), [ROLE]);
+}
+
+#[test]
+fn activity_parameters_reject_unselected_activities_and_foreign_parameters() {
+    let value = with(
+        data_scientist(),
+        "ActivityParameters",
+        json!({
+            "Manage Pipelines": {"PassRoles": [ROLE]},
+            "Manage Experiments": {"S3Buckets": ["b-one"]},
+            "Manage Models": {"PassRolez": [ROLE]},
+        }),
+    );
+    let errors = errors(value);
+    assert!(error_at(&errors, "ActivityParameters.Manage Pipelines").message.contains("not selected"));
+    assert!(error_at(&errors, "ActivityParameters.Manage Experiments.S3Buckets").message.contains("takes no S3Buckets"));
+    assert_eq!(
+        error_at(&errors, "ActivityParameters.Manage Models.PassRolez").help.unwrap(),
+        "did you mean `PassRoles`?"
+    );
+}
+
+#[test]
+fn override_emptying_a_required_parameter_names_the_override() {
+    let value = with(
+        data_scientist(),
+        "ActivityParameters",
+        json!({"Manage Models": {"PassRoles": []}}),
+    );
+    let e = error_at(&errors(value), "ActivityParameters.Manage Models.PassRoles");
+    assert_eq!(e.message, "required by activity `Manage Models`");
+}
+
+#[test]
+fn unused_parameter_is_a_warning_not_an_error() {
+    let value = with(data_scientist(), "AthenaWorkgroups", json!(["primary"]));
+    let p = parse(value).unwrap();
+    assert_eq!(p.warnings, ["AthenaWorkgroups is given but no selected activity uses it"]);
+}
+
+#[test]
+fn regions_must_belong_to_the_stack_partition() {
+    let value = with(data_scientist(), "Regions", json!(["eu-west-1", "cn-north-1", "mars"]));
+    let errors = errors(value);
+    assert!(error_at(&errors, "Regions[1]").message.contains("not in the stack's partition `aws`"));
+    assert!(error_at(&errors, "Regions[2]").message.contains("not a region name"));
+}
+
+#[test]
+fn policy_arns_must_be_iam_policies_of_the_partition() {
+    let value = with(
+        with(data_scientist(), "ManagedPolicyArns", json!(["arn:aws:iam::aws:policy/AmazonSageMakerReadOnly", "arn:aws:s3:::x"])),
+        "PermissionsBoundary",
+        json!("arn:aws-cn:iam::123456789012:policy/boundary"),
+    );
+    let errors = errors(value);
+    error_at(&errors, "ManagedPolicyArns[1]");
+    error_at(&errors, "PermissionsBoundary");
+    assert!(errors.iter().all(|e| e.property != "ManagedPolicyArns[0]"));
+}
+
+#[test]
+fn path_must_be_an_iam_path() {
+    for good in ["/", "/service-role/", "/ml/team-a/"] {
+        assert_eq!(parse(with(data_scientist(), "Path", json!(good))).unwrap().path, good);
+    }
+    for bad in ["service-role", "/a", "//", "/a b/"] {
+        error_at(&errors(with(data_scientist(), "Path", json!(bad))), "Path");
+    }
+}
+
+#[test]
+fn all_errors_are_reported_at_once() {
+    let value = json!({
+        "Persona": "DataScientist",
+        "RoleNameSuffix": "has space",
+        "MaxSessionDuration": "10",
+        "S3Buckets": ["BAD"],
+        "VpcSubnets": ["subnet-0123abcd"],
+        "Tagz": [],
+    });
+    let errors = errors(value);
+    let properties: Vec<&str> = errors.iter().map(|e| e.property.as_str()).collect();
+    for expected in [
+        "Tagz",
+        "RoleNameSuffix",
+        "MaxSessionDuration",
+        "S3Buckets[0]",
+        "VpcSecurityGroups",
+        "PassRoles",
+    ] {
+        assert!(properties.contains(&expected), "{expected} missing from {properties:?}");
+    }
+    let text = properties::PropertyErrors(errors).to_string();
+    assert!(text.contains("invalid properties: "), "{text}");
+}
+
+#[test]
+fn properties_must_be_an_object() {
+    let e = error_at(&errors(json!(["Persona"])), "ResourceProperties");
+    assert_eq!(e.message, "expected an object of properties");
+}
