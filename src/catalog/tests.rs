@@ -274,12 +274,18 @@ fn declared_params_are_used_and_used_params_declared() {
     for activity in ACTIVITIES {
         let declared: BTreeSet<Param> = activity.params.iter().map(|p| p.param).collect();
         let used: BTreeSet<Param> = activity.statements.iter().flat_map(params_used).collect();
-        for p in declared.difference(&used) {
-            panic!("{} declares {p} but no statement uses it", activity.id);
-        }
-        for p in used.difference(&declared) {
-            panic!("{} uses {p} without declaring it", activity.id);
-        }
+        let unused: Vec<_> = declared.difference(&used).collect();
+        assert!(
+            unused.is_empty(),
+            "{} declares {unused:?} but no statement uses them",
+            activity.id
+        );
+        let undeclared: Vec<_> = used.difference(&declared).collect();
+        assert!(
+            undeclared.is_empty(),
+            "{} uses {undeclared:?} without declaring them",
+            activity.id
+        );
     }
 }
 
