@@ -78,7 +78,12 @@ pub enum CliError {
 }
 
 /// Runs a parsed command; returns the process exit code.
-pub fn run(cli: Cli, stdin: &mut dyn std::io::Read, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+pub fn run(
+    cli: Cli,
+    stdin: &mut dyn std::io::Read,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
     match execute(cli, stdin, out) {
         Ok(()) => 0,
         Err(error) => {
@@ -183,7 +188,10 @@ fn split_input(
             .unwrap_or(logical_id);
         if let Some(stack_id) = input.get("StackId").and_then(Value::as_str) {
             let context = StackContext::from_stack_id(stack_id, logical)?;
-            let properties = input.get("ResourceProperties").cloned().unwrap_or(Value::Null);
+            let properties = input
+                .get("ResourceProperties")
+                .cloned()
+                .unwrap_or(Value::Null);
             return Ok((properties, context));
         }
     }
@@ -194,7 +202,10 @@ fn split_input(
     let account = account.ok_or(CliError::NoAccount)?;
     let context = StackContext::new(partition, &account, region, stack_name, logical_id)?;
     let properties = if is_event {
-        input.get("ResourceProperties").cloned().unwrap_or(Value::Null)
+        input
+            .get("ResourceProperties")
+            .cloned()
+            .unwrap_or(Value::Null)
     } else {
         input
     };

@@ -69,10 +69,15 @@ pub enum ContextError {
     Account(String),
     #[error("`{0}` is not an AWS region name like us-east-1")]
     Region(String),
-    #[error("`{0}` is not a CloudFormation stack ARN (arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/NAME/ID)")]
+    #[error(
+        "`{0}` is not a CloudFormation stack ARN (arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/NAME/ID)"
+    )]
     StackId(String),
     #[error("region `{region}` is not in partition `{partition}`")]
-    RegionPartition { region: String, partition: Partition },
+    RegionPartition {
+        region: String,
+        partition: Partition,
+    },
 }
 
 /// The stack a role belongs to.

@@ -4,7 +4,7 @@
 //! are pure and know nothing of AWS clients or HTTP.
 
 pub mod catalog;
+pub mod cli;
 pub mod context;
 pub mod plan;
 pub mod properties;
-pub mod cli;

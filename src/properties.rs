@@ -154,11 +154,15 @@ impl Properties {
     }
 
     pub fn vpc(&self, activity: ActivityIndex) -> bool {
-        catalog::activity(activity).vpc && !self.param(activity, Param::VpcSubnets).is_empty()
+        catalog::activity(activity).vpc
+            && !(self.param(activity, Param::VpcSubnets).is_empty()
+                && self.param(activity, Param::VpcSecurityGroups).is_empty())
     }
 
     pub fn kms(&self, activity: ActivityIndex) -> bool {
-        catalog::activity(activity).kms && !self.param(activity, Param::DataKmsKeys).is_empty()
+        catalog::activity(activity).kms
+            && !(self.param(activity, Param::DataKmsKeys).is_empty()
+                && self.param(activity, Param::VolumeKmsKeys).is_empty())
     }
 }
 
@@ -189,7 +193,12 @@ pub fn parse(value: &Value, context: &StackContext) -> Result<Properties, Proper
 struct Errors(Vec<PropertyError>);
 
 impl Errors {
-    fn push(&mut self, property: impl Into<String>, message: impl Into<String>, help: Option<String>) {
+    fn push(
+        &mut self,
+        property: impl Into<String>,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) {
         self.0.push(PropertyError {
             property: property.into(),
             message: message.into(),
@@ -256,8 +265,7 @@ impl Parser<'_> {
             }
             let help = catalog::nearest(key, PROPERTY_NAMES.iter().copied())
                 .map(|name| format!("did you mean `{name}`?"));
-            self.errors
-                .push(key.as_str(), "unknown property", help);
+            self.errors.push(key.as_str(), "unknown property", help);
         }
     }
 
@@ -386,7 +394,9 @@ impl Parser<'_> {
     }
 
     fn path(&mut self) -> Option<String> {
-        let path = self.optional_string("Path").unwrap_or_else(|| "/".to_owned());
+        let path = self
+            .optional_string("Path")
+            .unwrap_or_else(|| "/".to_owned());
         // Managed policies share the role's path, so the stricter policy-path rule applies.
         let valid = path.len() <= 512
             && path.starts_with('/')
@@ -495,11 +505,8 @@ impl Parser<'_> {
             Value::Array(items) => items,
             Value::Null => return Vec::new(),
             _ => {
-                self.errors.push(
-                    "Tags",
-                    "expected a list of {Key, Value} objects",
-                    None,
-                );
+                self.errors
+                    .push("Tags", "expected a list of {Key, Value} objects", None);
                 return Vec::new();
             }
         };
@@ -508,7 +515,8 @@ impl Parser<'_> {
         for (i, item) in items.iter().enumerate() {
             let at = format!("Tags[{i}]");
             let (Some(key), value) = (
-                item.get("Key").and_then(|k| self.scalar(&format!("{at}.Key"), k)),
+                item.get("Key")
+                    .and_then(|k| self.scalar(&format!("{at}.Key"), k)),
                 item.get("Value"),
             ) else {
                 self.errors
@@ -538,8 +546,11 @@ impl Parser<'_> {
                     None,
                 );
             } else if !seen.insert(key.to_lowercase()) {
-                self.errors
-                    .push(format!("{at}.Key"), format!("duplicate tag key `{key}`"), None);
+                self.errors.push(
+                    format!("{at}.Key"),
+                    format!("duplicate tag key `{key}`"),
+                    None,
+                );
             }
             if value.chars().count() > 256 || !value.chars().all(is_tag_char) {
                 self.errors.push(
@@ -614,7 +625,9 @@ impl Parser<'_> {
             values.dedup();
             parameters.set(param, values);
         }
-        let prefix = scope.map(|(prefix, _)| format!("{prefix}.")).unwrap_or_default();
+        let prefix = scope
+            .map(|(prefix, _)| format!("{prefix}."))
+            .unwrap_or_default();
         pair(
             self.errors,
             &parameters,
@@ -650,7 +663,9 @@ impl Parser<'_> {
                 }
                 _ => Some("is not an IAM role ARN".to_owned()),
             },
-            Param::S3Buckets => (!is_bucket_pattern(value)).then(|| "is not an S3 bucket name".to_owned()),
+            Param::S3Buckets => {
+                (!is_bucket_pattern(value)).then(|| "is not an S3 bucket name".to_owned())
+            }
             Param::EcrRepositories => match arn_parts(value, partition, "ecr") {
                 Some((region, owner, resource))
                     if is_region_or_wildcard(region)
@@ -669,7 +684,9 @@ impl Parser<'_> {
             Param::GlueDatabases => (!(1..=255).contains(&value.len())
                 || !valid_resource_name(value, "._-"))
             .then(|| "is not a Glue database name".to_owned()),
-            Param::VpcSubnets => (!is_aws_id(value, "subnet-")).then(|| "is not a subnet id".to_owned()),
+            Param::VpcSubnets => {
+                (!is_aws_id(value, "subnet-")).then(|| "is not a subnet id".to_owned())
+            }
             Param::VpcSecurityGroups => {
                 (!is_aws_id(value, "sg-")).then(|| "is not a security group id".to_owned())
             }
@@ -684,7 +701,8 @@ impl Parser<'_> {
                     None
                 }
                 Some((_, _, resource)) if resource.starts_with("alias/") => Some(
-                    "is an alias ARN; IAM authorizes KMS use by key, so give the key's ARN".to_owned(),
+                    "is an alias ARN; IAM authorizes KMS use by key, so give the key's ARN"
+                        .to_owned(),
                 ),
                 _ => Some("is not a KMS key ARN".to_owned()),
             },
@@ -767,7 +785,10 @@ impl Parser<'_> {
                     ok = false;
                     self.errors.push(
                         at,
-                        format!("duplicate activity `{name}`: it is already a default of persona {}", persona.id),
+                        format!(
+                            "duplicate activity `{name}`: it is already a default of persona {}",
+                            persona.id
+                        ),
                         None,
                     );
                 } else if added.contains(&index) {
@@ -874,7 +895,10 @@ impl Parser<'_> {
                 self.errors.push(
                     at.as_str(),
                     format!("activity `{}` is not selected", activity.name),
-                    Some("add it to Activities or AddActivities, or remove these parameters".to_owned()),
+                    Some(
+                        "add it to Activities or AddActivities, or remove these parameters"
+                            .to_owned(),
+                    ),
                 );
             }
             if result.contains_key(&index) {
@@ -898,7 +922,7 @@ impl Parser<'_> {
                         self.errors
                             .push(format!("{at}.{key}"), "unknown parameter", help);
                     }
-                    Some(param) if activity.uses(*param).is_none() => {
+                    Some(param) if !accepts(activity, *param) => {
                         self.errors.push(
                             format!("{at}.{key}"),
                             format!("activity `{}` takes no {param}", activity.name),
@@ -941,7 +965,11 @@ impl Parser<'_> {
         }
         for (property, (param, activities)) in missing {
             let names: Vec<String> = activities.iter().map(|a| format!("`{a}`")).collect();
-            let noun = if names.len() == 1 { "activity" } else { "activities" };
+            let noun = if names.len() == 1 {
+                "activity"
+            } else {
+                "activities"
+            };
             self.errors.push(
                 property,
                 format!("required by {noun} {}", names.join(", ")),
@@ -951,16 +979,16 @@ impl Parser<'_> {
         for param in Param::ALL {
             if properties.parameters.has(param)
                 && !properties.activities.iter().any(|&index| {
-                    catalog::activity(index).uses(param).is_some()
+                    accepts(catalog::activity(index), param)
                         && !properties
                             .activity_parameters
                             .get(&index)
                             .is_some_and(|own| own.contains_key(param))
                 })
             {
-                properties.warnings.push(format!(
-                    "{param} is given but no selected activity uses it"
-                ));
+                properties
+                    .warnings
+                    .push(format!("{param} is given but no selected activity uses it"));
             }
         }
     }
@@ -975,10 +1003,24 @@ fn pair(errors: &mut Errors, parameters: &Parameters, prefix: &str, a: Param, b:
             errors.push(
                 format!("{prefix}{missing}"),
                 format!("required because {given} is given: {a} and {b} go together"),
-                Some(format!("give both, or neither; expected {}", missing.expected())),
+                Some(format!(
+                    "give both, or neither; expected {}",
+                    missing.expected()
+                )),
             );
         }
     }
+}
+
+/// Whether an activity takes a parameter. VPC and KMS parameters come in pairs that an activity
+/// with the customization accepts whole, even where its statements use only one of the pair.
+fn accepts(activity: &catalog::Activity, param: Param) -> bool {
+    activity.uses(param).is_some()
+        || match param {
+            Param::VpcSubnets | Param::VpcSecurityGroups => activity.vpc,
+            Param::DataKmsKeys | Param::VolumeKmsKeys => activity.kms,
+            _ => false,
+        }
 }
 
 fn persona_ids() -> String {
@@ -999,7 +1041,11 @@ fn takes(activity: &catalog::Activity) -> String {
 }
 
 /// `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE` → (region, account, resource).
-fn arn_parts<'a>(arn: &'a str, partition: &str, service: &str) -> Option<(&'a str, &'a str, &'a str)> {
+fn arn_parts<'a>(
+    arn: &'a str,
+    partition: &str,
+    service: &str,
+) -> Option<(&'a str, &'a str, &'a str)> {
     let rest = arn.strip_prefix("arn:")?;
     let rest = rest.strip_prefix(partition)?.strip_prefix(':')?;
     let rest = rest.strip_prefix(service)?.strip_prefix(':')?;
@@ -1008,7 +1054,10 @@ fn arn_parts<'a>(arn: &'a str, partition: &str, service: &str) -> Option<(&'a st
 }
 
 fn valid_resource_name(name: &str, extra: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
 }
 
 fn is_region_or_wildcard(region: &str) -> bool {
@@ -1017,7 +1066,10 @@ fn is_region_or_wildcard(region: &str) -> bool {
 
 fn is_aws_id(value: &str, prefix: &str) -> bool {
     value.strip_prefix(prefix).is_some_and(|hex| {
-        (8..=17).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        (8..=17).contains(&hex.len())
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
     })
 }
 
@@ -1029,10 +1081,12 @@ fn is_bucket_pattern(value: &str) -> bool {
     } else {
         (3..=63).contains(&value.len())
     };
-    let chars_ok = value
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'*');
-    let edges_ok = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'*');
+    let chars_ok = value.bytes().all(|b| {
+        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'*'
+    });
+    let edges_ok = |b: Option<u8>| {
+        b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'*')
+    };
     len_ok
         && chars_ok
         && edges_ok(value.bytes().next())
@@ -1051,4 +1105,3 @@ fn is_description_char(c: char) -> bool {
 fn is_tag_char(c: char) -> bool {
     c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c)
 }
-

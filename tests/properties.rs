@@ -53,7 +53,11 @@ fn with(mut base: Value, key: &str, value: Value) -> Value {
 #[test]
 fn data_scientist_defaults_are_the_persona_reference_selection() {
     let p = parse(data_scientist()).unwrap();
-    let names: Vec<&str> = p.activities.iter().map(|&i| catalog::activity(i).id).collect();
+    let names: Vec<&str> = p
+        .activities
+        .iter()
+        .map(|&i| catalog::activity(i).id)
+        .collect();
     assert_eq!(
         names,
         [
@@ -71,7 +75,10 @@ fn data_scientist_defaults_are_the_persona_reference_selection() {
 
 #[test]
 fn unknown_persona_names_the_property_and_suggests_the_nearest() {
-    let e = error_at(&errors(with(data_scientist(), "Persona", json!("DataScientst"))), "Persona");
+    let e = error_at(
+        &errors(with(data_scientist(), "Persona", json!("DataScientst"))),
+        "Persona",
+    );
     assert!(e.message.contains("unknown persona `DataScientst`"), "{e}");
     assert!(e.help.unwrap().contains("did you mean `DataScientist`?"));
 }
@@ -82,7 +89,11 @@ fn missing_persona_is_required() {
     value.as_object_mut().unwrap().remove("Persona");
     let e = error_at(&errors(value), "Persona");
     assert_eq!(e.message, "required");
-    assert!(e.help.unwrap().contains("DataScientist, MLOps, SageMakerCompute, Custom"));
+    assert!(
+        e.help
+            .unwrap()
+            .contains("DataScientist, MLOps, SageMakerCompute, Custom")
+    );
 }
 
 #[test]
@@ -113,21 +124,37 @@ fn duplicate_activities_are_rejected() {
     let e = error_at(&errors(value), "Activities[1]");
     assert!(e.message.contains("duplicate activity `Manage ML Jobs`"));
 
-    let added = with(data_scientist(), "AddActivities", json!(["S3 Bucket Access"]));
+    let added = with(
+        data_scientist(),
+        "AddActivities",
+        json!(["S3 Bucket Access"]),
+    );
     let e = error_at(&errors(added), "AddActivities[0]");
-    assert!(e.message.contains("already a default of persona DataScientist"), "{e}");
+    assert!(
+        e.message
+            .contains("already a default of persona DataScientist"),
+        "{e}"
+    );
 }
 
 #[test]
 fn add_and_remove_adjust_the_persona_defaults() {
     let value = with(
-        with(data_scientist(), "AddActivities", json!("Query Athena Workgroups")),
+        with(
+            data_scientist(),
+            "AddActivities",
+            json!("Query Athena Workgroups"),
+        ),
         "RemoveActivities",
         json!(["Manage Experiments", "Run Studio Classic Applications"]),
     );
     let value = with(value, "AthenaWorkgroups", json!(["primary"]));
     let p = parse(value).unwrap();
-    let ids: Vec<&str> = p.activities.iter().map(|&i| catalog::activity(i).id).collect();
+    let ids: Vec<&str> = p
+        .activities
+        .iter()
+        .map(|&i| catalog::activity(i).id)
+        .collect();
     assert_eq!(
         ids,
         [
@@ -142,7 +169,11 @@ fn add_and_remove_adjust_the_persona_defaults() {
 
 #[test]
 fn removing_an_activity_that_is_no_default_fails() {
-    let value = with(data_scientist(), "RemoveActivities", json!(["Manage Pipelines"]));
+    let value = with(
+        data_scientist(),
+        "RemoveActivities",
+        json!(["Manage Pipelines"]),
+    );
     let e = error_at(&errors(value), "RemoveActivities[0]");
     assert!(e.message.contains("not a default of persona DataScientist"));
 }
@@ -187,18 +218,30 @@ fn malformed_role_arns_are_rejected_with_the_expected_form() {
     let value = with(
         data_scientist(),
         "PassRoles",
-        json!(["arn:aws:iam::123456789012:user/alice", "arn:aws-cn:iam::123456789012:role/x"]),
+        json!([
+            "arn:aws:iam::123456789012:user/alice",
+            "arn:aws-cn:iam::123456789012:role/x"
+        ]),
     );
     let errors = errors(value);
     let first = error_at(&errors, "PassRoles[0]");
     assert!(first.message.contains("is not an IAM role ARN"));
-    assert!(first.help.unwrap().contains("arn:PARTITION:iam::ACCOUNT:role/NAME"));
+    assert!(
+        first
+            .help
+            .unwrap()
+            .contains("arn:PARTITION:iam::ACCOUNT:role/NAME")
+    );
     error_at(&errors, "PassRoles[1]");
 }
 
 #[test]
 fn pass_roles_of_another_account_are_rejected() {
-    let value = with(data_scientist(), "PassRoles", json!(["arn:aws:iam::999999999999:role/x"]));
+    let value = with(
+        data_scientist(),
+        "PassRoles",
+        json!(["arn:aws:iam::999999999999:role/x"]),
+    );
     let e = error_at(&errors(value), "PassRoles[0]");
     assert!(e.message.contains("account 999999999999"), "{e}");
 }
@@ -211,11 +254,20 @@ fn malformed_bucket_names_are_rejected() {
         json!(["Upper", "ab", "ok-bucket", "double..dot", "-edge", "team-*"]),
     );
     let errors = errors(value);
-    for at in ["S3Buckets[0]", "S3Buckets[1]", "S3Buckets[3]", "S3Buckets[4]"] {
+    for at in [
+        "S3Buckets[0]",
+        "S3Buckets[1]",
+        "S3Buckets[3]",
+        "S3Buckets[4]",
+    ] {
         let e = error_at(&errors, at);
         assert!(e.message.contains("is not an S3 bucket name"));
     }
-    assert!(errors.iter().all(|e| e.property != "S3Buckets[2]" && e.property != "S3Buckets[5]"));
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.property != "S3Buckets[2]" && e.property != "S3Buckets[5]")
+    );
 }
 
 #[test]
@@ -226,8 +278,16 @@ fn kms_aliases_and_key_ids_are_rejected() {
         "VolumeKmsKeys": ["1234abcd-12ab-34cd-56ef-1234567890ab"],
     });
     let errors = errors(value);
-    assert!(error_at(&errors, "DataKmsKeys[0]").message.contains("alias ARN"));
-    assert!(error_at(&errors, "VolumeKmsKeys[0]").message.contains("not a KMS key ARN"));
+    assert!(
+        error_at(&errors, "DataKmsKeys[0]")
+            .message
+            .contains("alias ARN")
+    );
+    assert!(
+        error_at(&errors, "VolumeKmsKeys[0]")
+            .message
+            .contains("not a KMS key ARN")
+    );
 }
 
 #[test]
@@ -237,7 +297,10 @@ fn vpc_given_half_is_rejected() {
         "VpcSubnets": ["subnet-0123abcd"],
     });
     let e = error_at(&errors(value), "VpcSecurityGroups");
-    assert!(e.message.contains("VpcSubnets and VpcSecurityGroups go together"));
+    assert!(
+        e.message
+            .contains("VpcSubnets and VpcSecurityGroups go together")
+    );
 }
 
 #[test]
@@ -247,14 +310,21 @@ fn kms_given_half_is_rejected() {
         "VolumeKmsKeys": [KEY],
     });
     let e = error_at(&errors(value), "DataKmsKeys");
-    assert!(e.message.contains("DataKmsKeys and VolumeKmsKeys go together"));
+    assert!(
+        e.message
+            .contains("DataKmsKeys and VolumeKmsKeys go together")
+    );
 }
 
 #[test]
 fn role_name_over_64_characters_is_rejected() {
     let value = with(data_scientist(), "RoleNameSuffix", json!("x".repeat(55)));
     let e = error_at(&errors(value), "RoleNameSuffix");
-    assert!(e.message.contains("is 65 characters; a role name is at most 64"), "{e}");
+    assert!(
+        e.message
+            .contains("is 65 characters; a role name is at most 64"),
+        "{e}"
+    );
     let fits = with(data_scientist(), "RoleNameSuffix", json!("x".repeat(54)));
     assert!(parse(fits).is_ok());
 }
@@ -270,15 +340,22 @@ fn role_name_with_characters_iam_refuses_is_rejected() {
 fn description_over_1000_characters_is_rejected() {
     let value = with(data_scientist(), "Description", json!("d".repeat(1001)));
     let e = error_at(&errors(value), "Description");
-    assert!(e.message.contains("1001 characters; IAM allows at most 1000"));
+    assert!(
+        e.message
+            .contains("1001 characters; IAM allows at most 1000")
+    );
 }
 
 #[test]
 fn more_than_50_tags_with_ownership_tags_is_rejected() {
-    let tags: Vec<Value> = (0..49).map(|i| json!({"Key": format!("k{i}"), "Value": "v"})).collect();
+    let tags: Vec<Value> = (0..49)
+        .map(|i| json!({"Key": format!("k{i}"), "Value": "v"}))
+        .collect();
     let e = error_at(&errors(with(data_scientist(), "Tags", json!(tags))), "Tags");
     assert!(e.message.contains("49 tags given; IAM allows 50"), "{e}");
-    let tags: Vec<Value> = (0..48).map(|i| json!({"Key": format!("k{i}"), "Value": "v"})).collect();
+    let tags: Vec<Value> = (0..48)
+        .map(|i| json!({"Key": format!("k{i}"), "Value": "v"}))
+        .collect();
     assert!(parse(with(data_scientist(), "Tags", json!(tags))).is_ok());
 }
 
@@ -292,8 +369,16 @@ fn reserved_and_duplicate_tag_keys_are_rejected() {
     ]);
     let errors = errors(with(data_scientist(), "Tags", tags));
     assert!(error_at(&errors, "Tags[0].Key").message.contains("`aws:`"));
-    assert!(error_at(&errors, "Tags[1].Key").message.contains("`persona-role:`"));
-    assert!(error_at(&errors, "Tags[3].Key").message.contains("duplicate tag key"));
+    assert!(
+        error_at(&errors, "Tags[1].Key")
+            .message
+            .contains("`persona-role:`")
+    );
+    assert!(
+        error_at(&errors, "Tags[3].Key")
+            .message
+            .contains("duplicate tag key")
+    );
 }
 
 #[test]
@@ -316,7 +401,13 @@ fn comma_separated_strings_and_empty_strings_are_lists() {
     let p = parse(value).unwrap();
     assert_eq!(p.parameters.get(Param::S3Buckets), ["b-one", "b-two"]);
     let value = with(data_scientist(), "EcrRepositories", json!(""));
-    assert!(parse(value).unwrap().parameters.get(Param::EcrRepositories).is_empty());
+    assert!(
+        parse(value)
+            .unwrap()
+            .parameters
+            .get(Param::EcrRepositories)
+            .is_empty()
+    );
 }
 
 #[test]
@@ -359,10 +450,20 @@ fn activity_parameters_reject_unselected_activities_and_foreign_parameters() {
         }),
     );
     let errors = errors(value);
-    assert!(error_at(&errors, "ActivityParameters.Manage Pipelines").message.contains("not selected"));
-    assert!(error_at(&errors, "ActivityParameters.Manage Experiments.S3Buckets").message.contains("takes no S3Buckets"));
+    assert!(
+        error_at(&errors, "ActivityParameters.Manage Pipelines")
+            .message
+            .contains("not selected")
+    );
+    assert!(
+        error_at(&errors, "ActivityParameters.Manage Experiments.S3Buckets")
+            .message
+            .contains("takes no S3Buckets")
+    );
     assert_eq!(
-        error_at(&errors, "ActivityParameters.Manage Models.PassRolez").help.unwrap(),
+        error_at(&errors, "ActivityParameters.Manage Models.PassRolez")
+            .help
+            .unwrap(),
         "did you mean `PassRoles`?"
     );
 }
@@ -382,21 +483,43 @@ fn override_emptying_a_required_parameter_names_the_override() {
 fn unused_parameter_is_a_warning_not_an_error() {
     let value = with(data_scientist(), "AthenaWorkgroups", json!(["primary"]));
     let p = parse(value).unwrap();
-    assert_eq!(p.warnings, ["AthenaWorkgroups is given but no selected activity uses it"]);
+    assert_eq!(
+        p.warnings,
+        ["AthenaWorkgroups is given but no selected activity uses it"]
+    );
 }
 
 #[test]
 fn regions_must_belong_to_the_stack_partition() {
-    let value = with(data_scientist(), "Regions", json!(["eu-west-1", "cn-north-1", "mars"]));
+    let value = with(
+        data_scientist(),
+        "Regions",
+        json!(["eu-west-1", "cn-north-1", "mars"]),
+    );
     let errors = errors(value);
-    assert!(error_at(&errors, "Regions[1]").message.contains("not in the stack's partition `aws`"));
-    assert!(error_at(&errors, "Regions[2]").message.contains("not a region name"));
+    assert!(
+        error_at(&errors, "Regions[1]")
+            .message
+            .contains("not in the stack's partition `aws`")
+    );
+    assert!(
+        error_at(&errors, "Regions[2]")
+            .message
+            .contains("not a region name")
+    );
 }
 
 #[test]
 fn policy_arns_must_be_iam_policies_of_the_partition() {
     let value = with(
-        with(data_scientist(), "ManagedPolicyArns", json!(["arn:aws:iam::aws:policy/AmazonSageMakerReadOnly", "arn:aws:s3:::x"])),
+        with(
+            data_scientist(),
+            "ManagedPolicyArns",
+            json!([
+                "arn:aws:iam::aws:policy/AmazonSageMakerReadOnly",
+                "arn:aws:s3:::x"
+            ]),
+        ),
         "PermissionsBoundary",
         json!("arn:aws-cn:iam::123456789012:policy/boundary"),
     );
@@ -409,7 +532,12 @@ fn policy_arns_must_be_iam_policies_of_the_partition() {
 #[test]
 fn path_must_be_an_iam_path() {
     for good in ["/", "/service-role/", "/ml/team-a/"] {
-        assert_eq!(parse(with(data_scientist(), "Path", json!(good))).unwrap().path, good);
+        assert_eq!(
+            parse(with(data_scientist(), "Path", json!(good)))
+                .unwrap()
+                .path,
+            good
+        );
     }
     for bad in ["service-role", "/a", "//", "/a b/"] {
         error_at(&errors(with(data_scientist(), "Path", json!(bad))), "Path");
@@ -436,7 +564,10 @@ fn all_errors_are_reported_at_once() {
         "VpcSecurityGroups",
         "PassRoles",
     ] {
-        assert!(properties.contains(&expected), "{expected} missing from {properties:?}");
+        assert!(
+            properties.contains(&expected),
+            "{expected} missing from {properties:?}"
+        );
     }
     let text = properties::PropertyErrors(errors).to_string();
     assert!(text.contains("invalid properties: "), "{text}");

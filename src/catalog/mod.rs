@@ -266,7 +266,7 @@ pub enum Status {
 /// An ML activity of the Role Manager console.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Activity {
-    /// Stable kebab-case id; normalizes to the same key as `name`.
+    /// Stable kebab-case id; finds the activity like `name` and `aliases` do.
     pub id: &'static str,
     /// The console's name.
     pub name: &'static str,
@@ -289,7 +289,10 @@ pub struct Activity {
 
 impl Activity {
     pub fn uses(&self, param: Param) -> Option<Need> {
-        self.params.iter().find(|p| p.param == param).map(|p| p.need)
+        self.params
+            .iter()
+            .find(|p| p.param == param)
+            .map(|p| p.need)
     }
 }
 

@@ -16,7 +16,11 @@ pub fn nearest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Opt
         .map(|candidate| {
             let other = normalize(candidate);
             let distance = edit_distance(&key, &other);
-            (distance, candidate, key.chars().count().max(other.chars().count()))
+            (
+                distance,
+                candidate,
+                key.chars().count().max(other.chars().count()),
+            )
         })
         .filter(|(distance, _, longest)| *distance * 3 <= *longest)
         .min_by_key(|(distance, candidate, _)| (*distance, *candidate))
@@ -52,7 +56,10 @@ mod tests {
     #[test]
     fn nearest_finds_a_typo_and_rejects_unrelated_names() {
         let names = ["Manage ML Jobs", "Manage Models"];
-        assert_eq!(nearest("Manage ML Job", names.iter().copied()), Some("Manage ML Jobs"));
+        assert_eq!(
+            nearest("Manage ML Job", names.iter().copied()),
+            Some("Manage ML Jobs")
+        );
         assert_eq!(nearest("Quantum Teleport", names.iter().copied()), None);
     }
 

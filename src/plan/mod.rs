@@ -230,4 +230,3 @@ fn tags(user: &[Tag], context: &StackContext) -> Vec<PlanTag> {
 fn truncate(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
-

@@ -64,7 +64,10 @@ mod tests {
 
     #[test]
     fn suffix_gives_role_manager_style_name() {
-        assert_eq!(role_name(Some("data-sci"), &context("s", "R")), "sagemaker-data-sci");
+        assert_eq!(
+            role_name(Some("data-sci"), &context("s", "R")),
+            "sagemaker-data-sci"
+        );
     }
 
     #[test]

@@ -86,7 +86,7 @@ pub fn split_oversized(statements: Vec<Rendered>) -> Result<Vec<Rendered>, Quota
         let too_large = || QuotaError::StatementTooLarge {
             sid: rendered.sid.clone(),
             size: iam_size(&rendered.statement),
-            values: "parameter values".to_owned(),
+            values: condition_properties(&rendered.statement),
         };
         let resources: Vec<Value> = match rendered.statement.get("Resource") {
             Some(Value::Array(items)) if items.len() > 1 => items.clone(),
@@ -131,6 +131,31 @@ pub fn split_oversized(statements: Vec<Rendered>) -> Result<Vec<Rendered>, Quota
     Ok(out)
 }
 
+/// The properties whose values fill a statement's conditions, which cannot be split: every
+/// value of a condition must stay in one statement.
+fn condition_properties(statement: &Value) -> String {
+    const KEYS: [(&str, &str); 4] = [
+        ("sagemaker:VpcSubnets", "VpcSubnets"),
+        ("sagemaker:VpcSecurityGroupIds", "VpcSecurityGroups"),
+        ("sagemaker:VolumeKmsKey", "VolumeKmsKeys"),
+        ("sagemaker:OutputKmsKey", "DataKmsKeys"),
+    ];
+    let text = statement
+        .get("Condition")
+        .map(Value::to_string)
+        .unwrap_or_default();
+    let names: Vec<&str> = KEYS
+        .iter()
+        .filter(|(key, _)| text.contains(&format!("\"{key}\"")))
+        .map(|(_, name)| *name)
+        .collect();
+    if names.is_empty() {
+        "parameter values".to_owned()
+    } else {
+        format!("values of {}", names.join(", "))
+    }
+}
+
 /// Packs statements in order: the inline policy first, then managed policies, each filled before
 /// the next is started, so that the same statements always land in the same policies.
 pub fn pack(statements: &[Value], attached: usize, limit: usize) -> Result<Packed, QuotaError> {
@@ -153,7 +178,11 @@ pub fn pack(statements: &[Value], attached: usize, limit: usize) -> Result<Packe
     let mut in_managed = false;
     for statement in statements {
         let size = statement_size(statement);
-        let capacity = if in_managed { MANAGED_LIMIT } else { INLINE_LIMIT };
+        let capacity = if in_managed {
+            MANAGED_LIMIT
+        } else {
+            INLINE_LIMIT
+        };
         if used + size - 1 > capacity {
             if packed.managed.len() == slots {
                 break;
@@ -273,7 +302,13 @@ mod tests {
         let mut seen = Vec::new();
         for piece in &pieces {
             assert!(statement_size(&piece.statement) + overhead() <= MANAGED_LIMIT);
-            seen.extend(piece.statement["Resource"].as_array().unwrap().iter().cloned());
+            seen.extend(
+                piece.statement["Resource"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .cloned(),
+            );
         }
         assert_eq!(seen.len(), 200);
         assert_eq!(pieces[0].sid, "PassRole1");

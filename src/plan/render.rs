@@ -202,7 +202,11 @@ impl Renderer<'_> {
         for condition in conditions {
             match condition {
                 Condition::PassedToService(service) => {
-                    add("StringEquals", "iam:PassedToService", vec![(*service).to_owned()]);
+                    add(
+                        "StringEquals",
+                        "iam:PassedToService",
+                        vec![(*service).to_owned()],
+                    );
                 }
                 Condition::VpcSubnets | Condition::VpcSecurityGroups if self.vpc() => {
                     let (key, param) = if *condition == Condition::VpcSubnets {
@@ -252,7 +256,11 @@ impl Renderer<'_> {
                     key,
                     values,
                 } => {
-                    add(operator, key, values.iter().map(|v| (*v).to_owned()).collect());
+                    add(
+                        operator,
+                        key,
+                        values.iter().map(|v| (*v).to_owned()).collect(),
+                    );
                 }
             }
         }
