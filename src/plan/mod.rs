@@ -135,7 +135,7 @@ pub fn build(properties: &Properties, context: &StackContext) -> Result<Plan, Qu
 
     let statements = pack::split_oversized(render::statements(properties, context))?;
     let statements: Vec<Value> = statements.into_iter().map(|r| r.statement).collect();
-    let packed = pack::pack(&statements, attached.len(), properties.max_managed_policies)?;
+    let packed = pack::pack(statements, attached.len(), properties.max_managed_policies)?;
 
     let inline_policies: Vec<InlinePolicy> = if packed.inline.is_empty() {
         Vec::new()

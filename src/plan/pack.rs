@@ -16,11 +16,29 @@ pub const TRUST_LIMIT: usize = 2_048;
 
 /// A policy's size as IAM counts it against its quotas.
 pub fn iam_size(document: &Value) -> usize {
-    document
-        .to_string()
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .count()
+    let mut counter = CharCounter(0);
+    // Writing to a counter cannot fail.
+    let _ = serde_json::to_writer(&mut counter, document);
+    counter.0
+}
+
+/// Counts the non-whitespace characters of UTF-8 written to it, without keeping them.
+struct CharCounter(usize);
+
+impl std::io::Write for CharCounter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        // A character starts at every byte that is not a UTF-8 continuation byte; compact JSON
+        // has whitespace only inside strings, where it is ASCII or escaped.
+        self.0 += bytes
+            .iter()
+            .filter(|b| (**b & 0xC0) != 0x80 && !b.is_ascii_whitespace())
+            .count();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Size of a document holding no statements: what each policy costs besides its statements.
@@ -158,7 +176,7 @@ fn condition_properties(statement: &Value) -> String {
 
 /// Packs statements in order: the inline policy first, then managed policies, each filled before
 /// the next is started, so that the same statements always land in the same policies.
-pub fn pack(statements: &[Value], attached: usize, limit: usize) -> Result<Packed, QuotaError> {
+pub fn pack(statements: Vec<Value>, attached: usize, limit: usize) -> Result<Packed, QuotaError> {
     if attached > limit {
         return Err(QuotaError::TooManyAttached {
             attached,
@@ -173,11 +191,12 @@ pub fn pack(statements: &[Value], attached: usize, limit: usize) -> Result<Packe
     };
     // `used` is the document's size with a trailing comma after each statement; the last
     // statement's comma is not written, hence the `- 1`.
-    let mut used = overhead();
+    let overhead = overhead();
+    let sizes: Vec<usize> = statements.iter().map(statement_size).collect();
+    let mut used = overhead;
     let mut placed = 0;
     let mut in_managed = false;
-    for statement in statements {
-        let size = statement_size(statement);
+    for (statement, size) in statements.into_iter().zip(sizes.iter().copied()) {
         let capacity = if in_managed {
             MANAGED_LIMIT
         } else {
@@ -189,18 +208,18 @@ pub fn pack(statements: &[Value], attached: usize, limit: usize) -> Result<Packe
             }
             in_managed = true;
             packed.managed.push(Vec::new());
-            used = overhead();
+            used = overhead;
         }
         used += size;
         match packed.managed.last_mut() {
-            Some(policy) if in_managed => policy.push(statement.clone()),
-            _ => packed.inline.push(statement.clone()),
+            Some(policy) if in_managed => policy.push(statement),
+            _ => packed.inline.push(statement),
         }
         placed += 1;
     }
-    if placed < statements.len() {
-        let total: usize = statements.iter().map(statement_size).sum();
-        let excess: usize = statements[placed..].iter().map(statement_size).sum();
+    if placed < sizes.len() {
+        let total: usize = sizes.iter().sum();
+        let excess: usize = sizes[placed..].iter().sum();
         return Err(QuotaError::TooLarge {
             total,
             excess,
@@ -231,7 +250,7 @@ mod tests {
     #[test]
     fn small_statements_stay_inline() {
         let statements: Vec<Value> = (0..3).map(|n| statement(n, 100)).collect();
-        let packed = pack(&statements, 0, 10).unwrap();
+        let packed = pack(statements.clone(), 0, 10).unwrap();
         assert_eq!(packed.inline.len(), 3);
         assert!(packed.managed.is_empty());
     }
@@ -242,7 +261,7 @@ mod tests {
         let one = statement_size(&statement(0, 1000));
         let fit = (INLINE_LIMIT - overhead() + 1) / one;
         let statements: Vec<Value> = (0..fit + 1).map(|n| statement(n % 10, 1000)).collect();
-        let packed = pack(&statements, 0, 10).unwrap();
+        let packed = pack(statements.clone(), 0, 10).unwrap();
         assert_eq!(packed.inline.len(), fit);
         assert!(iam_size(&render::document(packed.inline.clone())) <= INLINE_LIMIT);
         assert_eq!(packed.managed.len(), 1);
@@ -251,7 +270,7 @@ mod tests {
     #[test]
     fn every_policy_respects_its_limit() {
         let statements: Vec<Value> = (0..60).map(|n| statement(n, 700 + n * 7)).collect();
-        let packed = pack(&statements, 2, 10).unwrap();
+        let packed = pack(statements.clone(), 2, 10).unwrap();
         assert!(iam_size(&render::document(packed.inline.clone())) <= INLINE_LIMIT);
         for policy in &packed.managed {
             assert!(iam_size(&render::document(policy.clone())) <= MANAGED_LIMIT);
@@ -264,7 +283,7 @@ mod tests {
     #[test]
     fn overflow_reports_by_how_much() {
         let statements: Vec<Value> = (0..30).map(|n| statement(n, 3000)).collect();
-        let error = pack(&statements, 9, 10).unwrap_err();
+        let error = pack(statements.clone(), 9, 10).unwrap_err();
         let QuotaError::TooLarge { excess, slots, .. } = error.clone() else {
             panic!("{error:?}");
         };
@@ -276,7 +295,7 @@ mod tests {
 
     #[test]
     fn attached_policies_over_the_limit_fail() {
-        let error = pack(&[], 11, 10).unwrap_err();
+        let error = pack(Vec::new(), 11, 10).unwrap_err();
         assert_eq!(
             error,
             QuotaError::TooManyAttached {

@@ -1,0 +1,611 @@
+//! The CloudFormation side of the custom resource: raw event JSON to a typed [`Request`], the
+//! [`Response`] body (at most 4,096 bytes), ResponseURL validation and the PUT of the response.
+//!
+//! The ResponseURL is a bearer credential for one response: nothing here logs more of it than its
+//! host, and network errors are stripped of the URL before they are shown.
+
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::event::cloudformation::{
+    CloudFormationCustomResourceRequest, CloudFormationCustomResourceResponse,
+    CloudFormationCustomResourceResponseStatus,
+};
+use reqwest::Url;
+use reqwest::header::CONTENT_TYPE;
+use serde_json::Value;
+use thiserror::Error;
+
+/// CloudFormation refuses a response body longer than this ("Response object is too long").
+pub const MAX_BODY_BYTES: usize = 4096;
+/// Prefix of the PhysicalResourceId a failed Create answers with when it owns no role: role names
+/// cannot contain `:`, so this never names a role and the rollback Delete of it is a no-op.
+pub const PLACEHOLDER_PREFIX: &str = "persona-role:failed:";
+/// ServiceTimeout CloudFormation applies when the template gives none.
+pub const DEFAULT_SERVICE_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Reason text kept when a Reason must be shortened to fit the body.
+const MIN_REASON_BYTES: usize = 200;
+const TRIMMED_MARK: &str = " [trimmed]";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestType {
+    Create,
+    Update,
+    Delete,
+}
+
+impl RequestType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestType::Create => "Create",
+            RequestType::Update => "Update",
+            RequestType::Delete => "Delete",
+        }
+    }
+}
+
+/// A CloudFormation custom-resource request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub request_type: RequestType,
+    pub request_id: String,
+    pub response_url: String,
+    pub stack_id: String,
+    pub logical_resource_id: String,
+    pub resource_type: String,
+    /// Update and Delete only.
+    pub physical_resource_id: Option<String>,
+    pub properties: Value,
+    /// Update only.
+    pub old_properties: Option<Value>,
+    /// The optional `ServiceTimeout` property: how long CloudFormation waits for the answer.
+    pub service_timeout: Option<Duration>,
+}
+
+/// An event that is no valid request, with whatever of it is needed to still answer FAILED.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[error("{message}")]
+pub struct EventError {
+    pub message: String,
+    pub response_url: Option<String>,
+    pub request_id: Option<String>,
+    pub stack_id: Option<String>,
+    pub logical_resource_id: Option<String>,
+    pub physical_resource_id: Option<String>,
+}
+
+/// Parses a raw event. Never panics on any JSON.
+pub fn parse_event(event: &Value) -> Result<Request, EventError> {
+    let text = |key: &str| event.get(key).and_then(Value::as_str).map(str::to_owned);
+    let salvage = |message: String| EventError {
+        message,
+        response_url: text("ResponseURL"),
+        request_id: text("RequestId"),
+        stack_id: text("StackId"),
+        logical_resource_id: text("LogicalResourceId"),
+        physical_resource_id: text("PhysicalResourceId").filter(|id| !id.is_empty()),
+    };
+    if !event.is_object() {
+        return Err(salvage("the event is not a JSON object".to_owned()));
+    }
+    match event.get("RequestType").and_then(Value::as_str) {
+        Some("Create" | "Update" | "Delete") => {}
+        Some(other) => {
+            return Err(salvage(format!(
+                "unknown RequestType `{}`; expected Create, Update or Delete",
+                shorten(other, 64)
+            )));
+        }
+        None => return Err(salvage("the event has no RequestType".to_owned())),
+    }
+    let typed: CloudFormationCustomResourceRequest =
+        serde_json::from_value(event.clone()).map_err(|e| {
+            salvage(format!(
+                "the event is not a CloudFormation custom-resource request: {e}"
+            ))
+        })?;
+    let mut request = match typed {
+        CloudFormationCustomResourceRequest::Create(r) => Request {
+            request_type: RequestType::Create,
+            request_id: r.request_id,
+            response_url: r.response_url,
+            stack_id: r.stack_id,
+            logical_resource_id: r.logical_resource_id,
+            resource_type: r.resource_type,
+            physical_resource_id: None,
+            properties: r.resource_properties,
+            old_properties: None,
+            service_timeout: None,
+        },
+        CloudFormationCustomResourceRequest::Update(r) => Request {
+            request_type: RequestType::Update,
+            request_id: r.request_id,
+            response_url: r.response_url,
+            stack_id: r.stack_id,
+            logical_resource_id: r.logical_resource_id,
+            resource_type: r.resource_type,
+            physical_resource_id: Some(r.physical_resource_id),
+            properties: r.resource_properties,
+            old_properties: Some(r.old_resource_properties),
+            service_timeout: None,
+        },
+        CloudFormationCustomResourceRequest::Delete(r) => Request {
+            request_type: RequestType::Delete,
+            request_id: r.request_id,
+            response_url: r.response_url,
+            stack_id: r.stack_id,
+            logical_resource_id: r.logical_resource_id,
+            resource_type: r.resource_type,
+            physical_resource_id: Some(r.physical_resource_id),
+            properties: r.resource_properties,
+            old_properties: None,
+            service_timeout: None,
+        },
+        _ => return Err(salvage("unsupported RequestType".to_owned())),
+    };
+    if request.physical_resource_id.as_deref() == Some("") {
+        return Err(salvage("the event has an empty PhysicalResourceId".to_owned()));
+    }
+    for (name, value) in [
+        ("RequestId", &request.request_id),
+        ("StackId", &request.stack_id),
+        ("LogicalResourceId", &request.logical_resource_id),
+    ] {
+        if value.is_empty() {
+            return Err(salvage(format!("the event has an empty {name}")));
+        }
+    }
+    // CloudFormation passes ServiceTimeout among the properties; accept it top-level too.
+    request.service_timeout = service_timeout(request.properties.get("ServiceTimeout"))
+        .or_else(|| service_timeout(event.get("ServiceTimeout")));
+    Ok(request)
+}
+
+/// ServiceTimeout in seconds, 1–3,600, as a string or a number.
+fn service_timeout(value: Option<&Value>) -> Option<Duration> {
+    let seconds = match value? {
+        Value::String(s) => s.trim().parse::<u64>().ok()?,
+        Value::Number(n) => n.as_u64()?,
+        _ => return None,
+    };
+    (1..=3600)
+        .contains(&seconds)
+        .then(|| Duration::from_secs(seconds))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Success,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Success => "SUCCESS",
+            Status::Failed => "FAILED",
+        }
+    }
+}
+
+/// The answer to one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: Status,
+    pub reason: Option<String>,
+    pub physical_resource_id: String,
+    pub stack_id: String,
+    pub request_id: String,
+    pub logical_resource_id: String,
+    /// `Fn::GetAtt` attributes, most important first: trimming drops from the end.
+    pub data: Vec<(String, String)>,
+}
+
+/// What had to go to keep a body within [`MAX_BODY_BYTES`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trimmed {
+    pub reason: bool,
+    pub dropped_data: Vec<String>,
+}
+
+impl Response {
+    /// The JSON body, at most [`MAX_BODY_BYTES`] long: the Reason is shortened first (to at least
+    /// a couple of hundred bytes), then Data attributes are dropped from the last, then the Reason
+    /// goes down to nothing. The ids are never cut.
+    pub fn body(&self) -> (Vec<u8>, Trimmed) {
+        let mut reason = self.reason.clone();
+        let mut data = self.data.clone();
+        let mut trimmed = Trimmed::default();
+        loop {
+            let body = self.serialize(reason.as_deref(), &data);
+            if body.len() <= MAX_BODY_BYTES {
+                return (body, trimmed);
+            }
+            let excess = body.len() - MAX_BODY_BYTES;
+            let floor = MIN_REASON_BYTES + TRIMMED_MARK.len();
+            if let Some(text) = reason.as_mut().filter(|r| r.len() > floor) {
+                let keep = text
+                    .len()
+                    .saturating_sub(excess + TRIMMED_MARK.len())
+                    .max(MIN_REASON_BYTES);
+                *text = format!("{}{TRIMMED_MARK}", cut(text, keep));
+                trimmed.reason = true;
+                continue;
+            }
+            if let Some((key, _)) = data.pop() {
+                trimmed.dropped_data.push(key);
+                continue;
+            }
+            match reason.as_mut().filter(|r| !r.is_empty()) {
+                Some(text) => {
+                    let keep = text.len().saturating_sub(excess);
+                    *text = cut(text, keep).to_owned();
+                    trimmed.reason = true;
+                }
+                // Only the ids are left: nothing more can go.
+                None => return (body, trimmed),
+            }
+        }
+    }
+
+    fn serialize(&self, reason: Option<&str>, data: &[(String, String)]) -> Vec<u8> {
+        let mut response = CloudFormationCustomResourceResponse::default();
+        response.status = match self.status {
+            Status::Success => CloudFormationCustomResourceResponseStatus::Success,
+            Status::Failed => CloudFormationCustomResourceResponseStatus::Failed,
+        };
+        response.reason = reason.map(str::to_owned);
+        response.physical_resource_id = self.physical_resource_id.clone();
+        response.stack_id = self.stack_id.clone();
+        response.request_id = self.request_id.clone();
+        response.logical_resource_id = self.logical_resource_id.clone();
+        response.no_echo = false;
+        response.data = data.iter().cloned().collect();
+        // Serializing strings and a string map cannot fail.
+        serde_json::to_vec(&response).unwrap_or_default()
+    }
+}
+
+/// The first at most `max` bytes of `text`, cut at a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        text.to_owned()
+    } else {
+        format!("{}…", cut(text, max))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum UrlError {
+    #[error("the ResponseURL is not a URL")]
+    Unparsable,
+    #[error("the ResponseURL must use https, not `{0}`")]
+    Scheme(String),
+    #[error("the ResponseURL's host `{0}` is not an AWS host (*.amazonaws.com, *.amazonaws.com.cn)")]
+    Host(String),
+    #[error("the ResponseURL must not carry user credentials")]
+    Credentials,
+}
+
+/// Checks that a ResponseURL is one CloudFormation could have sent: https on `*.amazonaws.com`
+/// or `*.amazonaws.com.cn`. With `allow_loopback` (local tests only), http or https on
+/// 127.0.0.1 or localhost is accepted too.
+pub fn validate_response_url(raw: &str, allow_loopback: bool) -> Result<Url, UrlError> {
+    let url = Url::parse(raw).map_err(|_| UrlError::Unparsable)?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(UrlError::Credentials);
+    }
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    let loopback = matches!(host.as_str(), "127.0.0.1" | "localhost");
+    if allow_loopback && loopback && matches!(url.scheme(), "http" | "https") {
+        return Ok(url);
+    }
+    if url.scheme() != "https" {
+        return Err(UrlError::Scheme(url.scheme().to_owned()));
+    }
+    let aws = [".amazonaws.com", ".amazonaws.com.cn"].iter().any(|suffix| {
+        host.strip_suffix(suffix)
+            .is_some_and(|rest| !rest.is_empty() && !rest.ends_with('.'))
+    });
+    if !aws {
+        return Err(UrlError::Host(shorten(&host, 100)));
+    }
+    Ok(url)
+}
+
+/// What of a URL may be logged: its host.
+pub fn loggable_host(url: &Url) -> &str {
+    url.host_str().unwrap_or("?")
+}
+
+/// How the response PUT is retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutPolicy {
+    pub max_attempts: u32,
+    pub first_backoff: Duration,
+    pub max_backoff: Duration,
+    pub attempt_timeout: Duration,
+}
+
+impl Default for PutPolicy {
+    fn default() -> Self {
+        PutPolicy {
+            max_attempts: 6,
+            first_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(4),
+            attempt_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PutError {
+    #[error("the response URL answered HTTP {status} after {attempts} attempt(s)")]
+    Status { status: u16, attempts: u32 },
+    #[error("the response could not be sent after {attempts} attempt(s): {message}")]
+    Network { message: String, attempts: u32 },
+    #[error("no time was left before the Lambda deadline to send the response")]
+    NoTime,
+}
+
+/// PUTs a response body with an empty Content-Type (the URL is signed without one). Network errors
+/// and 5xx answers are retried with exponential backoff, within the deadline. Returns the number
+/// of attempts made.
+pub async fn put_response(
+    http: &reqwest::Client,
+    url: &Url,
+    body: Vec<u8>,
+    policy: &PutPolicy,
+    deadline: Option<Instant>,
+) -> Result<u32, PutError> {
+    let host = loggable_host(url);
+    let mut backoff = policy.first_backoff;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut timeout = policy.attempt_timeout;
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(PutError::NoTime);
+            }
+            timeout = timeout.min(left);
+        }
+        let result = http
+            .put(url.clone())
+            .header(CONTENT_TYPE, "")
+            .body(body.clone())
+            .timeout(timeout)
+            .send()
+            .await;
+        let error = match result {
+            Ok(answer) if answer.status().is_success() => {
+                tracing::info!(
+                    host,
+                    status = answer.status().as_u16(),
+                    attempt,
+                    "response delivered"
+                );
+                return Ok(attempt);
+            }
+            Ok(answer) if answer.status().is_server_error() => PutError::Status {
+                status: answer.status().as_u16(),
+                attempts: attempt,
+            },
+            Ok(answer) => {
+                return Err(PutError::Status {
+                    status: answer.status().as_u16(),
+                    attempts: attempt,
+                });
+            }
+            Err(e) => PutError::Network {
+                // reqwest's errors name the URL, signature included: drop it.
+                message: error_chain(&e.without_url()),
+                attempts: attempt,
+            },
+        };
+        let out_of_time =
+            deadline.is_some_and(|d| Instant::now() + backoff >= d);
+        if attempt >= policy.max_attempts || out_of_time {
+            return Err(error);
+        }
+        tracing::warn!(host, attempt, error = %error, "response PUT failed; retrying");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(policy.max_backoff);
+    }
+}
+
+/// An error and its sources on one line.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        let inner_text = inner.to_string();
+        if !text.contains(&inner_text) {
+            text.push_str(": ");
+            text.push_str(&inner_text);
+        }
+        source = inner.source();
+    }
+    text
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn create_event() -> Value {
+        serde_json::from_str(include_str!("../events/data-scientist-create.json")).unwrap()
+    }
+
+    fn response(reason: Option<String>, data: Vec<(String, String)>) -> Response {
+        Response {
+            status: Status::Failed,
+            reason,
+            physical_resource_id: "sagemaker-x".to_owned(),
+            stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1".to_owned(),
+            request_id: "r-1".to_owned(),
+            logical_resource_id: "Role".to_owned(),
+            data,
+        }
+    }
+
+    #[test]
+    fn sample_events_parse() {
+        for (file, kind, physical) in [
+            (include_str!("../events/data-scientist-create.json"), RequestType::Create, None),
+            (
+                include_str!("../events/data-scientist-update.json"),
+                RequestType::Update,
+                Some("sagemaker-data-scientist"),
+            ),
+            (
+                include_str!("../events/data-scientist-delete.json"),
+                RequestType::Delete,
+                Some("sagemaker-data-scientist"),
+            ),
+        ] {
+            let request = parse_event(&serde_json::from_str(file).unwrap()).unwrap();
+            assert_eq!(request.request_type, kind);
+            assert_eq!(request.physical_resource_id.as_deref(), physical);
+            assert_eq!(request.logical_resource_id, "DataScientist");
+            assert!(request.properties.get("Persona").is_some());
+            assert_eq!(request.old_properties.is_some(), kind == RequestType::Update);
+        }
+    }
+
+    #[test]
+    fn service_timeout_is_read_from_the_properties() {
+        let mut event = create_event();
+        event["ResourceProperties"]["ServiceTimeout"] = json!("120");
+        assert_eq!(
+            parse_event(&event).unwrap().service_timeout,
+            Some(Duration::from_secs(120))
+        );
+        event["ResourceProperties"]["ServiceTimeout"] = json!("0");
+        assert_eq!(parse_event(&event).unwrap().service_timeout, None);
+        event["ResourceProperties"]["ServiceTimeout"] = json!(90);
+        assert_eq!(
+            parse_event(&event).unwrap().service_timeout,
+            Some(Duration::from_secs(90))
+        );
+    }
+
+    #[test]
+    fn malformed_events_keep_what_is_needed_to_answer() {
+        let mut event = create_event();
+        event["RequestType"] = json!("Upsert");
+        let error = parse_event(&event).unwrap_err();
+        assert!(error.message.contains("`Upsert`"), "{error}");
+        assert!(error.response_url.is_some());
+        assert_eq!(error.request_id.as_deref(), Some("data-scientist-create-0001"));
+
+        let mut event = create_event();
+        event.as_object_mut().unwrap().remove("StackId");
+        let error = parse_event(&event).unwrap_err();
+        assert!(error.message.contains("StackId"), "{error}");
+        assert!(error.response_url.is_some());
+
+        let error = parse_event(&json!([1, 2])).unwrap_err();
+        assert!(error.response_url.is_none());
+        assert!(parse_event(&json!({"RequestType": "Delete"})).is_err());
+    }
+
+    #[test]
+    fn body_has_cloudformation_field_names() {
+        let mut r = response(Some("bad".to_owned()), vec![("Arn".to_owned(), "a".to_owned())]);
+        r.status = Status::Success;
+        let (body, trimmed) = r.body();
+        assert_eq!(trimmed, Trimmed::default());
+        let value: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(value["Status"], "SUCCESS");
+        assert_eq!(value["Reason"], "bad");
+        assert_eq!(value["PhysicalResourceId"], "sagemaker-x");
+        assert_eq!(value["RequestId"], "r-1");
+        assert_eq!(value["LogicalResourceId"], "Role");
+        assert_eq!(value["NoEcho"], false);
+        assert_eq!(value["Data"]["Arn"], "a");
+    }
+
+    #[test]
+    fn long_reason_is_trimmed_first() {
+        let reason = "é\"".repeat(3000);
+        let data = vec![("Arn".to_owned(), "x".repeat(100))];
+        let (body, trimmed) = response(Some(reason), data).body();
+        assert!(body.len() <= MAX_BODY_BYTES, "{}", body.len());
+        assert!(trimmed.reason);
+        assert!(trimmed.dropped_data.is_empty());
+        let value: Value = serde_json::from_slice(&body).unwrap();
+        assert!(value["Reason"].as_str().unwrap().ends_with(TRIMMED_MARK));
+        assert_eq!(value["Data"]["Arn"].as_str().unwrap().len(), 100);
+    }
+
+    #[test]
+    fn data_is_dropped_from_the_last_when_the_reason_is_short_enough() {
+        let data = vec![
+            ("Arn".to_owned(), "a".repeat(100)),
+            ("PolicyArns".to_owned(), "p".repeat(3000)),
+            ("Activities".to_owned(), "b".repeat(2000)),
+        ];
+        let (body, trimmed) = response(Some("r".repeat(1000)), data).body();
+        assert!(body.len() <= MAX_BODY_BYTES);
+        assert_eq!(trimmed.dropped_data, ["Activities"]);
+        let value: Value = serde_json::from_slice(&body).unwrap();
+        assert!(value["Data"].get("PolicyArns").is_some());
+        assert_eq!(value["Reason"].as_str().unwrap().len(), MIN_REASON_BYTES + TRIMMED_MARK.len());
+    }
+
+    #[test]
+    fn ids_are_never_cut() {
+        let mut r = response(Some("x".repeat(5000)), Vec::new());
+        r.stack_id = "s".repeat(4000);
+        let (body, _) = r.body();
+        let value: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(value["StackId"].as_str().unwrap().len(), 4000);
+        assert!(body.len() <= MAX_BODY_BYTES);
+    }
+
+    #[test]
+    fn response_url_must_be_https_on_an_aws_host() {
+        let good = [
+            "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x?X-Amz-Signature=1",
+            "https://bucket.s3.cn-north-1.amazonaws.com.cn/x",
+            "https://S3.AMAZONAWS.COM/x",
+        ];
+        for url in good {
+            assert!(validate_response_url(url, false).is_ok(), "{url}");
+        }
+        let bad = [
+            ("http://s3.amazonaws.com/x", UrlError::Scheme("http".to_owned())),
+            ("https://amazonaws.com/x", UrlError::Host("amazonaws.com".to_owned())),
+            ("https://s3.amazonaws.com.evil.example/x", UrlError::Host("s3.amazonaws.com.evil.example".to_owned())),
+            ("https://evilamazonaws.com/x", UrlError::Host("evilamazonaws.com".to_owned())),
+            ("https://user:pw@s3.amazonaws.com/x", UrlError::Credentials),
+            ("http://127.0.0.1:8080/x", UrlError::Scheme("http".to_owned())),
+            ("not a url", UrlError::Unparsable),
+        ];
+        for (url, error) in bad {
+            assert_eq!(validate_response_url(url, false), Err(error), "{url}");
+        }
+    }
+
+    #[test]
+    fn loopback_is_allowed_only_when_asked() {
+        assert!(validate_response_url("http://127.0.0.1:9/r?sig=1", true).is_ok());
+        assert!(validate_response_url("http://localhost:9/r", true).is_ok());
+        assert!(validate_response_url("http://10.0.0.1:9/r", true).is_err());
+        assert!(validate_response_url("ftp://127.0.0.1/r", true).is_err());
+    }
+}

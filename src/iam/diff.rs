@@ -1,0 +1,479 @@
+//! The changes that take a role from its actual state to its plan. Pure: no AWS, so every case
+//! is unit-tested here. An empty list means the plan already holds.
+//!
+//! Order matters: the role itself first; then managed policy documents (so that what is attached
+//! next is already current); detaches and inline deletions before attaches and puts, so that the
+//! role never needs more than its quotas of managed policies and inline characters; stale own
+//! policies last, once nothing of the role uses them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::plan::{Plan, PlanTag, RolePlan};
+
+use super::{Actual, Change, MAX_POLICY_VERSIONS, PolicyState, RoleState, tag_map};
+
+/// Tag keys IAM reserves; they can be neither set nor removed.
+const AWS_TAG_PREFIX: &str = "aws:";
+
+/// The changes that make `actual` what `plan` declares.
+pub fn diff(plan: &Plan, actual: &Actual) -> Vec<Change> {
+    let mut changes = role_changes(&plan.role, &actual.role);
+
+    for policy in &plan.managed_policies {
+        match actual.own_policies.get(&policy.arn) {
+            None => changes.push(Change::CreatePolicy {
+                name: policy.policy_name.clone(),
+                path: policy.path.clone(),
+                arn: policy.arn.clone(),
+                document: policy.policy_document.clone(),
+                tags: plan.role.tags.clone(),
+            }),
+            Some(state) => {
+                changes.extend(version_changes(state, &policy.policy_document));
+                let (tag, untag) = tag_changes(&plan.role.tags, &state.tags);
+                if !tag.is_empty() {
+                    changes.push(Change::TagPolicy {
+                        arn: policy.arn.clone(),
+                        tags: tag,
+                    });
+                }
+                if !untag.is_empty() {
+                    changes.push(Change::UntagPolicy {
+                        arn: policy.arn.clone(),
+                        keys: untag,
+                    });
+                }
+            }
+        }
+    }
+
+    let desired_arns = plan.all_attached_arns();
+    let desired_set: BTreeSet<&String> = desired_arns.iter().collect();
+    for arn in &actual.attached_policy_arns {
+        if !desired_set.contains(arn) {
+            changes.push(Change::DetachRolePolicy { arn: arn.clone() });
+        }
+    }
+    let desired_inline: BTreeMap<&String, _> = plan
+        .inline_policies
+        .iter()
+        .map(|p| (&p.policy_name, &p.policy_document))
+        .collect();
+    for name in actual.inline_policies.keys() {
+        if !desired_inline.contains_key(name) {
+            changes.push(Change::DeleteRolePolicy { name: name.clone() });
+        }
+    }
+    for policy in &plan.inline_policies {
+        if actual.inline_policies.get(&policy.policy_name) != Some(&policy.policy_document) {
+            changes.push(Change::PutRolePolicy {
+                name: policy.policy_name.clone(),
+                document: policy.policy_document.clone(),
+            });
+        }
+    }
+    for arn in desired_arns.iter() {
+        if !actual.attached_policy_arns.contains(arn) {
+            changes.push(Change::AttachRolePolicy { arn: arn.clone() });
+        }
+    }
+
+    let planned: BTreeSet<&String> = plan.managed_policies.iter().map(|p| &p.arn).collect();
+    for (arn, state) in &actual.own_policies {
+        if !planned.contains(arn) {
+            changes.push(Change::DeletePolicy {
+                arn: arn.clone(),
+                old_versions: state.old_versions(),
+            });
+        }
+    }
+    changes
+}
+
+fn role_changes(plan: &RolePlan, actual: &RoleState) -> Vec<Change> {
+    let mut changes = Vec::new();
+    let description = (actual.description.as_deref().unwrap_or("") != plan.description)
+        .then(|| plan.description.clone());
+    let max_session_duration = (actual.max_session_duration != Some(plan.max_session_duration))
+        .then_some(plan.max_session_duration);
+    if description.is_some() || max_session_duration.is_some() {
+        changes.push(Change::UpdateRole {
+            description,
+            max_session_duration,
+        });
+    }
+    if actual.trust != plan.assume_role_policy_document {
+        changes.push(Change::UpdateAssumeRolePolicy {
+            document: plan.assume_role_policy_document.clone(),
+        });
+    }
+    match (&plan.permissions_boundary, &actual.permissions_boundary) {
+        (Some(want), have) if have.as_ref() != Some(want) => {
+            changes.push(Change::PutRolePermissionsBoundary { arn: want.clone() });
+        }
+        (None, Some(_)) => changes.push(Change::DeleteRolePermissionsBoundary),
+        _ => {}
+    }
+    let (tag, untag) = tag_changes(&plan.tags, &actual.tags);
+    if !tag.is_empty() {
+        changes.push(Change::TagRole { tags: tag });
+    }
+    if !untag.is_empty() {
+        changes.push(Change::UntagRole { keys: untag });
+    }
+    changes
+}
+
+/// Tags to set (missing or with another value) and keys to remove (not declared).
+fn tag_changes(
+    desired: &[PlanTag],
+    actual: &BTreeMap<String, String>,
+) -> (Vec<PlanTag>, Vec<String>) {
+    let tag: Vec<PlanTag> = desired
+        .iter()
+        .filter(|t| actual.get(&t.key) != Some(&t.value))
+        .cloned()
+        .collect();
+    let desired = tag_map(desired);
+    let untag: Vec<String> = actual
+        .keys()
+        .filter(|k| !desired.contains_key(*k) && !k.starts_with(AWS_TAG_PREFIX))
+        .cloned()
+        .collect();
+    (tag, untag)
+}
+
+/// A new default version when the document differs, after pruning the oldest versions so that
+/// the new one fits within IAM's five.
+fn version_changes(state: &PolicyState, document: &serde_json::Value) -> Vec<Change> {
+    if state.document == *document {
+        return Vec::new();
+    }
+    let mut changes = Vec::new();
+    let mut count = state.versions.len();
+    for version_id in state.old_versions() {
+        if count < MAX_POLICY_VERSIONS {
+            break;
+        }
+        changes.push(Change::DeletePolicyVersion {
+            arn: state.arn.clone(),
+            version_id,
+        });
+        count -= 1;
+    }
+    changes.push(Change::CreatePolicyVersion {
+        arn: state.arn.clone(),
+        document: document.clone(),
+    });
+    changes
+}
+
+/// The state of a role just created from its plan, before any policy: what CreateRole set.
+pub fn created_role(plan: &RolePlan, arn: String, role_id: String) -> RoleState {
+    RoleState {
+        name: plan.role_name.clone(),
+        path: plan.path.clone(),
+        arn,
+        role_id,
+        description: Some(plan.description.clone()),
+        max_session_duration: Some(plan.max_session_duration),
+        trust: plan.assume_role_policy_document.clone(),
+        permissions_boundary: plan.permissions_boundary.clone(),
+        tags: tag_map(&plan.tags),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::context::StackContext;
+    use crate::plan::{OWNER_STACK_TAG, plan_properties};
+    use serde_json::{Value, json};
+
+    const STACK: &str =
+        "arn:aws:cloudformation:us-east-1:123456789012:stack/ml/3f6a2c10-8b1e-11ef-9c4d-0a1b2c3d4e5f";
+
+    fn plan(properties: Value) -> Plan {
+        let context = StackContext::from_stack_id(STACK, "Role").unwrap();
+        plan_properties(&properties, &context).unwrap()
+    }
+
+    fn data_scientist() -> Plan {
+        plan(json!({
+            "Persona": "DataScientist",
+            "RoleNameSuffix": "ds",
+            "PassRoles": ["arn:aws:iam::123456789012:role/sagemaker-compute"],
+            "S3Buckets": ["ml-team-data"],
+            "MaxManagedPolicies": "20",
+            "Tags": [{"Key": "team", "Value": "ml"}],
+        }))
+    }
+
+    /// The actual state in which `plan` already holds.
+    fn converged(plan: &Plan) -> Actual {
+        let role = created_role(&plan.role, plan.role.arn.clone(), "AROAEXAMPLE".to_owned());
+        Actual {
+            role,
+            inline_policies: plan
+                .inline_policies
+                .iter()
+                .map(|p| (p.policy_name.clone(), p.policy_document.clone()))
+                .collect(),
+            attached_policy_arns: plan.all_attached_arns().into_iter().collect(),
+            own_policies: plan
+                .managed_policies
+                .iter()
+                .map(|p| {
+                    (
+                        p.arn.clone(),
+                        PolicyState {
+                            arn: p.arn.clone(),
+                            default_version_id: "v1".to_owned(),
+                            document: p.policy_document.clone(),
+                            versions: vec!["v1".to_owned()],
+                            tags: tag_map(&plan.role.tags),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn operations(changes: &[Change]) -> Vec<&'static str> {
+        changes.iter().map(Change::operation).collect()
+    }
+
+    #[test]
+    fn a_converged_role_needs_no_change() {
+        let plan = data_scientist();
+        assert!(!plan.inline_policies.is_empty());
+        assert!(!plan.attached_policy_arns.is_empty() || !plan.managed_policies.is_empty());
+        assert_eq!(diff(&plan, &converged(&plan)), Vec::new());
+    }
+
+    #[test]
+    fn documents_compare_as_json_not_text() {
+        let plan = data_scientist();
+        let mut actual = converged(&plan);
+        // Same document with keys in another order, as IAM may return it.
+        let name = &plan.inline_policies[0].policy_name;
+        let reordered: Value = {
+            let Value::Object(map) = plan.inline_policies[0].policy_document.clone() else {
+                panic!("document is an object");
+            };
+            Value::Object(map.into_iter().rev().collect())
+        };
+        actual.inline_policies.insert(name.clone(), reordered);
+        assert_eq!(diff(&plan, &actual), Vec::new());
+    }
+
+    #[test]
+    fn a_fresh_role_gets_policies_documents_first_then_attachments() {
+        let plan = plan(json!({
+            "Persona": "MLOps",
+            "RoleNameSuffix": "ops",
+            "PassRoles": ["arn:aws:iam::123456789012:role/sagemaker-compute"],
+            "MaxManagedPolicies": "20",
+        }));
+        let mut actual = converged(&plan);
+        actual.inline_policies.clear();
+        actual.attached_policy_arns.clear();
+        actual.own_policies.clear();
+        let changes = diff(&plan, &actual);
+        let ops = operations(&changes);
+        let creates = plan.managed_policies.len();
+        assert!(creates > 0, "MLOps needs managed policies");
+        assert!(ops[..creates].iter().all(|op| *op == "CreatePolicy"), "{ops:?}");
+        assert_eq!(ops[creates], "PutRolePolicy", "{ops:?}");
+        assert!(ops[creates + 1..].iter().all(|op| *op == "AttachRolePolicy"), "{ops:?}");
+        assert_eq!(ops.len(), creates + 1 + plan.all_attached_arns().len());
+        match &changes[0] {
+            Change::CreatePolicy { tags, .. } => {
+                assert!(tags.iter().any(|t| t.key == OWNER_STACK_TAG && t.value == STACK));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn hand_made_drift_is_put_back() {
+        let plan = data_scientist();
+        let mut actual = converged(&plan);
+        actual.role.description = Some("changed by hand".to_owned());
+        actual.role.trust = json!({"Version": "2012-10-17", "Statement": []});
+        actual.role.tags.insert("team".to_owned(), "other".to_owned());
+        actual.role.tags.insert("extra".to_owned(), "x".to_owned());
+        actual.role.tags.insert("aws:cloudformation:stack-name".to_owned(), "x".to_owned());
+        actual
+            .inline_policies
+            .insert("by-hand".to_owned(), json!({"Statement": []}));
+        let name = plan.inline_policies[0].policy_name.clone();
+        actual.inline_policies.insert(name.clone(), json!({"Statement": []}));
+        actual
+            .attached_policy_arns
+            .insert("arn:aws:iam::aws:policy/AdministratorAccess".to_owned());
+        let removed = plan.all_attached_arns()[0].clone();
+        actual.attached_policy_arns.remove(&removed);
+
+        let changes = diff(&plan, &actual);
+        assert_eq!(
+            changes,
+            vec![
+                Change::UpdateRole {
+                    description: Some(plan.role.description.clone()),
+                    max_session_duration: None,
+                },
+                Change::UpdateAssumeRolePolicy {
+                    document: plan.role.assume_role_policy_document.clone()
+                },
+                Change::TagRole {
+                    tags: vec![PlanTag {
+                        key: "team".to_owned(),
+                        value: "ml".to_owned()
+                    }]
+                },
+                Change::UntagRole {
+                    keys: vec!["extra".to_owned()]
+                },
+                Change::DetachRolePolicy {
+                    arn: "arn:aws:iam::aws:policy/AdministratorAccess".to_owned()
+                },
+                Change::DeleteRolePolicy {
+                    name: "by-hand".to_owned()
+                },
+                Change::PutRolePolicy {
+                    name,
+                    document: plan.inline_policies[0].policy_document.clone()
+                },
+                Change::AttachRolePolicy { arn: removed },
+            ]
+        );
+    }
+
+    #[test]
+    fn max_session_and_boundary_changes() {
+        let mut plan = data_scientist();
+        plan.role.permissions_boundary = Some("arn:aws:iam::123456789012:policy/b".to_owned());
+        let mut actual = converged(&plan);
+        actual.role.max_session_duration = Some(7200);
+        actual.role.permissions_boundary = None;
+        assert_eq!(
+            diff(&plan, &actual),
+            vec![
+                Change::UpdateRole {
+                    description: None,
+                    max_session_duration: Some(plan.role.max_session_duration),
+                },
+                Change::PutRolePermissionsBoundary {
+                    arn: "arn:aws:iam::123456789012:policy/b".to_owned()
+                },
+            ]
+        );
+        let mut actual = converged(&plan);
+        plan.role.permissions_boundary = None;
+        actual.role.permissions_boundary = Some("arn:aws:iam::123456789012:policy/b".to_owned());
+        assert_eq!(
+            diff(&plan, &actual),
+            vec![Change::DeleteRolePermissionsBoundary]
+        );
+    }
+
+    fn with_managed_policy() -> Plan {
+        let plan = plan(json!({
+            "Persona": "MLOps",
+            "RoleNameSuffix": "ops",
+            "PassRoles": ["arn:aws:iam::123456789012:role/sagemaker-compute"],
+            "MaxManagedPolicies": "20",
+        }));
+        assert!(!plan.managed_policies.is_empty());
+        plan
+    }
+
+    #[test]
+    fn a_changed_managed_policy_gets_a_new_default_version_after_pruning() {
+        let plan = with_managed_policy();
+        let arn = plan.managed_policies[0].arn.clone();
+        let mut actual = converged(&plan);
+        let state = actual.own_policies.get_mut(&arn).unwrap();
+        state.document = json!({"Version": "2012-10-17", "Statement": []});
+
+        // Room left: only a new version.
+        state.versions = ["v1", "v2"].map(str::to_owned).to_vec();
+        state.default_version_id = "v2".to_owned();
+        assert_eq!(
+            diff(&plan, &actual),
+            vec![Change::CreatePolicyVersion {
+                arn: arn.clone(),
+                document: plan.managed_policies[0].policy_document.clone()
+            }]
+        );
+
+        // Five versions: the oldest non-default one goes first.
+        let state = actual.own_policies.get_mut(&arn).unwrap();
+        state.versions = ["v3", "v4", "v5", "v6", "v7"].map(str::to_owned).to_vec();
+        state.default_version_id = "v3".to_owned();
+        assert_eq!(
+            operations(&diff(&plan, &actual)),
+            ["DeletePolicyVersion", "CreatePolicyVersion"]
+        );
+        assert_eq!(
+            diff(&plan, &actual)[0],
+            Change::DeletePolicyVersion {
+                arn,
+                version_id: "v4".to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn managed_policy_tags_are_repaired() {
+        let plan = with_managed_policy();
+        let arn = plan.managed_policies[0].arn.clone();
+        let mut actual = converged(&plan);
+        let state = actual.own_policies.get_mut(&arn).unwrap();
+        state.tags.insert("by-hand".to_owned(), "1".to_owned());
+        assert_eq!(
+            diff(&plan, &actual),
+            vec![Change::UntagPolicy {
+                arn,
+                keys: vec!["by-hand".to_owned()]
+            }]
+        );
+    }
+
+    #[test]
+    fn a_stale_own_policy_is_detached_then_deleted_with_its_versions() {
+        let plan = with_managed_policy();
+        let mut actual = converged(&plan);
+        let stale = format!("{}-stale", plan.managed_policies[0].arn);
+        actual.own_policies.insert(
+            stale.clone(),
+            PolicyState {
+                arn: stale.clone(),
+                default_version_id: "v2".to_owned(),
+                document: json!({}),
+                versions: ["v1", "v2"].map(str::to_owned).to_vec(),
+                tags: BTreeMap::new(),
+            },
+        );
+        actual.attached_policy_arns.insert(stale.clone());
+        assert_eq!(
+            diff(&plan, &actual),
+            vec![
+                Change::DetachRolePolicy { arn: stale.clone() },
+                Change::DeletePolicy {
+                    arn: stale,
+                    old_versions: vec!["v1".to_owned()]
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_created_role_matches_its_plan() {
+        let plan = data_scientist();
+        let role = created_role(&plan.role, plan.role.arn.clone(), "AROA".to_owned());
+        assert_eq!(role_changes(&plan.role, &role), Vec::new());
+    }
+}

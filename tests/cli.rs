@@ -1,0 +1,197 @@
+//! The `persona-role` CLI: commands run in process against buffers, and a few runs of the binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::Command;
+
+use clap::Parser;
+use persona_role::cli::{Cli, run};
+use serde_json::Value;
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn cli(args: &[&str], stdin: &str) -> Output {
+    let cli =
+        Cli::try_parse_from(std::iter::once("persona-role").chain(args.iter().copied())).unwrap();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = run(cli, &mut stdin.as_bytes(), &mut out, &mut err);
+    Output {
+        code,
+        stdout: String::from_utf8(out).unwrap(),
+        stderr: String::from_utf8(err).unwrap(),
+    }
+}
+
+fn events_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("events")
+}
+
+#[test]
+fn plan_without_a_file_plans_the_built_in_data_scientist() {
+    let output = cli(&["plan"], "");
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let plan: Value = serde_json::from_str(&output.stdout).unwrap();
+    assert_eq!(plan["Role"]["RoleName"], "sagemaker-data-scientist");
+    assert_eq!(plan["Activities"][1], "Manage ML Jobs");
+}
+
+#[test]
+fn plan_of_an_event_file_takes_the_stack_from_its_stack_id() {
+    let path = events_dir().join("compute-create.json");
+    let output = cli(&["plan", path.to_str().unwrap()], "");
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let plan: Value = serde_json::from_str(&output.stdout).unwrap();
+    assert_eq!(
+        plan["Role"]["Arn"],
+        "arn:aws:iam::123456789012:role/sagemaker-compute"
+    );
+    let tags = plan["Role"]["Tags"].as_array().unwrap();
+    assert!(
+        tags.iter()
+            .any(|t| t["Key"] == "persona-role:logical-id" && t["Value"] == "Compute")
+    );
+}
+
+#[test]
+fn plan_reads_yaml_properties_from_stdin_with_account_and_partition_flags() {
+    let yaml = "Persona: SageMakerCompute\nRoleNameSuffix: gov-compute\nS3Buckets:\n  - gov-data\n";
+    let output = cli(
+        &[
+            "plan",
+            "-",
+            "--account",
+            "210987654321",
+            "--region",
+            "us-gov-west-1",
+        ],
+        yaml,
+    );
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let plan: Value = serde_json::from_str(&output.stdout).unwrap();
+    assert_eq!(
+        plan["Role"]["Arn"],
+        "arn:aws-us-gov:iam::210987654321:role/sagemaker-gov-compute"
+    );
+    assert!(output.stdout.contains("arn:aws-us-gov:s3:::gov-data/*"));
+}
+
+#[test]
+fn plan_output_is_byte_identical_across_runs() {
+    let path = events_dir().join("data-scientist-create.json");
+    let first = cli(&["plan", path.to_str().unwrap()], "").stdout;
+    let second = cli(&["plan", path.to_str().unwrap()], "").stdout;
+    assert_eq!(first, second);
+}
+
+#[test]
+fn properties_without_a_stack_need_an_account() {
+    let output = cli(&["plan", "-"], "{\"Persona\": \"MLOps\"}");
+    assert_eq!(output.code, 2);
+    assert!(
+        output.stderr.contains("give --account"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn invalid_properties_list_every_error_on_stderr_with_exit_code_1() {
+    let output = cli(
+        &["plan", "-", "--account", "123456789012"],
+        r#"{"Persona": "DataScientst", "MaxSessionDuration": "9"}"#,
+    );
+    assert_eq!(output.code, 1);
+    assert!(output.stdout.is_empty());
+    assert!(
+        output
+            .stderr
+            .contains("  - Persona: unknown persona `DataScientst` (did you mean `DataScientist`?"),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        output
+            .stderr
+            .contains("  - MaxSessionDuration: `9` is not a whole number"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn unreadable_and_unparsable_files_fail_with_exit_code_2() {
+    let missing = cli(&["plan", "/nonexistent/props.json"], "");
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing
+            .stderr
+            .contains("cannot read `/nonexistent/props.json`")
+    );
+    let garbage = cli(&["plan", "-", "--account", "123456789012"], "{ not: [json");
+    assert_eq!(garbage.code, 2);
+    assert!(
+        garbage.stderr.contains("neither JSON nor YAML"),
+        "{}",
+        garbage.stderr
+    );
+}
+
+#[test]
+fn catalog_table_lists_every_persona_and_activity() {
+    let output = cli(&["catalog"], "");
+    assert_eq!(output.code, 0);
+    for persona in persona_role::catalog::PERSONAS {
+        assert!(output.stdout.contains(persona.id), "{}", persona.id);
+    }
+    for activity in persona_role::catalog::ACTIVITIES {
+        assert!(output.stdout.contains(activity.id), "{}", activity.id);
+    }
+    assert!(output.stdout.contains("PassRoles*"));
+}
+
+#[test]
+fn catalog_json_carries_actions_and_parameters() {
+    let output = cli(&["catalog", "--json"], "");
+    let catalog: Value = serde_json::from_str(&output.stdout).unwrap();
+    let activities = catalog["Activities"].as_array().unwrap();
+    assert_eq!(activities.len(), persona_role::catalog::ACTIVITIES.len());
+    let jobs = activities
+        .iter()
+        .find(|a| a["Id"] == "manage-ml-jobs")
+        .unwrap();
+    assert!(
+        jobs["Actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "sagemaker:CreateTrainingJob")
+    );
+    assert!(
+        jobs["Parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["Name"] == "PassRoles" && p["Required"] == true)
+    );
+    assert_eq!(catalog["Personas"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn the_binary_exits_non_zero_with_errors_on_stderr() {
+    let output = Command::new(env!("CARGO_BIN_EXE_persona-role"))
+        .args(["plan", "/nonexistent.json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).starts_with("error: cannot read"));
+    let ok = Command::new(env!("CARGO_BIN_EXE_persona-role"))
+        .arg("plan")
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    let plan: Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert!(plan["InlinePolicies"][0]["Size"].as_u64().unwrap() > 0);
+}
