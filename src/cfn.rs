@@ -97,8 +97,8 @@ pub fn parse_event(event: &Value) -> Result<Request, EventError> {
         }
         None => return Err(salvage("the event has no RequestType".to_owned())),
     }
-    let typed: CloudFormationCustomResourceRequest =
-        serde_json::from_value(event.clone()).map_err(|e| {
+    let typed: CloudFormationCustomResourceRequest = serde_json::from_value(event.clone())
+        .map_err(|e| {
             salvage(format!(
                 "the event is not a CloudFormation custom-resource request: {e}"
             ))
@@ -143,7 +143,9 @@ pub fn parse_event(event: &Value) -> Result<Request, EventError> {
         _ => return Err(salvage("unsupported RequestType".to_owned())),
     };
     if request.physical_resource_id.as_deref() == Some("") {
-        return Err(salvage("the event has an empty PhysicalResourceId".to_owned()));
+        return Err(salvage(
+            "the event has an empty PhysicalResourceId".to_owned(),
+        ));
     }
     for (name, value) in [
         ("RequestId", &request.request_id),
@@ -291,7 +293,9 @@ pub enum UrlError {
     Unparsable,
     #[error("the ResponseURL must use https, not `{0}`")]
     Scheme(String),
-    #[error("the ResponseURL's host `{0}` is not an AWS host (*.amazonaws.com, *.amazonaws.com.cn)")]
+    #[error(
+        "the ResponseURL's host `{0}` is not an AWS host (*.amazonaws.com, *.amazonaws.com.cn)"
+    )]
     Host(String),
     #[error("the ResponseURL must not carry user credentials")]
     Credentials,
@@ -313,10 +317,12 @@ pub fn validate_response_url(raw: &str, allow_loopback: bool) -> Result<Url, Url
     if url.scheme() != "https" {
         return Err(UrlError::Scheme(url.scheme().to_owned()));
     }
-    let aws = [".amazonaws.com", ".amazonaws.com.cn"].iter().any(|suffix| {
-        host.strip_suffix(suffix)
-            .is_some_and(|rest| !rest.is_empty() && !rest.ends_with('.'))
-    });
+    let aws = [".amazonaws.com", ".amazonaws.com.cn"]
+        .iter()
+        .any(|suffix| {
+            host.strip_suffix(suffix)
+                .is_some_and(|rest| !rest.is_empty() && !rest.ends_with('.'))
+        });
     if !aws {
         return Err(UrlError::Host(shorten(&host, 100)));
     }
@@ -414,8 +420,7 @@ pub async fn put_response(
                 attempts: attempt,
             },
         };
-        let out_of_time =
-            deadline.is_some_and(|d| Instant::now() + backoff >= d);
+        let out_of_time = deadline.is_some_and(|d| Instant::now() + backoff >= d);
         if attempt >= policy.max_attempts || out_of_time {
             return Err(error);
         }
@@ -465,7 +470,11 @@ mod tests {
     #[test]
     fn sample_events_parse() {
         for (file, kind, physical) in [
-            (include_str!("../events/data-scientist-create.json"), RequestType::Create, None),
+            (
+                include_str!("../events/data-scientist-create.json"),
+                RequestType::Create,
+                None,
+            ),
             (
                 include_str!("../events/data-scientist-update.json"),
                 RequestType::Update,
@@ -482,7 +491,10 @@ mod tests {
             assert_eq!(request.physical_resource_id.as_deref(), physical);
             assert_eq!(request.logical_resource_id, "DataScientist");
             assert!(request.properties.get("Persona").is_some());
-            assert_eq!(request.old_properties.is_some(), kind == RequestType::Update);
+            assert_eq!(
+                request.old_properties.is_some(),
+                kind == RequestType::Update
+            );
         }
     }
 
@@ -510,7 +522,10 @@ mod tests {
         let error = parse_event(&event).unwrap_err();
         assert!(error.message.contains("`Upsert`"), "{error}");
         assert!(error.response_url.is_some());
-        assert_eq!(error.request_id.as_deref(), Some("data-scientist-create-0001"));
+        assert_eq!(
+            error.request_id.as_deref(),
+            Some("data-scientist-create-0001")
+        );
 
         let mut event = create_event();
         event.as_object_mut().unwrap().remove("StackId");
@@ -525,7 +540,10 @@ mod tests {
 
     #[test]
     fn body_has_cloudformation_field_names() {
-        let mut r = response(Some("bad".to_owned()), vec![("Arn".to_owned(), "a".to_owned())]);
+        let mut r = response(
+            Some("bad".to_owned()),
+            vec![("Arn".to_owned(), "a".to_owned())],
+        );
         r.status = Status::Success;
         let (body, trimmed) = r.body();
         assert_eq!(trimmed, Trimmed::default());
@@ -564,7 +582,10 @@ mod tests {
         assert_eq!(trimmed.dropped_data, ["Activities"]);
         let value: Value = serde_json::from_slice(&body).unwrap();
         assert!(value["Data"].get("PolicyArns").is_some());
-        assert_eq!(value["Reason"].as_str().unwrap().len(), MIN_REASON_BYTES + TRIMMED_MARK.len());
+        assert_eq!(
+            value["Reason"].as_str().unwrap().len(),
+            MIN_REASON_BYTES + TRIMMED_MARK.len()
+        );
     }
 
     #[test]
@@ -588,12 +609,27 @@ mod tests {
             assert!(validate_response_url(url, false).is_ok(), "{url}");
         }
         let bad = [
-            ("http://s3.amazonaws.com/x", UrlError::Scheme("http".to_owned())),
-            ("https://amazonaws.com/x", UrlError::Host("amazonaws.com".to_owned())),
-            ("https://s3.amazonaws.com.evil.example/x", UrlError::Host("s3.amazonaws.com.evil.example".to_owned())),
-            ("https://evilamazonaws.com/x", UrlError::Host("evilamazonaws.com".to_owned())),
+            (
+                "http://s3.amazonaws.com/x",
+                UrlError::Scheme("http".to_owned()),
+            ),
+            (
+                "https://amazonaws.com/x",
+                UrlError::Host("amazonaws.com".to_owned()),
+            ),
+            (
+                "https://s3.amazonaws.com.evil.example/x",
+                UrlError::Host("s3.amazonaws.com.evil.example".to_owned()),
+            ),
+            (
+                "https://evilamazonaws.com/x",
+                UrlError::Host("evilamazonaws.com".to_owned()),
+            ),
             ("https://user:pw@s3.amazonaws.com/x", UrlError::Credentials),
-            ("http://127.0.0.1:8080/x", UrlError::Scheme("http".to_owned())),
+            (
+                "http://127.0.0.1:8080/x",
+                UrlError::Scheme("http".to_owned()),
+            ),
             ("not a url", UrlError::Unparsable),
         ];
         for (url, error) in bad {

@@ -30,25 +30,22 @@ pub struct Cli {
 pub enum Command {
     /// Print the IAM plan (role, trust policy, policies) for properties or a CloudFormation event.
     Plan {
-        /// JSON or YAML file of properties or of a whole event; `-` reads standard input.
-        /// Without a file, plans a built-in Data Scientist sample.
-        file: Option<PathBuf>,
-        /// Account id, when the file has no StackId.
-        #[arg(long)]
-        account: Option<String>,
-        /// Region, when the file has no StackId.
-        #[arg(long, default_value = "us-east-1")]
-        region: String,
-        /// Partition (aws, aws-cn, aws-us-gov), when the file has no StackId; defaults to the
-        /// region's.
-        #[arg(long)]
-        partition: Option<String>,
-        /// Stack name used to derive a role name when RoleNameSuffix is absent.
-        #[arg(long, default_value = "persona-role")]
-        stack_name: String,
-        /// Logical id used to derive a role name when RoleNameSuffix is absent.
-        #[arg(long, default_value = "PersonaRole")]
-        logical_id: String,
+        #[command(flatten)]
+        input: Input,
+    },
+    /// Print native CloudFormation resources equal to what the custom resource creates.
+    Export {
+        #[command(flatten)]
+        input: Input,
+        /// Target format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Cloudformation)]
+        format: ExportFormat,
+        /// Template syntax.
+        #[arg(long, value_enum, default_value_t = Syntax::Yaml)]
+        output: Syntax,
+        /// Logical id of the exported role.
+        #[arg(long, default_value = crate::export::ROLE_LOGICAL_ID)]
+        role_logical_id: String,
     },
     /// List personas and ML activities.
     Catalog {
@@ -56,6 +53,41 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Where the properties come from, and the stack when the input has no StackId.
+#[derive(Debug, clap::Args)]
+pub struct Input {
+    /// JSON or YAML file of properties or of a whole event; `-` reads standard input.
+    /// Without a file, the built-in Data Scientist sample.
+    file: Option<PathBuf>,
+    /// Account id, when the file has no StackId.
+    #[arg(long)]
+    account: Option<String>,
+    /// Region, when the file has no StackId.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// Partition (aws, aws-cn, aws-us-gov), when the file has no StackId; defaults to the
+    /// region's.
+    #[arg(long)]
+    partition: Option<String>,
+    /// Stack name used to derive a role name when RoleNameSuffix is absent.
+    #[arg(long, default_value = "persona-role")]
+    stack_name: String,
+    /// Logical id used to derive a role name when RoleNameSuffix is absent.
+    #[arg(long, default_value = "PersonaRole")]
+    logical_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Cloudformation,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Syntax {
+    Json,
+    Yaml,
 }
 
 #[derive(Debug, Error)]
@@ -103,34 +135,57 @@ pub fn run(
 
 fn execute(cli: Cli, stdin: &mut dyn std::io::Read, out: &mut dyn Write) -> Result<(), CliError> {
     match cli.command {
-        Command::Plan {
-            file,
-            account,
-            region,
-            partition,
-            stack_name,
-            logical_id,
+        Command::Plan { input } => {
+            let plan = plan_input(input, stdin)?;
+            write_json(out, &plan)
+        }
+        Command::Export {
+            input,
+            format: ExportFormat::Cloudformation,
+            output,
+            role_logical_id,
         } => {
-            let (label, text) = read_input(file, stdin)?;
-            let input = parse_document(&label, &text)?;
-            let (properties, context) =
-                split_input(input, account, &region, partition, &stack_name, &logical_id)?;
-            let plan = plan::plan_properties(&properties, &context)?;
-            serde_json::to_writer_pretty(&mut *out, &plan).map_err(std::io::Error::from)?;
-            writeln!(out)?;
-            Ok(())
+            let plan = plan_input(input, stdin)?;
+            let template = crate::export::cloudformation(&plan, &role_logical_id);
+            match output {
+                Syntax::Json => write_json(out, &template),
+                Syntax::Yaml => {
+                    let text = serde_yaml_ng::to_string(&template)
+                        .map_err(|e| CliError::Write(std::io::Error::other(e.to_string())))?;
+                    out.write_all(text.as_bytes())?;
+                    Ok(())
+                }
+            }
         }
         Command::Catalog { json } => {
             if json {
-                serde_json::to_writer_pretty(&mut *out, &catalog_json())
-                    .map_err(std::io::Error::from)?;
-                writeln!(out)?;
+                write_json(out, &catalog_json())?;
             } else {
                 write_catalog_table(out)?;
             }
             Ok(())
         }
     }
+}
+
+fn plan_input(input: Input, stdin: &mut dyn std::io::Read) -> Result<plan::Plan, CliError> {
+    let (label, text) = read_input(input.file, stdin)?;
+    let document = parse_document(&label, &text)?;
+    let (properties, context) = split_input(
+        document,
+        input.account,
+        &input.region,
+        input.partition,
+        &input.stack_name,
+        &input.logical_id,
+    )?;
+    Ok(plan::plan_properties(&properties, &context)?)
+}
+
+fn write_json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<(), CliError> {
+    serde_json::to_writer_pretty(&mut *out, value).map_err(std::io::Error::from)?;
+    writeln!(out)?;
+    Ok(())
 }
 
 fn read_input(

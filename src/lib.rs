@@ -4,7 +4,11 @@
 //! are pure and know nothing of AWS clients or HTTP.
 
 pub mod catalog;
+pub mod cfn;
 pub mod cli;
 pub mod context;
+pub mod export;
+pub mod handler;
+pub mod iam;
 pub mod plan;
 pub mod properties;

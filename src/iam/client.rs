@@ -371,7 +371,9 @@ impl Iam {
         }
         let output = match mutate(name, "CreateRole", name, request.send()).await {
             Ok(output) => output,
-            Err(e) if e.code() == Some(ALREADY_EXISTS) => return Err(CreateRoleError::AlreadyExists),
+            Err(e) if e.code() == Some(ALREADY_EXISTS) => {
+                return Err(CreateRoleError::AlreadyExists);
+            }
             Err(e) => return Err(CreateRoleError::Failed(e)),
         };
         let role = output.role().ok_or_else(|| {
@@ -613,7 +615,13 @@ impl Iam {
                 .instance_profile_name(profile_name)
                 .role_name(name);
             gone_is_done(
-                mutate(name, "RemoveRoleFromInstanceProfile", profile_name, request.send()).await,
+                mutate(
+                    name,
+                    "RemoveRoleFromInstanceProfile",
+                    profile_name,
+                    request.send(),
+                )
+                .await,
             )?;
         }
         for arn in &attached {

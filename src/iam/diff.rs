@@ -191,8 +191,7 @@ mod tests {
     use crate::plan::{OWNER_STACK_TAG, plan_properties};
     use serde_json::{Value, json};
 
-    const STACK: &str =
-        "arn:aws:cloudformation:us-east-1:123456789012:stack/ml/3f6a2c10-8b1e-11ef-9c4d-0a1b2c3d4e5f";
+    const STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/ml/3f6a2c10-8b1e-11ef-9c4d-0a1b2c3d4e5f";
 
     fn plan(properties: Value) -> Plan {
         let context = StackContext::from_stack_id(STACK, "Role").unwrap();
@@ -284,13 +283,24 @@ mod tests {
         let ops = operations(&changes);
         let creates = plan.managed_policies.len();
         assert!(creates > 0, "MLOps needs managed policies");
-        assert!(ops[..creates].iter().all(|op| *op == "CreatePolicy"), "{ops:?}");
+        assert!(
+            ops[..creates].iter().all(|op| *op == "CreatePolicy"),
+            "{ops:?}"
+        );
         assert_eq!(ops[creates], "PutRolePolicy", "{ops:?}");
-        assert!(ops[creates + 1..].iter().all(|op| *op == "AttachRolePolicy"), "{ops:?}");
+        assert!(
+            ops[creates + 1..]
+                .iter()
+                .all(|op| *op == "AttachRolePolicy"),
+            "{ops:?}"
+        );
         assert_eq!(ops.len(), creates + 1 + plan.all_attached_arns().len());
         match &changes[0] {
             Change::CreatePolicy { tags, .. } => {
-                assert!(tags.iter().any(|t| t.key == OWNER_STACK_TAG && t.value == STACK));
+                assert!(
+                    tags.iter()
+                        .any(|t| t.key == OWNER_STACK_TAG && t.value == STACK)
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -302,14 +312,22 @@ mod tests {
         let mut actual = converged(&plan);
         actual.role.description = Some("changed by hand".to_owned());
         actual.role.trust = json!({"Version": "2012-10-17", "Statement": []});
-        actual.role.tags.insert("team".to_owned(), "other".to_owned());
+        actual
+            .role
+            .tags
+            .insert("team".to_owned(), "other".to_owned());
         actual.role.tags.insert("extra".to_owned(), "x".to_owned());
-        actual.role.tags.insert("aws:cloudformation:stack-name".to_owned(), "x".to_owned());
+        actual
+            .role
+            .tags
+            .insert("aws:cloudformation:stack-name".to_owned(), "x".to_owned());
         actual
             .inline_policies
             .insert("by-hand".to_owned(), json!({"Statement": []}));
         let name = plan.inline_policies[0].policy_name.clone();
-        actual.inline_policies.insert(name.clone(), json!({"Statement": []}));
+        actual
+            .inline_policies
+            .insert(name.clone(), json!({"Statement": []}));
         actual
             .attached_policy_arns
             .insert("arn:aws:iam::aws:policy/AdministratorAccess".to_owned());

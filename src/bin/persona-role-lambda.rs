@@ -1,0 +1,48 @@
+//! `persona-role-lambda` (`bootstrap` in the deployed zip): the Lambda function behind
+//! `Custom::SageMakerPersonaRole`. Wiring only; the work is in `persona_role::handler`.
+
+use std::sync::Arc;
+
+use lambda_runtime::tracing::subscriber::EnvFilter;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use persona_role::handler::{Handler, Settings, deadline_from_epoch_ms};
+use serde_json::{Value, json};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    init_logging();
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let iam = aws_sdk_iam::Client::new(&config);
+    let http = reqwest::Client::builder().build()?;
+    let handler = Arc::new(Handler::new(iam, http, Settings::from_env()));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let handler = Arc::clone(&handler);
+        async move {
+            let deadline = deadline_from_epoch_ms(event.context.deadline);
+            let delivered = handler.handle(event.payload, deadline).await?;
+            Ok::<Value, Error>(json!({
+                "Status": delivered.response.status.as_str(),
+                "PhysicalResourceId": delivered.response.physical_resource_id,
+                "Reason": delivered.response.reason,
+            }))
+        }
+    }))
+    .await
+}
+
+/// JSON lines on stdout, with the span fields (RequestId, LogicalResourceId) on every line. The
+/// level comes from AWS_LAMBDA_LOG_LEVEL, else RUST_LOG, else INFO, as in lambda_runtime.
+fn init_logging() {
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".to_owned());
+    lambda_runtime::tracing::subscriber::fmt()
+        .json()
+        .with_env_filter(
+            EnvFilter::try_new(level.to_lowercase()).unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .with_current_span(true)
+        .with_span_list(false)
+        .init();
+}

@@ -1,0 +1,745 @@
+//! The custom resource's lifecycle: Create, Update (in place or with replacement) and Delete of a
+//! persona role, with ownership checks and the undoing of a failed Create; and the promise that
+//! every event gets exactly one answer: on success, bad input, an IAM error, a panic inside the
+//! work, or a deadline about to pass.
+//!
+//! The work runs in a spawned task. The handler waits for it until shortly before the earlier of
+//! the Lambda deadline and the event's ServiceTimeout; a panic (a `JoinError`) or the deadline
+//! becomes a FAILED answer.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use thiserror::Error;
+use tracing::Instrument;
+
+use crate::cfn::{
+    self, DEFAULT_SERVICE_TIMEOUT, PLACEHOLDER_PREFIX, PutError, PutPolicy, Request, RequestType,
+    Response, Status,
+};
+use crate::context::StackContext;
+use crate::iam::{self, CreateRoleError, Deletion, Iam, IamError, Owner, RoleState};
+use crate::plan::{self, Plan};
+use crate::properties::{MAX_ROLE_NAME, is_role_name_char};
+
+/// Environment variable that lets the ResponseURL be http on 127.0.0.1/localhost (local tests).
+pub const ALLOW_LOOPBACK_ENV: &str = "RESPONSE_URL_ALLOW_LOOPBACK";
+
+/// How the handler answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Accept http ResponseURLs on 127.0.0.1/localhost. Never set in a deployed function.
+    pub allow_loopback: bool,
+    pub put: PutPolicy,
+    /// At most this much time is kept back before the deadline to answer; less when the
+    /// invocation is short (a tenth of the time left, at least a second, at most half).
+    pub max_answer_reserve: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            allow_loopback: false,
+            put: PutPolicy::default(),
+            max_answer_reserve: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, with [`ALLOW_LOOPBACK_ENV`] read from the environment.
+    pub fn from_env() -> Self {
+        let allow_loopback = std::env::var(ALLOW_LOOPBACK_ENV)
+            .is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+        Settings {
+            allow_loopback,
+            ..Settings::default()
+        }
+    }
+}
+
+/// Why an event could not be answered.
+#[derive(Debug, Error)]
+pub enum HandlerError {
+    #[error("no answer can be sent: {0}")]
+    NoResponseUrl(String),
+    #[error("the {status} answer to RequestId `{request_id}` was not delivered: {source}")]
+    Delivery {
+        status: &'static str,
+        request_id: String,
+        source: PutError,
+    },
+}
+
+/// An answer that reached the ResponseURL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    pub response: Response,
+    pub attempts: u32,
+}
+
+/// The Lambda function: an IAM client, an HTTP client for the answer, and settings.
+#[derive(Debug, Clone)]
+pub struct Handler {
+    iam: Iam,
+    http: reqwest::Client,
+    settings: Settings,
+}
+
+impl Handler {
+    pub fn new(iam: aws_sdk_iam::Client, http: reqwest::Client, settings: Settings) -> Self {
+        Handler {
+            iam: Iam::new(iam),
+            http,
+            settings,
+        }
+    }
+
+    /// Handles one raw event and answers it. `deadline` is the Lambda deadline; the answer is
+    /// sent before it. Errs only when no answer could be delivered.
+    pub async fn handle(
+        &self,
+        event: Value,
+        deadline: Option<Instant>,
+    ) -> Result<Delivered, HandlerError> {
+        let start = Instant::now();
+        match cfn::parse_event(&event) {
+            Ok(request) => {
+                let span = tracing::info_span!(
+                    "custom_resource",
+                    RequestId = %request.request_id,
+                    LogicalResourceId = %request.logical_resource_id,
+                    RequestType = request.request_type.as_str(),
+                );
+                self.handle_request(request, start, deadline)
+                    .instrument(span)
+                    .await
+            }
+            Err(error) => {
+                let span = tracing::info_span!(
+                    "custom_resource",
+                    RequestId = error.request_id.as_deref().unwrap_or(""),
+                    LogicalResourceId = error.logical_resource_id.as_deref().unwrap_or(""),
+                );
+                self.answer_malformed(error, start, deadline)
+                    .instrument(span)
+                    .await
+            }
+        }
+    }
+
+    async fn handle_request(
+        &self,
+        request: Request,
+        start: Instant,
+        deadline: Option<Instant>,
+    ) -> Result<Delivered, HandlerError> {
+        let url = cfn::validate_response_url(&request.response_url, self.settings.allow_loopback)
+            .map_err(|e| {
+            tracing::error!(error = %e, "refusing to act on an event that cannot be answered");
+            HandlerError::NoResponseUrl(e.to_string())
+        })?;
+        let times = Times::new(
+            start,
+            deadline,
+            request.service_timeout,
+            self.settings.max_answer_reserve,
+        );
+        tracing::info!(
+            host = cfn::loggable_host(&url),
+            physical_resource_id = request.physical_resource_id.as_deref().unwrap_or(""),
+            work_seconds = times
+                .work
+                .saturating_duration_since(Instant::now())
+                .as_secs_f64(),
+            "handling request"
+        );
+
+        let progress = Arc::new(Progress::default());
+        let mut task = tokio::spawn(
+            run(self.iam.clone(), request.clone(), Arc::clone(&progress))
+                .instrument(tracing::Span::current()),
+        );
+        let outcome = tokio::select! {
+            joined = &mut task => match joined {
+                Ok(outcome) => outcome,
+                Err(error) => {
+                    let what = if error.is_panic() {
+                        format!("internal error: the handler panicked ({})", panic_message(error.into_panic()))
+                    } else {
+                        "internal error: the handler was cancelled".to_owned()
+                    };
+                    tracing::error!(error = %what, "work failed");
+                    Outcome::failed(progress.failure_id(&request), what)
+                }
+            },
+            () = tokio::time::sleep_until(times.work.into()) => {
+                task.abort();
+                let reason = format!(
+                    "timed out: the {} did not finish within {:.0} seconds and was stopped before the {}; {}",
+                    request.request_type.as_str(),
+                    times.work.saturating_duration_since(start).as_secs_f64(),
+                    times.limit,
+                    "IAM may be slow or unreachable from the function; retry the stack operation",
+                );
+                tracing::error!(reason = %reason, "deadline reached");
+                Outcome::failed(progress.failure_id(&request), reason)
+            }
+        };
+        let response = outcome.into_response(&request);
+        self.deliver(&url, response, times.answer).await
+    }
+
+    /// Answers FAILED to an event that is no valid request, if it names a usable ResponseURL.
+    async fn answer_malformed(
+        &self,
+        error: cfn::EventError,
+        start: Instant,
+        deadline: Option<Instant>,
+    ) -> Result<Delivered, HandlerError> {
+        tracing::error!(error = %error, "malformed event");
+        let Some(raw_url) = error.response_url.as_deref() else {
+            return Err(HandlerError::NoResponseUrl(format!(
+                "the event has no ResponseURL ({error})"
+            )));
+        };
+        let url = cfn::validate_response_url(raw_url, self.settings.allow_loopback)
+            .map_err(|e| HandlerError::NoResponseUrl(e.to_string()))?;
+        let request_id = error.request_id.clone().unwrap_or_default();
+        let response = Response {
+            status: Status::Failed,
+            reason: Some(format!("invalid request: {}", error.message)),
+            physical_resource_id: error
+                .physical_resource_id
+                .clone()
+                .unwrap_or_else(|| placeholder(&request_id)),
+            stack_id: error.stack_id.clone().unwrap_or_default(),
+            request_id,
+            logical_resource_id: error.logical_resource_id.clone().unwrap_or_default(),
+            data: Vec::new(),
+        };
+        let times = Times::new(start, deadline, None, self.settings.max_answer_reserve);
+        self.deliver(&url, response, times.answer).await
+    }
+
+    async fn deliver(
+        &self,
+        url: &reqwest::Url,
+        response: Response,
+        deadline: Instant,
+    ) -> Result<Delivered, HandlerError> {
+        let (body, trimmed) = response.body();
+        if trimmed.reason || !trimmed.dropped_data.is_empty() {
+            tracing::warn!(
+                reason_trimmed = trimmed.reason,
+                dropped_data = %trimmed.dropped_data.join(","),
+                "response trimmed to 4096 bytes"
+            );
+        }
+        tracing::info!(
+            status = response.status.as_str(),
+            physical_resource_id = %response.physical_resource_id,
+            reason = response.reason.as_deref().unwrap_or(""),
+            "answering"
+        );
+        match cfn::put_response(&self.http, url, body, &self.settings.put, Some(deadline)).await {
+            Ok(attempts) => Ok(Delivered { response, attempts }),
+            Err(source) => {
+                tracing::error!(error = %source, "the answer was not delivered");
+                Err(HandlerError::Delivery {
+                    status: response.status.as_str(),
+                    request_id: response.request_id.clone(),
+                    source,
+                })
+            }
+        }
+    }
+}
+
+/// Converts the Lambda context's deadline (epoch milliseconds) to an [`Instant`].
+pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Option<Instant> {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_millis();
+    let left = u128::from(deadline_ms).checked_sub(now_ms).unwrap_or(0);
+    let left = Duration::from_millis(u64::try_from(left).unwrap_or(u64::MAX));
+    Instant::now().checked_add(left)
+}
+
+/// When the work must stop, and when the answer must be sent by.
+#[derive(Debug, Clone, Copy)]
+struct Times {
+    work: Instant,
+    answer: Instant,
+    limit: &'static str,
+}
+
+impl Times {
+    fn new(
+        start: Instant,
+        lambda_deadline: Option<Instant>,
+        service_timeout: Option<Duration>,
+        max_reserve: Duration,
+    ) -> Times {
+        let service = start + service_timeout.unwrap_or(DEFAULT_SERVICE_TIMEOUT);
+        let (hard, limit) = match lambda_deadline {
+            Some(lambda) if lambda <= service => (lambda, "Lambda deadline"),
+            _ => (service, "ServiceTimeout"),
+        };
+        let left = hard.saturating_duration_since(Instant::now());
+        let reserve = (left / 10)
+            .max(Duration::from_secs(1))
+            .min(max_reserve)
+            .min(left / 2);
+        let margin = Duration::from_millis(50).min(reserve / 4);
+        Times {
+            work: hard.checked_sub(reserve).unwrap_or(hard),
+            answer: hard.checked_sub(margin).unwrap_or(hard),
+            limit,
+        }
+    }
+}
+
+/// What the work got to, shared with the handler so that a timeout or panic can still answer
+/// with the right PhysicalResourceId.
+#[derive(Debug, Default)]
+struct Progress {
+    /// A role this Create may have created or found to be its own: its rollback Delete must
+    /// clean it up, so a failed answer names it.
+    role: Mutex<Option<String>>,
+}
+
+impl Progress {
+    fn set_role(&self, role: Option<String>) {
+        *self.role.lock().unwrap_or_else(PoisonError::into_inner) = role;
+    }
+
+    fn failure_id(&self, request: &Request) -> String {
+        match request.request_type {
+            RequestType::Create => self
+                .role
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+                .unwrap_or_else(|| placeholder(&request.request_id)),
+            RequestType::Update | RequestType::Delete => request_physical_id(request),
+        }
+    }
+}
+
+/// The result of the work, before it becomes a [`Response`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Outcome {
+    status: Status,
+    physical_resource_id: String,
+    reason: Option<String>,
+    data: Vec<(String, String)>,
+}
+
+impl Outcome {
+    fn failed(physical_resource_id: String, reason: impl Into<String>) -> Outcome {
+        Outcome {
+            status: Status::Failed,
+            physical_resource_id,
+            reason: Some(reason.into()),
+            data: Vec::new(),
+        }
+    }
+
+    fn success(physical_resource_id: String, data: Vec<(String, String)>) -> Outcome {
+        Outcome {
+            status: Status::Success,
+            physical_resource_id,
+            reason: None,
+            data,
+        }
+    }
+
+    fn into_response(self, request: &Request) -> Response {
+        Response {
+            status: self.status,
+            reason: self.reason,
+            physical_resource_id: self.physical_resource_id,
+            stack_id: request.stack_id.clone(),
+            request_id: request.request_id.clone(),
+            logical_resource_id: request.logical_resource_id.clone(),
+            data: self.data,
+        }
+    }
+}
+
+/// The PhysicalResourceId of a failed Create that owns no role: never a role name.
+pub fn placeholder(request_id: &str) -> String {
+    let id: String = request_id.chars().take(900).collect();
+    format!("{PLACEHOLDER_PREFIX}{id}")
+}
+
+/// Whether an id can name a role at all (placeholders and made-up ids cannot).
+pub fn is_role_name(id: &str) -> bool {
+    !id.is_empty() && id.chars().count() <= MAX_ROLE_NAME && id.chars().all(is_role_name_char)
+}
+
+fn request_physical_id(request: &Request) -> String {
+    request
+        .physical_resource_id
+        .clone()
+        .unwrap_or_else(|| placeholder(&request.request_id))
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "no message".to_owned()
+    }
+}
+
+// ------------------------------------------------------------------------ the work
+
+async fn run(iam: Iam, request: Request, progress: Arc<Progress>) -> Outcome {
+    let context = match StackContext::from_stack_id(&request.stack_id, &request.logical_resource_id)
+    {
+        Ok(context) => context,
+        Err(e) => {
+            return Outcome::failed(progress.failure_id(&request), format!("StackId: {e}"));
+        }
+    };
+    let owner = Owner {
+        stack_id: request.stack_id.clone(),
+        logical_id: request.logical_resource_id.clone(),
+    };
+    let work = Work {
+        iam: &iam,
+        request: &request,
+        context: &context,
+        owner: &owner,
+        progress: &progress,
+    };
+    match request.request_type {
+        RequestType::Create => work.create().await,
+        RequestType::Update => work.update().await,
+        RequestType::Delete => work.delete().await,
+    }
+}
+
+struct Work<'a> {
+    iam: &'a Iam,
+    request: &'a Request,
+    context: &'a StackContext,
+    owner: &'a Owner,
+    progress: &'a Progress,
+}
+
+/// Why provisioning a role failed, and whether the role must still be named in the answer.
+struct ProvisionError {
+    reason: String,
+    /// The role exists (or may) and is this resource's own: the rollback Delete must see it.
+    keeps_role: bool,
+}
+
+impl Work<'_> {
+    async fn create(&self) -> Outcome {
+        let placeholder = placeholder(&self.request.request_id);
+        let plan = match self.plan() {
+            Ok(plan) => plan,
+            Err(reason) => return Outcome::failed(placeholder, reason),
+        };
+        match self.provision(&plan).await {
+            Ok(role) => success(&plan, &role),
+            Err(e) => {
+                let id = if e.keeps_role {
+                    plan.role.role_name.clone()
+                } else {
+                    placeholder
+                };
+                Outcome::failed(id, e.reason)
+            }
+        }
+    }
+
+    async fn update(&self) -> Outcome {
+        let current = request_physical_id(self.request);
+        let plan = match self.plan() {
+            Ok(plan) => plan,
+            Err(reason) => return Outcome::failed(current, reason),
+        };
+        let name = plan.role.role_name.clone();
+        if name != current {
+            tracing::info!(old = %current, new = %name, "role name changes: replacing the role");
+            return match self.provision(&plan).await {
+                Ok(role) => success(&plan, &role),
+                Err(e) => {
+                    let mut reason = e.reason;
+                    if e.keeps_role {
+                        reason.push_str(&format!(
+                            "; role `{name}` could not be removed again: delete it by hand"
+                        ));
+                    }
+                    Outcome::failed(current, reason)
+                }
+            };
+        }
+        let role = match self.iam.get_role(&name).await {
+            Ok(role) => role,
+            Err(e) => return Outcome::failed(current, e.to_string()),
+        };
+        let result = match role {
+            None => {
+                tracing::warn!(role = %name, "the role is gone: creating it again");
+                self.provision(&plan).await.map_err(|e| e.reason)
+            }
+            Some(role) if !self.owner.owns(&role.tags) => Err(not_owned(&name)),
+            Some(role) if role.path != plan.role.path => {
+                // Role names are unique whatever the path, so a new path cannot be created
+                // beside the old role: delete it, then create it again at the new path.
+                tracing::info!(old = %role.path, new = %plan.role.path, "path changes: recreating the role");
+                match self.iam.delete_role(&name, self.owner).await {
+                    Ok(_) => self.provision(&plan).await.map_err(|e| e.reason),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            Some(role) => self.converge(&plan, role).await.map_err(|e| e.to_string()),
+        };
+        match result {
+            Ok(role) => success(&plan, &role),
+            Err(reason) => Outcome::failed(current, reason),
+        }
+    }
+
+    async fn delete(&self) -> Outcome {
+        let id = request_physical_id(self.request);
+        if !is_role_name(&id) {
+            tracing::info!(physical_resource_id = %id, "not a role name: nothing to delete");
+            return Outcome::success(id, Vec::new());
+        }
+        match self.iam.delete_role(&id, self.owner).await {
+            Ok(Deletion::Deleted) => Outcome::success(id, Vec::new()),
+            Ok(Deletion::NotFound) => {
+                tracing::info!(role = %id, "role already gone");
+                Outcome::success(id, Vec::new())
+            }
+            Ok(Deletion::NotOwned) => {
+                tracing::warn!(role = %id, "role is not managed by this resource: left untouched");
+                Outcome::success(id, Vec::new())
+            }
+            Err(e) => Outcome::failed(id, e.to_string()),
+        }
+    }
+
+    fn plan(&self) -> Result<Plan, String> {
+        let plan = plan::plan_properties(&self.request.properties, self.context)
+            .map_err(|e| e.to_string())?;
+        for warning in &plan.warnings {
+            tracing::warn!(warning = %warning, "properties");
+        }
+        Ok(plan)
+    }
+
+    /// Creates the planned role and its policies. A role of that name that is this resource's own
+    /// (a redelivered event, a rollback to an earlier name) is converged instead; one that is not
+    /// fails without being touched. What a failed creation made is removed again.
+    async fn provision(&self, plan: &Plan) -> Result<RoleState, ProvisionError> {
+        let name = plan.role.role_name.clone();
+        let fail = |e: IamError, keeps_role: bool| ProvisionError {
+            reason: e.to_string(),
+            keeps_role,
+        };
+        // A planned managed policy name that is taken by someone else fails before any change.
+        let mut own_policies = std::collections::BTreeMap::new();
+        for policy in &plan.managed_policies {
+            match self.iam.read_policy(&policy.arn).await {
+                Ok(Some(state)) if self.owner.owns(&state.tags) => {
+                    own_policies.insert(policy.arn.clone(), state);
+                }
+                Ok(Some(_)) => {
+                    return Err(fail(
+                        IamError::ForeignPolicy {
+                            arn: policy.arn.clone(),
+                        },
+                        false,
+                    ));
+                }
+                Ok(None) => {}
+                Err(e) => return Err(fail(e, false)),
+            }
+        }
+
+        self.progress.set_role(Some(name.clone()));
+        let role = match self.iam.create_role(&plan.role).await {
+            Ok(role) => role,
+            Err(CreateRoleError::AlreadyExists) => {
+                self.progress.set_role(None);
+                let existing = match self.iam.get_role(&name).await {
+                    Ok(Some(role)) => role,
+                    Ok(None) => {
+                        return Err(ProvisionError {
+                            reason: format!(
+                                "role `{name}` exists but cannot be read yet; retry the stack operation"
+                            ),
+                            keeps_role: false,
+                        });
+                    }
+                    Err(e) => return Err(fail(e, false)),
+                };
+                if !self.owner.owns(&existing.tags) {
+                    return Err(ProvisionError {
+                        reason: format!("{}; choose another RoleNameSuffix", not_owned(&name)),
+                        keeps_role: false,
+                    });
+                }
+                self.progress.set_role(Some(name.clone()));
+                tracing::info!(role = %name, "role exists and is this resource's own: converging");
+                return self
+                    .converge(plan, existing)
+                    .await
+                    .map_err(|e| fail(e, true));
+            }
+            // IAM answered: nothing was created. No answer (a timeout): the role may exist.
+            Err(CreateRoleError::Failed(e)) => {
+                let definite = e.is_definite();
+                if definite {
+                    self.progress.set_role(None);
+                }
+                return Err(fail(e, !definite));
+            }
+        };
+
+        let actual = iam::Actual {
+            role: role.clone(),
+            inline_policies: Default::default(),
+            attached_policy_arns: Default::default(),
+            own_policies,
+        };
+        let changes = iam::diff(plan, &actual);
+        let mut done = Vec::new();
+        let Err(error) = self.iam.apply(&name, &changes, &mut done).await else {
+            return Ok(role);
+        };
+        tracing::warn!(error = %error, "create failed half-way: removing what it made");
+        let undone = match self.iam.undo_create(&name, &done).await {
+            Ok(()) => Ok(()),
+            Err(first) => {
+                tracing::warn!(error = %first, "undo failed; deleting the role with all it owns");
+                self.iam.delete_role(&name, self.owner).await.map(drop)
+            }
+        };
+        match undone {
+            Ok(()) => {
+                self.progress.set_role(None);
+                Err(ProvisionError {
+                    reason: format!("{error} (everything created was removed again)"),
+                    keeps_role: false,
+                })
+            }
+            Err(undo_error) => Err(ProvisionError {
+                reason: format!("{error}; removing what was created failed too: {undo_error}"),
+                keeps_role: true,
+            }),
+        }
+    }
+
+    /// Brings an existing own role to its plan, changing only what differs.
+    async fn converge(&self, plan: &Plan, role: RoleState) -> Result<RoleState, IamError> {
+        let planned: Vec<String> = plan
+            .managed_policies
+            .iter()
+            .map(|p| p.arn.clone())
+            .collect();
+        let actual = self.iam.read_actual(role, &planned, self.owner).await?;
+        let changes = iam::diff(plan, &actual);
+        if changes.is_empty() {
+            tracing::info!(role = %actual.role.name, "role already as declared: no change");
+        }
+        let mut done = Vec::new();
+        self.iam
+            .apply(&actual.role.name, &changes, &mut done)
+            .await?;
+        Ok(actual.role)
+    }
+}
+
+fn not_owned(name: &str) -> String {
+    format!(
+        "role `{name}` already exists and is not managed by this resource (its ownership tags name another stack or logical id); it was left unchanged"
+    )
+}
+
+/// SUCCESS with the role's attributes for `Fn::GetAtt`.
+fn success(plan: &Plan, role: &RoleState) -> Outcome {
+    Outcome::success(
+        role.name.clone(),
+        vec![
+            ("Arn".to_owned(), role.arn.clone()),
+            ("RoleName".to_owned(), role.name.clone()),
+            ("RoleId".to_owned(), role.role_id.clone()),
+            ("PolicyArns".to_owned(), plan.all_attached_arns().join(",")),
+            ("Activities".to_owned(), plan.activities.join(",")),
+        ],
+    )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_never_role_names() {
+        let id = placeholder("5f3c-11ee");
+        assert!(id.starts_with(PLACEHOLDER_PREFIX));
+        assert!(!is_role_name(&id));
+        assert!(is_role_name("sagemaker-data-scientist"));
+        assert!(!is_role_name(""));
+        assert!(!is_role_name(&"a".repeat(65)));
+        assert!(!is_role_name("ml-roles-DataScientist-ABCDEF/x"));
+    }
+
+    #[test]
+    fn the_work_stops_before_the_earlier_deadline() {
+        let start = Instant::now();
+        let lambda = start + Duration::from_secs(4);
+        let times = Times::new(start, Some(lambda), None, Duration::from_secs(5));
+        assert_eq!(times.limit, "Lambda deadline");
+        assert!(times.work < times.answer && times.answer < lambda);
+        assert!(lambda - times.work >= Duration::from_millis(900));
+
+        let times = Times::new(
+            start,
+            Some(start + Duration::from_secs(900)),
+            Some(Duration::from_secs(60)),
+            Duration::from_secs(5),
+        );
+        assert_eq!(times.limit, "ServiceTimeout");
+        assert!(times.work <= start + Duration::from_secs(55));
+        assert!(times.answer < start + Duration::from_secs(60));
+
+        // Almost no time left: half of it goes to the answer.
+        let times = Times::new(
+            start,
+            Some(Instant::now() + Duration::from_millis(400)),
+            None,
+            Duration::from_secs(5),
+        );
+        assert!(times.work < times.answer);
+    }
+
+    #[test]
+    fn epoch_deadlines_convert() {
+        let now_ms = u64::try_from(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_millis(),
+        )
+        .unwrap();
+        let deadline = deadline_from_epoch_ms(now_ms + 3000).unwrap();
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(left > Duration::from_millis(2500) && left <= Duration::from_millis(3000));
+        let past = deadline_from_epoch_ms(now_ms - 10_000).unwrap();
+        assert!(past <= Instant::now());
+    }
+}
