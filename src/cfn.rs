@@ -591,10 +591,11 @@ mod tests {
     #[test]
     fn ids_are_never_cut() {
         let mut r = response(Some("x".repeat(5000)), Vec::new());
-        r.stack_id = "s".repeat(4000);
-        let (body, _) = r.body();
+        r.stack_id = "s".repeat(3800);
+        let (body, trimmed) = r.body();
         let value: Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(value["StackId"].as_str().unwrap().len(), 4000);
+        assert_eq!(value["StackId"].as_str().unwrap().len(), 3800);
+        assert!(trimmed.reason);
         assert!(body.len() <= MAX_BODY_BYTES);
     }
 

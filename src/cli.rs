@@ -47,6 +47,15 @@ pub enum Command {
         #[arg(long, default_value = crate::export::ROLE_LOGICAL_ID)]
         role_logical_id: String,
     },
+    /// Check properties against the JSON Schema and the planner's validation; print the errors.
+    Validate {
+        #[command(flatten)]
+        input: Input,
+    },
+    /// Print the JSON Schema of the properties.
+    Schema,
+    /// Print the reference page of personas and activities (Markdown).
+    Reference,
     /// List personas and ML activities.
     Catalog {
         /// Print JSON instead of a table.
@@ -105,6 +114,8 @@ pub enum CliError {
     NoAccount,
     #[error("{0}")]
     Plan(#[from] PlanError),
+    #[error("{} schema violations: {}", .0.len(), .0.join("; "))]
+    Schema(Vec<String>),
     #[error("cannot write output: {0}")]
     Write(#[from] std::io::Error),
 }
@@ -119,14 +130,33 @@ pub fn run(
     match execute(cli, stdin, out) {
         Ok(()) => 0,
         Err(error) => {
-            let _ = writeln!(err, "error: {error}");
-            if let CliError::Plan(PlanError::Properties(errors)) = &error {
-                for e in &errors.0 {
-                    let _ = writeln!(err, "  - {e}");
+            // Lists get a header line and one error per line, not one long joined line.
+            let list: Option<Vec<String>> = match &error {
+                CliError::Plan(PlanError::Properties(errors)) => {
+                    Some(errors.0.iter().map(ToString::to_string).collect())
+                }
+                CliError::Schema(errors) => Some(errors.clone()),
+                _ => None,
+            };
+            match list {
+                Some(items) => {
+                    let what = if matches!(error, CliError::Schema(_)) {
+                        "schema violation"
+                    } else {
+                        "invalid property"
+                    };
+                    let plural = if items.len() == 1 { "" } else { "s" };
+                    let _ = writeln!(err, "error: {} {what}{plural}", items.len());
+                    for item in items {
+                        let _ = writeln!(err, "  - {item}");
+                    }
+                }
+                None => {
+                    let _ = writeln!(err, "error: {error}");
                 }
             }
             match error {
-                CliError::Plan(_) => 1,
+                CliError::Plan(_) | CliError::Schema(_) => 1,
                 _ => 2,
             }
         }
@@ -157,6 +187,15 @@ fn execute(cli: Cli, stdin: &mut dyn std::io::Read, out: &mut dyn Write) -> Resu
                 }
             }
         }
+        Command::Validate { input } => validate(input, stdin, out),
+        Command::Schema => {
+            out.write_all(crate::schema::properties_schema_text().as_bytes())?;
+            Ok(())
+        }
+        Command::Reference => {
+            out.write_all(crate::reference::markdown().as_bytes())?;
+            Ok(())
+        }
         Command::Catalog { json } => {
             if json {
                 write_json(out, &catalog_json())?;
@@ -166,6 +205,71 @@ fn execute(cli: Cli, stdin: &mut dyn std::io::Read, out: &mut dyn Write) -> Resu
             Ok(())
         }
     }
+}
+
+/// The schema as published; the CLI validates against this file, not a copy in code.
+pub const PUBLISHED_SCHEMA: &str = include_str!("../schema/properties.schema.json");
+
+fn validate(
+    input: Input,
+    stdin: &mut dyn std::io::Read,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let (label, text) = read_input(input.file, stdin)?;
+    let document = parse_document(&label, &text)?;
+    let (properties, context) = split_input(
+        document,
+        input.account,
+        &input.region,
+        input.partition,
+        &input.stack_name,
+        &input.logical_id,
+    )?;
+    let schema_errors = schema_violations(&properties);
+    if !schema_errors.is_empty() {
+        return Err(CliError::Schema(schema_errors));
+    }
+    let plan = plan::plan_properties(&properties, &context)?;
+    writeln!(
+        out,
+        "valid: role {} with {} activities, {} inline and {} managed policies",
+        plan.role.role_name,
+        plan.activities.len(),
+        plan.inline_policies.len(),
+        plan.managed_policies.len()
+    )?;
+    for warning in &plan.warnings {
+        writeln!(out, "warning: {warning}")?;
+    }
+    Ok(())
+}
+
+/// Violations of the published schema, each as `<path>: <message>`.
+pub fn schema_violations(properties: &Value) -> Vec<String> {
+    static VALIDATOR: std::sync::OnceLock<Result<jsonschema::Validator, String>> =
+        std::sync::OnceLock::new();
+    let validator = VALIDATOR.get_or_init(|| {
+        let schema: Value = serde_json::from_str(PUBLISHED_SCHEMA)
+            .map_err(|e| format!("the published schema is not JSON: {e}"))?;
+        jsonschema::validator_for(&schema)
+            .map_err(|e| format!("the published schema is invalid: {e}"))
+    });
+    let validator = match validator {
+        Ok(validator) => validator,
+        Err(e) => return vec![e.clone()],
+    };
+    validator
+        .iter_errors(properties)
+        .map(|e| {
+            let path = e.instance_path().to_string();
+            let path = if path.is_empty() {
+                "/".to_owned()
+            } else {
+                path
+            };
+            format!("{path}: {e}")
+        })
+        .collect()
 }
 
 fn plan_input(input: Input, stdin: &mut dyn std::io::Read) -> Result<plan::Plan, CliError> {

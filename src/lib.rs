@@ -12,3 +12,5 @@ pub mod handler;
 pub mod iam;
 pub mod plan;
 pub mod properties;
+pub mod reference;
+pub mod schema;

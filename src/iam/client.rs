@@ -415,10 +415,8 @@ impl Iam {
                 let request = c
                     .update_role()
                     .role_name(role)
-                    .set_description(description.clone())
-                    .set_max_session_duration(
-                        max_session_duration.map(|s| i32::try_from(s).unwrap_or(i32::MAX)),
-                    );
+                    .description(description)
+                    .max_session_duration(i32::try_from(*max_session_duration).unwrap_or(i32::MAX));
                 mutate(role, op, role, request.send()).await.map(drop)
             }
             Change::UpdateAssumeRolePolicy { document } => {

@@ -92,14 +92,12 @@ pub fn diff(plan: &Plan, actual: &Actual) -> Vec<Change> {
 
 fn role_changes(plan: &RolePlan, actual: &RoleState) -> Vec<Change> {
     let mut changes = Vec::new();
-    let description = (actual.description.as_deref().unwrap_or("") != plan.description)
-        .then(|| plan.description.clone());
-    let max_session_duration = (actual.max_session_duration != Some(plan.max_session_duration))
-        .then_some(plan.max_session_duration);
-    if description.is_some() || max_session_duration.is_some() {
+    if actual.description.as_deref().unwrap_or("") != plan.description
+        || actual.max_session_duration != Some(plan.max_session_duration)
+    {
         changes.push(Change::UpdateRole {
-            description,
-            max_session_duration,
+            description: plan.description.clone(),
+            max_session_duration: plan.max_session_duration,
         });
     }
     if actual.trust != plan.assume_role_policy_document {
@@ -198,15 +196,28 @@ mod tests {
         plan_properties(&properties, &context).unwrap()
     }
 
+    /// A Data Scientist with enough extra activities, buckets, VPC and KMS to need an inline
+    /// policy, customer-managed policies and attached AWS managed policies.
     fn data_scientist() -> Plan {
-        plan(json!({
+        let plan = plan(json!({
             "Persona": "DataScientist",
             "RoleNameSuffix": "ds",
             "PassRoles": ["arn:aws:iam::123456789012:role/sagemaker-compute"],
-            "S3Buckets": ["ml-team-data"],
+            "S3Buckets": (1..=8).map(|i| format!("ml-team-data-{i:04}")).collect::<Vec<_>>(),
+            "AddActivities": ["canvas-core-access", "manage-endpoints", "manage-pipelines",
+                "manage-model-monitoring", "use-mlflow", "manage-mlflow"],
+            "VpcSubnets": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+            "VpcSecurityGroups": ["sg-0123456789abcdef0"],
+            "DataKmsKeys": ["arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"],
+            "VolumeKmsKeys": ["arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555556"],
+            "ManagedPolicyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
             "MaxManagedPolicies": "20",
             "Tags": [{"Key": "team", "Value": "ml"}],
-        }))
+        }));
+        assert!(!plan.inline_policies.is_empty());
+        assert!(!plan.managed_policies.is_empty());
+        assert!(!plan.attached_policy_arns.is_empty());
+        plan
     }
 
     /// The actual state in which `plan` already holds.
@@ -246,8 +257,6 @@ mod tests {
     #[test]
     fn a_converged_role_needs_no_change() {
         let plan = data_scientist();
-        assert!(!plan.inline_policies.is_empty());
-        assert!(!plan.attached_policy_arns.is_empty() || !plan.managed_policies.is_empty());
         assert_eq!(diff(&plan, &converged(&plan)), Vec::new());
     }
 
@@ -269,12 +278,7 @@ mod tests {
 
     #[test]
     fn a_fresh_role_gets_policies_documents_first_then_attachments() {
-        let plan = plan(json!({
-            "Persona": "MLOps",
-            "RoleNameSuffix": "ops",
-            "PassRoles": ["arn:aws:iam::123456789012:role/sagemaker-compute"],
-            "MaxManagedPolicies": "20",
-        }));
+        let plan = data_scientist();
         let mut actual = converged(&plan);
         actual.inline_policies.clear();
         actual.attached_policy_arns.clear();
@@ -282,7 +286,6 @@ mod tests {
         let changes = diff(&plan, &actual);
         let ops = operations(&changes);
         let creates = plan.managed_policies.len();
-        assert!(creates > 0, "MLOps needs managed policies");
         assert!(
             ops[..creates].iter().all(|op| *op == "CreatePolicy"),
             "{ops:?}"
@@ -339,8 +342,8 @@ mod tests {
             changes,
             vec![
                 Change::UpdateRole {
-                    description: Some(plan.role.description.clone()),
-                    max_session_duration: None,
+                    description: plan.role.description.clone(),
+                    max_session_duration: plan.role.max_session_duration,
                 },
                 Change::UpdateAssumeRolePolicy {
                     document: plan.role.assume_role_policy_document.clone()
@@ -380,8 +383,8 @@ mod tests {
             diff(&plan, &actual),
             vec![
                 Change::UpdateRole {
-                    description: None,
-                    max_session_duration: Some(plan.role.max_session_duration),
+                    description: plan.role.description.clone(),
+                    max_session_duration: plan.role.max_session_duration,
                 },
                 Change::PutRolePermissionsBoundary {
                     arn: "arn:aws:iam::123456789012:policy/b".to_owned()
@@ -398,14 +401,7 @@ mod tests {
     }
 
     fn with_managed_policy() -> Plan {
-        let plan = plan(json!({
-            "Persona": "MLOps",
-            "RoleNameSuffix": "ops",
-            "PassRoles": ["arn:aws:iam::123456789012:role/sagemaker-compute"],
-            "MaxManagedPolicies": "20",
-        }));
-        assert!(!plan.managed_policies.is_empty());
-        plan
+        data_scientist()
     }
 
     #[test]

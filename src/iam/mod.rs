@@ -109,9 +109,11 @@ pub struct Actual {
 /// the policy's old versions first.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
+    /// Both values are always sent: IAM's UpdateRole leaves an omitted one unchanged, but moto
+    /// resets it, and sending the declared value is right either way.
     UpdateRole {
-        description: Option<String>,
-        max_session_duration: Option<u32>,
+        description: String,
+        max_session_duration: u32,
     },
     UpdateAssumeRolePolicy {
         document: Value,

@@ -1,0 +1,575 @@
+//! Every event gets exactly one answer, and nothing the stack does not own is touched: bad
+//! properties, name clashes, failures and panics half-way through a Create, deadlines, flaky
+//! ResponseURLs, oversized reasons, malformed events, redelivered events.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use persona_role::cfn::{MAX_BODY_BYTES, PLACEHOLDER_PREFIX};
+use persona_role::context::StackContext;
+use persona_role::handler::{Handler, HandlerError};
+use persona_role::plan::{Plan, plan_properties};
+use serde_json::{Value, json};
+use support::*;
+
+fn plan_of(event: &Value) -> Plan {
+    let context = StackContext::from_stack_id(
+        event["StackId"].as_str().unwrap(),
+        event["LogicalResourceId"].as_str().unwrap(),
+    )
+    .unwrap();
+    plan_properties(&event["ResourceProperties"], &context).unwrap()
+}
+
+fn reason(response: &Value) -> &str {
+    response["Reason"].as_str().unwrap_or_default()
+}
+
+async fn assert_nothing_left(name: &str) {
+    assert!(!role_exists(name).await, "role {name} left behind");
+    assert_eq!(
+        local_policies(&format!("{name}-")).await,
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn bad_properties_fail_with_a_reason_naming_the_property() {
+    let recorder = Recorder::start();
+    let calls = CallLog::default();
+    let handler = handler(Some(&calls));
+    let mut create = sample_event("data-scientist", "create", "badprops", &recorder);
+    create["ResourceProperties"]["Persona"] = json!("DataScientst");
+    create["ResourceProperties"]["MaxSessionDuration"] = json!("60");
+    let response = invoke(&handler, &create, &recorder).await;
+    assert_eq!(response["Status"], "FAILED");
+    assert!(reason(&response).contains("Persona"), "{response}");
+    assert!(
+        reason(&response).contains("MaxSessionDuration"),
+        "{response}"
+    );
+    let id = response["PhysicalResourceId"].as_str().unwrap();
+    assert!(id.starts_with(PLACEHOLDER_PREFIX), "{id}");
+    assert_eq!(
+        calls.calls(),
+        Vec::<String>::new(),
+        "no IAM call for bad input"
+    );
+
+    // The rollback Delete of the placeholder id is a no-op.
+    let delete = delete_after(&create, id, "badprops", &recorder);
+    let response = invoke(&handler, &delete, &recorder).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(response["PhysicalResourceId"], id);
+    assert_eq!(calls.calls(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn bad_properties_in_an_update_leave_the_role_as_it_was() {
+    let recorder = Recorder::start();
+    let handler = handler(None);
+    let create = sample_event("compute", "create", "badupd", &recorder);
+    let name = plan_of(&create).role.role_name;
+    assert_eq!(
+        invoke(&handler, &create, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    let before = checker().get_role().role_name(&name).send().await.unwrap();
+
+    let mut properties = create["ResourceProperties"].clone();
+    properties["S3Buckets"] = json!("");
+    properties["Activites"] = json!(["S3 Bucket Access"]);
+    let update = update_after(&create, &name, properties, "badupd", &recorder);
+    let response = invoke(&handler, &update, &recorder).await;
+    assert_eq!(response["Status"], "FAILED");
+    assert_eq!(response["PhysicalResourceId"], name.as_str());
+    assert!(reason(&response).contains("Activites"), "{response}");
+    assert!(
+        reason(&response).contains("did you mean `Activities`"),
+        "{response}"
+    );
+    let after = checker().get_role().role_name(&name).send().await.unwrap();
+    assert_eq!(before.role(), after.role());
+
+    let delete = delete_after(&create, &name, "badupd", &recorder);
+    assert_eq!(
+        invoke(&handler, &delete, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert_nothing_left(&name).await;
+}
+
+async fn make_foreign_role(name: &str) {
+    let iam = checker();
+    iam.create_role()
+        .role_name(name)
+        .description("someone else's role")
+        .assume_role_policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+            .to_string(),
+        )
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("owner")
+                .value("them")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_policy()
+        .role_name(name)
+        .policy_name("theirs")
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Action": "s3:ListAllMyBuckets", "Resource": "*"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn snapshot(name: &str) -> (Value, Vec<String>, Vec<String>) {
+    let role = checker().get_role().role_name(name).send().await.unwrap();
+    let role = role.role().unwrap();
+    let summary = json!({
+        "description": role.description(),
+        "trust": role.assume_role_policy_document(),
+        "max": role.max_session_duration(),
+        "tags": role_tags(name).await,
+        "id": role.role_id(),
+    });
+    (
+        summary,
+        inline_policy_names(name).await,
+        attached_arns(name).await,
+    )
+}
+
+#[tokio::test]
+async fn a_name_clash_with_a_foreign_role_fails_and_leaves_it_unchanged() {
+    let recorder = Recorder::start();
+    let calls = CallLog::default();
+    let handler = handler(Some(&calls));
+    let create = sample_event("mlops", "create", "clash", &recorder);
+    let name = plan_of(&create).role.role_name;
+    make_foreign_role(&name).await;
+    let before = snapshot(&name).await;
+
+    let response = invoke(&handler, &create, &recorder).await;
+    assert_eq!(response["Status"], "FAILED");
+    assert!(
+        reason(&response).contains(&format!("role `{name}` already exists")),
+        "{response}"
+    );
+    let id = response["PhysicalResourceId"].as_str().unwrap().to_owned();
+    assert!(id.starts_with(PLACEHOLDER_PREFIX), "{id}");
+    assert_eq!(
+        calls.mutating(),
+        ["CreateRole"],
+        "only the refused CreateRole"
+    );
+    assert_eq!(snapshot(&name).await, before);
+
+    // CloudFormation's rollback Delete carries the placeholder: nothing happens.
+    calls.clear();
+    let delete = delete_after(&create, &id, "clash", &recorder);
+    assert_eq!(
+        invoke(&handler, &delete, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert_eq!(calls.calls(), Vec::<String>::new());
+    assert_eq!(snapshot(&name).await, before);
+
+    // Even a Delete naming the foreign role leaves it: its tags name no stack of ours.
+    let delete = delete_after(&create, &name, "clash", &recorder);
+    assert_eq!(
+        invoke(&handler, &delete, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert_eq!(calls.mutating(), Vec::<String>::new());
+    assert_eq!(snapshot(&name).await, before);
+
+    // And an Update naming it is refused.
+    let update = update_after(
+        &create,
+        &name,
+        create["ResourceProperties"].clone(),
+        "clash",
+        &recorder,
+    );
+    let response = invoke(&handler, &update, &recorder).await;
+    assert_eq!(response["Status"], "FAILED");
+    assert!(
+        reason(&response).contains("not managed by this resource"),
+        "{response}"
+    );
+    assert_eq!(calls.mutating(), Vec::<String>::new());
+    assert_eq!(snapshot(&name).await, before);
+}
+
+#[tokio::test]
+async fn another_logical_id_of_the_same_stack_is_foreign_too() {
+    let recorder = Recorder::start();
+    let handler = handler(None);
+    let create = sample_event("custom", "create", "sibling", &recorder);
+    let name = plan_of(&create).role.role_name;
+    assert_eq!(
+        invoke(&handler, &create, &recorder).await["Status"],
+        "SUCCESS"
+    );
+
+    let mut sibling = create.clone();
+    sibling["LogicalResourceId"] = json!("OtherResource");
+    retarget(&mut sibling, "sibling", &recorder);
+    let response = invoke(&handler, &sibling, &recorder).await;
+    assert_eq!(response["Status"], "FAILED");
+    let delete = delete_after(&sibling, &name, "sibling", &recorder);
+    assert_eq!(
+        invoke(&handler, &delete, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert!(
+        role_exists(&name).await,
+        "the sibling's Delete left our role alone"
+    );
+
+    let delete = delete_after(&create, &name, "sibling", &recorder);
+    assert_eq!(
+        invoke(&handler, &delete, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert_nothing_left(&name).await;
+}
+
+#[tokio::test]
+async fn a_foreign_policy_under_a_planned_name_fails_the_create_before_any_change() {
+    let recorder = Recorder::start();
+    let calls = CallLog::default();
+    let handler = handler(Some(&calls));
+    let attached = make_policy("persona-role-test-polclash-extra").await;
+    let create = create_event(
+        "PolicyClash",
+        big_properties("polclash-test", &attached),
+        "polclash",
+        &recorder,
+    );
+    let plan = plan_of(&create);
+    let taken = &plan.managed_policies[0];
+    checker()
+        .create_policy()
+        .policy_name(&taken.policy_name)
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny",
+            "Action": "*", "Resource": "*"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let response = invoke(&handler, &create, &recorder).await;
+    assert_eq!(response["Status"], "FAILED");
+    assert!(reason(&response).contains(&taken.arn), "{response}");
+    assert!(
+        response["PhysicalResourceId"]
+            .as_str()
+            .unwrap()
+            .starts_with(PLACEHOLDER_PREFIX)
+    );
+    assert_eq!(calls.mutating(), Vec::<String>::new());
+    assert!(!role_exists(&plan.role.role_name).await);
+    assert!(policy_exists(&taken.arn).await);
+}
+
+/// Big properties create: CreateRole, CreatePolicy ×N, PutRolePolicy, AttachRolePolicy ×M.
+async fn fail_create_at(n: usize, tag: &str) {
+    let recorder = Recorder::start();
+    let calls = CallLog::failing_at(n);
+    let handler = handler(Some(&calls));
+    let attached = make_policy(&format!("persona-role-test-{tag}-extra")).await;
+    let create = create_event(
+        "Half",
+        big_properties(&format!("{tag}-test"), &attached),
+        tag,
+        &recorder,
+    );
+    let name = plan_of(&create).role.role_name;
+    let response = invoke(&handler, &create, &recorder).await;
+    assert_eq!(response["Status"], "FAILED", "{response}");
+    assert!(reason(&response).contains("injected failure"), "{response}");
+    assert!(reason(&response).contains("removed again"), "{response}");
+    let id = response["PhysicalResourceId"].as_str().unwrap().to_owned();
+    assert!(id.starts_with(PLACEHOLDER_PREFIX), "{id}");
+    assert_nothing_left(&name).await;
+    assert!(policy_exists(&attached).await);
+    let failed_op = calls.mutating()[n - 1].clone();
+    assert!(
+        calls.mutating().len() > n || n == 1,
+        "undo ran after {failed_op}"
+    );
+
+    // Delete after the failed Create.
+    let delete = delete_after(&create, &id, tag, &recorder);
+    assert_eq!(
+        invoke(&handler, &delete, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert_nothing_left(&name).await;
+}
+
+#[tokio::test]
+async fn a_create_failing_at_its_first_policy_leaves_nothing() {
+    fail_create_at(2, "half2").await;
+}
+
+#[tokio::test]
+async fn a_create_failing_at_its_inline_policy_leaves_nothing() {
+    let attached = "arn:aws:iam::123456789012:policy/x";
+    let context = StackContext::from_stack_id(STACK_ID, "Half").unwrap();
+    let plan = plan_properties(&big_properties("x", attached), &context).unwrap();
+    // CreateRole, then one CreatePolicy per managed policy, then PutRolePolicy.
+    fail_create_at(2 + plan.managed_policies.len(), "halfin").await;
+}
+
+#[tokio::test]
+async fn a_create_failing_at_its_last_attachment_leaves_nothing() {
+    let attached = "arn:aws:iam::123456789012:policy/x";
+    let context = StackContext::from_stack_id(STACK_ID, "Half").unwrap();
+    let plan = plan_properties(&big_properties("x", attached), &context).unwrap();
+    let calls = 1
+        + plan.managed_policies.len()
+        + plan.inline_policies.len()
+        + plan.all_attached_arns().len();
+    fail_create_at(calls, "halflast").await;
+}
+
+#[tokio::test]
+async fn a_panic_inside_the_handler_is_answered_failed_and_cleaned_by_the_delete() {
+    let recorder = Recorder::start();
+    let calls = CallLog::panicking_at(3);
+    let handler = handler(Some(&calls));
+    let attached = make_policy("persona-role-test-panic-extra").await;
+    let create = create_event(
+        "Panic",
+        big_properties("panic-test", &attached),
+        "panic",
+        &recorder,
+    );
+    let name = plan_of(&create).role.role_name;
+    let response = invoke(&handler, &create, &recorder).await;
+    assert_eq!(response["Status"], "FAILED");
+    assert!(reason(&response).contains("panicked"), "{response}");
+    assert!(reason(&response).contains("injected panic"), "{response}");
+    // The role was created before the panic: the answer names it so the rollback Delete cleans up.
+    assert_eq!(response["PhysicalResourceId"], name.as_str());
+    assert!(role_exists(&name).await);
+
+    let delete = delete_after(&create, &name, "panic", &recorder);
+    assert_eq!(
+        invoke(&handler, &delete, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert_nothing_left(&name).await;
+}
+
+#[tokio::test]
+async fn a_redelivered_create_converges_on_its_own_role() {
+    let recorder = Recorder::start();
+    let calls = CallLog::default();
+    let handler = handler(Some(&calls));
+    let create = sample_event("data-scientist", "create", "redeliver", &recorder);
+    let name = plan_of(&create).role.role_name;
+    let request_id = create["RequestId"].as_str().unwrap().to_owned();
+    let first = handler.handle(create.clone(), None).await.unwrap();
+    calls.clear();
+    let second = handler.handle(create.clone(), None).await.unwrap();
+    assert_eq!(first.response.status.as_str(), "SUCCESS");
+    assert_eq!(second.response.status.as_str(), "SUCCESS");
+    assert_eq!(first.response.physical_resource_id, name);
+    assert_eq!(second.response.physical_resource_id, name);
+    assert_eq!(first.response.data, second.response.data);
+    assert_eq!(
+        calls.mutating(),
+        ["CreateRole"],
+        "the refused CreateRole, then nothing"
+    );
+    assert_eq!(
+        recorder.for_request(&request_id).len(),
+        2,
+        "one answer per delivery"
+    );
+
+    let delete = delete_after(&create, &name, "redeliver", &recorder);
+    assert_eq!(
+        invoke(&handler, &delete, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert_nothing_left(&name).await;
+}
+
+/// An IAM endpoint that accepts connections and never answers.
+fn black_hole() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    endpoint
+}
+
+fn stuck_handler() -> Handler {
+    Handler::new(iam_client_at(&black_hole(), None), http(), settings())
+}
+
+#[tokio::test]
+async fn a_lambda_deadline_close_by_is_answered_failed_in_time() {
+    let recorder = Recorder::start();
+    let handler = stuck_handler();
+    let create = sample_event("mlops", "create", "deadline", &recorder);
+    let start = Instant::now();
+    let response = invoke_with_deadline(&handler, &create, &recorder, Duration::from_secs(3)).await;
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(3), "answered after {took:?}");
+    assert!(
+        took > Duration::from_secs(1),
+        "kept working while there was time: {took:?}"
+    );
+    assert_eq!(response["Status"], "FAILED");
+    assert!(reason(&response).starts_with("timed out"), "{response}");
+    assert!(reason(&response).contains("Lambda deadline"), "{response}");
+    // CreateRole may have reached IAM: the answer names the role, whose Delete checks ownership.
+    assert_eq!(
+        response["PhysicalResourceId"],
+        plan_of(&create).role.role_name.as_str()
+    );
+}
+
+#[tokio::test]
+async fn a_short_service_timeout_is_honoured() {
+    let recorder = Recorder::start();
+    let handler = stuck_handler();
+    let mut delete = sample_event("compute", "delete", "svctimeout", &recorder);
+    delete["ResourceProperties"]["ServiceTimeout"] = json!("3");
+    let start = Instant::now();
+    let response =
+        invoke_with_deadline(&handler, &delete, &recorder, Duration::from_secs(60)).await;
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(3), "answered after {took:?}");
+    assert_eq!(response["Status"], "FAILED");
+    assert!(reason(&response).contains("ServiceTimeout"), "{response}");
+    assert_eq!(response["PhysicalResourceId"], delete["PhysicalResourceId"]);
+}
+
+#[tokio::test]
+async fn the_response_put_has_an_empty_content_type_and_is_retried_on_5xx() {
+    let recorder = Recorder::start_failing(2);
+    let handler = handler(None);
+    let delete = sample_event("custom", "delete", "retry", &recorder);
+    let request_id = delete["RequestId"].as_str().unwrap().to_owned();
+    let delivered = handler.handle(delete, None).await.unwrap();
+    assert_eq!(delivered.attempts, 3);
+    let requests = recorder.for_request(&request_id);
+    assert_eq!(requests.len(), 3);
+    for request in &requests {
+        assert_eq!(request.method, "PUT");
+        assert_eq!(
+            request.headers.get("content-type").map(String::as_str),
+            Some("")
+        );
+        assert_eq!(request.json()["Status"], "SUCCESS");
+        assert_eq!(request.json()["RequestId"], request_id.as_str());
+    }
+}
+
+#[tokio::test]
+async fn an_undeliverable_answer_is_an_error_after_bounded_retries() {
+    let recorder = Recorder::start_failing(usize::MAX);
+    let handler = handler(None);
+    let delete = sample_event("custom", "delete", "undeliverable", &recorder);
+    let request_id = delete["RequestId"].as_str().unwrap().to_owned();
+    let error = handler.handle(delete, None).await.unwrap_err();
+    assert!(matches!(error, HandlerError::Delivery { .. }), "{error}");
+    assert!(error.to_string().contains("HTTP 500"), "{error}");
+    assert_eq!(recorder.for_request(&request_id).len(), 4);
+    assert!(!error.to_string().contains(SECRET_SIGNATURE));
+}
+
+#[tokio::test]
+async fn an_oversized_reason_is_trimmed_to_fit_the_body() {
+    let recorder = Recorder::start();
+    let handler = handler(None);
+    let mut create = sample_event("compute", "create", "trim", &recorder);
+    for i in 0..150 {
+        create["ResourceProperties"][format!("UnknownPropertyWithAVeryLongName{i:03}")] =
+            json!("x");
+    }
+    let request_id = create["RequestId"].as_str().unwrap().to_owned();
+    let response = invoke(&handler, &create, &recorder).await;
+    assert_eq!(response["Status"], "FAILED");
+    assert!(
+        reason(&response).starts_with("150 invalid properties"),
+        "{response}"
+    );
+    let body = &recorder.for_request(&request_id)[0].body;
+    assert!(body.len() <= MAX_BODY_BYTES, "{}", body.len());
+    assert!(
+        body.len() > MAX_BODY_BYTES - 200,
+        "trimmed, not emptied: {}",
+        body.len()
+    );
+}
+
+#[tokio::test]
+async fn malformed_events_are_answered_when_they_can_be() {
+    let recorder = Recorder::start();
+    let calls = CallLog::default();
+    let handler = handler(Some(&calls));
+
+    let mut event = sample_event("custom", "update", "malformed", &recorder);
+    event["RequestType"] = json!("Upsert");
+    let response = invoke(&handler, &event, &recorder).await;
+    assert_eq!(response["Status"], "FAILED");
+    assert!(reason(&response).contains("`Upsert`"), "{response}");
+    assert_eq!(response["PhysicalResourceId"], event["PhysicalResourceId"]);
+
+    let mut event = sample_event("custom", "create", "malformed", &recorder);
+    event.as_object_mut().unwrap().remove("LogicalResourceId");
+    let response = invoke(&handler, &event, &recorder).await;
+    assert_eq!(response["Status"], "FAILED");
+    assert!(
+        response["PhysicalResourceId"]
+            .as_str()
+            .unwrap()
+            .starts_with(PLACEHOLDER_PREFIX)
+    );
+
+    let mut event = sample_event("custom", "create", "malformed", &recorder);
+    event["StackId"] = json!("arn:aws:cloudformation:us-east-1:1234:stack/x/y");
+    let response = invoke(&handler, &event, &recorder).await;
+    assert_eq!(response["Status"], "FAILED");
+    assert!(reason(&response).starts_with("StackId"), "{response}");
+
+    // No usable ResponseURL: nothing is done, nothing is sent.
+    let before = recorder.requests().len();
+    for url in [
+        json!(null),
+        json!("https://attacker.example/collect"),
+        json!("http://s3.amazonaws.com/x"),
+    ] {
+        let mut event = sample_event("custom", "create", "malformed", &recorder);
+        event["ResponseURL"] = url;
+        let error = handler.handle(event, None).await.unwrap_err();
+        assert!(matches!(error, HandlerError::NoResponseUrl(_)), "{error}");
+    }
+    assert_eq!(recorder.requests().len(), before);
+    assert_eq!(calls.calls(), Vec::<String>::new());
+}

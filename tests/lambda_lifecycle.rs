@@ -1,0 +1,640 @@
+//! The handler's lifecycle against moto: Create, Update in place, Update with replacement,
+//! Delete, drift repair and no-change Updates, for every persona's sample events.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use persona_role::context::StackContext;
+use persona_role::iam::{Iam, Owner, diff};
+use persona_role::plan::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Plan, plan_properties};
+use serde_json::{Value, json};
+use support::*;
+
+fn plan_of(event: &Value) -> Plan {
+    let context = StackContext::from_stack_id(
+        event["StackId"].as_str().unwrap(),
+        event["LogicalResourceId"].as_str().unwrap(),
+    )
+    .unwrap();
+    plan_properties(&event["ResourceProperties"], &context).unwrap()
+}
+
+fn owner_of(event: &Value) -> Owner {
+    Owner {
+        stack_id: event["StackId"].as_str().unwrap().to_owned(),
+        logical_id: event["LogicalResourceId"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// IAM holds exactly what the event's properties declare.
+async fn assert_converged(event: &Value) {
+    let plan = plan_of(event);
+    let name = &plan.role.role_name;
+    // Independent reads first.
+    let tags = role_tags(name).await;
+    assert_eq!(
+        tags.get(OWNER_STACK_TAG).map(String::as_str),
+        event["StackId"].as_str()
+    );
+    assert_eq!(
+        tags.get(OWNER_LOGICAL_ID_TAG).map(String::as_str),
+        event["LogicalResourceId"].as_str()
+    );
+    let mut inline: Vec<String> = plan
+        .inline_policies
+        .iter()
+        .map(|p| p.policy_name.clone())
+        .collect();
+    inline.sort();
+    assert_eq!(inline_policy_names(name).await, inline);
+    let mut attached = plan.all_attached_arns();
+    attached.sort();
+    assert_eq!(attached_arns(name).await, attached);
+    // Then the whole state through the adapter: nothing left to change.
+    let iam = Iam::new(checker());
+    let role = iam.get_role(name).await.unwrap().expect("role exists");
+    let planned: Vec<String> = plan
+        .managed_policies
+        .iter()
+        .map(|p| p.arn.clone())
+        .collect();
+    let actual = iam
+        .read_actual(role, &planned, &owner_of(event))
+        .await
+        .unwrap();
+    assert_eq!(
+        diff(&plan, &actual),
+        Vec::new(),
+        "IAM differs from the plan of {name}"
+    );
+}
+
+async fn assert_gone(name: &str) {
+    assert!(!role_exists(name).await, "role {name} still exists");
+    assert_eq!(
+        local_policies(&format!("{name}-")).await,
+        Vec::<String>::new()
+    );
+}
+
+async fn lifecycle(persona: &str) {
+    let recorder = Recorder::start();
+    let calls = CallLog::default();
+    let handler = handler(Some(&calls));
+    let tag = "life";
+
+    let create = sample_event(persona, "create", tag, &recorder);
+    let name = plan_of(&create).role.role_name;
+    let response = invoke(&handler, &create, &recorder).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(response["PhysicalResourceId"], name.as_str());
+    assert_eq!(response["RequestId"], create["RequestId"]);
+    assert_eq!(response["LogicalResourceId"], create["LogicalResourceId"]);
+    assert_eq!(response["StackId"], create["StackId"]);
+    let data = &response["Data"];
+    assert_eq!(data["RoleName"], name.as_str());
+    assert_eq!(
+        data["Arn"],
+        format!("arn:aws:iam::{ACCOUNT}:role/{name}").as_str()
+    );
+    assert!(data["RoleId"].as_str().is_some_and(|id| !id.is_empty()));
+    assert_eq!(
+        data["PolicyArns"],
+        plan_of(&create).all_attached_arns().join(",").as_str()
+    );
+    assert_eq!(
+        data["Activities"],
+        plan_of(&create).activities.join(",").as_str()
+    );
+    assert_converged(&create).await;
+
+    let update = sample_event(persona, "update", tag, &recorder);
+    assert_eq!(update["PhysicalResourceId"], name.as_str());
+    assert_ne!(
+        update["ResourceProperties"],
+        update["OldResourceProperties"]
+    );
+    calls.clear();
+    let response = invoke(&handler, &update, &recorder).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(response["PhysicalResourceId"], name.as_str());
+    assert_eq!(
+        response["Data"]["RoleId"], data["RoleId"],
+        "updated in place"
+    );
+    assert!(!calls.mutating().is_empty());
+    assert!(
+        !calls
+            .mutating()
+            .iter()
+            .any(|c| c == "CreateRole" || c == "DeleteRole")
+    );
+    assert_converged(&update).await;
+
+    // The same Update again: its desired state holds, so no mutating call at all.
+    let mut again = update.clone();
+    retarget(&mut again, tag, &recorder);
+    calls.clear();
+    let response = invoke(&handler, &again, &recorder).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert!(!calls.calls().is_empty(), "the update reads IAM");
+    assert_eq!(calls.mutating(), Vec::<String>::new());
+
+    let delete = sample_event(persona, "delete", tag, &recorder);
+    let response = invoke(&handler, &delete, &recorder).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(response["PhysicalResourceId"], name.as_str());
+    assert_gone(&name).await;
+
+    // Delete twice: already gone is success.
+    let mut twice = delete.clone();
+    retarget(&mut twice, tag, &recorder);
+    calls.clear();
+    let response = invoke(&handler, &twice, &recorder).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(calls.mutating(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn data_scientist_lifecycle() {
+    lifecycle("data-scientist").await;
+}
+
+#[tokio::test]
+async fn mlops_lifecycle() {
+    lifecycle("mlops").await;
+}
+
+#[tokio::test]
+async fn compute_lifecycle() {
+    lifecycle("compute").await;
+}
+
+#[tokio::test]
+async fn custom_lifecycle() {
+    lifecycle("custom").await;
+}
+
+#[test]
+fn sample_events_chain_and_plan() {
+    for persona in PERSONAS {
+        let read = |kind: &str| -> Value {
+            let path = root().join(format!("events/{persona}-{kind}.json"));
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        };
+        let (create, update, delete) = (read("create"), read("update"), read("delete"));
+        assert_eq!(create["RequestType"], "Create");
+        assert_eq!(update["RequestType"], "Update");
+        assert_eq!(delete["RequestType"], "Delete");
+        assert_eq!(
+            update["OldResourceProperties"], create["ResourceProperties"],
+            "{persona}"
+        );
+        assert_eq!(
+            delete["ResourceProperties"], update["ResourceProperties"],
+            "{persona}"
+        );
+        let name = plan_of(&create).role.role_name;
+        assert_eq!(update["PhysicalResourceId"], name.as_str(), "{persona}");
+        assert_eq!(delete["PhysicalResourceId"], name.as_str(), "{persona}");
+        assert_eq!(plan_of(&update).role.role_name, name);
+        for event in [&create, &update, &delete] {
+            assert_eq!(event["StackId"], STACK_ID);
+            assert!(
+                event["ResponseURL"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("https://")
+            );
+            persona_role::cfn::parse_event(event).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_new_name_replaces_the_role_and_the_old_one_goes_with_the_later_delete() {
+    let recorder = Recorder::start();
+    let handler = handler(None);
+    let create = sample_event("mlops", "create", "repl", &recorder);
+    let old = plan_of(&create).role.role_name;
+    let response = invoke(&handler, &create, &recorder).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+
+    let mut properties = create["ResourceProperties"].clone();
+    properties["RoleNameSuffix"] = json!("mlops-repl-new");
+    let update = update_after(&create, &old, properties, "repl", &recorder);
+    let new = plan_of(&update).role.role_name;
+    let response = invoke(&handler, &update, &recorder).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(response["PhysicalResourceId"], new.as_str());
+    assert_eq!(response["Data"]["RoleName"], new.as_str());
+    assert!(
+        role_exists(&old).await,
+        "the old role stays until CloudFormation deletes it"
+    );
+    assert_converged(&update).await;
+
+    // CloudFormation's cleanup: Delete of the old id.
+    let cleanup = delete_after(&create, &old, "repl", &recorder);
+    let response = invoke(&handler, &cleanup, &recorder).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_gone(&old).await;
+    assert!(role_exists(&new).await);
+    assert_converged(&update).await;
+
+    let delete = delete_after(&update, &new, "repl", &recorder);
+    assert_eq!(
+        invoke(&handler, &delete, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert_gone(&new).await;
+}
+
+#[tokio::test]
+async fn a_new_path_recreates_the_role_under_the_same_name() {
+    let recorder = Recorder::start();
+    let handler = handler(None);
+    let attached = make_policy("persona-role-test-path-extra").await;
+    let create = create_event(
+        "PathRole",
+        big_properties("path-test", &attached),
+        "path",
+        &recorder,
+    );
+    let name = plan_of(&create).role.role_name;
+    let response = invoke(&handler, &create, &recorder).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+
+    let mut properties = create["ResourceProperties"].clone();
+    properties["Path"] = json!("/ml/personas/");
+    let update = update_after(&create, &name, properties, "path", &recorder);
+    let response = invoke(&handler, &update, &recorder).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(response["PhysicalResourceId"], name.as_str());
+    assert_eq!(
+        response["Data"]["Arn"],
+        format!("arn:aws:iam::{ACCOUNT}:role/ml/personas/{name}").as_str()
+    );
+    assert_converged(&update).await;
+    let plan = plan_of(&update);
+    assert!(!plan.managed_policies.is_empty());
+    for policy in &plan.managed_policies {
+        assert!(
+            policy.arn.contains(":policy/ml/personas/"),
+            "{}",
+            policy.arn
+        );
+        assert!(policy_exists(&policy.arn).await);
+    }
+    for policy in &plan_of(&create).managed_policies {
+        assert!(
+            !policy_exists(&policy.arn).await,
+            "old-path policy {} left",
+            policy.arn
+        );
+    }
+
+    let delete = delete_after(&update, &name, "path", &recorder);
+    assert_eq!(
+        invoke(&handler, &delete, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert_gone(&name).await;
+    assert!(
+        policy_exists(&attached).await,
+        "a policy the stack does not own stays"
+    );
+}
+
+#[tokio::test]
+async fn update_repairs_hand_made_drift() {
+    let recorder = Recorder::start();
+    let calls = CallLog::default();
+    let handler = handler(Some(&calls));
+    let attached = make_policy("persona-role-test-drift-extra").await;
+    let foreign = make_policy("persona-role-test-drift-foreign").await;
+    let create = create_event(
+        "DriftRole",
+        big_properties("drift-test", &attached),
+        "drift",
+        &recorder,
+    );
+    let plan = plan_of(&create);
+    let name = plan.role.role_name.clone();
+    assert!(
+        plan.managed_policies.len() >= 2,
+        "the test needs two own managed policies"
+    );
+    let response = invoke(&handler, &create, &recorder).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_converged(&create).await;
+
+    // Drift by hand, on every kind of thing the plan declares.
+    let iam = checker();
+    iam.update_role()
+        .role_name(&name)
+        .description("changed by hand")
+        .max_session_duration(7200)
+        .send()
+        .await
+        .unwrap();
+    iam.update_assume_role_policy()
+        .role_name(&name)
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_permissions_boundary()
+        .role_name(&name)
+        .permissions_boundary(&foreign)
+        .send()
+        .await
+        .unwrap();
+    iam.tag_role()
+        .role_name(&name)
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("by-hand")
+                .value("1")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    iam.untag_role()
+        .role_name(&name)
+        .tag_keys("team")
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_policy()
+        .role_name(&name)
+        .policy_name("by-hand")
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Action": "*", "Resource": "*"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_policy()
+        .role_name(&name)
+        .policy_name(&plan.inline_policies[0].policy_name)
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Action": "s3:*", "Resource": "*"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    iam.attach_role_policy()
+        .role_name(&name)
+        .policy_arn(&foreign)
+        .send()
+        .await
+        .unwrap();
+    iam.detach_role_policy()
+        .role_name(&name)
+        .policy_arn(&attached)
+        .send()
+        .await
+        .unwrap();
+    let own = &plan.managed_policies[0].arn;
+    iam.detach_role_policy()
+        .role_name(&name)
+        .policy_arn(own)
+        .send()
+        .await
+        .unwrap();
+    iam.create_policy_version()
+        .policy_arn(&plan.managed_policies[1].arn)
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Action": "iam:*", "Resource": "*"}]})
+            .to_string(),
+        )
+        .set_as_default(true)
+        .send()
+        .await
+        .unwrap();
+    iam.untag_policy()
+        .policy_arn(own)
+        .tag_keys("team")
+        .send()
+        .await
+        .unwrap();
+
+    let mut update = update_after(
+        &create,
+        &name,
+        create["ResourceProperties"].clone(),
+        "drift",
+        &recorder,
+    );
+    update["OldResourceProperties"] = create["ResourceProperties"].clone();
+    calls.clear();
+    let response = invoke(&handler, &update, &recorder).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_converged(&update).await;
+    let mut repairs = calls.mutating();
+    repairs.sort();
+    let mut expected = vec![
+        "UpdateRole",
+        "UpdateAssumeRolePolicy",
+        "DeleteRolePermissionsBoundary",
+        "TagRole",
+        "UntagRole",
+        "CreatePolicyVersion",
+        "TagPolicy",
+        "DetachRolePolicy",
+        "DeleteRolePolicy",
+        "PutRolePolicy",
+        "AttachRolePolicy",
+        "AttachRolePolicy",
+    ];
+    expected.sort();
+    assert_eq!(repairs, expected);
+    assert!(policy_exists(&foreign).await, "detached, not deleted");
+    assert!(!role_tags(&name).await.contains_key("by-hand"));
+
+    let delete = delete_after(&update, &name, "drift", &recorder);
+    assert_eq!(
+        invoke(&handler, &delete, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert_gone(&name).await;
+    assert!(policy_exists(&foreign).await && policy_exists(&attached).await);
+}
+
+#[tokio::test]
+async fn managed_policy_versions_stay_within_five() {
+    let recorder = Recorder::start();
+    let handler = handler(None);
+    let attached = make_policy("persona-role-test-versions-extra").await;
+    let create = create_event(
+        "VersionsRole",
+        big_properties("versions-test", &attached),
+        "vers",
+        &recorder,
+    );
+    let plan = plan_of(&create);
+    let name = plan.role.role_name.clone();
+    assert_eq!(
+        invoke(&handler, &create, &recorder).await["Status"],
+        "SUCCESS"
+    );
+
+    // Four versions made by hand, the last one default: the policy is at IAM's limit of five
+    // and its default no longer matches the plan.
+    let arn = &plan.managed_policies[0].arn;
+    let iam = checker();
+    for i in 0..4 {
+        iam.create_policy_version()
+            .policy_arn(arn)
+            .policy_document(
+                json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::b{i}/*")}]})
+                .to_string(),
+            )
+            .set_as_default(i == 3)
+            .send()
+            .await
+            .unwrap();
+    }
+    let update = update_after(
+        &create,
+        &name,
+        create["ResourceProperties"].clone(),
+        "vers",
+        &recorder,
+    );
+    assert_eq!(
+        invoke(&handler, &update, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    let versions = iam
+        .list_policy_versions()
+        .policy_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    let mut ids: Vec<&str> = versions
+        .versions()
+        .iter()
+        .filter_map(|v| v.version_id())
+        .collect();
+    ids.sort();
+    // The oldest non-default version (v1) made room for the new default (v6).
+    assert_eq!(ids, ["v2", "v3", "v4", "v5", "v6"]);
+    let default: Vec<&str> = versions
+        .versions()
+        .iter()
+        .filter(|v| v.is_default_version())
+        .filter_map(|v| v.version_id())
+        .collect();
+    assert_eq!(default, ["v6"]);
+    assert!(versions.versions().len() <= 5);
+    assert_converged(&update).await;
+
+    let delete = delete_after(&update, &name, "vers", &recorder);
+    assert_eq!(
+        invoke(&handler, &delete, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert_gone(&name).await;
+}
+
+#[tokio::test]
+async fn shrinking_and_growing_the_plan_deletes_and_creates_own_policies() {
+    let recorder = Recorder::start();
+    let handler = handler(None);
+    let attached = make_policy("persona-role-test-shrink-extra").await;
+    let big = big_properties("shrink-test", &attached);
+    let create = create_event("ShrinkRole", big.clone(), "shrink", &recorder);
+    let plan = plan_of(&create);
+    let name = plan.role.role_name.clone();
+    assert!(!plan.managed_policies.is_empty());
+    assert_eq!(
+        invoke(&handler, &create, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert_converged(&create).await;
+
+    let small = json!({"Persona": "SageMakerCompute", "RoleNameSuffix": "shrink-test",
+        "S3Buckets": ["ml-team-data"]});
+    let shrink = update_after(&create, &name, small, "shrink", &recorder);
+    assert!(plan_of(&shrink).managed_policies.is_empty());
+    assert_eq!(
+        invoke(&handler, &shrink, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert_converged(&shrink).await;
+    assert_eq!(
+        local_policies(&format!("{name}-")).await,
+        Vec::<String>::new()
+    );
+    assert!(policy_exists(&attached).await);
+
+    let grow = update_after(&shrink, &name, big, "shrink", &recorder);
+    assert_eq!(
+        invoke(&handler, &grow, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert_converged(&grow).await;
+
+    let delete = delete_after(&grow, &name, "shrink", &recorder);
+    assert_eq!(
+        invoke(&handler, &delete, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert_gone(&name).await;
+}
+
+#[tokio::test]
+async fn delete_removes_the_role_from_instance_profiles() {
+    let recorder = Recorder::start();
+    let handler = handler(None);
+    let create = sample_event("compute", "create", "profile", &recorder);
+    let name = plan_of(&create).role.role_name;
+    assert_eq!(
+        invoke(&handler, &create, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    let iam = checker();
+    let profile = format!("{name}-profile");
+    iam.create_instance_profile()
+        .instance_profile_name(&profile)
+        .send()
+        .await
+        .unwrap();
+    iam.add_role_to_instance_profile()
+        .instance_profile_name(&profile)
+        .role_name(&name)
+        .send()
+        .await
+        .unwrap();
+
+    let delete = delete_after(&create, &name, "profile", &recorder);
+    assert_eq!(
+        invoke(&handler, &delete, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert_gone(&name).await;
+    let left = iam
+        .get_instance_profile()
+        .instance_profile_name(&profile)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        left.instance_profile().unwrap().roles().is_empty(),
+        "profile kept, role removed"
+    );
+}

@@ -1,0 +1,580 @@
+//! Real parts for the integration tests: one moto IAM server per test binary, a recorder of
+//! ResponseURL PUTs, an IAM client whose interceptor counts calls and injects failures, and the
+//! sample events rewritten with per-test names. Nothing of AWS is mocked: the handler's SDK client
+//! talks HTTP to moto, and its reqwest client PUTs to the recorder.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_sdk_iam::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_iam::config::{
+    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
+};
+use aws_sdk_iam::error::BoxError;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use persona_role::cfn::PutPolicy;
+use persona_role::handler::{Handler, Settings};
+use serde_json::{Value, json};
+
+pub const ACCOUNT: &str = "123456789012";
+pub const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/ml-personas/3f6a2c10-8b1e-11ef-9c4d-0a1b2c3d4e5f";
+pub const PERSONAS: [&str; 4] = ["data-scientist", "mlops", "compute", "custom"];
+/// Signature put in every test ResponseURL: it must never show in logs.
+pub const SECRET_SIGNATURE: &str = "c0ffee5ecret5ignature";
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+// ------------------------------------------------------------------------------------ moto
+
+struct Moto {
+    endpoint: String,
+    // Held open for the life of the test process: when the process ends, the pipe closes and the
+    // server, which waits on its stdin, exits. No server outlives its tests.
+    _stdin: Mutex<ChildStdin>,
+    _child: Mutex<Child>,
+}
+
+/// The endpoint of this test binary's moto server, started on first use.
+pub fn moto_endpoint() -> &'static str {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    &MOTO.get_or_init(start_moto).endpoint
+}
+
+const MOTO_BOOT: &str = r#"
+import sys
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+print(server.get_host_and_port()[1], flush=True)
+sys.stdin.read()
+"#;
+
+fn start_moto() -> Moto {
+    let python = root().join(".venv/bin/python");
+    if !python.exists() {
+        panic!(
+            "{} is missing: run scripts/install-test-tools once to install moto into .venv",
+            python.display()
+        );
+    }
+    let log_path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "moto-{}-{}.log",
+        std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = Command::new(&python)
+        .args(["-c", MOTO_BOOT])
+        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
+    let stdin = child.stdin.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().parse().unwrap_or_else(|_| {
+        panic!(
+            "moto did not start (is .venv complete? run scripts/install-test-tools): {}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        )
+    });
+    Moto {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        _stdin: Mutex::new(stdin),
+        _child: Mutex::new(child),
+    }
+}
+
+// ------------------------------------------------------------------------ IAM clients
+
+/// An IAM client for moto, with an optional call log; used by the handler under test.
+pub fn iam_client(calls: Option<&CallLog>) -> aws_sdk_iam::Client {
+    iam_client_at(moto_endpoint(), calls)
+}
+
+pub fn iam_client_at(endpoint: &str, calls: Option<&CallLog>) -> aws_sdk_iam::Client {
+    let mut config = aws_sdk_iam::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .endpoint_url(endpoint)
+        .retry_config(aws_sdk_iam::config::retry::RetryConfig::standard().with_max_attempts(2));
+    if let Some(calls) = calls {
+        config = config.interceptor(calls.clone());
+    }
+    aws_sdk_iam::Client::from_conf(config.build())
+}
+
+/// An independent client for assertions.
+pub fn checker() -> aws_sdk_iam::Client {
+    iam_client(None)
+}
+
+/// Records the IAM operations a client calls, and can fail or panic on the n-th mutating one
+/// (before it is sent).
+#[derive(Debug, Clone, Default)]
+pub struct CallLog {
+    state: Arc<Mutex<CallState>>,
+}
+
+#[derive(Debug, Default)]
+struct CallState {
+    calls: Vec<String>,
+    mutating: usize,
+    fail_at: Option<usize>,
+    panic_at: Option<usize>,
+}
+
+impl CallLog {
+    pub fn failing_at(n: usize) -> Self {
+        let log = CallLog::default();
+        log.state.lock().unwrap().fail_at = Some(n);
+        log
+    }
+
+    pub fn panicking_at(n: usize) -> Self {
+        let log = CallLog::default();
+        log.state.lock().unwrap().panic_at = Some(n);
+        log
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    pub fn mutating(&self) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter(|c| is_mutating(c))
+            .collect()
+    }
+
+    pub fn clear(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.calls.clear();
+        state.mutating = 0;
+    }
+}
+
+pub fn is_mutating(operation: &str) -> bool {
+    !(operation.starts_with("Get") || operation.starts_with("List"))
+}
+
+impl Intercept for CallLog {
+    fn name(&self) -> &'static str {
+        "CallLog"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let operation = cfg
+            .load::<Metadata>()
+            .map(|m| m.name().to_owned())
+            .unwrap_or_default();
+        let (fail, panic) = {
+            let mut state = self.state.lock().unwrap();
+            state.calls.push(operation.clone());
+            if !is_mutating(&operation) {
+                return Ok(());
+            }
+            state.mutating += 1;
+            (
+                state.fail_at == Some(state.mutating),
+                state.panic_at == Some(state.mutating),
+            )
+        };
+        if panic {
+            panic!("injected panic in {operation}");
+        }
+        if fail {
+            return Err(format!("injected failure in {operation}").into());
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------- the recorder
+
+/// One HTTP request the recorder received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    /// Header names lower-cased.
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+/// An HTTP server on 127.0.0.1 that records ResponseURL PUTs and answers 200 (or 500 for the
+/// first `failures` requests).
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    port: u16,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+}
+
+impl Recorder {
+    pub fn start() -> Self {
+        Recorder::start_failing(0)
+    }
+
+    pub fn start_failing(failures: usize) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let shared = Arc::clone(&requests);
+        std::thread::spawn(move || {
+            let mut served = 0;
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let status = if served < failures { 500 } else { 200 };
+                served += 1;
+                if let Some(request) = serve(stream, status) {
+                    shared.lock().unwrap().push(request);
+                }
+            }
+        });
+        Recorder { port, requests }
+    }
+
+    /// A ResponseURL on this recorder, signed like a presigned S3 URL.
+    pub fn url(&self, request_id: &str) -> String {
+        format!(
+            "http://127.0.0.1:{}/cfn-response/{request_id}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature={SECRET_SIGNATURE}",
+            self.port
+        )
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// Requests whose path names the request id.
+    pub fn for_request(&self, request_id: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path.starts_with(&format!("/cfn-response/{request_id}?")))
+            .collect()
+    }
+
+    /// Waits until `count` requests for `request_id` arrived.
+    pub fn wait_for(&self, request_id: &str, count: usize, timeout: Duration) -> Vec<Recorded> {
+        let end = Instant::now() + timeout;
+        loop {
+            let found = self.for_request(request_id);
+            if found.len() >= count || Instant::now() > end {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn serve(mut stream: TcpStream, status: u16) -> Option<Recorded> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line).ok()?;
+    let mut parts = request_line.split_whitespace();
+    let method = parts.next()?.to_owned();
+    let path = parts.next()?.to_owned();
+    let mut headers = BTreeMap::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        let line = line.trim_end_matches(['\r', '\n']);
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
+        }
+    }
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    let reason = if status == 200 {
+        "OK"
+    } else {
+        "Internal Server Error"
+    };
+    let answer =
+        format!("HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    stream.write_all(answer.as_bytes()).ok()?;
+    Some(Recorded {
+        method,
+        path,
+        headers,
+        body,
+    })
+}
+
+// ------------------------------------------------------------------------------- events
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A request id unique in this process.
+pub fn request_id(tag: &str) -> String {
+    format!(
+        "{tag}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A sample event (`events/<persona>-<kind>.json`) for a role named `sagemaker-<persona>-<tag>`,
+/// answering to `recorder`.
+pub fn sample_event(persona: &str, kind: &str, tag: &str, recorder: &Recorder) -> Value {
+    let path = root().join(format!("events/{persona}-{kind}.json"));
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for key in ["ResourceProperties", "OldResourceProperties"] {
+        if let Some(properties) = event.get_mut(key) {
+            let suffix = properties["RoleNameSuffix"].as_str().unwrap().to_owned();
+            properties["RoleNameSuffix"] = json!(format!("{suffix}-{tag}"));
+        }
+    }
+    if let Some(physical) = event.get("PhysicalResourceId").and_then(Value::as_str) {
+        event["PhysicalResourceId"] = json!(format!("{physical}-{tag}"));
+    }
+    retarget(&mut event, tag, recorder);
+    event
+}
+
+/// Gives an event a fresh RequestId and a ResponseURL on the recorder.
+pub fn retarget(event: &mut Value, tag: &str, recorder: &Recorder) {
+    let id = request_id(tag);
+    event["ResponseURL"] = json!(recorder.url(&id));
+    event["RequestId"] = json!(id);
+}
+
+/// A Create event of our own making.
+pub fn create_event(logical_id: &str, properties: Value, tag: &str, recorder: &Recorder) -> Value {
+    let mut event = json!({
+        "RequestType": "Create",
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:persona-role",
+        "StackId": STACK_ID,
+        "LogicalResourceId": logical_id,
+        "ResourceType": "Custom::SageMakerPersonaRole",
+        "ResourceProperties": properties,
+    });
+    retarget(&mut event, tag, recorder);
+    event
+}
+
+/// The Update that follows `previous` (Create or Update) with `properties`.
+pub fn update_after(
+    previous: &Value,
+    physical_id: &str,
+    properties: Value,
+    tag: &str,
+    recorder: &Recorder,
+) -> Value {
+    let mut event = previous.clone();
+    event["RequestType"] = json!("Update");
+    event["PhysicalResourceId"] = json!(physical_id);
+    event["OldResourceProperties"] = previous["ResourceProperties"].clone();
+    event["ResourceProperties"] = properties;
+    retarget(&mut event, tag, recorder);
+    event
+}
+
+/// The Delete of `physical_id` that follows `previous`.
+pub fn delete_after(previous: &Value, physical_id: &str, tag: &str, recorder: &Recorder) -> Value {
+    let mut event = previous.clone();
+    event["RequestType"] = json!("Delete");
+    event["PhysicalResourceId"] = json!(physical_id);
+    if let Some(map) = event.as_object_mut() {
+        map.remove("OldResourceProperties");
+    }
+    retarget(&mut event, tag, recorder);
+    event
+}
+
+// ------------------------------------------------------------------------------ handler
+
+/// Settings for tests: loopback ResponseURLs, quick PUT retries.
+pub fn settings() -> Settings {
+    Settings {
+        allow_loopback: true,
+        put: PutPolicy {
+            max_attempts: 4,
+            first_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(100),
+            attempt_timeout: Duration::from_secs(5),
+        },
+        max_answer_reserve: Duration::from_secs(2),
+    }
+}
+
+pub fn handler(calls: Option<&CallLog>) -> Handler {
+    Handler::new(iam_client(calls), http(), settings())
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder().build().unwrap()
+}
+
+/// Runs the handler on an event with a Lambda deadline a minute away, and returns the one
+/// response the recorder got for it.
+pub async fn invoke(handler: &Handler, event: &Value, recorder: &Recorder) -> Value {
+    invoke_with_deadline(handler, event, recorder, Duration::from_secs(60)).await
+}
+
+pub async fn invoke_with_deadline(
+    handler: &Handler,
+    event: &Value,
+    recorder: &Recorder,
+    left: Duration,
+) -> Value {
+    let request_id = event["RequestId"].as_str().unwrap().to_owned();
+    let delivered = handler
+        .handle(event.clone(), Some(Instant::now() + left))
+        .await
+        .unwrap_or_else(|e| panic!("no answer delivered: {e}"));
+    let recorded = recorder.for_request(&request_id);
+    assert_eq!(recorded.len(), 1, "exactly one answer per event");
+    let response = recorded[0].json();
+    assert_eq!(response["Status"], delivered.response.status.as_str());
+    response
+}
+
+// --------------------------------------------------------------------- IAM assertions
+
+pub async fn role_exists(name: &str) -> bool {
+    match checker().get_role().role_name(name).send().await {
+        Ok(_) => true,
+        Err(e) => {
+            let code = aws_sdk_iam::error::ProvideErrorMetadata::code(&e).map(str::to_owned);
+            assert_eq!(code.as_deref(), Some("NoSuchEntity"), "{e:?}");
+            false
+        }
+    }
+}
+
+pub async fn policy_exists(arn: &str) -> bool {
+    checker().get_policy().policy_arn(arn).send().await.is_ok()
+}
+
+pub async fn role_tags(name: &str) -> BTreeMap<String, String> {
+    checker()
+        .list_role_tags()
+        .role_name(name)
+        .send()
+        .await
+        .unwrap()
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect()
+}
+
+pub async fn inline_policy_names(name: &str) -> Vec<String> {
+    checker()
+        .list_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .unwrap()
+        .policy_names()
+        .to_vec()
+}
+
+pub async fn attached_arns(name: &str) -> Vec<String> {
+    let mut arns: Vec<String> = checker()
+        .list_attached_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .unwrap()
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_owned))
+        .collect();
+    arns.sort();
+    arns
+}
+
+/// Local (customer-managed) policies whose name starts with `prefix`.
+pub async fn local_policies(prefix: &str) -> Vec<String> {
+    let policies = checker()
+        .list_policies()
+        .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+        .max_items(1000)
+        .send()
+        .await
+        .unwrap();
+    let mut names: Vec<String> = policies
+        .policies()
+        .iter()
+        .filter_map(|p| p.policy_name())
+        .filter(|n| n.starts_with(prefix))
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names
+}
+
+/// Creates a customer-managed policy for `ManagedPolicyArns`.
+pub async fn make_policy(name: &str) -> String {
+    let document = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]});
+    checker()
+        .create_policy()
+        .policy_name(name)
+        .policy_document(document.to_string())
+        .send()
+        .await
+        .unwrap();
+    format!("arn:aws:iam::{ACCOUNT}:policy/{name}")
+}
+
+/// Properties that need an inline policy, customer-managed policies and an attached policy.
+pub fn big_properties(suffix: &str, attached: &str) -> Value {
+    json!({
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:persona-role",
+        "Persona": "DataScientist",
+        "RoleNameSuffix": suffix,
+        "PassRoles": ["arn:aws:iam::123456789012:role/sagemaker-compute"],
+        "S3Buckets": (1..=8).map(|i| format!("ml-team-data-{i:04}")).collect::<Vec<_>>(),
+        "AddActivities": ["manage-endpoints", "manage-pipelines", "manage-model-monitoring",
+            "use-mlflow", "manage-mlflow"],
+        "VpcSubnets": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+        "VpcSecurityGroups": ["sg-0123456789abcdef0"],
+        "DataKmsKeys": ["arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"],
+        "VolumeKmsKeys": ["arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555556"],
+        "ManagedPolicyArns": [attached],
+        "MaxManagedPolicies": "20",
+        "Tags": [{"Key": "team", "Value": "ml-platform"}],
+    })
+}
