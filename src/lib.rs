@@ -8,6 +8,7 @@ pub mod cfn;
 pub mod cli;
 pub mod context;
 pub mod export;
+pub mod guardrails;
 pub mod handler;
 pub mod iam;
 pub mod plan;

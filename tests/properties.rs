@@ -578,3 +578,73 @@ fn properties_must_be_an_object() {
     let e = error_at(&errors(json!(["Persona"])), "ResourceProperties");
     assert_eq!(e.message, "expected an object of properties");
 }
+
+mod guardrails {
+    use super::*;
+    use persona_role::guardrails::Guardrails;
+    use persona_role::plan;
+
+    const BOUNDARY: &str = "arn:aws:iam::123456789012:policy/ml-boundary";
+
+    fn guardrails() -> Guardrails {
+        Guardrails::from_values(
+            Some(BOUNDARY),
+            Some("arn:aws:iam::aws:policy/AmazonSageMaker*"),
+        )
+    }
+
+    #[test]
+    fn required_boundary_is_applied_when_absent() {
+        let plan = plan::plan_guarded(&data_scientist(), &context(), &guardrails()).unwrap();
+        assert_eq!(plan.role.permissions_boundary.as_deref(), Some(BOUNDARY));
+    }
+
+    #[test]
+    fn a_different_boundary_is_refused_naming_the_required_one() {
+        let value = with(
+            data_scientist(),
+            "PermissionsBoundary",
+            json!("arn:aws:iam::123456789012:policy/other"),
+        );
+        let error = plan::plan_guarded(&value, &context(), &guardrails()).unwrap_err();
+        let reason = error.to_string();
+        assert!(reason.starts_with("PermissionsBoundary: `arn:aws:iam::123456789012:policy/other` is not the permissions boundary this function requires"), "{reason}");
+        assert!(reason.contains(BOUNDARY));
+    }
+
+    #[test]
+    fn managed_policies_outside_the_allow_list_are_refused() {
+        let value = with(
+            data_scientist(),
+            "ManagedPolicyArns",
+            json!([
+                "arn:aws:iam::aws:policy/AdministratorAccess",
+                "arn:aws:iam::aws:policy/AmazonSageMakerReadOnly"
+            ]),
+        );
+        let error = plan::plan_guarded(&value, &context(), &guardrails()).unwrap_err();
+        let reason = error.to_string();
+        assert!(reason.starts_with("ManagedPolicyArns[0]: `arn:aws:iam::aws:policy/AdministratorAccess` is not on this function's AllowedManagedPolicyArns"), "{reason}");
+        assert!(!reason.contains("ManagedPolicyArns[1]"), "{reason}");
+    }
+
+    #[test]
+    fn an_empty_allow_list_allows_no_extra_policies_but_catalog_ones_still_attach() {
+        let g = Guardrails::from_values(None, Some(""));
+        let value = json!({"Persona": "Custom", "Activities": ["SageMaker Canvas Core Access"]});
+        let plan = plan::plan_guarded(&value, &context(), &g).unwrap();
+        assert_eq!(plan.attached_policy_arns.len(), 1);
+        let value = with(
+            value,
+            "ManagedPolicyArns",
+            json!(["arn:aws:iam::aws:policy/AmazonSageMakerReadOnly"]),
+        );
+        let reason = plan::plan_guarded(&value, &context(), &g)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            reason.contains("this function allows no extra managed policies"),
+            "{reason}"
+        );
+    }
+}

@@ -11,6 +11,7 @@ use thiserror::Error;
 
 use crate::catalog;
 use crate::context::StackContext;
+use crate::guardrails::Guardrails;
 use crate::properties::{self, Properties, PropertyErrors, Tag};
 
 pub use pack::{INLINE_LIMIT, MANAGED_LIMIT, QuotaError, TRUST_LIMIT, iam_size};
@@ -107,6 +108,17 @@ impl Plan {
 /// Parses the properties and plans the role.
 pub fn plan_properties(value: &Value, context: &StackContext) -> Result<Plan, PlanError> {
     let properties = properties::parse(value, context)?;
+    Ok(build(&properties, context)?)
+}
+
+/// Parses the properties, applies the function's guardrails, and plans the role.
+pub fn plan_guarded(
+    value: &Value,
+    context: &StackContext,
+    guardrails: &Guardrails,
+) -> Result<Plan, PlanError> {
+    let mut properties = properties::parse(value, context)?;
+    guardrails.apply(&mut properties)?;
     Ok(build(&properties, context)?)
 }
 

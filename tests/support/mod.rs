@@ -255,9 +255,7 @@ impl Recorder {
                 let Ok(stream) = stream else { continue };
                 let status = if served < failures { 500 } else { 200 };
                 served += 1;
-                if let Some(request) = serve(stream, status) {
-                    shared.lock().unwrap().push(request);
-                }
+                serve(stream, status, &shared);
             }
         });
         Recorder { port, requests }
@@ -296,7 +294,8 @@ impl Recorder {
     }
 }
 
-fn serve(mut stream: TcpStream, status: u16) -> Option<Recorded> {
+/// Reads one request, records it, then answers: recorded before the client sees the answer.
+fn serve(mut stream: TcpStream, status: u16, requests: &Mutex<Vec<Recorded>>) -> Option<()> {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .ok()?;
@@ -324,6 +323,12 @@ fn serve(mut stream: TcpStream, status: u16) -> Option<Recorded> {
         .unwrap_or(0);
     let mut body = vec![0; length];
     reader.read_exact(&mut body).ok()?;
+    requests.lock().unwrap().push(Recorded {
+        method,
+        path,
+        headers,
+        body,
+    });
     let reason = if status == 200 {
         "OK"
     } else {
@@ -331,13 +336,7 @@ fn serve(mut stream: TcpStream, status: u16) -> Option<Recorded> {
     };
     let answer =
         format!("HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    stream.write_all(answer.as_bytes()).ok()?;
-    Some(Recorded {
-        method,
-        path,
-        headers,
-        body,
-    })
+    stream.write_all(answer.as_bytes()).ok()
 }
 
 // ------------------------------------------------------------------------------- events

@@ -1,0 +1,142 @@
+//! The deputy's guardrails: limits the function's operator sets (template parameters, passed as
+//! environment) on every role users declare. The execution role's IAM conditions enforce the
+//! same limits; checking them here gives users a clear FAILED reason instead of AccessDenied.
+
+use crate::properties::{Properties, PropertyError, PropertyErrors};
+
+pub const REQUIRED_BOUNDARY_ENV: &str = "PERSONA_ROLE_REQUIRED_BOUNDARY";
+pub const ALLOWED_MANAGED_POLICIES_ENV: &str = "PERSONA_ROLE_ALLOWED_MANAGED_POLICIES";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Guardrails {
+    /// Every role gets this permissions boundary; a different one is refused.
+    pub required_boundary: Option<String>,
+    /// ARN patterns (`*` matches any run of characters) that `ManagedPolicyArns` may name;
+    /// `None` allows any.
+    pub allowed_managed_policies: Option<Vec<String>>,
+}
+
+impl Guardrails {
+    /// From the environment variables' values; empty values mean unset.
+    pub fn from_values(required_boundary: Option<&str>, allowed: Option<&str>) -> Self {
+        let required_boundary = required_boundary
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
+        let allowed_managed_policies = allowed.map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        });
+        Guardrails {
+            required_boundary,
+            allowed_managed_policies,
+        }
+    }
+
+    pub fn from_env() -> Self {
+        Guardrails::from_values(
+            std::env::var(REQUIRED_BOUNDARY_ENV).ok().as_deref(),
+            std::env::var(ALLOWED_MANAGED_POLICIES_ENV).ok().as_deref(),
+        )
+    }
+
+    /// Applies the required boundary and checks the attachments; all violations at once.
+    pub fn apply(&self, properties: &mut Properties) -> Result<(), PropertyErrors> {
+        let mut errors = Vec::new();
+        if let Some(required) = &self.required_boundary {
+            match &properties.permissions_boundary {
+                None => properties.permissions_boundary = Some(required.clone()),
+                Some(given) if given == required => {}
+                Some(given) => errors.push(PropertyError {
+                    property: "PermissionsBoundary".to_owned(),
+                    message: format!(
+                        "`{given}` is not the permissions boundary this function requires"
+                    ),
+                    help: Some(format!(
+                        "omit PermissionsBoundary, or give `{required}` (the function's RequiredPermissionsBoundary)"
+                    )),
+                }),
+            }
+        }
+        if let Some(allowed) = &self.allowed_managed_policies {
+            for (i, arn) in properties.managed_policy_arns.iter().enumerate() {
+                if !allowed.iter().any(|pattern| glob_match(pattern, arn)) {
+                    let help = if allowed.is_empty() {
+                        "this function allows no extra managed policies".to_owned()
+                    } else {
+                        format!("allowed: {}", allowed.join(", "))
+                    };
+                    errors.push(PropertyError {
+                        property: format!("ManagedPolicyArns[{i}]"),
+                        message: format!(
+                            "`{arn}` is not on this function's AllowedManagedPolicyArns"
+                        ),
+                        help: Some(help),
+                    });
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(PropertyErrors(errors))
+        }
+    }
+}
+
+/// `*` matches any run of characters (as in IAM ARN patterns); everything else literally.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let Some(first) = parts.next() else {
+        return text.is_empty();
+    };
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.ends_with(last)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_matches_like_iam_arn_patterns() {
+        assert!(glob_match(
+            "arn:aws:iam::aws:policy/AmazonSageMaker*",
+            "arn:aws:iam::aws:policy/AmazonSageMakerReadOnly"
+        ));
+        assert!(!glob_match(
+            "arn:aws:iam::aws:policy/AmazonSageMaker*",
+            "arn:aws:iam::aws:policy/AdministratorAccess"
+        ));
+        assert!(glob_match("*", "anything"));
+        assert!(glob_match("a*b*c", "aXXbYYc"));
+        assert!(!glob_match("a*b*c", "aXXcYYb"));
+        assert!(glob_match("exact", "exact"));
+        assert!(!glob_match("exact", "exactly"));
+        assert!(glob_match("ab*b", "abb"));
+    }
+
+    #[test]
+    fn empty_values_mean_unset() {
+        let g = Guardrails::from_values(Some(""), None);
+        assert_eq!(g, Guardrails::default());
+        let g = Guardrails::from_values(None, Some(""));
+        assert_eq!(g.allowed_managed_policies, Some(Vec::new()));
+    }
+}
