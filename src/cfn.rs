@@ -74,15 +74,17 @@ pub struct EventError {
 }
 
 /// Parses a raw event. Never panics on any JSON.
-pub fn parse_event(event: &Value) -> Result<Request, EventError> {
+pub fn parse_event(event: &Value) -> Result<Request, Box<EventError>> {
     let text = |key: &str| event.get(key).and_then(Value::as_str).map(str::to_owned);
-    let salvage = |message: String| EventError {
-        message,
-        response_url: text("ResponseURL"),
-        request_id: text("RequestId"),
-        stack_id: text("StackId"),
-        logical_resource_id: text("LogicalResourceId"),
-        physical_resource_id: text("PhysicalResourceId").filter(|id| !id.is_empty()),
+    let salvage = |message: String| {
+        Box::new(EventError {
+            message,
+            response_url: text("ResponseURL"),
+            request_id: text("RequestId"),
+            stack_id: text("StackId"),
+            logical_resource_id: text("LogicalResourceId"),
+            physical_resource_id: text("PhysicalResourceId").filter(|id| !id.is_empty()),
+        })
     };
     if !event.is_object() {
         return Err(salvage("the event is not a JSON object".to_owned()));

@@ -19,6 +19,7 @@ use crate::cfn::{
     Response, Status,
 };
 use crate::context::StackContext;
+use crate::guardrails::Guardrails;
 use crate::iam::{self, CreateRoleError, Deletion, Iam, IamError, Owner, RoleState};
 use crate::plan::{self, Plan};
 use crate::properties::{MAX_ROLE_NAME, is_role_name_char};
@@ -35,6 +36,8 @@ pub struct Settings {
     /// At most this much time is kept back before the deadline to answer; less when the
     /// invocation is short (a tenth of the time left, at least a second, at most half).
     pub max_answer_reserve: Duration,
+    /// The operator's limits on every role (required boundary, allowed managed policies).
+    pub guardrails: Guardrails,
 }
 
 impl Default for Settings {
@@ -43,17 +46,19 @@ impl Default for Settings {
             allow_loopback: false,
             put: PutPolicy::default(),
             max_answer_reserve: Duration::from_secs(5),
+            guardrails: Guardrails::default(),
         }
     }
 }
 
 impl Settings {
-    /// Defaults, with [`ALLOW_LOOPBACK_ENV`] read from the environment.
+    /// Defaults, with [`ALLOW_LOOPBACK_ENV`] and the guardrails read from the environment.
     pub fn from_env() -> Self {
         let allow_loopback = std::env::var(ALLOW_LOOPBACK_ENV)
             .is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
         Settings {
             allow_loopback,
+            guardrails: Guardrails::from_env(),
             ..Settings::default()
         }
     }
@@ -158,8 +163,13 @@ impl Handler {
 
         let progress = Arc::new(Progress::default());
         let mut task = tokio::spawn(
-            run(self.iam.clone(), request.clone(), Arc::clone(&progress))
-                .instrument(tracing::Span::current()),
+            run(
+                self.iam.clone(),
+                request.clone(),
+                self.settings.guardrails.clone(),
+                Arc::clone(&progress),
+            )
+            .instrument(tracing::Span::current()),
         );
         let outcome = tokio::select! {
             joined = &mut task => match joined {
@@ -194,7 +204,7 @@ impl Handler {
     /// Answers FAILED to an event that is no valid request, if it names a usable ResponseURL.
     async fn answer_malformed(
         &self,
-        error: cfn::EventError,
+        error: Box<cfn::EventError>,
         start: Instant,
         deadline: Option<Instant>,
     ) -> Result<Delivered, HandlerError> {
@@ -263,7 +273,7 @@ pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Option<Instant> {
         .duration_since(UNIX_EPOCH)
         .ok()?
         .as_millis();
-    let left = u128::from(deadline_ms).checked_sub(now_ms).unwrap_or(0);
+    let left = u128::from(deadline_ms).saturating_sub(now_ms);
     let left = Duration::from_millis(u64::try_from(left).unwrap_or(u64::MAX));
     Instant::now().checked_add(left)
 }
@@ -400,7 +410,12 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 
 // ------------------------------------------------------------------------ the work
 
-async fn run(iam: Iam, request: Request, progress: Arc<Progress>) -> Outcome {
+async fn run(
+    iam: Iam,
+    request: Request,
+    guardrails: Guardrails,
+    progress: Arc<Progress>,
+) -> Outcome {
     let context = match StackContext::from_stack_id(&request.stack_id, &request.logical_resource_id)
     {
         Ok(context) => context,
@@ -417,6 +432,7 @@ async fn run(iam: Iam, request: Request, progress: Arc<Progress>) -> Outcome {
         request: &request,
         context: &context,
         owner: &owner,
+        guardrails: &guardrails,
         progress: &progress,
     };
     match request.request_type {
@@ -431,6 +447,7 @@ struct Work<'a> {
     request: &'a Request,
     context: &'a StackContext,
     owner: &'a Owner,
+    guardrails: &'a Guardrails,
     progress: &'a Progress,
 }
 
@@ -531,7 +548,7 @@ impl Work<'_> {
     }
 
     fn plan(&self) -> Result<Plan, String> {
-        let plan = plan::plan_properties(&self.request.properties, self.context)
+        let plan = plan::plan_guarded(&self.request.properties, self.context, self.guardrails)
             .map_err(|e| e.to_string())?;
         for warning in &plan.warnings {
             tracing::warn!(warning = %warning, "properties");

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use persona_role::cfn::{MAX_BODY_BYTES, PLACEHOLDER_PREFIX};
 use persona_role::context::StackContext;
-use persona_role::handler::{Handler, HandlerError};
+use persona_role::guardrails::Guardrails;
+use persona_role::handler::{Handler, HandlerError, Settings};
 use persona_role::plan::{Plan, plan_properties};
 use serde_json::{Value, json};
 use support::*;
@@ -572,4 +573,51 @@ async fn malformed_events_are_answered_when_they_can_be() {
     }
     assert_eq!(recorder.requests().len(), before);
     assert_eq!(calls.calls(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn the_function_guardrails_apply_to_every_role() {
+    let recorder = Recorder::start();
+    let boundary = make_policy("persona-role-test-guard-boundary").await;
+    let allowed = make_policy("persona-role-test-guard-allowed").await;
+    let refused = make_policy("persona-role-test-guard-refused").await;
+    let guarded = Handler::new(
+        iam_client(None),
+        http(),
+        Settings {
+            guardrails: Guardrails::from_values(
+                Some(&boundary),
+                Some("arn:aws:iam::123456789012:policy/persona-role-test-guard-allowed*"),
+            ),
+            ..settings()
+        },
+    );
+
+    let mut create = sample_event("compute", "create", "guard", &recorder);
+    create["ResourceProperties"]["ManagedPolicyArns"] = json!([&allowed]);
+    let name = plan_of(&create).role.role_name;
+    let response = invoke(&guarded, &create, &recorder).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    let role = checker().get_role().role_name(&name).send().await.unwrap();
+    let set = role.role().unwrap().permissions_boundary().unwrap();
+    assert_eq!(set.permissions_boundary_arn(), Some(boundary.as_str()));
+    assert_eq!(attached_arns(&name).await, [allowed.as_str()]);
+
+    let mut properties = create["ResourceProperties"].clone();
+    properties["ManagedPolicyArns"] = json!([&allowed, &refused]);
+    let update = update_after(&create, &name, properties, "guard", &recorder);
+    let response = invoke(&guarded, &update, &recorder).await;
+    assert_eq!(response["Status"], "FAILED");
+    assert!(
+        reason(&response).starts_with("ManagedPolicyArns[1]"),
+        "{response}"
+    );
+    assert_eq!(attached_arns(&name).await, [allowed.as_str()]);
+
+    let delete = delete_after(&create, &name, "guard", &recorder);
+    assert_eq!(
+        invoke(&guarded, &delete, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert_nothing_left(&name).await;
 }

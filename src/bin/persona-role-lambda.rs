@@ -11,6 +11,11 @@ use serde_json::{Value, json};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     init_logging();
+    if cfg!(panic = "abort") {
+        // Built with panic=abort (cargo lambda's default release optimizations): a panic kills
+        // the process before the handler can answer FAILED. Build with --disable-optimizations.
+        tracing::warn!("built with panic=abort: a panic cannot be answered FAILED");
+    }
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let iam = aws_sdk_iam::Client::new(&config);
     let http = reqwest::Client::builder().build()?;

@@ -101,7 +101,11 @@ pub static MANAGE_ML_JOBS: Activity = Activity {
             sid: "Metrics",
             when: When::Always,
             actions: &["sagemaker:BatchGetMetrics"],
-            resources: &[sagemaker("training-job/*")],
+            // Metrics are read by training job or by the trial component that records it.
+            resources: &[
+                sagemaker("training-job/*"),
+                sagemaker("experiment-trial-component/*"),
+            ],
             conditions: &[],
         },
         Statement {

@@ -433,6 +433,7 @@ pub fn settings() -> Settings {
             attempt_timeout: Duration::from_secs(5),
         },
         max_answer_reserve: Duration::from_secs(2),
+        ..Settings::default()
     }
 }
 
