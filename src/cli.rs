@@ -215,16 +215,7 @@ fn validate(
     stdin: &mut dyn std::io::Read,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let (label, text) = read_input(input.file, stdin)?;
-    let document = parse_document(&label, &text)?;
-    let (properties, context) = split_input(
-        document,
-        input.account,
-        &input.region,
-        input.partition,
-        &input.stack_name,
-        &input.logical_id,
-    )?;
+    let (properties, context) = read_properties(input, stdin)?;
     let schema_errors = schema_violations(&properties);
     if !schema_errors.is_empty() {
         return Err(CliError::Schema(schema_errors));
@@ -273,17 +264,25 @@ pub fn schema_violations(properties: &Value) -> Vec<String> {
 }
 
 fn plan_input(input: Input, stdin: &mut dyn std::io::Read) -> Result<plan::Plan, CliError> {
+    let (properties, context) = read_properties(input, stdin)?;
+    Ok(plan::plan_properties(&properties, &context)?)
+}
+
+/// The properties and stack of the input: read, parsed, and split if it is an event.
+fn read_properties(
+    input: Input,
+    stdin: &mut dyn std::io::Read,
+) -> Result<(Value, StackContext), CliError> {
     let (label, text) = read_input(input.file, stdin)?;
     let document = parse_document(&label, &text)?;
-    let (properties, context) = split_input(
+    split_input(
         document,
         input.account,
         &input.region,
         input.partition,
         &input.stack_name,
         &input.logical_id,
-    )?;
-    Ok(plan::plan_properties(&properties, &context)?)
+    )
 }
 
 fn write_json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<(), CliError> {
