@@ -25,6 +25,8 @@ pub const DEFAULT_SERVICE_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Reason text kept when a Reason must be shortened to fit the body.
 const MIN_REASON_BYTES: usize = 200;
 const TRIMMED_MARK: &str = " [trimmed]";
+/// The shortest time one PUT attempt gets, even past the deadline.
+const MIN_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestType {
@@ -381,13 +383,15 @@ pub async fn put_response(
     let mut attempt = 0;
     loop {
         attempt += 1;
+        // The first attempt is always made, however late: the deadline is an estimate, and a
+        // late answer beats none.
         let mut timeout = policy.attempt_timeout;
         if let Some(deadline) = deadline {
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            if left.is_zero() && attempt > 1 {
                 return Err(PutError::NoTime);
             }
-            timeout = timeout.min(left);
+            timeout = timeout.min(left.max(MIN_ATTEMPT_TIMEOUT));
         }
         let result = http
             .put(url.clone())

@@ -267,8 +267,14 @@ impl Handler {
     }
 }
 
-/// Converts the Lambda context's deadline (epoch milliseconds) to an [`Instant`].
+/// Converts the Lambda context's deadline (epoch milliseconds) to an [`Instant`]. A value too
+/// small to be an epoch time (before 2001) is read as milliseconds from now: `cargo lambda watch`
+/// sends its 10-minute timeout (600000) that way.
 pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Option<Instant> {
+    const EPOCH_2001_MS: u64 = 978_307_200_000;
+    if deadline_ms < EPOCH_2001_MS {
+        return Instant::now().checked_add(Duration::from_millis(deadline_ms));
+    }
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .ok()?
@@ -758,5 +764,9 @@ mod tests {
         assert!(left > Duration::from_millis(2500) && left <= Duration::from_millis(3000));
         let past = deadline_from_epoch_ms(now_ms - 10_000).unwrap();
         assert!(past <= Instant::now());
+        // cargo lambda watch's relative deadline.
+        let relative = deadline_from_epoch_ms(600_000).unwrap();
+        let left = relative.saturating_duration_since(Instant::now());
+        assert!(left > Duration::from_secs(590) && left <= Duration::from_secs(600));
     }
 }

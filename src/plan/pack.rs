@@ -232,7 +232,7 @@ pub fn pack(statements: Vec<Value>, attached: usize, limit: usize) -> Result<Pac
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
     use serde_json::json;
