@@ -140,13 +140,13 @@ pub fn run(
             };
             match list {
                 Some(items) => {
-                    let what = if matches!(error, CliError::Schema(_)) {
-                        "schema violation"
-                    } else {
-                        "invalid property"
+                    let what = match (matches!(error, CliError::Schema(_)), items.len()) {
+                        (true, 1) => "schema violation",
+                        (true, _) => "schema violations",
+                        (false, 1) => "invalid property",
+                        (false, _) => "invalid properties",
                     };
-                    let plural = if items.len() == 1 { "" } else { "s" };
-                    let _ = writeln!(err, "error: {} {what}{plural}", items.len());
+                    let _ = writeln!(err, "error: {} {what}", items.len());
                     for item in items {
                         let _ = writeln!(err, "  - {item}");
                     }

@@ -2,6 +2,8 @@
 //! environment) on every role users declare. The execution role's IAM conditions enforce the
 //! same limits; checking them here gives users a clear FAILED reason instead of AccessDenied.
 
+use crate::catalog;
+use crate::context::Partition;
 use crate::properties::{Properties, PropertyError, PropertyErrors};
 
 pub const REQUIRED_BOUNDARY_ENV: &str = "PERSONA_ROLE_REQUIRED_BOUNDARY";
@@ -43,8 +45,13 @@ impl Guardrails {
         )
     }
 
-    /// Applies the required boundary and checks the attachments; all violations at once.
-    pub fn apply(&self, properties: &mut Properties) -> Result<(), PropertyErrors> {
+    /// Applies the required boundary and checks every managed policy the role would attach —
+    /// the user's and those activities bring; all violations at once.
+    pub fn apply(
+        &self,
+        properties: &mut Properties,
+        partition: Partition,
+    ) -> Result<(), PropertyErrors> {
         let mut errors = Vec::new();
         if let Some(required) = &self.required_boundary {
             match &properties.permissions_boundary {
@@ -62,20 +69,39 @@ impl Guardrails {
             }
         }
         if let Some(allowed) = &self.allowed_managed_policies {
+            let is_allowed = |arn: &str| allowed.iter().any(|pattern| glob_match(pattern, arn));
+            let help = || {
+                Some(if allowed.is_empty() {
+                    "this function allows no managed policies besides each role's own".to_owned()
+                } else {
+                    format!("allowed: {}", allowed.join(", "))
+                })
+            };
             for (i, arn) in properties.managed_policy_arns.iter().enumerate() {
-                if !allowed.iter().any(|pattern| glob_match(pattern, arn)) {
-                    let help = if allowed.is_empty() {
-                        "this function allows no extra managed policies".to_owned()
-                    } else {
-                        format!("allowed: {}", allowed.join(", "))
-                    };
+                if !is_allowed(arn) {
                     errors.push(PropertyError {
                         property: format!("ManagedPolicyArns[{i}]"),
                         message: format!(
                             "`{arn}` is not on this function's AllowedManagedPolicyArns"
                         ),
-                        help: Some(help),
+                        help: help(),
                     });
+                }
+            }
+            for &index in &properties.activities {
+                let activity = catalog::activity(index);
+                for name in activity.aws_managed_policies {
+                    let arn = format!("arn:{partition}:iam::aws:policy/{name}");
+                    if !is_allowed(&arn) {
+                        errors.push(PropertyError {
+                            property: "Activities".to_owned(),
+                            message: format!(
+                                "activity `{}` attaches `{arn}`, which is not on this function's AllowedManagedPolicyArns",
+                                activity.name
+                            ),
+                            help: help(),
+                        });
+                    }
                 }
             }
         }

@@ -407,7 +407,22 @@ impl Parser<'_> {
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || ".,+@=_-".contains(c))
             });
-        if valid {
+        // The function's own permissions are scoped by ARNs like `role/sagemaker-*`, where `*`
+        // also spans `/`: a `sagemaker-` path segment would widen them, so its template denies
+        // such paths; say so here rather than let IAM answer AccessDenied.
+        let widening = path
+            .split('/')
+            .any(|segment| segment.starts_with(ROLE_NAME_PREFIX));
+        if valid && widening {
+            self.errors.push(
+                "Path",
+                format!("`{path}` has a segment starting with `{ROLE_NAME_PREFIX}`"),
+                Some(format!(
+                    "role paths may not contain `{ROLE_NAME_PREFIX}` segments, which would widen the function's permissions; use e.g. `/ml/`"
+                )),
+            );
+            None
+        } else if valid {
             Some(path)
         } else {
             self.errors.push(

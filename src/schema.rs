@@ -106,7 +106,12 @@ pub fn properties_schema() -> Value {
     );
     properties.insert(
         "Path".to_owned(),
-        json!({"type": "string", "maxLength": 512, "pattern": r"^/([A-Za-z0-9.,+@=_-]+/)*$"}),
+        json!({
+            "type": "string",
+            "maxLength": 512,
+            "pattern": r"^/([A-Za-z0-9.,+@=_-]+/)*$",
+            "not": {"pattern": format!("/{ROLE_NAME_PREFIX}")},
+        }),
     );
     properties.insert(
         "MaxSessionDuration".to_owned(),

@@ -539,7 +539,7 @@ fn path_must_be_an_iam_path() {
             good
         );
     }
-    for bad in ["service-role", "/a", "//", "/a b/"] {
+    for bad in ["service-role", "/a", "//", "/a b/", "/sagemaker-team/"] {
         error_at(&errors(with(data_scientist(), "Path", json!(bad))), "Path");
     }
 }
@@ -629,13 +629,29 @@ mod guardrails {
     }
 
     #[test]
-    fn an_empty_allow_list_allows_no_extra_policies_but_catalog_ones_still_attach() {
-        let g = Guardrails::from_values(None, Some(""));
+    fn activities_attaching_policies_outside_the_allow_list_are_refused_by_name() {
+        let narrow = Guardrails::from_values(
+            None,
+            Some("arn:aws:iam::aws:policy/AmazonSageMakerReadOnly"),
+        );
         let value = json!({"Persona": "Custom", "Activities": ["SageMaker Canvas Core Access"]});
-        let plan = plan::plan_guarded(&value, &context(), &g).unwrap();
-        assert_eq!(plan.attached_policy_arns.len(), 1);
+        let reason = plan::plan_guarded(&value, &context(), &narrow)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            reason.starts_with("Activities: activity `SageMaker Canvas Core Access` attaches `arn:aws:iam::aws:policy/AmazonSageMakerCanvasFullAccess`"),
+            "{reason}"
+        );
+        // The default allow-list of the template covers SageMaker's own managed policies.
+        let default = Guardrails::from_values(None, Some("arn:*:iam::aws:policy/AmazonSageMaker*"));
+        assert!(plan::plan_guarded(&value, &context(), &default).is_ok());
+    }
+
+    #[test]
+    fn an_empty_allow_list_allows_no_managed_policies_besides_the_roles_own() {
+        let g = Guardrails::from_values(None, Some(""));
         let value = with(
-            value,
+            data_scientist(),
             "ManagedPolicyArns",
             json!(["arn:aws:iam::aws:policy/AmazonSageMakerReadOnly"]),
         );
@@ -643,8 +659,9 @@ mod guardrails {
             .unwrap_err()
             .to_string();
         assert!(
-            reason.contains("this function allows no extra managed policies"),
+            reason.contains("this function allows no managed policies besides each role's own"),
             "{reason}"
         );
+        assert!(plan::plan_guarded(&data_scientist(), &context(), &g).is_ok());
     }
 }

@@ -72,6 +72,7 @@ fn malformed_shapes_are_rejected_by_schema_and_planner_alike() {
         ("/Description", json!({"Description": "d".repeat(1001)})),
         ("/MaxSessionDuration", json!({"MaxSessionDuration": 60})),
         ("/Path", json!({"Path": "no-slashes"})),
+        ("/Path", json!({"Path": "/ml/sagemaker-team/"})),
         (
             "/Tags",
             json!({"Tags": (0..49).map(|i| json!({"Key": format!("k{i}"), "Value": "v"})).collect::<Vec<_>>()}),

@@ -118,7 +118,7 @@ pub fn plan_guarded(
     guardrails: &Guardrails,
 ) -> Result<Plan, PlanError> {
     let mut properties = properties::parse(value, context)?;
-    guardrails.apply(&mut properties)?;
+    guardrails.apply(&mut properties, context.partition)?;
     Ok(build(&properties, context)?)
 }
 
