@@ -408,17 +408,17 @@ impl Parser<'_> {
                         .all(|c| c.is_ascii_alphanumeric() || ".,+@=_-".contains(c))
             });
         // The function's own permissions are scoped by ARNs like `role/sagemaker-*`, where `*`
-        // also spans `/`: a `sagemaker-` path segment would widen them, so its template denies
-        // such paths; say so here rather than let IAM answer AccessDenied.
+        // also spans `/`: a path segment holding `sagemaker-` would widen them, so its template
+        // denies such paths; say so here rather than let IAM answer AccessDenied.
         let widening = path
             .split('/')
-            .any(|segment| segment.starts_with(ROLE_NAME_PREFIX));
+            .any(|segment| segment.contains(ROLE_NAME_PREFIX));
         if valid && widening {
             self.errors.push(
                 "Path",
-                format!("`{path}` has a segment starting with `{ROLE_NAME_PREFIX}`"),
+                format!("`{path}` has a segment containing `{ROLE_NAME_PREFIX}`"),
                 Some(format!(
-                    "role paths may not contain `{ROLE_NAME_PREFIX}` segments, which would widen the function's permissions; use e.g. `/ml/`"
+                    "role paths may not contain `{ROLE_NAME_PREFIX}` in a segment, which would widen the function's permissions; use e.g. `/ml/`"
                 )),
             );
             None

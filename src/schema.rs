@@ -110,7 +110,7 @@ pub fn properties_schema() -> Value {
             "type": "string",
             "maxLength": 512,
             "pattern": r"^/([A-Za-z0-9.,+@=_-]+/)*$",
-            "not": {"pattern": format!("/{ROLE_NAME_PREFIX}")},
+            "not": {"pattern": ROLE_NAME_PREFIX},
         }),
     );
     properties.insert(

@@ -539,7 +539,14 @@ fn path_must_be_an_iam_path() {
             good
         );
     }
-    for bad in ["service-role", "/a", "//", "/a b/", "/sagemaker-team/"] {
+    for bad in [
+        "service-role",
+        "/a",
+        "//",
+        "/a b/",
+        "/sagemaker-team/",
+        "/ml/team-sagemaker-x/",
+    ] {
         error_at(&errors(with(data_scientist(), "Path", json!(bad))), "Path");
     }
 }
