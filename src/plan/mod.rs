@@ -146,32 +146,29 @@ pub fn build(properties: &Properties, context: &StackContext) -> Result<Plan, Qu
     attached.dedup();
 
     let statements = pack::split_oversized(render::statements(properties, context))?;
-    let statements: Vec<Value> = statements.into_iter().map(|r| r.statement).collect();
     let packed = pack::pack(statements, attached.len(), properties.max_managed_policies)?;
 
-    let inline_policies: Vec<InlinePolicy> = if packed.inline.is_empty() {
+    let inline_policies: Vec<InlinePolicy> = if packed.inline.statements.is_empty() {
         Vec::new()
     } else {
-        let document = render::document(packed.inline);
         vec![InlinePolicy {
             policy_name: naming::INLINE_POLICY_NAME.to_owned(),
-            size: iam_size(&document),
-            policy_document: document,
+            size: packed.inline.size,
+            policy_document: render::document(packed.inline.statements),
         }]
     };
     let managed_policies: Vec<ManagedPolicy> = packed
         .managed
         .into_iter()
         .enumerate()
-        .map(|(i, statements)| {
+        .map(|(i, policy)| {
             let name = naming::managed_policy_name(&role_name, i + 1);
-            let document = render::document(statements);
             ManagedPolicy {
                 arn: format!("arn:{partition}:iam::{account}:policy{path}{name}"),
                 policy_name: name,
                 path: path.clone(),
-                size: iam_size(&document),
-                policy_document: document,
+                size: policy.size,
+                policy_document: render::document(policy.statements),
             }
         })
         .collect();

@@ -85,20 +85,31 @@ pub enum QuotaError {
     TrustTooLarge { size: usize },
 }
 
+/// A policy's statements and the document's size, known without serializing it again.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PackedPolicy {
+    pub statements: Vec<Value>,
+    pub size: usize,
+}
+
 /// Statements assigned to the inline policy and to each managed policy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Packed {
-    pub inline: Vec<Value>,
-    pub managed: Vec<Vec<Value>>,
+    pub inline: PackedPolicy,
+    pub managed: Vec<PackedPolicy>,
 }
 
+/// A statement with the size it adds to a document (its own and a comma), measured once.
+pub type SizedStatement = (Value, usize);
+
 /// Splits statements too large for a managed policy by their resources, so that every piece fits.
-pub fn split_oversized(statements: Vec<Rendered>) -> Result<Vec<Rendered>, QuotaError> {
+pub fn split_oversized(statements: Vec<Rendered>) -> Result<Vec<SizedStatement>, QuotaError> {
     let room = MANAGED_LIMIT - overhead();
     let mut out = Vec::with_capacity(statements.len());
     for rendered in statements {
-        if statement_size(&rendered.statement) <= room {
-            out.push(rendered);
+        let size = statement_size(&rendered.statement);
+        if size <= room {
+            out.push((rendered.statement, size));
             continue;
         }
         let too_large = || QuotaError::StatementTooLarge {
@@ -139,11 +150,8 @@ pub fn split_oversized(statements: Vec<Rendered>) -> Result<Vec<Rendered>, Quota
                 map.insert("Sid".to_owned(), Value::String(sid.clone()));
                 map.insert("Resource".to_owned(), Value::Array(chunk));
             }
-            out.push(Rendered {
-                activity: rendered.activity,
-                sid,
-                statement,
-            });
+            let size = statement_size(&statement);
+            out.push((statement, size));
         }
     }
     Ok(out)
@@ -176,7 +184,11 @@ fn condition_properties(statement: &Value) -> String {
 
 /// Packs statements in order: the inline policy first, then managed policies, each filled before
 /// the next is started, so that the same statements always land in the same policies.
-pub fn pack(statements: Vec<Value>, attached: usize, limit: usize) -> Result<Packed, QuotaError> {
+pub fn pack(
+    statements: Vec<SizedStatement>,
+    attached: usize,
+    limit: usize,
+) -> Result<Packed, QuotaError> {
     if attached > limit {
         return Err(QuotaError::TooManyAttached {
             attached,
@@ -186,17 +198,17 @@ pub fn pack(statements: Vec<Value>, attached: usize, limit: usize) -> Result<Pac
     }
     let slots = limit - attached;
     let mut packed = Packed {
-        inline: Vec::new(),
+        inline: PackedPolicy::default(),
         managed: Vec::new(),
     };
     // `used` is the document's size with a trailing comma after each statement; the last
     // statement's comma is not written, hence the `- 1`.
     let overhead = overhead();
-    let sizes: Vec<usize> = statements.iter().map(statement_size).collect();
+    let sizes: Vec<usize> = statements.iter().map(|(_, size)| *size).collect();
     let mut used = overhead;
     let mut placed = 0;
     let mut in_managed = false;
-    for (statement, size) in statements.into_iter().zip(sizes.iter().copied()) {
+    for (statement, size) in statements {
         let capacity = if in_managed {
             MANAGED_LIMIT
         } else {
@@ -207,14 +219,17 @@ pub fn pack(statements: Vec<Value>, attached: usize, limit: usize) -> Result<Pac
                 break;
             }
             in_managed = true;
-            packed.managed.push(Vec::new());
+            packed.managed.push(PackedPolicy::default());
             used = overhead;
         }
         used += size;
-        match packed.managed.last_mut() {
-            Some(policy) if in_managed => policy.push(statement),
-            _ => packed.inline.push(statement),
-        }
+        let policy = match packed.managed.last_mut() {
+            Some(policy) if in_managed => policy,
+            _ => &mut packed.inline,
+        };
+        policy.statements.push(statement);
+        // The last statement's comma is not written.
+        policy.size = used - 1;
         placed += 1;
     }
     if placed < sizes.len() {
@@ -237,6 +252,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn sized(statements: &[Value]) -> Vec<SizedStatement> {
+        statements
+            .iter()
+            .map(|s| (s.clone(), statement_size(s)))
+            .collect()
+    }
+
     fn statement(n: usize, resource_len: usize) -> Value {
         json!({"Sid": format!("S{n}"), "Effect": "Allow", "Action": "s3:GetObject", "Resource": "x".repeat(resource_len)})
     }
@@ -256,8 +278,12 @@ mod tests {
     #[test]
     fn small_statements_stay_inline() {
         let statements: Vec<Value> = (0..3).map(|n| statement(n, 100)).collect();
-        let packed = pack(statements.clone(), 0, 10).unwrap();
-        assert_eq!(packed.inline.len(), 3);
+        let packed = pack(sized(&statements), 0, 10).unwrap();
+        assert_eq!(packed.inline.statements.len(), 3);
+        assert_eq!(
+            packed.inline.size,
+            iam_size(&render::document(packed.inline.statements.clone()))
+        );
         assert!(packed.managed.is_empty());
     }
 
@@ -267,29 +293,36 @@ mod tests {
         let one = statement_size(&statement(0, 1000));
         let fit = (INLINE_LIMIT - overhead() + 1) / one;
         let statements: Vec<Value> = (0..fit + 1).map(|n| statement(n % 10, 1000)).collect();
-        let packed = pack(statements.clone(), 0, 10).unwrap();
-        assert_eq!(packed.inline.len(), fit);
-        assert!(iam_size(&render::document(packed.inline.clone())) <= INLINE_LIMIT);
+        let packed = pack(sized(&statements), 0, 10).unwrap();
+        assert_eq!(packed.inline.statements.len(), fit);
+        assert!(iam_size(&render::document(packed.inline.statements.clone())) <= INLINE_LIMIT);
         assert_eq!(packed.managed.len(), 1);
     }
 
     #[test]
     fn every_policy_respects_its_limit() {
         let statements: Vec<Value> = (0..50).map(|n| statement(n, 700 + n * 7)).collect();
-        let packed = pack(statements.clone(), 2, 10).unwrap();
-        assert!(iam_size(&render::document(packed.inline.clone())) <= INLINE_LIMIT);
+        let packed = pack(sized(&statements), 2, 10).unwrap();
+        assert!(iam_size(&render::document(packed.inline.statements.clone())) <= INLINE_LIMIT);
         for policy in &packed.managed {
-            assert!(iam_size(&render::document(policy.clone())) <= MANAGED_LIMIT);
+            let size = iam_size(&render::document(policy.statements.clone()));
+            assert_eq!(size, policy.size, "size known without serializing");
+            assert!(size <= MANAGED_LIMIT);
         }
         assert!(packed.managed.len() <= 8);
-        let count = packed.inline.len() + packed.managed.iter().map(Vec::len).sum::<usize>();
+        let count = packed.inline.statements.len()
+            + packed
+                .managed
+                .iter()
+                .map(|p| p.statements.len())
+                .sum::<usize>();
         assert_eq!(count, 50);
     }
 
     #[test]
     fn overflow_reports_by_how_much() {
         let statements: Vec<Value> = (0..30).map(|n| statement(n, 3000)).collect();
-        let error = pack(statements.clone(), 9, 10).unwrap_err();
+        let error = pack(sized(&statements), 9, 10).unwrap_err();
         let QuotaError::TooLarge { excess, slots, .. } = error.clone() else {
             panic!("{error:?}");
         };
@@ -326,17 +359,12 @@ mod tests {
         let pieces = split_oversized(vec![rendered]).unwrap();
         assert!(pieces.len() > 1);
         let mut seen = Vec::new();
-        for piece in &pieces {
-            assert!(statement_size(&piece.statement) + overhead() <= MANAGED_LIMIT);
-            seen.extend(
-                piece.statement["Resource"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .cloned(),
-            );
+        for (piece, size) in &pieces {
+            assert_eq!(*size, statement_size(piece));
+            assert!(size + overhead() <= MANAGED_LIMIT);
+            seen.extend(piece["Resource"].as_array().unwrap().iter().cloned());
         }
         assert_eq!(seen.len(), 200);
-        assert_eq!(pieces[0].sid, "PassRole1");
+        assert_eq!(pieces[0].0["Sid"], "PassRole1");
     }
 }
