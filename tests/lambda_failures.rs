@@ -12,18 +12,9 @@ use persona_role::cfn::{MAX_BODY_BYTES, PLACEHOLDER_PREFIX};
 use persona_role::context::StackContext;
 use persona_role::guardrails::Guardrails;
 use persona_role::handler::{Handler, HandlerError, Settings};
-use persona_role::plan::{Plan, plan_properties};
+use persona_role::plan::plan_properties;
 use serde_json::{Value, json};
 use support::*;
-
-fn plan_of(event: &Value) -> Plan {
-    let context = StackContext::from_stack_id(
-        event["StackId"].as_str().unwrap(),
-        event["LogicalResourceId"].as_str().unwrap(),
-    )
-    .unwrap();
-    plan_properties(&event["ResourceProperties"], &context).unwrap()
-}
 
 fn reason(response: &Value) -> &str {
     response["Reason"].as_str().unwrap_or_default()

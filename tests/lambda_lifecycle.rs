@@ -4,20 +4,10 @@
 
 mod support;
 
-use persona_role::context::StackContext;
 use persona_role::iam::{Iam, Owner, diff};
-use persona_role::plan::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Plan, plan_properties};
+use persona_role::plan::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG};
 use serde_json::{Value, json};
 use support::*;
-
-fn plan_of(event: &Value) -> Plan {
-    let context = StackContext::from_stack_id(
-        event["StackId"].as_str().unwrap(),
-        event["LogicalResourceId"].as_str().unwrap(),
-    )
-    .unwrap();
-    plan_properties(&event["ResourceProperties"], &context).unwrap()
-}
 
 fn owner_of(event: &Value) -> Owner {
     Owner {

@@ -578,3 +578,13 @@ pub fn big_properties(suffix: &str, attached: &str) -> Value {
         "Tags": [{"Key": "team", "Value": "ml-platform"}],
     })
 }
+
+/// The plan an event declares, in the event's own stack.
+pub fn plan_of(event: &Value) -> persona_role::plan::Plan {
+    let context = persona_role::context::StackContext::from_stack_id(
+        event["StackId"].as_str().unwrap(),
+        event["LogicalResourceId"].as_str().unwrap(),
+    )
+    .unwrap();
+    persona_role::plan::plan_properties(&event["ResourceProperties"], &context).unwrap()
+}
