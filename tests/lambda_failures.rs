@@ -342,6 +342,43 @@ async fn a_create_failing_at_its_last_attachment_leaves_nothing() {
 }
 
 #[tokio::test]
+async fn an_attachment_iam_cannot_find_is_retried_then_fails_leaving_nothing() {
+    let recorder = Recorder::start();
+    let calls = CallLog::default();
+    let handler = handler(Some(&calls));
+    // IAM may not see a just-created policy at once; a policy that never appears is retried on
+    // the visibility schedule (4 pauses), then the Create fails and is undone.
+    let missing = "arn:aws:iam::123456789012:policy/persona-role-test-never-created";
+    let create = create_event(
+        "Missing",
+        big_properties("missing-test", missing),
+        "missing",
+        &recorder,
+    );
+    let name = plan_of(&create).role.role_name;
+    let response = invoke(&handler, &create, &recorder).await;
+    assert_eq!(response["Status"], "FAILED", "{response}");
+    let reason = reason(&response);
+    assert!(
+        reason.contains("AttachRolePolicy") && reason.contains("NoSuchEntity"),
+        "{reason}"
+    );
+    assert!(reason.contains(missing), "{reason}");
+    let attempts = calls
+        .mutating()
+        .iter()
+        .filter(|op| op.as_str() == "AttachRolePolicy")
+        .count();
+    let own = plan_of(&create).managed_policies.len();
+    assert_eq!(
+        attempts,
+        own + 5,
+        "each own policy once, the missing one five times"
+    );
+    assert_nothing_left(&name).await;
+}
+
+#[tokio::test]
 async fn a_panic_inside_the_handler_is_answered_failed_and_cleaned_by_the_delete() {
     let recorder = Recorder::start();
     let calls = CallLog::panicking_at(3);

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
+use std::time::Duration;
 
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::Tag;
@@ -502,17 +503,24 @@ impl Iam {
             Change::DetachRolePolicy { arn } => self.detach(role, arn).await,
             Change::DeleteRolePolicy { name } => self.delete_inline(role, name).await,
             Change::PutRolePolicy { name, document } => {
-                let request = c
-                    .put_role_policy()
-                    .role_name(role)
-                    .policy_name(name)
-                    .policy_document(document.to_string());
-                mutate(role, op, name, request.send()).await.map(drop)
+                let document = document.to_string();
+                until_visible(|| {
+                    let request = c
+                        .put_role_policy()
+                        .role_name(role)
+                        .policy_name(name)
+                        .policy_document(document.clone());
+                    mutate(role, op, name, request.send())
+                })
+                .await
+                .map(drop)
             }
-            Change::AttachRolePolicy { arn } => {
+            Change::AttachRolePolicy { arn } => until_visible(|| {
                 let request = c.attach_role_policy().role_name(role).policy_arn(arn);
-                mutate(role, op, arn, request.send()).await.map(drop)
-            }
+                mutate(role, op, arn, request.send())
+            })
+            .await
+            .map(drop),
             Change::DeletePolicy { arn, old_versions } => {
                 self.ensure_unused_elsewhere(arn, role).await?;
                 self.delete_policy(role, arn, old_versions).await
@@ -721,6 +729,33 @@ where
         target: target.to_owned(),
         code,
         message,
+    }
+}
+
+/// Pauses before each retry of a write that names a role or policy created moments ago: IAM is
+/// eventually consistent, so the first calls may not see it yet (NoSuchEntity).
+const VISIBILITY_RETRIES: [Duration; 4] = [
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+];
+
+/// Runs a write, retrying NoSuchEntity on [`VISIBILITY_RETRIES`]; other outcomes return at once.
+async fn until_visible<T, F, Fut>(mut call: F) -> Result<T, IamError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, IamError>>,
+{
+    let mut pauses = VISIBILITY_RETRIES.iter();
+    loop {
+        match call().await {
+            Err(e) if e.code() == Some(NO_SUCH_ENTITY) => match pauses.next() {
+                Some(pause) => tokio::time::sleep(*pause).await,
+                None => return Err(e),
+            },
+            other => return other,
+        }
     }
 }
 
