@@ -76,11 +76,8 @@ impl Iam {
             Some(raw) => document(name, raw)?,
             None => Value::Null,
         };
-        let tags = match self.role_tags(name).await {
-            Ok(tags) => tags,
-            Err(e) if e.code() == Some(NO_SUCH_ENTITY) => return Ok(None),
-            Err(e) => return Err(e),
-        };
+        // GetRole carries the role's tags (at most 50): no ListRoleTags call is needed.
+        let tags = tag_pairs(role.tags());
         Ok(Some(RoleState {
             name: role.role_name().to_owned(),
             path: role.path().to_owned(),
@@ -97,22 +94,6 @@ impl Iam {
                 .map(str::to_owned),
             tags,
         }))
-    }
-
-    async fn role_tags(&self, name: &str) -> Result<BTreeMap<String, String>, IamError> {
-        let tags: Vec<Tag> = read(
-            "ListRoleTags",
-            name,
-            self.client
-                .list_role_tags()
-                .role_name(name)
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>(),
-        )
-        .await?;
-        Ok(tag_pairs(&tags))
     }
 
     /// Everything of the role a plan decides. Fails with [`IamError::ForeignPolicy`] when one of
@@ -255,18 +236,8 @@ impl Iam {
                 what: "a default version",
             })?
             .to_owned();
-        let tags: Vec<Tag> = read(
-            "ListPolicyTags",
-            arn,
-            self.client
-                .list_policy_tags()
-                .policy_arn(arn)
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>(),
-        )
-        .await?;
+        // GetPolicy carries the policy's tags: no ListPolicyTags call is needed.
+        let tags = tag_pairs(output.policy().map(|p| p.tags()).unwrap_or_default());
         let versions = self.policy_versions(arn).await?;
         let version = read(
             "GetPolicyVersion",
@@ -291,7 +262,7 @@ impl Iam {
             document: document(arn, raw)?,
             default_version_id,
             versions,
-            tags: tag_pairs(&tags),
+            tags,
         }))
     }
 
