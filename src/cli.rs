@@ -387,7 +387,7 @@ fn catalog_json() -> Value {
                 "Vpc": a.vpc,
                 "Kms": a.kms,
                 "AwsManagedPolicies": a.aws_managed_policies,
-                "Actions": actions(a),
+                "Actions": a.actions(),
             })
         })
         .collect();
@@ -404,18 +404,6 @@ fn catalog_json() -> Value {
         })
         .collect();
     json!({"Personas": personas, "Activities": activities})
-}
-
-/// Distinct actions of an activity, sorted.
-pub fn actions(activity: &catalog::Activity) -> Vec<&'static str> {
-    let mut actions: Vec<&'static str> = activity
-        .statements
-        .iter()
-        .flat_map(|s| s.actions.iter().copied())
-        .collect();
-    actions.sort_unstable();
-    actions.dedup();
-    actions
 }
 
 fn write_catalog_table(out: &mut dyn Write) -> std::io::Result<()> {

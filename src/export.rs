@@ -63,12 +63,8 @@ pub fn cloudformation(plan: &Plan, role_logical_id: &str) -> Value {
         properties.insert("ManagedPolicyArns".to_owned(), Value::Array(attached));
     }
     if !role.tags.is_empty() {
-        let tags: Vec<Value> = role
-            .tags
-            .iter()
-            .map(|t| json!({"Key": t.key, "Value": t.value}))
-            .collect();
-        properties.insert("Tags".to_owned(), Value::Array(tags));
+        // Plan tags serialize as CloudFormation's {Key, Value}.
+        properties.insert("Tags".to_owned(), json!(role.tags));
     }
     resources.insert(
         role_logical_id.to_owned(),

@@ -4,7 +4,6 @@
 use std::fmt::Write;
 
 use crate::catalog::{self, Need, Param, Status};
-use crate::cli::actions;
 
 pub fn markdown() -> String {
     let mut page = String::new();
@@ -117,7 +116,7 @@ fn write_page(page: &mut String) -> std::fmt::Result {
             writeln!(page, "- Attaches the AWS managed policy `{aws}`")?;
         }
         writeln!(page, "- Source: {}", activity.source)?;
-        let actions = actions(activity);
+        let actions = activity.actions();
         if !actions.is_empty() {
             writeln!(page)?;
             writeln!(page, "| Statement | When | Actions |")?;

@@ -24,7 +24,7 @@ fn reference_page_documents_every_activity_action() {
             "{}",
             activity.name
         );
-        for action in persona_role::cli::actions(activity) {
+        for action in activity.actions() {
             assert!(page.contains(&format!("`{action}`")), "{action}");
         }
     }

@@ -288,6 +288,18 @@ pub struct Activity {
 }
 
 impl Activity {
+    /// Distinct actions of all its statements, sorted.
+    pub fn actions(&self) -> Vec<&'static str> {
+        let mut actions: Vec<&'static str> = self
+            .statements
+            .iter()
+            .flat_map(|s| s.actions.iter().copied())
+            .collect();
+        actions.sort_unstable();
+        actions.dedup();
+        actions
+    }
+
     pub fn uses(&self, param: Param) -> Option<Need> {
         self.params
             .iter()

@@ -352,7 +352,6 @@ mod tests {
             .map(|n| format!("arn:aws:iam::123456789012:role/role-number-{n:04}"))
             .collect();
         let rendered = Rendered {
-            activity: 0,
             sid: "PassRole".to_owned(),
             statement: json!({"Sid": "PassRole", "Effect": "Allow", "Action": "iam:PassRole", "Resource": resources}),
         };

@@ -9,10 +9,9 @@ use crate::properties::Properties;
 pub const POLICY_VERSION: &str = "2012-10-17";
 pub const SAGEMAKER_PRINCIPAL: &str = "sagemaker.amazonaws.com";
 
-/// A rendered statement and the activity it belongs to.
+/// A rendered statement and its statement id.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rendered {
-    pub activity: ActivityIndex,
     pub sid: String,
     pub statement: Value,
 }
@@ -34,7 +33,6 @@ pub fn statements(properties: &Properties, context: &StackContext) -> Vec<Render
             if let Some(rendered) = scope.statement(statement) {
                 let sid = format!("{}{}", activity.sid, statement.sid);
                 out.push(Rendered {
-                    activity: index,
                     statement: with_sid(&sid, rendered),
                     sid,
                 });
