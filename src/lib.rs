@@ -11,6 +11,7 @@ pub mod export;
 pub mod guardrails;
 pub mod handler;
 pub mod iam;
+pub mod partitions;
 pub mod plan;
 pub mod properties;
 pub mod reference;
