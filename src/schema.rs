@@ -1,71 +1,43 @@
 //! The JSON Schema of the resource's properties (schema/properties.schema.json), generated from
-//! the same definitions the validator uses. It checks shape — names, types, ARN forms, lengths;
-//! the planner's validation adds what a schema cannot say (activity names, pairs, quotas).
+//! the property table and its value rules, which the parser reads too.
+//!
+//! The schema judges each value by itself, in the partition-free form: an ARN of any supported
+//! partition, with a region of that partition, in any account. What needs the stack or the
+//! catalog is the parser's alone: the stack's partition and account, persona and activity
+//! names, which activity takes which parameter, required and paired parameters, duplicate
+//! activities and tag keys. The property-based tests prove both accept and refuse the same
+//! values.
 
 use serde_json::{Map, Value, json};
 
-use crate::catalog::{self, Param};
-use crate::properties::{
-    MAX_DESCRIPTION, MAX_MANAGED_POLICY_QUOTA, MAX_ROLE_NAME, MAX_TAGS, OWNERSHIP_TAGS,
-    ROLE_NAME_PREFIX,
-};
+use crate::catalog;
+use crate::properties::rules::{BLANKS, Rule};
+use crate::properties::table::{self, Kind, Property};
 
 pub const SCHEMA_ID: &str = "https://persona-role.invalid/schema/properties.schema.json";
 
-const PARTITION: &str = "aws(-cn|-us-gov)?";
-const REGION: &str = "[a-z]{2}(-[a-z]+)+-[0-9]+";
-const ACCOUNT: &str = "[0-9]{12}";
-
-/// A list: an array of strings, or a comma-separated string (Service Catalog parameters).
-fn list_of(item: Value) -> Value {
-    // `items` applies to arrays only, so errors point at the offending element.
-    json!({"type": ["array", "string"], "items": item})
+/// A value of `rule` alone, as a whole string; empty counts as absent.
+fn scalar_pattern(rule: &Rule) -> Option<String> {
+    rule.pattern("").map(|item| format!("^(?:{item})?$"))
 }
 
-fn pattern(regex: &str) -> Value {
-    json!({"type": "string", "pattern": regex})
-}
-
-fn param_item(param: Param) -> Value {
-    match param {
-        Param::PassRoles => pattern(&format!(
-            r"^arn:{PARTITION}:iam::{ACCOUNT}:role/[A-Za-z0-9+=,.@_*/-]+$"
-        )),
-        Param::S3Buckets => json!({
-            "type": "string", "minLength": 1, "maxLength": 63,
-            "pattern": r"^[a-z0-9*][a-z0-9.*-]*[a-z0-9*]$|^\*$"
-        }),
-        Param::EcrRepositories => pattern(&format!(
-            r"^arn:{PARTITION}:ecr:({REGION}|\*):{ACCOUNT}:repository/[A-Za-z0-9._/*-]+$"
-        )),
-        Param::AthenaWorkgroups => json!({
-            "type": "string", "minLength": 1, "maxLength": 128, "pattern": r"^[A-Za-z0-9._-]+$"
-        }),
-        Param::GlueDatabases => json!({
-            "type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[A-Za-z0-9._-]+$"
-        }),
-        Param::VpcSubnets => pattern(r"^subnet-[0-9a-f]{8,17}$"),
-        Param::VpcSecurityGroups => pattern(r"^sg-[0-9a-f]{8,17}$"),
-        Param::DataKmsKeys | Param::VolumeKmsKeys => pattern(&format!(
-            r"^arn:{PARTITION}:kms:{REGION}:{ACCOUNT}:key/[A-Za-z0-9-]+$"
-        )),
-        Param::KendraIndexes => pattern(r"^[A-Za-z0-9-]{36}$"),
-        Param::MlflowTrackingServers => pattern(&format!(
-            r"^arn:{PARTITION}:sagemaker:{REGION}:{ACCOUNT}:mlflow-tracking-server/[A-Za-z0-9*-]+$"
-        )),
+/// A list: an array of strings, or a comma-separated string (Service Catalog parameters). Blank
+/// items count as absent; `items` and `pattern` judge the two forms alike.
+fn list(rule: &Rule) -> Value {
+    // The blanks the parser trims around items.
+    let b = format!("{}*", BLANKS.class(""));
+    let mut schema = json!({"type": ["array", "string", "null"]});
+    let item = match rule.pattern("") {
+        Some(item) => json!({"type": "string", "pattern": format!("^{b}(?:{item})?{b}$")}),
+        None => json!({"type": "string"}),
+    };
+    schema["items"] = item;
+    if let Some(item) = rule.pattern(",") {
+        let item = format!("{b}(?:{item})?{b}");
+        schema["pattern"] = json!(format!("^{item}(?:,{item})*$"));
     }
-}
-
-fn param_property(param: Param) -> Value {
-    let mut schema = list_of(param_item(param));
-    if let Some(map) = schema.as_object_mut() {
-        map.insert(
-            "description".to_owned(),
-            json!(format!(
-                "{}; a list or a comma-separated string",
-                param.expected()
-            )),
-        );
+    if *rule == Rule::Activity {
+        schema["examples"] = json!([activity_names()]);
     }
     schema
 }
@@ -74,123 +46,111 @@ fn activity_names() -> Vec<&'static str> {
     catalog::ACTIVITIES.iter().map(|a| a.name).collect()
 }
 
-/// The schema, as a JSON value.
-pub fn properties_schema() -> Value {
-    let policy_arn = format!(r"^arn:{PARTITION}:iam::(aws|{ACCOUNT}):policy/[A-Za-z0-9+=,.@_/-]+$");
-    let activity = json!({
-        "type": "string",
-        "description": "an activity name; case, spaces, - and _ are ignored",
-        "examples": activity_names(),
-    });
-    let mut properties = Map::new();
-    properties.insert(
-        "Persona".to_owned(),
-        json!({
-            "type": "string",
-            "description": "DataScientist, MLOps, SageMakerCompute or Custom; case, spaces, - and _ are ignored",
-            "examples": catalog::PERSONAS.iter().map(|p| p.id).collect::<Vec<_>>(),
+fn description(property: &Property) -> String {
+    let mut text = format!("{}; {}", property.meaning, property.rule.expected());
+    if let Some(default) = property.default {
+        text.push_str(&format!("; default {default}"));
+    }
+    text
+}
+
+fn property_schema(property: &Property) -> Value {
+    let mut schema = match (property.kind, property.rule) {
+        (Kind::Scalar, Rule::Integer(integer)) => json!({
+            "type": ["integer", "string", "null"],
+            "minimum": integer.min,
+            "maximum": integer.max,
+            "pattern": scalar_pattern(&property.rule),
         }),
-    );
-    properties.insert(
-        "RoleNameSuffix".to_owned(),
-        json!({
-            "type": "string",
-            "maxLength": MAX_ROLE_NAME - ROLE_NAME_PREFIX.len(),
-            "pattern": r"^[A-Za-z0-9+=,.@_-]*$",
-            "description": "the role is named sagemaker-<suffix>",
-        }),
-    );
-    properties.insert(
-        "Description".to_owned(),
-        json!({"type": "string", "maxLength": MAX_DESCRIPTION}),
-    );
-    properties.insert(
-        "Path".to_owned(),
-        json!({
-            "type": "string",
-            "maxLength": 512,
-            "pattern": r"^/([A-Za-z0-9.,+@=_-]+/)*$",
-            "not": {"pattern": ROLE_NAME_PREFIX},
-        }),
-    );
-    properties.insert(
-        "MaxSessionDuration".to_owned(),
-        json!({
-            "oneOf": [
-                {"type": "integer", "minimum": 3600, "maximum": 43200},
-                {"type": "string", "pattern": r"^([0-9]+)?$"}
-            ],
-            "description": "seconds, 3600 to 43200",
-        }),
-    );
-    properties.insert("PermissionsBoundary".to_owned(), pattern(&policy_arn));
-    properties.insert(
-        "ManagedPolicyArns".to_owned(),
-        list_of(pattern(&policy_arn)),
-    );
-    properties.insert(
-        "Tags".to_owned(),
-        json!({
-            "type": "array",
-            "maxItems": MAX_TAGS - OWNERSHIP_TAGS,
+        (Kind::Scalar, rule) => {
+            let mut schema = json!({"type": if property.required { json!("string") } else { json!(["string", "null"]) }});
+            match scalar_pattern(&rule) {
+                Some(pattern) => schema["pattern"] = json!(pattern),
+                // Catalog names: the parser matches them loosely and suggests the nearest.
+                None if property.required => schema["minLength"] = json!(1),
+                None => {}
+            }
+            if rule == Rule::Persona {
+                schema["examples"] =
+                    json!(catalog::PERSONAS.iter().map(|p| p.id).collect::<Vec<_>>());
+            }
+            schema
+        }
+        (Kind::List, rule) => list(&rule),
+        (Kind::Parameter(param), _) => json!({"$ref": format!("#/$defs/{param}")}),
+        (Kind::Tags, Rule::Tag(tag)) => json!({
+            "type": ["array", "null"],
+            "maxItems": tag.max,
             "items": {
                 "type": "object",
                 "required": ["Key"],
                 "additionalProperties": false,
                 "properties": {
-                    "Key": {"type": "string", "minLength": 1, "maxLength": 128,
-                            "not": {"pattern": "^(aws:|persona-role:)"}},
-                    "Value": {"type": "string", "maxLength": 256}
+                    "Key": {"type": "string", "pattern": format!("^(?:{})$", tag.key.pattern(""))},
+                    "Value": {"type": ["string", "null"], "pattern": format!("^(?:{})$", tag.value.pattern(""))},
                 }
             }
         }),
-    );
-    for name in ["Activities", "AddActivities", "RemoveActivities"] {
-        properties.insert(name.to_owned(), list_of(activity.clone()));
+        (Kind::Map, _) => {
+            let params: Map<String, Value> = catalog::Param::ALL
+                .iter()
+                .map(|param| {
+                    (
+                        param.name().to_owned(),
+                        json!({"$ref": format!("#/$defs/{param}")}),
+                    )
+                })
+                .collect();
+            json!({
+                "type": ["object", "null"],
+                "additionalProperties": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": params,
+                }
+            })
+        }
+        (Kind::Tags | Kind::CloudFormation, _) => json!({}),
+    };
+    if let Some(map) = schema.as_object_mut() {
+        map.insert("description".to_owned(), json!(description(property)));
+        if let Some(default) = property.default {
+            map.insert("default".to_owned(), json!(default));
+        }
+        if let Ok(example) = serde_json::from_str::<Value>(property.example) {
+            map.insert("examples".to_owned(), json!([example]));
+        }
     }
-    properties.insert(
-        "Regions".to_owned(),
-        list_of(pattern(&format!("^{REGION}$"))),
-    );
-    properties.insert(
-        "MaxManagedPolicies".to_owned(),
-        json!({
-            "oneOf": [
-                {"type": "integer", "minimum": 1, "maximum": MAX_MANAGED_POLICY_QUOTA},
-                {"type": "string", "pattern": r"^([0-9]+)?$"}
-            ]
-        }),
-    );
-    let mut params = Map::new();
-    for param in Param::ALL {
-        properties.insert(param.name().to_owned(), param_property(param));
-        params.insert(param.name().to_owned(), param_property(param));
+    schema
+}
+
+/// The schema, as a JSON value.
+pub fn properties_schema() -> Value {
+    let mut properties = Map::new();
+    let mut defs = Map::new();
+    for property in table::PROPERTIES {
+        if let Kind::Parameter(param) = property.kind {
+            let mut def = list(&property.rule);
+            def["description"] = json!(property.rule.expected());
+            defs.insert(param.name().to_owned(), def);
+        }
+        properties.insert(property.name.to_owned(), property_schema(property));
     }
-    properties.insert(
-        "ActivityParameters".to_owned(),
-        json!({
-            "type": "object",
-            "description": "per-activity parameter overrides, keyed by activity name",
-            "additionalProperties": {
-                "type": "object",
-                "additionalProperties": false,
-                "properties": Value::Object(params),
-            }
-        }),
-    );
-    properties.insert("ServiceToken".to_owned(), json!({"type": "string"}));
-    properties.insert(
-        "ServiceTimeout".to_owned(),
-        json!({"type": ["string", "integer"]}),
-    );
+    let required: Vec<&str> = table::PROPERTIES
+        .iter()
+        .filter(|p| p.required)
+        .map(|p| p.name)
+        .collect();
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         "title": "Custom::SageMakerPersonaRole properties",
+        "description": "Each value judged by itself, in any supported partition and account; the stack's partition and account, catalog names and the rules relating properties are checked by the function (`persona-role validate` runs both).",
         "type": "object",
-        "required": ["Persona"],
+        "required": required,
         "additionalProperties": false,
         "properties": Value::Object(properties),
+        "$defs": Value::Object(defs),
     })
 }
 

@@ -48,8 +48,8 @@ impl Param {
         Param::MlflowTrackingServers,
     ];
 
-    /// The property name users write.
-    pub fn name(self) -> &'static str {
+    /// The property name users write; the property table (`properties::table`) holds the rest.
+    pub const fn name(self) -> &'static str {
         match self {
             Param::PassRoles => "PassRoles",
             Param::S3Buckets => "S3Buckets",
@@ -62,28 +62,6 @@ impl Param {
             Param::VolumeKmsKeys => "VolumeKmsKeys",
             Param::KendraIndexes => "KendraIndexes",
             Param::MlflowTrackingServers => "MlflowTrackingServers",
-        }
-    }
-
-    /// What a value looks like, for error messages and the reference page.
-    pub fn expected(self) -> &'static str {
-        match self {
-            Param::PassRoles => "IAM role ARNs (arn:PARTITION:iam::ACCOUNT:role/NAME)",
-            Param::S3Buckets => "S3 bucket names (3-63 of a-z 0-9 . -, `*` allowed as a wildcard)",
-            Param::EcrRepositories => {
-                "ECR repository ARNs (arn:PARTITION:ecr:REGION:ACCOUNT:repository/NAME)"
-            }
-            Param::AthenaWorkgroups => "Athena workgroup names (1-128 of A-Z a-z 0-9 . _ -)",
-            Param::GlueDatabases => "Glue database names (1-255 of A-Z a-z 0-9 . _ -)",
-            Param::VpcSubnets => "subnet ids (subnet-0123abcd)",
-            Param::VpcSecurityGroups => "security group ids (sg-0123abcd)",
-            Param::DataKmsKeys | Param::VolumeKmsKeys => {
-                "KMS key ARNs (arn:PARTITION:kms:REGION:ACCOUNT:key/ID)"
-            }
-            Param::KendraIndexes => "Kendra index ids (36 characters, a UUID)",
-            Param::MlflowTrackingServers => {
-                "MLflow tracking server ARNs (arn:PARTITION:sagemaker:REGION:ACCOUNT:mlflow-tracking-server/NAME)"
-            }
         }
     }
 }
