@@ -586,6 +586,234 @@ fn properties_must_be_an_object() {
     assert_eq!(e.message, "expected an object of properties");
 }
 
+#[test]
+fn bucket_names_formatted_as_ip_addresses_are_refused() {
+    let value = with(
+        data_scientist(),
+        "S3Buckets",
+        json!(["192.168.1.1", "192-168-1-1", "10.0.0.1.data", "192.168.*.1"]),
+    );
+    let errors = errors(value);
+    let e = error_at(&errors, "S3Buckets[0]");
+    assert!(e.message.contains("formatted as an IP address"), "{e}");
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+}
+
+fn aws_cn() -> StackContext {
+    StackContext::from_stack_id(
+        "arn:aws-cn:cloudformation:cn-north-1:123456789012:stack/ml/6b1e1a70-0000-11ef-0000-0a1b2c3d4e5f",
+        "Role",
+    )
+    .unwrap()
+}
+
+#[test]
+fn regions_must_be_regions_the_sdk_knows_in_the_stack_partition() {
+    let value = with(
+        data_scientist(),
+        "Regions",
+        json!(["mars-north-1", "us-east-8", "aws-global", "us-west-2"]),
+    );
+    let errors = errors(value);
+    let mars = error_at(&errors, "Regions[0]");
+    assert_eq!(
+        mars.message,
+        "`mars-north-1` is not a region of partition `aws` known to this release"
+    );
+    let typo = error_at(&errors, "Regions[1]");
+    assert_eq!(typo.help.as_deref(), Some("did you mean `us-east-1`?"));
+    error_at(&errors, "Regions[2]");
+    assert!(errors.iter().all(|e| e.property != "Regions[3]"));
+
+    let china = json!({"Persona": "Custom", "Activities": ["S3 Full Access"], "Regions": ["cn-north-1", "cn-northwest-1"]});
+    let p = properties::parse(&china, &aws_cn()).unwrap();
+    assert_eq!(p.regions, ["cn-north-1", "cn-northwest-1"]);
+}
+
+#[test]
+fn pass_roles_with_wildcards_are_refused_as_an_escalation() {
+    let value = with(
+        data_scientist(),
+        "PassRoles",
+        json!([
+            "arn:aws:iam::123456789012:role/*",
+            "arn:aws:iam::123456789012:role/team-*",
+            "arn:aws:iam::123456789012:role/ml/a?b",
+            ROLE
+        ]),
+    );
+    let errors = errors(value);
+    for at in ["PassRoles[0]", "PassRoles[1]", "PassRoles[2]"] {
+        let e = error_at(&errors, at);
+        assert!(e.message.contains("wildcards are refused"), "{e}");
+    }
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+}
+
+#[test]
+fn pass_roles_of_another_partition_say_the_partition_differs() {
+    let value = with(
+        data_scientist(),
+        "PassRoles",
+        json!(["arn:aws-cn:iam::123456789012:role/sagemaker-compute"]),
+    );
+    let e = error_at(&errors(value), "PassRoles[0]");
+    assert_eq!(
+        e.message,
+        "`arn:aws-cn:iam::123456789012:role/sagemaker-compute` is in partition `aws-cn`, but the stack is in partition `aws`"
+    );
+}
+
+#[test]
+fn arn_regions_must_be_regions_of_the_stack_partition() {
+    let value = json!({
+        "Persona": "SageMakerCompute", "S3Buckets": ["ml-data"],
+        "EcrRepositories": [
+            "arn:aws:ecr:cn-north-1:123456789012:repository/a",
+            "arn:aws:ecr:mars-north-1:123456789012:repository/b",
+            "arn:aws:ecr:*:123456789012:repository/c",
+        ],
+    });
+    let errors = errors(value);
+    assert!(
+        error_at(&errors, "EcrRepositories[0]")
+            .message
+            .contains("region `cn-north-1` is not in the stack's partition `aws`")
+    );
+    error_at(&errors, "EcrRepositories[1]");
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+}
+
+#[test]
+fn text_values_must_be_strings_and_null_counts_as_absent() {
+    let value = json!({
+        "Persona": "Custom", "Activities": ["S3 Full Access"],
+        "RoleNameSuffix": 2024, "Description": true, "S3Buckets": [7],
+        "MaxSessionDuration": 7200, "Path": null, "PassRoles": null,
+    });
+    let errors = errors(value);
+    for at in ["RoleNameSuffix", "Description", "S3Buckets[0]"] {
+        assert_eq!(error_at(&errors, at).message, "expected a string");
+    }
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+    let value = json!({"Persona": "Custom", "Activities": ["S3 Full Access"], "MaxSessionDuration": 7200.0, "Path": null});
+    let p = parse(value).unwrap();
+    assert_eq!((p.max_session_duration, p.path.as_str()), (7200, "/"));
+}
+
+#[test]
+fn tag_fields_other_than_key_and_value_are_refused() {
+    let tags = json!([{"Key": "team", "value": "a"}]);
+    let e = error_at(
+        &errors(with(data_scientist(), "Tags", tags)),
+        "Tags[0].value",
+    );
+    assert_eq!(e.help.as_deref(), Some("did you mean `Value`?"));
+}
+
+/// The table itself: what it shows users holds.
+mod table {
+    use super::*;
+    use persona_role::properties::rules::{Forbidden, Rule, Text};
+    use persona_role::properties::table::{self, Kind};
+
+    /// Every text rule, and whether it judges list items.
+    fn texts() -> Vec<(&'static Text, bool)> {
+        table::PROPERTIES
+            .iter()
+            .flat_map(|p| {
+                let texts = match p.rule {
+                    Rule::Text(text) => vec![text],
+                    Rule::Arn(arn) => vec![&arn.name],
+                    Rule::Tag(tag) => vec![&tag.key, &tag.value],
+                    _ => vec![],
+                };
+                texts.into_iter().map(move |t| (t, p.kind.is_list()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_example_is_accepted_where_it_stands() {
+        for property in table::PROPERTIES {
+            let example: Value = serde_json::from_str(property.example)
+                .unwrap_or_else(|e| panic!("{}: {e}", property.name));
+            let mut value = json!({
+                "Persona": "Custom",
+                "Activities": ["Manage ML Jobs", "Manage Models", "S3 Bucket Access"],
+                "PassRoles": [ROLE], "S3Buckets": ["ml-data"],
+            });
+            if property.kind == Kind::Map || property.name.ends_with("Activities") {
+                value = data_scientist();
+            }
+            value[property.name] = example;
+            let errors = properties::parse(&value, &context())
+                .err()
+                .map(|e| e.0)
+                .unwrap_or_default();
+            assert!(
+                errors
+                    .iter()
+                    .all(|e| !e.property.starts_with(property.name)),
+                "{}: {errors:#?}",
+                property.name
+            );
+        }
+    }
+
+    #[test]
+    fn every_default_follows_its_rule() {
+        for property in table::PROPERTIES {
+            if let Some(default) = property.default {
+                property.rule.check(default, &context()).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn rule_data_is_consistent() {
+        for (text, in_list) in texts() {
+            if let Some(w) = text.wildcard {
+                assert!(
+                    text.chars.contains(w),
+                    "{}: wildcard outside its set",
+                    text.noun
+                );
+            }
+            if let Some(edges) = text.edges {
+                for (lo, hi) in edges.ranges() {
+                    assert!(
+                        text.chars.contains(lo) && text.chars.contains(hi),
+                        "{}",
+                        text.noun
+                    );
+                }
+            }
+            for forbidden in text.forbidden {
+                match forbidden {
+                    // Refused by the set already; the data only adds the reason.
+                    Forbidden::Chars { chars, .. } => {
+                        assert!(
+                            !chars.chars().any(|c| text.chars.contains(c)),
+                            "{}",
+                            text.noun
+                        )
+                    }
+                    // The schema's lookahead scans the set's characters for it.
+                    Forbidden::Substring { text: t, .. } => {
+                        assert!(t.chars().all(|c| text.chars.contains(c)), "{}", text.noun)
+                    }
+                    Forbidden::Prefix { .. } | Forbidden::IpAddress => {}
+                }
+            }
+            // Comma-separated lists leave `,` out of items, so it must stand alone in a set.
+            for (lo, hi) in text.chars.ranges().into_iter().filter(|_| in_list) {
+                assert!(lo == hi || !(lo..=hi).contains(&','), "{}", text.noun);
+            }
+        }
+    }
+}
+
 mod guardrails {
     use super::*;
     use persona_role::guardrails::Guardrails;

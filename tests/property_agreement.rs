@@ -565,14 +565,25 @@ impl Tally {
     }
 }
 
-fn runner() -> TestRunner {
+/// A runner of `cases` cases (each checks several forms), or of `PROPTEST_CASES`.
+fn runner(cases: u32) -> TestRunner {
+    let config = Config::default();
     TestRunner::new(Config {
+        cases: if std::env::var_os("PROPTEST_CASES").is_some() {
+            config.cases
+        } else {
+            cases
+        },
         failure_persistence: None,
-        // Generation dominates the run time; the test needs varied values, not secure ones.
+        // The test needs varied values, not unpredictable ones; this generator is cheaper.
         rng_algorithm: RngAlgorithm::XorShift,
-        ..Config::default()
+        ..config
     })
 }
+
+/// Cases per property, and per partition for whole property sets; `PROPTEST_CASES` overrides.
+const VALUE_CASES: u32 = 128;
+const SET_CASES: u32 = 48;
 
 /// An activity that takes the parameter, for the `ActivityParameters` form.
 fn activity_taking(param: Param) -> &'static catalog::Activity {
@@ -585,7 +596,7 @@ fn activity_taking(param: Param) -> &'static catalog::Activity {
 
 fn check_scalar(property: &'static Property, tally: &Tally) {
     let strategy = any_value(property.rule);
-    runner()
+    runner(VALUE_CASES)
         .run(&strategy, |value| {
             let input = with(property.name, json!(value));
             let violations = schema_violations(&input);
@@ -598,7 +609,7 @@ fn check_scalar(property: &'static Property, tally: &Tally) {
 
 fn check_list(property: &'static Property, tally: &Tally) {
     let strategy = proptest::collection::vec(any_value(property.rule), 1..3);
-    runner()
+    runner(VALUE_CASES)
         .run(&strategy, |values| {
             // An array: each item on its own.
             let input = with(property.name, json!(values));
@@ -658,7 +669,7 @@ fn check_tags(property: &'static Property, tally: &Tally) {
         prop_oneof![2 => valid.clone(), 3 => valid.prop_flat_map(mutate)]
     };
     let strategy = (field(&tag.key), field(&tag.value));
-    runner()
+    runner(VALUE_CASES)
         .run(&strategy, |(key, value)| {
             let input = with(property.name, json!([{"Key": key, "Value": value}]));
             let violations = schema_violations(&input);
@@ -699,7 +710,7 @@ fn check_numbers(property: &'static Property, integer: &'static Integer, tally: 
         ])
         .prop_map(|n| json!(n)),
     ];
-    runner()
+    runner(VALUE_CASES)
         .run(&strategy, |number| {
             let input = with(property.name, number);
             let violations = schema_violations(&input);
@@ -940,7 +951,7 @@ fn valid_of_text(text: &'static Text) -> BoxedStrategy<String> {
 fn a_generated_valid_property_set_passes_the_schema_and_plans() {
     for partition in partitions::SUPPORTED {
         let stack = stack(partition, ACCOUNT);
-        runner()
+        runner(SET_CASES)
             .run(&valid_set(partition), |input| {
                 let violations = schema_violations(&input);
                 prop_assert!(violations.is_empty(), "{input}: {violations:?}");
