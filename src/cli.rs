@@ -237,15 +237,16 @@ fn validate(
 
 /// Violations of the published schema, each as `<path>: <message>`.
 pub fn schema_violations(properties: &Value) -> Vec<String> {
-    static VALIDATOR: std::sync::OnceLock<Result<jsonschema::Validator, String>> =
+    static VALIDATOR: std::sync::OnceLock<Result<(Value, jsonschema::Validator), String>> =
         std::sync::OnceLock::new();
     let validator = VALIDATOR.get_or_init(|| {
         let schema: Value = serde_json::from_str(PUBLISHED_SCHEMA)
             .map_err(|e| format!("the published schema is not JSON: {e}"))?;
-        jsonschema::validator_for(&schema)
-            .map_err(|e| format!("the published schema is invalid: {e}"))
+        let validator = jsonschema::validator_for(&schema)
+            .map_err(|e| format!("the published schema is invalid: {e}"))?;
+        Ok((schema, validator))
     });
-    let validator = match validator {
+    let (schema, validator) = match validator {
         Ok(validator) => validator,
         Err(e) => return vec![e.clone()],
     };
@@ -258,7 +259,7 @@ pub fn schema_violations(properties: &Value) -> Vec<String> {
             } else {
                 path
             };
-            format!("{path}: {e}")
+            format!("{path}: {}", crate::schema::violation_message(schema, &e))
         })
         .collect()
 }

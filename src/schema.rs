@@ -154,6 +154,28 @@ pub fn properties_schema() -> Value {
     })
 }
 
+/// A violation as `persona-role validate` prints it: a missed pattern is named by the
+/// description of the schema around it (what the value should be), not quoted as a regex.
+pub fn violation_message(schema: &Value, error: &jsonschema::ValidationError) -> String {
+    if let jsonschema::error::ValidationErrorKind::Pattern { .. } = error.kind() {
+        let mut pointer = error.schema_path().as_str();
+        while let Some((parent, _)) = pointer.rsplit_once('/') {
+            pointer = parent;
+            let description = schema
+                .pointer(pointer)
+                .and_then(|s| s.get("description"))
+                .and_then(Value::as_str);
+            if let Some(description) = description {
+                return format!(
+                    "{} does not match the expected form: {description}",
+                    error.instance()
+                );
+            }
+        }
+    }
+    error.to_string()
+}
+
 /// The schema as committed in schema/properties.schema.json.
 pub fn properties_schema_text() -> String {
     let mut text = serde_json::to_string_pretty(&properties_schema()).unwrap_or_default();

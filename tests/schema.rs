@@ -145,3 +145,27 @@ fn cli_validate_reports_schema_violations_then_planner_errors() {
         "{out}"
     );
 }
+
+#[test]
+fn a_missed_pattern_is_reported_by_what_was_expected_not_by_the_regex() {
+    let violations = schema_violations(&json!({
+        "Persona": "MLOps",
+        "S3Buckets": ["192.168.1.1"],
+        "PassRoles": "arn:aws:iam::123456789012:role/*",
+    }));
+    assert_eq!(violations.len(), 2, "{violations:?}");
+    assert!(
+        violations[0].starts_with(
+            "/S3Buckets/0: \"192.168.1.1\" does not match the expected form: S3 bucket names ("
+        ),
+        "{violations:?}"
+    );
+    assert!(
+        violations[1].starts_with("/PassRoles: \"arn:aws:iam::123456789012:role/*\" does not match the expected form: IAM role ARNs ("),
+        "{violations:?}"
+    );
+    assert!(
+        violations.iter().all(|v| !v.contains("(?")),
+        "{violations:?}"
+    );
+}

@@ -1,5 +1,5 @@
-//! Value rules as data. Each rule is written once, here or in the property table, and read three
-//! ways: [`Rule::check`] judges a value for the parser (with the stack's context and a reason),
+//! Value rules as data: the kinds of rule here, each rule itself once in the property table
+//! (`table.rs`). A rule is read three ways: [`Rule::check`] judges a value for the parser (with the stack's context and a reason),
 //! [`Rule::pattern`] renders it as the regular expression the JSON Schema carries, and
 //! [`Rule::expected`] describes it for errors, the schema and the documentation. The
 //! property-based tests prove the first two agree.
@@ -689,18 +689,10 @@ impl Arn {
                 self.plural, stack.partition
             )));
         }
-        let region_ok = match self.region {
-            RegionPart::None => region.is_empty(),
-            RegionPart::Known => !region.is_empty(),
-            RegionPart::KnownOrWildcard => !region.is_empty(),
-        };
-        if !region_ok {
-            return not(String::new());
-        }
-        if self.region != RegionPart::None
-            && !(self.region == RegionPart::KnownOrWildcard && region == "*")
-        {
-            check_region(region, partition).map_err(|p| {
+        match (self.region, region) {
+            (RegionPart::None, "") | (RegionPart::KnownOrWildcard, "*") => {}
+            (RegionPart::None, _) | (_, "") => return not(String::new()),
+            _ => check_region(region, partition).map_err(|p| {
                 Problem::new(format!(
                     "{} is not {}: {}",
                     quote(value),
@@ -708,7 +700,7 @@ impl Arn {
                     p.message
                 ))
                 .help(format!("expected {}", self.expected()))
-            })?;
+            })?,
         }
         let account_ok = match self.account {
             AccountPart::Any | AccountPart::Stack(_) => is_account_id(account),
@@ -750,8 +742,7 @@ impl Arn {
     pub fn form(&self) -> String {
         let region = match self.region {
             RegionPart::None => "",
-            RegionPart::Known => "REGION",
-            RegionPart::KnownOrWildcard => "REGION",
+            RegionPart::Known | RegionPart::KnownOrWildcard => "REGION",
         };
         let account = match self.account {
             AccountPart::AnyOrAws => "ACCOUNT|aws",
