@@ -89,25 +89,26 @@ impl Charset {
 
     /// The spec as inclusive ranges.
     pub fn ranges(&self) -> Vec<(char, char)> {
-        let chars: Vec<char> = self.spec.chars().collect();
-        let mut ranges = Vec::new();
-        let mut i = 0;
-        while i < chars.len() {
-            if i + 2 < chars.len() && chars[i + 1] == '-' {
-                ranges.push((chars[i], chars[i + 2]));
-                i += 3;
-            } else {
-                ranges.push((chars[i], chars[i]));
-                i += 1;
+        self.each_range().collect()
+    }
+
+    fn each_range(&self) -> impl Iterator<Item = (char, char)> + '_ {
+        let mut rest = self.spec.chars();
+        std::iter::from_fn(move || {
+            let lo = rest.next()?;
+            let mut ahead = rest.clone();
+            if ahead.next() == Some('-') {
+                if let Some(hi) = ahead.next() {
+                    rest = ahead;
+                    return Some((lo, hi));
+                }
             }
-        }
-        ranges
+            Some((lo, lo))
+        })
     }
 
     pub fn contains(&self, c: char) -> bool {
-        self.ranges()
-            .iter()
-            .any(|(lo, hi)| (*lo..=*hi).contains(&c))
+        self.each_range().any(|(lo, hi)| (lo..=hi).contains(&c))
             || self.unicode.iter().any(|u| u.contains(c))
     }
 

@@ -1,6 +1,9 @@
 //! The properties of `Custom::SageMakerPersonaRole`, one entry each: the parser walks this table,
 //! the JSON Schema, the reference page and the README's property table are generated from it.
-//! Adding a property is an entry here and its use in the planner.
+//! Adding a property is an entry here (and in `PROPERTIES`), its field in `Properties` read by
+//! the parser, and its use in the planner; an activity parameter is a `Param` and an entry here.
+//! The tests fail when the parser does not judge a property the schema does, or when a generated
+//! file is stale.
 
 use super::rules::{
     AccountPart, Arn, Charset, Forbidden, Integer, RegionPart, Rule, Shape, TagRule, Text, Unicode,
