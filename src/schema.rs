@@ -37,7 +37,7 @@ fn list(rule: &Rule) -> Value {
         schema["pattern"] = json!(format!("^{item}(?:,{item})*$"));
     }
     if *rule == Rule::Activity {
-        schema["examples"] = json!([activity_names()]);
+        schema["items"]["examples"] = json!(activity_names());
     }
     schema
 }
@@ -117,7 +117,11 @@ fn property_schema(property: &Property) -> Value {
         if let Some(default) = property.default {
             map.insert("default".to_owned(), json!(default));
         }
-        if let Ok(example) = serde_json::from_str::<Value>(property.example) {
+        // Catalog names, where listed, are the better examples.
+        if let (Ok(example), false) = (
+            serde_json::from_str::<Value>(property.example),
+            map.contains_key("examples"),
+        ) {
             map.insert("examples".to_owned(), json!([example]));
         }
     }
