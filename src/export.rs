@@ -4,7 +4,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::plan::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Plan};
+use crate::ownership::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG};
+use crate::plan::Plan;
 
 /// Logical id of the exported role; managed policies are `<role logical id>Policy<n>`.
 pub const ROLE_LOGICAL_ID: &str = "PersonaRole";

@@ -11,6 +11,8 @@ pub mod export;
 pub mod guardrails;
 pub mod handler;
 pub mod iam;
+pub mod lifecycle;
+pub mod ownership;
 pub mod partitions;
 pub mod plan;
 pub mod properties;

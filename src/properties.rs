@@ -25,7 +25,7 @@ pub const MAX_TAGS: usize = 50;
 /// IAM's highest adjustable quota of managed policies per role.
 pub const MAX_MANAGED_POLICY_QUOTA: usize = 20;
 /// Tag keys this product writes on what it creates; users may not set them.
-pub const RESERVED_TAG_PREFIX: &str = "persona-role:";
+pub use crate::ownership::RESERVED_TAG_PREFIX;
 
 /// One thing wrong with the properties.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,8 +4,9 @@
 
 mod support;
 
-use persona_role::iam::{Iam, Owner, diff};
-use persona_role::plan::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG};
+use persona_role::iam::state::read_actual;
+use persona_role::iam::{Iam, SdkIam, diff};
+use persona_role::ownership::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Owner};
 use serde_json::{Value, json};
 use support::*;
 
@@ -41,15 +42,14 @@ async fn assert_converged(event: &Value) {
     attached.sort();
     assert_eq!(attached_arns(name).await, attached);
     // Then the whole state through the adapter: nothing left to change.
-    let iam = Iam::new(checker());
+    let iam = SdkIam::new(checker());
     let role = iam.get_role(name).await.unwrap().expect("role exists");
     let planned: Vec<String> = plan
         .managed_policies
         .iter()
         .map(|p| p.arn.clone())
         .collect();
-    let actual = iam
-        .read_actual(role, &planned, &owner_of(event))
+    let actual = read_actual(&iam, role, &planned, &owner_of(event))
         .await
         .unwrap();
     assert_eq!(

@@ -1,5 +1,6 @@
-//! The changes that take a role from its actual state to its plan. Pure: no AWS, so every case
-//! is unit-tested here. An empty list means the plan already holds.
+//! The changes that take a role from its actual state to its plan ([`diff`]), that delete it with
+//! everything it owns ([`teardown`]), and that undo a creation which failed half-way ([`undo`]).
+//! Pure: no AWS, so every case is unit-tested here. An empty list means the plan already holds.
 //!
 //! Order matters: the role itself first; then managed policy documents (so that what is attached
 //! next is already current); detaches and inline deletions before attaches and puts, so that the
@@ -166,6 +167,69 @@ fn version_changes(state: &PolicyState, document: &serde_json::Value) -> Vec<Cha
     changes
 }
 
+/// The changes that delete an own role with all it has: out of its instance profiles, managed
+/// policies detached, inline policies deleted, its own managed policies deleted (old versions
+/// first; highest number first, so that an interrupted teardown leaves the lowest numbers), then
+/// the role. Whether the own policies are used elsewhere is checked before, by the caller.
+pub fn teardown(actual: &Actual, instance_profiles: &[String]) -> Vec<Change> {
+    let mut changes: Vec<Change> = instance_profiles
+        .iter()
+        .map(|profile| Change::RemoveRoleFromInstanceProfile {
+            profile: profile.clone(),
+        })
+        .collect();
+    changes.extend(
+        actual
+            .attached_policy_arns
+            .iter()
+            .map(|arn| Change::DetachRolePolicy { arn: arn.clone() }),
+    );
+    changes.extend(
+        actual
+            .inline_policies
+            .keys()
+            .map(|name| Change::DeleteRolePolicy { name: name.clone() }),
+    );
+    let mut own: Vec<&PolicyState> = actual.own_policies.values().collect();
+    own.sort_by_key(|p| std::cmp::Reverse(policy_number(&p.arn)));
+    changes.extend(own.into_iter().map(|p| Change::DeletePolicy {
+        arn: p.arn.clone(),
+        old_versions: p.old_versions(),
+    }));
+    changes.push(Change::DeleteRole);
+    changes
+}
+
+/// The changes that undo `done` (what a failed creation made, in order) and then delete the role.
+/// Worked out from what was done rather than read back, because IAM may not show it yet.
+pub fn undo(done: &[Change]) -> Vec<Change> {
+    let mut changes: Vec<Change> = done
+        .iter()
+        .rev()
+        .filter_map(|change| match change {
+            Change::AttachRolePolicy { arn } => Some(Change::DetachRolePolicy { arn: arn.clone() }),
+            Change::PutRolePolicy { name, .. } => {
+                Some(Change::DeleteRolePolicy { name: name.clone() })
+            }
+            // A policy this run created has only its first version.
+            Change::CreatePolicy { arn, .. } => Some(Change::DeletePolicy {
+                arn: arn.clone(),
+                old_versions: Vec::new(),
+            }),
+            _ => None,
+        })
+        .collect();
+    changes.push(Change::DeleteRole);
+    changes
+}
+
+/// `…-12` → 12, for ordering a role's own policies; anything else sorts first.
+fn policy_number(arn: &str) -> u64 {
+    arn.rsplit_once('-')
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or(0)
+}
+
 /// The state of a role just created from its plan, before any policy: what CreateRole set.
 pub fn created_role(plan: &RolePlan, arn: String, role_id: String) -> RoleState {
     RoleState {
@@ -186,7 +250,8 @@ pub fn created_role(plan: &RolePlan, arn: String, role_id: String) -> RoleState 
 mod tests {
     use super::*;
     use crate::context::StackContext;
-    use crate::plan::{OWNER_STACK_TAG, plan_properties};
+    use crate::ownership::OWNER_STACK_TAG;
+    use crate::plan::plan_properties;
     use serde_json::{Value, json};
 
     const STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/ml/3f6a2c10-8b1e-11ef-9c4d-0a1b2c3d4e5f";
@@ -251,7 +316,7 @@ mod tests {
     }
 
     fn operations(changes: &[Change]) -> Vec<&'static str> {
-        changes.iter().map(Change::operation).collect()
+        changes.iter().map(|c| c.operation().name()).collect()
     }
 
     #[test]
@@ -489,5 +554,93 @@ mod tests {
         let plan = data_scientist();
         let role = created_role(&plan.role, plan.role.arn.clone(), "AROA".to_owned());
         assert_eq!(role_changes(&plan.role, &role), Vec::new());
+    }
+
+    #[test]
+    fn teardown_empties_the_role_then_deletes_it_highest_policy_first() {
+        let plan = data_scientist();
+        let mut actual = converged(&plan);
+        let prefix = plan.managed_policies[0]
+            .arn
+            .trim_end_matches(char::is_numeric)
+            .to_owned();
+        for n in [2, 10] {
+            let arn = format!("{prefix}{n}");
+            actual.own_policies.insert(
+                arn.clone(),
+                PolicyState {
+                    arn,
+                    default_version_id: "v3".to_owned(),
+                    document: json!({}),
+                    versions: ["v1", "v3"].map(str::to_owned).to_vec(),
+                    tags: BTreeMap::new(),
+                },
+            );
+        }
+        let changes = teardown(&actual, &["profile".to_owned()]);
+        let ops = operations(&changes);
+        assert_eq!(ops.first(), Some(&"RemoveRoleFromInstanceProfile"));
+        assert_eq!(ops.last(), Some(&"DeleteRole"));
+        let detaches = ops.iter().filter(|op| **op == "DetachRolePolicy").count();
+        assert_eq!(detaches, actual.attached_policy_arns.len());
+        let deleted: Vec<&str> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::DeletePolicy { arn, .. } => arn.rsplit('-').next(),
+                _ => None,
+            })
+            .collect();
+        let mut expected: Vec<u64> = actual
+            .own_policies
+            .keys()
+            .filter_map(|arn| arn.rsplit('-').next()?.parse().ok())
+            .collect();
+        expected.sort_unstable_by(|a, b| b.cmp(a));
+        let deleted: Vec<u64> = deleted.iter().filter_map(|n| n.parse().ok()).collect();
+        assert_eq!(deleted, expected, "highest number first");
+        assert!(changes.contains(&Change::DeletePolicy {
+            arn: format!("{prefix}10"),
+            old_versions: vec!["v1".to_owned()],
+        }));
+        // Nothing of the role is deleted before it is emptied.
+        let first_delete = ops.iter().position(|op| *op == "DeletePolicy").unwrap();
+        assert!(ops[..first_delete].iter().all(|op| *op != "DeleteRole"));
+    }
+
+    #[test]
+    fn undo_reverses_what_was_done_then_deletes_the_role() {
+        let done = vec![
+            Change::CreatePolicy {
+                name: "p-1".to_owned(),
+                path: "/".to_owned(),
+                arn: "arn:aws:iam::123456789012:policy/p-1".to_owned(),
+                document: json!({}),
+                tags: Vec::new(),
+            },
+            Change::PutRolePolicy {
+                name: "inline".to_owned(),
+                document: json!({}),
+            },
+            Change::AttachRolePolicy {
+                arn: "arn:aws:iam::123456789012:policy/p-1".to_owned(),
+            },
+        ];
+        assert_eq!(
+            undo(&done),
+            vec![
+                Change::DetachRolePolicy {
+                    arn: "arn:aws:iam::123456789012:policy/p-1".to_owned()
+                },
+                Change::DeleteRolePolicy {
+                    name: "inline".to_owned()
+                },
+                Change::DeletePolicy {
+                    arn: "arn:aws:iam::123456789012:policy/p-1".to_owned(),
+                    old_versions: Vec::new()
+                },
+                Change::DeleteRole,
+            ]
+        );
+        assert_eq!(undo(&[]), vec![Change::DeleteRole]);
     }
 }

@@ -1,42 +1,34 @@
-//! The IAM side: the actual state of a role as plain data, the difference between a [`Plan`] and
-//! that state (pure, in [`diff`]), and a thin adapter over aws-sdk-iam that reads, applies and
-//! deletes (in [`client`]).
+//! The IAM side: the actual state of a role as plain data; the changes that take it to a plan,
+//! tear it down or undo a half-done creation (pure, in [`diff`]); reading that state and applying
+//! changes over any [`Iam`] (in [`state`]); and the thin adapter over aws-sdk-iam that implements
+//! [`Iam`] (in [`client`]), calling only the operations of the [`operations`] registry.
 //!
 //! [`Plan`]: crate::plan::Plan
 
 pub mod client;
 pub mod diff;
+pub mod operations;
+pub mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::plan::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, PlanTag};
+use crate::ownership::policy_not_ours;
+use crate::plan::{PlanTag, RolePlan};
 
-pub use client::{CreateRoleError, Deletion, Iam};
+pub use client::SdkIam;
 pub use diff::diff;
+pub use operations::Op;
 
 /// Highest number a role's own managed policy can have (`<role>-<n>`): IAM's highest quota of
 /// managed policies per role.
 pub const MAX_OWN_POLICIES: usize = crate::properties::MAX_MANAGED_POLICY_QUOTA;
 /// IAM keeps at most this many versions of a managed policy.
 pub const MAX_POLICY_VERSIONS: usize = 5;
-
-/// The stack and logical id whose ownership tags a role or policy must carry to be changed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Owner {
-    pub stack_id: String,
-    pub logical_id: String,
-}
-
-impl Owner {
-    pub fn owns(&self, tags: &BTreeMap<String, String>) -> bool {
-        tags.get(OWNER_STACK_TAG) == Some(&self.stack_id)
-            && tags.get(OWNER_LOGICAL_ID_TAG) == Some(&self.logical_id)
-    }
-}
 
 /// A role as IAM has it.
 #[derive(Debug, Clone, PartialEq)]
@@ -170,29 +162,48 @@ pub enum Change {
         arn: String,
         old_versions: Vec<String>,
     },
+    RemoveRoleFromInstanceProfile {
+        profile: String,
+    },
+    DeleteRole,
 }
 
 impl Change {
-    /// The IAM operation, as logged.
-    pub fn operation(&self) -> &'static str {
+    /// The IAM operation that makes the change (for [`Change::DeletePolicy`], the last one).
+    pub fn operation(&self) -> Op {
         match self {
-            Change::UpdateRole { .. } => "UpdateRole",
-            Change::UpdateAssumeRolePolicy { .. } => "UpdateAssumeRolePolicy",
-            Change::PutRolePermissionsBoundary { .. } => "PutRolePermissionsBoundary",
-            Change::DeleteRolePermissionsBoundary => "DeleteRolePermissionsBoundary",
-            Change::TagRole { .. } => "TagRole",
-            Change::UntagRole { .. } => "UntagRole",
-            Change::CreatePolicy { .. } => "CreatePolicy",
-            Change::DeletePolicyVersion { .. } => "DeletePolicyVersion",
-            Change::CreatePolicyVersion { .. } => "CreatePolicyVersion",
-            Change::TagPolicy { .. } => "TagPolicy",
-            Change::UntagPolicy { .. } => "UntagPolicy",
-            Change::DetachRolePolicy { .. } => "DetachRolePolicy",
-            Change::DeleteRolePolicy { .. } => "DeleteRolePolicy",
-            Change::PutRolePolicy { .. } => "PutRolePolicy",
-            Change::AttachRolePolicy { .. } => "AttachRolePolicy",
-            Change::DeletePolicy { .. } => "DeletePolicy",
+            Change::UpdateRole { .. } => Op::UpdateRole,
+            Change::UpdateAssumeRolePolicy { .. } => Op::UpdateAssumeRolePolicy,
+            Change::PutRolePermissionsBoundary { .. } => Op::PutRolePermissionsBoundary,
+            Change::DeleteRolePermissionsBoundary => Op::DeleteRolePermissionsBoundary,
+            Change::TagRole { .. } => Op::TagRole,
+            Change::UntagRole { .. } => Op::UntagRole,
+            Change::CreatePolicy { .. } => Op::CreatePolicy,
+            Change::DeletePolicyVersion { .. } => Op::DeletePolicyVersion,
+            Change::CreatePolicyVersion { .. } => Op::CreatePolicyVersion,
+            Change::TagPolicy { .. } => Op::TagPolicy,
+            Change::UntagPolicy { .. } => Op::UntagPolicy,
+            Change::DetachRolePolicy { .. } => Op::DetachRolePolicy,
+            Change::DeleteRolePolicy { .. } => Op::DeleteRolePolicy,
+            Change::PutRolePolicy { .. } => Op::PutRolePolicy,
+            Change::AttachRolePolicy { .. } => Op::AttachRolePolicy,
+            Change::DeletePolicy { .. } => Op::DeletePolicy,
+            Change::RemoveRoleFromInstanceProfile { .. } => Op::RemoveRoleFromInstanceProfile,
+            Change::DeleteRole => Op::DeleteRole,
         }
+    }
+
+    /// Whether the change removes something, so that finding it already gone is success.
+    pub fn removes(&self) -> bool {
+        matches!(
+            self,
+            Change::DetachRolePolicy { .. }
+                | Change::DeleteRolePolicy { .. }
+                | Change::DeletePolicyVersion { .. }
+                | Change::DeletePolicy { .. }
+                | Change::RemoveRoleFromInstanceProfile { .. }
+                | Change::DeleteRole
+        )
     }
 }
 
@@ -200,7 +211,7 @@ impl Change {
 pub enum IamError {
     #[error("IAM {operation} on `{target}` failed: {message}")]
     Call {
-        operation: &'static str,
+        operation: Op,
         target: String,
         /// IAM's error code when IAM answered (`NoSuchEntity`, `AccessDenied`, ...); none for
         /// network errors and timeouts, after which the call may or may not have taken effect.
@@ -211,13 +222,11 @@ pub enum IamError {
     Document { target: String, message: String },
     #[error("IAM {operation} on `{target}` answered without {what}")]
     Incomplete {
-        operation: &'static str,
+        operation: Op,
         target: String,
         what: &'static str,
     },
-    #[error(
-        "managed policy `{arn}` already exists and is not managed by this resource (its ownership tags name another stack or logical id); delete or rename it, or choose another RoleNameSuffix"
-    )]
+    #[error("{}", policy_not_ours(arn))]
     ForeignPolicy { arn: String },
     #[error(
         "managed policy `{arn}` is still attached to {entities}, which this resource does not manage; detach it there, then retry"
@@ -237,6 +246,62 @@ impl IamError {
     pub fn is_definite(&self) -> bool {
         !matches!(self, IamError::Call { code: None, .. })
     }
+}
+
+/// Why CreateRole made no role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateRoleError {
+    /// A role of that name exists (whoever owns it).
+    AlreadyExists,
+    Failed(IamError),
+}
+
+/// The IAM calls the lifecycle needs: reads of one role or policy, CreateRole, and one [`Change`]
+/// at a time. Decisions (which policies are the role's own, what to change, in which order) are
+/// made over this trait in [`state`] and [`diff`], so an implementation only calls IAM.
+pub trait Iam: Send + Sync {
+    /// The role and its tags; `None` when there is no such role.
+    fn get_role(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<RoleState>, IamError>> + Send;
+    /// The role's inline policies by name, with their documents.
+    fn inline_policies(
+        &self,
+        role: &str,
+    ) -> impl Future<Output = Result<BTreeMap<String, Value>, IamError>> + Send;
+    fn attached_policy_arns(
+        &self,
+        role: &str,
+    ) -> impl Future<Output = Result<BTreeSet<String>, IamError>> + Send;
+    /// Names of the instance profiles the role is in.
+    fn instance_profiles(
+        &self,
+        role: &str,
+    ) -> impl Future<Output = Result<Vec<String>, IamError>> + Send;
+    /// A customer-managed policy with its tags, versions and default document; `None` when absent.
+    fn get_policy(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<Option<PolicyState>, IamError>> + Send;
+    /// Users, groups and roles other than `role` that a policy is attached to, as
+    /// "role `name`" and the like; empty when the policy is gone.
+    fn other_attachments(
+        &self,
+        arn: &str,
+        role: &str,
+    ) -> impl Future<Output = Result<Vec<String>, IamError>> + Send;
+    /// Creates the role as planned (trust, description, path, max session, boundary, tags).
+    fn create_role(
+        &self,
+        plan: &RolePlan,
+    ) -> impl Future<Output = Result<RoleState, CreateRoleError>> + Send;
+    /// Makes one change to `role`. Removing what is already gone is success.
+    fn apply(
+        &self,
+        role: &str,
+        change: &Change,
+    ) -> impl Future<Output = Result<(), IamError>> + Send;
 }
 
 /// Parses a policy document as IAM returns it: percent-encoded JSON (moto sometimes returns it
@@ -274,21 +339,6 @@ mod tests {
         assert_eq!(decode_document(&plain).unwrap(), value);
         assert_eq!(decode_document(&encoded).unwrap(), value);
         assert!(decode_document("%7Bnope").is_err());
-    }
-
-    #[test]
-    fn ownership_needs_both_tags() {
-        let owner = Owner {
-            stack_id: "s".to_owned(),
-            logical_id: "L".to_owned(),
-        };
-        let mut tags = BTreeMap::new();
-        tags.insert(OWNER_STACK_TAG.to_owned(), "s".to_owned());
-        assert!(!owner.owns(&tags));
-        tags.insert(OWNER_LOGICAL_ID_TAG.to_owned(), "Other".to_owned());
-        assert!(!owner.owns(&tags));
-        tags.insert(OWNER_LOGICAL_ID_TAG.to_owned(), "L".to_owned());
-        assert!(owner.owns(&tags));
     }
 
     #[test]

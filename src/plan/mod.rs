@@ -12,13 +12,10 @@ use thiserror::Error;
 use crate::catalog;
 use crate::context::StackContext;
 use crate::guardrails::Guardrails;
+use crate::ownership::Owner;
 use crate::properties::{self, Properties, PropertyErrors, Tag};
 
 pub use pack::{INLINE_LIMIT, MANAGED_LIMIT, QuotaError, TRUST_LIMIT, iam_size};
-
-/// Tag keys naming the stack and logical id that own a role or policy.
-pub const OWNER_STACK_TAG: &str = "persona-role:stack-id";
-pub const OWNER_LOGICAL_ID_TAG: &str = "persona-role:logical-id";
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PlanError {
@@ -224,14 +221,11 @@ fn tags(user: &[Tag], context: &StackContext) -> Vec<PlanTag> {
         })
         .collect();
     if let Some(stack_id) = &context.stack_id {
-        tags.push(PlanTag {
-            key: OWNER_STACK_TAG.to_owned(),
-            value: stack_id.clone(),
-        });
-        tags.push(PlanTag {
-            key: OWNER_LOGICAL_ID_TAG.to_owned(),
-            value: context.logical_id.clone(),
-        });
+        let owner = Owner::new(stack_id.clone(), context.logical_id.clone());
+        tags.extend(owner.tags().map(|(key, value)| PlanTag {
+            key: key.to_owned(),
+            value: value.to_owned(),
+        }));
     }
     tags
 }

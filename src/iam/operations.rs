@@ -1,0 +1,158 @@
+//! Every IAM operation the function calls, in one registry. The SDK adapter can only name an
+//! operation through [`Op`], and a test holds `template.yaml`'s execution role to exactly this
+//! list: a new call that the role does not grant fails the tests, not a production Delete.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Op {
+    // Reads.
+    GetRole,
+    ListRolePolicies,
+    GetRolePolicy,
+    ListAttachedRolePolicies,
+    ListInstanceProfilesForRole,
+    GetPolicy,
+    ListPolicyVersions,
+    GetPolicyVersion,
+    ListEntitiesForPolicy,
+    // Writes.
+    CreateRole,
+    UpdateRole,
+    UpdateAssumeRolePolicy,
+    PutRolePermissionsBoundary,
+    DeleteRolePermissionsBoundary,
+    TagRole,
+    UntagRole,
+    PutRolePolicy,
+    DeleteRolePolicy,
+    AttachRolePolicy,
+    DetachRolePolicy,
+    CreatePolicy,
+    CreatePolicyVersion,
+    DeletePolicyVersion,
+    DeletePolicy,
+    TagPolicy,
+    UntagPolicy,
+    RemoveRoleFromInstanceProfile,
+    DeleteRole,
+}
+
+impl Op {
+    pub const ALL: [Op; 28] = [
+        Op::GetRole,
+        Op::ListRolePolicies,
+        Op::GetRolePolicy,
+        Op::ListAttachedRolePolicies,
+        Op::ListInstanceProfilesForRole,
+        Op::GetPolicy,
+        Op::ListPolicyVersions,
+        Op::GetPolicyVersion,
+        Op::ListEntitiesForPolicy,
+        Op::CreateRole,
+        Op::UpdateRole,
+        Op::UpdateAssumeRolePolicy,
+        Op::PutRolePermissionsBoundary,
+        Op::DeleteRolePermissionsBoundary,
+        Op::TagRole,
+        Op::UntagRole,
+        Op::PutRolePolicy,
+        Op::DeleteRolePolicy,
+        Op::AttachRolePolicy,
+        Op::DetachRolePolicy,
+        Op::CreatePolicy,
+        Op::CreatePolicyVersion,
+        Op::DeletePolicyVersion,
+        Op::DeletePolicy,
+        Op::TagPolicy,
+        Op::UntagPolicy,
+        Op::RemoveRoleFromInstanceProfile,
+        Op::DeleteRole,
+    ];
+
+    /// The operation's name, as IAM, the SDK's metadata and IAM policies (`iam:NAME`) spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::GetRole => "GetRole",
+            Op::ListRolePolicies => "ListRolePolicies",
+            Op::GetRolePolicy => "GetRolePolicy",
+            Op::ListAttachedRolePolicies => "ListAttachedRolePolicies",
+            Op::ListInstanceProfilesForRole => "ListInstanceProfilesForRole",
+            Op::GetPolicy => "GetPolicy",
+            Op::ListPolicyVersions => "ListPolicyVersions",
+            Op::GetPolicyVersion => "GetPolicyVersion",
+            Op::ListEntitiesForPolicy => "ListEntitiesForPolicy",
+            Op::CreateRole => "CreateRole",
+            Op::UpdateRole => "UpdateRole",
+            Op::UpdateAssumeRolePolicy => "UpdateAssumeRolePolicy",
+            Op::PutRolePermissionsBoundary => "PutRolePermissionsBoundary",
+            Op::DeleteRolePermissionsBoundary => "DeleteRolePermissionsBoundary",
+            Op::TagRole => "TagRole",
+            Op::UntagRole => "UntagRole",
+            Op::PutRolePolicy => "PutRolePolicy",
+            Op::DeleteRolePolicy => "DeleteRolePolicy",
+            Op::AttachRolePolicy => "AttachRolePolicy",
+            Op::DetachRolePolicy => "DetachRolePolicy",
+            Op::CreatePolicy => "CreatePolicy",
+            Op::CreatePolicyVersion => "CreatePolicyVersion",
+            Op::DeletePolicyVersion => "DeletePolicyVersion",
+            Op::DeletePolicy => "DeletePolicy",
+            Op::TagPolicy => "TagPolicy",
+            Op::UntagPolicy => "UntagPolicy",
+            Op::RemoveRoleFromInstanceProfile => "RemoveRoleFromInstanceProfile",
+            Op::DeleteRole => "DeleteRole",
+        }
+    }
+
+    /// Whether the operation changes IAM.
+    pub fn is_write(self) -> bool {
+        !matches!(
+            self,
+            Op::GetRole
+                | Op::ListRolePolicies
+                | Op::GetRolePolicy
+                | Op::ListAttachedRolePolicies
+                | Op::ListInstanceProfilesForRole
+                | Op::GetPolicy
+                | Op::ListPolicyVersions
+                | Op::GetPolicyVersion
+                | Op::ListEntitiesForPolicy
+        )
+    }
+
+    /// The IAM action a policy must allow for this operation.
+    pub fn action(self) -> String {
+        format!("iam:{}", self.name())
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn the_registry_lists_each_operation_once_with_a_distinct_name() {
+        let names: BTreeSet<&str> = Op::ALL.iter().map(|op| op.name()).collect();
+        assert_eq!(names.len(), Op::ALL.len());
+        let ops: BTreeSet<Op> = Op::ALL.into_iter().collect();
+        assert_eq!(ops.len(), Op::ALL.len());
+        for op in Op::ALL {
+            assert_eq!(format!("{op:?}"), op.name(), "name of {op:?}");
+        }
+    }
+
+    #[test]
+    fn reads_are_gets_and_lists() {
+        for op in Op::ALL {
+            let read = op.name().starts_with("Get") || op.name().starts_with("List");
+            assert_eq!(op.is_write(), !read, "{op}");
+        }
+    }
+}

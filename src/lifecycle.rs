@@ -1,0 +1,267 @@
+//! The custom resource's lifecycle as a pure decision: from what CloudFormation asks, what the
+//! properties plan, and the role as IAM holds it, to one [`Step`]. No AWS and no time here, so
+//! every case is a row of the table tested below; `handler` carries the step out.
+
+use crate::ownership::{Claim, Owner, role_not_ours};
+use crate::properties::{MAX_ROLE_NAME, is_role_name_char};
+
+/// What CloudFormation asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request<'a> {
+    Create,
+    /// `current` is the PhysicalResourceId: the role the resource has now.
+    Update {
+        current: &'a str,
+    },
+    /// `id` is the PhysicalResourceId, which CloudFormation may have made up.
+    Delete {
+        id: &'a str,
+    },
+}
+
+/// The role IAM holds under the name a step is about, as far as the decision needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found<'a> {
+    Absent,
+    Role { claim: Claim, path: &'a str },
+}
+
+impl<'a> Found<'a> {
+    /// Reads the claim of `owner` on a role's tags.
+    pub fn role(
+        owner: &Owner,
+        tags: &std::collections::BTreeMap<String, String>,
+        path: &'a str,
+    ) -> Self {
+        Found::Role {
+            claim: owner.claim(tags),
+            path,
+        }
+    }
+}
+
+/// One step of the lifecycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Create the planned role and its policies.
+    Create,
+    /// Create the planned role again: this resource's role is gone (deleted by hand).
+    Recreate,
+    /// Create the role under its new name; CloudFormation deletes the old one afterwards.
+    Replace { old: String },
+    /// The planned role exists and is this resource's own: bring it to the plan in place.
+    Converge,
+    /// The role's path changes: delete it and create it again at the new path (role names are
+    /// unique whatever the path).
+    RecreateAtPath { from: String },
+    /// Delete this resource's role with everything it owns.
+    Teardown { role: String },
+    /// Nothing to do: success.
+    Nothing { why: &'static str },
+    /// Refuse: FAILED with this reason, nothing changed.
+    Refuse { reason: String },
+}
+
+/// The name a Delete acts on: the PhysicalResourceId when it can name a role at all. Placeholders
+/// of failed Creates and ids CloudFormation made up cannot, and need no IAM call.
+pub fn delete_target(id: &str) -> Option<&str> {
+    is_role_name(id).then_some(id)
+}
+
+/// Whether an id can name a role at all (placeholders and most made-up ids cannot).
+pub fn is_role_name(id: &str) -> bool {
+    !id.is_empty() && id.chars().count() <= MAX_ROLE_NAME && id.chars().all(is_role_name_char)
+}
+
+/// The step for a request, given the planned role's name and path (absent for a Delete) and what
+/// IAM holds under the name the request is about: the planned name for Create and Update, the
+/// target id for Delete.
+pub fn decide(request: Request<'_>, planned: Option<(&str, &str)>, found: Found<'_>) -> Step {
+    match (request, planned) {
+        (Request::Delete { id }, _) => match found {
+            Found::Absent => Step::Nothing {
+                why: "role already gone",
+            },
+            Found::Role {
+                claim: Claim::Ours, ..
+            } => Step::Teardown {
+                role: id.to_owned(),
+            },
+            Found::Role { .. } => Step::Nothing {
+                why: "role is not managed by this resource: left untouched",
+            },
+        },
+        (_, None) => Step::Refuse {
+            reason: "internal error: no plan for a Create or Update".to_owned(),
+        },
+        (Request::Create, Some((name, _))) => create(name, found, Step::Create),
+        (Request::Update { current }, Some((name, _))) if name != current => create(
+            name,
+            found,
+            Step::Replace {
+                old: current.to_owned(),
+            },
+        ),
+        (Request::Update { .. }, Some((name, path))) => match found {
+            Found::Absent => Step::Recreate,
+            Found::Role {
+                claim: Claim::Ours,
+                path: actual,
+            } if actual != path => Step::RecreateAtPath {
+                from: actual.to_owned(),
+            },
+            Found::Role {
+                claim: Claim::Ours, ..
+            } => Step::Converge,
+            Found::Role { .. } => Step::Refuse {
+                reason: role_not_ours(name),
+            },
+        },
+    }
+}
+
+/// Creating `name`: `fresh` when it is absent, in place when it is already ours (a redelivered
+/// Create, a rollback to an earlier name), refused when anyone else holds it.
+fn create(name: &str, found: Found<'_>, fresh: Step) -> Step {
+    match found {
+        Found::Absent => fresh,
+        Found::Role {
+            claim: Claim::Ours, ..
+        } => Step::Converge,
+        Found::Role { .. } => Step::Refuse {
+            reason: format!("{}; choose another RoleNameSuffix", role_not_ours(name)),
+        },
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::panic)]
+mod tests {
+    use super::*;
+
+    const NAME: &str = "sagemaker-ds";
+    const OLD: &str = "sagemaker-old";
+
+    fn ours(path: &str) -> Found<'_> {
+        Found::Role {
+            claim: Claim::Ours,
+            path,
+        }
+    }
+
+    fn held(claim: Claim) -> Found<'static> {
+        Found::Role { claim, path: "/" }
+    }
+
+    fn refused(step: &Step) -> bool {
+        matches!(step, Step::Refuse { reason } if reason.contains("not managed by this resource"))
+    }
+
+    #[test]
+    fn the_lifecycle_table() {
+        let planned = Some((NAME, "/"));
+        let update = Request::Update { current: NAME };
+        let rename = Request::Update { current: OLD };
+        let delete = Request::Delete { id: NAME };
+        let rows: Vec<(&str, Request<'_>, Found<'_>, Step)> = vec![
+            (
+                "create, nothing there",
+                Request::Create,
+                Found::Absent,
+                Step::Create,
+            ),
+            (
+                "create delivered twice",
+                Request::Create,
+                ours("/"),
+                Step::Converge,
+            ),
+            ("update in place", update, ours("/"), Step::Converge),
+            (
+                "update, role deleted by hand",
+                update,
+                Found::Absent,
+                Step::Recreate,
+            ),
+            (
+                "update to a new path",
+                update,
+                ours("/old/"),
+                Step::RecreateAtPath {
+                    from: "/old/".to_owned(),
+                },
+            ),
+            (
+                "update to a new name",
+                rename,
+                Found::Absent,
+                Step::Replace {
+                    old: OLD.to_owned(),
+                },
+            ),
+            (
+                "rollback to an earlier name",
+                rename,
+                ours("/"),
+                Step::Converge,
+            ),
+            (
+                "delete own role",
+                delete,
+                ours("/"),
+                Step::Teardown {
+                    role: NAME.to_owned(),
+                },
+            ),
+            (
+                "delete, already gone",
+                delete,
+                Found::Absent,
+                Step::Nothing {
+                    why: "role already gone",
+                },
+            ),
+        ];
+        for (what, request, found, step) in rows {
+            let planned = if matches!(request, Request::Delete { .. }) {
+                None
+            } else {
+                planned
+            };
+            assert_eq!(decide(request, planned, found), step, "{what}");
+        }
+    }
+
+    #[test]
+    fn a_role_held_by_anyone_else_is_refused_or_left_alone() {
+        let planned = Some((NAME, "/"));
+        for claim in [Claim::Other, Claim::Unclaimed] {
+            for request in [
+                Request::Create,
+                Request::Update { current: NAME },
+                Request::Update { current: OLD },
+            ] {
+                let step = decide(request, planned, held(claim));
+                assert!(refused(&step), "{request:?} {claim:?}: {step:?}");
+            }
+            assert!(matches!(
+                decide(Request::Delete { id: NAME }, None, held(claim)),
+                Step::Nothing { .. }
+            ));
+        }
+        // A Create is told how to get out of the clash.
+        let Step::Refuse { reason } = decide(Request::Create, planned, held(Claim::Other)) else {
+            panic!("refused");
+        };
+        assert!(reason.contains("choose another RoleNameSuffix"), "{reason}");
+    }
+
+    #[test]
+    fn placeholders_and_made_up_ids_name_no_role() {
+        assert_eq!(delete_target(NAME), Some(NAME));
+        assert_eq!(delete_target("persona-role:failed:5f3c-11ee"), None);
+        assert_eq!(delete_target(""), None);
+        assert_eq!(delete_target(&"a".repeat(65)), None);
+        assert_eq!(delete_target("ml-roles-DataScientist-ABCDEF/x"), None);
+    }
+}

@@ -1,0 +1,119 @@
+//! Which stack resource owns a role or policy: the two ownership tags every role and own policy
+//! carries, the reserved tag prefix users may not write, and the messages that refuse what
+//! another owner holds. A role or policy is changed or deleted only when its tags name this
+//! resource.
+
+use std::collections::BTreeMap;
+
+/// Tag keys naming the stack and logical id that own a role or policy.
+pub const OWNER_STACK_TAG: &str = "persona-role:stack-id";
+pub const OWNER_LOGICAL_ID_TAG: &str = "persona-role:logical-id";
+/// Tag keys under this prefix are the resource's own; user tags may not use it.
+pub const RESERVED_TAG_PREFIX: &str = "persona-role:";
+
+/// The stack and logical id whose ownership tags a role or policy must carry to be changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub stack_id: String,
+    pub logical_id: String,
+}
+
+/// Who a role or policy belongs to, read from its tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Both ownership tags name this resource.
+    Ours,
+    /// An ownership tag names another stack or logical id.
+    Other,
+    /// No ownership tag at all: made outside any persona-role stack (the console, by hand).
+    Unclaimed,
+}
+
+impl Owner {
+    pub fn new(stack_id: impl Into<String>, logical_id: impl Into<String>) -> Self {
+        Owner {
+            stack_id: stack_id.into(),
+            logical_id: logical_id.into(),
+        }
+    }
+
+    pub fn owns(&self, tags: &BTreeMap<String, String>) -> bool {
+        self.claim(tags) == Claim::Ours
+    }
+
+    pub fn claim(&self, tags: &BTreeMap<String, String>) -> Claim {
+        let stack = tags.get(OWNER_STACK_TAG);
+        let logical = tags.get(OWNER_LOGICAL_ID_TAG);
+        match (stack, logical) {
+            (None, None) => Claim::Unclaimed,
+            (Some(s), Some(l)) if *s == self.stack_id && *l == self.logical_id => Claim::Ours,
+            _ => Claim::Other,
+        }
+    }
+
+    /// The ownership tags, as (key, value), in the order they are written.
+    pub fn tags(&self) -> [(&'static str, &str); 2] {
+        [
+            (OWNER_STACK_TAG, self.stack_id.as_str()),
+            (OWNER_LOGICAL_ID_TAG, self.logical_id.as_str()),
+        ]
+    }
+}
+
+/// The reason a role held by another owner is refused.
+pub fn role_not_ours(name: &str) -> String {
+    format!(
+        "role `{name}` already exists and is not managed by this resource (its ownership tags name another stack or logical id); it was left unchanged"
+    )
+}
+
+/// The reason a managed policy held by another owner is refused.
+pub fn policy_not_ours(arn: &str) -> String {
+    format!(
+        "managed policy `{arn}` already exists and is not managed by this resource (its ownership tags name another stack or logical id); delete or rename it, or choose another RoleNameSuffix"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn ownership_needs_both_tags_naming_this_resource() {
+        let owner = Owner::new("s", "L");
+        assert_eq!(owner.claim(&tags(&[])), Claim::Unclaimed);
+        assert_eq!(owner.claim(&tags(&[("team", "ml")])), Claim::Unclaimed);
+        assert_eq!(owner.claim(&tags(&[(OWNER_STACK_TAG, "s")])), Claim::Other);
+        assert_eq!(
+            owner.claim(&tags(&[
+                (OWNER_STACK_TAG, "s"),
+                (OWNER_LOGICAL_ID_TAG, "Other")
+            ])),
+            Claim::Other
+        );
+        assert_eq!(
+            owner.claim(&tags(&[
+                (OWNER_STACK_TAG, "t"),
+                (OWNER_LOGICAL_ID_TAG, "L")
+            ])),
+            Claim::Other
+        );
+        let ours = tags(&[(OWNER_STACK_TAG, "s"), (OWNER_LOGICAL_ID_TAG, "L")]);
+        assert_eq!(owner.claim(&ours), Claim::Ours);
+        assert!(owner.owns(&ours));
+    }
+
+    #[test]
+    fn ownership_tags_use_the_reserved_prefix() {
+        for (key, _) in Owner::new("s", "L").tags() {
+            assert!(key.starts_with(RESERVED_TAG_PREFIX));
+        }
+    }
+}
