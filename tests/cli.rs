@@ -3,27 +3,10 @@
 
 use std::process::Command;
 
-use clap::Parser;
-use persona_role::cli::{Cli, run};
+mod common;
+
+use common::cli;
 use serde_json::Value;
-
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn cli(args: &[&str], stdin: &str) -> Output {
-    let cli =
-        Cli::try_parse_from(std::iter::once("persona-role").chain(args.iter().copied())).unwrap();
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = run(cli, &mut stdin.as_bytes(), &mut out, &mut err);
-    Output {
-        code,
-        stdout: String::from_utf8(out).unwrap(),
-        stderr: String::from_utf8(err).unwrap(),
-    }
-}
 
 fn events_dir() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("events")

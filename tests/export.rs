@@ -2,11 +2,10 @@
 //! documents, tags, attachments — in JSON and in YAML.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod samples;
+mod common;
 
-use clap::Parser;
+use common::{cli, samples};
 use persona_role::catalog;
-use persona_role::cli::{Cli, run};
 use persona_role::export;
 use persona_role::plan::{self, Plan};
 use serde_json::{Value, json};
@@ -111,19 +110,19 @@ fn cli_export_prints_the_same_template_in_json_and_yaml() {
         .join("events/data-scientist-create.json");
     let path = path.to_str().unwrap();
     let export = |syntax: &str| {
-        let cli = Cli::try_parse_from([
-            "persona-role",
-            "export",
-            path,
-            "--format",
-            "cloudformation",
-            "--output",
-            syntax,
-        ])
-        .unwrap();
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        assert_eq!(run(cli, &mut std::io::empty(), &mut out, &mut err), 0);
-        String::from_utf8(out).unwrap()
+        let output = cli(
+            &[
+                "export",
+                path,
+                "--format",
+                "cloudformation",
+                "--output",
+                syntax,
+            ],
+            "",
+        );
+        assert_eq!(output.code, 0, "{}", output.stderr);
+        output.stdout
     };
     let json: Value = serde_json::from_str(&export("json")).unwrap();
     let yaml: Value = serde_yaml_ng::from_str(&export("yaml")).unwrap();

@@ -20,14 +20,6 @@ fn reason(response: &Value) -> &str {
     response["Reason"].as_str().unwrap_or_default()
 }
 
-async fn assert_nothing_left(name: &str) {
-    assert!(!role_exists(name).await, "role {name} left behind");
-    assert_eq!(
-        local_policies(&format!("{name}-")).await,
-        Vec::<String>::new()
-    );
-}
-
 #[tokio::test]
 async fn bad_properties_fail_with_a_reason_naming_the_property() {
     let recorder = Recorder::start();
@@ -91,7 +83,7 @@ async fn bad_properties_in_an_update_leave_the_role_as_it_was() {
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_nothing_left(&name).await;
+    assert_gone(&name).await;
 }
 
 async fn make_foreign_role(name: &str) {
@@ -237,7 +229,7 @@ async fn another_logical_id_of_the_same_stack_is_foreign_too() {
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_nothing_left(&name).await;
+    assert_gone(&name).await;
 }
 
 #[tokio::test]
@@ -298,7 +290,7 @@ async fn fail_create_at(n: usize, tag: &str) {
     assert!(reason(&response).contains("removed again"), "{response}");
     let id = response["PhysicalResourceId"].as_str().unwrap().to_owned();
     assert!(id.starts_with(PLACEHOLDER_PREFIX), "{id}");
-    assert_nothing_left(&name).await;
+    assert_gone(&name).await;
     assert!(policy_exists(&attached).await);
     let failed_op = calls.mutating()[n - 1].clone();
     assert!(
@@ -312,7 +304,7 @@ async fn fail_create_at(n: usize, tag: &str) {
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_nothing_left(&name).await;
+    assert_gone(&name).await;
 }
 
 #[tokio::test]
@@ -375,7 +367,7 @@ async fn an_attachment_iam_cannot_find_is_retried_then_fails_leaving_nothing() {
         own + 5,
         "each own policy once, the missing one five times"
     );
-    assert_nothing_left(&name).await;
+    assert_gone(&name).await;
 }
 
 #[tokio::test]
@@ -404,7 +396,7 @@ async fn a_panic_inside_the_handler_is_answered_failed_and_cleaned_by_the_delete
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_nothing_left(&name).await;
+    assert_gone(&name).await;
 }
 
 #[tokio::test]
@@ -439,7 +431,7 @@ async fn a_redelivered_create_converges_on_its_own_role() {
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_nothing_left(&name).await;
+    assert_gone(&name).await;
 }
 
 /// An IAM endpoint that accepts connections and never answers.
@@ -647,5 +639,5 @@ async fn the_function_guardrails_apply_to_every_role() {
         invoke(&guarded, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_nothing_left(&name).await;
+    assert_gone(&name).await;
 }

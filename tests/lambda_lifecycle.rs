@@ -59,14 +59,6 @@ async fn assert_converged(event: &Value) {
     );
 }
 
-async fn assert_gone(name: &str) {
-    assert!(!role_exists(name).await, "role {name} still exists");
-    assert_eq!(
-        local_policies(&format!("{name}-")).await,
-        Vec::<String>::new()
-    );
-}
-
 async fn lifecycle(persona: &str) {
     let recorder = Recorder::start();
     let calls = CallLog::default();

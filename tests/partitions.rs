@@ -2,6 +2,8 @@
 //! when the SDK is upgraded and the copy is not (`scripts/refresh-partitions` rewrites it).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -9,13 +11,9 @@ use serde_json::{Value, json};
 /// The SDK crate whose endpoint resolver embeds the metadata.
 const SDK_CRATE: &str = "aws-sdk-iam";
 
-fn manifest_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// The version of the SDK crate that Cargo.lock pins.
 fn locked_version() -> String {
-    let lock = std::fs::read_to_string(manifest_dir().join("Cargo.lock")).unwrap();
+    let lock = std::fs::read_to_string(common::root().join("Cargo.lock")).unwrap();
     let entry = lock
         .split("[[package]]")
         .find(|entry| entry.contains(&format!("name = \"{SDK_CRATE}\"\n")))
@@ -74,14 +72,13 @@ fn vendored_partitions_are_those_of_the_sdk_in_cargo_lock() {
         "sdk": format!("{SDK_CRATE} {version}"),
         "metadata": sdk_metadata(&sdk_source(&version)),
     });
-    let path = manifest_dir().join("src/partitions.json");
     let mut text = serde_json::to_string_pretty(&expected).unwrap();
     text.push('\n');
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, &text).unwrap();
-    }
-    assert!(
-        std::fs::read_to_string(&path).unwrap_or_default() == text,
-        "src/partitions.json is not the partition metadata of {SDK_CRATE} {version}: run scripts/refresh-partitions"
+    common::assert_golden(
+        "src/partitions.json",
+        &text,
+        &format!(
+            "it must be the partition metadata of {SDK_CRATE} {version}: run scripts/refresh-partitions"
+        ),
     );
 }

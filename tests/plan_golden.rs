@@ -2,32 +2,24 @@
 //! fails until the golden file is reviewed and rewritten with `UPDATE_GOLDEN=1 cargo test`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod samples;
+mod common;
 
 use std::path::PathBuf;
+
+use common::{golden_mismatch, root, samples};
 
 use persona_role::catalog::{self, Need, Param};
 use persona_role::plan;
 use serde_json::{Map, Value, json};
 
-fn golden_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
-}
-
-/// Compares with the golden file, or rewrites it when UPDATE_GOLDEN is set. Returns a mismatch.
+/// Compares a plan with its golden file, or rewrites it when UPDATE_GOLDEN is set.
 fn check(name: &str, actual: &Value) -> Option<String> {
-    let path = golden_dir().join(format!("{name}.json"));
     let text = format!("{}\n", serde_json::to_string_pretty(actual).unwrap());
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, text).unwrap();
-        return None;
-    }
-    match std::fs::read_to_string(&path) {
-        Ok(expected) if expected == text => None,
-        Ok(_) => Some(format!("{name}: plan differs from {}", path.display())),
-        Err(_) => Some(format!("{name}: no golden file {}", path.display())),
-    }
+    golden_mismatch(
+        &format!("tests/golden/{name}.json"),
+        &text,
+        "review the plan, then rewrite with UPDATE_GOLDEN=1",
+    )
 }
 
 fn assert_all(mismatches: Vec<String>) {
@@ -148,7 +140,7 @@ fn every_persona_matches_its_golden_plan() {
 
 #[test]
 fn sample_events_match_their_golden_plans() {
-    let events = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("events");
+    let events = root().join("events");
     let mut mismatches = Vec::new();
     let mut names: Vec<PathBuf> = std::fs::read_dir(&events)
         .unwrap()

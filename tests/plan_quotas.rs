@@ -2,7 +2,9 @@
 //! roles that cannot fit fail saying by how much; plans are deterministic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod samples;
+mod common;
+
+use common::samples;
 
 use persona_role::catalog;
 use persona_role::plan::{

@@ -1,17 +1,14 @@
 //! docs/reference.md is generated from the catalog; this fails when it is out of date.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 #[test]
 fn reference_page_is_up_to_date() {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/reference.md");
-    let generated = persona_role::reference::markdown();
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, &generated).unwrap();
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "docs/reference.md is out of date: run `cargo run --bin persona-role -- reference > docs/reference.md`"
+    common::assert_golden(
+        "docs/reference.md",
+        &persona_role::reference::markdown(),
+        "run `cargo run --bin persona-role -- reference > docs/reference.md`",
     );
 }
 

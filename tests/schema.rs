@@ -2,25 +2,20 @@
 //! accepts, and rejecting malformed shapes the planner rejects too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod samples;
+mod common;
 
-use clap::Parser;
+use common::{cli, samples};
 use persona_role::catalog;
-use persona_role::cli::{Cli, run, schema_violations};
+use persona_role::cli::schema_violations;
 use persona_role::plan;
 use serde_json::{Value, json};
 
 #[test]
 fn published_schema_is_up_to_date() {
-    let path =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schema/properties.schema.json");
-    let generated = persona_role::schema::properties_schema_text();
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, &generated).unwrap();
-    }
-    assert!(
-        std::fs::read_to_string(&path).unwrap() == generated,
-        "schema/properties.schema.json is out of date: run `cargo run --bin persona-role -- schema > schema/properties.schema.json`"
+    common::assert_golden(
+        "schema/properties.schema.json",
+        &persona_role::schema::properties_schema_text(),
+        "run `cargo run --bin persona-role -- schema > schema/properties.schema.json`",
     );
 }
 
@@ -120,16 +115,8 @@ fn malformed_shapes_are_rejected_by_schema_and_planner_alike() {
 #[test]
 fn cli_validate_reports_schema_violations_then_planner_errors() {
     let validate = |stdin: &str| {
-        let cli =
-            Cli::try_parse_from(["persona-role", "validate", "-", "--account", "123456789012"])
-                .unwrap();
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = run(cli, &mut stdin.as_bytes(), &mut out, &mut err);
-        (
-            code,
-            String::from_utf8(out).unwrap(),
-            String::from_utf8(err).unwrap(),
-        )
+        let output = cli(&["validate", "-", "--account", "123456789012"], stdin);
+        (output.code, output.stdout, output.stderr)
     };
     let (code, _, err) = validate(r#"{"Persona": "MLOps", "PassRolez": []}"#);
     assert_eq!(code, 1);

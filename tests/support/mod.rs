@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -23,15 +23,12 @@ use persona_role::cfn::PutPolicy;
 use persona_role::handler::{Handler, Settings};
 use serde_json::{Value, json};
 
-pub const ACCOUNT: &str = "123456789012";
-pub const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/ml-personas/3f6a2c10-8b1e-11ef-9c4d-0a1b2c3d4e5f";
+#[path = "../common/mod.rs"]
+mod common;
+pub use common::{ACCOUNT, STACK_ID, root};
 pub const PERSONAS: [&str; 4] = ["data-scientist", "mlops", "compute", "custom"];
 /// Signature put in every test ResponseURL: it must never show in logs.
 pub const SECRET_SIGNATURE: &str = "c0ffee5ecret5ignature";
-
-pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 // ------------------------------------------------------------------------------------ moto
 
@@ -587,4 +584,14 @@ pub fn plan_of(event: &Value) -> persona_role::plan::Plan {
     )
     .unwrap();
     persona_role::plan::plan_properties(&event["ResourceProperties"], &context).unwrap()
+}
+
+/// No role of that name, and none of its own managed policies (`<name>-<n>`), is left in IAM.
+pub async fn assert_gone(name: &str) {
+    assert!(!role_exists(name).await, "role {name} left behind");
+    assert_eq!(
+        local_policies(&format!("{name}-")).await,
+        Vec::<String>::new(),
+        "managed policies of {name} left behind"
+    );
 }

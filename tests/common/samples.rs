@@ -1,11 +1,10 @@
 //! Sample property values for plan tests: `n` realistic values of every parameter.
-#![allow(dead_code, clippy::unwrap_used)]
 
 use persona_role::catalog::Param;
 use persona_role::context::StackContext;
 use serde_json::{Map, Value, json};
 
-pub const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/ml-personas/3f6a2c10-8b1e-11ef-9c4d-0a1b2c3d4e5f";
+use super::STACK_ID;
 
 pub fn context() -> StackContext {
     StackContext::from_stack_id(STACK_ID, "PersonaRole").unwrap()

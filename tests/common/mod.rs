@@ -1,0 +1,61 @@
+//! What the integration tests share without any stand-in server: the sample stack, sample
+//! property values, the golden-file check, and the CLI run in process against buffers.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod samples;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use persona_role::cli::{Cli, run};
+
+pub const ACCOUNT: &str = "123456789012";
+pub const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/ml-personas/3f6a2c10-8b1e-11ef-9c4d-0a1b2c3d4e5f";
+
+/// The crate's root directory.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Compares a generated file (relative to the root) with the committed one, or rewrites it when
+/// `UPDATE_GOLDEN` is set. Returns what differs, naming `fix`, the way to bring it up to date.
+pub fn golden_mismatch(relative: &str, generated: &str, fix: &str) -> Option<String> {
+    let path = root().join(relative);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, generated).unwrap();
+        return None;
+    }
+    match std::fs::read_to_string(&path) {
+        Ok(committed) if committed == generated => None,
+        Ok(_) => Some(format!("{relative} is out of date: {fix}")),
+        Err(_) => Some(format!("{relative} is missing: {fix}")),
+    }
+}
+
+/// [`golden_mismatch`], asserted.
+pub fn assert_golden(relative: &str, generated: &str, fix: &str) {
+    if let Some(mismatch) = golden_mismatch(relative, generated, fix) {
+        panic!("{mismatch}");
+    }
+}
+
+/// What a CLI run printed, and its exit code.
+pub struct CliOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `persona-role ARGS` in process, with `stdin` as its input.
+pub fn cli(args: &[&str], stdin: &str) -> CliOutput {
+    let cli =
+        Cli::try_parse_from(std::iter::once("persona-role").chain(args.iter().copied())).unwrap();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = run(cli, &mut stdin.as_bytes(), &mut out, &mut err);
+    CliOutput {
+        code,
+        stdout: String::from_utf8(out).unwrap(),
+        stderr: String::from_utf8(err).unwrap(),
+    }
+}
