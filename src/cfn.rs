@@ -53,7 +53,6 @@ pub struct Request {
     pub response_url: String,
     pub stack_id: String,
     pub logical_resource_id: String,
-    pub resource_type: String,
     /// Update and Delete only.
     pub physical_resource_id: Option<String>,
     pub properties: Value,
@@ -114,7 +113,6 @@ pub fn parse_event(event: &Value) -> Result<Request, Box<EventError>> {
             response_url: r.response_url,
             stack_id: r.stack_id,
             logical_resource_id: r.logical_resource_id,
-            resource_type: r.resource_type,
             physical_resource_id: None,
             properties: r.resource_properties,
             old_properties: None,
@@ -126,7 +124,6 @@ pub fn parse_event(event: &Value) -> Result<Request, Box<EventError>> {
             response_url: r.response_url,
             stack_id: r.stack_id,
             logical_resource_id: r.logical_resource_id,
-            resource_type: r.resource_type,
             physical_resource_id: Some(r.physical_resource_id),
             properties: r.resource_properties,
             old_properties: Some(r.old_resource_properties),
@@ -138,7 +135,6 @@ pub fn parse_event(event: &Value) -> Result<Request, Box<EventError>> {
             response_url: r.response_url,
             stack_id: r.stack_id,
             logical_resource_id: r.logical_resource_id,
-            resource_type: r.resource_type,
             physical_resource_id: Some(r.physical_resource_id),
             properties: r.resource_properties,
             old_properties: None,
@@ -338,18 +334,18 @@ pub fn loggable_host(url: &Url) -> &str {
     url.host_str().unwrap_or("?")
 }
 
-/// How the response PUT is retried.
+/// How the PUT of the answer to the ResponseURL is retried.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PutPolicy {
+pub struct AnswerRetry {
     pub max_attempts: u32,
     pub first_backoff: Duration,
     pub max_backoff: Duration,
     pub attempt_timeout: Duration,
 }
 
-impl Default for PutPolicy {
+impl Default for AnswerRetry {
     fn default() -> Self {
-        PutPolicy {
+        AnswerRetry {
             max_attempts: 6,
             first_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(4),
@@ -375,7 +371,7 @@ pub async fn put_response(
     http: &reqwest::Client,
     url: &Url,
     body: Vec<u8>,
-    policy: &PutPolicy,
+    policy: &AnswerRetry,
     deadline: Option<Instant>,
 ) -> Result<u32, PutError> {
     let host = loggable_host(url);

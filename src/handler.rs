@@ -15,7 +15,7 @@ use thiserror::Error;
 use tracing::Instrument;
 
 use crate::cfn::{
-    self, DEFAULT_SERVICE_TIMEOUT, PLACEHOLDER_PREFIX, PutError, PutPolicy, Request, RequestType,
+    self, AnswerRetry, DEFAULT_SERVICE_TIMEOUT, PLACEHOLDER_PREFIX, PutError, Request, RequestType,
     Response, Status,
 };
 use crate::context::StackContext;
@@ -34,7 +34,7 @@ pub const ALLOW_LOOPBACK_ENV: &str = "RESPONSE_URL_ALLOW_LOOPBACK";
 pub struct Settings {
     /// Accept http ResponseURLs on 127.0.0.1/localhost. Never set in a deployed function.
     pub allow_loopback: bool,
-    pub put: PutPolicy,
+    pub answer_retry: AnswerRetry,
     /// At most this much time is kept back before the deadline to answer; less when the
     /// invocation is short (a tenth of the time left, at least a second, at most half).
     pub max_answer_reserve: Duration,
@@ -46,7 +46,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             allow_loopback: false,
-            put: PutPolicy::default(),
+            answer_retry: AnswerRetry::default(),
             max_answer_reserve: Duration::from_secs(5),
             guardrails: Guardrails::default(),
         }
@@ -262,7 +262,15 @@ impl<I: Iam + Clone + 'static> Handler<I> {
             reason = response.reason.as_deref().unwrap_or(""),
             "answering"
         );
-        match cfn::put_response(&self.http, url, body, &self.settings.put, Some(deadline)).await {
+        match cfn::put_response(
+            &self.http,
+            url,
+            body,
+            &self.settings.answer_retry,
+            Some(deadline),
+        )
+        .await
+        {
             Ok(attempts) => Ok(Delivered { response, attempts }),
             Err(source) => {
                 tracing::error!(error = %source, "the answer was not delivered");

@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 async fn main() -> Result<(), Error> {
     init_logging();
     if cfg!(panic = "abort") {
-        // Built with panic=abort (cargo lambda's default release optimizations): a panic kills
-        // the process before the handler can answer FAILED. Build with --disable-optimizations.
+        // Cargo.toml's release profile sets panic = "unwind", which cargo lambda keeps; a build
+        // that overrides it to abort would die on a panic before the handler answers FAILED.
         tracing::warn!("built with panic=abort: a panic cannot be answered FAILED");
     }
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;

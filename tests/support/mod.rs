@@ -19,7 +19,7 @@ use aws_sdk_iam::config::{
 };
 use aws_sdk_iam::error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use persona_role::cfn::PutPolicy;
+use persona_role::cfn::AnswerRetry;
 use persona_role::handler::{Handler, Settings};
 use serde_json::{Value, json};
 
@@ -423,7 +423,7 @@ pub fn delete_after(previous: &Value, physical_id: &str, tag: &str, recorder: &R
 pub fn settings() -> Settings {
     Settings {
         allow_loopback: true,
-        put: PutPolicy {
+        answer_retry: AnswerRetry {
             max_attempts: 4,
             first_backoff: Duration::from_millis(20),
             max_backoff: Duration::from_millis(100),
