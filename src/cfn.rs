@@ -4,7 +4,7 @@
 //! The ResponseURL is a bearer credential for one response: nothing here logs more of it than its
 //! host, and network errors are stripped of the URL before they are shown.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::cloudformation::{
     CloudFormationCustomResourceRequest, CloudFormationCustomResourceResponse,
@@ -294,16 +294,24 @@ pub enum UrlError {
     #[error("the ResponseURL must use https, not `{0}`")]
     Scheme(String),
     #[error(
-        "the ResponseURL's host `{0}` is not an AWS host (*.amazonaws.com, *.amazonaws.com.cn)"
+        "the ResponseURL `{0}` is not in one of CloudFormation's response buckets ({RESPONSE_BUCKET_PREFIX}<region> on S3)"
     )]
-    Host(String),
+    NotAResponseBucket(String),
     #[error("the ResponseURL must not carry user credentials")]
     Credentials,
+    #[error(
+        "the ResponseURL's signature expired at {expired} (signed {signed}): CloudFormation no longer waits for this answer"
+    )]
+    Expired { signed: String, expired: String },
 }
 
-/// Checks that a ResponseURL is one CloudFormation could have sent: https on `*.amazonaws.com`
-/// or `*.amazonaws.com.cn`. With `allow_loopback` (local tests only), http or https on
-/// 127.0.0.1 or localhost is accepted too.
+/// CloudFormation's response buckets are named this, then the region without dashes.
+pub const RESPONSE_BUCKET_PREFIX: &str = "cloudformation-custom-resource-response-";
+
+/// Checks that a ResponseURL is one CloudFormation could have sent: https, to an object in one of
+/// CloudFormation's response buckets on an S3 endpoint (`*.amazonaws.com`, `*.amazonaws.com.cn`),
+/// virtual-hosted or path style. Anyone's bucket, API Gateway or load balancer is refused. With
+/// `allow_loopback` (local tests only), http or https on 127.0.0.1 or localhost is accepted too.
 pub fn validate_response_url(raw: &str, allow_loopback: bool) -> Result<Url, UrlError> {
     let url = Url::parse(raw).map_err(|_| UrlError::Unparsable)?;
     if !url.username().is_empty() || url.password().is_some() {
@@ -317,16 +325,173 @@ pub fn validate_response_url(raw: &str, allow_loopback: bool) -> Result<Url, Url
     if url.scheme() != "https" {
         return Err(UrlError::Scheme(url.scheme().to_owned()));
     }
-    let aws = [".amazonaws.com", ".amazonaws.com.cn"]
-        .iter()
-        .any(|suffix| {
-            host.strip_suffix(suffix)
-                .is_some_and(|rest| !rest.is_empty() && !rest.ends_with('.'))
-        });
-    if !aws {
-        return Err(UrlError::Host(shorten(&host, 100)));
+    let first_segment = url.path().trim_start_matches('/').split('/').next();
+    let in_response_bucket = match host.split_once('.') {
+        // Virtual-hosted style: the bucket is the first label.
+        Some((bucket, endpoint)) if is_response_bucket(bucket) => is_s3_endpoint(endpoint),
+        // Path style: the bucket is the first path segment.
+        _ => is_s3_endpoint(&host) && first_segment.is_some_and(is_response_bucket),
+    };
+    if !in_response_bucket || url.port().is_some() {
+        let shown = format!("{host}{}", cut(url.path(), 60));
+        return Err(UrlError::NotAResponseBucket(shorten(&shown, 160)));
     }
     Ok(url)
+}
+
+fn is_response_bucket(bucket: &str) -> bool {
+    bucket
+        .strip_prefix(RESPONSE_BUCKET_PREFIX)
+        .is_some_and(|region| {
+            !region.is_empty()
+                && region
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
+/// `s3.amazonaws.com`, `s3.REGION.amazonaws.com`, `s3-REGION.amazonaws.com`,
+/// `s3.dualstack.REGION.amazonaws.com`, and the same under `amazonaws.com.cn`.
+fn is_s3_endpoint(host: &str) -> bool {
+    let Some(rest) = host
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| host.strip_suffix(".amazonaws.com.cn"))
+    else {
+        return false;
+    };
+    let region_like = |r: &str| {
+        !r.is_empty()
+            && r.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    match rest {
+        "s3" => true,
+        _ => {
+            if let Some(region) = rest
+                .strip_prefix("s3.dualstack.")
+                .or_else(|| rest.strip_prefix("s3."))
+                .or_else(|| rest.strip_prefix("s3-"))
+            {
+                region_like(region)
+            } else {
+                false
+            }
+        }
+    }
+}
+
+/// When a pre-signed ResponseURL was signed and when its signature expires, from its query:
+/// `X-Amz-Date` and `X-Amz-Expires` (SigV4) or `Expires` (SigV2, expiry only). `None` where the
+/// URL says nothing of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signature {
+    pub signed: Option<SystemTime>,
+    pub expires: SystemTime,
+}
+
+impl Signature {
+    pub fn of(url: &Url) -> Option<Signature> {
+        let param = |name: &str| {
+            url.query_pairs()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.into_owned())
+        };
+        if let (Some(date), Some(expires)) = (param("X-Amz-Date"), param("X-Amz-Expires")) {
+            let signed = parse_amz_date(&date)?;
+            let seconds: u64 = expires.parse().ok()?;
+            return Some(Signature {
+                signed: Some(signed),
+                expires: signed.checked_add(Duration::from_secs(seconds))?,
+            });
+        }
+        let epoch: u64 = param("Expires")?.parse().ok()?;
+        Some(Signature {
+            signed: None,
+            expires: UNIX_EPOCH.checked_add(Duration::from_secs(epoch))?,
+        })
+    }
+
+    /// Refuses a signature that expired by `now`: its answer can no longer be delivered.
+    pub fn check(&self, now: SystemTime) -> Result<(), UrlError> {
+        if now < self.expires {
+            return Ok(());
+        }
+        Err(UrlError::Expired {
+            signed: self
+                .signed
+                .map(format_utc)
+                .unwrap_or_else(|| "?".to_owned()),
+            expired: format_utc(self.expires),
+        })
+    }
+}
+
+/// `20261125T120000Z` → that instant (UTC).
+fn parse_amz_date(text: &str) -> Option<SystemTime> {
+    let b = text.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<i64> { text.get(range)?.parse().ok() };
+    let (year, month, day) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (hour, minute, second) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second;
+    UNIX_EPOCH.checked_add(Duration::from_secs(u64::try_from(seconds).ok()?))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// An instant as `2026-11-25T12:00:00Z`.
+fn format_utc(time: SystemTime) -> String {
+    let secs = time
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Inverse of days_from_civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The HTTP client for answers: no redirects (a redirect could lead the answer, and the
+/// signature in its URL, to any host) and no proxy from the environment.
+pub fn answer_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
 }
 
 /// What of a URL may be logged: its host.
@@ -605,8 +770,11 @@ mod tests {
     fn response_url_must_be_https_on_an_aws_host() {
         let good = [
             "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x?X-Amz-Signature=1",
-            "https://bucket.s3.cn-north-1.amazonaws.com.cn/x",
-            "https://S3.AMAZONAWS.COM/x",
+            "https://cloudformation-custom-resource-response-euwest1.s3-eu-west-1.amazonaws.com/x",
+            "https://cloudformation-custom-resource-response-cnnorth1.s3.cn-north-1.amazonaws.com.cn/x",
+            "https://cloudformation-custom-resource-response-usgovwest1.s3.us-gov-west-1.amazonaws.com/x",
+            "https://s3.amazonaws.com/cloudformation-custom-resource-response-useast1/x",
+            "https://S3.US-WEST-2.AMAZONAWS.COM/cloudformation-custom-resource-response-uswest2/x",
         ];
         for url in good {
             assert!(validate_response_url(url, false).is_ok(), "{url}");
@@ -618,17 +786,44 @@ mod tests {
             ),
             (
                 "https://amazonaws.com/x",
-                UrlError::Host("amazonaws.com".to_owned()),
+                UrlError::NotAResponseBucket("amazonaws.com/x".to_owned()),
             ),
             (
-                "https://s3.amazonaws.com.evil.example/x",
-                UrlError::Host("s3.amazonaws.com.evil.example".to_owned()),
+                "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com.evil.example/x",
+                UrlError::NotAResponseBucket(
+                    "cloudformation-custom-resource-response-useast1.s3.amazonaws.com.evil.example/x"
+                        .to_owned(),
+                ),
+            ),
+            // Anyone's bucket, API Gateway, a load balancer: all *.amazonaws.com, none allowed.
+            (
+                "https://my-bucket.s3.amazonaws.com/x",
+                UrlError::NotAResponseBucket("my-bucket.s3.amazonaws.com/x".to_owned()),
             ),
             (
-                "https://evilamazonaws.com/x",
-                UrlError::Host("evilamazonaws.com".to_owned()),
+                "https://s3.amazonaws.com/my-bucket/cloudformation-custom-resource-response-useast1",
+                UrlError::NotAResponseBucket(
+                    "s3.amazonaws.com/my-bucket/cloudformation-custom-resource-response-useast1"
+                        .to_owned(),
+                ),
             ),
-            ("https://user:pw@s3.amazonaws.com/x", UrlError::Credentials),
+            (
+                "https://abc123.execute-api.us-east-1.amazonaws.com/cloudformation-custom-resource-response-useast1",
+                UrlError::NotAResponseBucket(
+                    "abc123.execute-api.us-east-1.amazonaws.com/cloudformation-custom-resource-response-useast1"
+                        .to_owned(),
+                ),
+            ),
+            (
+                "https://cloudformation-custom-resource-response-useast1.elb.amazonaws.com/x",
+                UrlError::NotAResponseBucket(
+                    "cloudformation-custom-resource-response-useast1.elb.amazonaws.com/x".to_owned(),
+                ),
+            ),
+            (
+                "https://user:pw@cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x",
+                UrlError::Credentials,
+            ),
             (
                 "http://127.0.0.1:8080/x",
                 UrlError::Scheme("http".to_owned()),
@@ -646,5 +841,48 @@ mod tests {
         assert!(validate_response_url("http://localhost:9/r", true).is_ok());
         assert!(validate_response_url("http://10.0.0.1:9/r", true).is_err());
         assert!(validate_response_url("ftp://127.0.0.1/r", true).is_err());
+    }
+
+    #[test]
+    fn the_signature_window_is_read_from_the_url() {
+        let url = Url::parse(
+            "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x?X-Amz-Date=20261125T120000Z&X-Amz-Expires=7200&X-Amz-Signature=1",
+        )
+        .unwrap();
+        let signature = Signature::of(&url).unwrap();
+        let signed = UNIX_EPOCH + Duration::from_secs(1_795_608_000);
+        assert_eq!(format_utc(signed), "2026-11-25T12:00:00Z");
+        assert_eq!(signature.signed, Some(signed));
+        assert_eq!(signature.expires, signed + Duration::from_secs(7200));
+        assert!(signature.check(signed + Duration::from_secs(7199)).is_ok());
+        let error = signature
+            .check(signed + Duration::from_secs(7200))
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the ResponseURL's signature expired at 2026-11-25T14:00:00Z (signed 2026-11-25T12:00:00Z): CloudFormation no longer waits for this answer"
+        );
+        // SigV2: an expiry only.
+        let v2 = Url::parse("https://s3.amazonaws.com/cloudformation-custom-resource-response-useast1/x?Expires=1795615200&Signature=a").unwrap();
+        let signature = Signature::of(&v2).unwrap();
+        assert_eq!(signature.signed, None);
+        assert_eq!(signature.expires, signed + Duration::from_secs(7200));
+        // Nothing said, or nonsense: unknown.
+        for query in ["", "?X-Amz-Date=2026&X-Amz-Expires=1", "?Expires=soon"] {
+            let url = Url::parse(&format!("https://h.example/x{query}")).unwrap();
+            assert_eq!(Signature::of(&url), None, "{query}");
+        }
+    }
+
+    #[test]
+    fn civil_dates_round_trip() {
+        for (text, iso) in [
+            ("19700101T000000Z", "1970-01-01T00:00:00Z"),
+            ("20000229T235959Z", "2000-02-29T23:59:59Z"),
+            ("20261231T010203Z", "2026-12-31T01:02:03Z"),
+        ] {
+            assert_eq!(format_utc(parse_amz_date(text).unwrap()), iso);
+        }
+        assert_eq!(parse_amz_date("20261301T000000Z"), None);
     }
 }

@@ -16,7 +16,7 @@ use tracing::Instrument;
 
 use crate::cfn::{
     self, AnswerRetry, DEFAULT_SERVICE_TIMEOUT, PLACEHOLDER_PREFIX, PutError, Request, RequestType,
-    Response, Status,
+    Response, Signature, Status,
 };
 use crate::context::StackContext;
 use crate::guardrails::Guardrails;
@@ -69,6 +69,8 @@ impl Settings {
 /// Why an event could not be answered.
 #[derive(Debug, Error)]
 pub enum HandlerError {
+    #[error("stale event, not acted on: {0}")]
+    Stale(String),
     #[error("no answer can be sent: {0}")]
     NoResponseUrl(String),
     #[error("the {status} answer to RequestId `{request_id}` was not delivered: {source}")]
@@ -117,6 +119,17 @@ impl<I: Iam + Clone + 'static> Handler<I> {
         event: Value,
         deadline: Option<Instant>,
     ) -> Result<Delivered, HandlerError> {
+        self.handle_invoked(event, deadline, None).await
+    }
+
+    /// [`Handler::handle`] for an invocation of the function `function_arn`: an event of a stack
+    /// in another account or region is refused without any IAM call.
+    pub async fn handle_invoked(
+        &self,
+        event: Value,
+        deadline: Option<Instant>,
+        function_arn: Option<&str>,
+    ) -> Result<Delivered, HandlerError> {
         let start = Instant::now();
         match cfn::parse_event(&event) {
             Ok(request) => {
@@ -126,7 +139,7 @@ impl<I: Iam + Clone + 'static> Handler<I> {
                     LogicalResourceId = %request.logical_resource_id,
                     RequestType = request.request_type.as_str(),
                 );
-                self.handle_request(request, start, deadline)
+                self.handle_request(request, start, deadline, function_arn)
                     .instrument(span)
                     .await
             }
@@ -148,18 +161,53 @@ impl<I: Iam + Clone + 'static> Handler<I> {
         request: Request,
         start: Instant,
         deadline: Option<Instant>,
+        function_arn: Option<&str>,
     ) -> Result<Delivered, HandlerError> {
         let url = cfn::validate_response_url(&request.response_url, self.settings.allow_loopback)
             .map_err(|e| {
             tracing::error!(error = %e, "refusing to act on an event that cannot be answered");
             HandlerError::NoResponseUrl(e.to_string())
         })?;
+        // CloudFormation signed the ResponseURL when it sent the event: a late or redelivered
+        // event whose signature or ServiceTimeout has run out is no longer awaited, so nothing
+        // is done for it.
+        let signature = Signature::of(&url);
+        let sent = signature
+            .and_then(|s| s.signed)
+            .and_then(|signed| SystemTime::now().duration_since(signed).ok())
+            .and_then(|age| start.checked_sub(age))
+            .unwrap_or(start);
+        let stale = match signature.map(|s| s.check(SystemTime::now())) {
+            Some(Err(e)) => Some(e.to_string()),
+            _ => {
+                let waited = start.saturating_duration_since(sent);
+                let timeout = request.service_timeout.unwrap_or(DEFAULT_SERVICE_TIMEOUT);
+                (waited >= timeout).then(|| {
+                    format!(
+                        "the event was sent {:.0} s ago and CloudFormation waits {} s (ServiceTimeout)",
+                        waited.as_secs_f64(),
+                        timeout.as_secs()
+                    )
+                })
+            }
+        };
+        if let Some(why) = stale {
+            tracing::error!(reason = %why, "refusing a stale event: CloudFormation no longer waits for it");
+            return Err(HandlerError::Stale(why));
+        }
         let times = Times::new(
-            start,
+            sent,
             deadline,
             request.service_timeout,
             self.settings.max_answer_reserve,
         );
+        if let Some(mismatch) = function_arn.and_then(|arn| foreign_stack(&request.stack_id, arn)) {
+            tracing::error!(reason = %mismatch, "refusing an event of another account or region");
+            let outcome = Outcome::failed(Progress::default().failure_id(&request), mismatch);
+            return self
+                .deliver(&url, outcome.into_response(&request), times.answer)
+                .await;
+        }
         tracing::info!(
             host = cfn::loggable_host(&url),
             physical_resource_id = request.physical_resource_id.as_deref().unwrap_or(""),
@@ -280,6 +328,30 @@ impl<I: Iam + Clone + 'static> Handler<I> {
                     source,
                 })
             }
+        }
+    }
+}
+
+/// Why a stack's event is not for this function: the StackId names another partition, region
+/// or account than the function's ARN. Custom resources are served in their stack's own region
+/// and account; anything else is a forged or misrouted event.
+fn foreign_stack(stack_id: &str, function_arn: &str) -> Option<String> {
+    let place = |arn: &str| {
+        let mut parts = arn.split(':');
+        let partition = parts.nth(1)?;
+        let region = parts.nth(1)?;
+        let account = parts.next()?;
+        Some((partition.to_owned(), region.to_owned(), account.to_owned()))
+    };
+    let function = place(function_arn)?;
+    match place(stack_id) {
+        Some(stack) if stack == function => None,
+        stack => {
+            let (p, r, a) = stack.unwrap_or_default();
+            Some(format!(
+                "StackId: the stack is in account `{a}`, region `{r}`, partition `{p}`, but this function serves only account `{}` in `{}` (`{}`); nothing was changed",
+                function.2, function.1, function.0
+            ))
         }
     }
 }

@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use persona_role::cfn::{MAX_BODY_BYTES, PLACEHOLDER_PREFIX};
@@ -432,23 +431,6 @@ async fn a_redelivered_create_converges_on_its_own_role() {
         "SUCCESS"
     );
     assert_gone(&name).await;
-}
-
-/// An IAM endpoint that accepts connections and never answers.
-fn black_hole() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming() {
-            held.push(stream);
-        }
-    });
-    endpoint
-}
-
-fn stuck_handler() -> Handler {
-    Handler::new(iam_client_at(&black_hole(), None), http(), settings())
 }
 
 #[tokio::test]

@@ -18,13 +18,17 @@ async fn main() -> Result<(), Error> {
     }
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let iam = aws_sdk_iam::Client::new(&config);
-    let http = reqwest::Client::builder().build()?;
+    let http = persona_role::cfn::answer_client()?;
     let handler = Arc::new(Handler::new(iam, http, Settings::from_env()));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = Arc::clone(&handler);
         async move {
             let deadline = deadline_from_epoch_ms(event.context.deadline);
-            let delivered = handler.handle(event.payload, deadline).await?;
+            let function_arn =
+                Some(event.context.invoked_function_arn.as_str()).filter(|arn| !arn.is_empty());
+            let delivered = handler
+                .handle_invoked(event.payload, deadline, function_arn)
+                .await?;
             Ok::<Value, Error>(json!({
                 "Status": delivered.response.status.as_str(),
                 "PhysicalResourceId": delivered.response.physical_resource_id,

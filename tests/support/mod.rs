@@ -242,17 +242,32 @@ impl Recorder {
     }
 
     pub fn start_failing(failures: usize) -> Self {
+        Recorder::start_answering(move |served| {
+            if served < failures {
+                (500, None)
+            } else {
+                (200, None)
+            }
+        })
+    }
+
+    /// A recorder that answers every request with a redirect to `location`.
+    pub fn start_redirecting(location: String) -> Self {
+        Recorder::start_answering(move |_| (307, Some(location.clone())))
+    }
+
+    /// A recorder whose answer to the n-th request (from 0) is `answer(n)`: a status and an
+    /// optional Location.
+    fn start_answering(answer: impl Fn(usize) -> (u16, Option<String>) + Send + 'static) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let shared = Arc::clone(&requests);
         std::thread::spawn(move || {
-            let mut served = 0;
-            for stream in listener.incoming() {
+            for (served, stream) in listener.incoming().enumerate() {
                 let Ok(stream) = stream else { continue };
-                let status = if served < failures { 500 } else { 200 };
-                served += 1;
-                serve(stream, status, &shared);
+                let (status, location) = answer(served);
+                serve(stream, status, location.as_deref(), &shared);
             }
         });
         Recorder { port, requests }
@@ -292,7 +307,12 @@ impl Recorder {
 }
 
 /// Reads one request, records it, then answers: recorded before the client sees the answer.
-fn serve(mut stream: TcpStream, status: u16, requests: &Mutex<Vec<Recorded>>) -> Option<()> {
+fn serve(
+    mut stream: TcpStream,
+    status: u16,
+    location: Option<&str>,
+    requests: &Mutex<Vec<Recorded>>,
+) -> Option<()> {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .ok()?;
@@ -326,13 +346,17 @@ fn serve(mut stream: TcpStream, status: u16, requests: &Mutex<Vec<Recorded>>) ->
         headers,
         body,
     });
-    let reason = if status == 200 {
-        "OK"
-    } else {
-        "Internal Server Error"
+    let reason = match status {
+        200 => "OK",
+        307 => "Temporary Redirect",
+        _ => "Internal Server Error",
     };
-    let answer =
-        format!("HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let location = location
+        .map(|l| format!("Location: {l}\r\n"))
+        .unwrap_or_default();
+    let answer = format!(
+        "HTTP/1.1 {status} {reason}\r\n{location}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    );
     stream.write_all(answer.as_bytes()).ok()
 }
 
@@ -439,7 +463,7 @@ pub fn handler(calls: Option<&CallLog>) -> Handler {
 }
 
 pub fn http() -> reqwest::Client {
-    reqwest::Client::builder().build().unwrap()
+    persona_role::cfn::answer_client().unwrap()
 }
 
 /// Runs the handler on an event with a Lambda deadline a minute away, and returns the one
@@ -594,4 +618,22 @@ pub async fn assert_gone(name: &str) {
         Vec::<String>::new(),
         "managed policies of {name} left behind"
     );
+}
+
+/// An IAM endpoint that accepts connections and never answers.
+pub fn black_hole() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    endpoint
+}
+
+/// A handler whose IAM never answers.
+pub fn stuck_handler() -> Handler {
+    Handler::new(iam_client_at(&black_hole(), None), http(), settings())
 }
