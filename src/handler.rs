@@ -749,12 +749,14 @@ impl<I: Iam> Work<'_, I> {
         };
         let changes = iam::diff(plan, &actual);
         let mut done = Vec::new();
-        let Err(error) = state::apply(self.iam, &name, &changes, &mut done).await else {
+        let Err(error) = state::apply(self.iam, &name, &changes, self.owner, &mut done).await
+        else {
             return Ok(Created::Role(Box::new(role)));
         };
         tracing::warn!(error = %error, "create failed half-way: removing what it made");
-        let undone = match state::undo_create(self.iam, &name, &done).await {
-            Ok(()) => Ok(()),
+        let undone = match state::undo_create(self.iam, &name, &done, self.owner).await {
+            // A policy whose CreatePolicy took effect without an answer is not in `done`.
+            Ok(()) => state::sweep_planned(self.iam, &name, &planned, self.owner).await,
             Err(first) => {
                 tracing::warn!(error = %first, "undo failed; deleting the role with all it owns");
                 state::delete_role(self.iam, &name, self.owner)

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use lambda_runtime::tracing::subscriber::EnvFilter;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use persona_role::handler::{Handler, Settings, deadline_from_epoch_ms};
+use persona_role::iam::CallPolicy;
 use serde_json::{Value, json};
 
 #[tokio::main(flavor = "current_thread")]
@@ -17,7 +18,11 @@ async fn main() -> Result<(), Error> {
         tracing::warn!("built with panic=abort: a panic cannot be answered FAILED");
     }
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let iam = aws_sdk_iam::Client::new(&config);
+    let iam = aws_sdk_iam::Client::from_conf(
+        CallPolicy::default()
+            .configure(aws_sdk_iam::config::Builder::from(&config))
+            .build(),
+    );
     let http = persona_role::cfn::answer_client()?;
     let handler = Arc::new(Handler::new(iam, http, Settings::from_env()));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {

@@ -14,10 +14,10 @@ use serde_json::Value;
 use crate::plan::{PlanTag, RolePlan};
 
 use super::diff::created_role;
-use super::{Change, CreateRoleError, Iam, IamError, Op, PolicyState, RoleState, decode_document};
-
-const NO_SUCH_ENTITY: &str = "NoSuchEntity";
-const ALREADY_EXISTS: &str = "EntityAlreadyExists";
+use super::{
+    ALREADY_EXISTS, Change, CreateRoleError, Iam, IamError, NO_SUCH_ENTITY, Op, PolicyState,
+    RoleState, decode_document,
+};
 
 /// Every item of a paginated listing, as one future of `Result<Vec<_>, SdkError>`.
 macro_rules! all_items {
@@ -28,6 +28,60 @@ macro_rules! all_items {
             .send()
             .collect::<Result<Vec<_>, _>>()
     };
+}
+
+/// How IAM calls are retried and timed out. IAM's mutating calls share one rate per account, so
+/// a Service Catalog or StackSets roll-out of many roles at once meets sustained throttling:
+/// every call is retried many times with exponential backoff and full jitter, paced by the SDK's
+/// adaptive client-side rate limiter, and one hung attempt cannot eat the event's deadline. The
+/// handler's own deadline bounds the whole; there is no retry quota to run dry under throttling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallPolicy {
+    pub max_attempts: u32,
+    /// Backoff before retry n is a random time up to `initial_backoff * 2^n`, at most
+    /// `max_backoff` (the SDK's exponential backoff with full jitter).
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    pub attempt_timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+impl Default for CallPolicy {
+    fn default() -> Self {
+        CallPolicy {
+            max_attempts: 10,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(20),
+            attempt_timeout: Duration::from_secs(20),
+            connect_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+impl CallPolicy {
+    /// An IAM client configuration with this policy on top of `base` (its endpoint, region and
+    /// credentials: the SDK's standard settings, `AWS_ENDPOINT_URL_IAM` included).
+    pub fn configure(&self, base: aws_sdk_iam::config::Builder) -> aws_sdk_iam::config::Builder {
+        use aws_sdk_iam::config::retry::{RetryConfig, RetryPartition, TokenBucket};
+        use aws_sdk_iam::config::timeout::TimeoutConfig;
+        base.retry_config(
+            RetryConfig::adaptive()
+                .with_max_attempts(self.max_attempts)
+                .with_initial_backoff(self.initial_backoff)
+                .with_max_backoff(self.max_backoff),
+        )
+        .retry_partition(
+            RetryPartition::custom("persona-role-iam")
+                .token_bucket(TokenBucket::unlimited())
+                .build(),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(self.attempt_timeout)
+                .connect_timeout(self.connect_timeout)
+                .build(),
+        )
+    }
 }
 
 /// aws-sdk-iam, as this crate uses it.
@@ -353,6 +407,26 @@ impl Iam for SdkIam {
             versions,
             tags,
         }))
+    }
+
+    async fn local_policy_arns(&self, path: &str) -> Result<Vec<String>, IamError> {
+        let policies = read(
+            Op::ListPolicies,
+            path,
+            all_items!(
+                self.client
+                    .list_policies()
+                    .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+                    .path_prefix(path)
+                    .max_items(1000)
+            ),
+        )
+        .await?;
+        Ok(policies
+            .iter()
+            .filter_map(|p| p.arn())
+            .map(str::to_owned)
+            .collect())
     }
 
     async fn other_attachments(&self, arn: &str, role: &str) -> Result<Vec<String>, IamError> {

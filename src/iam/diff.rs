@@ -30,7 +30,7 @@ pub fn diff(plan: &Plan, actual: &Actual) -> Vec<Change> {
                 tags: plan.role.tags.clone(),
             }),
             Some(state) => {
-                changes.extend(version_changes(state, &policy.policy_document));
+                changes.extend(policy_document_changes(state, &policy.policy_document));
                 let (tag, untag) = tag_changes(&plan.role.tags, &state.tags);
                 if !tag.is_empty() {
                     changes.push(Change::TagPolicy {
@@ -143,15 +143,16 @@ fn tag_changes(
 }
 
 /// A new default version when the document differs, after pruning the oldest versions so that
-/// the new one fits within IAM's five.
-fn version_changes(state: &PolicyState, document: &serde_json::Value) -> Vec<Change> {
+/// the new one fits within IAM's five with room for one more: a CreatePolicyVersion whose answer
+/// was lost is retried by the SDK and may make a version twice.
+pub fn policy_document_changes(state: &PolicyState, document: &serde_json::Value) -> Vec<Change> {
     if state.document == *document {
         return Vec::new();
     }
     let mut changes = Vec::new();
     let mut count = state.versions.len();
     for version_id in state.old_versions() {
-        if count < MAX_POLICY_VERSIONS {
+        if count + 2 <= MAX_POLICY_VERSIONS {
             break;
         }
         changes.push(Change::DeletePolicyVersion {
@@ -488,20 +489,31 @@ mod tests {
             }]
         );
 
-        // Five versions: the oldest non-default one goes first.
+        // Five versions: the oldest non-default ones go first, leaving room for the new one
+        // and for a retried duplicate of it.
         let state = actual.own_policies.get_mut(&arn).unwrap();
         state.versions = ["v3", "v4", "v5", "v6", "v7"].map(str::to_owned).to_vec();
         state.default_version_id = "v3".to_owned();
         assert_eq!(
             operations(&diff(&plan, &actual)),
-            ["DeletePolicyVersion", "CreatePolicyVersion"]
+            [
+                "DeletePolicyVersion",
+                "DeletePolicyVersion",
+                "CreatePolicyVersion"
+            ]
         );
         assert_eq!(
-            diff(&plan, &actual)[0],
-            Change::DeletePolicyVersion {
-                arn,
-                version_id: "v4".to_owned()
-            }
+            diff(&plan, &actual)[..2],
+            [
+                Change::DeletePolicyVersion {
+                    arn: arn.clone(),
+                    version_id: "v4".to_owned()
+                },
+                Change::DeletePolicyVersion {
+                    arn,
+                    version_id: "v5".to_owned()
+                }
+            ]
         );
     }
 

@@ -20,13 +20,17 @@ use thiserror::Error;
 use crate::ownership::policy_not_ours;
 use crate::plan::{PlanTag, RolePlan};
 
-pub use client::SdkIam;
+pub use client::{CallPolicy, SdkIam};
 pub use diff::diff;
 pub use operations::Op;
 
 /// Highest number a role's own managed policy can have (`<role>-<n>`): IAM's highest quota of
 /// managed policies per role.
 pub const MAX_OWN_POLICIES: usize = crate::properties::MAX_MANAGED_POLICY_QUOTA;
+/// IAM's error code for an entity that does not exist (or is not visible yet).
+pub const NO_SUCH_ENTITY: &str = "NoSuchEntity";
+/// IAM's error code for a create whose name is taken.
+pub const ALREADY_EXISTS: &str = "EntityAlreadyExists";
 /// IAM keeps at most this many versions of a managed policy.
 pub const MAX_POLICY_VERSIONS: usize = 5;
 
@@ -284,6 +288,11 @@ pub trait Iam: Send + Sync {
         &self,
         arn: &str,
     ) -> impl Future<Output = Result<Option<PolicyState>, IamError>> + Send;
+    /// ARNs of the account's customer-managed policies under `path` (a paginated listing).
+    fn local_policy_arns(
+        &self,
+        path: &str,
+    ) -> impl Future<Output = Result<Vec<String>, IamError>> + Send;
     /// Users, groups and roles other than `role` that a policy is attached to, as
     /// "role `name`" and the like; empty when the policy is gone.
     fn other_attachments(

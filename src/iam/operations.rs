@@ -13,6 +13,7 @@ pub enum Op {
     ListAttachedRolePolicies,
     ListInstanceProfilesForRole,
     GetPolicy,
+    ListPolicies,
     ListPolicyVersions,
     GetPolicyVersion,
     ListEntitiesForPolicy,
@@ -39,13 +40,14 @@ pub enum Op {
 }
 
 impl Op {
-    pub const ALL: [Op; 28] = [
+    pub const ALL: [Op; 29] = [
         Op::GetRole,
         Op::ListRolePolicies,
         Op::GetRolePolicy,
         Op::ListAttachedRolePolicies,
         Op::ListInstanceProfilesForRole,
         Op::GetPolicy,
+        Op::ListPolicies,
         Op::ListPolicyVersions,
         Op::GetPolicyVersion,
         Op::ListEntitiesForPolicy,
@@ -79,6 +81,7 @@ impl Op {
             Op::ListAttachedRolePolicies => "ListAttachedRolePolicies",
             Op::ListInstanceProfilesForRole => "ListInstanceProfilesForRole",
             Op::GetPolicy => "GetPolicy",
+            Op::ListPolicies => "ListPolicies",
             Op::ListPolicyVersions => "ListPolicyVersions",
             Op::GetPolicyVersion => "GetPolicyVersion",
             Op::ListEntitiesForPolicy => "ListEntitiesForPolicy",
@@ -114,6 +117,7 @@ impl Op {
                 | Op::ListAttachedRolePolicies
                 | Op::ListInstanceProfilesForRole
                 | Op::GetPolicy
+                | Op::ListPolicies
                 | Op::ListPolicyVersions
                 | Op::GetPolicyVersion
                 | Op::ListEntitiesForPolicy

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::ownership::{Claim, Owner};
 
 use super::diff::{self, teardown, undo};
-use super::{Actual, Change, Iam, IamError, MAX_OWN_POLICIES, PolicyState, RoleState};
+use super::{ALREADY_EXISTS, Actual, Change, Iam, IamError, PolicyState, RoleState};
 
 /// What a Delete found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,8 +66,9 @@ pub async fn planned_policies<I: Iam>(
 }
 
 /// The role's own managed policies (`<path><role>-<n>` with this resource's ownership tags):
-/// the planned ones, attached ones of that name, and those numbered after the planned ones,
-/// probed until the first gap.
+/// the planned ones, and every other of that form the account lists under the role's path or
+/// the role has attached. Listing rather than probing `-1`, `-2`, … finds them past any gap a
+/// partial delete left.
 pub async fn own_policies<I: Iam>(
     iam: &I,
     role: &RoleState,
@@ -83,43 +84,93 @@ pub async fn own_policies<I: Iam>(
         arn.strip_prefix(prefix.as_str())
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
     };
-    let mut probed: BTreeSet<String> = planned.iter().cloned().collect();
-    for arn in attached.iter().filter(|a| numbered(a)) {
-        if probed.insert(arn.clone())
-            && let Some(state) = iam.get_policy(arn).await?
+    let listed = iam.local_policy_arns(&role.path).await?;
+    let candidates: BTreeSet<&String> = listed
+        .iter()
+        .chain(attached.iter())
+        .filter(|arn| numbered(arn) && !planned.contains(arn))
+        .collect();
+    for arn in candidates {
+        if let Some(state) = iam.get_policy(arn).await?
             && owner.owns(&state.tags)
         {
             found.insert(arn.clone(), state);
         }
     }
-    for n in planned.len() + 1..=MAX_OWN_POLICIES {
-        let arn = format!("{prefix}{n}");
-        if !probed.insert(arn.clone()) {
-            continue;
-        }
-        match iam.get_policy(&arn).await? {
-            Some(state) if owner.owns(&state.tags) => {
-                found.insert(arn, state);
-            }
-            Some(_) => {}
-            None => break,
-        }
-    }
     Ok(found)
 }
 
-/// Applies changes in order; each one that succeeds is appended to `done`.
+/// Applies changes in order; each one that succeeds is appended to `done`. A CreatePolicy that
+/// finds its policy already there (its earlier attempt's answer was lost, or a redelivered event
+/// made it) converges on it when it is this resource's own.
 pub async fn apply<I: Iam>(
     iam: &I,
     role: &str,
     changes: &[Change],
+    owner: &Owner,
     done: &mut Vec<Change>,
 ) -> Result<(), IamError> {
     for change in changes {
-        iam.apply(role, change).await?;
+        match iam.apply(role, change).await {
+            Ok(()) => {}
+            Err(e) if e.code() == Some(ALREADY_EXISTS) => {
+                let Change::CreatePolicy { arn, document, .. } = change else {
+                    return Err(e);
+                };
+                adopt_created_policy(iam, role, arn, document, owner).await?;
+            }
+            Err(e) => return Err(e),
+        }
         done.push(change.clone());
     }
     Ok(())
+}
+
+/// A policy that CreatePolicy found existing: this resource's own one is brought to `document`;
+/// anyone else's is refused.
+async fn adopt_created_policy<I: Iam>(
+    iam: &I,
+    role: &str,
+    arn: &str,
+    document: &serde_json::Value,
+    owner: &Owner,
+) -> Result<(), IamError> {
+    let state = match iam.get_policy(arn).await? {
+        Some(state) if owner.owns(&state.tags) => state,
+        _ => {
+            return Err(IamError::ForeignPolicy {
+                arn: arn.to_owned(),
+            });
+        }
+    };
+    let plan_changes = diff::policy_document_changes(&state, document);
+    for change in &plan_changes {
+        iam.apply(role, change).await?;
+    }
+    Ok(())
+}
+
+/// Deletes whichever of the planned managed policies exist and are this resource's own: the
+/// sweep after an undo, for a CreatePolicy that took effect although its answer never came.
+pub async fn sweep_planned<I: Iam>(
+    iam: &I,
+    role: &str,
+    planned: &[String],
+    owner: &Owner,
+) -> Result<(), IamError> {
+    let mut changes = Vec::new();
+    for arn in planned {
+        if let Some(state) = iam.get_policy(arn).await?
+            && owner.owns(&state.tags)
+        {
+            changes.push(Change::DeletePolicy {
+                arn: arn.clone(),
+                old_versions: state.old_versions(),
+            });
+        }
+    }
+    ensure_deletable(iam, role, &changes).await?;
+    apply(iam, role, &changes, owner, &mut Vec::new()).await
 }
 
 /// IAM refuses to delete a policy that is still attached (moto does not): before any change,
@@ -161,7 +212,7 @@ pub async fn converge<I: Iam>(
         tracing::info!(role = %actual.role.name, "role already as declared: no change");
     }
     ensure_deletable(iam, &actual.role.name, &changes).await?;
-    apply(iam, &actual.role.name, &changes, &mut Vec::new()).await?;
+    apply(iam, &actual.role.name, &changes, owner, &mut Vec::new()).await?;
     Ok(actual.role)
 }
 
@@ -178,11 +229,16 @@ pub async fn delete_role<I: Iam>(iam: &I, name: &str, owner: &Owner) -> Result<D
     let profiles = iam.instance_profiles(name).await?;
     let changes = teardown(&actual, &profiles);
     ensure_deletable(iam, name, &changes).await?;
-    apply(iam, name, &changes, &mut Vec::new()).await?;
+    apply(iam, name, &changes, owner, &mut Vec::new()).await?;
     Ok(Deletion::Deleted)
 }
 
 /// Undoes a creation that failed half-way, from the changes it made, then deletes the role.
-pub async fn undo_create<I: Iam>(iam: &I, role: &str, done: &[Change]) -> Result<(), IamError> {
-    apply(iam, role, &undo(done), &mut Vec::new()).await
+pub async fn undo_create<I: Iam>(
+    iam: &I,
+    role: &str,
+    done: &[Change],
+    owner: &Owner,
+) -> Result<(), IamError> {
+    apply(iam, role, &undo(done), owner, &mut Vec::new()).await
 }

@@ -2,7 +2,13 @@
 //! ResponseURL PUTs, an IAM client whose interceptor counts calls and injects failures, and the
 //! sample events rewritten with per-test names. Nothing of AWS is mocked: the handler's SDK client
 //! talks HTTP to moto, and its reqwest client PUTs to the recorder.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    unused_imports,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -25,7 +31,9 @@ use serde_json::{Value, json};
 
 #[path = "../common/mod.rs"]
 mod common;
+pub mod faults;
 pub use common::{ACCOUNT, STACK_ID, root};
+pub use faults::{Fault, FaultProxy};
 pub const PERSONAS: [&str; 4] = ["data-scientist", "mlops", "compute", "custom"];
 /// Signature put in every test ResponseURL: it must never show in logs.
 pub const SECRET_SIGNATURE: &str = "c0ffee5ecret5ignature";
@@ -116,6 +124,45 @@ pub fn iam_client_at(endpoint: &str, calls: Option<&CallLog>) -> aws_sdk_iam::Cl
         config = config.interceptor(calls.clone());
     }
     aws_sdk_iam::Client::from_conf(config.build())
+}
+
+/// An IAM client at `endpoint` with the function's own retry and timeout policy (`policy`),
+/// and an optional call log.
+pub fn iam_client_with(
+    endpoint: &str,
+    calls: Option<&CallLog>,
+    policy: &persona_role::iam::CallPolicy,
+) -> aws_sdk_iam::Client {
+    let base = aws_sdk_iam::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .endpoint_url(endpoint);
+    let mut config = policy.configure(base);
+    if let Some(calls) = calls {
+        config = config.interceptor(calls.clone());
+    }
+    aws_sdk_iam::Client::from_conf(config.build())
+}
+
+/// The function's call policy with backoffs and timeouts scaled down, so that tests of
+/// throttling and hangs take seconds: the same number of attempts and the same mechanisms.
+pub fn quick_policy() -> persona_role::iam::CallPolicy {
+    persona_role::iam::CallPolicy {
+        initial_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(400),
+        attempt_timeout: Duration::from_secs(2),
+        ..persona_role::iam::CallPolicy::default()
+    }
+}
+
+/// A handler whose IAM goes through `proxy`, with the function's call policy (quickened).
+pub fn handler_through(proxy: &FaultProxy, calls: Option<&CallLog>) -> Handler {
+    Handler::new(
+        iam_client_with(proxy.endpoint(), calls, &quick_policy()),
+        http(),
+        settings(),
+    )
 }
 
 /// An independent client for assertions.
