@@ -589,35 +589,53 @@ impl<I: Iam> Work<'_, I> {
 
     async fn delete(&self) -> Outcome {
         let id = request_physical_id(self.request);
-        let Some(name) = lifecycle::delete_target(&id) else {
-            tracing::info!(physical_resource_id = %id, "not a role name: nothing to delete");
-            return Outcome::success(id, Vec::new());
-        };
-        let role = match self.iam.get_role(name).await {
-            Ok(role) => role,
-            Err(e) => return Outcome::failed(id, e.to_string()),
-        };
-        let request = lifecycle::Request::Delete { id: &id };
-        match decide(request, None, found(self.owner, role.as_ref())) {
-            Step::Teardown { role } => {
-                match state::delete_role(self.iam, &role, self.owner).await {
-                    Ok(Deletion::Deleted | Deletion::NotFound) => Outcome::success(id, Vec::new()),
-                    Ok(Deletion::NotOwned) => {
-                        tracing::warn!(role = %role, "role is not managed by this resource: left untouched");
-                        Outcome::success(id, Vec::new())
+        let planned = self.planned_role_name();
+        let targets = lifecycle::delete_targets(&id, planned.as_deref());
+        if targets.is_empty() {
+            tracing::info!(physical_resource_id = %id, "not a role this resource could have made: nothing to delete");
+        }
+        for name in &targets {
+            if name != &id {
+                tracing::info!(physical_resource_id = %id, role = %name, "not a role name: looking for the role the properties plan");
+            }
+            let role = match self.iam.get_role(name).await {
+                Ok(role) => role,
+                Err(e) => return Outcome::failed(id, e.to_string()),
+            };
+            let request = lifecycle::Request::Delete { id: name };
+            match decide(request, None, found(self.owner, role.as_ref())) {
+                Step::Teardown { role } => {
+                    match state::delete_role(self.iam, &role, self.owner).await {
+                        Ok(Deletion::Deleted | Deletion::NotFound) => {}
+                        Ok(Deletion::NotOwned) => {
+                            tracing::warn!(role = %role, "role is not managed by this resource: left untouched");
+                        }
+                        Err(e) => return Outcome::failed(id, e.to_string()),
                     }
-                    Err(e) => Outcome::failed(id, e.to_string()),
+                }
+                Step::Nothing { why } => tracing::info!(role = %name, "{why}"),
+                step => {
+                    return Outcome::failed(
+                        id,
+                        format!("internal error: step {step:?} cannot be carried out for a Delete"),
+                    );
                 }
             }
-            Step::Nothing { why } => {
-                tracing::info!(role = %name, "{why}");
-                Outcome::success(id, Vec::new())
-            }
-            step => Outcome::failed(
-                id,
-                format!("internal error: step {step:?} cannot be carried out for a Delete"),
-            ),
         }
+        Outcome::success(id, Vec::new())
+    }
+
+    /// The role name the event's ResourceProperties plan, read from `RoleNameSuffix` alone so
+    /// that it is found even when the rest of the properties no longer plan.
+    fn planned_role_name(&self) -> Option<String> {
+        let suffix = self
+            .request
+            .properties
+            .get("RoleNameSuffix")
+            .and_then(serde_json::Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        Some(plan::naming::role_name(suffix, self.context))
     }
 
     /// SUCCESS with the role's attributes, or FAILED with the id [`Progress`] gives.
@@ -643,6 +661,7 @@ impl<I: Iam> Work<'_, I> {
     fn plan(&self) -> Result<Plan, String> {
         let plan = plan::plan_guarded(&self.request.properties, self.context, self.guardrails)
             .map_err(|e| e.to_string())?;
+        check_answer_fits(&plan, self.request)?;
         for warning in &plan.warnings {
             tracing::warn!(warning = %warning, "properties");
         }
@@ -696,13 +715,6 @@ impl<I: Iam> Work<'_, I> {
                     .await
                     .map(|role| Created::Role(Box::new(role)))
                     .map_err(|e| e.to_string())
-            }
-            (Step::RecreateAtPath { from }, _) => {
-                tracing::info!(old = %from, new = %plan.role.path, "path changes: recreating the role");
-                state::delete_role(self.iam, name, self.owner)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                self.provision(plan).await
             }
             (Step::Refuse { reason }, _) => Err(reason),
             (step, _) => Err(format!(
@@ -799,14 +811,40 @@ fn found<'a>(owner: &Owner, role: Option<&'a RoleState>) -> Found<'a> {
 fn success(plan: &Plan, role: &RoleState) -> Outcome {
     Outcome::success(
         role.name.clone(),
-        vec![
-            ("Arn".to_owned(), role.arn.clone()),
-            ("RoleName".to_owned(), role.name.clone()),
-            ("RoleId".to_owned(), role.role_id.clone()),
-            ("PolicyArns".to_owned(), plan.all_attached_arns().join(",")),
-            ("Activities".to_owned(), plan.activities.join(",")),
-        ],
+        attributes(plan, &role.arn, &role.role_id),
     )
+}
+
+fn attributes(plan: &Plan, arn: &str, role_id: &str) -> Vec<(String, String)> {
+    vec![
+        ("Arn".to_owned(), arn.to_owned()),
+        ("RoleName".to_owned(), plan.role.role_name.clone()),
+        ("RoleId".to_owned(), role_id.to_owned()),
+        ("PolicyArns".to_owned(), plan.all_attached_arns().join(",")),
+        ("Activities".to_owned(), plan.activities.join(",")),
+    ]
+}
+
+/// Refuses, before any change, a plan whose SUCCESS answer would not fit CloudFormation's
+/// 4,096 bytes whole: a dropped attribute would fail every `Fn::GetAtt` on it. Long paths on many
+/// managed policies are what makes `PolicyArns` that long.
+fn check_answer_fits(plan: &Plan, request: &Request) -> Result<(), String> {
+    // Role ids are 21 characters (AROA and 17 more).
+    let probe = Outcome::success(
+        plan.role.role_name.clone(),
+        attributes(plan, &plan.role.arn, "AROA00000000000000000"),
+    )
+    .into_response(request);
+    let (_, trimmed) = probe.body();
+    if trimmed.dropped_data.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "Path: the role's attributes ({}) would not fit CloudFormation's 4,096-byte answer with {} policies under path `{}`; use a shorter Path or fewer managed policies",
+        trimmed.dropped_data.join(", "),
+        plan.all_attached_arns().len(),
+        plan.role.path
+    ))
 }
 
 #[cfg(test)]

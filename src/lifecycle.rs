@@ -3,7 +3,7 @@
 //! every case is a row of the table tested below; `handler` carries the step out.
 
 use crate::ownership::{Claim, Owner, role_not_ours};
-use crate::properties::{MAX_ROLE_NAME, is_role_name_char};
+use crate::properties::{MAX_ROLE_NAME, ROLE_NAME_PREFIX, is_role_name_char};
 
 /// What CloudFormation asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,9 +51,6 @@ pub enum Step {
     Replace { old: String },
     /// The planned role exists and is this resource's own: bring it to the plan in place.
     Converge,
-    /// The role's path changes: delete it and create it again at the new path (role names are
-    /// unique whatever the path).
-    RecreateAtPath { from: String },
     /// Delete this resource's role with everything it owns.
     Teardown { role: String },
     /// Nothing to do: success.
@@ -62,10 +59,25 @@ pub enum Step {
     Refuse { reason: String },
 }
 
-/// The name a Delete acts on: the PhysicalResourceId when it can name a role at all. Placeholders
-/// of failed Creates and ids CloudFormation made up cannot, and need no IAM call.
+/// The name a Delete acts on: the PhysicalResourceId when it can be a role this resource made
+/// (`sagemaker-…`). Placeholders of failed Creates and most ids CloudFormation made up cannot,
+/// and need no IAM call (outside `sagemaker-*` the function may not even read).
 pub fn delete_target(id: &str) -> Option<&str> {
-    is_role_name(id).then_some(id)
+    (is_role_name(id) && id.starts_with(ROLE_NAME_PREFIX)).then_some(id)
+}
+
+/// The name a Delete must look at: the PhysicalResourceId when it can be this resource's role;
+/// otherwise the name the Delete's ResourceProperties plan. When a Create never answered
+/// (timeout, out of memory), CloudFormation deletes with an id it made up; the role that Create
+/// may have made is found by its planned name, and removed only if its ownership tags name this
+/// resource. A real id is never second-guessed by the properties, which may plan the name of
+/// the resource's current role.
+pub fn delete_targets(id: &str, planned: Option<&str>) -> Vec<String> {
+    delete_target(id)
+        .or_else(|| planned.and_then(delete_target))
+        .map(str::to_owned)
+        .into_iter()
+        .collect()
 }
 
 /// Whether an id can name a role at all (placeholders and most made-up ids cannot).
@@ -107,8 +119,8 @@ pub fn decide(request: Request<'_>, planned: Option<(&str, &str)>, found: Found<
             Found::Role {
                 claim: Claim::Ours,
                 path: actual,
-            } if actual != path => Step::RecreateAtPath {
-                from: actual.to_owned(),
+            } if actual != path => Step::Refuse {
+                reason: path_change(actual, path),
             },
             Found::Role {
                 claim: Claim::Ours, ..
@@ -118,6 +130,15 @@ pub fn decide(request: Request<'_>, planned: Option<(&str, &str)>, found: Found<
             },
         },
     }
+}
+
+/// Why a role's path cannot change in place. IAM has no call for it, and deleting and re-creating
+/// the role under its name would give it a new RoleId (trust and bucket policies that name the
+/// old one dangle), drop it from instance profiles and interrupt the jobs using it.
+fn path_change(from: &str, to: &str) -> String {
+    format!(
+        "Path: the role's path cannot change in place (from `{from}` to `{to}`): IAM cannot move a role, and re-creating it would change its RoleId and interrupt what uses it; give a new RoleNameSuffix together with the new Path to replace the role, or keep the Path"
+    )
 }
 
 /// Creating `name`: `fresh` when it is absent, in place when it is already ours (a redelivered
@@ -184,11 +205,11 @@ mod tests {
                 Step::Recreate,
             ),
             (
-                "update to a new path",
+                "update to a new path alone",
                 update,
                 ours("/old/"),
-                Step::RecreateAtPath {
-                    from: "/old/".to_owned(),
+                Step::Refuse {
+                    reason: path_change("/old/", "/"),
                 },
             ),
             (
@@ -257,8 +278,34 @@ mod tests {
     }
 
     #[test]
+    fn a_delete_looks_at_its_id_and_at_the_role_its_properties_plan() {
+        assert_eq!(delete_targets(NAME, Some(NAME)), [NAME]);
+        assert_eq!(delete_targets(NAME, None), [NAME]);
+        // The rollback of a Create that never answered: an id CloudFormation made up.
+        assert_eq!(
+            delete_targets("ml-personas-DataScientist-1X2Y3Z4W5V6U", Some(NAME)),
+            [NAME]
+        );
+        // A failed Create's placeholder.
+        assert_eq!(
+            delete_targets("persona-role:failed:r-1", Some(NAME)),
+            [NAME]
+        );
+        // A real id is the one deleted, whatever the properties plan.
+        assert_eq!(delete_targets(OLD, Some(NAME)), [OLD]);
+        assert_eq!(
+            delete_targets("ml-personas-DataScientist-1X2Y3Z4W5V6U", None),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
     fn placeholders_and_made_up_ids_name_no_role() {
         assert_eq!(delete_target(NAME), Some(NAME));
+        assert_eq!(
+            delete_target("ml-personas-DataScientist-1X2Y3Z4W5V6U"),
+            None
+        );
         assert_eq!(delete_target("persona-role:failed:5f3c-11ee"), None);
         assert_eq!(delete_target(""), None);
         assert_eq!(delete_target(&"a".repeat(65)), None);

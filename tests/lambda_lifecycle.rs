@@ -4,60 +4,8 @@
 
 mod support;
 
-use persona_role::iam::state::read_actual;
-use persona_role::iam::{Iam, SdkIam, diff};
-use persona_role::ownership::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Owner};
 use serde_json::{Value, json};
 use support::*;
-
-fn owner_of(event: &Value) -> Owner {
-    Owner {
-        stack_id: event["StackId"].as_str().unwrap().to_owned(),
-        logical_id: event["LogicalResourceId"].as_str().unwrap().to_owned(),
-    }
-}
-
-/// IAM holds exactly what the event's properties declare.
-async fn assert_converged(event: &Value) {
-    let plan = plan_of(event);
-    let name = &plan.role.role_name;
-    // Independent reads first.
-    let tags = role_tags(name).await;
-    assert_eq!(
-        tags.get(OWNER_STACK_TAG).map(String::as_str),
-        event["StackId"].as_str()
-    );
-    assert_eq!(
-        tags.get(OWNER_LOGICAL_ID_TAG).map(String::as_str),
-        event["LogicalResourceId"].as_str()
-    );
-    let mut inline: Vec<String> = plan
-        .inline_policies
-        .iter()
-        .map(|p| p.policy_name.clone())
-        .collect();
-    inline.sort();
-    assert_eq!(inline_policy_names(name).await, inline);
-    let mut attached = plan.all_attached_arns();
-    attached.sort();
-    assert_eq!(attached_arns(name).await, attached);
-    // Then the whole state through the adapter: nothing left to change.
-    let iam = SdkIam::new(checker());
-    let role = iam.get_role(name).await.unwrap().expect("role exists");
-    let planned: Vec<String> = plan
-        .managed_policies
-        .iter()
-        .map(|p| p.arn.clone())
-        .collect();
-    let actual = read_actual(&iam, role, &planned, &owner_of(event))
-        .await
-        .unwrap();
-    assert_eq!(
-        diff(&plan, &actual),
-        Vec::new(),
-        "IAM differs from the plan of {name}"
-    );
-}
 
 async fn lifecycle(persona: &str) {
     let recorder = Recorder::start();
@@ -233,7 +181,7 @@ async fn a_new_name_replaces_the_role_and_the_old_one_goes_with_the_later_delete
 }
 
 #[tokio::test]
-async fn a_new_path_recreates_the_role_under_the_same_name() {
+async fn a_new_path_alone_is_refused_and_a_new_name_with_it_replaces_the_role() {
     let recorder = Recorder::start();
     let handler = handler(None);
     let attached = make_policy("persona-role-test-path-extra").await;
@@ -246,42 +194,59 @@ async fn a_new_path_recreates_the_role_under_the_same_name() {
     let name = plan_of(&create).role.role_name;
     let response = invoke(&handler, &create, &recorder).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
+    let role_id = response["Data"]["RoleId"].clone();
 
+    // A new Path alone: refused, the role as it was (same RoleId), nothing changed.
     let mut properties = create["ResourceProperties"].clone();
     properties["Path"] = json!("/ml/personas/");
+    let update = update_after(&create, &name, properties.clone(), "path", &recorder);
+    let response = invoke(&handler, &update, &recorder).await;
+    assert_eq!(response["Status"], "FAILED", "{response}");
+    let reason = response["Reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("Path: the role's path cannot change in place"),
+        "{reason}"
+    );
+    assert!(reason.contains("RoleNameSuffix"), "{reason}");
+    assert_eq!(response["PhysicalResourceId"], name.as_str());
+    assert_converged(&create).await;
+    let role = checker().get_role().role_name(&name).send().await.unwrap();
+    assert_eq!(json!(role.role().unwrap().role_id()), role_id);
+
+    // A new Path with a new name: a replacement, the new role under the new path.
+    properties["RoleNameSuffix"] = json!("path-test-moved");
     let update = update_after(&create, &name, properties, "path", &recorder);
+    let moved = plan_of(&update).role.role_name;
     let response = invoke(&handler, &update, &recorder).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
-    assert_eq!(response["PhysicalResourceId"], name.as_str());
+    assert_eq!(response["PhysicalResourceId"], moved.as_str());
     assert_eq!(
         response["Data"]["Arn"],
-        format!("arn:aws:iam::{ACCOUNT}:role/ml/personas/{name}").as_str()
+        format!("arn:aws:iam::{ACCOUNT}:role/ml/personas/{moved}").as_str()
     );
     assert_converged(&update).await;
-    let plan = plan_of(&update);
-    assert!(!plan.managed_policies.is_empty());
-    for policy in &plan.managed_policies {
+    for policy in &plan_of(&update).managed_policies {
         assert!(
             policy.arn.contains(":policy/ml/personas/"),
             "{}",
             policy.arn
         );
-        assert!(policy_exists(&policy.arn).await);
     }
-    for policy in &plan_of(&create).managed_policies {
-        assert!(
-            !policy_exists(&policy.arn).await,
-            "old-path policy {} left",
-            policy.arn
-        );
-    }
+    // CloudFormation then deletes the old role, with its old properties.
+    let cleanup = delete_after(&create, &name, "path", &recorder);
+    assert_eq!(
+        invoke(&handler, &cleanup, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert_gone(&name).await;
+    assert_converged(&update).await;
 
-    let delete = delete_after(&update, &name, "path", &recorder);
+    let delete = delete_after(&update, &moved, "path", &recorder);
     assert_eq!(
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(&name).await;
+    assert_gone(&moved).await;
     assert!(
         policy_exists(&attached).await,
         "a policy the stack does not own stays"

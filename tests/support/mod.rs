@@ -27,6 +27,9 @@ use aws_sdk_iam::error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use persona_role::cfn::AnswerRetry;
 use persona_role::handler::{Handler, Settings};
+use persona_role::iam::state::read_actual;
+use persona_role::iam::{Iam, SdkIam, diff};
+use persona_role::ownership::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Owner};
 use serde_json::{Value, json};
 
 #[path = "../common/mod.rs"]
@@ -181,14 +184,19 @@ pub struct CallLog {
 struct CallState {
     calls: Vec<String>,
     mutating: usize,
-    fail_at: Option<usize>,
+    fail_at: Vec<usize>,
     panic_at: Option<usize>,
 }
 
 impl CallLog {
     pub fn failing_at(n: usize) -> Self {
+        CallLog::failing_at_each(&[n])
+    }
+
+    /// Fails each of these mutating calls (counted from 1).
+    pub fn failing_at_each(ns: &[usize]) -> Self {
         let log = CallLog::default();
-        log.state.lock().unwrap().fail_at = Some(n);
+        log.state.lock().unwrap().fail_at = ns.to_vec();
         log
     }
 
@@ -243,7 +251,7 @@ impl Intercept for CallLog {
             }
             state.mutating += 1;
             (
-                state.fail_at == Some(state.mutating),
+                state.fail_at.contains(&state.mutating),
                 state.panic_at == Some(state.mutating),
             )
         };
@@ -660,8 +668,17 @@ pub fn plan_of(event: &Value) -> persona_role::plan::Plan {
 /// No role of that name, and none of its own managed policies (`<name>-<n>`), is left in IAM.
 pub async fn assert_gone(name: &str) {
     assert!(!role_exists(name).await, "role {name} left behind");
+    let prefix = format!("{name}-");
+    let own: Vec<String> = local_policies(&prefix)
+        .await
+        .into_iter()
+        .filter(|p| {
+            p.strip_prefix(&prefix)
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .collect();
     assert_eq!(
-        local_policies(&format!("{name}-")).await,
+        own,
         Vec::<String>::new(),
         "managed policies of {name} left behind"
     );
@@ -683,4 +700,53 @@ pub fn black_hole() -> String {
 /// A handler whose IAM never answers.
 pub fn stuck_handler() -> Handler {
     Handler::new(iam_client_at(&black_hole(), None), http(), settings())
+}
+
+pub fn owner_of(event: &Value) -> Owner {
+    Owner {
+        stack_id: event["StackId"].as_str().unwrap().to_owned(),
+        logical_id: event["LogicalResourceId"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// IAM holds exactly what the event's properties declare.
+pub async fn assert_converged(event: &Value) {
+    let plan = plan_of(event);
+    let name = &plan.role.role_name;
+    // Independent reads first.
+    let tags = role_tags(name).await;
+    assert_eq!(
+        tags.get(OWNER_STACK_TAG).map(String::as_str),
+        event["StackId"].as_str()
+    );
+    assert_eq!(
+        tags.get(OWNER_LOGICAL_ID_TAG).map(String::as_str),
+        event["LogicalResourceId"].as_str()
+    );
+    let mut inline: Vec<String> = plan
+        .inline_policies
+        .iter()
+        .map(|p| p.policy_name.clone())
+        .collect();
+    inline.sort();
+    assert_eq!(inline_policy_names(name).await, inline);
+    let mut attached = plan.all_attached_arns();
+    attached.sort();
+    assert_eq!(attached_arns(name).await, attached);
+    // Then the whole state through the adapter: nothing left to change.
+    let iam = SdkIam::new(checker());
+    let role = iam.get_role(name).await.unwrap().expect("role exists");
+    let planned: Vec<String> = plan
+        .managed_policies
+        .iter()
+        .map(|p| p.arn.clone())
+        .collect();
+    let actual = read_actual(&iam, role, &planned, &owner_of(event))
+        .await
+        .unwrap();
+    assert_eq!(
+        diff(&plan, &actual),
+        Vec::new(),
+        "IAM differs from the plan of {name}"
+    );
 }
