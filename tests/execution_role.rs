@@ -93,3 +93,142 @@ fn every_write_the_function_makes_is_also_denied_under_hidden_sagemaker_paths() 
         );
     }
 }
+
+/// The condition maps a statement can be decided under: each branch of a `!If`.
+fn condition_branches(statement: &Value) -> Vec<Value> {
+    match &statement["Condition"] {
+        Value::Tagged(tagged) if tagged.tag == "If" => tagged
+            .value
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .skip(1)
+            .cloned()
+            .collect(),
+        Value::Null => vec![Value::Null],
+        other => vec![other.clone()],
+    }
+}
+
+fn requires(branch: &Value, operator: &str, key: &str) -> bool {
+    !branch[operator][key].is_null()
+}
+
+#[test]
+fn every_write_needs_the_ownership_tag_of_a_stack_of_this_account() {
+    let template = template();
+    let creates = ["iam:CreateRole", "iam:CreatePolicy"];
+    // Instance profiles carry no role tags: that one stays scoped by name only.
+    let untaggable = ["iam:RemoveRoleFromInstanceProfile"];
+    let writes: BTreeSet<String> = Op::ALL
+        .iter()
+        .filter(|op| op.is_write())
+        .map(|op| op.action())
+        .collect();
+    let mut checked = BTreeSet::new();
+    for statement in statements(&template) {
+        if statement["Effect"].as_str() != Some("Allow") {
+            continue;
+        }
+        let actions = actions(&statement);
+        let sid = statement["Sid"].as_str().unwrap_or("?").to_owned();
+        for action in actions.iter().filter(|a| writes.contains(*a)) {
+            if untaggable.contains(&action.as_str()) {
+                continue;
+            }
+            let key = if creates.contains(&action.as_str()) {
+                "aws:RequestTag/persona-role:stack-id"
+            } else {
+                "aws:ResourceTag/persona-role:stack-id"
+            };
+            for branch in condition_branches(&statement) {
+                assert!(
+                    requires(&branch, "StringLike", key),
+                    "{sid}: {action} does not require {key} (a stack ARN of this account) in {branch:?}"
+                );
+                let value = serde_yaml_ng::to_string(&branch["StringLike"][key]).unwrap();
+                assert!(
+                    value.contains(":cloudformation:${AWS::Region}:${AWS::AccountId}:stack/*"),
+                    "{sid}: {key} must name a stack of this account and region: {value}"
+                );
+                if creates.contains(&action.as_str()) {
+                    assert!(
+                        requires(&branch, "Null", "aws:RequestTag/persona-role:logical-id"),
+                        "{sid}: {action} does not require the logical-id tag"
+                    );
+                }
+            }
+            checked.insert(action.clone());
+        }
+    }
+    let unchecked: Vec<&String> = writes
+        .iter()
+        .filter(|w| !checked.contains(*w) && !untaggable.contains(&w.as_str()))
+        .collect();
+    assert!(
+        unchecked.is_empty(),
+        "writes not allowed anywhere: {unchecked:?}"
+    );
+}
+
+#[test]
+fn ownership_is_never_tagged_onto_what_has_none() {
+    let template = template();
+    let deny = statements(&template)
+        .into_iter()
+        .find(|s| s["Sid"].as_str() == Some("DenyTakingOwnership"))
+        .expect("a DenyTakingOwnership statement");
+    assert_eq!(deny["Effect"].as_str(), Some("Deny"));
+    let actions = actions(&deny);
+    assert!(actions.contains(&"iam:TagRole".to_owned()));
+    assert!(actions.contains(&"iam:TagPolicy".to_owned()));
+    assert_eq!(
+        deny["Condition"]["Null"]["aws:ResourceTag/persona-role:stack-id"].as_str(),
+        Some("true")
+    );
+}
+
+#[test]
+fn the_function_can_change_neither_its_own_role_nor_the_boundary() {
+    let template = template();
+    let guard = &template["Resources"]["ExecutionRoleGuard"];
+    assert_eq!(guard["Type"].as_str(), Some("AWS::IAM::RolePolicy"));
+    let mut denied_on_itself = BTreeSet::new();
+    let mut denied_on_boundary = BTreeSet::new();
+    let mut statements_found = Vec::new();
+    for statement in guard["Properties"]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .unwrap()
+    {
+        collect_statements(statement, &mut statements_found);
+    }
+    for statement in &statements_found {
+        assert_eq!(statement["Effect"].as_str(), Some("Deny"));
+        let resource = serde_yaml_ng::to_string(&statement["Resource"]).unwrap();
+        let target = if resource.contains("ExecutionRole.Arn") {
+            &mut denied_on_itself
+        } else if resource.contains("RequiredPermissionsBoundary") {
+            &mut denied_on_boundary
+        } else {
+            panic!("unexpected guard resource {resource}");
+        };
+        target.extend(actions(statement));
+    }
+    for op in Op::ALL.iter().filter(|op| op.is_write()) {
+        let action = op.action();
+        let on_roles = action.contains("Role") && !action.contains("InstanceProfile");
+        if on_roles && action != "iam:CreateRole" {
+            assert!(denied_on_itself.contains(&action), "{action} on itself");
+        }
+        if action.contains("Policy") && !action.contains("Role") && action != "iam:CreatePolicy" {
+            assert!(
+                denied_on_boundary.contains(&action),
+                "{action} on the boundary"
+            );
+        }
+    }
+    assert_eq!(
+        template["Resources"]["PersonaRoleFunction"]["DependsOn"].as_str(),
+        Some("ExecutionRoleGuard")
+    );
+}
