@@ -76,7 +76,17 @@ async fn creates_succeed_within_a_calls_per_second_budget() {
     let proxy = FaultProxy::start(moto_endpoint());
     proxy.budget(15);
     let recorder = Recorder::start();
-    let handler = handler_through(&proxy, None);
+    // Backoffs as in production up to 3 s: against a steady budget, retries must outlast the
+    // others' calls, which the quickened policy's 400 ms do not.
+    let policy = persona_role::iam::CallPolicy {
+        max_backoff: Duration::from_secs(3),
+        ..quick_policy()
+    };
+    let handler = Handler::new(
+        iam_client_with(proxy.endpoint(), None, &policy),
+        http(),
+        settings(),
+    );
     let mut tasks = Vec::new();
     let mut creates = Vec::new();
     for i in 0..6 {

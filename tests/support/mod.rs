@@ -35,8 +35,10 @@ use serde_json::{Value, json};
 #[path = "../common/mod.rs"]
 mod common;
 pub mod faults;
-pub use common::{ACCOUNT, STACK_ID, root};
+pub mod runtime;
+pub use common::{ACCOUNT, STACK_ID, root, samples};
 pub use faults::{Fault, FaultProxy};
+pub use runtime::{Function, Posted, RuntimeApi};
 pub const PERSONAS: [&str; 4] = ["data-scientist", "mlops", "compute", "custom"];
 /// Signature put in every test ResponseURL: it must never show in logs.
 pub const SECRET_SIGNATURE: &str = "c0ffee5ecret5ignature";
@@ -275,6 +277,8 @@ pub struct Recorded {
     /// Header names lower-cased.
     pub headers: BTreeMap<String, String>,
     pub body: Vec<u8>,
+    /// When it arrived.
+    pub at: Instant,
 }
 
 impl Recorded {
@@ -400,6 +404,7 @@ fn serve(
         path,
         headers,
         body,
+        at: Instant::now(),
     });
     let reason = match status {
         200 => "OK",
