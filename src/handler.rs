@@ -250,6 +250,7 @@ impl<I: Iam + Clone + 'static> Handler<I> {
                     times.limit,
                     "IAM may be slow or unreachable from the function; retry the stack operation",
                 );
+                let reason = reason + &progress.left_behind(&request).unwrap_or_default();
                 tracing::error!(reason = %reason, "deadline reached");
                 Outcome::failed(progress.failure_id(&request), reason)
             }
@@ -426,6 +427,17 @@ impl Progress {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// What a failed replacement must say: the new role it may have left, which nothing else
+    /// names (the failed Update keeps the old id, and CloudFormation deletes only that).
+    fn left_behind(&self, request: &Request) -> Option<String> {
+        let role = self.role()?;
+        (request.request_type == RequestType::Update
+            && request.physical_resource_id.as_deref() != Some(role.as_str()))
+        .then(|| {
+            format!("; role `{role}` may have been left behind: delete it by hand if it exists")
+        })
     }
 
     fn failure_id(&self, request: &Request) -> String {
@@ -643,15 +655,8 @@ impl<I: Iam> Work<'_, I> {
         match result {
             Ok(role) => success(plan, &role),
             Err(mut reason) => {
-                // A replacement that may have left its new role behind says so: the rollback
-                // keeps the old id, so nothing else would name the new role.
-                if self.request.request_type == RequestType::Update
-                    && let Some(role) = self.progress.role()
-                    && self.request.physical_resource_id.as_deref() != Some(role.as_str())
-                {
-                    reason.push_str(&format!(
-                        "; role `{role}` could not be removed again: delete it by hand"
-                    ));
+                if let Some(note) = self.progress.left_behind(self.request) {
+                    reason.push_str(&note);
                 }
                 Outcome::failed(self.progress.failure_id(self.request), reason)
             }

@@ -456,3 +456,36 @@ async fn own_policies_past_a_gap_are_found_and_deleted() {
     assert_eq!(status(&send(&handler, &delete, &recorder).await), "SUCCESS");
     assert_gone(&name).await;
 }
+
+#[tokio::test]
+async fn a_replacement_that_times_out_after_creating_names_the_new_role() {
+    let proxy = FaultProxy::start(moto_endpoint());
+    let recorder = Recorder::start();
+    let handler = handler_through(&proxy, None);
+    let create = sample_event("compute", "create", "replacetimeout", &recorder);
+    let old = plan_of(&create).role.role_name;
+    assert_eq!(status(&send(&handler, &create, &recorder).await), "SUCCESS");
+    let mut properties = create["ResourceProperties"].clone();
+    properties["RoleNameSuffix"] = json!("compute-replaced-late");
+    let update = update_after(&create, &old, properties, "replacetimeout", &recorder);
+    let new = plan_of(&update).role.role_name;
+    // IAM stops answering once the new role exists.
+    for nth in 1..=10 {
+        proxy.on("PutRolePolicy", nth, Fault::Hang(Duration::from_secs(30)));
+    }
+    let response = invoke_with_deadline(&handler, &update, &recorder, Duration::from_secs(5)).await;
+    assert_eq!(status(&response), "FAILED", "{response}");
+    let reason = response["Reason"].as_str().unwrap();
+    assert!(reason.starts_with("timed out"), "{reason}");
+    assert!(
+        reason.contains(&format!("role `{new}` may have been left behind")),
+        "{reason}"
+    );
+    assert_eq!(response["PhysicalResourceId"], old.as_str());
+    proxy.heal();
+    for (event, name) in [(&update, &new), (&create, &old)] {
+        let delete = delete_after(event, name, "replacetimeout", &recorder);
+        assert_eq!(status(&send(&handler, &delete, &recorder).await), "SUCCESS");
+        assert_gone(name).await;
+    }
+}
