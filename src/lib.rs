@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod cfn;
 pub mod cli;
+pub mod compare;
 pub mod context;
 pub mod export;
 pub mod guardrails;
