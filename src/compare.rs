@@ -49,6 +49,85 @@ pub struct Comparison {
 }
 
 impl Comparison {
+    /// One line per change, for notes and logs (`persona-role diff` prints more).
+    pub fn summary(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if let Some(c) = &self.renamed {
+            lines.push(format!("role name {} → {}", c.old, c.new));
+        }
+        if let Some(c) = &self.path {
+            lines.push(format!("path {} → {}", c.old, c.new));
+        }
+        if let Some(c) = &self.description {
+            lines.push(format!("description {:?} → {:?}", c.old, c.new));
+        }
+        if let Some(c) = &self.max_session_duration {
+            lines.push(format!("max session duration {} → {}", c.old, c.new));
+        }
+        if let Some(c) = &self.permissions_boundary {
+            let show = |b: &Option<String>| b.clone().unwrap_or_else(|| "none".to_owned());
+            lines.push(format!(
+                "permissions boundary {} → {}",
+                show(&c.old),
+                show(&c.new)
+            ));
+        }
+        if !self.activities.is_empty() {
+            lines.push(format!(
+                "activities {}",
+                sets_text(&self.activities, |a| a.clone())
+            ));
+        }
+        if !self.tags.is_empty() {
+            let mut parts: Vec<String> = Vec::new();
+            parts.extend(
+                self.tags
+                    .added
+                    .iter()
+                    .map(|t| format!("+{}={}", t.key, t.value)),
+            );
+            parts.extend(self.tags.removed.iter().map(|t| format!("-{}", t.key)));
+            parts.extend(
+                self.tags
+                    .changed
+                    .iter()
+                    .map(|t| format!("{}: {} → {}", t.key, t.old, t.new)),
+            );
+            lines.push(format!("tags {}", parts.join(", ")));
+        }
+        for change in &self.trust {
+            lines.push(format!("trust policy {}", change.summary()));
+        }
+        for change in &self.policies {
+            let size = match (change.old_size, change.new_size) {
+                (Some(a), Some(b)) => format!(" ({a} → {b} characters)"),
+                (None, Some(b)) => format!(" ({b} characters)"),
+                (Some(a), None) => format!(" ({a} characters)"),
+                (None, None) => String::new(),
+            };
+            lines.push(format!(
+                "{:?} {:?} policy {}{size}",
+                change.change, change.kind, change.policy
+            ));
+        }
+        for change in &self.statements {
+            lines.push(format!("statement {}", change.summary()));
+        }
+        if !self.allowed_actions.is_empty() {
+            lines.push(format!(
+                "allowed actions {}",
+                sets_text(&self.allowed_actions, |a| a.clone())
+            ));
+        }
+        for quota in &self.quotas {
+            lines.push(format!(
+                "{:?} {} → {} of {}",
+                quota.quota, quota.old, quota.new, quota.limit
+            ));
+        }
+        lines
+    }
+
     pub fn is_empty(&self) -> bool {
         self.renamed.is_none()
             && self.path.is_none()
@@ -207,6 +286,59 @@ pub struct StatementChange {
     pub principals: Sets<String>,
     #[serde(skip_serializing_if = "Sets::is_empty")]
     pub conditions: Sets<ConditionEntry>,
+}
+
+impl StatementChange {
+    /// `Sid (policy): changed, +actions a; -resources r`.
+    pub fn summary(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(from) = &self.moved_from {
+            parts.push(format!("moved from {from}"));
+        }
+        if let Some(effect) = &self.effect {
+            parts.push(format!("effect {} → {}", effect.old, effect.new));
+        }
+        for (what, sets) in [
+            ("actions", &self.actions),
+            ("not-actions", &self.not_actions),
+            ("resources", &self.resources),
+            ("not-resources", &self.not_resources),
+            ("principals", &self.principals),
+        ] {
+            if !sets.is_empty() {
+                parts.push(format!("{what} {}", sets_text(sets, |v| v.clone())));
+            }
+        }
+        if !self.conditions.is_empty() {
+            parts.push(format!(
+                "conditions {}",
+                sets_text(&self.conditions, ConditionEntry::to_string)
+            ));
+        }
+        format!(
+            "{} ({}): {:?}; {}",
+            self.statement,
+            self.policy,
+            self.change,
+            parts.join("; ")
+        )
+    }
+}
+
+impl std::fmt::Display for ConditionEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {}", self.operator, self.key, self.value)
+    }
+}
+
+/// `+a, +b, -c`.
+fn sets_text<T>(sets: &Sets<T>, show: impl Fn(&T) -> String) -> String {
+    sets.added
+        .iter()
+        .map(|v| format!("+{}", show(v)))
+        .chain(sets.removed.iter().map(|v| format!("-{}", show(v))))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// One value of one condition key under one operator.
@@ -373,7 +505,7 @@ fn labelled<'a>(documents: &'a [Document<'a>]) -> Vec<(&'a str, &'a Value)> {
 }
 
 /// Whether a managed policy is the role's own (`<role>-<n>`), which goes with the role.
-fn is_own_policy(role_name: &str, policy_name: &str) -> bool {
+pub fn is_own_policy(role_name: &str, policy_name: &str) -> bool {
     policy_name
         .get(..role_name.len())
         .is_some_and(|prefix| prefix.eq_ignore_ascii_case(role_name))

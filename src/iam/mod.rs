@@ -1,11 +1,12 @@
 //! The IAM side: the actual state of a role as plain data, the difference between a [`Plan`] and
-//! that state (pure, in [`diff`]), and a thin adapter over aws-sdk-iam that reads, applies and
-//! deletes (in [`client`]).
+//! that state (pure, in [`diff`]), a thin adapter over aws-sdk-iam that reads, applies and
+//! deletes (in [`client`]), and a read-only inventory of an account's roles (in [`inventory`]).
 //!
 //! [`Plan`]: crate::plan::Plan
 
 pub mod client;
 pub mod diff;
+pub mod inventory;
 
 use std::collections::{BTreeMap, BTreeSet};
 
