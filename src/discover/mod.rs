@@ -249,18 +249,18 @@ fn read(inventory: &RoleInventory, origin: &Origin) -> Reading {
                 Some(index) => {
                     reading.activities.insert(index);
                 }
-                None => reading.keep(&policy.arn, &label),
+                None => reading.keep(&policy.arn, &label, origin),
             }
             continue;
         }
         let Some(document) = &policy.document else {
-            reading.keep(&policy.arn, &label);
+            reading.keep(&policy.arn, &label, origin);
             continue;
         };
         if let Some(name) = console::find(&policy.name) {
             match catalog::find_activity(name.policy.activity) {
                 Some(index) => reading.console_policy(&label, document, index, name.policy),
-                None => reading.keep(&policy.arn, &label),
+                None => reading.keep(&policy.arn, &label, origin),
             }
             continue;
         }
@@ -278,7 +278,7 @@ fn read(inventory: &RoleInventory, origin: &Origin) -> Reading {
         if own {
             reading.by_statement_id(&label, document);
         } else {
-            reading.keep(&policy.arn, &label);
+            reading.keep(&policy.arn, &label, origin);
         }
     }
     reading
@@ -381,12 +381,14 @@ fn default_region(partition: Partition) -> &'static str {
 
 impl Reading {
     /// A policy attached to the role that maps to no activity: the declaration keeps it
-    /// attached, and says so.
-    fn keep(&mut self, arn: &str, label: &str) {
+    /// attached, and says so unless this project attached it (from ManagedPolicyArns).
+    fn keep(&mut self, arn: &str, label: &str, origin: &Origin) {
         self.kept_attached.push(arn.to_owned());
-        self.unmapped.push(format!(
-            "{label} is not a policy of an activity: kept attached through ManagedPolicyArns ({arn})"
-        ));
+        if *origin == Origin::RoleManager {
+            self.unmapped.push(format!(
+                "{label} is not a policy of an activity: kept attached through ManagedPolicyArns ({arn})"
+            ));
+        }
     }
 
     /// This project's statements: the activity from the statement id's prefix.
