@@ -3,7 +3,7 @@
 //!
 //! Statements are matched by `Sid` across all of a role's documents (inline and managed), so a
 //! statement that moves between policies when packing changes shows as moved, not as removed and
-//! added. Statements without a `Sid` (Role Manager's) are matched by policy and position.
+//! added. Statements without a `Sid` (Role Manager's) are matched by policy and position (`<policy> #2`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -264,7 +264,7 @@ pub enum StatementChangeKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct StatementChange {
-    /// The statement's Sid, or `<policy>[<position>]` when it has none.
+    /// The statement's Sid, or `<policy> #<position from 1>` when it has none.
     pub statement: String,
     pub change: StatementChangeKind,
     /// The policy holding it on the new side (the old side for a removed statement).
@@ -695,42 +695,55 @@ fn statement_list(document: &Value) -> Vec<&Value> {
     }
 }
 
-/// Statements keyed by Sid (or policy and position), each with its policy.
-fn keyed<'a>(documents: &[(&'a str, &'a Value)]) -> BTreeMap<String, (&'a str, Flat)> {
-    let mut out = BTreeMap::new();
+/// Statements keyed by Sid (or policy and position), each with its policy, in document order.
+fn keyed<'a>(documents: &[(&'a str, &'a Value)]) -> Vec<(String, &'a str, Flat)> {
+    let mut out: Vec<(String, &'a str, Flat)> = Vec::new();
+    let mut seen = BTreeSet::new();
     for (policy, document) in documents {
         for (i, statement) in statement_list(document).into_iter().enumerate() {
             let base = match statement.get("Sid").and_then(Value::as_str) {
                 Some(sid) if !sid.is_empty() => sid.to_owned(),
-                _ => format!("{policy}[{i}]"),
+                _ => format!("{policy} #{}", i + 1),
             };
             let mut key = base.clone();
             let mut n = 2;
-            while out.contains_key(&key) {
+            while seen.contains(&key) {
                 key = format!("{base} ({n})");
                 n += 1;
             }
-            out.insert(key, (*policy, flatten(statement)));
+            seen.insert(key.clone());
+            out.push((key, *policy, flatten(statement)));
         }
     }
     out
 }
 
+/// Changed statements in the new side's order, then removed ones in the old side's order.
 fn statement_changes(old: &[(&str, &Value)], new: &[(&str, &Value)]) -> Vec<StatementChange> {
     let before = keyed(old);
     let after = keyed(new);
+    let find = |list: &[(String, &str, Flat)], key: &str| -> Option<(usize, usize)> {
+        list.iter().position(|(k, _, _)| k == key).map(|i| (i, 0))
+    };
     let mut changes = Vec::new();
     let empty = Flat::default();
-    let keys: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
-    for key in keys {
-        let (kind, policy, moved_from, a, b) = match (before.get(key), after.get(key)) {
-            (None, Some((policy, flat))) => {
+    let order = after.iter().map(|(k, _, _)| k).chain(
+        before
+            .iter()
+            .map(|(k, _, _)| k)
+            .filter(|k| find(&after, k).is_none()),
+    );
+    for key in order {
+        let old_entry = find(&before, key).map(|(i, _)| &before[i]);
+        let new_entry = find(&after, key).map(|(i, _)| &after[i]);
+        let (kind, policy, moved_from, a, b) = match (old_entry, new_entry) {
+            (None, Some((_, policy, flat))) => {
                 (StatementChangeKind::Added, *policy, None, &empty, flat)
             }
-            (Some((policy, flat)), None) => {
+            (Some((_, policy, flat)), None) => {
                 (StatementChangeKind::Removed, *policy, None, flat, &empty)
             }
-            (Some((was, a)), Some((policy, b))) => {
+            (Some((_, was, a)), Some((_, policy, b))) => {
                 if a == b && was == policy {
                     continue;
                 }
@@ -885,7 +898,7 @@ mod tests {
         changed["Statement"][1]["Condition"]["StringEquals"]["aws:ResourceAccount"] = json!("2");
         let changes = statement_changes(&[("p", &document)], &[("p", &changed)]);
         assert_eq!(changes.len(), 1);
-        assert_eq!(changes[0].statement, "p[1]");
+        assert_eq!(changes[0].statement, "p #2");
         assert_eq!(changes[0].conditions.added[0].value, "2");
         assert_eq!(changes[0].conditions.removed[0].value, "1");
     }

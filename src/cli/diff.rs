@@ -131,9 +131,14 @@ fn files(
     let fallback = shared.as_ref().map(|(c, a)| (c, a));
     let old = declare(old, stack, fallback)?;
     let new = declare(new, stack, fallback)?;
+    // Files that share a stack share its note.
+    let mut noted = Vec::new();
     for declaration in [&old, &new] {
-        if let Some(note) = declaration.account_note() {
-            writeln!(err, "note: {note}")?;
+        if let Some(note) = declaration.account.note(&declaration.context.account) {
+            if !noted.contains(&note) {
+                writeln!(err, "note: {note}")?;
+                noted.push(note);
+            }
         }
     }
     let old_plan = plan_of(&old, err)?;
@@ -280,7 +285,14 @@ pub fn render(
         p.line(2, '~', &format!("name: {} → {} (a new role)", r.old, r.new))?;
     }
     if let Some(x) = &c.path {
-        p.line(2, '~', &format!("path: {} → {}", x.old, x.new))?;
+        p.line(
+            2,
+            '~',
+            &format!(
+                "path: {} → {} (the role is re-created under it)",
+                x.old, x.new
+            ),
+        )?;
     }
     if let Some(x) = &c.description {
         p.line(2, '~', &format!("description: {:?} → {:?}", x.old, x.new))?;
@@ -317,7 +329,7 @@ pub fn render(
     if !c.trust.is_empty() {
         p.heading("trust policy")?;
         for statement in &c.trust {
-            statement_lines(&mut p, statement)?;
+            statement_lines(&mut p, statement, false)?;
         }
     }
     if !c.policies.is_empty() {
@@ -329,7 +341,7 @@ pub fn render(
     if !c.statements.is_empty() {
         p.heading("statements")?;
         for statement in &c.statements {
-            statement_lines(&mut p, statement)?;
+            statement_lines(&mut p, statement, true)?;
         }
     }
     if !c.allowed_actions.is_empty() {
@@ -417,12 +429,21 @@ fn policy_line(p: &mut Painter<'_>, policy: &PolicyChange) -> std::io::Result<()
     p.line(2, sign, &text)
 }
 
-fn statement_lines(p: &mut Painter<'_>, s: &StatementChange) -> std::io::Result<()> {
+/// A statement's head line and its parts; `located` names the policy that holds it.
+fn statement_lines(
+    p: &mut Painter<'_>,
+    s: &StatementChange,
+    located: bool,
+) -> std::io::Result<()> {
+    let place = if located && s.change != StatementChangeKind::Moved {
+        format!("{} in {}", s.statement, s.policy)
+    } else {
+        s.statement.clone()
+    };
     let (sign, head) = match s.change {
-        StatementChangeKind::Added => ('+', format!("{} in {}", s.statement, s.policy)),
-        StatementChangeKind::Removed => ('-', format!("{} in {}", s.statement, s.policy)),
-        StatementChangeKind::Changed => ('~', format!("{} in {}", s.statement, s.policy)),
-        StatementChangeKind::Moved => ('~', s.statement.clone()),
+        StatementChangeKind::Added => ('+', place),
+        StatementChangeKind::Removed => ('-', place),
+        StatementChangeKind::Changed | StatementChangeKind::Moved => ('~', place),
     };
     let head = match &s.moved_from {
         Some(from) => format!("{head} (moved from {from})"),
@@ -435,13 +456,16 @@ fn statement_lines(p: &mut Painter<'_>, s: &StatementChange) -> std::io::Result<
     };
     p.line(2, sign, &head)?;
     if let Some(effect) = &s.effect {
+        // An added or removed statement shows its effect only when it is not the usual Allow.
         if effect.old.is_empty() || effect.new.is_empty() {
             let (sign, value) = if effect.old.is_empty() {
                 ('+', &effect.new)
             } else {
                 ('-', &effect.old)
             };
-            p.line(6, sign, &format!("effect {value}"))?;
+            if value != "Allow" {
+                p.line(6, sign, &format!("effect {value}"))?;
+            }
         } else {
             p.line(6, '~', &format!("effect {} → {}", effect.old, effect.new))?;
         }

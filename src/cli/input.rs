@@ -92,15 +92,6 @@ pub struct Declaration {
     pub account: AccountSource,
 }
 
-impl Declaration {
-    /// Where the account came from, for the reader, unless it was given.
-    pub fn account_note(&self) -> Option<String> {
-        self.account
-            .note(&self.context.account)
-            .map(|note| format!("{}: {note}", self.label))
-    }
-}
-
 /// Reads and parses the input file (or the built-in sample, or standard input).
 pub fn read_document(
     file: Option<&Path>,
