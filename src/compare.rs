@@ -257,6 +257,8 @@ pub enum StatementChangeKind {
     Changed,
     /// Same statement, another policy.
     Moved,
+    /// Same statement, another Sid (`renamed_from`), perhaps another policy.
+    Renamed,
 }
 
 /// One statement that differs. For an added statement every part is under `Added`, for a
@@ -272,6 +274,9 @@ pub struct StatementChange {
     /// The policy it held on the old side, when it moved.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub moved_from: Option<String>,
+    /// Its Sid (or position) on the old side, when only that changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub effect: Option<Change<String>>,
     #[serde(skip_serializing_if = "Sets::is_empty")]
@@ -292,6 +297,9 @@ impl StatementChange {
     /// `Sid (policy): changed, +actions a; -resources r`.
     pub fn summary(&self) -> String {
         let mut parts: Vec<String> = Vec::new();
+        if let Some(from) = &self.renamed_from {
+            parts.push(format!("was {from}"));
+        }
         if let Some(from) = &self.moved_from {
             parts.push(format!("moved from {from}"));
         }
@@ -727,13 +735,54 @@ fn statement_changes(old: &[(&str, &Value)], new: &[(&str, &Value)]) -> Vec<Stat
     };
     let mut changes = Vec::new();
     let empty = Flat::default();
+    // A statement found on one side only whose content equals one found on the other side
+    // only changed its Sid (Role Manager's `AssumeRole` trust statement against the plan's).
+    let mut renamed: Vec<(&str, &str)> = Vec::new();
+    for (new_key, _, flat) in &after {
+        if find(&before, new_key).is_some() {
+            continue;
+        }
+        let twin = before.iter().find(|(old_key, _, old_flat)| {
+            find(&after, old_key).is_none()
+                && old_flat == flat
+                && !renamed.iter().any(|(o, _)| o == old_key)
+        });
+        if let Some((old_key, _, _)) = twin {
+            renamed.push((old_key, new_key));
+        }
+    }
     let order = after.iter().map(|(k, _, _)| k).chain(
         before
             .iter()
             .map(|(k, _, _)| k)
-            .filter(|k| find(&after, k).is_none()),
+            .filter(|k| find(&after, k).is_none() && !renamed.iter().any(|(o, _)| o == k)),
     );
     for key in order {
+        if let Some((old_key, _)) = renamed.iter().find(|(_, n)| n == key) {
+            let was = before
+                .iter()
+                .find(|(k, _, _)| k == old_key)
+                .map_or("", |(_, p, _)| p);
+            let policy = after
+                .iter()
+                .find(|(k, _, _)| k == key)
+                .map_or("", |(_, p, _)| p);
+            changes.push(StatementChange {
+                statement: key.clone(),
+                change: StatementChangeKind::Renamed,
+                policy: policy.to_owned(),
+                moved_from: (was != policy).then(|| was.to_owned()),
+                renamed_from: Some((*old_key).to_owned()),
+                effect: None,
+                actions: Sets::default(),
+                not_actions: Sets::default(),
+                resources: Sets::default(),
+                not_resources: Sets::default(),
+                principals: Sets::default(),
+                conditions: Sets::default(),
+            });
+            continue;
+        }
         let old_entry = find(&before, key).map(|(i, _)| &before[i]);
         let new_entry = find(&after, key).map(|(i, _)| &after[i]);
         let (kind, policy, moved_from, a, b) = match (old_entry, new_entry) {
@@ -762,6 +811,7 @@ fn statement_changes(old: &[(&str, &Value)], new: &[(&str, &Value)]) -> Vec<Stat
             change: kind,
             policy: policy.to_owned(),
             moved_from,
+            renamed_from: None,
             effect: (a.effect != b.effect).then(|| change(a.effect.clone(), b.effect.clone())),
             actions: Sets::between(&a.actions, &b.actions),
             not_actions: Sets::between(&a.not_actions, &b.not_actions),
@@ -901,6 +951,21 @@ mod tests {
         assert_eq!(changes[0].statement, "p #2");
         assert_eq!(changes[0].conditions.added[0].value, "2");
         assert_eq!(changes[0].conditions.removed[0].value, "1");
+    }
+
+    #[test]
+    fn a_statement_that_only_changes_its_sid_is_renamed_not_replaced() {
+        let statement = json!({"Effect": "Allow", "Action": "sts:AssumeRole",
+            "Principal": {"Service": "sagemaker.amazonaws.com"}});
+        let mut with_sid = statement.clone();
+        with_sid["Sid"] = json!("AssumeRole");
+        let old = json!({"Statement": [with_sid]});
+        let new = json!({"Statement": [statement]});
+        let changes = statement_changes(&[("trust policy", &old)], &[("trust policy", &new)]);
+        assert_eq!(changes.len(), 1, "{changes:#?}");
+        assert_eq!(changes[0].change, StatementChangeKind::Renamed);
+        assert_eq!(changes[0].statement, "trust policy #1");
+        assert_eq!(changes[0].renamed_from.as_deref(), Some("AssumeRole"));
     }
 
     #[test]

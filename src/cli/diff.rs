@@ -430,30 +430,35 @@ fn policy_line(p: &mut Painter<'_>, policy: &PolicyChange) -> std::io::Result<()
 }
 
 /// A statement's head line and its parts; `located` names the policy that holds it.
-fn statement_lines(
-    p: &mut Painter<'_>,
-    s: &StatementChange,
-    located: bool,
-) -> std::io::Result<()> {
-    let place = if located && s.change != StatementChangeKind::Moved {
+fn statement_lines(p: &mut Painter<'_>, s: &StatementChange, located: bool) -> std::io::Result<()> {
+    // Statements without a Sid are named by their policy already.
+    let located = located
+        && !matches!(
+            s.change,
+            StatementChangeKind::Moved | StatementChangeKind::Renamed
+        )
+        && s.moved_from.is_none()
+        && !s.statement.starts_with(&format!("{} #", s.policy));
+    let place = if located {
         format!("{} in {}", s.statement, s.policy)
     } else {
         s.statement.clone()
     };
-    let (sign, head) = match s.change {
+    let (sign, mut head) = match s.change {
         StatementChangeKind::Added => ('+', place),
         StatementChangeKind::Removed => ('-', place),
-        StatementChangeKind::Changed | StatementChangeKind::Moved => ('~', place),
+        StatementChangeKind::Changed
+        | StatementChangeKind::Moved
+        | StatementChangeKind::Renamed => ('~', place),
     };
-    let head = match &s.moved_from {
-        Some(from) => format!("{head} (moved from {from})"),
-        None => head,
-    };
-    let head = if s.change == StatementChangeKind::Moved {
-        format!("{head}, unchanged, to {}", s.policy)
-    } else {
-        head
-    };
+    if let Some(from) = &s.renamed_from {
+        head = format!("{head} (was {from}, unchanged)");
+    }
+    if let Some(from) = &s.moved_from {
+        head = format!("{head} (moved from {from} to {})", s.policy);
+    } else if s.change == StatementChangeKind::Moved {
+        head = format!("{head} (moved to {})", s.policy);
+    }
     p.line(2, sign, &head)?;
     if let Some(effect) = &s.effect {
         // An added or removed statement shows its effect only when it is not the usual Allow.
