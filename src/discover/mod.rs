@@ -526,8 +526,8 @@ impl Reading {
                     add(Param::VpcSecurityGroups, id)
                 }
                 // Patterns every declaration grants (`training-job/*`, `log-group:/aws/sagemaker/*`,
-                // Glue's `catalog`): nothing to declare.
-                _ => path.contains('*') || *path == "catalog",
+                // Glue's `catalog`, `user-profile/${sagemaker:DomainId}/…`): nothing to declare.
+                _ => path.contains('*') || path.contains("${") || *path == "catalog",
             };
             if !recognized {
                 unknown.push(resource);
