@@ -123,7 +123,7 @@ async fn seed_console(tag: &str) -> Console {
                 ("SM_StudioAppPermissions", studio_spaces),
                 (
                     "SM_CommonJobManagement",
-                    migration::job_management(&[domain_arn.clone()]),
+                    migration::job_management(std::slice::from_ref(&domain_arn)),
                 ),
                 ("SM_MLflowServerAccess", migration::mlflow_server_access()),
                 ("SM_MLflowManagement", migration::mlflow_management()),
