@@ -37,7 +37,7 @@ pub const EXIT_CANNOT_RUN: i32 = 2;
 #[command(
     name = "persona-role",
     version,
-    about = "Least-privilege SageMaker persona roles (Custom::SageMakerPersonaRole), planned offline"
+    about = "Least-privilege SageMaker persona roles (Custom::SageMakerPersonaRole): plan and export offline, compare declarations, discover roles to migrate"
 )]
 pub struct Cli {
     #[command(subcommand)]
