@@ -152,6 +152,99 @@ impl StackContext {
     }
 }
 
+/// The account planned when none is known: no flag, no StackId, no ARN in the properties that
+/// names one. Twelve zeros, which no AWS account has, so nobody mistakes it for theirs.
+pub const PLACEHOLDER_ACCOUNT: &str = "000000000000";
+
+/// Where the account of an offline plan came from; the CLI says so wherever it matters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountSource {
+    /// `--account`, or the event's StackId.
+    Given,
+    /// An ARN of the properties that must name the stack's account (`PassRoles[0]`, ...).
+    Named { property: String },
+    /// [`PLACEHOLDER_ACCOUNT`].
+    Placeholder,
+}
+
+impl AccountSource {
+    /// A note for the reader, when the account was not given.
+    pub fn note(&self, account: &str) -> Option<String> {
+        match self {
+            AccountSource::Given => None,
+            AccountSource::Named { property } => Some(format!(
+                "no account given: planned for account {account}, which {property} names; give --account to choose another"
+            )),
+            AccountSource::Placeholder => Some(format!(
+                "no account given: ARNs name the placeholder account {account}; give --account for real ARNs"
+            )),
+        }
+    }
+}
+
+/// The account named by the first ARN of the properties that has to be in the stack's account:
+/// a role to pass (`PassRoles`, also per activity), then the permissions boundary, then a
+/// customer-managed policy to attach. Returns the account and the property that names it.
+pub fn account_named_by(properties: &serde_json::Value) -> Option<(String, String)> {
+    use serde_json::Value;
+    fn values(value: Option<&Value>) -> Vec<String> {
+        match value {
+            Some(Value::String(s)) => s.split(',').map(|v| v.trim().to_owned()).collect(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|v| v.trim().to_owned())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+    let account_of = |arn: &str, kind: &str| -> Option<String> {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        match parts.as_slice() {
+            ["arn", _, "iam", "", account, resource]
+                if is_account_id(account) && resource.starts_with(kind) =>
+            {
+                Some((*account).to_owned())
+            }
+            _ => None,
+        }
+    };
+    let mut candidates: Vec<(String, Vec<String>, &str)> = vec![(
+        "PassRoles".to_owned(),
+        values(properties.get("PassRoles")),
+        "role/",
+    )];
+    if let Some(Value::Object(activities)) = properties.get("ActivityParameters") {
+        for (activity, parameters) in activities {
+            candidates.push((
+                format!("ActivityParameters.{activity}.PassRoles"),
+                values(parameters.get("PassRoles")),
+                "role/",
+            ));
+        }
+    }
+    candidates.push((
+        "PermissionsBoundary".to_owned(),
+        values(properties.get("PermissionsBoundary")),
+        "policy/",
+    ));
+    candidates.push((
+        "ManagedPolicyArns".to_owned(),
+        values(properties.get("ManagedPolicyArns")),
+        "policy/",
+    ));
+    candidates.into_iter().find_map(|(property, arns, kind)| {
+        arns.iter().enumerate().find_map(|(i, arn)| {
+            let at = if property == "PermissionsBoundary" {
+                property.clone()
+            } else {
+                format!("{property}[{i}]")
+            };
+            account_of(arn, kind).map(|account| (account, at))
+        })
+    })
+}
+
 pub fn is_account_id(value: &str) -> bool {
     value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit())
 }
@@ -198,6 +291,39 @@ mod tests {
         ] {
             assert!(StackContext::from_stack_id(bad, "R").is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_account_comes_from_roles_to_pass_then_boundary_then_policies() {
+        use serde_json::json;
+        let named = |value| account_named_by(&value);
+        assert_eq!(
+            named(
+                json!({"PassRoles": "arn:aws:iam::111122223333:role/a, arn:aws:iam::444455556666:role/b"})
+            ),
+            Some(("111122223333".to_owned(), "PassRoles[0]".to_owned()))
+        );
+        assert_eq!(
+            named(json!({
+                "ManagedPolicyArns": ["arn:aws:iam::aws:policy/AmazonSageMakerReadOnly", "arn:aws-cn:iam::444455556666:policy/p"],
+                "ActivityParameters": {"Manage Models": {"PassRoles": ["arn:aws:iam::111122223333:role/m"]}}
+            })),
+            Some((
+                "111122223333".to_owned(),
+                "ActivityParameters.Manage Models.PassRoles[0]".to_owned()
+            ))
+        );
+        assert_eq!(
+            named(
+                json!({"ManagedPolicyArns": ["arn:aws:iam::aws:policy/A", "arn:aws-cn:iam::444455556666:policy/p"]})
+            ),
+            Some(("444455556666".to_owned(), "ManagedPolicyArns[1]".to_owned()))
+        );
+        assert_eq!(
+            named(json!({"Persona": "MLOps", "PassRoles": ["not-an-arn"]})),
+            None
+        );
+        assert!(is_account_id(PLACEHOLDER_ACCOUNT));
     }
 
     #[test]

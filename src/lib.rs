@@ -6,7 +6,9 @@
 pub mod catalog;
 pub mod cfn;
 pub mod cli;
+pub mod compare;
 pub mod context;
+pub mod discover;
 pub mod export;
 pub mod guardrails;
 pub mod handler;
@@ -18,3 +20,4 @@ pub mod plan;
 pub mod properties;
 pub mod reference;
 pub mod schema;
+pub mod yaml;

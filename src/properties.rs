@@ -24,6 +24,22 @@ pub const MAX_DESCRIPTION: usize = 1000;
 pub const MAX_TAGS: usize = 50;
 /// IAM's highest adjustable quota of managed policies per role.
 pub const MAX_MANAGED_POLICY_QUOTA: usize = 20;
+
+/// `MaxSessionDuration` when absent: the table's default.
+pub fn default_max_session() -> u32 {
+    table::MAX_SESSION_DURATION
+        .default
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_default()
+}
+
+/// `MaxManagedPolicies` when absent: the table's default (IAM's default quota).
+pub fn default_managed_policy_quota() -> usize {
+    table::MAX_MANAGED_POLICIES
+        .default
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_default()
+}
 /// Tag keys this product writes on what it creates; users may not set them.
 pub use crate::ownership::RESERVED_TAG_PREFIX;
 

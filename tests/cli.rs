@@ -70,13 +70,89 @@ fn plan_output_is_byte_identical_across_runs() {
 }
 
 #[test]
-fn properties_without_a_stack_need_an_account() {
-    let output = cli(&["plan", "-"], "{\"Persona\": \"MLOps\"}");
-    assert_eq!(output.code, 2);
+fn properties_without_an_account_plan_for_the_placeholder_account_and_say_so() {
+    let output = cli(
+        &["plan", "-"],
+        "{\"Persona\": \"SageMakerCompute\", \"S3Buckets\": \"data\"}",
+    );
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let plan: Value = serde_json::from_str(&output.stdout).unwrap();
     assert!(
-        output.stderr.contains("give --account"),
+        plan["Role"]["Arn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:iam::000000000000:role/"),
+        "{}",
+        plan["Role"]["Arn"]
+    );
+    let warning = "no account given: ARNs name the placeholder account 000000000000";
+    assert!(
+        plan["Warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().starts_with(warning)),
+        "{}",
+        output.stdout
+    );
+    assert!(output.stderr.contains(warning), "{}", output.stderr);
+}
+
+#[test]
+fn without_an_account_the_plan_takes_the_account_of_the_roles_to_pass() {
+    let yaml = "Persona: DataScientist\nPassRoles: [arn:aws:iam::111122223333:role/compute]\nS3Buckets: [data]\n";
+    let output = cli(&["plan", "-"], yaml);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let plan: Value = serde_json::from_str(&output.stdout).unwrap();
+    assert!(
+        plan["Role"]["Arn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:iam::111122223333:role/")
+    );
+    assert!(
+        output
+            .stderr
+            .contains("planned for account 111122223333, which PassRoles[0] names"),
         "{}",
         output.stderr
+    );
+}
+
+#[test]
+fn property_errors_are_reported_without_an_account() {
+    for command in ["plan", "validate", "export"] {
+        let output = cli(&[command, "-"], r#"{"Persona": "MLOps", "Bogus": "x"}"#);
+        assert_eq!(output.code, 1, "{command}: {}", output.stderr);
+        // validate reports the schema's wording, plan and export the planner's.
+        assert!(
+            output.stderr.contains("  - Bogus: unknown property")
+                || output.stderr.contains("'Bogus' was unexpected"),
+            "{command}: {}",
+            output.stderr
+        );
+        assert!(!output.stderr.contains("--account"), "{}", output.stderr);
+    }
+}
+
+#[test]
+fn validate_without_an_account_notes_the_placeholder() {
+    let output = cli(
+        &["validate", "-"],
+        "{\"Persona\": \"SageMakerCompute\", \"S3Buckets\": [\"data\"]}",
+    );
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    assert!(
+        output.stdout.starts_with("valid: role "),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output
+            .stdout
+            .contains("note: no account given: ARNs name the placeholder account 000000000000"),
+        "{}",
+        output.stdout
     );
 }
 

@@ -104,31 +104,121 @@ fn exported_managed_policies_and_attachments_equal_the_plan() {
     );
 }
 
+fn cli_export(args: &[&str]) -> String {
+    let args: Vec<&str> = std::iter::once("export")
+        .chain(args.iter().copied())
+        .collect();
+    let output = cli(&args, "");
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    output.stdout
+}
+
+fn sample(name: &str) -> String {
+    common::root().join(name).to_str().unwrap().to_owned()
+}
+
 #[test]
 fn cli_export_prints_the_same_template_in_json_and_yaml() {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("events/data-scientist-create.json");
-    let path = path.to_str().unwrap();
-    let export = |syntax: &str| {
-        let output = cli(
-            &[
-                "export",
-                path,
-                "--format",
-                "cloudformation",
-                "--output",
-                syntax,
-            ],
-            "",
-        );
-        assert_eq!(output.code, 0, "{}", output.stderr);
-        output.stdout
-    };
+    let path = sample("events/data-scientist-create.json");
+    let export =
+        |syntax: &str| cli_export(&[&path, "--format", "cloudformation", "--output", syntax]);
     let json: Value = serde_json::from_str(&export("json")).unwrap();
-    let yaml: Value = serde_yaml_ng::from_str(&export("yaml")).unwrap();
-    assert_eq!(json, yaml);
+    let yaml = export("yaml");
+    assert!(yaml.contains(": !Sub arn:${AWS::Partition}:"), "{yaml}");
+    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&yaml).unwrap();
+    assert_eq!(json, persona_role::yaml::long_form(&yaml));
     assert_eq!(
         json["Resources"]["PersonaRole"]["Properties"]["RoleName"],
         "sagemaker-data-scientist"
+    );
+}
+
+/// Every string of the template, with `Fn::Sub` strings unwrapped.
+fn strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+        Value::Object(map) => map.values().for_each(|v| strings(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn cli_export_names_the_stack_account_partition_and_region_only_through_pseudo_parameters() {
+    let properties = r#"{
+        "Persona": "DataScientist",
+        "RoleNameSuffix": "portable",
+        "PassRoles": ["arn:aws:iam::111122223333:role/service-role/compute"],
+        "S3Buckets": ["data"],
+        "Regions": ["eu-west-1"],
+        "VpcSubnets": ["subnet-0a1b2c3d"],
+        "VpcSecurityGroups": ["sg-0a1b2c3d"],
+        "DataKmsKeys": ["arn:aws:kms:eu-west-1:111122223333:key/11111111-2222-3333-4444-555555555555"],
+        "VolumeKmsKeys": ["arn:aws:kms:eu-west-1:111122223333:key/11111111-2222-3333-4444-555555555556"],
+        "AddActivities": ["Canvas Core Access"]
+    }"#;
+    let dir = std::env::temp_dir().join(format!("persona-role-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("portable.json");
+    std::fs::write(&file, properties).unwrap();
+    // No --account: the account PassRoles names is the stack's, and it never shows.
+    let text = cli_export(&[
+        file.to_str().unwrap(),
+        "--region",
+        "eu-west-1",
+        "--output",
+        "json",
+    ]);
+    let template: Value = serde_json::from_str(&text).unwrap();
+    let mut all = Vec::new();
+    strings(&template["Resources"], &mut all);
+    for s in &all {
+        assert!(!s.contains("111122223333"), "literal account in {s}");
+        assert!(!s.contains("arn:aws:"), "literal partition in {s}");
+        assert!(!s.contains("eu-west-1"), "literal region in {s}");
+    }
+    let role = &template["Resources"]["PersonaRole"]["Properties"];
+    let policy = role["Policies"][0]["PolicyDocument"].to_string();
+    assert!(
+        policy.contains(
+            r#"{"Fn::Sub":"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/service-role/compute"}"#
+        ),
+        "{policy}"
+    );
+    assert!(
+        policy.contains(r#"{"Fn::Sub":"s3.${AWS::Region}.${AWS::URLSuffix}"}"#),
+        "{policy}"
+    );
+    assert_eq!(
+        role["ManagedPolicyArns"][0],
+        json!({"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSageMakerCanvasFullAccess"})
+    );
+    lint_if_available(&text);
+}
+
+/// cfn-lint (installed into .venv-lint by scripts/lint-templates, which CI runs first) must
+/// find nothing in the template.
+fn lint_if_available(template: &str) {
+    let lint = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv-lint/bin/cfn-lint");
+    if !lint.exists() {
+        eprintln!(
+            "{} is missing: run scripts/lint-templates --install-only",
+            lint.display()
+        );
+        return;
+    }
+    let path =
+        std::env::temp_dir().join(format!("persona-role-export-{}.json", std::process::id()));
+    std::fs::write(&path, template).unwrap();
+    let output = std::process::Command::new(&lint)
+        .args(["--format", "parseable", "--"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "cfn-lint: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
     );
 }

@@ -1,15 +1,23 @@
-//! `persona-role`: plan persona roles offline and list the catalog.
+//! `persona-role`: plan persona roles offline, compare declarations, discover roles to migrate,
+//! and list the catalog.
+
+use std::io::IsTerminal;
 
 use clap::Parser;
-use persona_role::cli::{Cli, run};
+use persona_role::cli::{Cli, Terminal, run_with};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let code = run(
+    // Colour only on a terminal, and never when NO_COLOR is set (no-color.org).
+    let terminal = Terminal {
+        colour: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let code = run_with(
         cli,
         &mut std::io::stdin(),
         &mut std::io::stdout(),
         &mut std::io::stderr(),
+        terminal,
     );
     std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

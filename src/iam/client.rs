@@ -103,6 +103,28 @@ impl SdkIam {
         SdkIam { client }
     }
 
+    /// Every role of the account (name, path, ARN), page by page; `progress` hears the running
+    /// count after each page. For `persona-role discover`.
+    pub async fn list_roles(
+        &self,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Vec<(String, String, String)>, IamError> {
+        let mut pages = self.client.list_roles().into_paginator().send();
+        let mut roles = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| call_error(Op::ListRoles, "*", e))?;
+            roles.extend(page.roles().iter().map(|r| {
+                (
+                    r.role_name().to_owned(),
+                    r.path().to_owned(),
+                    r.arn().to_owned(),
+                )
+            }));
+            progress(roles.len());
+        }
+        Ok(roles)
+    }
+
     async fn policy_versions(&self, arn: &str) -> Result<Vec<String>, IamError> {
         let versions = read(
             Op::ListPolicyVersions,

@@ -1,12 +1,14 @@
 //! The IAM side: the actual state of a role as plain data; the changes that take it to a plan,
 //! tear it down or undo a half-done creation (pure, in [`diff`]); reading that state and applying
 //! changes over any [`Iam`] (in [`state`]); and the thin adapter over aws-sdk-iam that implements
-//! [`Iam`] (in [`client`]), calling only the operations of the [`operations`] registry.
+//! [`Iam`] (in [`client`]), calling only the operations of the [`operations`] registry; and a
+//! read-only inventory of an account's roles for `persona-role discover` (in [`inventory`]).
 //!
 //! [`Plan`]: crate::plan::Plan
 
 pub mod client;
 pub mod diff;
+pub mod inventory;
 pub mod operations;
 pub mod state;
 

@@ -17,6 +17,8 @@ pub enum Op {
     ListPolicyVersions,
     GetPolicyVersion,
     ListEntitiesForPolicy,
+    /// `persona-role discover` only: the function never lists roles.
+    ListRoles,
     // Writes.
     CreateRole,
     UpdateRole,
@@ -40,7 +42,7 @@ pub enum Op {
 }
 
 impl Op {
-    pub const ALL: [Op; 29] = [
+    pub const ALL: [Op; 30] = [
         Op::GetRole,
         Op::ListRolePolicies,
         Op::GetRolePolicy,
@@ -51,6 +53,7 @@ impl Op {
         Op::ListPolicyVersions,
         Op::GetPolicyVersion,
         Op::ListEntitiesForPolicy,
+        Op::ListRoles,
         Op::CreateRole,
         Op::UpdateRole,
         Op::UpdateAssumeRolePolicy,
@@ -85,6 +88,7 @@ impl Op {
             Op::ListPolicyVersions => "ListPolicyVersions",
             Op::GetPolicyVersion => "GetPolicyVersion",
             Op::ListEntitiesForPolicy => "ListEntitiesForPolicy",
+            Op::ListRoles => "ListRoles",
             Op::CreateRole => "CreateRole",
             Op::UpdateRole => "UpdateRole",
             Op::UpdateAssumeRolePolicy => "UpdateAssumeRolePolicy",
@@ -121,7 +125,14 @@ impl Op {
                 | Op::ListPolicyVersions
                 | Op::GetPolicyVersion
                 | Op::ListEntitiesForPolicy
+                | Op::ListRoles
         )
+    }
+
+    /// Whether the Lambda function calls it (and its execution role must allow it); the others
+    /// are the CLI's, run with the caller's own credentials.
+    pub fn used_by_function(self) -> bool {
+        self != Op::ListRoles
     }
 
     /// The IAM action a policy must allow for this operation.

@@ -1,0 +1,287 @@
+//! The `persona-role` command line: plan, validate and export a role offline, compare two
+//! declarations (or a declaration and the role in IAM), discover roles to migrate, and list the
+//! catalog. Commands write to injected writers so tests run them in process.
+//!
+//! Exit codes: 0 success; 1 invalid properties or schema violations (`diff`: the declarations
+//! differ); 2 the command could not run (unreadable input, IAM unreachable or refusing;
+//! `diff`: any error, invalid properties included, so that 1 always means "changes").
+
+mod catalog;
+pub mod diff;
+pub mod discover;
+mod input;
+mod offline;
+
+use std::io::Write;
+
+use clap::{Parser, Subcommand};
+use thiserror::Error;
+
+use crate::context::ContextError;
+use crate::iam::IamError;
+use crate::plan::PlanError;
+
+pub use input::{Input, StackArgs, parse_document};
+pub use offline::{PUBLISHED_SCHEMA, SAMPLE_EVENT, schema_violations};
+
+/// Exit code of a command that succeeded (`diff`: no change).
+pub const EXIT_OK: i32 = 0;
+/// Exit code for invalid properties or schema violations (`diff`: changes found).
+pub const EXIT_INVALID: i32 = 1;
+/// Exit code of `diff` when the declarations differ.
+pub const EXIT_CHANGES: i32 = 1;
+/// Exit code of a command that could not run.
+pub const EXIT_CANNOT_RUN: i32 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "persona-role",
+    version,
+    about = "Least-privilege SageMaker persona roles (Custom::SageMakerPersonaRole): plan and export offline, compare declarations, discover roles to migrate"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the IAM plan (role, trust policy, policies) for properties or a CloudFormation event.
+    Plan {
+        #[command(flatten)]
+        input: Input,
+    },
+    /// Print native CloudFormation resources equal to what the custom resource creates, with
+    /// ARNs as `!Sub` of the pseudo parameters so the template deploys in any account.
+    Export {
+        #[command(flatten)]
+        input: Input,
+        /// Target format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Cloudformation)]
+        format: ExportFormat,
+        /// Template syntax.
+        #[arg(long, value_enum, default_value_t = Syntax::Yaml)]
+        output: Syntax,
+        /// Logical id of the exported role.
+        #[arg(long, default_value = crate::export::ROLE_LOGICAL_ID)]
+        role_logical_id: String,
+    },
+    /// Check properties against the JSON Schema and the planner's validation; print the errors.
+    Validate {
+        #[command(flatten)]
+        input: Input,
+    },
+    /// Show what changes between two declarations of a role (property files or events), or
+    /// between a role as IAM holds it now and a declaration (`--live`). Exit code 0: no change,
+    /// 1: changes, 2: could not compare.
+    Diff(diff::DiffArgs),
+    /// Find the roles SageMaker Role Manager or this project made (read-only IAM calls with the
+    /// standard AWS credential chain) and declare them as Custom::SageMakerPersonaRole resources
+    /// that adopt them.
+    Discover(discover::DiscoverArgs),
+    /// Print the JSON Schema of the properties.
+    Schema,
+    /// Print the reference page of personas and activities (Markdown).
+    Reference,
+    /// List personas and ML activities.
+    Catalog {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Cloudformation,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Syntax {
+    Json,
+    Yaml,
+}
+
+/// What the process's standard output is; the binary knows, in-process callers say so.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Terminal {
+    /// Standard output is a terminal that may show colour (and `NO_COLOR` is not set).
+    pub colour: bool,
+}
+
+#[derive(Debug, Error)]
+pub enum CliError {
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("`{path}` is neither JSON nor YAML: {message}")]
+    Parse { path: String, message: String },
+    #[error("{0}")]
+    Context(#[from] ContextError),
+    #[error("{0}")]
+    Plan(#[from] PlanError),
+    #[error("{} schema violations: {}", .0.len(), .0.join("; "))]
+    Schema(Vec<String>),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Iam(#[from] IamError),
+    #[error("no role named `{0}` in IAM")]
+    NoSuchRole(String),
+    #[error("cannot start the AWS client: {0}")]
+    Runtime(String),
+    #[error("cannot write output: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+impl CliError {
+    fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Plan(_) | CliError::Schema(_) => EXIT_INVALID,
+            _ => EXIT_CANNOT_RUN,
+        }
+    }
+}
+
+/// Runs a parsed command without colour; returns the process exit code.
+pub fn run(
+    cli: Cli,
+    stdin: &mut dyn std::io::Read,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    run_with(cli, stdin, out, err, Terminal::default())
+}
+
+/// Runs a parsed command writing for `terminal`; returns the process exit code.
+pub fn run_with(
+    cli: Cli,
+    stdin: &mut dyn std::io::Read,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    terminal: Terminal,
+) -> i32 {
+    let is_diff = matches!(cli.command, Command::Diff(_));
+    match execute(cli, stdin, out, err, terminal) {
+        Ok(code) => code,
+        Err(error) => {
+            report(&error, err);
+            if is_diff {
+                // 1 means "changes" for diff; every failure to compare is 2.
+                EXIT_CANNOT_RUN
+            } else {
+                error.exit_code()
+            }
+        }
+    }
+}
+
+/// Errors go to stderr; lists get a header line and one error per line.
+fn report(error: &CliError, err: &mut dyn Write) {
+    let list: Option<Vec<String>> = match error {
+        CliError::Plan(PlanError::Properties(errors)) => {
+            Some(errors.0.iter().map(ToString::to_string).collect())
+        }
+        CliError::Schema(errors) => Some(errors.clone()),
+        _ => None,
+    };
+    match list {
+        Some(items) => {
+            let what = match (matches!(error, CliError::Schema(_)), items.len()) {
+                (true, 1) => "schema violation",
+                (true, _) => "schema violations",
+                (false, 1) => "invalid property",
+                (false, _) => "invalid properties",
+            };
+            let _ = writeln!(err, "error: {} {what}", items.len());
+            for item in items {
+                let _ = writeln!(err, "  - {item}");
+            }
+        }
+        None => {
+            let _ = writeln!(err, "error: {error}");
+        }
+    }
+}
+
+fn execute(
+    cli: Cli,
+    stdin: &mut dyn std::io::Read,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    terminal: Terminal,
+) -> Result<i32, CliError> {
+    match cli.command {
+        Command::Plan { input } => offline::plan(input, stdin, out, err).map(|()| EXIT_OK),
+        Command::Export {
+            input,
+            format: ExportFormat::Cloudformation,
+            output,
+            role_logical_id,
+        } => offline::export(input, output, &role_logical_id, stdin, out).map(|()| EXIT_OK),
+        Command::Validate { input } => offline::validate(input, stdin, out).map(|()| EXIT_OK),
+        Command::Diff(args) => diff::run(args, stdin, out, err, terminal),
+        Command::Discover(args) => discover::run(args, out, err).map(|()| EXIT_OK),
+        Command::Schema => {
+            out.write_all(crate::schema::properties_schema_text().as_bytes())?;
+            Ok(EXIT_OK)
+        }
+        Command::Reference => {
+            out.write_all(crate::reference::markdown().as_bytes())?;
+            Ok(EXIT_OK)
+        }
+        Command::Catalog { json } => {
+            if json {
+                write_json(out, &catalog::catalog_json())?;
+            } else {
+                catalog::write_table(out)?;
+            }
+            Ok(EXIT_OK)
+        }
+    }
+}
+
+fn write_json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<(), CliError> {
+    serde_json::to_writer_pretty(&mut *out, value).map_err(std::io::Error::from)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn write_template(
+    out: &mut dyn Write,
+    template: &serde_json::Value,
+    syntax: Syntax,
+) -> Result<(), CliError> {
+    match syntax {
+        Syntax::Json => write_json(out, template),
+        Syntax::Yaml => {
+            let text = crate::yaml::template(template)
+                .map_err(|e| CliError::Write(std::io::Error::other(e.to_string())))?;
+            out.write_all(text.as_bytes())?;
+            Ok(())
+        }
+    }
+}
+
+/// A current-thread runtime for the commands that call IAM.
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Runtime(e.to_string()))
+}
+
+/// IAM through the SDK's standard configuration: credential chain, `AWS_REGION`/profile region,
+/// `AWS_ENDPOINT_URL_IAM`, retry settings. IAM is global; without a configured region the
+/// client signs for us-east-1, as IAM's global endpoint expects.
+async fn iam_from_environment() -> crate::iam::SdkIam {
+    let region = aws_config::meta::region::RegionProviderChain::default_provider()
+        .or_else(aws_config::Region::new("us-east-1"));
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(region)
+        .load()
+        .await;
+    crate::iam::SdkIam::new(aws_sdk_iam::Client::new(&config))
+}

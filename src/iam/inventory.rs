@@ -1,0 +1,218 @@
+//! A read-only inventory of roles: which roles the account has (paginated), and for one role its
+//! tags, trust, inline policies and attached managed policies with their documents. Only List*
+//! and Get* calls; the role as plain data for `discover` and `diff --live`.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::state::read_actual;
+use super::{Iam, IamError, RoleState, SdkIam};
+use crate::ownership::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Owner};
+use crate::plan::{
+    INLINE_LIMIT, InlinePolicy, MANAGED_LIMIT, ManagedPolicy, Plan, PlanTag, QuotaUsage, RolePlan,
+    iam_size,
+};
+
+/// A role as `ListRoles` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleSummary {
+    pub name: String,
+    pub path: String,
+    pub arn: String,
+}
+
+/// A role and everything attached to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleInventory {
+    pub role: RoleState,
+    pub inline_policies: BTreeMap<String, Value>,
+    /// Attached managed policies, by ARN.
+    pub attached: Vec<AttachedPolicy>,
+}
+
+/// A managed policy attached to the role.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttachedPolicy {
+    pub arn: String,
+    pub name: String,
+    pub path: String,
+    /// The default version's document of a customer-managed policy; `None` for AWS managed
+    /// policies, which are known by name.
+    pub document: Option<Value>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl AttachedPolicy {
+    /// `arn:PARTITION:iam::aws:policy/...`.
+    pub fn is_aws_managed(&self) -> bool {
+        self.arn.split(':').nth(4) == Some("aws")
+    }
+}
+
+/// `arn:aws:iam::123456789012:policy/service-role/SM_X_1` → (`SM_X_1`, `/service-role/`).
+pub fn policy_name_and_path(arn: &str) -> (String, String) {
+    let resource = arn.splitn(6, ':').nth(5).unwrap_or(arn);
+    let full = resource.strip_prefix("policy").unwrap_or(resource);
+    match full.rfind('/') {
+        Some(i) => (full[i + 1..].to_owned(), full[..=i].to_owned()),
+        None => (full.to_owned(), "/".to_owned()),
+    }
+}
+
+/// Every role of the account, page by page; `progress` hears the running count after each page.
+pub async fn list_roles(
+    iam: &SdkIam,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Vec<RoleSummary>, IamError> {
+    let roles = iam
+        .list_roles(progress)
+        .await?
+        .into_iter()
+        .map(|(name, path, arn)| RoleSummary { name, path, arn })
+        .collect();
+    Ok(roles)
+}
+
+/// The role with its policies and their documents; `None` when there is no such role.
+pub async fn read_role(iam: &SdkIam, name: &str) -> Result<Option<RoleInventory>, IamError> {
+    let Some(role) = iam.get_role(name).await? else {
+        return Ok(None);
+    };
+    // The role's own managed policies are found by its ownership tags, when it has them.
+    let owner = Owner {
+        stack_id: role.tags.get(OWNER_STACK_TAG).cloned().unwrap_or_default(),
+        logical_id: role
+            .tags
+            .get(OWNER_LOGICAL_ID_TAG)
+            .cloned()
+            .unwrap_or_default(),
+    };
+    let actual = read_actual(iam, role, &[], &owner).await?;
+    let mut attached = Vec::new();
+    for arn in &actual.attached_policy_arns {
+        let (name, path) = policy_name_and_path(arn);
+        let mut policy = AttachedPolicy {
+            arn: arn.clone(),
+            name,
+            path,
+            document: None,
+            tags: BTreeMap::new(),
+        };
+        if !policy.is_aws_managed() {
+            let state = match actual.own_policies.get(arn) {
+                Some(state) => Some(state.clone()),
+                None => iam.get_policy(arn).await?,
+            };
+            // A policy detached and deleted between the two reads is simply not there.
+            let Some(state) = state else { continue };
+            policy.document = Some(state.document);
+            policy.tags = state.tags;
+        }
+        attached.push(policy);
+    }
+    Ok(Some(RoleInventory {
+        role: actual.role,
+        inline_policies: actual.inline_policies,
+        attached,
+    }))
+}
+
+impl RoleInventory {
+    /// The role as a plan, for comparing with a declaration: its inline policies; every attached
+    /// policy whose document is known (customer-managed) as a managed policy; AWS managed ones
+    /// by ARN. IAM does not know the activities or the quota of managed policies: the caller
+    /// gives them.
+    pub fn as_plan(&self, activities: Vec<String>, max_managed_policies: usize) -> Plan {
+        let role = &self.role;
+        let mut tags: Vec<PlanTag> = role
+            .tags
+            .iter()
+            .map(|(key, value)| PlanTag {
+                key: key.clone(),
+                value: value.clone(),
+            })
+            .collect();
+        tags.sort_by(|a, b| a.key.cmp(&b.key));
+        let inline_policies: Vec<InlinePolicy> = self
+            .inline_policies
+            .iter()
+            .map(|(name, document)| InlinePolicy {
+                policy_name: name.clone(),
+                size: iam_size(document),
+                policy_document: document.clone(),
+            })
+            .collect();
+        let managed_policies: Vec<ManagedPolicy> = self
+            .attached
+            .iter()
+            .filter_map(|p| {
+                p.document.as_ref().map(|document| ManagedPolicy {
+                    policy_name: p.name.clone(),
+                    path: p.path.clone(),
+                    arn: p.arn.clone(),
+                    size: iam_size(document),
+                    policy_document: document.clone(),
+                })
+            })
+            .collect();
+        let mut attached_policy_arns: Vec<String> = self
+            .attached
+            .iter()
+            .filter(|p| p.document.is_none())
+            .map(|p| p.arn.clone())
+            .collect();
+        attached_policy_arns.sort();
+        let quotas = QuotaUsage {
+            inline_characters: inline_policies.iter().map(|p| p.size).sum(),
+            inline_limit: INLINE_LIMIT,
+            largest_managed_policy: managed_policies.iter().map(|p| p.size).max().unwrap_or(0),
+            managed_policy_limit: MANAGED_LIMIT,
+            attached_managed_policies: self.attached.len(),
+            max_managed_policies,
+            trust_policy_characters: iam_size(&role.trust),
+        };
+        Plan {
+            role: RolePlan {
+                role_name: role.name.clone(),
+                path: role.path.clone(),
+                arn: role.arn.clone(),
+                description: role.description.clone().unwrap_or_default(),
+                assume_role_policy_document: role.trust.clone(),
+                max_session_duration: role
+                    .max_session_duration
+                    .unwrap_or(crate::properties::default_max_session()),
+                permissions_boundary: role.permissions_boundary.clone(),
+                tags,
+            },
+            activities,
+            inline_policies,
+            managed_policies,
+            attached_policy_arns,
+            quotas,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_arns_split_into_name_and_path() {
+        assert_eq!(
+            policy_name_and_path(
+                "arn:aws:iam::123456789012:policy/service-role/SM_CommonJobManagement_1733462327347"
+            ),
+            (
+                "SM_CommonJobManagement_1733462327347".to_owned(),
+                "/service-role/".to_owned()
+            )
+        );
+        assert_eq!(
+            policy_name_and_path("arn:aws:iam::aws:policy/AmazonSageMakerCanvasFullAccess"),
+            ("AmazonSageMakerCanvasFullAccess".to_owned(), "/".to_owned())
+        );
+    }
+}

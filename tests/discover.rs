@@ -1,0 +1,559 @@
+//! `persona-role discover` against moto seeded with roles exactly as the Role Manager console
+//! made them: it finds them (across ListRoles pages), declares each with its persona,
+//! activities and parameters, lists what it cannot map, writes a cfn-lint clean template, makes
+//! only read calls, and each declaration, once the role is converged in place, shows no change
+//! in `diff --live`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod migration;
+
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_iam::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_iam::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_iam::error::BoxError;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use migration::{ACCOUNT, REGION, Seeded, binary, compute_role_arn};
+use persona_role::yaml::long_form;
+use serde_json::{Value, json};
+
+/// Runs discover for the given roles and returns the template (long form) and stderr.
+fn discover(roles: &[&str], extra: &[&str]) -> (Value, String) {
+    let mut args = vec!["discover"];
+    for role in roles {
+        args.extend(["--role", role]);
+    }
+    args.extend(extra);
+    let output = binary(&args);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", output.stdout));
+    (long_form(&yaml), output.stderr)
+}
+
+/// The resource declaring `role_name`.
+fn resource<'a>(template: &'a Value, role_name: &str) -> &'a Value {
+    template["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|r| {
+            r["Metadata"]["PersonaRoleDiscover"]["Role"]
+                .as_str()
+                .is_some_and(|arn| arn.ends_with(&format!("/{role_name}")))
+        })
+        .unwrap_or_else(|| panic!("{role_name} not declared in {template:#}"))
+}
+
+/// The properties the parser plans: without ServiceToken (an intrinsic here) and without
+/// AdoptExistingRole, which the parser does not know yet.
+fn planned_properties(resource: &Value) -> Value {
+    let mut properties = resource["Properties"].as_object().unwrap().clone();
+    properties.remove("ServiceToken");
+    assert_eq!(
+        properties.remove("AdoptExistingRole"),
+        Some(json!("true")),
+        "every declaration adopts"
+    );
+    Value::Object(properties)
+}
+
+/// cfn-lint (installed into .venv-lint by scripts/lint-templates, which CI runs before the
+/// tests) finds nothing in the template.
+fn assert_lint_clean(template_text: &str, name: &str) {
+    let lint = migration::root().join(".venv-lint/bin/cfn-lint");
+    if !lint.exists() {
+        eprintln!(
+            "{} is missing (scripts/lint-templates --install-only installs it): template not linted",
+            lint.display()
+        );
+        return;
+    }
+    let path =
+        std::env::temp_dir().join(format!("persona-role-{name}-{}.yaml", std::process::id()));
+    std::fs::write(&path, template_text).unwrap();
+    let output = std::process::Command::new(&lint)
+        .args(["--format", "parseable", "--"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "cfn-lint on {}: {}{}",
+        path.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+struct Console {
+    data_scientist: Seeded,
+    mlops: Seeded,
+    compute: Seeded,
+    domain: Seeded,
+}
+
+/// The walkthrough's three roles, and a domain execution role of the 2024 console with the
+/// MLflow policies, passing itself (role-manager-research E1).
+async fn seed_console(tag: &str) -> Console {
+    let domain_name = format!("ExecutionRole-{}", migration::unique_suffix(tag));
+    let domain_arn = format!("arn:aws:iam::{ACCOUNT}:role/service-role/SageMaker-{domain_name}");
+    let studio_spaces = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "SMStudioSpaces", "Effect": "Allow",
+         "Action": ["sagemaker:CreateSpace", "sagemaker:UpdateSpace", "sagemaker:DeleteSpace", "sagemaker:DescribeSpace",
+            "sagemaker:CreateApp", "sagemaker:DeleteApp", "sagemaker:DescribeApp"],
+         "Resource": format!("arn:aws:sagemaker:{REGION}:{ACCOUNT}:*/*")},
+        {"Sid": "SMStudioPresignedUrl", "Effect": "Allow", "Action": "sagemaker:CreatePresignedDomainUrl",
+         "Resource": format!("arn:aws:sagemaker:{REGION}:{ACCOUNT}:user-profile/${{sagemaker:DomainId}}/${{sagemaker:UserProfileName}}")},
+        {"Sid": "SMStudioList", "Effect": "Allow", "Action": ["sagemaker:ListApps", "sagemaker:ListSpaces"], "Resource": "*"}]});
+    Console {
+        data_scientist: migration::seed_console_data_scientist(&migration::unique_suffix(
+            &format!("{tag}-DataScientist"),
+        ))
+        .await,
+        mlops: migration::seed_console_mlops(&migration::unique_suffix(&format!("{tag}-MLOps")))
+            .await,
+        compute: migration::seed_console_compute(&migration::unique_suffix(&format!(
+            "{tag}-Compute"
+        )))
+        .await,
+        domain: migration::seed_console_role(
+            &domain_name,
+            &[
+                ("SM_StudioAppPermissions", studio_spaces),
+                (
+                    "SM_CommonJobManagement",
+                    migration::job_management(std::slice::from_ref(&domain_arn)),
+                ),
+                ("SM_MLflowServerAccess", migration::mlflow_server_access()),
+                ("SM_MLflowManagement", migration::mlflow_management()),
+                (
+                    "SM_MLflowTrackingExecutionRole",
+                    migration::mlflow_tracking_execution(),
+                ),
+            ],
+        )
+        .await,
+    }
+}
+
+#[test]
+fn console_roles_are_found_declared_lint_clean_and_converge_to_no_change() {
+    let rt = migration::runtime();
+    let console = rt.block_on(seed_console("found"));
+    let names = [
+        console.data_scientist.role_name.as_str(),
+        console.mlops.role_name.as_str(),
+        console.compute.role_name.as_str(),
+        console.domain.role_name.as_str(),
+    ];
+    let output = binary(&[
+        "discover", "--role", names[0], "--role", names[1], "--role", names[2], "--role", names[3],
+    ]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    assert_lint_clean(&output.stdout, "discovered");
+    let template = long_form(&serde_yaml_ng::from_str(&output.stdout).unwrap());
+    assert!(
+        output.stderr.ends_with(
+            "4 roles declared (0 with something not mapped: review before deploying), 0 skipped\n"
+        ),
+        "{}",
+        output.stderr
+    );
+
+    let pass = json!([compute_role_arn()]);
+    let ds = resource(&template, names[0]);
+    assert_eq!(ds["Type"], "Custom::SageMakerPersonaRole");
+    assert_eq!(ds["DeletionPolicy"], "Retain");
+    assert_eq!(
+        ds["Metadata"]["PersonaRoleDiscover"]["MadeBy"],
+        "SageMaker Role Manager"
+    );
+    assert_eq!(
+        planned_properties(ds),
+        json!({
+            "Persona": "DataScientist",
+            "RoleNameSuffix": names[0].trim_start_matches("SageMaker-"),
+            "Path": "/service-role/",
+            "Regions": [REGION],
+            "PassRoles": pass,
+            "S3Buckets": ["ml-team-data", "ml-team-scratch"],
+        })
+    );
+    assert_eq!(
+        planned_properties(resource(&template, names[1])),
+        json!({
+            "Persona": "MLOps",
+            "RoleNameSuffix": names[1].trim_start_matches("SageMaker-"),
+            "Path": "/service-role/",
+            "Regions": [REGION],
+            "PassRoles": pass,
+        })
+    );
+    assert_eq!(
+        planned_properties(resource(&template, names[2])),
+        json!({
+            "Persona": "SageMakerCompute",
+            "RoleNameSuffix": names[2].trim_start_matches("SageMaker-"),
+            "Path": "/service-role/",
+            "Regions": [REGION],
+            "S3Buckets": ["ml-team-data"],
+            "EcrRepositories": [format!("arn:aws:ecr:{REGION}:{ACCOUNT}:repository/training")],
+        })
+    );
+    let domain = resource(&template, names[3]);
+    assert_eq!(
+        planned_properties(domain),
+        json!({
+            "Persona": "Custom",
+            "RoleNameSuffix": names[3].trim_start_matches("SageMaker-"),
+            "Path": "/service-role/",
+            "Activities": ["Run Studio Applications", "Manage ML Jobs", "Use MLflow",
+                "Manage MLflow Tracking Servers", "Access required to AWS Services for MLflow"],
+            "Regions": [REGION],
+            "PassRoles": [format!("arn:aws:iam::{ACCOUNT}:role/service-role/{}", names[3])],
+            "ActivityParameters": {"Run Studio Applications": {"PassRoles": []}},
+        })
+    );
+    assert!(
+        domain["Metadata"]["PersonaRoleDiscover"]["Notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().starts_with(
+                "Manage MLflow Tracking Servers: Role Manager's policy had no PassRoles"
+            )),
+        "{domain:#}"
+    );
+
+    // Each declaration plans, and a role converged to it in place keeps its RoleId and shows
+    // no change in `diff --live`.
+    let dir = std::env::temp_dir().join(format!("persona-role-found-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (seeded, name) in [
+        (&console.data_scientist, names[0]),
+        (&console.mlops, names[1]),
+        (&console.compute, names[2]),
+        (&console.domain, names[3]),
+    ] {
+        let file = dir.join(format!("{name}.yaml"));
+        std::fs::write(
+            &file,
+            serde_yaml_ng::to_string(&planned_properties(resource(&template, name))).unwrap(),
+        )
+        .unwrap();
+        let before = binary(&["diff", "--live", name, file.to_str().unwrap()]);
+        assert_eq!(
+            before.code, 1,
+            "{name}: adoption changes the role: {}",
+            before.stderr
+        );
+        let role_id = rt.block_on(migration::converge_in_place(name, &file, "Adopted"));
+        assert_eq!(role_id, seeded.role_id, "{name} keeps its RoleId");
+        let after = binary(&["diff", "--live", name, file.to_str().unwrap()]);
+        assert_eq!(after.code, 0, "{name}: {}{}", after.stdout, after.stderr);
+    }
+}
+
+#[test]
+fn every_role_is_listed_across_pages_with_progress_on_stderr() {
+    let rt = migration::runtime();
+    let tag = migration::unique_suffix("paged");
+    rt.block_on(async {
+        let iam = migration::iam();
+        // More than one ListRoles page (100 roles) of roles nothing here made.
+        for i in 0..105 {
+            iam.create_role()
+                .role_name(format!("app-{tag}-{i}"))
+                .assume_role_policy_document(migration::console_trust().to_string())
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    let seeded = rt.block_on(migration::seed_console_compute(&format!("{tag}-Compute")));
+    let output = binary(&["discover"]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let lines: Vec<&str> = output.stderr.lines().collect();
+    let pages: Vec<usize> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("listing roles: "))
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert!(pages.len() >= 2, "one progress line per page: {lines:?}");
+    assert!(*pages.last().unwrap() >= 106, "{pages:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("[1/") && l.contains("] read ")),
+        "{lines:?}"
+    );
+    let template = long_form(&serde_yaml_ng::from_str(&output.stdout).unwrap());
+    resource(&template, &seeded.role_name);
+    assert!(
+        !output.stdout.contains(&format!("app-{tag}-")),
+        "roles not named SageMaker-… are not read"
+    );
+}
+
+#[test]
+fn a_hand_edited_console_role_lists_what_cannot_be_mapped_and_keeps_unknown_policies() {
+    let rt = migration::runtime();
+    let name = migration::unique_suffix("Edited");
+    let mut jobs = migration::job_management(&[compute_role_arn()]);
+    jobs["Statement"].as_array_mut().unwrap().push(
+        json!({"Sid": "ByHand", "Effect": "Allow", "Action": ["sagemaker:CreateEndpoint", "sagemaker:DescribeTrainingJob"], "Resource": "*"}),
+    );
+    let seeded = rt.block_on(migration::seed_console_role(
+        &name,
+        &[
+            ("SM_CommonJobManagement", jobs),
+            (
+                "SM_ComputeExecutionRole",
+                migration::compute_execution(
+                    &["ml-team-data", "studio-bucket/sharing"],
+                    &[&format!(
+                        "arn:aws:ecr:{REGION}:{ACCOUNT}:repository/training"
+                    )],
+                ),
+            ),
+        ],
+    ));
+    let extra = rt.block_on(async {
+        let iam = migration::iam();
+        let policy = iam
+            .create_policy()
+            .policy_name(format!("team-extra-{name}"))
+            .policy_document(
+                json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]})
+                    .to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let arn = policy.policy().unwrap().arn().unwrap().to_owned();
+        iam.attach_role_policy()
+            .role_name(&seeded.role_name)
+            .policy_arn(&arn)
+            .send()
+            .await
+            .unwrap();
+        iam.put_role_policy()
+            .role_name(&seeded.role_name)
+            .policy_name("by-hand")
+            .policy_document(
+                json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}]})
+                    .to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        arn
+    });
+    let (template, stderr) = discover(&[&seeded.role_name], &[]);
+    let declared = resource(&template, &seeded.role_name);
+    let not_mapped: Vec<&str> = declared["Metadata"]["PersonaRoleDiscover"]["NotMapped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let jobs_policy = seeded.policy_arns[0].rsplit('/').next().unwrap();
+    let compute_policy = seeded.policy_arns[1].rsplit('/').next().unwrap();
+    for expected in [
+        format!("managed policy `{jobs_policy}` statement `ByHand`: sagemaker:CreateEndpoint not in Role Manager's `SM_CommonJobManagement` policy (edited by hand?); not declared"),
+        format!("managed policy `{compute_policy}` statement #1: resource `arn:aws:s3:::studio-bucket/sharing` maps to no parameter of `Access Required AWS Services`; not declared"),
+        format!("managed policy `team-extra-{name}` is not a policy of an activity: kept attached through ManagedPolicyArns ({extra})"),
+        "inline policy `by-hand` (1 statements): not a policy this project or Role Manager makes; not declared".to_owned(),
+    ] {
+        assert!(not_mapped.contains(&expected.as_str()), "{expected}\nnot in {not_mapped:#?}");
+        assert!(stderr.contains(&format!("  not mapped: {expected}")), "{stderr}");
+    }
+    assert_eq!(declared["Properties"]["ManagedPolicyArns"], json!([extra]));
+    assert_eq!(declared["Properties"]["S3Buckets"], json!(["ml-team-data"]));
+    assert!(stderr.contains("(1 with something not mapped: review before deploying)"));
+}
+
+#[test]
+fn roles_a_stack_owns_are_skipped_unless_asked_and_then_declared_as_they_are() {
+    let rt = migration::runtime();
+    let name = migration::unique("owned");
+    let properties = json!({
+        "Persona": "DataScientist",
+        "RoleNameSuffix": name.trim_start_matches("sagemaker-"),
+        "PassRoles": [format!("arn:aws:iam::{ACCOUNT}:role/sagemaker-compute")],
+        "S3Buckets": ["ml-team-data"],
+        "AddActivities": ["Query Athena Workgroups"],
+        "AthenaWorkgroups": ["analytics"],
+        "Tags": [{"Key": "team", "Value": "fraud"}],
+        "MaxSessionDuration": "7200",
+    });
+    rt.block_on(migration::create_with_handler(&properties, "FraudScience"));
+
+    let output = binary(&["discover", "--role", &name]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    assert!(
+        output.stdout.is_empty(),
+        "nothing to declare: {}",
+        output.stdout
+    );
+    assert!(
+        output.stderr.contains(&format!(
+            "skipped {name}: owned by FraudScience of stack {}, which declares it already (--include-owned declares it anyway)",
+            migration::STACK_ID
+        )),
+        "{}",
+        output.stderr
+    );
+
+    let (template, _) = discover(&[&name], &["--include-owned"]);
+    let declared = &template["Resources"]["FraudScience"];
+    assert!(
+        declared["Metadata"]["PersonaRoleDiscover"]
+            .get("NotMapped")
+            .is_none(),
+        "{declared:#}"
+    );
+    assert_eq!(
+        planned_properties(declared),
+        json!({
+            "Persona": "DataScientist",
+            "RoleNameSuffix": name.trim_start_matches("sagemaker-"),
+            "MaxSessionDuration": "7200",
+            "AddActivities": ["Query Athena Workgroups"],
+            "PassRoles": [format!("arn:aws:iam::{ACCOUNT}:role/sagemaker-compute")],
+            "S3Buckets": ["ml-team-data"],
+            "AthenaWorkgroups": ["analytics"],
+            "Tags": [{"Key": "team", "Value": "fraud"}],
+        })
+    );
+}
+
+#[test]
+fn properties_files_carry_what_was_not_mapped_as_comments() {
+    let rt = migration::runtime();
+    let seeded = rt.block_on(migration::seed_console_role(
+        &migration::unique_suffix("Files"),
+        &[(
+            "SageMakerS3BucketPolicyTemplate",
+            migration::s3_buckets(&["ml-team-data", "studio-bucket/sharing"]),
+        )],
+    ));
+    let dir = std::env::temp_dir().join(format!("persona-role-files-{}", std::process::id()));
+    let output = binary(&[
+        "discover",
+        "--role",
+        &seeded.role_name,
+        "--properties-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    assert!(output.stdout.is_empty());
+    let file = dir.join(format!("{}.yaml", seeded.role_name));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "# arn:aws:iam::{ACCOUNT}:role/service-role/{} (SageMaker Role Manager)\n# not mapped: ",
+            seeded.role_name
+        )),
+        "{text}"
+    );
+    let properties: Value = serde_yaml_ng::from_str(&text).unwrap();
+    assert_eq!(properties["AdoptExistingRole"], "true");
+    assert_eq!(properties["Activities"], json!(["S3 Bucket Access"]));
+    let planned = migration::without_adoption(&file);
+    let plan = binary(&["plan", planned.to_str().unwrap(), "--account", ACCOUNT]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+}
+
+/// Records the IAM operations a client calls.
+#[derive(Debug, Clone, Default)]
+struct Operations(Arc<Mutex<Vec<String>>>);
+
+impl Intercept for Operations {
+    fn name(&self) -> &'static str {
+        "Operations"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let operation = cfg
+            .load::<Metadata>()
+            .map(|m| m.name().to_owned())
+            .unwrap_or_default();
+        self.0.lock().unwrap().push(operation);
+        Ok(())
+    }
+}
+
+#[test]
+fn discover_makes_only_read_calls() {
+    let rt = migration::runtime();
+    let console = rt.block_on(seed_console("read-only"));
+    let operations = Operations::default();
+    let config = aws_sdk_iam::Config::builder()
+        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+        .region(aws_sdk_iam::config::Region::new(REGION))
+        .credentials_provider(aws_sdk_iam::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .endpoint_url(migration::moto_endpoint())
+        .interceptor(operations.clone())
+        .build();
+    let iam = persona_role::iam::SdkIam::new(aws_sdk_iam::Client::from_conf(config));
+    let args = {
+        use clap::Parser;
+        let cli =
+            persona_role::cli::Cli::try_parse_from(["persona-role", "discover", "--include-owned"])
+                .unwrap();
+        match cli.command {
+            persona_role::cli::Command::Discover(args) => args,
+            _ => unreachable!(),
+        }
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let found = rt
+        .block_on(persona_role::cli::discover::discover(
+            &iam, &args, &mut out, &mut err,
+        ))
+        .unwrap();
+    assert!(
+        found
+            .declared
+            .iter()
+            .any(|d| d.role_name == console.domain.role_name)
+    );
+    let calls = operations.0.lock().unwrap().clone();
+    assert!(calls.iter().any(|c| c == "ListRoles"), "{calls:?}");
+    let writes: Vec<&String> = calls
+        .iter()
+        .filter(|c| !(c.starts_with("List") || c.starts_with("Get")))
+        .collect();
+    assert!(writes.is_empty(), "discover wrote: {writes:?}");
+}
+
+#[test]
+fn iam_unreachable_exits_2_with_the_reason() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_persona-role"))
+        .arg("discover")
+        .env("AWS_ENDPOINT_URL_IAM", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", REGION)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("error: IAM ListRoles on `*` failed"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,591 @@
+//! Real parts for the migration tests (discover, diff --live): one moto IAM server per test
+//! binary, IAM clients for it, the `persona-role` binary run with the SDK's standard settings
+//! pointed at moto, and roles seeded exactly as the Role Manager console made them.
+//!
+//! The console's roles are facts written in this project's form (role-manager-research: "Role
+//! name", "Role path", "Policy type", the activity table, and Role Manager's templates): named
+//! `SageMaker-<name>` under `/service-role/`, trusted by SageMaker of one region and account, with
+//! one customer-managed policy per activity named `<template>_<epoch-ms>` under `/service-role/`.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
+use serde_json::{Value, json};
+
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+/// The stack that declares (and adopts) the roles in these tests.
+pub const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/ml-migration/7c1e9a40-9f2b-11ef-8d3e-0a1b2c3d4e5f";
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+// ------------------------------------------------------------------------------------ moto
+
+struct Moto {
+    endpoint: String,
+    // The server exits when its stdin closes, that is when this test process ends.
+    _stdin: Mutex<ChildStdin>,
+    _child: Mutex<Child>,
+}
+
+const MOTO_BOOT: &str = r#"
+import sys
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+print(server.get_host_and_port()[1], flush=True)
+sys.stdin.read()
+"#;
+
+pub fn moto_endpoint() -> &'static str {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    &MOTO.get_or_init(start_moto).endpoint
+}
+
+fn start_moto() -> Moto {
+    let python = root().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/install-test-tools once to install moto into .venv",
+        python.display()
+    );
+    let mut child = Command::new(&python)
+        .args(["-c", MOTO_BOOT])
+        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
+    let stdin = child.stdin.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("moto did not start: {line:?}"));
+    Moto {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        _stdin: Mutex::new(stdin),
+        _child: Mutex::new(child),
+    }
+}
+
+/// An IAM client for moto.
+pub fn iam() -> aws_sdk_iam::Client {
+    let config = aws_sdk_iam::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .endpoint_url(moto_endpoint())
+        .build();
+    aws_sdk_iam::Client::from_conf(config)
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A suffix unique in this process (and across processes sharing nothing: moto is per binary).
+pub fn unique_suffix(tag: &str) -> String {
+    format!("{tag}-{}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A role name `sagemaker-<tag>-<n>` unique in this test binary.
+pub fn unique(tag: &str) -> String {
+    format!("sagemaker-{}", unique_suffix(tag))
+}
+
+// ----------------------------------------------------------------------------- binary
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `persona-role` with the SDK's standard settings pointed at moto and nothing of the
+/// machine's own AWS configuration.
+pub fn binary(args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_persona-role"))
+        .args(args)
+        .current_dir(root())
+        .env("AWS_ENDPOINT_URL_IAM", moto_endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", REGION)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .unwrap();
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+/// A copy of a discovered properties file without `AdoptExistingRole`, which the parser does
+/// not know yet: what is planned is the rest.
+pub fn without_adoption(file: &Path) -> PathBuf {
+    let mut properties: Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    assert_eq!(
+        properties
+            .as_object_mut()
+            .unwrap()
+            .remove("AdoptExistingRole"),
+        Some(json!("true")),
+        "discover declares adoption"
+    );
+    let copy = file.with_extension("planned.yaml");
+    std::fs::write(&copy, serde_yaml_ng::to_string(&properties).unwrap()).unwrap();
+    copy
+}
+
+// ------------------------------------------------------------- this project's own roles
+
+/// Creates a role through the Lambda's handler (a Create event answered to a local
+/// ResponseURL), as a stack would.
+pub async fn create_with_handler(properties: &Value, logical_id: &str) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            answer_ok(stream);
+        }
+    });
+    let handler = persona_role::handler::Handler::new(
+        iam(),
+        reqwest::Client::new(),
+        persona_role::handler::Settings {
+            allow_loopback: true,
+            ..persona_role::handler::Settings::default()
+        },
+    );
+    let request_id = unique_suffix("request");
+    let event = json!({
+        "RequestType": "Create",
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:persona-role",
+        "ResponseURL": format!("http://127.0.0.1:{port}/cfn-response/{request_id}"),
+        "StackId": STACK_ID,
+        "RequestId": request_id,
+        "LogicalResourceId": logical_id,
+        "ResourceType": "Custom::SageMakerPersonaRole",
+        "ResourceProperties": properties,
+    });
+    let delivered = handler
+        .handle(event, Some(Instant::now() + Duration::from_secs(60)))
+        .await
+        .unwrap();
+    assert_eq!(
+        delivered.response.status.as_str(),
+        "SUCCESS",
+        "{:?}",
+        delivered.response.reason
+    );
+}
+
+/// Reads one HTTP request and answers 200.
+fn answer_ok(mut stream: std::net::TcpStream) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let Ok(clone) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(clone);
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    let _ = reader.read_exact(&mut body);
+    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+}
+
+/// Takes a role over in place as adoption does: the adopting resource's ownership tags, then
+/// the changes this project's IAM diff computes from the declaration. Returns the RoleId after.
+pub async fn converge_in_place(role_name: &str, declaration: &Path, logical_id: &str) -> String {
+    use persona_role::iam::state::{apply, read_actual};
+    use persona_role::iam::{Iam, SdkIam};
+    use persona_role::ownership::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Owner};
+    let properties: Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(declaration).unwrap()).unwrap();
+    let context = persona_role::context::StackContext::from_stack_id(STACK_ID, logical_id).unwrap();
+    let plan = persona_role::plan::plan_properties(&properties, &context).unwrap();
+    let client = iam();
+    let tag = |key: &str, value: &str| {
+        aws_sdk_iam::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+            .unwrap()
+    };
+    client
+        .tag_role()
+        .role_name(role_name)
+        .tags(tag(OWNER_STACK_TAG, STACK_ID))
+        .tags(tag(OWNER_LOGICAL_ID_TAG, logical_id))
+        .send()
+        .await
+        .unwrap();
+    let iam = SdkIam::new(client);
+    let owner = Owner {
+        stack_id: STACK_ID.to_owned(),
+        logical_id: logical_id.to_owned(),
+    };
+    let role = iam.get_role(role_name).await.unwrap().unwrap();
+    let planned: Vec<String> = plan
+        .managed_policies
+        .iter()
+        .map(|p| p.arn.clone())
+        .collect();
+    let actual = read_actual(&iam, role, &planned, &owner).await.unwrap();
+    let changes = persona_role::iam::diff(&plan, &actual);
+    let mut done = Vec::new();
+    apply(&iam, role_name, &changes, &owner, &mut done)
+        .await
+        .unwrap();
+    iam.get_role(role_name).await.unwrap().unwrap().role_id
+}
+
+// ------------------------------------------------------------------- console-made roles
+
+/// A role the console made, as seeded.
+#[derive(Debug, Clone)]
+pub struct Seeded {
+    pub role_name: String,
+    pub role_id: String,
+    /// Its per-activity policies, in attachment order.
+    pub policy_arns: Vec<String>,
+}
+
+static EPOCH_MS: AtomicUsize = AtomicUsize::new(1_733_462_327_347);
+
+/// The console's trust policy: SageMaker of the role's region and account (E1's `Sid`).
+pub fn console_trust() -> Value {
+    json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "AssumeRole",
+        "Effect": "Allow",
+        "Principal": {"Service": "sagemaker.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"ArnLike": {"aws:SourceArn": format!("arn:aws:sagemaker:{REGION}:{ACCOUNT}:*")}}
+    }]})
+}
+
+/// Creates `SageMaker-<name>` under `/service-role/` with one policy per `(template, document)`,
+/// each named `<template>_<epoch-ms>` (one timestamp per role, as one console run gives).
+pub async fn seed_console_role(name: &str, policies: &[(&str, Value)]) -> Seeded {
+    let client = iam();
+    let role_name = format!("SageMaker-{name}");
+    let role = client
+        .create_role()
+        .role_name(&role_name)
+        .path("/service-role/")
+        .assume_role_policy_document(console_trust().to_string())
+        .send()
+        .await
+        .unwrap();
+    let role_id = role.role().unwrap().role_id().to_owned();
+    let stamp = EPOCH_MS.fetch_add(1, Ordering::Relaxed);
+    let mut policy_arns = Vec::new();
+    for (template, document) in policies {
+        let created = client
+            .create_policy()
+            .policy_name(format!("{template}_{stamp}"))
+            .path("/service-role/")
+            .policy_document(document.to_string())
+            .send()
+            .await
+            .unwrap();
+        let arn = created.policy().unwrap().arn().unwrap().to_owned();
+        client
+            .attach_role_policy()
+            .role_name(&role_name)
+            .policy_arn(&arn)
+            .send()
+            .await
+            .unwrap();
+        policy_arns.push(arn);
+    }
+    Seeded {
+        role_name,
+        role_id,
+        policy_arns,
+    }
+}
+
+pub fn compute_role_arn() -> String {
+    format!("arn:aws:iam::{ACCOUNT}:role/service-role/SageMaker-ComputeRole")
+}
+
+/// The Data Scientist the console's walkthrough makes (E3: six policies): Studio, jobs, models,
+/// experiments, their visualization and bucket access, passing the compute role.
+pub async fn seed_console_data_scientist(name: &str) -> Seeded {
+    let pass = [compute_role_arn()];
+    seed_console_role(
+        name,
+        &[
+            ("SM_StudioAppPermissions", studio_apps(&pass)),
+            ("SM_CommonJobManagement", job_management(&pass)),
+            ("SM_ModelManagement", model_management(&pass)),
+            ("SM_ExperimentsManagement", experiments_management()),
+            ("SM_ExperimentsVisualization", experiments_visualization()),
+            (
+                "SageMakerS3BucketPolicyTemplate",
+                s3_buckets(&["ml-team-data", "ml-team-scratch"]),
+            ),
+        ],
+    )
+    .await
+}
+
+/// The MLOps role of the walkthrough (E3: five policies).
+pub async fn seed_console_mlops(name: &str) -> Seeded {
+    let pass = [compute_role_arn()];
+    seed_console_role(
+        name,
+        &[
+            ("SM_StudioAppPermissions", studio_apps(&pass)),
+            ("SM_ModelManagement", model_management(&pass)),
+            ("SM_EndpointDeployment", endpoint_deployment()),
+            ("SM_PipelineManagement", pipeline_management(&pass)),
+            ("SM_ExperimentsVisualization", experiments_visualization()),
+        ],
+    )
+    .await
+}
+
+/// The SageMaker Compute role: Access Required AWS Services.
+pub async fn seed_console_compute(name: &str) -> Seeded {
+    seed_console_role(
+        name,
+        &[(
+            "SM_ComputeExecutionRole",
+            compute_execution(
+                &["ml-team-data"],
+                &[&format!(
+                    "arn:aws:ecr:{REGION}:{ACCOUNT}:repository/training"
+                )],
+            ),
+        )],
+    )
+    .await
+}
+
+const ANY_SAGEMAKER: &str = "arn:aws:sagemaker:*:*:*/*";
+
+fn pass_role(roles: &[String]) -> Value {
+    json!({"Effect": "Allow", "Action": "iam:PassRole", "Resource": roles,
+        "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}})
+}
+
+/// SM_StudioAppPermissions (v1, with the Sids and tag-on-create statement of E3).
+pub fn studio_apps(pass: &[String]) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "SMStudioUserProfileAppPermissionsCreateAndDelete", "Effect": "Allow",
+         "Action": ["sagemaker:CreateApp", "sagemaker:CreateAppImageConfig", "sagemaker:UpdateAppImageConfig",
+            "sagemaker:DeleteApp", "sagemaker:DeleteAppImageConfig", "sagemaker:DescribeApp",
+            "sagemaker:DescribeAppImageConfig", "sagemaker:DescribeDomain", "sagemaker:DescribeUserProfile"],
+         "Resource": ANY_SAGEMAKER},
+        {"Sid": "SMStudioList", "Effect": "Allow",
+         "Action": ["sagemaker:ListApps", "sagemaker:ListAppImageConfigs", "sagemaker:ListDomains", "sagemaker:ListUserProfiles"],
+         "Resource": "*"},
+        {"Sid": "SMStudioAppPermissionsTagOnCreate", "Effect": "Allow", "Action": "sagemaker:AddTags",
+         "Resource": ANY_SAGEMAKER, "Condition": {"Null": {"sagemaker:TaggingAction": "false"}}},
+        {"Sid": "SMStudioPassRole", "Effect": "Allow", "Action": "iam:PassRole", "Resource": pass,
+         "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}}
+    ]})
+}
+
+/// SM_CommonJobManagement (base: no StopTransformJob, as the console made it).
+pub fn job_management(pass: &[String]) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["sagemaker:CreateTrainingJob", "sagemaker:CreateTransformJob",
+            "sagemaker:CreateProcessingJob", "sagemaker:CreateAutoMLJob", "sagemaker:CreateHyperParameterTuningJob",
+            "sagemaker:StopTrainingJob", "sagemaker:StopProcessingJob", "sagemaker:StopAutoMLJob",
+            "sagemaker:StopHyperParameterTuningJob", "sagemaker:DescribeTrainingJob", "sagemaker:DescribeTransformJob",
+            "sagemaker:DescribeProcessingJob", "sagemaker:DescribeAutoMLJob", "sagemaker:DescribeHyperParameterTuningJob",
+            "sagemaker:UpdateTrainingJob", "sagemaker:BatchGetMetrics"],
+         "Resource": ANY_SAGEMAKER},
+        {"Effect": "Allow", "Action": ["sagemaker:Search", "sagemaker:ListTrainingJobs", "sagemaker:ListTransformJobs",
+            "sagemaker:ListProcessingJobs", "sagemaker:ListAutoMLJobs", "sagemaker:ListCandidatesForAutoMLJob",
+            "sagemaker:ListHyperParameterTuningJobs", "sagemaker:ListTrainingJobsForHyperParameterTuningJob"],
+         "Resource": "*"},
+        pass_role(pass)
+    ]})
+}
+
+/// SM_ModelManagement.
+pub fn model_management(pass: &[String]) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["sagemaker:CreateModel", "sagemaker:CreateModelPackage",
+            "sagemaker:CreateModelPackageGroup", "sagemaker:DescribeModel", "sagemaker:DescribeModelPackage",
+            "sagemaker:DescribeModelPackageGroup", "sagemaker:BatchDescribeModelPackage", "sagemaker:UpdateModelPackage",
+            "sagemaker:DeleteModel", "sagemaker:DeleteModelPackage", "sagemaker:DeleteModelPackageGroup"],
+         "Resource": ANY_SAGEMAKER},
+        {"Effect": "Allow", "Action": ["sagemaker:ListModels", "sagemaker:ListModelPackages", "sagemaker:ListModelPackageGroups"],
+         "Resource": "*"},
+        pass_role(pass)
+    ]})
+}
+
+/// SM_ExperimentsManagement.
+pub fn experiments_management() -> Value {
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["sagemaker:AddAssociation", "sagemaker:CreateAction", "sagemaker:CreateArtifact",
+            "sagemaker:CreateContext", "sagemaker:CreateExperiment", "sagemaker:CreateTrial", "sagemaker:CreateTrialComponent",
+            "sagemaker:UpdateAction", "sagemaker:UpdateArtifact", "sagemaker:UpdateContext", "sagemaker:UpdateExperiment",
+            "sagemaker:UpdateTrial", "sagemaker:UpdateTrialComponent", "sagemaker:AssociateTrialComponent",
+            "sagemaker:DisassociateTrialComponent", "sagemaker:DeleteAssociation", "sagemaker:DeleteAction",
+            "sagemaker:DeleteArtifact", "sagemaker:DeleteContext", "sagemaker:DeleteExperiment", "sagemaker:DeleteTrial",
+            "sagemaker:DeleteTrialComponent"],
+         "Resource": ANY_SAGEMAKER}
+    ]})
+}
+
+/// SM_ExperimentsVisualization.
+pub fn experiments_visualization() -> Value {
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["sagemaker:DescribeAction", "sagemaker:DescribeArtifact", "sagemaker:DescribeContext",
+            "sagemaker:DescribeExperiment", "sagemaker:DescribeTrial", "sagemaker:DescribeTrialComponent",
+            "sagemaker:DescribeLineageGroup"],
+         "Resource": ANY_SAGEMAKER},
+        {"Effect": "Allow", "Action": ["sagemaker:ListAssociations", "sagemaker:ListActions", "sagemaker:ListArtifacts",
+            "sagemaker:ListContexts", "sagemaker:ListExperiments", "sagemaker:ListTrials", "sagemaker:ListTrialComponents",
+            "sagemaker:ListLineageGroups", "sagemaker:GetLineageGroupPolicy", "sagemaker:QueryLineage", "sagemaker:Search",
+            "sagemaker:GetSearchSuggestions"],
+         "Resource": "*"}
+    ]})
+}
+
+/// SageMakerS3BucketPolicyTemplate.
+pub fn s3_buckets(buckets: &[&str]) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Action": ["s3:ListBucket"], "Effect": "Allow",
+         "Resource": buckets.iter().map(|b| format!("arn:aws:s3:::{b}")).collect::<Vec<_>>()},
+        {"Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], "Effect": "Allow",
+         "Resource": buckets.iter().map(|b| format!("arn:aws:s3:::{b}/*")).collect::<Vec<_>>()}
+    ]})
+}
+
+/// SM_EndpointDeployment.
+pub fn endpoint_deployment() -> Value {
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["sagemaker:CreateEndpoint", "sagemaker:CreateEndpointConfig",
+            "sagemaker:DeleteEndpointConfig", "sagemaker:DeleteEndpoint", "sagemaker:UpdateEndpoint",
+            "sagemaker:UpdateEndpointWeightsAndCapacities", "sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig"],
+         "Resource": ANY_SAGEMAKER},
+        {"Effect": "Allow", "Action": ["sagemaker:ListEndpoints", "sagemaker:ListEndpointConfigs"], "Resource": "*"}
+    ]})
+}
+
+/// SM_PipelineManagement.
+pub fn pipeline_management(pass: &[String]) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["sagemaker:CreatePipeline", "sagemaker:DeletePipeline", "sagemaker:DescribePipeline",
+            "sagemaker:DescribePipelineDefinitionForExecution", "sagemaker:DescribePipelineExecution",
+            "sagemaker:ListPipelineExecutionSteps", "sagemaker:ListPipelineExecutions",
+            "sagemaker:ListPipelineParametersForExecution", "sagemaker:RetryPipelineExecution",
+            "sagemaker:SendPipelineExecutionStepFailure", "sagemaker:SendPipelineExecutionStepSuccess",
+            "sagemaker:StartPipelineExecution", "sagemaker:StopPipelineExecution", "sagemaker:UpdatePipelineExecution"],
+         "Resource": ANY_SAGEMAKER},
+        {"Effect": "Allow", "Action": ["sagemaker:ListPipelines"], "Resource": "*"},
+        pass_role(pass)
+    ]})
+}
+
+/// SM_ComputeExecutionRole.
+pub fn compute_execution(buckets: &[&str], repositories: &[&str]) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:ListBucket"],
+         "Resource": buckets.iter().map(|b| format!("arn:aws:s3:::{b}")).collect::<Vec<_>>()},
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+         "Resource": buckets.iter().map(|b| format!("arn:aws:s3:::{b}/*")).collect::<Vec<_>>()},
+        {"Effect": "Allow", "Action": ["sagemaker:BatchPutMetrics", "ecr:GetAuthorizationToken", "ecr:ListImages"],
+         "Resource": "*"},
+        {"Effect": "Allow", "Action": ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+         "Resource": repositories},
+        {"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*",
+         "Condition": {"StringLike": {"cloudwatch:namespace": ["*SageMaker*", "*Sagemaker*", "*sagemaker*"]}}},
+        {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:CreateLogGroup", "logs:DescribeLogStreams"],
+         "Resource": "arn:aws:logs:*:*:log-group:/aws/sagemaker/*"}
+    ]})
+}
+
+/// SM_MLflowServerAccess (E1).
+pub fn mlflow_server_access() -> Value {
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["sagemaker:DescribeMlflowTrackingServer", "sagemaker:ListTags"],
+         "Resource": format!("arn:aws:sagemaker:{REGION}:{ACCOUNT}:mlflow-tracking-server/*")},
+        {"Effect": "Allow", "Action": ["sagemaker:CreatePresignedMlflowTrackingServerUrl", "sagemaker:ListMlflowTrackingServers"],
+         "Resource": "*"},
+        {"Effect": "Allow", "Action": "sagemaker-mlflow:*",
+         "Resource": format!("arn:aws:sagemaker:{REGION}:{ACCOUNT}:mlflow-tracking-server/*")}
+    ]})
+}
+
+/// SM_MLflowManagement (E1): no role to pass.
+pub fn mlflow_management() -> Value {
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["sagemaker:DeleteMlflowTrackingServer", "sagemaker:DescribeMlflowTrackingServer",
+            "sagemaker:StartMlflowTrackingServer", "sagemaker:StopMlflowTrackingServer", "sagemaker:UpdateMlflowTrackingServer"],
+         "Resource": format!("arn:aws:sagemaker:{REGION}:{ACCOUNT}:mlflow-tracking-server/*")},
+        {"Effect": "Allow", "Action": "sagemaker:AddTags",
+         "Resource": format!("arn:aws:sagemaker:{REGION}:{ACCOUNT}:mlflow-tracking-server/*"),
+         "Condition": {"Null": {"sagemaker:TaggingAction": "false"}}},
+        {"Effect": "Allow", "Action": ["sagemaker:CreateMlflowTrackingServer",
+            "sagemaker:CreatePresignedMlflowTrackingServerUrl", "sagemaker:ListMlflowTrackingServers"],
+         "Resource": "*"}
+    ]})
+}
+
+/// SM_MLflowTrackingExecutionRole (E1).
+pub fn mlflow_tracking_execution() -> Value {
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject",
+            "s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetBucketCors", "s3:PutBucketCors"],
+         "Resource": ["arn:aws:s3:::sagemaker-*", "arn:aws:s3:::sagemaker-*/*"],
+         "Condition": {"StringEquals": {"aws:ResourceAccount": ACCOUNT}}},
+        {"Effect": "Allow", "Action": ["sagemaker:CreateModelPackageGroup", "sagemaker:CreateModelPackage",
+            "sagemaker:UpdateModelPackage", "sagemaker:UpdateModelPackageGroup"],
+         "Resource": "*"},
+        {"Effect": "Allow", "Action": "sagemaker:AddTags",
+         "Resource": [format!("arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/*"),
+                      format!("arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package-group/*")],
+         "Condition": {"Null": {"sagemaker:TaggingAction": "false"}}},
+        {"Effect": "Allow", "Action": "sagemaker:ListTags",
+         "Resource": format!("arn:aws:sagemaker:{REGION}:{ACCOUNT}:mlflow-tracking-server/*")}
+    ]})
+}
