@@ -216,24 +216,51 @@ impl Renderer<'_> {
                     add("ForAllValues:StringEquals", key, self.param(param).to_vec());
                     add("Null", key, vec!["false".to_owned()]);
                 }
-                Condition::VolumeKmsKey if self.kms() => {
+                Condition::VolumeKmsKeyArn if self.kms() => {
                     add(
                         "ArnEquals",
-                        "sagemaker:VolumeKmsKey",
+                        "sagemaker:VolumeKmsKeyArn",
                         self.param(Param::VolumeKmsKeys).to_vec(),
                     );
                 }
-                Condition::OutputKmsKey if self.kms() => {
+                Condition::OutputKmsKeyArn if self.kms() => {
                     add(
                         "ArnEquals",
-                        "sagemaker:OutputKmsKey",
+                        "sagemaker:OutputKmsKeyArn",
                         self.param(Param::DataKmsKeys).to_vec(),
                     );
                 }
+                Condition::LocalStorageInstances if self.kms() => {
+                    add("Null", "sagemaker:VolumeKmsKeyArn", vec!["true".to_owned()]);
+                    // ForAllValues alone passes when the request names no instance type.
+                    add(
+                        "ForAllValues:StringLike",
+                        "sagemaker:InstanceTypes",
+                        catalog::LOCAL_STORAGE_INSTANCE_TYPES
+                            .iter()
+                            .map(|t| (*t).to_owned())
+                            .collect(),
+                    );
+                    add("Null", "sagemaker:InstanceTypes", vec!["false".to_owned()]);
+                }
                 Condition::VpcSubnets
                 | Condition::VpcSecurityGroups
-                | Condition::VolumeKmsKey
-                | Condition::OutputKmsKey => {}
+                | Condition::VolumeKmsKeyArn
+                | Condition::OutputKmsKeyArn
+                | Condition::LocalStorageInstances => {}
+                Condition::OwnedByCaller => {
+                    let partition = self.context.partition;
+                    let account = &self.context.account;
+                    let values = regions(self.properties)
+                        .iter()
+                        .map(|region| {
+                            format!(
+                                "arn:{partition}:sagemaker:{region}:{account}:user-profile/${{sagemaker:DomainId}}/${{sagemaker:UserProfileName}}"
+                            )
+                        })
+                        .collect();
+                    add("ArnLike", "sagemaker:OwnerUserProfileArn", values);
+                }
                 Condition::ViaService(service) => {
                     let suffix = self.context.partition.dns_suffix();
                     let values = regions(self.properties)
