@@ -17,6 +17,9 @@
 //! - `kms: [volume, output]`: in the KMS variants, the call names the given volume and output
 //!   keys (`sagemaker:VolumeKmsKeyArn`, `sagemaker:OutputKmsKeyArn`);
 //! - `variants: [...]`: the request is made only in those variants (plain, vpc, kms, vpc-kms).
+//!
+//! KMS requests are decided with the key's default key policy, which lets the account's IAM
+//! policies decide.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod samples;
@@ -239,6 +242,20 @@ fn cases() -> (Vec<Case>, Vec<(String, &'static str, Plan)>) {
                             session.insert("sagemaker:DomainId".to_owned(), json!(DOMAIN));
                             session.insert("sagemaker:UserProfileName".to_owned(), json!(USER));
                         }
+                        // KMS decides on the key policy too; the default one lets IAM policies
+                        // of the account decide.
+                        let resource_policy = call.action.starts_with("kms:").then(|| {
+                            json!({
+                                "Version": "2012-10-17",
+                                "Statement": [{
+                                    "Sid": "Enable IAM User Permissions",
+                                    "Effect": "Allow",
+                                    "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                                    "Action": "kms:*",
+                                    "Resource": "*"
+                                }]
+                            })
+                        });
                         cases.push(Case {
                             table: name.clone(),
                             persona: table.persona.clone(),
@@ -249,6 +266,7 @@ fn cases() -> (Vec<Case>, Vec<(String, &'static str, Plan)>) {
                                 "principal": principal,
                                 "account": "123456789012",
                                 "policies": policies,
+                                "resource_policy": resource_policy,
                                 "action": call.action,
                                 "resource": resource_arn(&call.resource),
                                 "context": call.context,
@@ -361,7 +379,7 @@ fn show_decider(decision: &Value) -> String {
 
 #[test]
 fn every_workflow_is_decided_as_expected_by_the_iam_simulator() {
-    let (cases, _) = cases();
+    let (cases, plans) = cases();
     assert!(cases.len() > 100, "the tables list the personas' workflows");
     let input = serde_json::to_vec(&cases.iter().map(|c| &c.request).collect::<Vec<_>>()).unwrap();
     let output = node(&root().join("tests/workflows/simulate.mjs"), &input);
@@ -399,6 +417,36 @@ fn every_workflow_is_decided_as_expected_by_the_iam_simulator() {
                 show_decider(decision)
             ));
         }
+    }
+    // Every statement of every role is what allows some request of its workflows: a statement
+    // no workflow needs is either untested or more than the persona's work needs.
+    let deciding: BTreeSet<String> = decisions
+        .iter()
+        .flat_map(|d| strings(&d["allowed_by"]))
+        .collect();
+    let mut unused: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (table, variant, plan) in &plans {
+        for document in policies(plan) {
+            for statement in document["policy"]["Statement"].as_array().unwrap() {
+                let sid = statement["Sid"].as_str().unwrap().to_owned();
+                if !deciding.contains(&sid) {
+                    unused
+                        .entry(sid)
+                        .or_default()
+                        .push(format!("{table} [{variant}]"));
+                }
+            }
+        }
+    }
+    if !unused.is_empty() {
+        failures.push(format!(
+            "statements that allow no workflow request (add the workflow that needs them):\n    {}",
+            unused
+                .iter()
+                .map(|(sid, roles)| format!("{sid}, in {}", roles.join(", ")))
+                .collect::<Vec<_>>()
+                .join("\n    ")
+        ));
     }
     assert!(
         failures.is_empty(),

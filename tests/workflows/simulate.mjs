@@ -2,8 +2,8 @@
 // project did not write (AGPL; test-only, never shipped). Reads one JSON array of requests on
 // stdin and prints one JSON array of decisions, so that a test run starts Node once.
 //
-// A request: {principal, account, policies: [{name, policy}], action, resource, context,
-// session}. `context` is validated: the simulator drops keys that IAM does not list for the
+// A request: {principal, account, policies: [{name, policy}], resource_policy, action,
+// resource, context, session}. `context` is validated: the simulator drops keys that IAM does not list for the
 // action and resource type, and reports them as `ignored`. `session` holds Studio's session
 // policy variables (sagemaker:DomainId, sagemaker:UserProfileName), which IAM resolves in
 // policies but lists for no action; requests with them are decided by the simulator's
@@ -28,11 +28,12 @@ function simulation(request, policies, context) {
     },
     identityPolicies: policies,
     serviceControlPolicies: [],
-    resourceControlPolicies: []
+    resourceControlPolicies: [],
+    resourcePolicy: request.resource_policy ?? undefined
   }
 }
 
-const sid = (entry) => entry.statement?.Sid ?? '(no Sid)'
+const sid = (entry) => entry.explain?.identifier ?? '(no Sid)'
 
 // Why statements on the action did not apply: resource or which conditions missed.
 function nearMisses(analysis) {
@@ -77,6 +78,10 @@ async function decide(request) {
       denied_by: analyses.flatMap((a) => (a?.identityAnalysis?.denyStatements ?? []).map(sid)),
       near_misses: analyses.flatMap(nearMisses)
     }
+  }
+  if (request.resource_policy) {
+    // The unvalidated entry point fails on resource policies (iam-simulate 0.1.173).
+    return { decision: 'Error', errors: { message: 'a Studio session request with a resource policy cannot be decided' } }
   }
   const context = { ...request.context, ...session }
   const decision = runUnsafeSimulation(simulation(request, request.policies, context), {})
