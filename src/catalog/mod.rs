@@ -261,29 +261,20 @@ pub const fn tag_on_create(create_actions: &'static [&'static str]) -> Condition
     }
 }
 
-/// ML instance families with local NVMe instance storage (SageMaker's "Instance store volumes"
-/// list): SageMaker refuses a volume KMS key on them, so the KMS variants let them run without one.
+/// ML instance types with local NVMe instance storage, on which SageMaker refuses a volume KMS key,
+/// so the KMS variants let them run without one. EC2 names families with instance store volumes
+/// with a `d` (`ml.m5d`, `ml.c6id`, `ml.p4d`; `dn`: `ml.g4dn`, `ml.p3dn`); the GPU and Trainium
+/// families below have NVMe storage without the letter (SageMaker's "Instance store volumes").
 pub const LOCAL_STORAGE_INSTANCE_TYPES: &[&str] = &[
-    "ml.c5d.*",
-    "ml.c6id.*",
-    "ml.g4dn.*",
+    "ml.*d.*",
+    "ml.*dn.*",
     "ml.g5.*",
     "ml.g6.*",
     "ml.g6e.*",
     "ml.gr6.*",
-    "ml.m5d.*",
-    "ml.m6id.*",
-    "ml.p3dn.*",
-    "ml.p4d.*",
     "ml.p4de.*",
-    "ml.p5.*",
-    "ml.p5e.*",
-    "ml.p5en.*",
-    "ml.r5d.*",
-    "ml.r6id.*",
-    "ml.trn1.*",
-    "ml.trn1n.*",
-    "ml.trn2.*",
+    "ml.p5*",
+    "ml.trn*",
 ];
 
 /// One statement of an activity's policy.

@@ -10,12 +10,6 @@ use super::{
 /// sessions of its apps. Statements naming them match only requests made from Studio.
 const OWN_USER_PROFILE: &str = "user-profile/${sagemaker:DomainId}/${sagemaker:UserProfileName}";
 
-const PRIVATE: Condition = Condition::Static {
-    operator: "StringEquals",
-    key: "sagemaker:SpaceSharingType",
-    values: &["Private"],
-};
-
 pub static RUN_STUDIO_APPS: Activity = Activity {
     id: "run-studio-apps",
     name: "Run Studio Applications",
@@ -52,15 +46,22 @@ pub static RUN_STUDIO_APPS: Activity = Activity {
                 values: &["true"],
             }],
         },
+        // Its own spaces, private or shared, and the apps in them. (Apps in shared spaces are
+        // open to every member anyway.)
         Statement {
             sid: "OwnSpaces",
             when: When::Always,
             actions: &[
+                "sagemaker:CreateApp",
                 "sagemaker:CreateSpace",
+                "sagemaker:DeleteApp",
                 "sagemaker:DeleteSpace",
                 "sagemaker:UpdateSpace",
             ],
-            resources: &[sagemaker("space/${sagemaker:DomainId}/*")],
+            resources: &[
+                sagemaker("app/${sagemaker:DomainId}/*"),
+                sagemaker("space/${sagemaker:DomainId}/*"),
+            ],
             conditions: &[
                 Condition::OwnedByCaller,
                 Condition::Static {
@@ -69,13 +70,6 @@ pub static RUN_STUDIO_APPS: Activity = Activity {
                     values: &["Private", "Shared"],
                 },
             ],
-        },
-        Statement {
-            sid: "OwnPrivateSpaceApps",
-            when: When::Always,
-            actions: &["sagemaker:CreateApp", "sagemaker:DeleteApp"],
-            resources: &[sagemaker("app/${sagemaker:DomainId}/*")],
-            conditions: &[Condition::OwnedByCaller, PRIVATE],
         },
         // Shared spaces are the domain's common workspaces: any member may run apps in them.
         Statement {

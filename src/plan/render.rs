@@ -16,9 +16,12 @@ pub struct Rendered {
     pub statement: Value,
 }
 
-/// Every statement of the selected activities, in catalog order.
+/// Every statement of the selected activities, in catalog order. A statement that grants
+/// exactly what an earlier one grants (activities share PassRole, key grant and log statements)
+/// is written once, under the earlier statement's id.
 pub fn statements(properties: &Properties, context: &StackContext) -> Vec<Rendered> {
     let mut out = Vec::new();
+    let mut seen: Vec<Map<String, Value>> = Vec::new();
     for &index in &properties.activities {
         let activity = catalog::activity(index);
         let scope = Renderer {
@@ -31,6 +34,10 @@ pub fn statements(properties: &Properties, context: &StackContext) -> Vec<Render
                 continue;
             }
             if let Some(rendered) = scope.statement(statement) {
+                if seen.contains(&rendered) {
+                    continue;
+                }
+                seen.push(rendered.clone());
                 let sid = format!("{}{}", activity.sid, statement.sid);
                 out.push(Rendered {
                     statement: with_sid(&sid, rendered),
