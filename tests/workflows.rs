@@ -282,7 +282,8 @@ fn cases() -> (Vec<Case>, Vec<(String, &'static str, Plan)>) {
     (cases, plans)
 }
 
-fn node_modules_ready() -> PathBuf {
+/// The repository root, once the Node tools are installed there.
+fn root_with_node_tools() -> PathBuf {
     let simulator = root().join("node_modules/@cloud-copilot/iam-simulate");
     assert!(
         simulator.is_dir(),
@@ -296,7 +297,7 @@ fn node_modules_ready() -> PathBuf {
 fn node(script: &Path, input: &[u8]) -> Vec<u8> {
     let mut child = Command::new("node")
         .arg(script)
-        .current_dir(node_modules_ready())
+        .current_dir(root_with_node_tools())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
