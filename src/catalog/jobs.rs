@@ -14,7 +14,8 @@ pub const READ_JOB_LOGS: Statement = Statement {
     actions: &["logs:DescribeLogStreams", "logs:GetLogEvents"],
     resources: &[
         regional("logs", "log-group:/aws/sagemaker/*Jobs"),
-        regional("logs", "log-group:/aws/sagemaker/*Jobs:log-stream:*"),
+        // The group as its ARN is often written (`…:*`), and its streams.
+        regional("logs", "log-group:/aws/sagemaker/*Jobs:*"),
     ],
     conditions: &[],
 };
