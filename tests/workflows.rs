@@ -18,8 +18,11 @@
 //!   keys (`sagemaker:VolumeKmsKeyArn`, `sagemaker:OutputKmsKeyArn`);
 //! - `variants: [...]`: the request is made only in those variants (plain, vpc, kms, vpc-kms).
 //!
+//! The variants give the first sample values (`tests/samples`): subnet `subnet-0a1b2c3d4e5f60700`,
+//! security group `sg-0a1b2c3d4e5f60700`, data key `…:key/1234abcd-12ab-34cd-56ef-123456789000`,
+//! volume key `…:key/9876fedc-12ab-34cd-56ef-123456789000`, in account 123456789012, us-east-1.
 //! KMS requests are decided with the key's default key policy, which lets the account's IAM
-//! policies decide.
+//! policies decide. Every statement of every plan must be what allows some request.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod samples;
