@@ -349,7 +349,9 @@ fn every_pass_role_statement_names_the_roles_and_the_service() {
             }
         }
     }
-    assert!(seen >= 5, "PassRole statements found: {seen}");
+    // One per service the roles are passed to: equal statements of several activities are
+    // written once.
+    assert!(seen >= 2, "PassRole statements found: {seen}");
 }
 
 #[test]

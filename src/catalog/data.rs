@@ -70,9 +70,12 @@ pub static QUERY_ATHENA_WORKGROUPS: Activity = Activity {
     name: "Query Athena Workgroups",
     aliases: &[],
     sid: "QueryAthenaWorkgroups",
-    summary: "Run and manage Athena queries in the given workgroups and read the Glue Data Catalog they query.",
+    summary: "Run and manage Athena queries in the given workgroups, read the Glue Data Catalog they query, and read the data and write the results in the given buckets.",
     status: Status::Current,
-    params: &[required(Param::AthenaWorkgroups)],
+    params: &[
+        required(Param::AthenaWorkgroups),
+        required(Param::S3Buckets),
+    ],
     vpc: false,
     kms: false,
     statements: &[
@@ -134,9 +137,35 @@ pub static QUERY_ATHENA_WORKGROUPS: Activity = Activity {
             ],
             conditions: &[],
         },
+        // Athena reads the tables' data and writes the query results with the caller's
+        // permissions; Role Manager granted neither, so every query failed on its results
+        // location.
+        Statement {
+            sid: "ResultsBuckets",
+            when: When::Always,
+            actions: &[
+                "s3:GetBucketLocation",
+                "s3:ListBucket",
+                "s3:ListBucketMultipartUploads",
+            ],
+            resources: &[s3_each("{}")],
+            conditions: &[],
+        },
+        Statement {
+            sid: "ResultsObjects",
+            when: When::Always,
+            actions: &[
+                "s3:AbortMultipartUpload",
+                "s3:GetObject",
+                "s3:ListMultipartUploadParts",
+                "s3:PutObject",
+            ],
+            resources: &[s3_each("{}/*")],
+            conditions: &[],
+        },
     ],
     aws_managed_policies: &[],
-    source: "Role Manager template SM_AthenaQueryAccess; Glue Data Catalog reads from the Athena user guide (fine-grained access to databases and tables); resource types from the Service Authorization Reference for Athena and Glue",
+    source: "Role Manager template SM_AthenaQueryAccess; data and query results in S3 from the Athena user guide (access to the query results location); Glue Data Catalog reads from the Athena user guide (fine-grained access to databases and tables); resource types from the Service Authorization Reference for Athena and Glue",
 };
 
 pub static MANAGE_GLUE_TABLES: Activity = Activity {

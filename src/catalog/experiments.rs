@@ -1,7 +1,7 @@
 //! Manage Experiments and Search and Visualize Experiments: experiments, trials, trial components
 //! and lineage entities.
 
-use super::{Activity, Resource, Statement, Status, When, sagemaker};
+use super::{Activity, Resource, Statement, Status, When, sagemaker, tag_on_create};
 
 const EXPERIMENT_ENTITIES: &[Resource] = &[
     sagemaker("action/*"),
@@ -17,7 +17,7 @@ pub static MANAGE_EXPERIMENTS: Activity = Activity {
     name: "Manage Experiments",
     aliases: &[],
     sid: "ManageExperiments",
-    summary: "Create, update and delete experiments, trials, trial components and lineage entities.",
+    summary: "Create, update and delete experiments, trials, trial components and lineage entities, and log run metrics.",
     status: Status::Legacy,
     params: &[],
     vpc: false,
@@ -65,9 +65,31 @@ pub static MANAGE_EXPERIMENTS: Activity = Activity {
             ],
             conditions: &[],
         },
+        // `Run.log_metric()` writes metrics to the run's trial component.
+        Statement {
+            sid: "PutMetrics",
+            when: When::Always,
+            actions: &["sagemaker:BatchPutMetrics"],
+            resources: &[sagemaker("experiment-trial-component/*")],
+            conditions: &[],
+        },
+        Statement {
+            sid: "TagOnCreate",
+            when: When::Always,
+            actions: &["sagemaker:AddTags"],
+            resources: EXPERIMENT_ENTITIES,
+            conditions: &[tag_on_create(&[
+                "CreateAction",
+                "CreateArtifact",
+                "CreateContext",
+                "CreateExperiment",
+                "CreateTrial",
+                "CreateTrialComponent",
+            ])],
+        },
     ],
     aws_managed_policies: &[],
-    source: "Role Manager template SM_ExperimentsManagement; resource types from the Service Authorization Reference for SageMaker",
+    source: "Role Manager template SM_ExperimentsManagement, with the metrics of SageMaker Experiments runs and tag-on-create; resource types and condition keys from the Service Authorization Reference for SageMaker",
 };
 
 pub static SEARCH_VISUALIZE_EXPERIMENTS: Activity = Activity {

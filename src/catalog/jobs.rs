@@ -1,7 +1,23 @@
 //! Manage ML Jobs: training, processing, transform, AutoML and tuning jobs across their lifecycle.
 
 use super::{
-    Activity, Condition, Param, Resource, Statement, Status, When, optional, required, sagemaker,
+    Activity, Condition, Param, Resource, Statement, Status, When, optional, regional, required,
+    sagemaker, tag_on_create,
+};
+
+/// The logs of SageMaker jobs (`/aws/sagemaker/TrainingJobs`, `ProcessingJobs`,
+/// `TransformJobs`, …): `Estimator.fit()`, `Processor.run()` and `Transformer.wait()` stream
+/// them by default, and a notebook cell fails on AccessDenied after the job started.
+pub const READ_JOB_LOGS: Statement = Statement {
+    sid: "ReadJobLogs",
+    when: When::Always,
+    actions: &["logs:DescribeLogStreams", "logs:GetLogEvents"],
+    resources: &[
+        regional("logs", "log-group:/aws/sagemaker/*Jobs"),
+        // The group as its ARN is often written (`…:*`), and its streams.
+        regional("logs", "log-group:/aws/sagemaker/*Jobs:*"),
+    ],
+    conditions: &[],
 };
 
 const JOBS: &[Resource] = &[
@@ -48,8 +64,29 @@ pub static MANAGE_ML_JOBS: Activity = Activity {
             conditions: &[
                 Condition::VpcSubnets,
                 Condition::VpcSecurityGroups,
-                Condition::VolumeKmsKey,
-                Condition::OutputKmsKey,
+                Condition::VolumeKmsKeyArn,
+                Condition::OutputKmsKeyArn,
+            ],
+        },
+        // AutoML chooses its instances itself and takes no instance type condition.
+        Statement {
+            sid: "CreateJobsLocalStorage",
+            when: When::Kms,
+            actions: &[
+                "sagemaker:CreateHyperParameterTuningJob",
+                "sagemaker:CreateProcessingJob",
+                "sagemaker:CreateTrainingJob",
+            ],
+            resources: &[
+                sagemaker("training-job/*"),
+                sagemaker("processing-job/*"),
+                sagemaker("hyper-parameter-tuning-job/*"),
+            ],
+            conditions: &[
+                Condition::VpcSubnets,
+                Condition::VpcSecurityGroups,
+                Condition::LocalStorageInstances,
+                Condition::OutputKmsKeyArn,
             ],
         },
         // Transform jobs run in the model's network, so they take no VPC condition keys.
@@ -58,7 +95,28 @@ pub static MANAGE_ML_JOBS: Activity = Activity {
             when: When::Always,
             actions: &["sagemaker:CreateTransformJob"],
             resources: &[sagemaker("transform-job/*")],
-            conditions: &[Condition::VolumeKmsKey, Condition::OutputKmsKey],
+            conditions: &[Condition::VolumeKmsKeyArn, Condition::OutputKmsKeyArn],
+        },
+        Statement {
+            sid: "CreateTransformJobsLocalStorage",
+            when: When::Kms,
+            actions: &["sagemaker:CreateTransformJob"],
+            resources: &[sagemaker("transform-job/*")],
+            conditions: &[Condition::LocalStorageInstances, Condition::OutputKmsKeyArn],
+        },
+        Statement {
+            sid: "TagOnCreate",
+            when: When::Always,
+            actions: &["sagemaker:AddTags"],
+            resources: JOBS,
+            conditions: &[tag_on_create(&[
+                "CreateAutoMLJob",
+                "CreateAutoMLJobV2",
+                "CreateHyperParameterTuningJob",
+                "CreateProcessingJob",
+                "CreateTrainingJob",
+                "CreateTransformJob",
+            ])],
         },
         Statement {
             sid: "OperateJobs",
@@ -115,6 +173,7 @@ pub static MANAGE_ML_JOBS: Activity = Activity {
             resources: &[Resource::Given(Param::PassRoles)],
             conditions: &[Condition::PassedToService("sagemaker.amazonaws.com")],
         },
+        READ_JOB_LOGS,
         Statement {
             sid: "VolumeKeyGrants",
             when: When::Kms,
@@ -131,5 +190,5 @@ pub static MANAGE_ML_JOBS: Activity = Activity {
         },
     ],
     aws_managed_policies: &[],
-    source: "Role Manager template SM_CommonJobManagement (+_VPC, _KMS, _VPC_KMS); resource types and condition keys from the Service Authorization Reference for SageMaker",
+    source: "Role Manager template SM_CommonJobManagement (+_VPC, _KMS, _VPC_KMS), with the current sagemaker:VolumeKmsKeyArn and OutputKmsKeyArn keys, instance types with local storage, tag-on-create and the job logs the SageMaker Python SDK streams; resource types and condition keys from the Service Authorization Reference for SageMaker and CloudWatch Logs",
 };

@@ -3,7 +3,7 @@
 
 use super::{
     Activity, Condition, Param, Resource, Statement, Status, When, optional, required, s3,
-    sagemaker,
+    sagemaker, tag_on_create,
 };
 
 /// Every action a tracking server's MLflow REST API checks (the `sagemaker-mlflow` service,
@@ -72,13 +72,6 @@ const TRACKING_SERVER_ACTIONS: &[&str] = &[
     "sagemaker-mlflow:UpdateRegisteredModel",
     "sagemaker-mlflow:UpdateRun",
 ];
-
-/// Tags may only be added while creating a resource.
-const TAG_ON_CREATE: Condition = Condition::Static {
-    operator: "Null",
-    key: "sagemaker:TaggingAction",
-    values: &["false"],
-};
 
 pub static USE_MLFLOW: Activity = Activity {
     id: "use-mlflow",
@@ -189,7 +182,10 @@ pub static MANAGE_MLFLOW: Activity = Activity {
                 sagemaker("mlflow-app/*"),
                 sagemaker("mlflow-tracking-server/*"),
             ],
-            conditions: &[TAG_ON_CREATE],
+            conditions: &[tag_on_create(&[
+                "CreateMlflowApp",
+                "CreateMlflowTrackingServer",
+            ])],
         },
         Statement {
             sid: "PassRole",
@@ -261,7 +257,10 @@ pub static MLFLOW_AWS_SERVICES: Activity = Activity {
                 sagemaker("model-package/*"),
                 sagemaker("model-package-group/*"),
             ],
-            conditions: &[TAG_ON_CREATE],
+            conditions: &[tag_on_create(&[
+                "CreateModelPackage",
+                "CreateModelPackageGroup",
+            ])],
         },
         Statement {
             sid: "ReadTags",

@@ -205,10 +205,18 @@ pub enum Condition {
     VpcSubnets,
     /// As `VpcSubnets`, for `sagemaker:VpcSecurityGroupIds`.
     VpcSecurityGroups,
-    /// `ArnEquals sagemaker:VolumeKmsKey` the volume keys.
-    VolumeKmsKey,
-    /// `ArnEquals sagemaker:OutputKmsKey` the data keys.
-    OutputKmsKey,
+    /// `ArnEquals sagemaker:VolumeKmsKeyArn` the volume keys (KMS customization only).
+    VolumeKmsKeyArn,
+    /// `ArnEquals sagemaker:OutputKmsKeyArn` the data keys (KMS customization only).
+    OutputKmsKeyArn,
+    /// SageMaker refuses a volume key on instance types with local NVMe storage, which it encrypts
+    /// itself: no `sagemaker:VolumeKmsKeyArn` in the request, and every instance type of the
+    /// request one of `LOCAL_STORAGE_INSTANCE_TYPES` (KMS customization only).
+    LocalStorageInstances,
+    /// `ArnLike sagemaker:OwnerUserProfileArn` the caller's own Studio user profile, named by the
+    /// policy variables `${sagemaker:DomainId}` and `${sagemaker:UserProfileName}` that Studio
+    /// sets on the sessions of its apps.
+    OwnedByCaller,
     /// `StringLike kms:ViaService SERVICE.REGION.DNS-SUFFIX` for each region (or `*`), with the
     /// partition's DNS suffix.
     ViaService(&'static str),
@@ -221,6 +229,53 @@ pub enum Condition {
         values: &'static [&'static str],
     },
 }
+
+impl Condition {
+    /// The condition keys the rendered condition tests.
+    pub fn keys(&self) -> Vec<&'static str> {
+        match *self {
+            Condition::PassedToService(_) => vec!["iam:PassedToService"],
+            Condition::VpcSubnets => vec!["sagemaker:VpcSubnets"],
+            Condition::VpcSecurityGroups => vec!["sagemaker:VpcSecurityGroupIds"],
+            Condition::VolumeKmsKeyArn => vec!["sagemaker:VolumeKmsKeyArn"],
+            Condition::OutputKmsKeyArn => vec!["sagemaker:OutputKmsKeyArn"],
+            Condition::LocalStorageInstances => {
+                vec!["sagemaker:VolumeKmsKeyArn", "sagemaker:InstanceTypes"]
+            }
+            Condition::OwnedByCaller => vec!["sagemaker:OwnerUserProfileArn"],
+            Condition::ViaService(_) => vec!["kms:ViaService"],
+            Condition::ResourceAccount => vec!["aws:ResourceAccount"],
+            Condition::Static { key, .. } => vec![key],
+        }
+    }
+}
+
+/// `sagemaker:TaggingAction` limited to the Create actions whose requests carry tags: SageMaker
+/// authorizes the tags of `CreateX` as `sagemaker:AddTags` with `TaggingAction` `CreateX`, so
+/// tags can be set on what the activity creates and never added to existing resources.
+pub const fn tag_on_create(create_actions: &'static [&'static str]) -> Condition {
+    Condition::Static {
+        operator: "StringEquals",
+        key: "sagemaker:TaggingAction",
+        values: create_actions,
+    }
+}
+
+/// ML instance types with local NVMe instance storage, on which SageMaker refuses a volume KMS key,
+/// so the KMS variants let them run without one. EC2 names families with instance store volumes
+/// with a `d` (`ml.m5d`, `ml.c6id`, `ml.p4d`; `dn`: `ml.g4dn`, `ml.p3dn`); the GPU and Trainium
+/// families below have NVMe storage without the letter (SageMaker's "Instance store volumes").
+pub const LOCAL_STORAGE_INSTANCE_TYPES: &[&str] = &[
+    "ml.*d.*",
+    "ml.*dn.*",
+    "ml.g5.*",
+    "ml.g6.*",
+    "ml.g6e.*",
+    "ml.gr6.*",
+    "ml.p4de.*",
+    "ml.p5*",
+    "ml.trn*",
+];
 
 /// One statement of an activity's policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,8 +1,10 @@
 //! Manage Models, Manage Endpoints and Manage Model Monitoring: models and the model registry,
 //! endpoint deployments, and Model Monitor schedules.
 
+use super::jobs::READ_JOB_LOGS;
 use super::{
-    Activity, Condition, Param, Resource, Statement, Status, When, optional, required, sagemaker,
+    Activity, Condition, Param, Resource, Statement, Status, When, optional, regional, required,
+    sagemaker, tag_on_create,
 };
 
 const PASS_ROLE: Statement = Statement {
@@ -85,10 +87,25 @@ pub static MANAGE_MODELS: Activity = Activity {
             resources: &[Resource::Any],
             conditions: &[],
         },
+        Statement {
+            sid: "TagOnCreate",
+            when: When::Always,
+            actions: &["sagemaker:AddTags"],
+            resources: &[
+                sagemaker("model/*"),
+                sagemaker("model-package/*"),
+                sagemaker("model-package-group/*"),
+            ],
+            conditions: &[tag_on_create(&[
+                "CreateModel",
+                "CreateModelPackage",
+                "CreateModelPackageGroup",
+            ])],
+        },
         PASS_ROLE,
     ],
     aws_managed_policies: &[],
-    source: "Role Manager template SM_ModelManagement (+_VPC); resource types and condition keys from the Service Authorization Reference for SageMaker",
+    source: "Role Manager template SM_ModelManagement (+_VPC), with tag-on-create; resource types and condition keys from the Service Authorization Reference for SageMaker",
 };
 
 pub static MANAGE_ENDPOINTS: Activity = Activity {
@@ -96,7 +113,7 @@ pub static MANAGE_ENDPOINTS: Activity = Activity {
     name: "Manage Endpoints",
     aliases: &[],
     sid: "ManageEndpoints",
-    summary: "Deploy, update and delete real-time endpoints and their configurations.",
+    summary: "Deploy, update, invoke and delete real-time endpoints and their configurations, and read their logs.",
     status: Status::Legacy,
     params: &[optional(Param::VolumeKmsKeys)],
     vpc: false,
@@ -107,7 +124,14 @@ pub static MANAGE_ENDPOINTS: Activity = Activity {
             when: When::Always,
             actions: &["sagemaker:CreateEndpointConfig"],
             resources: &[sagemaker("endpoint-config/*")],
-            conditions: &[Condition::VolumeKmsKey],
+            conditions: &[Condition::VolumeKmsKeyArn],
+        },
+        Statement {
+            sid: "CreateEndpointConfigsLocalStorage",
+            when: When::Kms,
+            actions: &["sagemaker:CreateEndpointConfig"],
+            resources: &[sagemaker("endpoint-config/*")],
+            conditions: &[Condition::LocalStorageInstances],
         },
         Statement {
             sid: "OperateEndpoints",
@@ -124,6 +148,14 @@ pub static MANAGE_ENDPOINTS: Activity = Activity {
             resources: &[sagemaker("endpoint/*"), sagemaker("endpoint-config/*")],
             conditions: &[],
         },
+        // A deployment is smoke-tested with `Predictor.predict()` before it is handed over.
+        Statement {
+            sid: "Invoke",
+            when: When::Always,
+            actions: &["sagemaker:InvokeEndpoint"],
+            resources: &[sagemaker("endpoint/*")],
+            conditions: &[],
+        },
         Statement {
             sid: "List",
             when: When::Always,
@@ -131,18 +163,58 @@ pub static MANAGE_ENDPOINTS: Activity = Activity {
             resources: &[Resource::Any],
             conditions: &[],
         },
+        Statement {
+            sid: "TagOnCreate",
+            when: When::Always,
+            actions: &["sagemaker:AddTags"],
+            resources: &[sagemaker("endpoint/*"), sagemaker("endpoint-config/*")],
+            conditions: &[tag_on_create(&["CreateEndpoint", "CreateEndpointConfig"])],
+        },
+        Statement {
+            sid: "ReadEndpointLogs",
+            when: When::Always,
+            actions: &[
+                "logs:DescribeLogStreams",
+                "logs:FilterLogEvents",
+                "logs:GetLogEvents",
+            ],
+            resources: &[regional("logs", "log-group:/aws/sagemaker/Endpoints/*")],
+            conditions: &[],
+        },
         VOLUME_KEY_GRANTS,
     ],
     aws_managed_policies: &[],
-    source: "Role Manager template SM_EndpointDeployment (+_KMS); resource types and condition keys from the Service Authorization Reference for SageMaker and KMS",
+    source: "Role Manager template SM_EndpointDeployment (+_KMS), with the current sagemaker:VolumeKmsKeyArn key, instance types with local storage, InvokeEndpoint, tag-on-create and endpoint logs; resource types and condition keys from the Service Authorization Reference for SageMaker, CloudWatch Logs and KMS",
 };
+
+/// The job definitions the SageMaker Python SDK's monitors create (ModelQualityMonitor,
+/// ModelBiasMonitor, ModelExplainabilityMonitor, and data quality with
+/// `DefaultModelMonitor` or a definition of its own) and the schedules that run them.
+const MONITORING_RESOURCES: &[Resource] = &[
+    sagemaker("monitoring-schedule/*"),
+    sagemaker("processing-job/*"),
+    sagemaker("data-quality-job-definition/*"),
+    sagemaker("model-quality-job-definition/*"),
+    sagemaker("model-bias-job-definition/*"),
+    sagemaker("model-explainability-job-definition/*"),
+];
+
+const MONITORING_CREATE_ACTIONS: &[&str] = &[
+    "sagemaker:CreateDataQualityJobDefinition",
+    "sagemaker:CreateModelBiasJobDefinition",
+    "sagemaker:CreateModelExplainabilityJobDefinition",
+    "sagemaker:CreateModelQualityJobDefinition",
+    "sagemaker:CreateMonitoringSchedule",
+    "sagemaker:CreateProcessingJob",
+    "sagemaker:UpdateMonitoringSchedule",
+];
 
 pub static MANAGE_MODEL_MONITORING: Activity = Activity {
     id: "manage-model-monitoring",
     name: "Manage Model Monitoring",
     aliases: &[],
     sid: "ManageModelMonitoring",
-    summary: "Create, run and stop Model Monitor schedules and their processing jobs.",
+    summary: "Create, run and stop Model Monitor schedules, their data quality, model quality, bias and explainability job definitions, and baseline processing jobs.",
     status: Status::Current,
     params: &[
         required(Param::PassRoles),
@@ -157,20 +229,25 @@ pub static MANAGE_MODEL_MONITORING: Activity = Activity {
         Statement {
             sid: "CreateSchedules",
             when: When::Always,
-            actions: &[
-                "sagemaker:CreateMonitoringSchedule",
-                "sagemaker:CreateProcessingJob",
-                "sagemaker:UpdateMonitoringSchedule",
-            ],
-            resources: &[
-                sagemaker("monitoring-schedule/*"),
-                sagemaker("processing-job/*"),
-            ],
+            actions: MONITORING_CREATE_ACTIONS,
+            resources: MONITORING_RESOURCES,
             conditions: &[
                 Condition::VpcSubnets,
                 Condition::VpcSecurityGroups,
-                Condition::VolumeKmsKey,
-                Condition::OutputKmsKey,
+                Condition::VolumeKmsKeyArn,
+                Condition::OutputKmsKeyArn,
+            ],
+        },
+        Statement {
+            sid: "CreateSchedulesLocalStorage",
+            when: When::Kms,
+            actions: MONITORING_CREATE_ACTIONS,
+            resources: MONITORING_RESOURCES,
+            conditions: &[
+                Condition::VpcSubnets,
+                Condition::VpcSecurityGroups,
+                Condition::LocalStorageInstances,
+                Condition::OutputKmsKeyArn,
             ],
         },
         // Role Manager's VPC variant (without KMS) dropped this statement, so schedules could be
@@ -179,32 +256,57 @@ pub static MANAGE_MODEL_MONITORING: Activity = Activity {
             sid: "OperateSchedules",
             when: When::Always,
             actions: &[
+                "sagemaker:DeleteDataQualityJobDefinition",
+                "sagemaker:DeleteModelBiasJobDefinition",
+                "sagemaker:DeleteModelExplainabilityJobDefinition",
+                "sagemaker:DeleteModelQualityJobDefinition",
                 "sagemaker:DeleteMonitoringSchedule",
+                "sagemaker:DescribeDataQualityJobDefinition",
+                "sagemaker:DescribeModelBiasJobDefinition",
+                "sagemaker:DescribeModelExplainabilityJobDefinition",
+                "sagemaker:DescribeModelQualityJobDefinition",
                 "sagemaker:DescribeMonitoringSchedule",
                 "sagemaker:DescribeProcessingJob",
                 "sagemaker:StartMonitoringSchedule",
                 "sagemaker:StopMonitoringSchedule",
                 "sagemaker:StopProcessingJob",
             ],
-            resources: &[
-                sagemaker("monitoring-schedule/*"),
-                sagemaker("processing-job/*"),
-            ],
+            resources: MONITORING_RESOURCES,
             conditions: &[],
         },
         Statement {
             sid: "List",
             when: When::Always,
             actions: &[
+                "sagemaker:ListDataQualityJobDefinitions",
+                "sagemaker:ListModelBiasJobDefinitions",
+                "sagemaker:ListModelExplainabilityJobDefinitions",
+                "sagemaker:ListModelQualityJobDefinitions",
+                "sagemaker:ListMonitoringExecutions",
                 "sagemaker:ListMonitoringSchedules",
                 "sagemaker:ListProcessingJobs",
             ],
             resources: &[Resource::Any],
             conditions: &[],
         },
+        Statement {
+            sid: "TagOnCreate",
+            when: When::Always,
+            actions: &["sagemaker:AddTags"],
+            resources: MONITORING_RESOURCES,
+            conditions: &[tag_on_create(&[
+                "CreateDataQualityJobDefinition",
+                "CreateModelBiasJobDefinition",
+                "CreateModelExplainabilityJobDefinition",
+                "CreateModelQualityJobDefinition",
+                "CreateMonitoringSchedule",
+                "CreateProcessingJob",
+            ])],
+        },
         PASS_ROLE,
+        READ_JOB_LOGS,
         VOLUME_KEY_GRANTS,
     ],
     aws_managed_policies: &[],
-    source: "Role Manager template SM_ModelMonitoring (+_VPC, _KMS, _VPC_KMS); resource types and condition keys from the Service Authorization Reference for SageMaker and KMS",
+    source: "Role Manager template SM_ModelMonitoring (+_VPC, _KMS, _VPC_KMS), with the job definitions of the SageMaker Python SDK's monitors, the current sagemaker:VolumeKmsKeyArn and OutputKmsKeyArn keys, instance types with local storage, tag-on-create and baseline job logs; resource types and condition keys from the Service Authorization Reference for SageMaker, CloudWatch Logs and KMS",
 };

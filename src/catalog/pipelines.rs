@@ -1,13 +1,17 @@
 //! Manage Pipelines: SageMaker Pipelines and their executions.
 
-use super::{Activity, Condition, Param, Resource, Statement, Status, When, required, sagemaker};
+use super::jobs::READ_JOB_LOGS;
+use super::{
+    Activity, Condition, Param, Resource, Statement, Status, When, required, sagemaker,
+    tag_on_create,
+};
 
 pub static MANAGE_PIPELINES: Activity = Activity {
     id: "manage-pipelines",
     name: "Manage Pipelines",
     aliases: &[],
     sid: "ManagePipelines",
-    summary: "Create, update and run SageMaker Pipelines and operate their executions.",
+    summary: "Create, update and run SageMaker Pipelines, passing the given pipeline execution roles, and follow their executions' steps and logs.",
     status: Status::Current,
     params: &[required(Param::PassRoles)],
     vpc: false,
@@ -45,6 +49,32 @@ pub static MANAGE_PIPELINES: Activity = Activity {
             resources: &[sagemaker("pipeline/*/execution/*")],
             conditions: &[],
         },
+        // A step's details in Studio and `execution.list_steps()` name the job the step ran.
+        Statement {
+            sid: "StepJobs",
+            when: When::Always,
+            actions: &[
+                "sagemaker:DescribeHyperParameterTuningJob",
+                "sagemaker:DescribeProcessingJob",
+                "sagemaker:DescribeTrainingJob",
+                "sagemaker:DescribeTransformJob",
+            ],
+            resources: &[
+                sagemaker("hyper-parameter-tuning-job/*"),
+                sagemaker("processing-job/*"),
+                sagemaker("training-job/*"),
+                sagemaker("transform-job/*"),
+            ],
+            conditions: &[],
+        },
+        Statement {
+            sid: "TagOnCreate",
+            when: When::Always,
+            actions: &["sagemaker:AddTags"],
+            resources: &[sagemaker("pipeline/*")],
+            conditions: &[tag_on_create(&["CreatePipeline"])],
+        },
+        READ_JOB_LOGS,
         Statement {
             sid: "List",
             when: When::Always,
@@ -61,5 +91,5 @@ pub static MANAGE_PIPELINES: Activity = Activity {
         },
     ],
     aws_managed_policies: &[],
-    source: "Role Manager template SM_PipelineManagement; resource types from the Service Authorization Reference for SageMaker",
+    source: "Role Manager template SM_PipelineManagement, with UpdatePipeline, tag-on-create, and the step jobs and logs that Studio and the SageMaker Python SDK show; resource types and condition keys from the Service Authorization Reference for SageMaker and CloudWatch Logs",
 };

@@ -3,23 +3,19 @@
 
 use super::{
     Activity, Condition, Param, Resource, Statement, Status, When, optional, regional, required,
-    sagemaker,
+    sagemaker, tag_on_create,
 };
 
-/// Tags may only be added while creating a resource (`sagemaker:TaggingAction` is set by Create*
-/// calls), not to existing resources.
-const TAG_ON_CREATE: Condition = Condition::Static {
-    operator: "Null",
-    key: "sagemaker:TaggingAction",
-    values: &["false"],
-};
+/// The caller's Studio domain and user profile, as the policy variables Studio sets on the
+/// sessions of its apps. Statements naming them match only requests made from Studio.
+const OWN_USER_PROFILE: &str = "user-profile/${sagemaker:DomainId}/${sagemaker:UserProfileName}";
 
 pub static RUN_STUDIO_APPS: Activity = Activity {
     id: "run-studio-apps",
     name: "Run Studio Applications",
     aliases: &["Run Studio Classic Applications"],
     sid: "RunStudioApps",
-    summary: "Create, run and delete Studio apps, spaces and app image configurations in a domain.",
+    summary: "Open Studio as its own user profile; create, run and delete its own spaces and their apps, and apps in the domain's shared spaces.",
     status: Status::Current,
     params: &[
         optional(Param::PassRoles),
@@ -30,45 +26,90 @@ pub static RUN_STUDIO_APPS: Activity = Activity {
     kms: true,
     statements: &[
         Statement {
-            sid: "Apps",
+            sid: "PresignedDomainUrl",
+            when: When::Always,
+            actions: &["sagemaker:CreatePresignedDomainUrl"],
+            resources: &[sagemaker(OWN_USER_PROFILE)],
+            conditions: &[],
+        },
+        // Apps of the user profile itself (Studio Classic, Canvas): no space, so no owner.
+        Statement {
+            sid: "UserProfileApps",
+            when: When::Always,
+            actions: &["sagemaker:CreateApp", "sagemaker:DeleteApp"],
+            resources: &[sagemaker(
+                "app/${sagemaker:DomainId}/${sagemaker:UserProfileName}/*",
+            )],
+            conditions: &[Condition::Static {
+                operator: "Null",
+                key: "sagemaker:OwnerUserProfileArn",
+                values: &["true"],
+            }],
+        },
+        // Its own spaces, private or shared, and the apps in them. (Apps in shared spaces are
+        // open to every member anyway.)
+        Statement {
+            sid: "OwnSpaces",
             when: When::Always,
             actions: &[
                 "sagemaker:CreateApp",
-                "sagemaker:DeleteApp",
-                "sagemaker:DescribeApp",
-            ],
-            resources: &[sagemaker("app/*")],
-            conditions: &[],
-        },
-        Statement {
-            sid: "AppImageConfigs",
-            when: When::Always,
-            actions: &[
-                "sagemaker:CreateAppImageConfig",
-                "sagemaker:DeleteAppImageConfig",
-                "sagemaker:DescribeAppImageConfig",
-                "sagemaker:UpdateAppImageConfig",
-            ],
-            resources: &[sagemaker("app-image-config/*")],
-            conditions: &[],
-        },
-        Statement {
-            sid: "Spaces",
-            when: When::Always,
-            actions: &[
                 "sagemaker:CreateSpace",
+                "sagemaker:DeleteApp",
                 "sagemaker:DeleteSpace",
-                "sagemaker:DescribeSpace",
                 "sagemaker:UpdateSpace",
             ],
-            resources: &[sagemaker("space/*")],
-            conditions: &[],
+            resources: &[
+                sagemaker("app/${sagemaker:DomainId}/*"),
+                sagemaker("space/${sagemaker:DomainId}/*"),
+            ],
+            conditions: &[
+                Condition::OwnedByCaller,
+                Condition::Static {
+                    operator: "StringEquals",
+                    key: "sagemaker:SpaceSharingType",
+                    values: &["Private", "Shared"],
+                },
+            ],
+        },
+        // Shared spaces are the domain's common workspaces: any member may run apps in them.
+        Statement {
+            sid: "SharedSpaceApps",
+            when: When::Always,
+            actions: &["sagemaker:CreateApp", "sagemaker:DeleteApp"],
+            resources: &[sagemaker("app/${sagemaker:DomainId}/*")],
+            conditions: &[Condition::Static {
+                operator: "StringEquals",
+                key: "sagemaker:SpaceSharingType",
+                values: &["Shared"],
+            }],
         },
         Statement {
-            sid: "DescribeDomain",
+            sid: "TagOnCreate",
             when: When::Always,
-            actions: &["sagemaker:DescribeDomain", "sagemaker:DescribeUserProfile"],
-            resources: &[sagemaker("domain/*"), sagemaker("user-profile/*")],
+            actions: &["sagemaker:AddTags"],
+            resources: &[
+                sagemaker("app/${sagemaker:DomainId}/*"),
+                sagemaker("space/${sagemaker:DomainId}/*"),
+            ],
+            conditions: &[tag_on_create(&["CreateApp", "CreateSpace"])],
+        },
+        Statement {
+            sid: "Describe",
+            when: When::Always,
+            actions: &[
+                "sagemaker:DescribeApp",
+                "sagemaker:DescribeAppImageConfig",
+                "sagemaker:DescribeDomain",
+                "sagemaker:DescribeSpace",
+                "sagemaker:DescribeUserProfile",
+            ],
+            resources: &[
+                sagemaker("app/*"),
+                sagemaker("app-image-config/*"),
+                sagemaker("domain/*"),
+                sagemaker("space/*"),
+                sagemaker("user-profile/*"),
+            ],
             conditions: &[],
         },
         Statement {
@@ -83,17 +124,6 @@ pub static RUN_STUDIO_APPS: Activity = Activity {
             ],
             resources: &[Resource::Any],
             conditions: &[],
-        },
-        Statement {
-            sid: "TagOnCreate",
-            when: When::Always,
-            actions: &["sagemaker:AddTags"],
-            resources: &[
-                sagemaker("app/*"),
-                sagemaker("app-image-config/*"),
-                sagemaker("space/*"),
-            ],
-            conditions: &[TAG_ON_CREATE],
         },
         // Role Manager's KMS variant dropped this statement; it is kept whatever the KMS setting.
         Statement {
@@ -133,7 +163,7 @@ pub static RUN_STUDIO_APPS: Activity = Activity {
         },
     ],
     aws_managed_policies: &[],
-    source: "Role Manager templates SM_StudioAppPermissions (v1, v2) and SM_StudioAppPermissions_KMS; spaces and tag-on-create from the console's 2024 SM_StudioAppPermissions; resource types and condition keys from the Service Authorization Reference for SageMaker and KMS",
+    source: "The console's 2024 SM_StudioAppPermissions (Spaces-aware: presigned URL for its own user profile, spaces and apps scoped to their owner by sagemaker:OwnerUserProfileArn and sagemaker:SpaceSharingType, no app image config writes), with tags limited to CreateApp and CreateSpace; KMS statements from SM_StudioAppPermissions_KMS; resource types and condition keys from the Service Authorization Reference for SageMaker and KMS",
 };
 
 pub static RUN_STUDIO_EMR_SERVERLESS: Activity = Activity {

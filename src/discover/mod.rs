@@ -546,8 +546,13 @@ impl Reading {
                     let param = match key.as_str() {
                         "sagemaker:VpcSubnets" => Param::VpcSubnets,
                         "sagemaker:VpcSecurityGroupIds" => Param::VpcSecurityGroups,
-                        "sagemaker:VolumeKmsKey" => Param::VolumeKmsKeys,
-                        "sagemaker:OutputKmsKey" => Param::DataKmsKeys,
+                        // Role Manager's templates use the keys IAM has since deprecated.
+                        "sagemaker:VolumeKmsKeyArn" | "sagemaker:VolumeKmsKey" => {
+                            Param::VolumeKmsKeys
+                        }
+                        "sagemaker:OutputKmsKeyArn" | "sagemaker:OutputKmsKey" => {
+                            Param::DataKmsKeys
+                        }
                         _ => continue,
                     };
                     for value in strings(Some(values)) {

@@ -163,8 +163,8 @@ fn condition_properties(statement: &Value) -> String {
     const KEYS: [(&str, &str); 4] = [
         ("sagemaker:VpcSubnets", "VpcSubnets"),
         ("sagemaker:VpcSecurityGroupIds", "VpcSecurityGroups"),
-        ("sagemaker:VolumeKmsKey", "VolumeKmsKeys"),
-        ("sagemaker:OutputKmsKey", "DataKmsKeys"),
+        ("sagemaker:VolumeKmsKeyArn", "VolumeKmsKeys"),
+        ("sagemaker:OutputKmsKeyArn", "DataKmsKeys"),
     ];
     let text = statement
         .get("Condition")

@@ -16,9 +16,12 @@ pub struct Rendered {
     pub statement: Value,
 }
 
-/// Every statement of the selected activities, in catalog order.
+/// Every statement of the selected activities, in catalog order. A statement that grants
+/// exactly what an earlier one grants (activities share PassRole, key grant and log statements)
+/// is written once, under the earlier statement's id.
 pub fn statements(properties: &Properties, context: &StackContext) -> Vec<Rendered> {
     let mut out = Vec::new();
+    let mut seen: Vec<Map<String, Value>> = Vec::new();
     for &index in &properties.activities {
         let activity = catalog::activity(index);
         let scope = Renderer {
@@ -31,6 +34,10 @@ pub fn statements(properties: &Properties, context: &StackContext) -> Vec<Render
                 continue;
             }
             if let Some(rendered) = scope.statement(statement) {
+                if seen.contains(&rendered) {
+                    continue;
+                }
+                seen.push(rendered.clone());
                 let sid = format!("{}{}", activity.sid, statement.sid);
                 out.push(Rendered {
                     statement: with_sid(&sid, rendered),
@@ -216,24 +223,51 @@ impl Renderer<'_> {
                     add("ForAllValues:StringEquals", key, self.param(param).to_vec());
                     add("Null", key, vec!["false".to_owned()]);
                 }
-                Condition::VolumeKmsKey if self.kms() => {
+                Condition::VolumeKmsKeyArn if self.kms() => {
                     add(
                         "ArnEquals",
-                        "sagemaker:VolumeKmsKey",
+                        "sagemaker:VolumeKmsKeyArn",
                         self.param(Param::VolumeKmsKeys).to_vec(),
                     );
                 }
-                Condition::OutputKmsKey if self.kms() => {
+                Condition::OutputKmsKeyArn if self.kms() => {
                     add(
                         "ArnEquals",
-                        "sagemaker:OutputKmsKey",
+                        "sagemaker:OutputKmsKeyArn",
                         self.param(Param::DataKmsKeys).to_vec(),
                     );
                 }
+                Condition::LocalStorageInstances if self.kms() => {
+                    add("Null", "sagemaker:VolumeKmsKeyArn", vec!["true".to_owned()]);
+                    // ForAllValues alone passes when the request names no instance type.
+                    add(
+                        "ForAllValues:StringLike",
+                        "sagemaker:InstanceTypes",
+                        catalog::LOCAL_STORAGE_INSTANCE_TYPES
+                            .iter()
+                            .map(|t| (*t).to_owned())
+                            .collect(),
+                    );
+                    add("Null", "sagemaker:InstanceTypes", vec!["false".to_owned()]);
+                }
                 Condition::VpcSubnets
                 | Condition::VpcSecurityGroups
-                | Condition::VolumeKmsKey
-                | Condition::OutputKmsKey => {}
+                | Condition::VolumeKmsKeyArn
+                | Condition::OutputKmsKeyArn
+                | Condition::LocalStorageInstances => {}
+                Condition::OwnedByCaller => {
+                    let partition = self.context.partition;
+                    let account = &self.context.account;
+                    let values = regions(self.properties)
+                        .iter()
+                        .map(|region| {
+                            format!(
+                                "arn:{partition}:sagemaker:{region}:{account}:user-profile/${{sagemaker:DomainId}}/${{sagemaker:UserProfileName}}"
+                            )
+                        })
+                        .collect();
+                    add("ArnLike", "sagemaker:OwnerUserProfileArn", values);
+                }
                 Condition::ViaService(service) => {
                     let suffix = self.context.partition.dns_suffix();
                     let values = regions(self.properties)
