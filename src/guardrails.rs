@@ -8,6 +8,7 @@ use crate::properties::{Properties, PropertyError, PropertyErrors};
 
 pub const REQUIRED_BOUNDARY_ENV: &str = "PERSONA_ROLE_REQUIRED_BOUNDARY";
 pub const ALLOWED_MANAGED_POLICIES_ENV: &str = "PERSONA_ROLE_ALLOWED_MANAGED_POLICIES";
+pub const ALLOW_ADOPTION_ENV: &str = "PERSONA_ROLE_ALLOW_ADOPTION";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Guardrails {
@@ -16,6 +17,9 @@ pub struct Guardrails {
     /// ARN patterns (`*` matches any run of characters) that `ManagedPolicyArns` may name;
     /// `None` allows any.
     pub allowed_managed_policies: Option<Vec<String>>,
+    /// `AdoptExistingRole` may not take over a role no stack owns (the function's stack was
+    /// deployed with `AllowAdoption=false`, so its IAM permissions would refuse the tagging).
+    pub adoption_forbidden: bool,
 }
 
 impl Guardrails {
@@ -35,7 +39,16 @@ impl Guardrails {
         Guardrails {
             required_boundary,
             allowed_managed_policies,
+            adoption_forbidden: false,
         }
+    }
+
+    /// With the adoption switch's value: unset or empty leaves adoption to IAM, anything but
+    /// `true` forbids it.
+    pub fn with_adoption(mut self, allow_adoption: Option<&str>) -> Self {
+        let value = allow_adoption.map(str::trim).unwrap_or_default();
+        self.adoption_forbidden = !value.is_empty() && value != "true";
+        self
     }
 
     pub fn from_env() -> Self {
@@ -43,6 +56,7 @@ impl Guardrails {
             std::env::var(REQUIRED_BOUNDARY_ENV).ok().as_deref(),
             std::env::var(ALLOWED_MANAGED_POLICIES_ENV).ok().as_deref(),
         )
+        .with_adoption(std::env::var(ALLOW_ADOPTION_ENV).ok().as_deref())
     }
 
     /// Applies the required boundary and checks every managed policy the role would attach —
@@ -164,5 +178,24 @@ mod tests {
         assert_eq!(g, Guardrails::default());
         let g = Guardrails::from_values(None, Some(""));
         assert_eq!(g.allowed_managed_policies, Some(Vec::new()));
+        assert!(
+            !Guardrails::default()
+                .with_adoption(Some(""))
+                .adoption_forbidden
+        );
+    }
+
+    #[test]
+    fn adoption_is_forbidden_unless_the_switch_says_true() {
+        let with = |value| {
+            Guardrails::default()
+                .with_adoption(value)
+                .adoption_forbidden
+        };
+        assert!(with(Some("false")));
+        assert!(with(Some("no")));
+        assert!(!with(Some("true")));
+        assert!(!with(Some(" true ")));
+        assert!(!with(None));
     }
 }

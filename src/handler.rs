@@ -21,10 +21,11 @@ use crate::cfn::{
 use crate::context::StackContext;
 use crate::guardrails::Guardrails;
 use crate::iam::state::{self, Deletion};
-use crate::iam::{self, CreateRoleError, Iam, RoleState, SdkIam};
+use crate::iam::{self, Change, CreateRoleError, Iam, RoleState, SdkIam};
 use crate::lifecycle::{self, Found, Step, decide};
 use crate::ownership::Owner;
-use crate::plan::{self, Plan};
+use crate::plan::{self, Plan, PlanTag};
+use crate::properties::table;
 
 /// Environment variable that lets the ResponseURL be http on 127.0.0.1/localhost (local tests).
 pub const ALLOW_LOOPBACK_ENV: &str = "RESPONSE_URL_ALLOW_LOOPBACK";
@@ -540,6 +541,7 @@ async fn run<I: Iam>(
         owner: &owner,
         guardrails: &guardrails,
         progress: &progress,
+        detached: Mutex::new(Vec::new()),
     };
     match request.request_type {
         RequestType::Create => work.create().await,
@@ -555,6 +557,8 @@ struct Work<'a, I> {
     owner: &'a Owner,
     guardrails: &'a Guardrails,
     progress: &'a Progress,
+    /// Policies an adoption detached (the console's per-activity ones), for the answer.
+    detached: Mutex<Vec<String>>,
 }
 
 /// What a creation made: the role, or nothing because a role of that name exists.
@@ -569,8 +573,43 @@ impl<I: Iam> Work<'_, I> {
             Ok(plan) => plan,
             Err(reason) => return Outcome::failed(self.progress.failure_id(self.request), reason),
         };
-        let result = self.optimistic(lifecycle::Request::Create, &plan).await;
+        let adopt = plan.adopt_existing_role;
+        let request = lifecycle::Request::Create { adopt };
+        // A role of the planned name in the console's capitalisation (`SageMaker-…`) is looked
+        // for first: IAM names are unique ignoring case, but not every IAM answers so. With
+        // adoption the planned spelling is looked for too; without, CreateRole finds it.
+        let result = match self.find_existing(&plan, adopt).await {
+            Ok(Some(role)) => {
+                let planned = Some((plan.role.role_name.as_str(), plan.role.path.as_str()));
+                let name = role.name.clone();
+                let step = decide(request, planned, found(self.owner, Some(&role)));
+                match self.carry_out(step, &plan, Some(role)).await {
+                    Ok(created) => created.into_role(&name),
+                    Err(reason) => Err(reason),
+                }
+            }
+            Ok(None) => self.optimistic(request, &plan).await,
+            Err(reason) => Err(reason),
+        };
         self.finish(&plan, result)
+    }
+
+    /// The role of the planned name, whatever the capitalisation of its `sagemaker-` prefix.
+    async fn find_existing(&self, plan: &Plan, both: bool) -> Result<Option<RoleState>, String> {
+        let name = plan.role.role_name.as_str();
+        let console = lifecycle::console_name(name);
+        let planned = both.then_some(name);
+        for candidate in planned.into_iter().chain(console.as_deref()) {
+            if let Some(role) = self
+                .iam
+                .get_role(candidate)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Ok(Some(role));
+            }
+        }
+        Ok(None)
     }
 
     async fn update(&self) -> Outcome {
@@ -580,18 +619,20 @@ impl<I: Iam> Work<'_, I> {
             Err(reason) => return Outcome::failed(current, reason),
         };
         let request = lifecycle::Request::Update { current: &current };
-        let name = plan.role.role_name.as_str();
-        if name != current {
-            tracing::info!(old = %current, new = %name, "role name changes: replacing the role");
+        let planned_name = plan.role.role_name.as_str();
+        if !planned_name.eq_ignore_ascii_case(&current) {
+            tracing::info!(old = %current, new = %planned_name, "role name changes: replacing the role");
             let result = self.optimistic(request, &plan).await;
             return self.finish(&plan, result);
         }
+        // The role's own spelling of the name (an adopted `SageMaker-` role keeps it).
+        let name = current.as_str();
         let role = match self.iam.get_role(name).await {
             Ok(role) => role,
             Err(e) => return Outcome::failed(current, e.to_string()),
         };
         let found = found(self.owner, role.as_ref());
-        let step = decide(request, Some((name, &plan.role.path)), found);
+        let step = decide(request, Some((planned_name, &plan.role.path)), found);
         let result = match self.carry_out(step, &plan, role).await {
             Ok(created) => created.into_role(name),
             Err(reason) => Err(reason),
@@ -616,6 +657,9 @@ impl<I: Iam> Work<'_, I> {
             };
             let request = lifecycle::Request::Delete { id: name };
             match decide(request, None, found(self.owner, role.as_ref())) {
+                Step::Teardown { role } if self.retain_on_delete() => {
+                    tracing::info!(role = %role, "RetainOnDelete is set: the role is left as it is");
+                }
                 Step::Teardown { role } => {
                     match state::delete_role(self.iam, &role, self.owner).await {
                         Ok(Deletion::Deleted | Deletion::NotFound) => {}
@@ -637,6 +681,15 @@ impl<I: Iam> Work<'_, I> {
         Outcome::success(id, Vec::new())
     }
 
+    /// `RetainOnDelete` of the Delete's properties (read alone: the rest may no longer plan).
+    fn retain_on_delete(&self) -> bool {
+        match self.request.properties.get(table::RETAIN_ON_DELETE.name) {
+            Some(Value::Bool(retain)) => *retain,
+            Some(Value::String(text)) => text == "true",
+            _ => false,
+        }
+    }
+
     /// The role name the event's ResourceProperties plan, read from `RoleNameSuffix` alone so
     /// that it is found even when the rest of the properties no longer plan.
     fn planned_role_name(&self) -> Option<String> {
@@ -653,7 +706,17 @@ impl<I: Iam> Work<'_, I> {
     /// SUCCESS with the role's attributes, or FAILED with the id [`Progress`] gives.
     fn finish(&self, plan: &Plan, result: Result<RoleState, String>) -> Outcome {
         match result {
-            Ok(role) => success(plan, &role),
+            Ok(role) => {
+                let mut outcome = success(plan, &role);
+                let detached = self.detached.lock().unwrap_or_else(PoisonError::into_inner);
+                if !detached.is_empty() {
+                    // Last: the first attribute trimming would drop to fit the answer.
+                    outcome
+                        .data
+                        .push(("DetachedPolicies".to_owned(), detached.join(",")));
+                }
+                outcome
+            }
             Err(mut reason) => {
                 if let Some(note) = self.progress.left_behind(self.request) {
                     reason.push_str(&note);
@@ -720,6 +783,44 @@ impl<I: Iam> Work<'_, I> {
                     .await
                     .map(|role| Created::Role(Box::new(role)))
                     .map_err(|e| e.to_string())
+            }
+            (Step::Adopt, Some(role)) if self.guardrails.adoption_forbidden => Err(format!(
+                "AdoptExistingRole: role {} is no stack's, and this function does not allow \
+                 adoption; it was left unchanged. Deploy the function's stack with \
+                 AllowAdoption=true for the migration",
+                role.name
+            )),
+            (Step::Adopt, Some(mut role)) => {
+                tracing::info!(role = %role.name, "role is no stack's and AdoptExistingRole is set: taking it over");
+                self.progress.set_role(Some(role.name.clone()));
+                let tags: Vec<PlanTag> = self
+                    .owner
+                    .tags()
+                    .iter()
+                    .map(|(key, value)| PlanTag {
+                        key: (*key).to_owned(),
+                        value: (*value).to_owned(),
+                    })
+                    .collect();
+                self.iam
+                    .apply(&role.name, &Change::TagRole { tags: tags.clone() })
+                    .await
+                    .map_err(|e| e.to_string())?;
+                role.tags.extend(tags.into_iter().map(|t| (t.key, t.value)));
+                let planned: Vec<String> = plan.all_attached_arns();
+                let detached: Vec<String> = self
+                    .iam
+                    .attached_policy_arns(&role.name)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .into_iter()
+                    .filter(|arn| !planned.contains(arn))
+                    .collect();
+                let role = state::converge(self.iam, plan, role, self.owner)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                *self.detached.lock().unwrap_or_else(PoisonError::into_inner) = detached;
+                Ok(Created::Role(Box::new(role)))
             }
             (Step::Refuse { reason }, _) => Err(reason),
             (step, _) => Err(format!(
@@ -816,14 +917,14 @@ fn found<'a>(owner: &Owner, role: Option<&'a RoleState>) -> Found<'a> {
 fn success(plan: &Plan, role: &RoleState) -> Outcome {
     Outcome::success(
         role.name.clone(),
-        attributes(plan, &role.arn, &role.role_id),
+        attributes(plan, &role.name, &role.arn, &role.role_id),
     )
 }
 
-fn attributes(plan: &Plan, arn: &str, role_id: &str) -> Vec<(String, String)> {
+fn attributes(plan: &Plan, name: &str, arn: &str, role_id: &str) -> Vec<(String, String)> {
     vec![
         ("Arn".to_owned(), arn.to_owned()),
-        ("RoleName".to_owned(), plan.role.role_name.clone()),
+        ("RoleName".to_owned(), name.to_owned()),
         ("RoleId".to_owned(), role_id.to_owned()),
         ("PolicyArns".to_owned(), plan.all_attached_arns().join(",")),
         ("Activities".to_owned(), plan.activities.join(",")),
@@ -837,7 +938,12 @@ fn check_answer_fits(plan: &Plan, request: &Request) -> Result<(), String> {
     // Role ids are 21 characters (AROA and 17 more).
     let probe = Outcome::success(
         plan.role.role_name.clone(),
-        attributes(plan, &plan.role.arn, "AROA00000000000000000"),
+        attributes(
+            plan,
+            &plan.role.role_name,
+            &plan.role.arn,
+            "AROA00000000000000000",
+        ),
     )
     .into_response(request);
     let (_, trimmed) = probe.body();

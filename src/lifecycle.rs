@@ -8,15 +8,12 @@ use crate::properties::{MAX_ROLE_NAME, ROLE_NAME_PREFIX, is_role_name_char};
 /// What CloudFormation asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Request<'a> {
-    Create,
+    /// `adopt`: the properties allow taking over a role no stack owns (`AdoptExistingRole`).
+    Create { adopt: bool },
     /// `current` is the PhysicalResourceId: the role the resource has now.
-    Update {
-        current: &'a str,
-    },
+    Update { current: &'a str },
     /// `id` is the PhysicalResourceId, which CloudFormation may have made up.
-    Delete {
-        id: &'a str,
-    },
+    Delete { id: &'a str },
 }
 
 /// The role IAM holds under the name a step is about, as far as the decision needs it.
@@ -51,6 +48,9 @@ pub enum Step {
     Replace { old: String },
     /// The planned role exists and is this resource's own: bring it to the plan in place.
     Converge,
+    /// The planned role exists and no stack owns it, and the properties allow taking it over:
+    /// tag it as this resource's, then converge it in place (same RoleId and ARN).
+    Adopt,
     /// Delete this resource's role with everything it owns.
     Teardown { role: String },
     /// Nothing to do: success.
@@ -63,7 +63,10 @@ pub enum Step {
 /// (`sagemaker-…`). Placeholders of failed Creates and most ids CloudFormation made up cannot,
 /// and need no IAM call (outside `sagemaker-*` the function may not even read).
 pub fn delete_target(id: &str) -> Option<&str> {
-    (is_role_name(id) && id.starts_with(ROLE_NAME_PREFIX)).then_some(id)
+    let prefixed = id
+        .get(..ROLE_NAME_PREFIX.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(ROLE_NAME_PREFIX));
+    (is_role_name(id) && prefixed).then_some(id)
 }
 
 /// The name a Delete must look at: the PhysicalResourceId when it can be this resource's role;
@@ -78,6 +81,12 @@ pub fn delete_targets(id: &str, planned: Option<&str>) -> Vec<String> {
         .map(str::to_owned)
         .into_iter()
         .collect()
+}
+
+/// The name as Role Manager's console capitalised it (`SageMaker-…`), when it differs.
+pub fn console_name(name: &str) -> Option<String> {
+    let suffix = name.strip_prefix(ROLE_NAME_PREFIX)?;
+    Some(format!("SageMaker-{suffix}"))
 }
 
 /// Whether an id can name a role at all (placeholders and most made-up ids cannot).
@@ -106,14 +115,18 @@ pub fn decide(request: Request<'_>, planned: Option<(&str, &str)>, found: Found<
         (_, None) => Step::Refuse {
             reason: "internal error: no plan for a Create or Update".to_owned(),
         },
-        (Request::Create, Some((name, _))) => create(name, found, Step::Create),
-        (Request::Update { current }, Some((name, _))) if name != current => create(
-            name,
-            found,
-            Step::Replace {
-                old: current.to_owned(),
-            },
-        ),
+        (Request::Create { adopt }, Some((name, _))) => create(name, found, Step::Create, adopt),
+        // Role names are unique ignoring case (an adopted console role keeps its `SageMaker-`).
+        (Request::Update { current }, Some((name, _))) if !name.eq_ignore_ascii_case(current) => {
+            create(
+                name,
+                found,
+                Step::Replace {
+                    old: current.to_owned(),
+                },
+                false,
+            )
+        }
         (Request::Update { .. }, Some((name, path))) => match found {
             Found::Absent => Step::Recreate,
             Found::Role {
@@ -142,13 +155,27 @@ fn path_change(from: &str, to: &str) -> String {
 }
 
 /// Creating `name`: `fresh` when it is absent, in place when it is already ours (a redelivered
-/// Create, a rollback to an earlier name), refused when anyone else holds it.
-fn create(name: &str, found: Found<'_>, fresh: Step) -> Step {
+/// Create, a rollback to an earlier name), taken over when no stack owns it and `adopt` allows,
+/// refused when anyone else holds it.
+fn create(name: &str, found: Found<'_>, fresh: Step, adopt: bool) -> Step {
     match found {
         Found::Absent => fresh,
         Found::Role {
             claim: Claim::Ours, ..
         } => Step::Converge,
+        Found::Role {
+            claim: Claim::Unclaimed,
+            ..
+        } if adopt => Step::Adopt,
+        Found::Role {
+            claim: Claim::Unclaimed,
+            ..
+        } => Step::Refuse {
+            reason: format!(
+                "{}; choose another RoleNameSuffix, or set AdoptExistingRole: true to take the role over",
+                role_not_ours(name)
+            ),
+        },
         Found::Role { .. } => Step::Refuse {
             reason: format!("{}; choose another RoleNameSuffix", role_not_ours(name)),
         },
@@ -184,16 +211,29 @@ mod tests {
         let update = Request::Update { current: NAME };
         let rename = Request::Update { current: OLD };
         let delete = Request::Delete { id: NAME };
+        let create = Request::Create { adopt: false };
         let rows: Vec<(&str, Request<'_>, Found<'_>, Step)> = vec![
+            ("create, nothing there", create, Found::Absent, Step::Create),
+            ("create delivered twice", create, ours("/"), Step::Converge),
             (
-                "create, nothing there",
-                Request::Create,
-                Found::Absent,
-                Step::Create,
+                "create adopting an unowned role",
+                Request::Create { adopt: true },
+                held(Claim::Unclaimed),
+                Step::Adopt,
             ),
             (
-                "create delivered twice",
-                Request::Create,
+                "adopting never takes another stack's role",
+                Request::Create { adopt: true },
+                held(Claim::Other),
+                Step::Refuse {
+                    reason: format!("{}; choose another RoleNameSuffix", role_not_ours(NAME)),
+                },
+            ),
+            (
+                "an adopted console role keeps its capitalised name",
+                Request::Update {
+                    current: "SageMaker-ds",
+                },
                 ours("/"),
                 Step::Converge,
             ),
@@ -258,7 +298,7 @@ mod tests {
         let planned = Some((NAME, "/"));
         for claim in [Claim::Other, Claim::Unclaimed] {
             for request in [
-                Request::Create,
+                Request::Create { adopt: false },
                 Request::Update { current: NAME },
                 Request::Update { current: OLD },
             ] {
@@ -271,7 +311,11 @@ mod tests {
             ));
         }
         // A Create is told how to get out of the clash.
-        let Step::Refuse { reason } = decide(Request::Create, planned, held(Claim::Other)) else {
+        let Step::Refuse { reason } = decide(
+            Request::Create { adopt: false },
+            planned,
+            held(Claim::Other),
+        ) else {
             panic!("refused");
         };
         assert!(reason.contains("choose another RoleNameSuffix"), "{reason}");

@@ -127,6 +127,10 @@ pub struct Properties {
     pub activities: Vec<ActivityIndex>,
     pub parameters: Parameters,
     pub activity_parameters: BTreeMap<ActivityIndex, Parameters>,
+    /// On Create, take over an unowned role of the planned name.
+    pub adopt_existing_role: bool,
+    /// On Delete, leave the role as it is.
+    pub retain_on_delete: bool,
     /// Regions policies are scoped to; empty means all regions.
     pub regions: Vec<String>,
     pub max_managed_policies: usize,

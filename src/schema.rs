@@ -62,6 +62,10 @@ fn property_schema(property: &Property) -> Value {
             "maximum": integer.max,
             "pattern": scalar_pattern(&property.rule),
         }),
+        (Kind::Scalar, Rule::Boolean) => json!({
+            "type": ["boolean", "string", "null"],
+            "pattern": scalar_pattern(&property.rule),
+        }),
         (Kind::Scalar, rule) => {
             let mut schema = json!({"type": if property.required { json!("string") } else { json!(["string", "null"]) }});
             match scalar_pattern(&rule) {

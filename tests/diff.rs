@@ -331,8 +331,7 @@ fn live_diff_of_a_console_role_previews_adoption_and_shows_nothing_once_converge
     ]);
     assert_eq!(output.code, 0, "{}", output.stderr);
     let file = dir.join(format!("{}.yaml", seeded.role_name));
-    // The parser does not know AdoptExistingRole yet; this diff plans the rest of the file.
-    let declared = migration::without_adoption(&file);
+    let declared = file.clone();
 
     // Before adoption: every console policy is detached, the planned inline policy created.
     let before = migration::binary(&[

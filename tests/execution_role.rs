@@ -42,15 +42,24 @@ fn collect_statements(value: &Value, out: &mut Vec<Value>) {
     }
 }
 
+/// The statement's actions; under an `!If`, those of either branch.
 fn actions(statement: &Value) -> Vec<String> {
-    match &statement["Action"] {
-        Value::String(action) => vec![action.clone()],
-        Value::Sequence(actions) => actions
-            .iter()
-            .map(|a| a.as_str().expect("actions are strings").to_owned())
-            .collect(),
-        other => panic!("unexpected Action {other:?}"),
+    fn of(value: &Value) -> Vec<String> {
+        match value {
+            Value::String(action) => vec![action.clone()],
+            Value::Sequence(actions) => actions.iter().flat_map(of).collect(),
+            Value::Tagged(tagged) if tagged.tag == "If" => tagged
+                .value
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .skip(1)
+                .flat_map(of)
+                .collect(),
+            other => panic!("unexpected Action {other:?}"),
+        }
     }
+    of(&statement["Action"])
 }
 
 fn iam_actions(effect: &str) -> BTreeSet<String> {
@@ -136,6 +145,21 @@ fn every_write_needs_the_ownership_tag_of_a_stack_of_this_account() {
         }
         let actions = actions(&statement);
         let sid = statement["Sid"].as_str().unwrap_or("?").to_owned();
+        if sid == "AdoptUnownedRoles" {
+            // Adoption tags ownership onto a role that has none, and only that.
+            assert_eq!(actions, ["iam:TagRole"]);
+            let condition = &statement["Condition"];
+            assert_eq!(
+                condition["Null"]["aws:ResourceTag/persona-role:stack-id"].as_str(),
+                Some("true")
+            );
+            assert!(requires(
+                condition,
+                "StringLike",
+                "aws:RequestTag/persona-role:stack-id"
+            ));
+            continue;
+        }
         for action in actions.iter().filter(|a| writes.contains(*a)) {
             if untaggable.contains(&action.as_str()) {
                 continue;
@@ -235,4 +259,86 @@ fn the_function_can_change_neither_its_own_role_nor_the_boundary() {
         template["Resources"]["PersonaRoleFunction"]["DependsOn"].as_str(),
         Some("ExecutionRoleGuard")
     );
+}
+
+/// The function reads its guardrails from exactly the variables the template sets from its
+/// parameters: a renamed one would silently lift a limit the operator set.
+#[test]
+fn the_template_passes_every_guardrail_the_function_reads() {
+    use persona_role::guardrails::{
+        ALLOW_ADOPTION_ENV, ALLOWED_MANAGED_POLICIES_ENV, REQUIRED_BOUNDARY_ENV,
+    };
+    let template = template();
+    let variables =
+        template["Resources"]["PersonaRoleFunction"]["Properties"]["Environment"]["Variables"]
+            .as_mapping()
+            .expect("the function has environment variables");
+    let names: BTreeSet<&str> = variables.keys().filter_map(Value::as_str).collect();
+    let read = BTreeSet::from([
+        REQUIRED_BOUNDARY_ENV,
+        ALLOWED_MANAGED_POLICIES_ENV,
+        ALLOW_ADOPTION_ENV,
+    ]);
+    assert_eq!(names, read);
+    let adoption = serde_yaml_ng::to_string(&variables[ALLOW_ADOPTION_ENV]).unwrap();
+    assert!(adoption.contains("AllowAdoption"), "{adoption}");
+}
+
+/// `[condition, when true, when false]` of an `!If`.
+fn if_branches(value: &Value) -> Option<(&str, &Value, &Value)> {
+    let Value::Tagged(tagged) = value else {
+        return None;
+    };
+    match (
+        tagged.tag == "If",
+        tagged.value.as_sequence().map(Vec::as_slice),
+    ) {
+        (true, Some([condition, yes, no])) => Some((condition.as_str()?, yes, no)),
+        _ => None,
+    }
+}
+
+/// Only the AllowAdoption switch lets the function tag ownership onto a role that has none:
+/// the statement that allows it exists only under the switch, and only under it does the
+/// deny of taking ownership spare TagRole.
+#[test]
+fn taking_over_unowned_roles_needs_the_adoption_switch() {
+    let template = template();
+    let policies = template["Resources"]["ExecutionRole"]["Properties"]["Policies"]
+        .as_sequence()
+        .unwrap();
+    let raw: Vec<&Value> = policies
+        .iter()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_sequence().unwrap())
+        .collect();
+    let adopt = raw
+        .iter()
+        .find_map(|s| {
+            if_branches(s).filter(|(_, yes, _)| yes["Sid"].as_str() == Some("AdoptUnownedRoles"))
+        })
+        .expect("AdoptUnownedRoles sits in an !If");
+    assert_eq!(adopt.0, "AdoptionAllowed");
+    assert_eq!(
+        adopt.2.as_str(),
+        Some("AWS::NoValue"),
+        "no statement without the switch"
+    );
+    assert_eq!(actions(adopt.1), vec!["iam:TagRole".to_owned()]);
+
+    let deny = raw
+        .iter()
+        .find(|s| s["Sid"].as_str() == Some("DenyTakingOwnership"))
+        .unwrap();
+    let (condition, with_switch, without) =
+        if_branches(&deny["Action"]).expect("its Action depends on the switch");
+    assert_eq!(condition, "AdoptionAllowed");
+    let list = |v: &Value| -> Vec<String> {
+        v.as_sequence()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(list(with_switch), ["iam:TagPolicy"]);
+    assert_eq!(list(without), ["iam:TagRole", "iam:TagPolicy"]);
 }

@@ -28,7 +28,7 @@ use persona_role::context::{Partition, StackContext};
 use persona_role::partitions;
 use persona_role::plan;
 use persona_role::properties::rules::{
-    AccountPart, Arn, Charset, Forbidden, Integer, RegionPart, Rule, Shape, Text,
+    AccountPart, Arn, BOOLEANS, Charset, Forbidden, Integer, RegionPart, Rule, Shape, Text,
 };
 use persona_role::properties::table::{self, Kind, Property};
 use persona_role::properties::{self, PropertyError};
@@ -253,6 +253,9 @@ fn rule_value(rule: Rule, partition: Option<Partition>, cap: usize) -> BoxedStra
         Rule::Arn(arn) => arn_value(arn, partition, ACCOUNT, cap),
         Rule::Integer(integer) => integer_value(integer),
         Rule::Region => region_value(partition),
+        Rule::Boolean => proptest::sample::select(BOOLEANS.to_vec())
+            .prop_map(str::to_owned)
+            .boxed(),
         Rule::Persona | Rule::Activity | Rule::Tag(_) | Rule::Any => {
             panic!("{rule:?} has no values of its own")
         }
@@ -323,6 +326,11 @@ fn edge_value(rule: Rule) -> BoxedStrategy<String> {
             proptest::sample::select(forms).boxed()
         }
         Rule::Region => region_value(None),
+        Rule::Boolean => proptest::sample::select(vec![
+            "true", "false", "True", "FALSE", "yes", "1", "0", " true", "false ", "",
+        ])
+        .prop_map(str::to_owned)
+        .boxed(),
         Rule::Persona | Rule::Activity | Rule::Tag(_) | Rule::Any => {
             panic!("{rule:?} has no values of its own")
         }

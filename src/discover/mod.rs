@@ -23,11 +23,9 @@ use crate::context::{Partition, StackContext};
 use crate::iam::inventory::RoleInventory;
 use crate::ownership::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG};
 use crate::plan::{self, naming::INLINE_POLICY_NAME};
-use crate::properties::{ROLE_NAME_PREFIX, default_managed_policy_quota, default_max_session};
-
-/// The property that lets a Create take over an existing role of the planned name. Written on
-/// every declaration discover makes.
-pub const ADOPT_PROPERTY: &str = "AdoptExistingRole";
+use crate::properties::{
+    ROLE_NAME_PREFIX, default_managed_policy_quota, default_max_session, table,
+};
 
 /// Who made a role.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,7 +208,7 @@ pub fn infer(inventory: &RoleInventory) -> Result<Discovery, Skipped> {
     if !tags.is_empty() {
         properties.insert("Tags".to_owned(), Value::Array(tags));
     }
-    properties.insert(ADOPT_PROPERTY.to_owned(), json!("true"));
+    properties.insert(table::ADOPT_EXISTING_ROLE.name.to_owned(), json!("true"));
 
     let logical_id = match &origin {
         Origin::PersonaRole { logical_id, .. } if is_logical_id(logical_id) => logical_id.clone(),
@@ -317,8 +315,8 @@ fn verify(discovery: &mut Discovery, inventory: &RoleInventory) {
         return;
     };
     let mut properties = discovery.properties.clone();
-    // The parser does not know AdoptExistingRole: it is the Lambda's business, not the plan's.
-    properties.remove(ADOPT_PROPERTY);
+    // Adoption is the Lambda's business, not the plan's: the plan compared is of the rest.
+    properties.remove(table::ADOPT_EXISTING_ROLE.name);
     let planned = match plan::plan_properties(&Value::Object(properties), &context) {
         Ok(plan) => plan,
         Err(error) => {

@@ -69,8 +69,11 @@ fn created(plan: &Plan, attached_documents: &BTreeMap<String, Value>) -> RoleInv
 
 fn without_adoption(discovery: &Discovery) -> Value {
     let mut properties = discovery.properties.clone();
-    // The parser does not know AdoptExistingRole yet; what it plans is the rest.
-    assert_eq!(properties.remove(ADOPT_PROPERTY), Some(json!("true")));
+    // Adoption is a lifecycle choice; the plans compared are of the rest.
+    assert_eq!(
+        properties.remove(crate::properties::table::ADOPT_EXISTING_ROLE.name),
+        Some(json!("true"))
+    );
     Value::Object(properties)
 }
 

@@ -191,6 +191,9 @@ impl RoleInventory {
             attached_policy_arns,
             quotas,
             warnings: Vec::new(),
+            // Lifecycle choices, not part of what IAM holds.
+            adopt_existing_role: false,
+            retain_on_delete: false,
         }
     }
 }

@@ -80,9 +80,12 @@ pub async fn own_policies<I: Iam>(
     let Some(prefix) = role.own_policy_prefix() else {
         return Ok(found);
     };
+    // Names are unique ignoring case: an adopted `SageMaker-x` owns `sagemaker-x-1`.
     let numbered = |arn: &str| {
-        arn.strip_prefix(prefix.as_str())
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        arn.get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(&prefix))
+            && arn[prefix.len()..].bytes().all(|b| b.is_ascii_digit())
+            && arn.len() > prefix.len()
     };
     let listed = iam.local_policy_arns(&role.path).await?;
     let candidates: BTreeSet<&String> = listed

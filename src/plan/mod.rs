@@ -38,6 +38,12 @@ pub struct Plan {
     pub quotas: QuotaUsage,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// On Create, take over an unowned role of the planned name (`AdoptExistingRole`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub adopt_existing_role: bool,
+    /// On Delete, leave the role (`RetainOnDelete`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub retain_on_delete: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -208,6 +214,8 @@ pub fn build(properties: &Properties, context: &StackContext) -> Result<Plan, Qu
         attached_policy_arns: attached,
         quotas,
         warnings: properties.warnings.clone(),
+        adopt_existing_role: properties.adopt_existing_role,
+        retain_on_delete: properties.retain_on_delete,
     })
 }
 

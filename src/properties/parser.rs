@@ -65,6 +65,8 @@ impl Parser<'_> {
         let tags = self.tags(&table::TAGS);
         let regions = self.values(&table::REGIONS);
         let max_managed_policies = self.number(&table::MAX_MANAGED_POLICIES);
+        let adopt_existing_role = self.flag(&table::ADOPT_EXISTING_ROLE);
+        let retain_on_delete = self.flag(&table::RETAIN_ON_DELETE);
         let parameters = self.parameters(None);
         let activities = persona.and_then(|persona| self.activities(persona, activity_lists));
         let activity_parameters = self.activity_parameters(activities.as_deref().unwrap_or(&[]));
@@ -86,6 +88,8 @@ impl Parser<'_> {
             activity_parameters,
             regions,
             max_managed_policies: usize::try_from(max_managed_policies).unwrap_or(usize::MAX),
+            adopt_existing_role,
+            retain_on_delete,
             warnings: Vec::new(),
         };
         self.check_activity_parameters(&mut properties);
@@ -102,6 +106,15 @@ impl Parser<'_> {
         }
     }
 
+    /// A boolean scalar; its default when absent, or when invalid (reported).
+    fn flag(&mut self, property: &Property) -> bool {
+        self.scalar(property)
+            .ok()
+            .flatten()
+            .or_else(|| property.default.map(str::to_owned))
+            .is_some_and(|text| text == "true")
+    }
+
     /// A scalar's text: `Ok(None)` when absent or empty, `Err` when invalid (reported).
     fn scalar(&mut self, property: &Property) -> Result<Option<String>, ()> {
         let Some(value) = self.map.get(property.name) else {
@@ -111,6 +124,7 @@ impl Parser<'_> {
             (Value::Null, _) => return Ok(None),
             (Value::String(s), _) => s.clone(),
             (Value::Number(n), Rule::Integer(_)) => number_text(n),
+            (Value::Bool(b), Rule::Boolean) => b.to_string(),
             (_, Rule::Integer(_)) => {
                 self.errors.push(
                     property.name,

@@ -857,6 +857,8 @@ pub enum Rule {
     Region,
     Arn(&'static Arn),
     Tag(&'static TagRule),
+    /// `true` or `false`, as CloudFormation sends YAML and JSON booleans.
+    Boolean,
     /// Anything: CloudFormation's own properties.
     Any,
 }
@@ -891,6 +893,9 @@ impl Rule {
             Rule::Integer(integer) => integer.check(value),
             Rule::Region => check_region(value, stack.partition),
             Rule::Arn(arn) => arn.check(value, stack),
+            Rule::Boolean if BOOLEANS.contains(&value) => Ok(()),
+            Rule::Boolean => Err(Problem::new(format!("`{value}` is not a boolean"))
+                .help(format!("expected {}", self.expected()))),
             Rule::Tag(_) | Rule::Any => Ok(()),
         }
     }
@@ -903,6 +908,7 @@ impl Rule {
             Rule::Integer(integer) => Some(integer.pattern()),
             Rule::Region => Some(region_alternatives(&partitions::SUPPORTED, false)),
             Rule::Arn(arn) => Some(arn.pattern(exclude)),
+            Rule::Boolean => Some(format!("^({})$", BOOLEANS.join("|"))),
             Rule::Persona | Rule::Activity | Rule::Tag(_) | Rule::Any => None,
         }
     }
@@ -931,7 +937,11 @@ impl Rule {
                 tag.key.expected(),
                 tag.value.expected()
             ),
+            Rule::Boolean => "`true` or `false`".to_owned(),
             Rule::Any => "anything; added by CloudFormation and ignored".to_owned(),
         }
     }
 }
+
+/// The texts of a boolean: CloudFormation turns a template's `true` into `"true"`.
+pub const BOOLEANS: [&str; 2] = ["true", "false"];

@@ -578,6 +578,24 @@ pub static SERVICE_TIMEOUT: Property = property(
 )
 .example(r#""600""#);
 
+pub static ADOPT_EXISTING_ROLE: Property = property(
+    "AdoptExistingRole",
+    Kind::Scalar,
+    Rule::Boolean,
+    "on Create, take over a role of the planned name that no stack owns (as Role Manager's console made it: `SageMaker-<suffix>`), converging it in place instead of failing",
+)
+.default("false")
+.example(r#""true""#);
+
+pub static RETAIN_ON_DELETE: Property = property(
+    "RetainOnDelete",
+    Kind::Scalar,
+    Rule::Boolean,
+    "on Delete, leave the role and its policies in IAM as they are",
+)
+.default("false")
+.example(r#""true""#);
+
 /// Every property, in the order of the documentation and of error messages.
 pub static PROPERTIES: &[&Property] = &[
     &PERSONA,
@@ -593,6 +611,8 @@ pub static PROPERTIES: &[&Property] = &[
     &TAGS,
     &REGIONS,
     &MAX_MANAGED_POLICIES,
+    &ADOPT_EXISTING_ROLE,
+    &RETAIN_ON_DELETE,
     &PASS_ROLES,
     &S3_BUCKETS,
     &ECR_REPOSITORIES,

@@ -145,29 +145,20 @@ pub fn binary(args: &[&str]) -> Output {
     }
 }
 
-/// A copy of a discovered properties file without `AdoptExistingRole`, which the parser does
-/// not know yet: what is planned is the rest.
-pub fn without_adoption(file: &Path) -> PathBuf {
-    let mut properties: Value =
-        serde_yaml_ng::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
-    assert_eq!(
-        properties
-            .as_object_mut()
-            .unwrap()
-            .remove("AdoptExistingRole"),
-        Some(json!("true")),
-        "discover declares adoption"
-    );
-    let copy = file.with_extension("planned.yaml");
-    std::fs::write(&copy, serde_yaml_ng::to_string(&properties).unwrap()).unwrap();
-    copy
-}
-
 // ------------------------------------------------------------- this project's own roles
 
 /// Creates a role through the Lambda's handler (a Create event answered to a local
 /// ResponseURL), as a stack would.
 pub async fn create_with_handler(properties: &Value, logical_id: &str) {
+    let response = create_event_with_handler(properties, logical_id).await;
+    assert_eq!(response.status.as_str(), "SUCCESS", "{:?}", response.reason);
+}
+
+/// The Lambda handler's answer to a Create of `properties`.
+pub async fn create_event_with_handler(
+    properties: &Value,
+    logical_id: &str,
+) -> persona_role::cfn::Response {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -194,16 +185,11 @@ pub async fn create_with_handler(properties: &Value, logical_id: &str) {
         "ResourceType": "Custom::SageMakerPersonaRole",
         "ResourceProperties": properties,
     });
-    let delivered = handler
+    handler
         .handle(event, Some(Instant::now() + Duration::from_secs(60)))
         .await
-        .unwrap();
-    assert_eq!(
-        delivered.response.status.as_str(),
-        "SUCCESS",
-        "{:?}",
-        delivered.response.reason
-    );
+        .unwrap()
+        .response
 }
 
 /// Reads one HTTP request and answers 200.
@@ -234,50 +220,32 @@ fn answer_ok(mut stream: std::net::TcpStream) {
     let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 }
 
-/// Takes a role over in place as adoption does: the adopting resource's ownership tags, then
-/// the changes this project's IAM diff computes from the declaration. Returns the RoleId after.
+/// Takes a role over in place through the Lambda's handler: a Create of the discovered
+/// declaration (with `AdoptExistingRole`). Returns the RoleId the answer gives.
 pub async fn converge_in_place(role_name: &str, declaration: &Path, logical_id: &str) -> String {
-    use persona_role::iam::state::{apply, read_actual};
-    use persona_role::iam::{Iam, SdkIam};
-    use persona_role::ownership::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Owner};
     let properties: Value =
         serde_yaml_ng::from_str(&std::fs::read_to_string(declaration).unwrap()).unwrap();
-    let context = persona_role::context::StackContext::from_stack_id(STACK_ID, logical_id).unwrap();
-    let plan = persona_role::plan::plan_properties(&properties, &context).unwrap();
-    let client = iam();
-    let tag = |key: &str, value: &str| {
-        aws_sdk_iam::types::Tag::builder()
-            .key(key)
-            .value(value)
-            .build()
-            .unwrap()
-    };
-    client
-        .tag_role()
-        .role_name(role_name)
-        .tags(tag(OWNER_STACK_TAG, STACK_ID))
-        .tags(tag(OWNER_LOGICAL_ID_TAG, logical_id))
-        .send()
-        .await
-        .unwrap();
-    let iam = SdkIam::new(client);
-    let owner = Owner {
-        stack_id: STACK_ID.to_owned(),
-        logical_id: logical_id.to_owned(),
-    };
-    let role = iam.get_role(role_name).await.unwrap().unwrap();
-    let planned: Vec<String> = plan
-        .managed_policies
+    assert_eq!(
+        properties["AdoptExistingRole"], "true",
+        "discover declares adoption"
+    );
+    let response = create_event_with_handler(&properties, logical_id).await;
+    assert_eq!(
+        response.status.as_str(),
+        "SUCCESS",
+        "{role_name}: {:?}",
+        response.reason
+    );
+    assert_eq!(
+        response.physical_resource_id, role_name,
+        "the role keeps its name"
+    );
+    response
+        .data
         .iter()
-        .map(|p| p.arn.clone())
-        .collect();
-    let actual = read_actual(&iam, role, &planned, &owner).await.unwrap();
-    let changes = persona_role::iam::diff(&plan, &actual);
-    let mut done = Vec::new();
-    apply(&iam, role_name, &changes, &owner, &mut done)
-        .await
-        .unwrap();
-    iam.get_role(role_name).await.unwrap().unwrap().role_id
+        .find(|(key, _)| key == "RoleId")
+        .map(|(_, id)| id.clone())
+        .unwrap()
 }
 
 // ------------------------------------------------------------------- console-made roles
