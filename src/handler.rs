@@ -19,6 +19,7 @@ use crate::cfn::{
     Response, Signature, Status,
 };
 use crate::context::StackContext;
+use crate::discover::console;
 use crate::guardrails::Guardrails;
 use crate::iam::state::{self, Deletion};
 use crate::iam::{self, Change, CreateRoleError, Iam, RoleState, SdkIam};
@@ -541,7 +542,7 @@ async fn run<I: Iam>(
         owner: &owner,
         guardrails: &guardrails,
         progress: &progress,
-        detached: Mutex::new(Vec::new()),
+        adoption: Mutex::new(Adoption::default()),
     };
     match request.request_type {
         RequestType::Create => work.create().await,
@@ -557,8 +558,15 @@ struct Work<'a, I> {
     owner: &'a Owner,
     guardrails: &'a Guardrails,
     progress: &'a Progress,
-    /// Policies an adoption detached (the console's per-activity ones), for the answer.
-    detached: Mutex<Vec<String>>,
+    /// What an adoption did to the role's other policies, for the answer.
+    adoption: Mutex<Adoption>,
+}
+
+/// The policies an adoption detached, and those of them it deleted (`DeleteConsolePolicies`).
+#[derive(Debug, Default)]
+struct Adoption {
+    detached: Vec<String>,
+    deleted: Vec<String>,
 }
 
 /// What a creation made: the role, or nothing because a role of that name exists.
@@ -655,7 +663,10 @@ impl<I: Iam> Work<'_, I> {
                 Ok(role) => role,
                 Err(e) => return Outcome::failed(id, e.to_string()),
             };
-            let request = lifecycle::Request::Delete { id: name };
+            let request = lifecycle::Request::Delete {
+                id: name,
+                named: name == &id,
+            };
             match decide(request, None, found(self.owner, role.as_ref())) {
                 Step::Teardown { role } if self.retain_on_delete() => {
                     tracing::info!(role = %role, "RetainOnDelete is set: the role is left as it is");
@@ -708,12 +719,15 @@ impl<I: Iam> Work<'_, I> {
         match result {
             Ok(role) => {
                 let mut outcome = success(plan, &role);
-                let detached = self.detached.lock().unwrap_or_else(PoisonError::into_inner);
-                if !detached.is_empty() {
-                    // Last: the first attribute trimming would drop to fit the answer.
-                    outcome
-                        .data
-                        .push(("DetachedPolicies".to_owned(), detached.join(",")));
+                let adoption = self.adoption.lock().unwrap_or_else(PoisonError::into_inner);
+                // Last: the first attributes trimming would drop to fit the answer.
+                for (key, arns) in [
+                    ("DetachedPolicies", &adoption.detached),
+                    ("DeletedPolicies", &adoption.deleted),
+                ] {
+                    if !arns.is_empty() {
+                        outcome.data.push((key.to_owned(), arns.join(",")));
+                    }
                 }
                 outcome
             }
@@ -790,43 +804,101 @@ impl<I: Iam> Work<'_, I> {
                  AllowAdoption=true for the migration",
                 role.name
             )),
-            (Step::Adopt, Some(mut role)) => {
-                tracing::info!(role = %role.name, "role is no stack's and AdoptExistingRole is set: taking it over");
-                self.progress.set_role(Some(role.name.clone()));
-                let tags: Vec<PlanTag> = self
-                    .owner
-                    .tags()
-                    .iter()
-                    .map(|(key, value)| PlanTag {
-                        key: (*key).to_owned(),
-                        value: (*value).to_owned(),
-                    })
-                    .collect();
-                self.iam
-                    .apply(&role.name, &Change::TagRole { tags: tags.clone() })
-                    .await
-                    .map_err(|e| e.to_string())?;
-                role.tags.extend(tags.into_iter().map(|t| (t.key, t.value)));
-                let planned: Vec<String> = plan.all_attached_arns();
-                let detached: Vec<String> = self
-                    .iam
-                    .attached_policy_arns(&role.name)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .into_iter()
-                    .filter(|arn| !planned.contains(arn))
-                    .collect();
-                let role = state::converge(self.iam, plan, role, self.owner)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                *self.detached.lock().unwrap_or_else(PoisonError::into_inner) = detached;
-                Ok(Created::Role(Box::new(role)))
+            (Step::Adopt, Some(role)) => {
+                let name = role.name.clone();
+                self.adopt(plan, role).await.map_err(|reason| {
+                    format!(
+                        "{reason}; adopting role `{name}` stopped part-way: it keeps this \
+                         resource's ownership, a retry converges it, and no Delete removes it \
+                         unless an answer named it"
+                    )
+                })
             }
             (Step::Refuse { reason }, _) => Err(reason),
             (step, _) => Err(format!(
                 "internal error: step {step:?} cannot be carried out for a Create or Update"
             )),
         }
+    }
+
+    /// Takes over a role no stack owns: tags it as this resource's and as adopted, converges it
+    /// in place, and remembers which of its policies the declaration does not attach (detached
+    /// by the convergence). A failure leaves the answer's id unnamed: the role existed before,
+    /// and the rollback must not delete it.
+    async fn adopt(&self, plan: &Plan, mut role: RoleState) -> Result<Created, String> {
+        tracing::info!(role = %role.name, "role is no stack's and AdoptExistingRole is set: taking it over");
+        let tags: Vec<PlanTag> = self
+            .owner
+            .adoption_tags()
+            .iter()
+            .map(|(key, value)| PlanTag {
+                key: (*key).to_owned(),
+                value: (*value).to_owned(),
+            })
+            .collect();
+        self.iam
+            .apply(&role.name, &Change::TagRole { tags: tags.clone() })
+            .await
+            .map_err(|e| e.to_string())?;
+        role.tags.extend(tags.into_iter().map(|t| (t.key, t.value)));
+        let planned: Vec<String> = plan.all_attached_arns();
+        let detached: Vec<String> = self
+            .iam
+            .attached_policy_arns(&role.name)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter(|arn| !planned.contains(arn))
+            .collect();
+        let role = state::converge(self.iam, plan, role, self.owner)
+            .await
+            .map_err(|e| e.to_string())?;
+        let deleted = if plan.delete_console_policies {
+            self.delete_console_policies(&role.name, &detached).await?
+        } else {
+            Vec::new()
+        };
+        *self.adoption.lock().unwrap_or_else(PoisonError::into_inner) =
+            Adoption { detached, deleted };
+        Ok(Created::Role(Box::new(role)))
+    }
+
+    /// Deletes those of the `detached` policies that are the console's and that no other role,
+    /// user or group has attached; returns their ARNs. Any other policy is never deleted.
+    async fn delete_console_policies(
+        &self,
+        role: &str,
+        detached: &[String],
+    ) -> Result<Vec<String>, String> {
+        let mut deleted = Vec::new();
+        for arn in detached {
+            if console::find_arn(arn).is_none() {
+                tracing::info!(policy = %arn, "not a console policy: detached, not deleted");
+                continue;
+            }
+            let others = self
+                .iam
+                .other_attachments(arn, role)
+                .await
+                .map_err(|e| e.to_string())?;
+            if !others.is_empty() {
+                tracing::warn!(policy = %arn, used_by = %others.join(", "), "console policy is still attached elsewhere: kept");
+                continue;
+            }
+            let Some(policy) = self.iam.get_policy(arn).await.map_err(|e| e.to_string())? else {
+                continue;
+            };
+            let change = Change::DeletePolicy {
+                arn: arn.clone(),
+                old_versions: policy.old_versions(),
+            };
+            self.iam
+                .apply(role, &change)
+                .await
+                .map_err(|e| e.to_string())?;
+            deleted.push(arn.clone());
+        }
+        Ok(deleted)
     }
 
     /// Creates the planned role and its policies; [`Created::Exists`] when a role of that name

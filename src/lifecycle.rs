@@ -2,7 +2,7 @@
 //! properties plan, and the role as IAM holds it, to one [`Step`]. No AWS and no time here, so
 //! every case is a row of the table tested below; `handler` carries the step out.
 
-use crate::ownership::{Claim, Owner, role_not_ours};
+use crate::ownership::{Claim, Owner, role_not_ours, was_adopted};
 use crate::properties::{MAX_ROLE_NAME, ROLE_NAME_PREFIX, is_role_name_char};
 
 /// What CloudFormation asks for.
@@ -12,15 +12,21 @@ pub enum Request<'a> {
     Create { adopt: bool },
     /// `current` is the PhysicalResourceId: the role the resource has now.
     Update { current: &'a str },
-    /// `id` is the PhysicalResourceId, which CloudFormation may have made up.
-    Delete { id: &'a str },
+    /// `id` is the role to delete; `named`: the PhysicalResourceId names it, rather than the
+    /// Delete's properties (a made-up id or a failed Create's placeholder).
+    Delete { id: &'a str, named: bool },
 }
 
 /// The role IAM holds under the name a step is about, as far as the decision needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Found<'a> {
     Absent,
-    Role { claim: Claim, path: &'a str },
+    /// `adopted`: the role existed before its stack took it over.
+    Role {
+        claim: Claim,
+        path: &'a str,
+        adopted: bool,
+    },
 }
 
 impl<'a> Found<'a> {
@@ -33,6 +39,7 @@ impl<'a> Found<'a> {
         Found::Role {
             claim: owner.claim(tags),
             path,
+            adopted: was_adopted(tags),
         }
     }
 }
@@ -99,9 +106,18 @@ pub fn is_role_name(id: &str) -> bool {
 /// target id for Delete.
 pub fn decide(request: Request<'_>, planned: Option<(&str, &str)>, found: Found<'_>) -> Step {
     match (request, planned) {
-        (Request::Delete { id }, _) => match found {
+        (Request::Delete { id, named }, _) => match found {
             Found::Absent => Step::Nothing {
                 why: "role already gone",
+            },
+            // The stack never held this role under its id: an adoption that failed or never
+            // answered. The role existed before; it stays.
+            Found::Role {
+                claim: Claim::Ours,
+                adopted: true,
+                ..
+            } if !named => Step::Nothing {
+                why: "role was adopted, but no answer named it: left in place",
             },
             Found::Role {
                 claim: Claim::Ours, ..
@@ -132,6 +148,7 @@ pub fn decide(request: Request<'_>, planned: Option<(&str, &str)>, found: Found<
             Found::Role {
                 claim: Claim::Ours,
                 path: actual,
+                ..
             } if actual != path => Step::Refuse {
                 reason: path_change(actual, path),
             },
@@ -194,11 +211,24 @@ mod tests {
         Found::Role {
             claim: Claim::Ours,
             path,
+            adopted: false,
+        }
+    }
+
+    fn adopted() -> Found<'static> {
+        Found::Role {
+            claim: Claim::Ours,
+            path: "/service-role/",
+            adopted: true,
         }
     }
 
     fn held(claim: Claim) -> Found<'static> {
-        Found::Role { claim, path: "/" }
+        Found::Role {
+            claim,
+            path: "/",
+            adopted: false,
+        }
     }
 
     fn refused(step: &Step) -> bool {
@@ -210,7 +240,14 @@ mod tests {
         let planned = Some((NAME, "/"));
         let update = Request::Update { current: NAME };
         let rename = Request::Update { current: OLD };
-        let delete = Request::Delete { id: NAME };
+        let delete = Request::Delete {
+            id: NAME,
+            named: true,
+        };
+        let delete_by_properties = Request::Delete {
+            id: NAME,
+            named: false,
+        };
         let create = Request::Create { adopt: false };
         let rows: Vec<(&str, Request<'_>, Found<'_>, Step)> = vec![
             ("create, nothing there", create, Found::Absent, Step::Create),
@@ -275,6 +312,30 @@ mod tests {
                 },
             ),
             (
+                "delete own role, found by the properties",
+                delete_by_properties,
+                ours("/"),
+                Step::Teardown {
+                    role: NAME.to_owned(),
+                },
+            ),
+            (
+                "delete an adopted role its answer named",
+                delete,
+                adopted(),
+                Step::Teardown {
+                    role: NAME.to_owned(),
+                },
+            ),
+            (
+                "an adoption that failed or never answered keeps the role",
+                delete_by_properties,
+                adopted(),
+                Step::Nothing {
+                    why: "role was adopted, but no answer named it: left in place",
+                },
+            ),
+            (
                 "delete, already gone",
                 delete,
                 Found::Absent,
@@ -306,7 +367,14 @@ mod tests {
                 assert!(refused(&step), "{request:?} {claim:?}: {step:?}");
             }
             assert!(matches!(
-                decide(Request::Delete { id: NAME }, None, held(claim)),
+                decide(
+                    Request::Delete {
+                        id: NAME,
+                        named: true
+                    },
+                    None,
+                    held(claim)
+                ),
                 Step::Nothing { .. }
             ));
         }

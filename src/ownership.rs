@@ -8,7 +8,11 @@ use std::collections::BTreeMap;
 /// Tag keys naming the stack and logical id that own a role or policy.
 pub const OWNER_STACK_TAG: &str = "persona-role:stack-id";
 pub const OWNER_LOGICAL_ID_TAG: &str = "persona-role:logical-id";
-/// Tag keys under this prefix are the resource's own; user tags may not use it.
+/// Marks a role that existed before a stack adopted it (`AdoptExistingRole`): a Delete that
+/// does not name it, the rollback of a Create that never answered with it, leaves it in place.
+pub const ADOPTED_TAG: &str = "persona-role:adopted";
+/// Tag keys under this prefix are the resource's own; user tags may not use it, and they are
+/// never removed (the execution role may not).
 pub const RESERVED_TAG_PREFIX: &str = "persona-role:";
 
 /// The stack and logical id whose ownership tags a role or policy must carry to be changed.
@@ -51,6 +55,12 @@ impl Owner {
         }
     }
 
+    /// The tags an adoption writes: the ownership tags and the adoption mark.
+    pub fn adoption_tags(&self) -> [(&'static str, &str); 3] {
+        let [stack, logical] = self.tags();
+        [stack, logical, (ADOPTED_TAG, "true")]
+    }
+
     /// The ownership tags, as (key, value), in the order they are written.
     pub fn tags(&self) -> [(&'static str, &str); 2] {
         [
@@ -58,6 +68,11 @@ impl Owner {
             (OWNER_LOGICAL_ID_TAG, self.logical_id.as_str()),
         ]
     }
+}
+
+/// Whether a role was adopted rather than created by its stack.
+pub fn was_adopted(tags: &BTreeMap<String, String>) -> bool {
+    tags.contains_key(ADOPTED_TAG)
 }
 
 /// The reason a role held by another owner is refused.

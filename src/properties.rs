@@ -129,6 +129,8 @@ pub struct Properties {
     pub activity_parameters: BTreeMap<ActivityIndex, Parameters>,
     /// On Create, take over an unowned role of the planned name.
     pub adopt_existing_role: bool,
+    /// On adoption, delete the console's detached policies that nothing else uses.
+    pub delete_console_policies: bool,
     /// On Delete, leave the role as it is.
     pub retain_on_delete: bool,
     /// Regions policies are scoped to; empty means all regions.

@@ -160,6 +160,10 @@ fn every_write_needs_the_ownership_tag_of_a_stack_of_this_account() {
             ));
             continue;
         }
+        if sid == "DeleteConsolePolicies" {
+            // The console's policies carry no tags; its own test limits them by name.
+            continue;
+        }
         for action in actions.iter().filter(|a| writes.contains(*a)) {
             if untaggable.contains(&action.as_str()) {
                 continue;
@@ -341,4 +345,62 @@ fn taking_over_unowned_roles_needs_the_adoption_switch() {
     };
     assert_eq!(list(with_switch), ["iam:TagPolicy"]);
     assert_eq!(list(without), ["iam:TagRole", "iam:TagPolicy"]);
+}
+
+/// Deleting the console's detached policies exists only under the adoption switch, reaches only
+/// the console's policy names under its path, and covers every console policy discover knows.
+#[test]
+fn console_policies_are_deletable_only_by_name_and_under_the_adoption_switch() {
+    use persona_role::discover::console;
+    use persona_role::guardrails::glob_match;
+    let template = template();
+    let policies = template["Resources"]["ExecutionRole"]["Properties"]["Policies"]
+        .as_sequence()
+        .unwrap();
+    let (condition, statement, without) = policies
+        .iter()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_sequence().unwrap())
+        .find_map(|s| {
+            if_branches(s)
+                .filter(|(_, yes, _)| yes["Sid"].as_str() == Some("DeleteConsolePolicies"))
+        })
+        .expect("DeleteConsolePolicies sits in an !If");
+    assert_eq!(condition, "AdoptionAllowed");
+    assert_eq!(without.as_str(), Some("AWS::NoValue"));
+    let writes: Vec<String> = actions(statement)
+        .into_iter()
+        .filter(|a| !a.starts_with("iam:Get") && !a.starts_with("iam:List"))
+        .collect();
+    assert_eq!(writes, ["iam:DeletePolicyVersion", "iam:DeletePolicy"]);
+    assert!(statement["Condition"].is_null());
+    let patterns: Vec<String> = statement["Resource"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_str()
+                .unwrap()
+                .replace("${AWS::Partition}", "aws")
+                .replace("${AWS::AccountId}", "123456789012")
+        })
+        .collect();
+    let prefix = format!("arn:aws:iam::123456789012:policy{}", console::POLICY_PATH);
+    for pattern in &patterns {
+        assert!(pattern.starts_with(&prefix), "{pattern}");
+    }
+    for policy in console::POLICIES {
+        let arn = format!("{prefix}{}_1733462327347", policy.template);
+        assert!(console::find_arn(&arn).is_some(), "{arn}");
+        assert!(
+            patterns.iter().any(|p| glob_match(p, &arn)),
+            "{arn} is not deletable by the execution role"
+        );
+    }
+    // The function's own policies and AWS managed ones stay out of reach.
+    for arn in [
+        "arn:aws:iam::123456789012:policy/service-role/AmazonSageMaker-ExecutionPolicy-1",
+        "arn:aws:iam::123456789012:policy/SM_CommonJobManagement_1733462327347",
+    ] {
+        assert!(!patterns.iter().any(|p| glob_match(p, arn)), "{arn}");
+    }
 }

@@ -12,7 +12,7 @@ use persona_role::guardrails::Guardrails;
 use persona_role::handler::{Handler, Settings};
 use persona_role::iam::state::read_actual;
 use persona_role::iam::{Iam, SdkIam, diff};
-use persona_role::ownership::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG};
+use persona_role::ownership::{ADOPTED_TAG, OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG};
 use serde_json::{Value, json};
 use support::*;
 
@@ -254,4 +254,182 @@ async fn a_function_deployed_without_allow_adoption_refuses_to_adopt_but_still_c
         "SUCCESS"
     );
     assert_gone(&made).await;
+}
+
+/// The role's RoleId, as IAM holds it now.
+async fn role_id(name: &str) -> String {
+    let role = checker().get_role().role_name(name).send().await.unwrap();
+    role.role().unwrap().role_id().to_owned()
+}
+
+#[tokio::test]
+async fn an_adoption_that_fails_part_way_never_lets_the_rollback_delete_the_role() {
+    let recorder = Recorder::start();
+    // A hand-made role spelt as planned, so that the Delete's lookup by the planned name finds
+    // it even in an emulator that compares names with case.
+    let name = "sagemaker-Halfway";
+    let (id, _) = seed_console_role(name).await;
+
+    // TagRole goes through; the next change fails.
+    let failing = handler(Some(&CallLog::failing_at(2)));
+    let create = create_event("Compute", adopting("Halfway", true), "halfway", &recorder);
+    let response = invoke(&failing, &create, &recorder).await;
+    assert_eq!(response["Status"], "FAILED", "{response}");
+    let placeholder = response["PhysicalResourceId"].as_str().unwrap().to_owned();
+    assert!(
+        placeholder.starts_with("persona-role:failed:"),
+        "the answer never names an adopted role it did not finish: {response}"
+    );
+    let reason = response["Reason"].as_str().unwrap();
+    assert!(
+        reason.contains("adopting role `sagemaker-Halfway` stopped part-way"),
+        "{reason}"
+    );
+    let tags = role_tags(name).await;
+    assert_eq!(
+        tags.get(OWNER_STACK_TAG).map(String::as_str),
+        Some(STACK_ID)
+    );
+    assert_eq!(tags.get(ADOPTED_TAG).map(String::as_str), Some("true"));
+
+    // CloudFormation's rollback Delete carries the placeholder, or an id it made up when the
+    // answer was lost: either way the properties plan the role's name, and the role stays.
+    for physical_id in [placeholder.as_str(), "ml-roles-Compute-1X2Y3Z4W5V6U"] {
+        let rollback = delete_after(&create, physical_id, "halfway", &recorder);
+        let answer = invoke(&handler(None), &rollback, &recorder).await;
+        assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+        assert_eq!(
+            role_id(name).await,
+            id,
+            "the role that existed before stays"
+        );
+    }
+
+    // Deploying again converges it in place.
+    let retry = create_event("Compute", adopting("Halfway", true), "halfway", &recorder);
+    let response = invoke(&handler(None), &retry, &recorder).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(response["PhysicalResourceId"], name);
+    assert_eq!(role_id(name).await, id);
+    assert_holds(name, &retry).await;
+
+    // An update keeps the adoption mark (the execution role could not remove it anyway).
+    let update = update_after(
+        &retry,
+        name,
+        retry["ResourceProperties"].clone(),
+        "halfway",
+        &recorder,
+    );
+    assert_eq!(
+        invoke(&handler(None), &update, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert!(role_tags(name).await.contains_key(ADOPTED_TAG));
+
+    // Once an answer named it, removing the resource removes the role.
+    let delete = delete_after(&retry, name, "halfway", &recorder);
+    assert_eq!(
+        invoke(&handler(None), &delete, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert_gone(name).await;
+}
+
+#[tokio::test]
+async fn delete_console_policies_deletes_only_console_policies_nothing_else_uses() {
+    let recorder = Recorder::start();
+    let iam = checker();
+    let name = "SageMaker-Tidy";
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    for role in [name, "team-notebook-Tidy"] {
+        iam.create_role()
+            .role_name(role)
+            .path("/service-role/")
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+    let document = |action: &str| {
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Action": action, "Resource": "arn:aws:s3:::ml-team-data"}]})
+        .to_string()
+    };
+    let mut arns = Vec::new();
+    // Console policies (one edited once, so it has two versions), and one made by hand.
+    for policy in [
+        "SM_ComputeExecutionRole_1733462399001",
+        "SageMakerS3BucketPolicyTemplate_1733462399001",
+        "TeamExtras_Tidy",
+    ] {
+        let made = iam
+            .create_policy()
+            .policy_name(policy)
+            .path("/service-role/")
+            .policy_document(document("s3:ListBucket"))
+            .send()
+            .await
+            .unwrap();
+        let arn = made.policy().unwrap().arn().unwrap().to_owned();
+        iam.attach_role_policy()
+            .role_name(name)
+            .policy_arn(&arn)
+            .send()
+            .await
+            .unwrap();
+        arns.push(arn);
+    }
+    iam.create_policy_version()
+        .policy_arn(&arns[0])
+        .policy_document(document("s3:GetObject"))
+        .set_as_default(true)
+        .send()
+        .await
+        .unwrap();
+    // Another user's role still uses the bucket policy.
+    iam.attach_role_policy()
+        .role_name("team-notebook-Tidy")
+        .policy_arn(&arns[1])
+        .send()
+        .await
+        .unwrap();
+
+    let mut properties = adopting("Tidy", true);
+    properties["DeleteConsolePolicies"] = json!("true");
+    let create = create_event("Compute", properties, "tidy", &recorder);
+    let response = invoke(&handler(None), &create, &recorder).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    let listed = |key: &str| -> Vec<String> {
+        response["Data"][key]
+            .as_str()
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(listed("DetachedPolicies"), arns);
+    assert_eq!(listed("DeletedPolicies"), [arns[0].clone()]);
+    assert!(
+        !policy_exists(&arns[0]).await,
+        "unused console policy deleted"
+    );
+    assert!(
+        policy_exists(&arns[1]).await,
+        "console policy used elsewhere kept"
+    );
+    assert!(
+        policy_exists(&arns[2]).await,
+        "a policy not the console's is never deleted"
+    );
+    assert_holds(name, &create).await;
+
+    let delete = delete_after(&create, name, "tidy", &recorder);
+    assert_eq!(
+        invoke(&handler(None), &delete, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert_gone(name).await;
 }

@@ -490,6 +490,19 @@ fn unused_parameter_is_a_warning_not_an_error() {
 }
 
 #[test]
+fn deleting_console_policies_without_adoption_is_a_warning() {
+    let value = with(data_scientist(), "DeleteConsolePolicies", json!("true"));
+    let p = parse(value.clone()).unwrap();
+    assert!(p.delete_console_policies);
+    assert_eq!(
+        p.warnings,
+        ["DeleteConsolePolicies has no effect without AdoptExistingRole"]
+    );
+    let p = parse(with(value, "AdoptExistingRole", json!("true"))).unwrap();
+    assert!(p.adopt_existing_role && p.warnings.is_empty());
+}
+
+#[test]
 fn regions_must_belong_to_the_stack_partition() {
     let value = with(
         data_scientist(),

@@ -59,6 +59,33 @@ pub fn find(policy_name: &str) -> Option<ConsoleName> {
         .map(|policy| ConsoleName { policy, vpc, kms })
 }
 
+/// The path the console created its policies under.
+pub const POLICY_PATH: &str = "/service-role/";
+
+/// The console policy a managed policy ARN names: a customer-managed policy under
+/// [`POLICY_PATH`] whose name is a console policy's.
+pub fn find_arn(arn: &str) -> Option<ConsoleName> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(_partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let name = resource.strip_prefix("policy")?.strip_prefix(POLICY_PATH)?;
+    if name.contains('/') {
+        return None;
+    }
+    find(name)
+}
+
 /// Every console policy this project knows; Kendra Access and EMR Serverless have no public
 /// console policy, and Canvas activities attach AWS managed policies.
 pub static POLICIES: &[ConsolePolicy] = &[
@@ -407,6 +434,23 @@ mod tests {
             find("SM_StudioAppPermissions").unwrap().policy.activity,
             "run-studio-apps"
         );
+    }
+
+    #[test]
+    fn console_policy_arns_are_customer_managed_under_service_role() {
+        let arn =
+            "arn:aws:iam::123456789012:policy/service-role/SM_CommonJobManagement_1733462327347";
+        assert_eq!(find_arn(arn).unwrap().policy.activity, "manage-ml-jobs");
+        for other in [
+            // Elsewhere than the console's path, AWS managed, or not an IAM policy.
+            "arn:aws:iam::123456789012:policy/SM_CommonJobManagement_1733462327347",
+            "arn:aws:iam::123456789012:policy/service-role/team/SM_CommonJobManagement_1733462327347",
+            "arn:aws:iam::aws:policy/service-role/SM_CommonJobManagement_1733462327347",
+            "arn:aws:iam::123456789012:role/service-role/SM_CommonJobManagement_1733462327347",
+            "arn:aws:iam::123456789012:policy/service-role/AmazonSageMakerFullAccess",
+        ] {
+            assert!(find_arn(other).is_none(), "{other}");
+        }
     }
 
     #[test]

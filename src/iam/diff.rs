@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::ownership::RESERVED_TAG_PREFIX;
 use crate::plan::{Plan, PlanTag, RolePlan};
 
 use super::{Actual, Change, MAX_POLICY_VERSIONS, PolicyState, RoleState, tag_map};
@@ -136,7 +137,11 @@ fn tag_changes(
     let desired = tag_map(desired);
     let untag: Vec<String> = actual
         .keys()
-        .filter(|k| !desired.contains_key(*k) && !k.starts_with(AWS_TAG_PREFIX))
+        .filter(|k| {
+            !desired.contains_key(*k)
+                && !k.starts_with(AWS_TAG_PREFIX)
+                && !k.starts_with(RESERVED_TAG_PREFIX)
+        })
         .cloned()
         .collect();
     (tag, untag)
@@ -390,6 +395,11 @@ mod tests {
             .role
             .tags
             .insert("aws:cloudformation:stack-name".to_owned(), "x".to_owned());
+        // The resource's own marks stay: the execution role may never remove them.
+        actual
+            .role
+            .tags
+            .insert(crate::ownership::ADOPTED_TAG.to_owned(), "true".to_owned());
         actual
             .inline_policies
             .insert("by-hand".to_owned(), json!({"Statement": []}));

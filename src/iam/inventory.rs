@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::state::read_actual;
 use super::{Iam, IamError, RoleState, SdkIam};
-use crate::ownership::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Owner};
+use crate::ownership::{ADOPTED_TAG, OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Owner};
 use crate::plan::{
     INLINE_LIMIT, InlinePolicy, MANAGED_LIMIT, ManagedPolicy, Plan, PlanTag, QuotaUsage, RolePlan,
     iam_size,
@@ -125,9 +125,11 @@ impl RoleInventory {
     /// gives them.
     pub fn as_plan(&self, activities: Vec<String>, max_managed_policies: usize) -> Plan {
         let role = &self.role;
+        // The adoption mark records the role's history, not anything a declaration says.
         let mut tags: Vec<PlanTag> = role
             .tags
             .iter()
+            .filter(|(key, _)| key.as_str() != ADOPTED_TAG)
             .map(|(key, value)| PlanTag {
                 key: key.clone(),
                 value: value.clone(),
@@ -193,6 +195,7 @@ impl RoleInventory {
             warnings: Vec::new(),
             // Lifecycle choices, not part of what IAM holds.
             adopt_existing_role: false,
+            delete_console_policies: false,
             retain_on_delete: false,
         }
     }

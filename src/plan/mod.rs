@@ -41,6 +41,10 @@ pub struct Plan {
     /// On Create, take over an unowned role of the planned name (`AdoptExistingRole`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub adopt_existing_role: bool,
+    /// On adoption, delete the console's detached policies nothing else uses
+    /// (`DeleteConsolePolicies`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub delete_console_policies: bool,
     /// On Delete, leave the role (`RetainOnDelete`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub retain_on_delete: bool,
@@ -215,6 +219,7 @@ pub fn build(properties: &Properties, context: &StackContext) -> Result<Plan, Qu
         quotas,
         warnings: properties.warnings.clone(),
         adopt_existing_role: properties.adopt_existing_role,
+        delete_console_policies: properties.delete_console_policies,
         retain_on_delete: properties.retain_on_delete,
     })
 }

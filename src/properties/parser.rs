@@ -66,6 +66,7 @@ impl Parser<'_> {
         let regions = self.values(&table::REGIONS);
         let max_managed_policies = self.number(&table::MAX_MANAGED_POLICIES);
         let adopt_existing_role = self.flag(&table::ADOPT_EXISTING_ROLE);
+        let delete_console_policies = self.flag(&table::DELETE_CONSOLE_POLICIES);
         let retain_on_delete = self.flag(&table::RETAIN_ON_DELETE);
         let parameters = self.parameters(None);
         let activities = persona.and_then(|persona| self.activities(persona, activity_lists));
@@ -89,10 +90,18 @@ impl Parser<'_> {
             regions,
             max_managed_policies: usize::try_from(max_managed_policies).unwrap_or(usize::MAX),
             adopt_existing_role,
+            delete_console_policies,
             retain_on_delete,
             warnings: Vec::new(),
         };
         self.check_activity_parameters(&mut properties);
+        if properties.delete_console_policies && !properties.adopt_existing_role {
+            properties.warnings.push(format!(
+                "{} has no effect without {}",
+                table::DELETE_CONSOLE_POLICIES.name,
+                table::ADOPT_EXISTING_ROLE.name
+            ));
+        }
         Some(properties)
     }
 

@@ -587,6 +587,15 @@ pub static ADOPT_EXISTING_ROLE: Property = property(
 .default("false")
 .example(r#""true""#);
 
+pub static DELETE_CONSOLE_POLICIES: Property = property(
+    "DeleteConsolePolicies",
+    Kind::Scalar,
+    Rule::Boolean,
+    "with `AdoptExistingRole`, delete the console's per-activity policies the adoption detaches, each only if no other role, user or group has it attached",
+)
+.default("false")
+.example(r#""true""#);
+
 pub static RETAIN_ON_DELETE: Property = property(
     "RetainOnDelete",
     Kind::Scalar,
@@ -612,6 +621,7 @@ pub static PROPERTIES: &[&Property] = &[
     &REGIONS,
     &MAX_MANAGED_POLICIES,
     &ADOPT_EXISTING_ROLE,
+    &DELETE_CONSOLE_POLICIES,
     &RETAIN_ON_DELETE,
     &PASS_ROLES,
     &S3_BUCKETS,
