@@ -27,12 +27,11 @@
 
 mod common;
 
-use common::samples;
+use common::{root, samples, simulator};
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 
 use persona_role::catalog::{self, Param};
 use persona_role::plan::{self, Plan};
@@ -93,10 +92,6 @@ struct Case {
     workflow: String,
     allow: bool,
     request: Value,
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn tables() -> Vec<(String, Table)> {
@@ -287,41 +282,6 @@ fn cases() -> (Vec<Case>, Vec<(String, &'static str, Plan)>) {
     (cases, plans)
 }
 
-/// The repository root, once the Node tools are installed there.
-fn root_with_node_tools() -> PathBuf {
-    let simulator = root().join("node_modules/@cloud-copilot/iam-simulate");
-    assert!(
-        simulator.is_dir(),
-        "{} is missing: run scripts/install-test-tools (npm ci installs the IAM policy simulator)",
-        simulator.display()
-    );
-    root()
-}
-
-/// Runs a Node script from the repository root with `input` on stdin; returns its stdout.
-fn node(script: &Path, input: &[u8]) -> Vec<u8> {
-    let mut child = Command::new("node")
-        .arg(script)
-        .current_dir(root_with_node_tools())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("node {}: {e} (is Node.js installed?)", script.display()));
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let output = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    assert!(
-        output.status.success(),
-        "node {} failed: {}",
-        script.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
-}
-
 fn show_request(request: &Value) -> String {
     let mut context = request["context"].as_object().cloned().unwrap_or_default();
     if let Some(session) = request["session"].as_object() {
@@ -387,9 +347,8 @@ fn show_decider(decision: &Value) -> String {
 fn every_workflow_is_decided_as_expected_by_the_iam_simulator() {
     let (cases, plans) = cases();
     assert!(cases.len() > 100, "the tables list the personas' workflows");
-    let input = serde_json::to_vec(&cases.iter().map(|c| &c.request).collect::<Vec<_>>()).unwrap();
-    let output = node(&root().join("tests/workflows/simulate.mjs"), &input);
-    let decisions: Vec<Value> = serde_json::from_slice(&output).unwrap();
+    let requests: Vec<&Value> = cases.iter().map(|c| &c.request).collect();
+    let decisions = simulator::decide(&requests);
     assert_eq!(decisions.len(), cases.len());
     let mut failures = Vec::new();
     for (case, decision) in cases.iter().zip(&decisions) {
@@ -514,7 +473,7 @@ fn iam_facts_match_the_pinned_iam_data() {
         .output()
         .unwrap();
     assert!(catalog.status.success());
-    let facts = node(&root().join("scripts/iam-facts.mjs"), &catalog.stdout);
+    let facts = simulator::node(&root().join("scripts/iam-facts.mjs"), &catalog.stdout);
     let committed = std::fs::read(root().join("tests/data/iam-facts.json")).unwrap();
     assert!(
         facts == committed,

@@ -1,0 +1,733 @@
+//! `template.yaml`'s execution role, resolved as CloudFormation would for each setting of the
+//! parameters that shape it (`AllowAdoption`, `RequiredPermissionsBoundary`), and decided by the
+//! IAM policy simulator this project did not write: the calls the function makes are allowed,
+//! and the escalations its guardrails exist for are denied.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{ACCOUNT, STACK_ID, root, simulator};
+use serde_json::{Map, Value as Json, json};
+use serde_yaml_ng::Value;
+
+const FUNCTION_ROLE: &str = "arn:aws:iam::123456789012:role/sagemaker-fn-ExecutionRole-1AB2C3";
+const OTHER_ACCOUNT_STACK: &str =
+    "arn:aws:cloudformation:us-east-1:210987654321:stack/ml-personas/3f6a2c10-8b1e-11ef-9c4d";
+const BOUNDARY: &str = "arn:aws:iam::123456789012:policy/sagemaker-ml-boundary";
+
+/// The template's parameters as a deployment sets them.
+struct Setting {
+    allow_adoption: bool,
+    boundary: Option<&'static str>,
+}
+
+impl Setting {
+    fn name(&self) -> String {
+        format!(
+            "AllowAdoption={} RequiredPermissionsBoundary={}",
+            self.allow_adoption,
+            self.boundary.unwrap_or("\"\"")
+        )
+    }
+
+    fn reference(&self, name: &str) -> Json {
+        match name {
+            "AWS::Partition" => json!("aws"),
+            "AWS::AccountId" => json!(ACCOUNT),
+            "AWS::Region" => json!("us-east-1"),
+            "AWS::StackName" => json!("sagemaker-fn"),
+            "AllowAdoption" => json!(self.allow_adoption.to_string()),
+            "RequiredPermissionsBoundary" => json!(self.boundary.unwrap_or_default()),
+            "AllowedManagedPolicyArns" => json!([
+                "arn:*:iam::aws:policy/AmazonSageMaker*",
+                "arn:*:iam::aws:policy/service-role/AmazonSageMaker*"
+            ]),
+            "ExecutionRole" => json!("sagemaker-fn-ExecutionRole-1AB2C3"),
+            other => panic!("no value for !Ref {other}"),
+        }
+    }
+
+    fn condition(&self, name: &str) -> bool {
+        match name {
+            "AdoptionAllowed" => self.allow_adoption,
+            "BoundaryRequired" => self.boundary.is_some(),
+            other => panic!("unknown condition {other}"),
+        }
+    }
+
+    fn get_att(&self, name: &str) -> Json {
+        match name {
+            "ExecutionRole.Arn" => json!(FUNCTION_ROLE),
+            "LogGroup.Arn" => json!("arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/fn"),
+            other => panic!("no value for !GetAtt {other}"),
+        }
+    }
+
+    /// `${Name}` in a `!Sub` string, from `vars` first.
+    fn substitute(&self, text: &str, vars: &Map<String, Json>) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').unwrap() + start;
+            let name = &rest[start + 2..end];
+            let value = vars
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| self.reference(name));
+            out.push_str(value.as_str().unwrap());
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// The value CloudFormation gives a template fragment; `None` for `AWS::NoValue`.
+    fn resolve(&self, value: &Value) -> Option<Json> {
+        Some(match value {
+            Value::Null => Json::Null,
+            Value::Bool(b) => json!(b),
+            Value::Number(n) => serde_json::to_value(n).unwrap(),
+            Value::String(s) => json!(s),
+            Value::Sequence(items) => {
+                Json::Array(items.iter().filter_map(|v| self.resolve(v)).collect())
+            }
+            Value::Mapping(map) => Json::Object(
+                map.iter()
+                    .filter_map(|(k, v)| Some((k.as_str().unwrap().to_owned(), self.resolve(v)?)))
+                    .collect(),
+            ),
+            Value::Tagged(tagged) => {
+                let arg = &tagged.value;
+                match tagged.tag.to_string().trim_start_matches('!') {
+                    "Ref" if arg.as_str() == Some("AWS::NoValue") => return None,
+                    "Ref" => self.reference(arg.as_str().unwrap()),
+                    "GetAtt" => self.get_att(arg.as_str().unwrap()),
+                    "If" => {
+                        let branches = arg.as_sequence().unwrap();
+                        let chosen = if self.condition(branches[0].as_str().unwrap()) {
+                            &branches[1]
+                        } else {
+                            &branches[2]
+                        };
+                        return self.resolve(chosen);
+                    }
+                    "Sub" => {
+                        match arg {
+                            Value::String(text) => json!(self.substitute(text, &Map::new())),
+                            Value::Sequence(parts) => {
+                                let vars = self.resolve(&parts[1]).unwrap();
+                                json!(self.substitute(
+                                    parts[0].as_str().unwrap(),
+                                    vars.as_object().unwrap()
+                                ))
+                            }
+                            other => panic!("!Sub {other:?}"),
+                        }
+                    }
+                    "Join" => {
+                        let parts = arg.as_sequence().unwrap();
+                        let items = self.resolve(&parts[1]).unwrap();
+                        let items: Vec<&str> = items
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|v| v.as_str().unwrap())
+                            .collect();
+                        json!(items.join(parts[0].as_str().unwrap()))
+                    }
+                    "Split" => {
+                        let parts = arg.as_sequence().unwrap();
+                        let text = self.resolve(&parts[1]).unwrap();
+                        json!(
+                            text.as_str()
+                                .unwrap()
+                                .split(parts[0].as_str().unwrap())
+                                .collect::<Vec<_>>()
+                        )
+                    }
+                    other => panic!("intrinsic {other} is not resolved here"),
+                }
+            }
+        })
+    }
+
+    /// The execution role's identity policies as deployed with this setting.
+    fn policies(&self, template: &Value) -> Vec<Json> {
+        let resources = &template["Resources"];
+        let mut policies: Vec<Json> = resources["ExecutionRole"]["Properties"]["Policies"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                json!({
+                    "name": p["PolicyName"].as_str().unwrap(),
+                    "policy": self.resolve(&p["PolicyDocument"]).unwrap(),
+                })
+            })
+            .collect();
+        let guard = &resources["ExecutionRoleGuard"]["Properties"];
+        policies.push(json!({
+            "name": guard["PolicyName"].as_str().unwrap(),
+            "policy": self.resolve(&guard["PolicyDocument"]).unwrap(),
+        }));
+        policies
+    }
+}
+
+/// One IAM call the function could make: its action, the resource's name under
+/// `arn:aws:iam::123456789012:`, and the context keys IAM sends.
+struct Call {
+    what: &'static str,
+    action: &'static str,
+    resource: String,
+    context: BTreeMap<&'static str, Json>,
+}
+
+fn call(what: &'static str, action: &'static str, resource: &str) -> Call {
+    let resource = if resource == "*" || resource.starts_with("arn:") {
+        resource.to_owned()
+    } else {
+        format!("arn:aws:iam::{ACCOUNT}:{resource}")
+    };
+    Call {
+        what,
+        action,
+        resource,
+        context: BTreeMap::new(),
+    }
+}
+
+impl Call {
+    fn with(mut self, key: &'static str, value: Json) -> Self {
+        self.context.insert(key, value);
+        self
+    }
+
+    /// Owned by a stack: the role or policy carries the ownership tag.
+    fn owned_by(self, stack: &str) -> Self {
+        self.with("aws:ResourceTag/persona-role:stack-id", json!(stack))
+    }
+
+    /// Sends ownership tags (and the adoption mark, when `adopted`).
+    fn tagging(self, stack: &str, adopted: bool) -> Self {
+        let mut keys = vec!["persona-role:stack-id", "persona-role:logical-id"];
+        let mut call = self
+            .with("aws:RequestTag/persona-role:stack-id", json!(stack))
+            .with(
+                "aws:RequestTag/persona-role:logical-id",
+                json!("DataScientist"),
+            );
+        if adopted {
+            keys.push("persona-role:adopted");
+            call = call.with("aws:RequestTag/persona-role:adopted", json!("true"));
+        }
+        call.with("aws:TagKeys", json!(keys))
+    }
+}
+
+/// Calls whose decision does not depend on the setting.
+fn always() -> Vec<(bool, Call)> {
+    vec![
+        // What the function does to its own roles and policies.
+        (
+            true,
+            call(
+                "create its policy",
+                "iam:CreatePolicy",
+                "policy/sagemaker-ds-1",
+            )
+            .tagging(STACK_ID, false),
+        ),
+        (
+            true,
+            call(
+                "converge its trust",
+                "iam:UpdateAssumeRolePolicy",
+                "role/sagemaker-ds",
+            )
+            .owned_by(STACK_ID),
+        ),
+        (
+            true,
+            call(
+                "new policy version",
+                "iam:CreatePolicyVersion",
+                "policy/sagemaker-ds-1",
+            )
+            .owned_by(STACK_ID),
+        ),
+        (
+            true,
+            call("remove a user tag", "iam:UntagRole", "role/sagemaker-ds")
+                .owned_by(STACK_ID)
+                .with("aws:TagKeys", json!(["team"])),
+        ),
+        (
+            true,
+            call(
+                "detach a policy",
+                "iam:DetachRolePolicy",
+                "role/sagemaker-ds",
+            )
+            .owned_by(STACK_ID),
+        ),
+        (
+            true,
+            call(
+                "delete its policy",
+                "iam:DeletePolicy",
+                "policy/sagemaker-ds-1",
+            )
+            .owned_by(STACK_ID),
+        ),
+        (
+            true,
+            call("delete its role", "iam:DeleteRole", "role/sagemaker-ds").owned_by(STACK_ID),
+        ),
+        (
+            true,
+            call(
+                "delete a role under a path",
+                "iam:DeleteRole",
+                "role/service-role/sagemaker-ds",
+            )
+            .owned_by(STACK_ID),
+        ),
+        (
+            true,
+            call(
+                "converge an adopted console role",
+                "iam:UpdateAssumeRolePolicy",
+                "role/service-role/SageMaker-ds",
+            )
+            .owned_by(STACK_ID),
+        ),
+        (
+            true,
+            call(
+                "read a console role",
+                "iam:GetRole",
+                "role/service-role/SageMaker-ds",
+            ),
+        ),
+        (true, call("list policies", "iam:ListPolicies", "*")),
+        (
+            true,
+            call(
+                "leave an instance profile",
+                "iam:RemoveRoleFromInstanceProfile",
+                "instance-profile/sagemaker-ds",
+            ),
+        ),
+        // Escalations.
+        (
+            false,
+            call(
+                "create a role without ownership",
+                "iam:CreateRole",
+                "role/sagemaker-ds",
+            ),
+        ),
+        (
+            false,
+            call(
+                "create a role owned by another account's stack",
+                "iam:CreateRole",
+                "role/sagemaker-ds",
+            )
+            .tagging(OTHER_ACCOUNT_STACK, false),
+        ),
+        (
+            false,
+            call(
+                "create a role outside sagemaker-*",
+                "iam:CreateRole",
+                "role/admin",
+            )
+            .tagging(STACK_ID, false),
+        ),
+        (
+            false,
+            call(
+                "create a role hidden under a sagemaker- path",
+                "iam:CreateRole",
+                "role/sagemaker-x/admin",
+            )
+            .tagging(STACK_ID, false),
+        ),
+        (
+            false,
+            call(
+                "write to a role someone else made",
+                "iam:PutRolePolicy",
+                "role/sagemaker-by-hand",
+            ),
+        ),
+        (
+            false,
+            call(
+                "write to another account's stack's role",
+                "iam:PutRolePolicy",
+                "role/sagemaker-ds",
+            )
+            .owned_by(OTHER_ACCOUNT_STACK),
+        ),
+        (
+            false,
+            call(
+                "write to a console role no stack adopted",
+                "iam:PutRolePolicy",
+                "role/service-role/SageMaker-ds",
+            ),
+        ),
+        (
+            false,
+            call(
+                "change a policy someone else made",
+                "iam:CreatePolicyVersion",
+                "policy/sagemaker-by-hand",
+            ),
+        ),
+        (
+            false,
+            call("remove ownership", "iam:UntagRole", "role/sagemaker-ds")
+                .owned_by(STACK_ID)
+                .with("aws:TagKeys", json!(["persona-role:stack-id"])),
+        ),
+        (
+            false,
+            call(
+                "remove the adoption mark",
+                "iam:UntagRole",
+                "role/sagemaker-ds",
+            )
+            .owned_by(STACK_ID)
+            .with("aws:TagKeys", json!(["persona-role:adopted"])),
+        ),
+        (
+            false,
+            call(
+                "take over a policy",
+                "iam:TagPolicy",
+                "policy/sagemaker-by-hand",
+            )
+            .tagging(STACK_ID, false),
+        ),
+        (
+            false,
+            call(
+                "attach AdministratorAccess",
+                "iam:AttachRolePolicy",
+                "role/sagemaker-ds",
+            )
+            .owned_by(STACK_ID)
+            .with(
+                "iam:PolicyARN",
+                json!("arn:aws:iam::aws:policy/AdministratorAccess"),
+            ),
+        ),
+        (
+            false,
+            call("change itself", "iam:PutRolePolicy", FUNCTION_ROLE).owned_by(STACK_ID),
+        ),
+        (
+            false,
+            call("delete itself", "iam:DeleteRole", FUNCTION_ROLE).owned_by(STACK_ID),
+        ),
+        (
+            false,
+            call("pass a role", "iam:PassRole", "role/sagemaker-ds")
+                .owned_by(STACK_ID)
+                .with("iam:PassedToService", json!("sagemaker.amazonaws.com")),
+        ),
+        (
+            false,
+            call("assume a role", "sts:AssumeRole", "role/sagemaker-ds"),
+        ),
+        (
+            false,
+            call("create a user", "iam:CreateUser", "user/sagemaker-ds"),
+        ),
+        (
+            false,
+            call("create access keys", "iam:CreateAccessKey", "user/admin"),
+        ),
+        (
+            false,
+            call(
+                "leave another instance profile",
+                "iam:RemoveRoleFromInstanceProfile",
+                "instance-profile/web-servers",
+            ),
+        ),
+    ]
+}
+
+/// Calls whose decision the setting changes.
+fn depending(setting: &Setting) -> Vec<(bool, Call)> {
+    let adoption = setting.allow_adoption;
+    let boundary = setting.boundary.is_some();
+    let mut calls = vec![
+        (
+            !boundary,
+            call(
+                "create a persona role without a boundary",
+                "iam:CreateRole",
+                "role/sagemaker-ds",
+            )
+            .tagging(STACK_ID, false),
+        ),
+        (
+            adoption,
+            call(
+                "adopt a console role",
+                "iam:TagRole",
+                "role/service-role/SageMaker-ds",
+            )
+            .tagging(STACK_ID, true),
+        ),
+        (
+            false,
+            call(
+                "adopt for another account's stack",
+                "iam:TagRole",
+                "role/service-role/SageMaker-ds",
+            )
+            .tagging(OTHER_ACCOUNT_STACK, true),
+        ),
+        (
+            false,
+            call(
+                "take over another stack's role",
+                "iam:TagRole",
+                "role/sagemaker-ds",
+            )
+            .owned_by(OTHER_ACCOUNT_STACK)
+            .tagging(STACK_ID, true),
+        ),
+        (
+            adoption,
+            call(
+                "see who uses a console policy",
+                "iam:ListEntitiesForPolicy",
+                "policy/service-role/SM_CommonJobManagement_1733462327347",
+            ),
+        ),
+        (
+            adoption,
+            call(
+                "delete a detached console policy",
+                "iam:DeletePolicy",
+                "policy/service-role/SM_CommonJobManagement_1733462327347",
+            ),
+        ),
+        (
+            adoption,
+            call(
+                "delete a console S3 policy's old version",
+                "iam:DeletePolicyVersion",
+                "policy/service-role/SageMakerS3BucketPolicyTemplate_1724875893688",
+            ),
+        ),
+        (
+            false,
+            call(
+                "delete a team's policy under service-role",
+                "iam:DeletePolicy",
+                "policy/service-role/TeamPolicy",
+            ),
+        ),
+        (
+            false,
+            call(
+                "delete a console-named policy elsewhere",
+                "iam:DeletePolicy",
+                "policy/SM_CommonJobManagement_1733462327347",
+            ),
+        ),
+        (
+            !boundary,
+            call(
+                "remove a role's boundary",
+                "iam:DeleteRolePermissionsBoundary",
+                "role/sagemaker-ds",
+            )
+            .owned_by(STACK_ID),
+        ),
+        (
+            true,
+            call(
+                "attach the role's own policy",
+                "iam:AttachRolePolicy",
+                "role/sagemaker-ds",
+            )
+            .owned_by(STACK_ID)
+            .with(
+                "iam:PolicyARN",
+                json!("arn:aws:iam::123456789012:policy/sagemaker-ds-1"),
+            )
+            .with(
+                "iam:PermissionsBoundary",
+                json!(setting.boundary.unwrap_or(BOUNDARY)),
+            ),
+        ),
+        (
+            true,
+            call(
+                "attach a SageMaker AWS managed policy",
+                "iam:AttachRolePolicy",
+                "role/sagemaker-ds",
+            )
+            .owned_by(STACK_ID)
+            .with(
+                "iam:PolicyARN",
+                json!("arn:aws:iam::aws:policy/AmazonSageMakerCanvasFullAccess"),
+            )
+            .with(
+                "iam:PermissionsBoundary",
+                json!(setting.boundary.unwrap_or(BOUNDARY)),
+            ),
+        ),
+        (
+            true,
+            call(
+                "put an inline policy",
+                "iam:PutRolePolicy",
+                "role/sagemaker-ds",
+            )
+            .owned_by(STACK_ID)
+            .with(
+                "iam:PermissionsBoundary",
+                json!(setting.boundary.unwrap_or(BOUNDARY)),
+            ),
+        ),
+    ];
+    if let Some(required) = setting.boundary {
+        calls.extend([
+            (
+                true,
+                call(
+                    "create a role with the boundary",
+                    "iam:CreateRole",
+                    "role/sagemaker-ds",
+                )
+                .tagging(STACK_ID, false)
+                .with("iam:PermissionsBoundary", json!(required)),
+            ),
+            (
+                false,
+                call(
+                    "create a role with another boundary",
+                    "iam:CreateRole",
+                    "role/sagemaker-ds",
+                )
+                .tagging(STACK_ID, false)
+                .with(
+                    "iam:PermissionsBoundary",
+                    json!("arn:aws:iam::123456789012:policy/loose"),
+                ),
+            ),
+            (
+                false,
+                call(
+                    "put a policy on a role without the boundary",
+                    "iam:PutRolePolicy",
+                    "role/sagemaker-ds",
+                )
+                .owned_by(STACK_ID),
+            ),
+            (
+                false,
+                call(
+                    "change the boundary policy",
+                    "iam:CreatePolicyVersion",
+                    BOUNDARY,
+                )
+                .owned_by(STACK_ID),
+            ),
+            (
+                false,
+                call("delete the boundary policy", "iam:DeletePolicy", BOUNDARY).owned_by(STACK_ID),
+            ),
+        ]);
+    }
+    calls
+}
+
+#[test]
+fn the_execution_role_allows_the_functions_calls_and_denies_escalations_in_every_setting() {
+    let path = root().join("template.yaml");
+    let template: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let settings = [
+        Setting {
+            allow_adoption: false,
+            boundary: None,
+        },
+        Setting {
+            allow_adoption: true,
+            boundary: None,
+        },
+        Setting {
+            allow_adoption: false,
+            boundary: Some(BOUNDARY),
+        },
+        Setting {
+            allow_adoption: true,
+            boundary: Some(BOUNDARY),
+        },
+    ];
+    let mut cases = Vec::new();
+    for setting in &settings {
+        let policies = setting.policies(&template);
+        for (allow, call) in always().into_iter().chain(depending(setting)) {
+            let request = json!({
+                "principal": format!("{FUNCTION_ROLE}"),
+                "account": ACCOUNT,
+                "policies": policies,
+                "action": call.action,
+                "resource": call.resource,
+                "context": call.context,
+            });
+            cases.push((setting.name(), allow, call, request));
+        }
+    }
+    let requests: Vec<&Json> = cases.iter().map(|c| &c.3).collect();
+    let decisions = simulator::decide(&requests);
+    let mut failures = Vec::new();
+    for ((setting, allow, call, _), decision) in cases.iter().zip(&decisions) {
+        let got = decision["decision"].as_str().unwrap_or_default();
+        let ignored = decision["ignored"].as_array().cloned().unwrap_or_default();
+        let at = format!(
+            "[{setting}] {}: {} on {}",
+            call.what, call.action, call.resource
+        );
+        if got == "Error" {
+            failures.push(format!(
+                "{at}: the simulator could not decide: {}",
+                decision["errors"]
+            ));
+        } else if !ignored.is_empty() {
+            failures.push(format!(
+                "{at}: context keys IAM does not send for it: {ignored:?}"
+            ));
+        } else if (got == "Allowed") != *allow {
+            failures.push(format!(
+                "{at}: {got}, expected {}; allowed by {}, denied by {}",
+                if *allow { "Allowed" } else { "denied" },
+                decision["allowed_by"],
+                decision["denied_by"]
+            ));
+        }
+    }
+    assert!(cases.len() > 150, "every setting decides the calls");
+    assert!(
+        failures.is_empty(),
+        "{} of {}:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
