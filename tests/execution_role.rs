@@ -48,14 +48,10 @@ fn actions(statement: &Value) -> Vec<String> {
         match value {
             Value::String(action) => vec![action.clone()],
             Value::Sequence(actions) => actions.iter().flat_map(of).collect(),
-            Value::Tagged(tagged) if tagged.tag == "If" => tagged
-                .value
-                .as_sequence()
-                .unwrap()
-                .iter()
-                .skip(1)
-                .flat_map(of)
-                .collect(),
+            Value::Tagged(_) => {
+                let (_, yes, no) = if_branches(value).expect("an !If");
+                [of(yes), of(no)].concat()
+            }
             other => panic!("unexpected Action {other:?}"),
         }
     }
@@ -109,17 +105,10 @@ fn every_write_the_function_makes_is_also_denied_under_hidden_sagemaker_paths() 
 
 /// The condition maps a statement can be decided under: each branch of a `!If`.
 fn condition_branches(statement: &Value) -> Vec<Value> {
-    match &statement["Condition"] {
-        Value::Tagged(tagged) if tagged.tag == "If" => tagged
-            .value
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .skip(1)
-            .cloned()
-            .collect(),
-        Value::Null => vec![Value::Null],
-        other => vec![other.clone()],
+    let condition = &statement["Condition"];
+    match if_branches(condition) {
+        Some((_, yes, no)) => vec![yes.clone(), no.clone()],
+        None => vec![condition.clone()],
     }
 }
 

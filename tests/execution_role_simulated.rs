@@ -206,6 +206,14 @@ impl Call {
         self
     }
 
+    /// On a role that carries the boundary the setting requires (or some boundary).
+    fn bounded(self, setting: &Setting) -> Self {
+        self.with(
+            "iam:PermissionsBoundary",
+            json!(setting.boundary.unwrap_or(BOUNDARY)),
+        )
+    }
+
     /// Owned by a stack: the role or policy carries the ownership tag.
     fn owned_by(self, stack: &str) -> Self {
         self.with("aws:ResourceTag/persona-role:stack-id", json!(stack))
@@ -569,10 +577,7 @@ fn depending(setting: &Setting) -> Vec<(bool, Call)> {
                 "iam:PolicyARN",
                 json!("arn:aws:iam::123456789012:policy/sagemaker-ds-1"),
             )
-            .with(
-                "iam:PermissionsBoundary",
-                json!(setting.boundary.unwrap_or(BOUNDARY)),
-            ),
+            .bounded(setting),
         ),
         (
             true,
@@ -586,10 +591,7 @@ fn depending(setting: &Setting) -> Vec<(bool, Call)> {
                 "iam:PolicyARN",
                 json!("arn:aws:iam::aws:policy/AmazonSageMakerCanvasFullAccess"),
             )
-            .with(
-                "iam:PermissionsBoundary",
-                json!(setting.boundary.unwrap_or(BOUNDARY)),
-            ),
+            .bounded(setting),
         ),
         (
             true,
@@ -599,10 +601,7 @@ fn depending(setting: &Setting) -> Vec<(bool, Call)> {
                 "role/sagemaker-ds",
             )
             .owned_by(STACK_ID)
-            .with(
-                "iam:PermissionsBoundary",
-                json!(setting.boundary.unwrap_or(BOUNDARY)),
-            ),
+            .bounded(setting),
         ),
     ];
     if let Some(required) = setting.boundary {

@@ -65,15 +65,8 @@ pub const POLICY_PATH: &str = "/service-role/";
 /// The console policy a managed policy ARN names: a customer-managed policy under
 /// [`POLICY_PATH`] whose name is a console policy's.
 pub fn find_arn(arn: &str) -> Option<ConsoleName> {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(_partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ["arn", _partition, "iam", "", account, resource] = parts[..] else {
         return None;
     };
     if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {

@@ -716,8 +716,12 @@ pub fn owner_of(event: &Value) -> Owner {
 
 /// IAM holds exactly what the event's properties declare.
 pub async fn assert_converged(event: &Value) {
+    assert_role_converged(&plan_of(event).role.role_name, event).await;
+}
+
+/// Role `name` (an adopted role keeps its own spelling) is exactly what the event declares.
+pub async fn assert_role_converged(name: &str, event: &Value) {
     let plan = plan_of(event);
-    let name = &plan.role.role_name;
     // Independent reads first.
     let tags = role_tags(name).await;
     assert_eq!(
