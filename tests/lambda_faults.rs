@@ -489,3 +489,39 @@ async fn a_replacement_that_times_out_after_creating_names_the_new_role() {
         assert_gone(name).await;
     }
 }
+
+/// Lambda delivers an event at least once: two copies of one Create running at the same moment,
+/// one through a throttled IAM, both converge on the one role and answer SUCCESS with it.
+#[tokio::test]
+async fn two_copies_of_one_create_at_once_both_converge_on_one_role() {
+    let proxy = FaultProxy::start(moto_endpoint());
+    proxy.throttle(0.3);
+    let recorder = Recorder::start();
+    let throttled = handler_through(&proxy, None);
+    let direct = handler(None);
+    let create = big_create("Twice", "twice", "twice", &recorder).await;
+    let name = plan_of(&create).role.role_name;
+    let (first, second) = tokio::join!(
+        throttled.handle(create.clone(), None),
+        direct.handle(create.clone(), None)
+    );
+    let (first, second) = (first.unwrap().response, second.unwrap().response);
+    for response in [&first, &second] {
+        assert_eq!(response.status.as_str(), "SUCCESS", "{response:?}");
+        assert_eq!(response.physical_resource_id, name);
+    }
+    assert_eq!(first.data, second.data);
+    let request_id = create["RequestId"].as_str().unwrap();
+    assert_eq!(
+        recorder.for_request(request_id).len(),
+        2,
+        "one answer per copy"
+    );
+    assert_converged(&create).await;
+    let delete = delete_after(&create, &name, "twice", &recorder);
+    assert_eq!(
+        status(&invoke(&direct, &delete, &recorder).await),
+        "SUCCESS"
+    );
+    assert_gone(&name).await;
+}
