@@ -76,12 +76,9 @@ async fn creates_succeed_within_a_calls_per_second_budget() {
     let proxy = FaultProxy::start(moto_endpoint());
     proxy.budget(15);
     let recorder = Recorder::start();
-    // Backoffs as in production up to 3 s: against a steady budget, retries must outlast the
-    // others' calls, which the quickened policy's 400 ms do not.
-    let policy = persona_role::iam::CallPolicy {
-        max_backoff: Duration::from_secs(3),
-        ..quick_policy()
-    };
+    // The function's own call policy, unquickened: against a steady budget, retries must
+    // outlast the others' calls, which quickened backoffs do not reliably do.
+    let policy = persona_role::iam::CallPolicy::default();
     let handler = Handler::new(
         iam_client_with(proxy.endpoint(), None, &policy),
         http(),
