@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod migration;
+mod support;
 
 use std::path::PathBuf;
 
@@ -274,7 +275,7 @@ fn live_diff_of_a_role_this_project_made_shows_nothing_then_what_changed_by_hand
 
     // By hand: a bucket added to the inline policy.
     migration::runtime().block_on(async {
-        let iam = migration::iam();
+        let iam = support::checker();
         let document = iam
             .get_role_policy()
             .role_name(&name)

@@ -6,13 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod migration;
+mod support;
 
-use std::sync::{Arc, Mutex};
-
-use aws_sdk_iam::config::interceptors::BeforeSerializationInterceptorContextRef;
-use aws_sdk_iam::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_iam::error::BoxError;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use migration::{ACCOUNT, REGION, Seeded, binary, compute_role_arn};
 use persona_role::yaml::long_form;
 use serde_json::{Value, json};
@@ -56,34 +51,6 @@ fn planned_properties(resource: &Value) -> Value {
         "every declaration adopts"
     );
     Value::Object(properties)
-}
-
-/// cfn-lint (installed into .venv-lint by scripts/lint-templates, which CI runs before the
-/// tests) finds nothing in the template.
-fn assert_lint_clean(template_text: &str, name: &str) {
-    let lint = migration::root().join(".venv-lint/bin/cfn-lint");
-    if !lint.exists() {
-        eprintln!(
-            "{} is missing (scripts/lint-templates --install-only installs it): template not linted",
-            lint.display()
-        );
-        return;
-    }
-    let path =
-        std::env::temp_dir().join(format!("persona-role-{name}-{}.yaml", std::process::id()));
-    std::fs::write(&path, template_text).unwrap();
-    let output = std::process::Command::new(&lint)
-        .args(["--format", "parseable", "--"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "cfn-lint on {}: {}{}",
-        path.display(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 struct Console {
@@ -151,7 +118,7 @@ fn console_roles_are_found_declared_lint_clean_and_converge_to_no_change() {
         "discover", "--role", names[0], "--role", names[1], "--role", names[2], "--role", names[3],
     ]);
     assert_eq!(output.code, 0, "{}", output.stderr);
-    assert_lint_clean(&output.stdout, "discovered");
+    support::assert_cfn_lint_clean(&output.stdout, "discovered.yaml");
     let template = long_form(&serde_yaml_ng::from_str(&output.stdout).unwrap());
     assert!(
         output.stderr.ends_with(
@@ -264,7 +231,7 @@ fn every_role_is_listed_across_pages_with_progress_on_stderr() {
     let rt = migration::runtime();
     let tag = migration::unique_suffix("paged");
     rt.block_on(async {
-        let iam = migration::iam();
+        let iam = support::checker();
         // More than one ListRoles page (100 roles) of roles nothing here made.
         for i in 0..105 {
             iam.create_role()
@@ -324,7 +291,7 @@ fn a_hand_edited_console_role_lists_what_cannot_be_mapped_and_keeps_unknown_poli
         ],
     ));
     let extra = rt.block_on(async {
-        let iam = migration::iam();
+        let iam = support::checker();
         let policy = iam
             .create_policy()
             .policy_name(format!("team-extra-{name}"))
@@ -470,45 +437,12 @@ fn properties_files_carry_what_was_not_mapped_as_comments() {
     assert_eq!(plan.code, 0, "{}", plan.stderr);
 }
 
-/// Records the IAM operations a client calls.
-#[derive(Debug, Clone, Default)]
-struct Operations(Arc<Mutex<Vec<String>>>);
-
-impl Intercept for Operations {
-    fn name(&self) -> &'static str {
-        "Operations"
-    }
-
-    fn read_before_serialization(
-        &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let operation = cfg
-            .load::<Metadata>()
-            .map(|m| m.name().to_owned())
-            .unwrap_or_default();
-        self.0.lock().unwrap().push(operation);
-        Ok(())
-    }
-}
-
 #[test]
 fn discover_makes_only_read_calls() {
     let rt = migration::runtime();
     let console = rt.block_on(seed_console("read-only"));
-    let operations = Operations::default();
-    let config = aws_sdk_iam::Config::builder()
-        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
-        .region(aws_sdk_iam::config::Region::new(REGION))
-        .credentials_provider(aws_sdk_iam::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .endpoint_url(migration::moto_endpoint())
-        .interceptor(operations.clone())
-        .build();
-    let iam = persona_role::iam::SdkIam::new(aws_sdk_iam::Client::from_conf(config));
+    let calls = support::CallLog::default();
+    let iam = persona_role::iam::SdkIam::new(support::iam_client(Some(&calls)));
     let args = {
         use clap::Parser;
         let cli =
@@ -531,13 +465,12 @@ fn discover_makes_only_read_calls() {
             .iter()
             .any(|d| d.role_name == console.domain.role_name)
     );
-    let calls = operations.0.lock().unwrap().clone();
-    assert!(calls.iter().any(|c| c == "ListRoles"), "{calls:?}");
-    let writes: Vec<&String> = calls
-        .iter()
-        .filter(|c| !(c.starts_with("List") || c.starts_with("Get")))
-        .collect();
-    assert!(writes.is_empty(), "discover wrote: {writes:?}");
+    assert!(
+        calls.calls().iter().any(|c| c == "ListRoles"),
+        "{:?}",
+        calls.calls()
+    );
+    assert_eq!(calls.mutating(), Vec::<String>::new(), "discover wrote");
 }
 
 #[test]

@@ -202,32 +202,5 @@ fn cli_export_names_the_stack_account_partition_and_region_only_through_pseudo_p
         "{}",
         role["ManagedPolicyArns"]
     );
-    lint_if_available(&text);
-}
-
-/// cfn-lint (installed into .venv-lint by scripts/lint-templates, which CI runs first) must
-/// find nothing in the template.
-fn lint_if_available(template: &str) {
-    let lint = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv-lint/bin/cfn-lint");
-    if !lint.exists() {
-        eprintln!(
-            "{} is missing: run scripts/lint-templates --install-only",
-            lint.display()
-        );
-        return;
-    }
-    let path =
-        std::env::temp_dir().join(format!("persona-role-export-{}.json", std::process::id()));
-    std::fs::write(&path, template).unwrap();
-    let output = std::process::Command::new(&lint)
-        .args(["--format", "parseable", "--"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "cfn-lint: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    common::assert_cfn_lint_clean(&text, "export.json");
 }

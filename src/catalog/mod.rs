@@ -339,6 +339,18 @@ impl Activity {
             .find(|p| p.param == param)
             .map(|p| p.need)
     }
+
+    /// Whether the activity takes a parameter. VPC and KMS parameters come in pairs that an
+    /// activity with the customization accepts whole, even where its statements use only one of
+    /// the pair.
+    pub fn accepts(&self, param: Param) -> bool {
+        self.uses(param).is_some()
+            || match param {
+                Param::VpcSubnets | Param::VpcSecurityGroups => self.vpc,
+                Param::DataKmsKeys | Param::VolumeKmsKeys => self.kms,
+                _ => false,
+            }
+    }
 }
 
 /// Every activity, in the order the console lists them (which is also the order of statements in

@@ -477,7 +477,7 @@ impl Reading {
         });
         let found = self.found.entry(index).or_default();
         let mut add = |param: Param, value: &str| -> bool {
-            if accepts(activity, param) {
+            if activity.accepts(param) {
                 found.entry(param).or_default().insert(value.to_owned());
                 true
             } else {
@@ -578,7 +578,7 @@ impl Reading {
                 .activities
                 .iter()
                 .copied()
-                .filter(|&i| accepts(catalog::activity(i), param))
+                .filter(|&i| catalog::activity(i).accepts(param))
                 .collect();
             let sets: Vec<(ActivityIndex, BTreeSet<String>)> = users
                 .iter()
@@ -645,16 +645,6 @@ impl Reading {
             .collect();
         (top, per_activity)
     }
-}
-
-/// Whether an activity takes a parameter; VPC and KMS pairs go with the customization.
-fn accepts(activity: &catalog::Activity, param: Param) -> bool {
-    activity.uses(param).is_some()
-        || match param {
-            Param::VpcSubnets | Param::VpcSecurityGroups => activity.vpc,
-            Param::DataKmsKeys | Param::VolumeKmsKeys => activity.kms,
-            _ => false,
-        }
 }
 
 /// The activity whose statement-id prefix starts `sid` (the longest, as prefixes nest).

@@ -569,7 +569,7 @@ impl Parser<'_> {
                         self.errors
                             .push(format!("{at}.{key}"), "unknown parameter", help);
                     }
-                    Some(param) if !accepts(activity, *param) => {
+                    Some(param) if !activity.accepts(*param) => {
                         self.errors.push(
                             format!("{at}.{key}"),
                             format!("activity `{}` takes no {param}", activity.name),
@@ -631,7 +631,7 @@ impl Parser<'_> {
         for param in Param::ALL {
             if properties.parameters.has(param)
                 && !properties.activities.iter().any(|&index| {
-                    accepts(catalog::activity(index), param)
+                    catalog::activity(index).accepts(param)
                         && !properties
                             .activity_parameters
                             .get(&index)
@@ -657,17 +657,6 @@ fn number_text(n: &serde_json::Number) -> String {
         Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e18 => format!("{f:.0}"),
         _ => n.to_string(),
     }
-}
-
-/// Whether an activity takes a parameter. VPC and KMS parameters come in pairs that an activity
-/// with the customization accepts whole, even where its statements use only one of the pair.
-fn accepts(activity: &catalog::Activity, param: Param) -> bool {
-    activity.uses(param).is_some()
-        || match param {
-            Param::VpcSubnets | Param::VpcSecurityGroups => activity.vpc,
-            Param::DataKmsKeys | Param::VolumeKmsKeys => activity.kms,
-            _ => false,
-        }
 }
 
 fn takes(activity: &catalog::Activity) -> String {

@@ -60,3 +60,32 @@ pub fn cli(args: &[&str], stdin: &str) -> CliOutput {
         stderr: String::from_utf8(err).unwrap(),
     }
 }
+
+/// cfn-lint (installed into .venv-lint by scripts/lint-templates, which CI runs before the
+/// tests) finds nothing in `template`, written to a temporary `file_name` (its extension tells
+/// cfn-lint JSON from YAML). Where cfn-lint is not installed, says so and lints nothing.
+pub fn assert_cfn_lint_clean(template: &str, file_name: &str) {
+    let lint = root().join(".venv-lint/bin/cfn-lint");
+    if !lint.exists() {
+        eprintln!(
+            "{} is missing (scripts/lint-templates --install-only installs it): template not linted",
+            lint.display()
+        );
+        return;
+    }
+    let path =
+        std::env::temp_dir().join(format!("persona-role-{}-{file_name}", std::process::id()));
+    std::fs::write(&path, template).unwrap();
+    let output = std::process::Command::new(&lint)
+        .args(["--format", "parseable", "--"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "cfn-lint on {}: {}{}",
+        path.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -1,6 +1,7 @@
-//! Real parts for the migration tests (discover, diff --live): one moto IAM server per test
-//! binary, IAM clients for it, the `persona-role` binary run with the SDK's standard settings
-//! pointed at moto, and roles seeded exactly as the Role Manager console made them.
+//! Real parts for the migration tests (discover, diff --live), on top of `support` (its moto
+//! server, IAM clients, ResponseURL recorder and handler): the `persona-role` binary run with
+//! the SDK's standard settings pointed at moto, and roles seeded exactly as the Role Manager
+//! console made them.
 //!
 //! The console's roles are facts written in this project's form (role-manager-research: "Role
 //! name", "Role path", "Policy type", the activity table, and Role Manager's templates): named
@@ -8,90 +9,20 @@
 //! one customer-managed policy per activity named `<template>_<epoch-ms>` under `/service-role/`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
 use serde_json::{Value, json};
 
-pub const ACCOUNT: &str = "123456789012";
+use crate::support;
+
 pub const REGION: &str = "us-east-1";
 /// The stack that declares (and adopts) the roles in these tests.
 pub const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/ml-migration/7c1e9a40-9f2b-11ef-8d3e-0a1b2c3d4e5f";
 
-pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-// ------------------------------------------------------------------------------------ moto
-
-struct Moto {
-    endpoint: String,
-    // The server exits when its stdin closes, that is when this test process ends.
-    _stdin: Mutex<ChildStdin>,
-    _child: Mutex<Child>,
-}
-
-const MOTO_BOOT: &str = r#"
-import sys
-from moto.server import ThreadedMotoServer
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-server.start()
-print(server.get_host_and_port()[1], flush=True)
-sys.stdin.read()
-"#;
-
-pub fn moto_endpoint() -> &'static str {
-    static MOTO: OnceLock<Moto> = OnceLock::new();
-    &MOTO.get_or_init(start_moto).endpoint
-}
-
-fn start_moto() -> Moto {
-    let python = root().join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/install-test-tools once to install moto into .venv",
-        python.display()
-    );
-    let mut child = Command::new(&python)
-        .args(["-c", MOTO_BOOT])
-        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
-    let stdin = child.stdin.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port: u16 = line
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("moto did not start: {line:?}"));
-    Moto {
-        endpoint: format!("http://127.0.0.1:{port}"),
-        _stdin: Mutex::new(stdin),
-        _child: Mutex::new(child),
-    }
-}
-
-/// An IAM client for moto.
-pub fn iam() -> aws_sdk_iam::Client {
-    let config = aws_sdk_iam::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-        .endpoint_url(moto_endpoint())
-        .build();
-    aws_sdk_iam::Client::from_conf(config)
-}
+pub use crate::support::{ACCOUNT, moto_endpoint, root};
 
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -154,70 +85,19 @@ pub async fn create_with_handler(properties: &Value, logical_id: &str) {
     assert_eq!(response.status.as_str(), "SUCCESS", "{:?}", response.reason);
 }
 
-/// The Lambda handler's answer to a Create of `properties`.
+/// The Lambda handler's answer to a Create of `properties` by this module's stack.
 pub async fn create_event_with_handler(
     properties: &Value,
     logical_id: &str,
 ) -> persona_role::cfn::Response {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            answer_ok(stream);
-        }
-    });
-    let handler = persona_role::handler::Handler::new(
-        iam(),
-        reqwest::Client::new(),
-        persona_role::handler::Settings {
-            allow_loopback: true,
-            ..persona_role::handler::Settings::default()
-        },
-    );
-    let request_id = unique_suffix("request");
-    let event = json!({
-        "RequestType": "Create",
-        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:persona-role",
-        "ResponseURL": format!("http://127.0.0.1:{port}/cfn-response/{request_id}"),
-        "StackId": STACK_ID,
-        "RequestId": request_id,
-        "LogicalResourceId": logical_id,
-        "ResourceType": "Custom::SageMakerPersonaRole",
-        "ResourceProperties": properties,
-    });
-    handler
+    let recorder = support::Recorder::start();
+    let mut event = support::create_event(logical_id, properties.clone(), "migration", &recorder);
+    event["StackId"] = json!(STACK_ID);
+    support::handler(None)
         .handle(event, Some(Instant::now() + Duration::from_secs(60)))
         .await
         .unwrap()
         .response
-}
-
-/// Reads one HTTP request and answers 200.
-fn answer_ok(mut stream: std::net::TcpStream) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let Ok(clone) = stream.try_clone() else {
-        return;
-    };
-    let mut reader = BufReader::new(clone);
-    let mut length = 0usize;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().unwrap_or(0);
-            }
-        }
-    }
-    let mut body = vec![0; length];
-    let _ = reader.read_exact(&mut body);
-    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 }
 
 /// Takes a role over in place through the Lambda's handler: a Create of the discovered
@@ -275,7 +155,7 @@ pub fn console_trust() -> Value {
 /// Creates `SageMaker-<name>` under `/service-role/` with one policy per `(template, document)`,
 /// each named `<template>_<epoch-ms>` (one timestamp per role, as one console run gives).
 pub async fn seed_console_role(name: &str, policies: &[(&str, Value)]) -> Seeded {
-    let client = iam();
+    let client = support::checker();
     let role_name = format!("SageMaker-{name}");
     let role = client
         .create_role()

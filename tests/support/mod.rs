@@ -36,7 +36,7 @@ use serde_json::{Value, json};
 mod common;
 pub mod faults;
 pub mod runtime;
-pub use common::{ACCOUNT, STACK_ID, root, samples};
+pub use common::{ACCOUNT, STACK_ID, assert_cfn_lint_clean, root, samples};
 pub use faults::{Fault, FaultProxy};
 pub use runtime::{Function, Posted, RuntimeApi};
 pub const PERSONAS: [&str; 4] = ["data-scientist", "mlops", "compute", "custom"];
