@@ -599,7 +599,7 @@ enum Created {
 
 impl<I: Iam> Work<'_, I> {
     async fn create(&self) -> Outcome {
-        let plan = match self.plan() {
+        let plan = match self.plan().await {
             Ok(plan) => plan,
             Err(reason) => return Outcome::failed(self.progress.failure_id(self.request), reason),
         };
@@ -644,7 +644,7 @@ impl<I: Iam> Work<'_, I> {
 
     async fn update(&self) -> Outcome {
         let current = request_physical_id(self.request);
-        let plan = match self.plan() {
+        let plan = match self.plan().await {
             Ok(plan) => plan,
             Err(reason) => return Outcome::failed(current, reason),
         };
@@ -762,9 +762,20 @@ impl<I: Iam> Work<'_, I> {
         }
     }
 
-    fn plan(&self) -> Result<Plan, String> {
-        let plan = plan::plan_guarded(&self.request.properties, self.context, self.guardrails)
-            .map_err(|e| e.to_string())?;
+    /// Plans on a blocking thread, so that the deadline guard can still answer while a large
+    /// plan is computed on the runtime's one thread.
+    async fn plan(&self) -> Result<Plan, String> {
+        let (properties, context, guardrails) = (
+            self.request.properties.clone(),
+            self.context.clone(),
+            self.guardrails.clone(),
+        );
+        let plan = tokio::task::spawn_blocking(move || {
+            plan::plan_guarded(&properties, &context, &guardrails)
+        })
+        .await
+        .map_err(|e| format!("internal error: planning stopped ({e})"))?
+        .map_err(|e| e.to_string())?;
         check_answer_fits(&plan, self.request)?;
         for warning in &plan.warnings {
             tracing::warn!(warning = %warning, "properties");
