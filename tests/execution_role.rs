@@ -259,7 +259,8 @@ fn the_function_can_change_neither_its_own_role_nor_the_boundary() {
 #[test]
 fn the_template_passes_every_guardrail_the_function_reads() {
     use persona_role::guardrails::{
-        ALLOW_ADOPTION_ENV, ALLOWED_MANAGED_POLICIES_ENV, REQUIRED_BOUNDARY_ENV,
+        ALLOW_ADOPTION_ENV, ALLOWED_MANAGED_POLICIES_ENV, ALLOWED_PASS_ROLES_ENV,
+        REQUIRED_BOUNDARY_ENV,
     };
     let template = template();
     let variables =
@@ -270,6 +271,7 @@ fn the_template_passes_every_guardrail_the_function_reads() {
     let read = BTreeSet::from([
         REQUIRED_BOUNDARY_ENV,
         ALLOWED_MANAGED_POLICIES_ENV,
+        ALLOWED_PASS_ROLES_ENV,
         ALLOW_ADOPTION_ENV,
     ]);
     assert_eq!(names, read);

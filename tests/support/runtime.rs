@@ -151,8 +151,28 @@ pub struct Function {
     log: std::path::PathBuf,
 }
 
+/// The boundary the compiled function gives every role, as `template.yaml` sets it (moto does
+/// not check that the policy exists).
+pub const TEST_BOUNDARY: &str = "arn:aws:iam::123456789012:policy/persona-role-test-boundary";
+
 impl Function {
+    /// The function with the guardrails' environment a deployment sets: a boundary to give.
     pub fn start(api: &RuntimeApi, iam_endpoint: &str, name: &str) -> Self {
+        Function::start_with(
+            api,
+            iam_endpoint,
+            name,
+            &[(persona_role::guardrails::REQUIRED_BOUNDARY_ENV, TEST_BOUNDARY)],
+        )
+    }
+
+    /// The function with exactly these guardrail variables besides what Lambda sets.
+    pub fn start_with(
+        api: &RuntimeApi,
+        iam_endpoint: &str,
+        name: &str,
+        guardrails: &[(&str, &str)],
+    ) -> Self {
         let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("{name}-{}.log", std::process::id()));
         let child = Command::new(env!("CARGO_BIN_EXE_persona-role-lambda"))
@@ -175,6 +195,7 @@ impl Function {
             )
             .env("AWS_ENDPOINT_URL_IAM", iam_endpoint)
             .env("RESPONSE_URL_ALLOW_LOOPBACK", "true")
+            .envs(guardrails.iter().copied())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(Stdio::inherit())
