@@ -287,7 +287,8 @@ pub fn template_resource() -> Value {
 }
 
 /// First and last line of the generated section in `template.yaml`.
-pub const TEMPLATE_BEGIN: &str = "  # generated from src/boundary.rs; `UPDATE_GOLDEN=1 cargo test --test boundary` rewrites it";
+pub const TEMPLATE_BEGIN: &str =
+    "  # generated from src/boundary.rs; `UPDATE_GOLDEN=1 cargo test --test boundary` rewrites it";
 pub const TEMPLATE_END: &str = "  # end of the generated permissions boundary";
 
 /// The section of `template.yaml` between (and including) the markers.

@@ -118,7 +118,11 @@ impl Guardrails {
             for arn in &properties.managed_policy_arns {
                 if !is_allowed(arn) {
                     errors.push(PropertyError {
-                        property: at(table::MANAGED_POLICY_ARNS.name, raw.get(table::MANAGED_POLICY_ARNS.name), arn),
+                        property: at(
+                            table::MANAGED_POLICY_ARNS.name,
+                            raw.get(table::MANAGED_POLICY_ARNS.name),
+                            arn,
+                        ),
                         message: format!(
                             "`{arn}` is not on this function's AllowedManagedPolicyArns"
                         ),

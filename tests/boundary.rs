@@ -286,7 +286,9 @@ fn an_administrator_policy_under_the_boundary_cannot_escalate() {
         } else if action.starts_with("iam:") && action != "iam:PassRole" && !allowed {
             // IAM writes are denied outright, not merely left unallowed.
             if got != "ExplicitlyDenied" {
-                failures.push(format!("{what}: {action}: {got}, expected ExplicitlyDenied"));
+                failures.push(format!(
+                    "{what}: {action}: {got}, expected ExplicitlyDenied"
+                ));
             }
         }
     }

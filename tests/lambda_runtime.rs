@@ -119,8 +119,16 @@ fn the_binary_without_a_boundary_to_give_refuses_to_make_roles_and_still_deletes
     let function = Function::start_with(&api, moto_endpoint(), "function-unbounded", &[]);
     let create = sample_event("compute", "create", "unbounded", &recorder);
     let delete = sample_event("compute", "delete", "unbounded", &recorder);
-    api.push("aws-request-unbounded-0", create.clone(), Duration::from_secs(60));
-    api.push("aws-request-unbounded-1", delete.clone(), Duration::from_secs(60));
+    api.push(
+        "aws-request-unbounded-0",
+        create.clone(),
+        Duration::from_secs(60),
+    );
+    api.push(
+        "aws-request-unbounded-1",
+        delete.clone(),
+        Duration::from_secs(60),
+    );
     let posted = api.wait_posted(2, Duration::from_secs(60));
     let logs = function.stop();
     assert_eq!(posted.len(), 2, "{}", logs.join("\n"));

@@ -940,7 +940,9 @@ mod guardrails {
         let value = with(
             data_scientist(),
             "PassRoles",
-            json!("arn:aws:iam::123456789012:role/sagemaker-compute, arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-20240101T000000"),
+            json!(
+                "arn:aws:iam::123456789012:role/sagemaker-compute, arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-20240101T000000"
+            ),
         );
         let reason = plan::plan_guarded(&value, &context(), &passing(own))
             .unwrap_err()
@@ -949,7 +951,10 @@ mod guardrails {
             reason.starts_with("PassRoles[1]: `arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-20240101T000000` is not on this function's AllowedPassRoles"),
             "{reason}"
         );
-        assert!(reason.contains("allowed: arn:aws:iam::123456789012:role/*/sagemaker-*"), "{reason}");
+        assert!(
+            reason.contains("allowed: arn:aws:iam::123456789012:role/*/sagemaker-*"),
+            "{reason}"
+        );
         assert!(!reason.contains("PassRoles[0]"), "{reason}");
         // A persona role at the root or under a path passes.
         let ok = with(
@@ -964,7 +969,10 @@ mod guardrails {
         let reason = plan::plan_guarded(&ok, &context(), &passing(""))
             .unwrap_err()
             .to_string();
-        assert!(reason.contains("this function allows passing no roles"), "{reason}");
+        assert!(
+            reason.contains("this function allows passing no roles"),
+            "{reason}"
+        );
     }
 
     #[test]

@@ -238,7 +238,11 @@ pub static CANVAS_FULL_ACCESS: AwsManagedPolicy = AwsManagedPolicy {
         "secretsmanager:GetSecretValue",
         "secretsmanager:PutResourcePolicy",
     ],
-    passes_roles_to: &["emr-serverless.amazonaws.com", "forecast.amazonaws.com", "sagemaker.amazonaws.com"],
+    passes_roles_to: &[
+        "emr-serverless.amazonaws.com",
+        "forecast.amazonaws.com",
+        "sagemaker.amazonaws.com",
+    ],
     source: "AWS Managed Policy Reference, AmazonSageMakerCanvasFullAccess, version v11 (default since 2024-08-16): every action of its Allow statements",
 };
 
@@ -316,7 +320,11 @@ pub static CANVAS_DATA_PREP_FULL_ACCESS: AwsManagedPolicy = AwsManagedPolicy {
         "secretsmanager:DescribeSecret",
         "secretsmanager:GetSecretValue",
     ],
-    passes_roles_to: &["emr-serverless.amazonaws.com", "events.amazonaws.com", "sagemaker.amazonaws.com"],
+    passes_roles_to: &[
+        "emr-serverless.amazonaws.com",
+        "events.amazonaws.com",
+        "sagemaker.amazonaws.com",
+    ],
     source: "AWS Managed Policy Reference, AmazonSageMakerCanvasDataPrepFullAccess, version v4 (default since 2024-08-16): every action of its Allow statements",
 };
 

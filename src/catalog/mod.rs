@@ -378,7 +378,10 @@ pub static AWS_MANAGED_POLICIES: &[&AwsManagedPolicy] = &[
 ];
 
 pub fn aws_managed_policy(name: &str) -> Option<&'static AwsManagedPolicy> {
-    AWS_MANAGED_POLICIES.iter().copied().find(|p| p.name == name)
+    AWS_MANAGED_POLICIES
+        .iter()
+        .copied()
+        .find(|p| p.name == name)
 }
 
 /// Every activity, in the order the console lists them (which is also the order of statements in

@@ -162,7 +162,10 @@ impl Function {
             api,
             iam_endpoint,
             name,
-            &[(persona_role::guardrails::REQUIRED_BOUNDARY_ENV, TEST_BOUNDARY)],
+            &[(
+                persona_role::guardrails::REQUIRED_BOUNDARY_ENV,
+                TEST_BOUNDARY,
+            )],
         )
     }
 
