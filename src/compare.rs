@@ -926,7 +926,10 @@ mod tests {
         let mut live = plan(compute());
         live.role.permissions_boundary = Some("arn:aws:iam::123456789012:policy/b".to_owned());
         let declared = plan(compute());
-        assert!(compare(&live, &declared).is_empty(), "the function's boundary stays");
+        assert!(
+            compare(&live, &declared).is_empty(),
+            "the function's boundary stays"
+        );
         let mut other = declared.clone();
         other.role.permissions_boundary = Some("arn:aws:iam::123456789012:policy/c".to_owned());
         assert!(compare(&live, &other).permissions_boundary.is_some());
