@@ -124,6 +124,20 @@ impl<I: Iam + Clone + 'static> Handler<I> {
         self.handle_invoked(event, deadline, None).await
     }
 
+    /// [`Handler::handle_invoked`] for the raw bytes of an invocation: an event too large or too
+    /// deeply nested to read is answered FAILED from what its envelope names.
+    pub async fn handle_raw(
+        &self,
+        raw: &[u8],
+        deadline: Option<Instant>,
+        function_arn: Option<&str>,
+    ) -> Result<Delivered, HandlerError> {
+        match cfn::read_event(raw) {
+            Ok(event) => self.handle_invoked(event, deadline, function_arn).await,
+            Err(error) => self.refuse_malformed(error, Instant::now(), deadline).await,
+        }
+    }
+
     /// [`Handler::handle`] for an invocation of the function `function_arn`: an event of a stack
     /// in another account or region is refused without any IAM call.
     pub async fn handle_invoked(
@@ -145,17 +159,24 @@ impl<I: Iam + Clone + 'static> Handler<I> {
                     .instrument(span)
                     .await
             }
-            Err(error) => {
-                let span = tracing::info_span!(
-                    "custom_resource",
-                    RequestId = error.request_id.as_deref().unwrap_or(""),
-                    LogicalResourceId = error.logical_resource_id.as_deref().unwrap_or(""),
-                );
-                self.answer_malformed(error, start, deadline)
-                    .instrument(span)
-                    .await
-            }
+            Err(error) => self.refuse_malformed(error, start, deadline).await,
         }
+    }
+
+    async fn refuse_malformed(
+        &self,
+        error: Box<cfn::EventError>,
+        start: Instant,
+        deadline: Option<Instant>,
+    ) -> Result<Delivered, HandlerError> {
+        let span = tracing::info_span!(
+            "custom_resource",
+            RequestId = error.request_id.as_deref().unwrap_or(""),
+            LogicalResourceId = error.logical_resource_id.as_deref().unwrap_or(""),
+        );
+        self.answer_malformed(error, start, deadline)
+            .instrument(span)
+            .await
     }
 
     async fn handle_request(
@@ -166,10 +187,11 @@ impl<I: Iam + Clone + 'static> Handler<I> {
         function_arn: Option<&str>,
     ) -> Result<Delivered, HandlerError> {
         let url = cfn::validate_response_url(&request.response_url, self.settings.allow_loopback)
+            .and_then(|url| cfn::check_response_region(&url, &request.stack_id).map(|()| url))
             .map_err(|e| {
-            tracing::error!(error = %e, "refusing to act on an event that cannot be answered");
-            HandlerError::NoResponseUrl(e.to_string())
-        })?;
+                tracing::error!(error = %e, "refusing to act on an event that cannot be answered");
+                HandlerError::NoResponseUrl(e.to_string())
+            })?;
         // CloudFormation signed the ResponseURL when it sent the event: a late or redelivered
         // event whose signature or ServiceTimeout has run out is no longer awaited, so nothing
         // is done for it.
@@ -577,7 +599,7 @@ enum Created {
 
 impl<I: Iam> Work<'_, I> {
     async fn create(&self) -> Outcome {
-        let plan = match self.plan() {
+        let plan = match self.plan().await {
             Ok(plan) => plan,
             Err(reason) => return Outcome::failed(self.progress.failure_id(self.request), reason),
         };
@@ -622,7 +644,7 @@ impl<I: Iam> Work<'_, I> {
 
     async fn update(&self) -> Outcome {
         let current = request_physical_id(self.request);
-        let plan = match self.plan() {
+        let plan = match self.plan().await {
             Ok(plan) => plan,
             Err(reason) => return Outcome::failed(current, reason),
         };
@@ -740,9 +762,20 @@ impl<I: Iam> Work<'_, I> {
         }
     }
 
-    fn plan(&self) -> Result<Plan, String> {
-        let plan = plan::plan_guarded(&self.request.properties, self.context, self.guardrails)
-            .map_err(|e| e.to_string())?;
+    /// Plans on a blocking thread, so that the deadline guard can still answer while a large
+    /// plan is computed on the runtime's one thread.
+    async fn plan(&self) -> Result<Plan, String> {
+        let (properties, context, guardrails) = (
+            self.request.properties.clone(),
+            self.context.clone(),
+            self.guardrails.clone(),
+        );
+        let plan = tokio::task::spawn_blocking(move || {
+            plan::plan_guarded(&properties, &context, &guardrails)
+        })
+        .await
+        .map_err(|e| format!("internal error: planning stopped ({e})"))?
+        .map_err(|e| e.to_string())?;
         check_answer_fits(&plan, self.request)?;
         for warning in &plan.warnings {
             tracing::warn!(warning = %warning, "properties");

@@ -158,23 +158,31 @@ pub const TEST_BOUNDARY: &str = "arn:aws:iam::123456789012:policy/persona-role-t
 impl Function {
     /// The function with the guardrails' environment a deployment sets: a boundary to give.
     pub fn start(api: &RuntimeApi, iam_endpoint: &str, name: &str) -> Self {
-        Function::start_with(
-            api,
-            iam_endpoint,
-            name,
-            &[(
-                persona_role::guardrails::REQUIRED_BOUNDARY_ENV,
-                TEST_BOUNDARY,
-            )],
-        )
+        Function::start_with_env(api, iam_endpoint, name, &[])
     }
 
-    /// The function with exactly these guardrail variables besides what Lambda sets.
-    pub fn start_with(
+    /// [`Function::start`] with further environment variables (log level, guardrails).
+    pub fn start_with_env(
         api: &RuntimeApi,
         iam_endpoint: &str,
         name: &str,
-        guardrails: &[(&str, &str)],
+        extra: &[(&str, &str)],
+    ) -> Self {
+        let mut env = vec![(
+            persona_role::guardrails::REQUIRED_BOUNDARY_ENV,
+            TEST_BOUNDARY,
+        )];
+        env.extend_from_slice(extra);
+        Function::start_exactly(api, iam_endpoint, name, &env)
+    }
+
+    /// The function with exactly these variables besides what Lambda and the tests' stand-ins
+    /// need: no boundary to give unless `env` names one.
+    pub fn start_exactly(
+        api: &RuntimeApi,
+        iam_endpoint: &str,
+        name: &str,
+        env: &[(&str, &str)],
     ) -> Self {
         let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("{name}-{}.log", std::process::id()));
@@ -198,7 +206,7 @@ impl Function {
             )
             .env("AWS_ENDPOINT_URL_IAM", iam_endpoint)
             .env("RESPONSE_URL_ALLOW_LOOPBACK", "true")
-            .envs(guardrails.iter().copied())
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(Stdio::inherit())
