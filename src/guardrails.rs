@@ -13,6 +13,17 @@ pub const REQUIRED_BOUNDARY_ENV: &str = "PERSONA_ROLE_REQUIRED_BOUNDARY";
 pub const ALLOWED_MANAGED_POLICIES_ENV: &str = "PERSONA_ROLE_ALLOWED_MANAGED_POLICIES";
 pub const ALLOWED_PASS_ROLES_ENV: &str = "PERSONA_ROLE_ALLOWED_PASS_ROLES";
 pub const ALLOW_ADOPTION_ENV: &str = "PERSONA_ROLE_ALLOW_ADOPTION";
+pub const ADOPTION_SCOPE_ENV: &str = "PERSONA_ROLE_ADOPTION_SCOPE";
+/// Every variable the guardrails are read from; the template must set exactly these.
+pub const ENVIRONMENT: &[&str] = &[
+    REQUIRED_BOUNDARY_ENV,
+    ALLOWED_MANAGED_POLICIES_ENV,
+    ALLOWED_PASS_ROLES_ENV,
+    ALLOW_ADOPTION_ENV,
+    ADOPTION_SCOPE_ENV,
+];
+/// The `AdoptionScope` that widens adoption beyond Role Manager's roles.
+pub const ADOPT_ANY_UNOWNED_ROLE: &str = "AnyUnownedRole";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Guardrails {
@@ -30,6 +41,9 @@ pub struct Guardrails {
     /// `AdoptExistingRole` may not take over a role no stack owns (the function's stack was
     /// deployed with `AllowAdoption=false`, so its IAM permissions would refuse the tagging).
     pub adoption_forbidden: bool,
+    /// Adoption may take over any unowned role, not only those shaped as Role Manager's console
+    /// made them (`AdoptionScope=AnyUnownedRole`). Off unless the operator widens it.
+    pub adopt_any_unowned_role: bool,
 }
 
 impl Guardrails {
@@ -60,6 +74,12 @@ impl Guardrails {
         self
     }
 
+    /// With the adoption scope's value: only [`ADOPT_ANY_UNOWNED_ROLE`] widens it.
+    pub fn with_adoption_scope(mut self, scope: Option<&str>) -> Self {
+        self.adopt_any_unowned_role = scope.map(str::trim) == Some(ADOPT_ANY_UNOWNED_ROLE);
+        self
+    }
+
     /// The function's guardrails as deployed. Without a boundary in the environment, every
     /// Create and Update is refused (`boundary_missing`): a role without a ceiling is never
     /// the default.
@@ -69,7 +89,8 @@ impl Guardrails {
             std::env::var(ALLOWED_MANAGED_POLICIES_ENV).ok().as_deref(),
         )
         .with_pass_roles(std::env::var(ALLOWED_PASS_ROLES_ENV).ok().as_deref())
-        .with_adoption(std::env::var(ALLOW_ADOPTION_ENV).ok().as_deref());
+        .with_adoption(std::env::var(ALLOW_ADOPTION_ENV).ok().as_deref())
+        .with_adoption_scope(std::env::var(ADOPTION_SCOPE_ENV).ok().as_deref());
         guardrails.boundary_missing = guardrails.required_boundary.is_none();
         guardrails
     }

@@ -837,6 +837,12 @@ impl<I: Iam> Work<'_, I> {
                  AllowAdoption=true for the migration",
                 role.name
             )),
+            (Step::Adopt, Some(role))
+                if !self.guardrails.adopt_any_unowned_role
+                    && !lifecycle::made_by_role_manager(&role.name, &role.path) =>
+            {
+                Err(lifecycle::not_role_managers(&role.name, &role.path))
+            }
             (Step::Adopt, Some(role)) => {
                 let name = role.name.clone();
                 self.adopt(plan, role).await.map_err(|reason| {
