@@ -395,7 +395,10 @@ pub fn compare(old: &Plan, new: &Plan) -> Comparison {
         description: differs(&old_role.description, &new_role.description),
         max_session_duration: (old_role.max_session_duration != new_role.max_session_duration)
             .then(|| change(old_role.max_session_duration, new_role.max_session_duration)),
-        permissions_boundary: (old_role.permissions_boundary != new_role.permissions_boundary)
+        // A declaration without a boundary gets the function's, and a boundary is never
+        // removed: only a boundary the new side names can change it.
+        permissions_boundary: (new_role.permissions_boundary.is_some()
+            && old_role.permissions_boundary != new_role.permissions_boundary)
             .then(|| {
                 change(
                     old_role.permissions_boundary.clone(),
@@ -916,6 +919,21 @@ mod tests {
                 "sagemaker-other".to_owned()
             ))
         );
+    }
+
+    #[test]
+    fn a_declaration_without_a_boundary_keeps_the_roles() {
+        let mut live = plan(compute());
+        live.role.permissions_boundary = Some("arn:aws:iam::123456789012:policy/b".to_owned());
+        let declared = plan(compute());
+        assert!(
+            compare(&live, &declared).is_empty(),
+            "the function's boundary stays"
+        );
+        let mut other = declared.clone();
+        other.role.permissions_boundary = Some("arn:aws:iam::123456789012:policy/c".to_owned());
+        assert!(compare(&live, &other).permissions_boundary.is_some());
+        assert!(compare(&declared, &live).permissions_boundary.is_some());
     }
 
     #[test]

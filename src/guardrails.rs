@@ -1,19 +1,24 @@
 //! The deputy's guardrails: limits the function's operator sets (template parameters, passed as
-//! environment) on every role users declare. The execution role's IAM conditions enforce the
-//! same limits; checking them here gives users a clear FAILED reason instead of AccessDenied.
+//! environment) on every role users declare. The execution role's IAM conditions and the
+//! permissions boundary every role carries enforce the same limits; checking them here gives
+//! users a clear FAILED reason instead of AccessDenied.
 
-use crate::catalog;
+use serde_json::Value;
+
+use crate::catalog::{self, Param};
 use crate::context::Partition;
-use crate::properties::{Properties, PropertyError, PropertyErrors};
+use crate::properties::{Properties, PropertyError, PropertyErrors, table};
 
 pub const REQUIRED_BOUNDARY_ENV: &str = "PERSONA_ROLE_REQUIRED_BOUNDARY";
 pub const ALLOWED_MANAGED_POLICIES_ENV: &str = "PERSONA_ROLE_ALLOWED_MANAGED_POLICIES";
+pub const ALLOWED_PASS_ROLES_ENV: &str = "PERSONA_ROLE_ALLOWED_PASS_ROLES";
 pub const ALLOW_ADOPTION_ENV: &str = "PERSONA_ROLE_ALLOW_ADOPTION";
 pub const ADOPTION_SCOPE_ENV: &str = "PERSONA_ROLE_ADOPTION_SCOPE";
 /// Every variable the guardrails are read from; the template must set exactly these.
 pub const ENVIRONMENT: &[&str] = &[
     REQUIRED_BOUNDARY_ENV,
     ALLOWED_MANAGED_POLICIES_ENV,
+    ALLOWED_PASS_ROLES_ENV,
     ALLOW_ADOPTION_ENV,
     ADOPTION_SCOPE_ENV,
 ];
@@ -22,11 +27,17 @@ pub const ADOPT_ANY_UNOWNED_ROLE: &str = "AnyUnownedRole";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Guardrails {
-    /// Every role gets this permissions boundary; a different one is refused.
+    /// Every role gets this permissions boundary; a different one is refused. Deployed, it is
+    /// the operator's RequiredPermissionsBoundary or else the boundary the stack ships.
     pub required_boundary: Option<String>,
+    /// Read from an environment that names no boundary: the function was deployed some other
+    /// way than `template.yaml`. Roles are then refused rather than made without a ceiling.
+    pub boundary_missing: bool,
     /// ARN patterns (`*` matches any run of characters) that `ManagedPolicyArns` may name;
     /// `None` allows any.
     pub allowed_managed_policies: Option<Vec<String>>,
+    /// ARN patterns that `PassRoles` (top-level and per activity) may name; `None` allows any.
+    pub allowed_pass_roles: Option<Vec<String>>,
     /// `AdoptExistingRole` may not take over a role no stack owns (the function's stack was
     /// deployed with `AllowAdoption=false`, so its IAM permissions would refuse the tagging).
     pub adoption_forbidden: bool,
@@ -42,19 +53,17 @@ impl Guardrails {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(str::to_owned);
-        let allowed_managed_policies = allowed.map(|list| {
-            list.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        });
         Guardrails {
             required_boundary,
-            allowed_managed_policies,
-            adoption_forbidden: false,
-            adopt_any_unowned_role: false,
+            allowed_managed_policies: allowed.map(patterns),
+            ..Guardrails::default()
         }
+    }
+
+    /// With the roles `PassRoles` may name: unset allows any, empty none.
+    pub fn with_pass_roles(mut self, allowed: Option<&str>) -> Self {
+        self.allowed_pass_roles = allowed.map(patterns);
+        self
     }
 
     /// With the adoption switch's value: unset or empty leaves adoption to IAM, anything but
@@ -71,23 +80,38 @@ impl Guardrails {
         self
     }
 
+    /// The function's guardrails as deployed. Without a boundary in the environment, every
+    /// Create and Update is refused (`boundary_missing`): a role without a ceiling is never
+    /// the default.
     pub fn from_env() -> Self {
-        Guardrails::from_values(
+        let mut guardrails = Guardrails::from_values(
             std::env::var(REQUIRED_BOUNDARY_ENV).ok().as_deref(),
             std::env::var(ALLOWED_MANAGED_POLICIES_ENV).ok().as_deref(),
         )
+        .with_pass_roles(std::env::var(ALLOWED_PASS_ROLES_ENV).ok().as_deref())
         .with_adoption(std::env::var(ALLOW_ADOPTION_ENV).ok().as_deref())
-        .with_adoption_scope(std::env::var(ADOPTION_SCOPE_ENV).ok().as_deref())
+        .with_adoption_scope(std::env::var(ADOPTION_SCOPE_ENV).ok().as_deref());
+        guardrails.boundary_missing = guardrails.required_boundary.is_none();
+        guardrails
     }
 
     /// Applies the required boundary and checks every managed policy the role would attach —
-    /// the user's and those activities bring; all violations at once.
+    /// the user's and those activities bring — and every role it may pass; all violations at
+    /// once. `raw` (the properties as given) places each refused value at its index.
     pub fn apply(
         &self,
         properties: &mut Properties,
+        raw: &Value,
         partition: Partition,
     ) -> Result<(), PropertyErrors> {
         let mut errors = Vec::new();
+        if self.boundary_missing {
+            errors.push(PropertyError {
+                property: REQUIRED_BOUNDARY_ENV.to_owned(),
+                message: "the function's environment names no permissions boundary, and it makes no role without one".to_owned(),
+                help: Some("deploy the function with template.yaml, which sets it to RequiredPermissionsBoundary or to the stack's own PersonaRoleBoundary".to_owned()),
+            });
+        }
         if let Some(required) = &self.required_boundary {
             match &properties.permissions_boundary {
                 None => properties.permissions_boundary = Some(required.clone()),
@@ -112,10 +136,14 @@ impl Guardrails {
                     format!("allowed: {}", allowed.join(", "))
                 })
             };
-            for (i, arn) in properties.managed_policy_arns.iter().enumerate() {
+            for arn in &properties.managed_policy_arns {
                 if !is_allowed(arn) {
                     errors.push(PropertyError {
-                        property: format!("ManagedPolicyArns[{i}]"),
+                        property: at(
+                            table::MANAGED_POLICY_ARNS.name,
+                            raw.get(table::MANAGED_POLICY_ARNS.name),
+                            arn,
+                        ),
                         message: format!(
                             "`{arn}` is not on this function's AllowedManagedPolicyArns"
                         ),
@@ -140,11 +168,96 @@ impl Guardrails {
                 }
             }
         }
+        if let Some(allowed) = &self.allowed_pass_roles {
+            errors.extend(self.refused_pass_roles(allowed, properties, raw));
+        }
         if errors.is_empty() {
             Ok(())
         } else {
             Err(PropertyErrors(errors))
         }
+    }
+
+    /// `PassRoles` values, top-level and per activity, that no allowed pattern matches.
+    fn refused_pass_roles(
+        &self,
+        allowed: &[String],
+        properties: &Properties,
+        raw: &Value,
+    ) -> Vec<PropertyError> {
+        let name = Param::PassRoles.name();
+        let help = if allowed.is_empty() {
+            "this function allows passing no roles".to_owned()
+        } else {
+            format!("allowed: {}", allowed.join(", "))
+        };
+        let refuse = |property: String, arn: &str| PropertyError {
+            property,
+            message: format!("`{arn}` is not on this function's AllowedPassRoles"),
+            help: Some(help.clone()),
+        };
+        let is_allowed = |arn: &str| allowed.iter().any(|pattern| glob_match(pattern, arn));
+        let mut errors: Vec<PropertyError> = properties
+            .parameters
+            .get(Param::PassRoles)
+            .iter()
+            .filter(|arn| !is_allowed(arn))
+            .map(|arn| refuse(at(name, raw.get(name), arn), arn))
+            .collect();
+        let given = raw
+            .get(table::ACTIVITY_PARAMETERS.name)
+            .and_then(Value::as_object);
+        for (index, parameters) in &properties.activity_parameters {
+            // The key the user wrote for this activity, which names it in the reason.
+            let key = given.and_then(|map| {
+                map.iter()
+                    .find(|(key, _)| catalog::find_activity(key) == Some(*index))
+            });
+            let prefix = match key {
+                Some((key, _)) => format!("{}.{key}.{name}", table::ACTIVITY_PARAMETERS.name),
+                None => format!(
+                    "{}.{}.{name}",
+                    table::ACTIVITY_PARAMETERS.name,
+                    catalog::activity(*index).name
+                ),
+            };
+            let list = key.and_then(|(_, params)| params.get(name));
+            for arn in parameters.get(Param::PassRoles) {
+                if !is_allowed(arn) {
+                    errors.push(refuse(at(&prefix, list, arn), arn));
+                }
+            }
+        }
+        errors
+    }
+}
+
+/// A comma-separated list of patterns; blanks dropped.
+fn patterns(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `PROPERTY[i]`, where `i` is the value's place in the list as given (a list, or a
+/// comma-separated string, as the parser reads them); the property alone if it is not found.
+fn at(property: &str, list: Option<&Value>, value: &str) -> String {
+    let index = match list {
+        Some(Value::Array(items)) => items
+            .iter()
+            .position(|item| item.as_str().map(str::trim) == Some(value)),
+        Some(Value::String(text)) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .position(|item| item == value),
+        _ => None,
+    };
+    match index {
+        Some(i) => format!("{property}[{i}]"),
+        None => property.to_owned(),
     }
 }
 

@@ -1,5 +1,5 @@
 //! CloudFormation templates as YAML, with intrinsic functions in their short form (`!Sub`,
-//! `!Ref`, `!GetAtt`, `!ImportValue`), as people write and review them.
+//! `!Ref`, `!GetAtt`, `!ImportValue`, `!If`), as people write and review them.
 
 use serde_json::Value;
 use serde_yaml_ng::value::{Tag, TaggedValue};
@@ -29,6 +29,10 @@ fn short_form(value: &Value) -> serde_yaml_ng::Value {
                 ("Fn::Sub", _) => tagged("Sub", plain(inner)),
                 ("Ref", Value::String(_)) => tagged("Ref", plain(inner)),
                 ("Fn::ImportValue", _) => tagged("ImportValue", plain(inner)),
+                // Its branches are nodes of a sequence, each free to carry its own tag.
+                ("Fn::If", Value::Array(parts)) => {
+                    tagged("If", Yaml::Sequence(parts.iter().map(short_form).collect()))
+                }
                 ("Fn::GetAtt", Value::Array(parts))
                     if parts.len() == 2 && parts.iter().all(Value::is_string) =>
                 {

@@ -1,7 +1,9 @@
 //! `template.yaml`'s execution role, resolved as CloudFormation would for each setting of the
 //! parameters that shape it (`AllowAdoption`, `RequiredPermissionsBoundary`), and decided by the
 //! IAM policy simulator this project did not write: the calls the function makes are allowed,
-//! and the escalations its guardrails exist for are denied.
+//! and the escalations its guardrails exist for are denied. Whatever the setting, every role
+//! carries a boundary (the required one, else the shipped `PersonaRoleBoundary`) that the
+//! function can neither leave out, remove nor change.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -16,6 +18,10 @@ const FUNCTION_ROLE: &str = "arn:aws:iam::123456789012:role/sagemaker-fn-Executi
 const OTHER_ACCOUNT_STACK: &str =
     "arn:aws:cloudformation:us-east-1:210987654321:stack/ml-personas/3f6a2c10-8b1e-11ef-9c4d";
 const BOUNDARY: &str = "arn:aws:iam::123456789012:policy/sagemaker-ml-boundary";
+/// The shipped boundary, as CloudFormation names it in a stack named `sagemaker-fn`: inside the
+/// function's `sagemaker-*` scope, the hardest case.
+const SHIPPED_BOUNDARY: &str =
+    "arn:aws:iam::123456789012:policy/sagemaker-fn-PersonaRoleBoundary-4XK2Q9";
 /// Another stack of the function's own account and region.
 const OTHER_STACK: &str =
     "arn:aws:cloudformation:us-east-1:123456789012:stack/other-team/0c1d2e3f-8b1e-11ef-9c4d";
@@ -29,6 +35,11 @@ struct Setting {
 }
 
 impl Setting {
+    /// The boundary every role carries in this setting.
+    fn effective_boundary(&self) -> &'static str {
+        self.boundary.unwrap_or(SHIPPED_BOUNDARY)
+    }
+
     fn name(&self) -> String {
         format!(
             "AllowAdoption={} AdoptionScope={} RequiredPermissionsBoundary={}",
@@ -51,10 +62,14 @@ impl Setting {
             "AllowAdoption" => json!(self.allow_adoption.to_string()),
             "RequiredPermissionsBoundary" => json!(self.boundary.unwrap_or_default()),
             "AllowedManagedPolicyArns" => json!([
-                "arn:*:iam::aws:policy/AmazonSageMaker*",
-                "arn:*:iam::aws:policy/service-role/AmazonSageMaker*"
+                "arn:*:iam::aws:policy/AmazonSageMakerCanvasFullAccess",
+                "arn:*:iam::aws:policy/AmazonSageMakerCanvasDataPrepFullAccess",
+                "arn:*:iam::aws:policy/AmazonSageMakerCanvasAIServicesAccess",
+                "arn:*:iam::aws:policy/service-role/AmazonSageMakerCanvasDirectDeployAccess"
             ]),
+            "AllowedPassRoles" => json!([""]),
             "ExecutionRole" => json!("sagemaker-fn-ExecutionRole-1AB2C3"),
+            "PersonaRoleBoundary" => json!(SHIPPED_BOUNDARY),
             other => panic!("no value for !Ref {other}"),
         }
     }
@@ -64,6 +79,7 @@ impl Setting {
             "AdoptionAllowed" => self.allow_adoption,
             "AdoptAnyUnownedRole" => self.adopt_any,
             "BoundaryRequired" => self.boundary.is_some(),
+            "PassRolesDefault" => true,
             other => panic!("unknown condition {other}"),
         }
     }
@@ -217,11 +233,11 @@ impl Call {
         self
     }
 
-    /// On a role that carries the boundary the setting requires (or some boundary).
+    /// On (or, creating, with) the boundary every role carries in the setting.
     fn bounded(self, setting: &Setting) -> Self {
         self.with(
             "iam:PermissionsBoundary",
-            json!(setting.boundary.unwrap_or(BOUNDARY)),
+            json!(setting.effective_boundary()),
         )
     }
 
@@ -544,11 +560,11 @@ fn always() -> Vec<(bool, Call)> {
 /// Calls whose decision the setting changes.
 fn depending(setting: &Setting) -> Vec<(bool, Call)> {
     let adoption = setting.allow_adoption;
+    let effective = setting.effective_boundary();
     let adopt_any = adoption && setting.adopt_any;
-    let boundary = setting.boundary.is_some();
     let mut calls = vec![
         (
-            !boundary,
+            false,
             call(
                 "create a persona role without a boundary",
                 "iam:CreateRole",
@@ -643,13 +659,14 @@ fn depending(setting: &Setting) -> Vec<(bool, Call)> {
             ),
         ),
         (
-            !boundary,
+            false,
             call(
                 "remove a role's boundary",
                 "iam:DeleteRolePermissionsBoundary",
                 "role/sagemaker-ds",
             )
-            .owned_by(STACK_ID),
+            .owned_by(STACK_ID)
+            .bounded(setting),
         ),
         (
             true,
@@ -690,55 +707,118 @@ fn depending(setting: &Setting) -> Vec<(bool, Call)> {
             .bounded(setting),
         ),
     ];
-    if let Some(required) = setting.boundary {
-        calls.extend([
-            (
-                true,
-                call(
-                    "create a role with the boundary",
-                    "iam:CreateRole",
-                    "role/sagemaker-ds",
-                )
-                .tagging(STACK_ID, false)
-                .with("iam:PermissionsBoundary", json!(required)),
+    calls.extend([
+        (
+            true,
+            call(
+                "create a role with the boundary",
+                "iam:CreateRole",
+                "role/sagemaker-ds",
+            )
+            .tagging(STACK_ID, false)
+            .bounded(setting),
+        ),
+        (
+            true,
+            call(
+                "give an adopted role the boundary",
+                "iam:PutRolePermissionsBoundary",
+                "role/service-role/SageMaker-ds",
+            )
+            .owned_by(STACK_ID)
+            .bounded(setting),
+        ),
+        (
+            false,
+            call(
+                "give a role another boundary",
+                "iam:PutRolePermissionsBoundary",
+                "role/sagemaker-ds",
+            )
+            .owned_by(STACK_ID)
+            .with(
+                "iam:PermissionsBoundary",
+                json!("arn:aws:iam::123456789012:policy/loose"),
             ),
-            (
-                false,
-                call(
-                    "create a role with another boundary",
-                    "iam:CreateRole",
-                    "role/sagemaker-ds",
-                )
-                .tagging(STACK_ID, false)
-                .with(
-                    "iam:PermissionsBoundary",
-                    json!("arn:aws:iam::123456789012:policy/loose"),
-                ),
+        ),
+        (
+            false,
+            call(
+                "attach a policy to a role without the boundary",
+                "iam:AttachRolePolicy",
+                "role/sagemaker-ds",
+            )
+            .owned_by(STACK_ID)
+            .with(
+                "iam:PolicyARN",
+                json!("arn:aws:iam::123456789012:policy/sagemaker-ds-1"),
             ),
-            (
-                false,
-                call(
-                    "put a policy on a role without the boundary",
-                    "iam:PutRolePolicy",
-                    "role/sagemaker-ds",
-                )
-                .owned_by(STACK_ID),
+        ),
+        (
+            false,
+            call(
+                "change the boundary policy's default version",
+                "iam:SetDefaultPolicyVersion",
+                effective,
+            )
+            .owned_by(STACK_ID),
+        ),
+        (
+            false,
+            call(
+                "change the shipped boundary",
+                "iam:CreatePolicyVersion",
+                SHIPPED_BOUNDARY,
+            )
+            .owned_by(STACK_ID),
+        ),
+        (
+            false,
+            call(
+                "tag ownership onto the shipped boundary",
+                "iam:TagPolicy",
+                SHIPPED_BOUNDARY,
+            )
+            .tagging(STACK_ID, false),
+        ),
+    ]);
+    calls.extend([
+        (
+            false,
+            call(
+                "create a role with another boundary",
+                "iam:CreateRole",
+                "role/sagemaker-ds",
+            )
+            .tagging(STACK_ID, false)
+            .with(
+                "iam:PermissionsBoundary",
+                json!("arn:aws:iam::123456789012:policy/loose"),
             ),
-            (
-                false,
-                call(
-                    "change the boundary policy",
-                    "iam:CreatePolicyVersion",
-                    BOUNDARY,
-                )
-                .owned_by(STACK_ID),
-            ),
-            (
-                false,
-                call("delete the boundary policy", "iam:DeletePolicy", BOUNDARY).owned_by(STACK_ID),
-            ),
-        ]);
-    }
+        ),
+        (
+            false,
+            call(
+                "put a policy on a role without the boundary",
+                "iam:PutRolePolicy",
+                "role/sagemaker-ds",
+            )
+            .owned_by(STACK_ID),
+        ),
+        (
+            false,
+            call(
+                "change the boundary policy",
+                "iam:CreatePolicyVersion",
+                effective,
+            )
+            .owned_by(STACK_ID),
+        ),
+        (
+            false,
+            call("delete the boundary policy", "iam:DeletePolicy", effective).owned_by(STACK_ID),
+        ),
+    ]);
     calls
 }
 

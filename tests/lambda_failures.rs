@@ -596,7 +596,8 @@ async fn the_function_guardrails_apply_to_every_role() {
             guardrails: Guardrails::from_values(
                 Some(&boundary),
                 Some("arn:aws:iam::123456789012:policy/persona-role-test-guard-allowed*"),
-            ),
+            )
+            .with_pass_roles(Some("arn:aws:iam::123456789012:role/sagemaker-*")),
             ..settings()
         },
     );
@@ -621,6 +622,22 @@ async fn the_function_guardrails_apply_to_every_role() {
         "{response}"
     );
     assert_eq!(attached_arns(&name).await, [allowed.as_str()]);
+
+    // A role to pass outside AllowedPassRoles: refused, the role left as it was.
+    let mut properties = create["ResourceProperties"].clone();
+    properties["Persona"] = json!("DataScientist");
+    properties["S3Buckets"] = json!(["ml-data"]);
+    properties["PassRoles"] = json!([
+        "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-20240101T000000"
+    ]);
+    let update = update_after(&create, &name, properties, "guard", &recorder);
+    let response = invoke(&guarded, &update, &recorder).await;
+    assert_eq!(response["Status"], "FAILED");
+    assert!(
+        reason(&response).starts_with("PassRoles[0]: `arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-20240101T000000` is not on this function's AllowedPassRoles"),
+        "{response}"
+    );
+    assert_converged(&create).await;
 
     let delete = delete_after(&create, &name, "guard", &recorder);
     assert_eq!(

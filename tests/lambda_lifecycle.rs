@@ -260,12 +260,10 @@ async fn update_repairs_hand_made_drift() {
     let handler = handler(Some(&calls));
     let attached = make_policy("persona-role-test-drift-extra").await;
     let foreign = make_policy("persona-role-test-drift-foreign").await;
-    let create = create_event(
-        "DriftRole",
-        big_properties("drift-test", &attached),
-        "drift",
-        &recorder,
-    );
+    let boundary = make_policy("persona-role-test-drift-boundary").await;
+    let mut properties = big_properties("drift-test", &attached);
+    properties["PermissionsBoundary"] = json!(boundary);
+    let create = create_event("DriftRole", properties, "drift", &recorder);
     let plan = plan_of(&create);
     let name = plan.role.role_name.clone();
     assert!(
@@ -395,7 +393,7 @@ async fn update_repairs_hand_made_drift() {
     let mut expected = vec![
         "UpdateRole",
         "UpdateAssumeRolePolicy",
-        "DeleteRolePermissionsBoundary",
+        "PutRolePermissionsBoundary",
         "TagRole",
         "UntagRole",
         "CreatePolicyVersion",

@@ -176,3 +176,48 @@ fn the_binary_answers_failed_to_an_event_nested_too_deep_for_json_parsers() {
     assert_eq!(answer["LogicalResourceId"], "MLOps");
     assert_eq!(posted[0].kind, "response", "{:?}", posted[0]);
 }
+
+/// Deployed some other way than `template.yaml`, without a boundary in its environment, the
+/// function makes no role (a role without a ceiling is never the default) and still deletes.
+#[test]
+fn the_binary_without_a_boundary_to_give_refuses_to_make_roles_and_still_deletes() {
+    let recorder = Recorder::start();
+    let api = RuntimeApi::start();
+    let function = Function::start_exactly(&api, moto_endpoint(), "function-unbounded", &[]);
+    let create = sample_event("compute", "create", "unbounded", &recorder);
+    let delete = sample_event("compute", "delete", "unbounded", &recorder);
+    api.push(
+        "aws-request-unbounded-0",
+        create.clone(),
+        Duration::from_secs(60),
+    );
+    api.push(
+        "aws-request-unbounded-1",
+        delete.clone(),
+        Duration::from_secs(60),
+    );
+    let posted = api.wait_posted(2, Duration::from_secs(60));
+    let logs = function.stop();
+    assert_eq!(posted.len(), 2, "{}", logs.join("\n"));
+    let answer = |event: &Value| {
+        let answers = recorder.for_request(event["RequestId"].as_str().unwrap());
+        assert_eq!(answers.len(), 1);
+        answers[0].json()
+    };
+    let created = answer(&create);
+    assert_eq!(created["Status"], "FAILED", "{created}");
+    let reason = created["Reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(
+            "PERSONA_ROLE_REQUIRED_BOUNDARY: the function's environment names no permissions boundary"
+        ),
+        "{reason}"
+    );
+    assert!(
+        !logs.iter().any(|l| l.contains("IAM change")),
+        "no IAM change without a boundary: {}",
+        logs.join("\n")
+    );
+    let deleted = answer(&delete);
+    assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
+}

@@ -957,9 +957,26 @@ mod guardrails {
             reason.starts_with("Activities: activity `SageMaker Canvas Core Access` attaches `arn:aws:iam::aws:policy/AmazonSageMakerCanvasFullAccess`"),
             "{reason}"
         );
-        // The default allow-list of the template covers SageMaker's own managed policies.
-        let default = Guardrails::from_values(None, Some("arn:*:iam::aws:policy/AmazonSageMaker*"));
+        // The template's default allow-list is the Canvas activities' policies, and no more.
+        let default = Guardrails::from_values(
+            None,
+            Some(
+                "arn:*:iam::aws:policy/AmazonSageMakerCanvasFullAccess,arn:*:iam::aws:policy/AmazonSageMakerCanvasDataPrepFullAccess,arn:*:iam::aws:policy/AmazonSageMakerCanvasAIServicesAccess,arn:*:iam::aws:policy/service-role/AmazonSageMakerCanvasDirectDeployAccess",
+            ),
+        );
         assert!(plan::plan_guarded(&value, &context(), &default).is_ok());
+        let full = with(
+            data_scientist(),
+            "ManagedPolicyArns",
+            json!(["arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"]),
+        );
+        let reason = plan::plan_guarded(&full, &context(), &default)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            reason.starts_with("ManagedPolicyArns[0]: `arn:aws:iam::aws:policy/AmazonSageMakerFullAccess` is not on this function's AllowedManagedPolicyArns"),
+            "{reason}"
+        );
     }
 
     #[test]
@@ -978,6 +995,89 @@ mod guardrails {
             "{reason}"
         );
         assert!(plan::plan_guarded(&data_scientist(), &context(), &g).is_ok());
+    }
+
+    fn passing(allowed: &str) -> Guardrails {
+        Guardrails::from_values(Some(BOUNDARY), None).with_pass_roles(Some(allowed))
+    }
+
+    #[test]
+    fn roles_to_pass_outside_the_allowed_are_refused_at_their_index() {
+        let own = "arn:aws:iam::123456789012:role/*/sagemaker-*,arn:aws:iam::123456789012:role/sagemaker-*";
+        let value = with(
+            data_scientist(),
+            "PassRoles",
+            json!(
+                "arn:aws:iam::123456789012:role/sagemaker-compute, arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-20240101T000000"
+            ),
+        );
+        let reason = plan::plan_guarded(&value, &context(), &passing(own))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            reason.starts_with("PassRoles[1]: `arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-20240101T000000` is not on this function's AllowedPassRoles"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("allowed: arn:aws:iam::123456789012:role/*/sagemaker-*"),
+            "{reason}"
+        );
+        assert!(!reason.contains("PassRoles[0]"), "{reason}");
+        // A persona role at the root or under a path passes.
+        let ok = with(
+            data_scientist(),
+            "PassRoles",
+            json!(["arn:aws:iam::123456789012:role/team/sagemaker-compute"]),
+        );
+        assert!(plan::plan_guarded(&ok, &context(), &passing(own)).is_ok());
+        // Unset allows any; empty allows none.
+        let g = Guardrails::from_values(Some(BOUNDARY), None);
+        assert!(plan::plan_guarded(&value, &context(), &g).is_ok());
+        let reason = plan::plan_guarded(&ok, &context(), &passing(""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            reason.contains("this function allows passing no roles"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn roles_an_activity_passes_outside_the_allowed_are_refused_under_its_name() {
+        let value = json!({
+            "Persona": "MLOps",
+            "PassRoles": ["arn:aws:iam::123456789012:role/sagemaker-compute"],
+            "ActivityParameters": {"manage-pipelines": {"PassRoles": [
+                "arn:aws:iam::123456789012:role/sagemaker-pipeline",
+                "arn:aws:iam::123456789012:role/team-admin"
+            ]}},
+        });
+        let reason = plan::plan_guarded(
+            &value,
+            &context(),
+            &passing("arn:aws:iam::123456789012:role/sagemaker-*"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            reason.starts_with("ActivityParameters.manage-pipelines.PassRoles[1]: `arn:aws:iam::123456789012:role/team-admin` is not on this function's AllowedPassRoles"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn without_a_boundary_to_give_a_deployed_function_plans_no_role() {
+        let g = Guardrails {
+            boundary_missing: true,
+            ..Guardrails::default()
+        };
+        let reason = plan::plan_guarded(&data_scientist(), &context(), &g)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            reason.starts_with("PERSONA_ROLE_REQUIRED_BOUNDARY: the function's environment names no permissions boundary"),
+            "{reason}"
+        );
     }
 }
 

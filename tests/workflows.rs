@@ -29,6 +29,10 @@
 //! volume key `…:key/9876fedc-12ab-34cd-56ef-123456789000`, in account 123456789012, us-east-1.
 //! KMS requests are decided with the key's default key policy, which lets the account's IAM
 //! policies decide. Every statement of every plan must be what allows some request.
+//!
+//! Every request is decided with the permissions boundary `template.yaml` ships
+//! (`persona_role::boundary`, with the default `AllowedPassRoles`) as the role's boundary, as
+//! deployed: the ceiling cuts no persona's work.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -39,6 +43,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
 
+use persona_role::boundary;
 use persona_role::catalog::{self, Param};
 use persona_role::plan::{self, Plan};
 use serde::Deserialize;
@@ -239,6 +244,10 @@ fn expand(call: &Call, variant: &str) -> Vec<(String, Call)> {
 
 fn cases() -> (Vec<Case>, Vec<(String, &'static str, Plan)>) {
     let context = samples::context();
+    let boundary = json!({
+        "name": boundary::LOGICAL_ID,
+        "policy": boundary::policy(&boundary::default_pass_roles("aws", "123456789012")),
+    });
     let mut cases = Vec::new();
     let mut plans = Vec::new();
     for (name, table) in tables() {
@@ -303,6 +312,7 @@ fn cases() -> (Vec<Case>, Vec<(String, &'static str, Plan)>) {
                                 "principal": principal,
                                 "account": owner,
                                 "policies": policies,
+                                "boundary": boundary,
                                 "resource_policy": resource_policy,
                                 "action": call.action,
                                 "resource": resource_arn(&call.resource),

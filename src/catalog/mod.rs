@@ -363,6 +363,37 @@ impl Activity {
     }
 }
 
+/// An AWS managed policy an activity attaches, as AWS publishes it: what it can grant. The
+/// shipped permissions boundary (`crate::boundary`) must allow all of it, or the policy would be
+/// cut short on every role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AwsManagedPolicy {
+    /// After `arn:PARTITION:iam::aws:policy/`, as in `Activity::aws_managed_policies`.
+    pub name: &'static str,
+    /// The default version the actions were read from.
+    pub version: &'static str,
+    /// Every action of its Allow statements, as written, sorted.
+    pub actions: &'static [&'static str],
+    /// The services its `iam:PassRole` statements pass roles to (`iam:PassedToService`).
+    pub passes_roles_to: &'static [&'static str],
+    pub source: &'static str,
+}
+
+/// The AWS managed policies the activities attach.
+pub static AWS_MANAGED_POLICIES: &[&AwsManagedPolicy] = &[
+    &canvas::CANVAS_FULL_ACCESS,
+    &canvas::CANVAS_DATA_PREP_FULL_ACCESS,
+    &canvas::CANVAS_AI_SERVICES_ACCESS,
+    &canvas::CANVAS_DIRECT_DEPLOY_ACCESS,
+];
+
+pub fn aws_managed_policy(name: &str) -> Option<&'static AwsManagedPolicy> {
+    AWS_MANAGED_POLICIES
+        .iter()
+        .copied()
+        .find(|p| p.name == name)
+}
+
 /// Every activity, in the order the console lists them (which is also the order of statements in
 /// a plan).
 pub static ACTIVITIES: &[&Activity] = &[

@@ -168,10 +168,6 @@ impl SdkIam {
                     .permissions_boundary(arn);
                 mutate(role, op, arn, request.send()).await.map(drop)
             }
-            Change::DeleteRolePermissionsBoundary => {
-                let request = c.delete_role_permissions_boundary().role_name(role);
-                mutate(role, op, role, request.send()).await.map(drop)
-            }
             Change::TagRole { tags } => {
                 let request = c.tag_role().role_name(role).set_tags(Some(sdk_tags(tags)?));
                 mutate(role, op, &tag_keys(tags), request.send())

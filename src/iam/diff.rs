@@ -104,12 +104,12 @@ fn role_changes(plan: &RolePlan, actual: &RoleState) -> Vec<Change> {
             document: plan.assume_role_policy_document.clone(),
         });
     }
-    match (&plan.permissions_boundary, &actual.permissions_boundary) {
-        (Some(want), have) if have.as_ref() != Some(want) => {
-            changes.push(Change::PutRolePermissionsBoundary { arn: want.clone() });
-        }
-        (None, Some(_)) => changes.push(Change::DeleteRolePermissionsBoundary),
-        _ => {}
+    // A boundary is set, never removed: a plan without one (planned without the function's
+    // guardrails) leaves the role's as it is, and IAM denies the function removing it anyway.
+    if let Some(want) = &plan.permissions_boundary
+        && actual.permissions_boundary.as_ref() != Some(want)
+    {
+        changes.push(Change::PutRolePermissionsBoundary { arn: want.clone() });
     }
     let (tag, untag) = tag_changes(&plan.tags, &actual.tags);
     if !tag.is_empty() {
@@ -535,10 +535,7 @@ mod tests {
         let mut actual = converged(&plan);
         plan.role.permissions_boundary = None;
         actual.role.permissions_boundary = Some("arn:aws:iam::123456789012:policy/b".to_owned());
-        assert_eq!(
-            diff(&plan, &actual),
-            vec![Change::DeleteRolePermissionsBoundary]
-        );
+        assert_eq!(diff(&plan, &actual), vec![], "a boundary is never removed");
     }
 
     fn with_managed_policy() -> Plan {

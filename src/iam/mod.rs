@@ -119,7 +119,6 @@ pub enum Change {
     PutRolePermissionsBoundary {
         arn: String,
     },
-    DeleteRolePermissionsBoundary,
     TagRole {
         tags: Vec<PlanTag>,
     },
@@ -181,7 +180,6 @@ impl Change {
             Change::UpdateRole { .. } => Op::UpdateRole,
             Change::UpdateAssumeRolePolicy { .. } => Op::UpdateAssumeRolePolicy,
             Change::PutRolePermissionsBoundary { .. } => Op::PutRolePermissionsBoundary,
-            Change::DeleteRolePermissionsBoundary => Op::DeleteRolePermissionsBoundary,
             Change::TagRole { .. } => Op::TagRole,
             Change::UntagRole { .. } => Op::UntagRole,
             Change::CreatePolicy { .. } => Op::CreatePolicy,

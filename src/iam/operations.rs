@@ -23,8 +23,8 @@ pub enum Op {
     CreateRole,
     UpdateRole,
     UpdateAssumeRolePolicy,
+    /// Only ever to the function's boundary: a boundary is never removed.
     PutRolePermissionsBoundary,
-    DeleteRolePermissionsBoundary,
     TagRole,
     UntagRole,
     PutRolePolicy,
@@ -42,7 +42,7 @@ pub enum Op {
 }
 
 impl Op {
-    pub const ALL: [Op; 30] = [
+    pub const ALL: [Op; 29] = [
         Op::GetRole,
         Op::ListRolePolicies,
         Op::GetRolePolicy,
@@ -58,7 +58,6 @@ impl Op {
         Op::UpdateRole,
         Op::UpdateAssumeRolePolicy,
         Op::PutRolePermissionsBoundary,
-        Op::DeleteRolePermissionsBoundary,
         Op::TagRole,
         Op::UntagRole,
         Op::PutRolePolicy,
@@ -93,7 +92,6 @@ impl Op {
             Op::UpdateRole => "UpdateRole",
             Op::UpdateAssumeRolePolicy => "UpdateAssumeRolePolicy",
             Op::PutRolePermissionsBoundary => "PutRolePermissionsBoundary",
-            Op::DeleteRolePermissionsBoundary => "DeleteRolePermissionsBoundary",
             Op::TagRole => "TagRole",
             Op::UntagRole => "UntagRole",
             Op::PutRolePolicy => "PutRolePolicy",

@@ -125,7 +125,7 @@ pub fn plan_guarded(
     guardrails: &Guardrails,
 ) -> Result<Plan, PlanError> {
     let mut properties = properties::parse(value, context)?;
-    guardrails.apply(&mut properties, context.partition)?;
+    guardrails.apply(&mut properties, value, context.partition)?;
     Ok(build(&properties, context)?)
 }
 

@@ -151,7 +151,12 @@ pub struct Function {
     log: std::path::PathBuf,
 }
 
+/// The boundary the compiled function gives every role, as `template.yaml` sets it (moto does
+/// not check that the policy exists).
+pub const TEST_BOUNDARY: &str = "arn:aws:iam::123456789012:policy/persona-role-test-boundary";
+
 impl Function {
+    /// The function with the guardrails' environment a deployment sets: a boundary to give.
     pub fn start(api: &RuntimeApi, iam_endpoint: &str, name: &str) -> Self {
         Function::start_with_env(api, iam_endpoint, name, &[])
     }
@@ -162,6 +167,22 @@ impl Function {
         iam_endpoint: &str,
         name: &str,
         extra: &[(&str, &str)],
+    ) -> Self {
+        let mut env = vec![(
+            persona_role::guardrails::REQUIRED_BOUNDARY_ENV,
+            TEST_BOUNDARY,
+        )];
+        env.extend_from_slice(extra);
+        Function::start_exactly(api, iam_endpoint, name, &env)
+    }
+
+    /// The function with exactly these variables besides what Lambda and the tests' stand-ins
+    /// need: no boundary to give unless `env` names one.
+    pub fn start_exactly(
+        api: &RuntimeApi,
+        iam_endpoint: &str,
+        name: &str,
+        env: &[(&str, &str)],
     ) -> Self {
         let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("{name}-{}.log", std::process::id()));
@@ -185,7 +206,7 @@ impl Function {
             )
             .env("AWS_ENDPOINT_URL_IAM", iam_endpoint)
             .env("RESPONSE_URL_ALLOW_LOOPBACK", "true")
-            .envs(extra.iter().copied())
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(Stdio::inherit())

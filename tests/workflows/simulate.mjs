@@ -2,8 +2,9 @@
 // project did not write (AGPL; test-only, never shipped). Reads one JSON array of requests on
 // stdin and prints one JSON array of decisions, so that a test run starts Node once.
 //
-// A request: {principal, account, policies: [{name, policy}], resource_policy, action,
-// resource, context, session}. `context` is validated: the simulator drops keys that IAM does not list for the
+// A request: {principal, account, policies: [{name, policy}], boundary, resource_policy,
+// action, resource, context, session}; `boundary`, when given, is the principal's permissions
+// boundary ({name, policy}). `context` is validated: the simulator drops keys that IAM does not list for the
 // action and resource type, and reports them as `ignored`. `session` holds Studio's session
 // policy variables (sagemaker:DomainId, sagemaker:UserProfileName), which IAM resolves in
 // policies but lists for no action; requests with them are decided by the simulator's
@@ -29,7 +30,8 @@ function simulation(request, policies, context) {
     identityPolicies: policies,
     serviceControlPolicies: [],
     resourceControlPolicies: [],
-    resourcePolicy: request.resource_policy ?? undefined
+    resourcePolicy: request.resource_policy ?? undefined,
+    permissionBoundaryPolicies: request.boundary ? [request.boundary] : undefined
   }
 }
 
@@ -75,7 +77,12 @@ async function decide(request) {
       decision: validated.overallResult,
       ignored,
       allowed_by: analyses.flatMap((a) => (a?.identityAnalysis?.allowStatements ?? []).map(sid)),
-      denied_by: analyses.flatMap((a) => (a?.identityAnalysis?.denyStatements ?? []).map(sid)),
+      denied_by: analyses.flatMap((a) =>
+        [
+          ...(a?.identityAnalysis?.denyStatements ?? []),
+          ...(a?.permissionBoundaryAnalysis?.denyStatements ?? [])
+        ].map(sid)
+      ),
       near_misses: analyses.flatMap(nearMisses)
     }
   }
