@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod cfn;
 pub mod cli;
+pub mod cloudformation;
 pub mod compare;
 pub mod context;
 pub mod discover;
@@ -20,4 +21,5 @@ pub mod plan;
 pub mod properties;
 pub mod reference;
 pub mod schema;
+pub mod stack_check;
 pub mod yaml;
