@@ -71,8 +71,8 @@ struct Stack {
 #[derive(Debug, Default)]
 struct State {
     stacks: BTreeMap<String, Stack>,
-    /// Requests to answer Throttling before answering again.
-    throttle: usize,
+    /// Per stack, requests to answer Throttling before answering again.
+    throttle: BTreeMap<String, usize>,
     calls: Vec<Call>,
     /// Per stack and logical id: the state events in flight hold, and how many hold it.
     leases: BTreeMap<(String, String), (Resource, usize)>,
@@ -134,9 +134,13 @@ impl StandIn {
             .insert(logical_id.to_owned(), reads.into_iter().collect());
     }
 
-    /// Answers the next `count` requests with Throttling.
-    pub fn throttle(&self, count: usize) {
-        self.state.lock().unwrap().throttle = count;
+    /// Answers the next `count` requests naming `stack_id` with Throttling.
+    pub fn throttle(&self, stack_id: &str, count: usize) {
+        self.state
+            .lock()
+            .unwrap()
+            .throttle
+            .insert(stack_id.to_owned(), count);
     }
 
     /// The requests that named `stack_id`.
@@ -306,11 +310,11 @@ fn answer(state: &Mutex<State>, params: BTreeMap<String, String>) -> (u16, Strin
         action: action.clone(),
         params: params.clone(),
     });
-    if state.throttle > 0 {
-        state.throttle -= 1;
+    let stack_name = params.get("StackName").cloned().unwrap_or_default();
+    if let Some(left @ 1..) = state.throttle.get_mut(&stack_name) {
+        *left -= 1;
         return error("Throttling", "Rate exceeded");
     }
-    let stack_name = params.get("StackName").cloned().unwrap_or_default();
     let Some(stack) = state.stacks.get_mut(&stack_name) else {
         return error(
             "ValidationError",
