@@ -398,18 +398,22 @@ mod tests {
         }
     }
 
+    /// What a case is, the request (type, physical id), what CloudFormation shows (the resource,
+    /// the stack's status if asked) and the outcome.
+    type Case = (
+        &'static str,
+        RequestType,
+        Option<&'static str>,
+        Described<StackResource>,
+        Option<Described<String>>,
+        &'static str,
+    );
+
     #[test]
     fn only_the_state_cloudformation_shows_for_the_request_is_accepted() {
         use RequestType::{Create, Delete, Update};
 
-        let cases: Vec<(
-            &str,
-            RequestType,
-            Option<&str>,
-            Described<StackResource>,
-            Option<Described<String>>,
-            &str,
-        )> = vec![
+        let cases: Vec<Case> = vec![
             // Create: the resource is being created and has no id yet.
             (
                 "create",

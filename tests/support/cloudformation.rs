@@ -179,15 +179,13 @@ impl StandIn {
         loop {
             {
                 let mut state = self.state.lock().unwrap();
-                let shared = match state.leases.get_mut(&key) {
-                    None => None,
-                    Some((held, count)) => Some(if *held == resource {
+                let shared = state.leases.get_mut(&key).map(|(held, count)| {
+                    let same = *held == resource;
+                    if same {
                         *count += 1;
-                        true
-                    } else {
-                        false
-                    }),
-                };
+                    }
+                    same
+                });
                 match shared {
                     Some(true) => {
                         return Lease {
