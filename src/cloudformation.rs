@@ -70,7 +70,7 @@ impl Stacks for SdkStacks {
             Described::Unknown(message) => return Ok(Described::Unknown(message)),
         };
         let incomplete = |what: &str| StacksError {
-            operation: op.name(),
+            operation: op,
             target: stack_id.to_owned(),
             message: format!("the answer has no {what}"),
         };
@@ -112,7 +112,7 @@ impl Stacks for SdkStacks {
             .first()
             .and_then(|stack| stack.stack_status())
             .ok_or_else(|| StacksError {
-                operation: op.name(),
+                operation: op,
                 target: stack_id.to_owned(),
                 message: "the answer has no stack status".to_owned(),
             })?;
@@ -143,7 +143,7 @@ where
             };
             tracing::warn!(cloudformation_action = operation.name(), target, error = %message, "CloudFormation read failed");
             Err(StacksError {
-                operation: operation.name(),
+                operation,
                 target: target.to_owned(),
                 message,
             })

@@ -241,7 +241,7 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
         .await
         .unwrap_or_else(|_| {
             Err(Unverified::Unavailable(stack_check::StacksError {
-                operation: "DescribeStackResource",
+                operation: iam::Op::DescribeStackResource,
                 target: request.stack_id.clone(),
                 message: format!("no answer before the {}", times.limit),
             }))

@@ -17,6 +17,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::cfn::{Request, RequestType};
+use crate::iam::Op;
 
 /// A stack resource as DescribeStackResource shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +82,7 @@ impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}: {}; the event was not sent by CloudFormation for this stack operation, and nothing was changed",
+            "{}: {}; CloudFormation is not waiting for this event, so nothing was changed",
             self.field, self.reason
         )
     }
@@ -273,7 +274,7 @@ pub trait Stacks: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("CloudFormation {operation} of `{target}` failed: {message}")]
 pub struct StacksError {
-    pub operation: &'static str,
+    pub operation: Op,
     pub target: String,
     pub message: String,
 }
