@@ -12,7 +12,9 @@ use aws_lambda_events::event::cloudformation::{
 };
 use reqwest::Url;
 use reqwest::header::CONTENT_TYPE;
+use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use thiserror::Error;
 
 /// CloudFormation refuses a response body longer than this ("Response object is too long").
@@ -72,6 +74,93 @@ pub struct EventError {
     pub stack_id: Option<String>,
     pub logical_resource_id: Option<String>,
     pub physical_resource_id: Option<String>,
+}
+
+/// The largest event read: an Update carries new and old properties, and no role can use more
+/// than IAM's 133,120 characters of policy (see `properties::MAX_POLICY_VALUE_CHARS`) in either.
+pub const MAX_EVENT_BYTES: usize = 512 * 1024;
+/// The deepest nesting read. A real event nests five levels (event, ResourceProperties,
+/// ActivityParameters, an activity, a list); serde_json itself gives up at 128, before the
+/// handler could answer.
+pub const MAX_EVENT_DEPTH: usize = 16;
+
+/// Reads the raw bytes of an invocation into JSON, refusing what is too large or too deep
+/// before parsing it; the refusal keeps what is needed to still answer FAILED, read without
+/// descending into the event's properties.
+pub fn read_event(raw: &[u8]) -> Result<Value, Box<EventError>> {
+    let refuse = |message: String| Box::new(salvage_envelope(raw, message));
+    if raw.len() > MAX_EVENT_BYTES {
+        return Err(refuse(format!(
+            "the event is {} bytes; at most {MAX_EVENT_BYTES} are read (no role's properties need more)",
+            raw.len()
+        )));
+    }
+    let depth = nesting_depth(raw);
+    if depth > MAX_EVENT_DEPTH {
+        return Err(refuse(format!(
+            "the event nests {depth} levels deep; at most {MAX_EVENT_DEPTH} are read (properties nest at most five)"
+        )));
+    }
+    serde_json::from_slice(raw).map_err(|e| refuse(format!("the event is not JSON: {e}")))
+}
+
+/// The deepest nesting of arrays and objects in JSON text, outside strings; linear and without
+/// recursion, so any input is measured.
+fn nesting_depth(raw: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &byte in raw {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// The envelope of an event, each field kept raw: serde_json skips the others (and anything
+/// deep inside them) without recursing.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Envelope {
+    #[serde(rename = "ResponseURL")]
+    response_url: Option<Box<RawValue>>,
+    request_id: Option<Box<RawValue>>,
+    stack_id: Option<Box<RawValue>>,
+    logical_resource_id: Option<Box<RawValue>>,
+    physical_resource_id: Option<Box<RawValue>>,
+}
+
+/// What can be read of an event that will not be parsed whole, to answer it.
+fn salvage_envelope(raw: &[u8], message: String) -> EventError {
+    let envelope: Option<Envelope> = serde_json::from_slice(raw).ok();
+    let text = |field: fn(&Envelope) -> &Option<Box<RawValue>>| {
+        envelope
+            .as_ref()
+            .and_then(|e| field(e).as_ref())
+            .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
+    };
+    EventError {
+        message,
+        response_url: text(|e| &e.response_url),
+        request_id: text(|e| &e.request_id),
+        stack_id: text(|e| &e.stack_id),
+        logical_resource_id: text(|e| &e.logical_resource_id),
+        physical_resource_id: text(|e| &e.physical_resource_id).filter(|id| !id.is_empty()),
+    }
 }
 
 /// Parses a raw event. Never panics on any JSON.
@@ -300,6 +389,10 @@ pub enum UrlError {
     #[error("the ResponseURL must not carry user credentials")]
     Credentials,
     #[error(
+        "the ResponseURL's response bucket is region `{bucket}`'s, but the stack is in `{stack}`: CloudFormation answers through its own region's bucket"
+    )]
+    OtherRegion { bucket: String, stack: String },
+    #[error(
         "the ResponseURL's signature expired at {expired} (signed {signed}): CloudFormation no longer waits for this answer"
     )]
     Expired { signed: String, expired: String },
@@ -337,6 +430,32 @@ pub fn validate_response_url(raw: &str, allow_loopback: bool) -> Result<Url, Url
         return Err(UrlError::NotAResponseBucket(shorten(&shown, 160)));
     }
     Ok(url)
+}
+
+/// Refuses a ResponseURL whose response bucket is not that of the stack's region (the region of
+/// `stack_id`, without dashes, ends the bucket's name): a forged event could otherwise have the
+/// answer PUT to any region's bucket. Loopback URLs (local tests) name no bucket and pass.
+pub fn check_response_region(url: &Url, stack_id: &str) -> Result<(), UrlError> {
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    let first_segment = url.path().trim_start_matches('/').split('/').next();
+    let bucket = match host.split_once('.') {
+        Some((bucket, _)) if is_response_bucket(bucket) => bucket,
+        _ => match first_segment.filter(|s| is_response_bucket(s)) {
+            Some(bucket) => bucket,
+            None => return Ok(()),
+        },
+    };
+    let bucket_region = bucket
+        .strip_prefix(RESPONSE_BUCKET_PREFIX)
+        .unwrap_or_default();
+    let stack = stack_id.split(':').nth(3).unwrap_or_default();
+    if stack.replace('-', "") == bucket_region {
+        return Ok(());
+    }
+    Err(UrlError::OtherRegion {
+        bucket: bucket_region.to_owned(),
+        stack: shorten(stack, 32),
+    })
 }
 
 fn is_response_bucket(bucket: &str) -> bool {
@@ -832,6 +951,102 @@ mod tests {
         ];
         for (url, error) in bad {
             assert_eq!(validate_response_url(url, false), Err(error), "{url}");
+        }
+    }
+
+    #[test]
+    fn events_too_deep_or_too_large_are_refused_with_their_envelope() {
+        let mut event = create_event();
+        let mut deep = json!("x");
+        for _ in 0..200 {
+            deep = json!([deep]);
+        }
+        event["ResourceProperties"]["Tags"] = deep;
+        let raw = serde_json::to_vec(&event).unwrap();
+        // serde_json alone gives up at 128 levels, before anything could answer.
+        assert!(serde_json::from_slice::<Value>(&raw).is_err());
+        let error = read_event(&raw).unwrap_err();
+        assert!(
+            error.message.contains("nests 202 levels deep"),
+            "{}",
+            error.message
+        );
+        assert_eq!(error.response_url.as_deref(), event["ResponseURL"].as_str());
+        assert_eq!(error.request_id.as_deref(), event["RequestId"].as_str());
+        assert_eq!(error.stack_id.as_deref(), event["StackId"].as_str());
+        assert_eq!(error.logical_resource_id.as_deref(), Some("DataScientist"));
+
+        let mut event = create_event();
+        event["ResourceProperties"]["Description"] = json!("d".repeat(MAX_EVENT_BYTES));
+        let error = read_event(&serde_json::to_vec(&event).unwrap()).unwrap_err();
+        assert!(
+            error.message.starts_with("the event is 52"),
+            "{}",
+            error.message
+        );
+        assert_eq!(error.request_id.as_deref(), event["RequestId"].as_str());
+
+        // Brackets inside strings are text, not nesting.
+        let mut event = create_event();
+        event["ResourceProperties"]["Description"] =
+            json!("[[[[[[[[[[[[[[[[[[[[\\\"{{{{{{{{{{{{{{{{{{{{");
+        let raw = serde_json::to_vec(&event).unwrap();
+        assert_eq!(read_event(&raw).unwrap(), event);
+        let plain = serde_json::to_vec(&create_event()).unwrap();
+        assert_eq!(nesting_depth(&raw), nesting_depth(&plain));
+
+        let error = read_event(b"{\"RequestId\": \"r\", \"StackId\": 7").unwrap_err();
+        assert!(
+            error.message.starts_with("the event is not JSON"),
+            "{}",
+            error.message
+        );
+        assert_eq!(error.request_id, None);
+    }
+
+    #[test]
+    fn response_bucket_must_be_the_stack_regions() {
+        let stack =
+            |region: &str| format!("arn:aws:cloudformation:{region}:123456789012:stack/s/1");
+        for (url, region, ok) in [
+            (
+                "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x",
+                "us-east-1",
+                true,
+            ),
+            (
+                "https://s3.eu-west-1.amazonaws.com/cloudformation-custom-resource-response-euwest1/x",
+                "eu-west-1",
+                true,
+            ),
+            (
+                "https://cloudformation-custom-resource-response-cnnorth1.s3.cn-north-1.amazonaws.com.cn/x",
+                "cn-north-1",
+                true,
+            ),
+            (
+                "https://cloudformation-custom-resource-response-uswest2.s3.amazonaws.com/x",
+                "us-east-1",
+                false,
+            ),
+            (
+                "https://s3.amazonaws.com/cloudformation-custom-resource-response-useast1/x",
+                "eu-west-1",
+                false,
+            ),
+            (
+                "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x",
+                "",
+                false,
+            ),
+            ("http://127.0.0.1:9/r", "us-east-1", true),
+        ] {
+            let url = Url::parse(url).unwrap();
+            assert_eq!(
+                check_response_region(&url, &stack(region)).is_ok(),
+                ok,
+                "{url} {region}"
+            );
         }
     }
 

@@ -9,6 +9,16 @@ use crate::properties::{Properties, PropertyError, PropertyErrors};
 pub const REQUIRED_BOUNDARY_ENV: &str = "PERSONA_ROLE_REQUIRED_BOUNDARY";
 pub const ALLOWED_MANAGED_POLICIES_ENV: &str = "PERSONA_ROLE_ALLOWED_MANAGED_POLICIES";
 pub const ALLOW_ADOPTION_ENV: &str = "PERSONA_ROLE_ALLOW_ADOPTION";
+pub const ADOPTION_SCOPE_ENV: &str = "PERSONA_ROLE_ADOPTION_SCOPE";
+/// Every variable the guardrails are read from; the template must set exactly these.
+pub const ENVIRONMENT: &[&str] = &[
+    REQUIRED_BOUNDARY_ENV,
+    ALLOWED_MANAGED_POLICIES_ENV,
+    ALLOW_ADOPTION_ENV,
+    ADOPTION_SCOPE_ENV,
+];
+/// The `AdoptionScope` that widens adoption beyond Role Manager's roles.
+pub const ADOPT_ANY_UNOWNED_ROLE: &str = "AnyUnownedRole";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Guardrails {
@@ -20,6 +30,9 @@ pub struct Guardrails {
     /// `AdoptExistingRole` may not take over a role no stack owns (the function's stack was
     /// deployed with `AllowAdoption=false`, so its IAM permissions would refuse the tagging).
     pub adoption_forbidden: bool,
+    /// Adoption may take over any unowned role, not only those shaped as Role Manager's console
+    /// made them (`AdoptionScope=AnyUnownedRole`). Off unless the operator widens it.
+    pub adopt_any_unowned_role: bool,
 }
 
 impl Guardrails {
@@ -40,6 +53,7 @@ impl Guardrails {
             required_boundary,
             allowed_managed_policies,
             adoption_forbidden: false,
+            adopt_any_unowned_role: false,
         }
     }
 
@@ -51,12 +65,19 @@ impl Guardrails {
         self
     }
 
+    /// With the adoption scope's value: only [`ADOPT_ANY_UNOWNED_ROLE`] widens it.
+    pub fn with_adoption_scope(mut self, scope: Option<&str>) -> Self {
+        self.adopt_any_unowned_role = scope.map(str::trim) == Some(ADOPT_ANY_UNOWNED_ROLE);
+        self
+    }
+
     pub fn from_env() -> Self {
         Guardrails::from_values(
             std::env::var(REQUIRED_BOUNDARY_ENV).ok().as_deref(),
             std::env::var(ALLOWED_MANAGED_POLICIES_ENV).ok().as_deref(),
         )
         .with_adoption(std::env::var(ALLOW_ADOPTION_ENV).ok().as_deref())
+        .with_adoption_scope(std::env::var(ADOPTION_SCOPE_ENV).ok().as_deref())
     }
 
     /// Applies the required boundary and checks every managed policy the role would attach —

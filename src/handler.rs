@@ -138,6 +138,20 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
         self.handle_invoked(event, deadline, None).await
     }
 
+    /// [`Handler::handle_invoked`] for the raw bytes of an invocation: an event too large or too
+    /// deeply nested to read is answered FAILED from what its envelope names.
+    pub async fn handle_raw(
+        &self,
+        raw: &[u8],
+        deadline: Option<Instant>,
+        function_arn: Option<&str>,
+    ) -> Result<Delivered, HandlerError> {
+        match cfn::read_event(raw) {
+            Ok(event) => self.handle_invoked(event, deadline, function_arn).await,
+            Err(error) => self.refuse_malformed(error, Instant::now(), deadline).await,
+        }
+    }
+
     /// [`Handler::handle`] for an invocation of the function `function_arn`: an event of a stack
     /// in another account or region is refused without any IAM call.
     ///
@@ -162,17 +176,24 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
                     .instrument(span)
                     .await
             }
-            Err(error) => {
-                let span = tracing::info_span!(
-                    "custom_resource",
-                    RequestId = error.request_id.as_deref().unwrap_or(""),
-                    LogicalResourceId = error.logical_resource_id.as_deref().unwrap_or(""),
-                );
-                self.answer_malformed(error, start, deadline)
-                    .instrument(span)
-                    .await
-            }
+            Err(error) => self.refuse_malformed(error, start, deadline).await,
         }
+    }
+
+    async fn refuse_malformed(
+        &self,
+        error: Box<cfn::EventError>,
+        start: Instant,
+        deadline: Option<Instant>,
+    ) -> Result<Delivered, HandlerError> {
+        let span = tracing::info_span!(
+            "custom_resource",
+            RequestId = error.request_id.as_deref().unwrap_or(""),
+            LogicalResourceId = error.logical_resource_id.as_deref().unwrap_or(""),
+        );
+        self.answer_malformed(error, start, deadline)
+            .instrument(span)
+            .await
     }
 
     async fn handle_request(
@@ -183,10 +204,11 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
         function_arn: Option<&str>,
     ) -> Result<Delivered, HandlerError> {
         let url = cfn::validate_response_url(&request.response_url, self.settings.allow_loopback)
+            .and_then(|url| cfn::check_response_region(&url, &request.stack_id).map(|()| url))
             .map_err(|e| {
-            tracing::error!(error = %e, "refusing to act on an event that cannot be answered");
-            HandlerError::NoResponseUrl(e.to_string())
-        })?;
+                tracing::error!(error = %e, "refusing to act on an event that cannot be answered");
+                HandlerError::NoResponseUrl(e.to_string())
+            })?;
         // CloudFormation signed the ResponseURL when it sent the event: a late or redelivered
         // event whose signature or ServiceTimeout has run out is no longer awaited, so nothing
         // is done for it.
@@ -623,7 +645,7 @@ enum Created {
 
 impl<I: Iam> Work<'_, I> {
     async fn create(&self) -> Outcome {
-        let plan = match self.plan() {
+        let plan = match self.plan().await {
             Ok(plan) => plan,
             Err(reason) => return Outcome::failed(self.progress.failure_id(self.request), reason),
         };
@@ -668,7 +690,7 @@ impl<I: Iam> Work<'_, I> {
 
     async fn update(&self) -> Outcome {
         let current = request_physical_id(self.request);
-        let plan = match self.plan() {
+        let plan = match self.plan().await {
             Ok(plan) => plan,
             Err(reason) => return Outcome::failed(current, reason),
         };
@@ -786,9 +808,20 @@ impl<I: Iam> Work<'_, I> {
         }
     }
 
-    fn plan(&self) -> Result<Plan, String> {
-        let plan = plan::plan_guarded(&self.request.properties, self.context, self.guardrails)
-            .map_err(|e| e.to_string())?;
+    /// Plans on a blocking thread, so that the deadline guard can still answer while a large
+    /// plan is computed on the runtime's one thread.
+    async fn plan(&self) -> Result<Plan, String> {
+        let (properties, context, guardrails) = (
+            self.request.properties.clone(),
+            self.context.clone(),
+            self.guardrails.clone(),
+        );
+        let plan = tokio::task::spawn_blocking(move || {
+            plan::plan_guarded(&properties, &context, &guardrails)
+        })
+        .await
+        .map_err(|e| format!("internal error: planning stopped ({e})"))?
+        .map_err(|e| e.to_string())?;
         check_answer_fits(&plan, self.request)?;
         for warning in &plan.warnings {
             tracing::warn!(warning = %warning, "properties");
@@ -850,6 +883,12 @@ impl<I: Iam> Work<'_, I> {
                  AllowAdoption=true for the migration",
                 role.name
             )),
+            (Step::Adopt, Some(role))
+                if !self.guardrails.adopt_any_unowned_role
+                    && !lifecycle::made_by_role_manager(&role.name, &role.path) =>
+            {
+                Err(lifecycle::not_role_managers(&role.name, &role.path))
+            }
             (Step::Adopt, Some(role)) => {
                 let name = role.name.clone();
                 self.adopt(plan, role).await.map_err(|reason| {

@@ -96,6 +96,23 @@ pub fn console_name(name: &str) -> Option<String> {
     Some(format!("SageMaker-{suffix}"))
 }
 
+/// Whether a role has the shape SageMaker Role Manager's console gives the roles it makes:
+/// `SageMaker-…` under `/service-role/`. Only such roles are adopted unless the operator widens
+/// adoption (`AdoptionScope`); a hand-made `sagemaker-prod-admin` is not the console's.
+pub fn made_by_role_manager(name: &str, path: &str) -> bool {
+    path == "/service-role/"
+        && name
+            .get(..ROLE_NAME_PREFIX.len())
+            .is_some_and(|prefix| prefix == "SageMaker-" || prefix == ROLE_NAME_PREFIX)
+}
+
+/// Why an unowned role is not adopted under `AdoptionScope=RoleManagerRoles`.
+pub fn not_role_managers(name: &str, path: &str) -> String {
+    format!(
+        "AdoptExistingRole: role `{name}` at path `{path}` is not shaped as SageMaker Role Manager's console makes roles (`SageMaker-…` under `/service-role/`); it was left unchanged. Choose another RoleNameSuffix, or deploy the function's stack with AdoptionScope=AnyUnownedRole to adopt it"
+    )
+}
+
 /// Whether an id can name a role at all (placeholders and most made-up ids cannot).
 pub fn is_role_name(id: &str) -> bool {
     !id.is_empty() && id.chars().count() <= MAX_ROLE_NAME && id.chars().all(is_role_name_char)
@@ -206,6 +223,21 @@ mod tests {
 
     const NAME: &str = "sagemaker-ds";
     const OLD: &str = "sagemaker-old";
+
+    #[test]
+    fn only_the_consoles_name_and_path_are_role_managers() {
+        for (name, path, console) in [
+            ("SageMaker-TheDataScientist", "/service-role/", true),
+            ("sagemaker-TheDataScientist", "/service-role/", true),
+            ("SageMaker-TheDataScientist", "/", false),
+            ("sagemaker-prod-admin", "/", false),
+            ("SageMaker-x", "/service-role/team/", false),
+            ("SAGEMAKER-x", "/service-role/", false),
+            ("AmazonSageMaker-ExecutionRole-1", "/service-role/", false),
+        ] {
+            assert_eq!(made_by_role_manager(name, path), console, "{path}{name}");
+        }
+    }
 
     fn ours(path: &str) -> Found<'_> {
         Found::Role {

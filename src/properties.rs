@@ -24,6 +24,18 @@ pub const MAX_DESCRIPTION: usize = 1000;
 pub const MAX_TAGS: usize = 50;
 /// IAM's highest adjustable quota of managed policies per role.
 pub const MAX_MANAGED_POLICY_QUOTA: usize = 20;
+/// The most policy text any role can hold: IAM's largest inline policy and the most managed
+/// policies of the largest size (whitespace excluded).
+pub const MAX_POLICY_CHARS: usize =
+    crate::plan::pack::INLINE_LIMIT + MAX_MANAGED_POLICY_QUOTA * crate::plan::pack::MANAGED_LIMIT;
+/// The most items a list may give. Every value of a list appears verbatim in the role's
+/// policies, inside an ARN or as a condition value, and costs at least 32 characters there (an
+/// ARN's fixed parts; a condition's values share one statement, which must fit one policy), so
+/// no role holds more than [`MAX_POLICY_CHARS`] / 32. Checked before any item is judged.
+pub const MAX_LIST_ITEMS: usize = MAX_POLICY_CHARS / 32;
+/// The longest list given as one comma-separated string: its values alone would exceed what any
+/// role's policies hold.
+pub const MAX_LIST_TEXT: usize = MAX_POLICY_CHARS;
 
 /// `MaxSessionDuration` when absent: the table's default.
 pub fn default_max_session() -> u32 {

@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use crate::catalog;
 use crate::properties::rules::{BLANKS, Rule};
 use crate::properties::table::{self, Kind, Property};
+use crate::properties::{MAX_LIST_ITEMS, MAX_LIST_TEXT};
 
 pub const SCHEMA_ID: &str = "https://persona-role.invalid/schema/properties.schema.json";
 
@@ -26,7 +27,12 @@ fn scalar_pattern(rule: &Rule) -> Option<String> {
 fn list(rule: &Rule) -> Value {
     // The blanks the parser trims around items.
     let b = format!("{}*", BLANKS.class(""));
-    let mut schema = json!({"type": ["array", "string", "null"]});
+    // The parser refuses longer lists before judging any item (`MAX_LIST_ITEMS`).
+    let mut schema = json!({
+        "type": ["array", "string", "null"],
+        "maxItems": MAX_LIST_ITEMS,
+        "maxLength": MAX_LIST_TEXT,
+    });
     let item = match rule.pattern("") {
         Some(item) => json!({"type": "string", "pattern": format!("^{b}(?:{item})?{b}$")}),
         None => json!({"type": "string"}),

@@ -263,23 +263,19 @@ fn the_function_can_change_neither_its_own_role_nor_the_boundary() {
 /// parameters: a renamed one would silently lift a limit the operator set.
 #[test]
 fn the_template_passes_every_guardrail_the_function_reads() {
-    use persona_role::guardrails::{
-        ALLOW_ADOPTION_ENV, ALLOWED_MANAGED_POLICIES_ENV, REQUIRED_BOUNDARY_ENV,
-    };
+    use persona_role::guardrails::{ADOPTION_SCOPE_ENV, ALLOW_ADOPTION_ENV, ENVIRONMENT};
     let template = template();
     let variables =
         template["Resources"]["PersonaRoleFunction"]["Properties"]["Environment"]["Variables"]
             .as_mapping()
             .expect("the function has environment variables");
     let names: BTreeSet<&str> = variables.keys().filter_map(Value::as_str).collect();
-    let read = BTreeSet::from([
-        REQUIRED_BOUNDARY_ENV,
-        ALLOWED_MANAGED_POLICIES_ENV,
-        ALLOW_ADOPTION_ENV,
-    ]);
+    let read: BTreeSet<&str> = ENVIRONMENT.iter().copied().collect();
     assert_eq!(names, read);
     let adoption = serde_yaml_ng::to_string(&variables[ALLOW_ADOPTION_ENV]).unwrap();
     assert!(adoption.contains("AllowAdoption"), "{adoption}");
+    let scope = serde_yaml_ng::to_string(&variables[ADOPTION_SCOPE_ENV]).unwrap();
+    assert!(scope.contains("AdoptionScope"), "{scope}");
 }
 
 /// `[condition, when true, when false]` of an `!If`.

@@ -16,18 +16,28 @@ const FUNCTION_ROLE: &str = "arn:aws:iam::123456789012:role/sagemaker-fn-Executi
 const OTHER_ACCOUNT_STACK: &str =
     "arn:aws:cloudformation:us-east-1:210987654321:stack/ml-personas/3f6a2c10-8b1e-11ef-9c4d";
 const BOUNDARY: &str = "arn:aws:iam::123456789012:policy/sagemaker-ml-boundary";
+/// Another stack of the function's own account and region.
+const OTHER_STACK: &str =
+    "arn:aws:cloudformation:us-east-1:123456789012:stack/other-team/0c1d2e3f-8b1e-11ef-9c4d";
 
 /// The template's parameters as a deployment sets them.
 struct Setting {
     allow_adoption: bool,
+    /// `AdoptionScope=AnyUnownedRole` rather than Role Manager's roles only.
+    adopt_any: bool,
     boundary: Option<&'static str>,
 }
 
 impl Setting {
     fn name(&self) -> String {
         format!(
-            "AllowAdoption={} RequiredPermissionsBoundary={}",
+            "AllowAdoption={} AdoptionScope={} RequiredPermissionsBoundary={}",
             self.allow_adoption,
+            if self.adopt_any {
+                "AnyUnownedRole"
+            } else {
+                "RoleManagerRoles"
+            },
             self.boundary.unwrap_or("\"\"")
         )
     }
@@ -52,6 +62,7 @@ impl Setting {
     fn condition(&self, name: &str) -> bool {
         match name {
             "AdoptionAllowed" => self.allow_adoption,
+            "AdoptAnyUnownedRole" => self.adopt_any,
             "BoundaryRequired" => self.boundary.is_some(),
             other => panic!("unknown condition {other}"),
         }
@@ -511,6 +522,62 @@ fn always() -> Vec<(bool, Call)> {
             call("create a user", "iam:CreateUser", "user/sagemaker-ds"),
         ),
         (
+            true,
+            call("set a user tag", "iam:TagRole", "role/sagemaker-ds")
+                .owned_by(STACK_ID)
+                .with("aws:TagKeys", json!(["team"])),
+        ),
+        (
+            false,
+            call(
+                "move a role of another stack of the account to this one",
+                "iam:TagRole",
+                "role/sagemaker-ds",
+            )
+            .owned_by(OTHER_STACK)
+            .tagging(STACK_ID, false),
+        ),
+        (
+            false,
+            call(
+                "adopt a role another adopter took a moment ago",
+                "iam:TagRole",
+                "role/service-role/SageMaker-ds",
+            )
+            .owned_by(OTHER_STACK)
+            .tagging(STACK_ID, true),
+        ),
+        (
+            false,
+            call(
+                "overwrite ownership through a key in another case",
+                "iam:TagRole",
+                "role/sagemaker-ds",
+            )
+            .owned_by(STACK_ID)
+            .with("aws:TagKeys", json!(["Persona-Role:Stack-Id"])),
+        ),
+        (
+            false,
+            call(
+                "remove ownership through a key in another case",
+                "iam:UntagRole",
+                "role/sagemaker-ds",
+            )
+            .owned_by(STACK_ID)
+            .with("aws:TagKeys", json!(["PERSONA-ROLE:STACK-ID"])),
+        ),
+        (
+            false,
+            call(
+                "remove a policy's ownership through a key in another case",
+                "iam:UntagPolicy",
+                "policy/sagemaker-ds-1",
+            )
+            .owned_by(STACK_ID)
+            .with("aws:TagKeys", json!(["Persona-Role:Logical-Id"])),
+        ),
+        (
             false,
             call("create access keys", "iam:CreateAccessKey", "user/admin"),
         ),
@@ -528,6 +595,7 @@ fn always() -> Vec<(bool, Call)> {
 /// Calls whose decision the setting changes.
 fn depending(setting: &Setting) -> Vec<(bool, Call)> {
     let adoption = setting.allow_adoption;
+    let adopt_any = adoption && setting.adopt_any;
     let boundary = setting.boundary.is_some();
     let mut calls = vec![
         (
@@ -545,6 +613,24 @@ fn depending(setting: &Setting) -> Vec<(bool, Call)> {
                 "adopt a console role",
                 "iam:TagRole",
                 "role/service-role/SageMaker-ds",
+            )
+            .tagging(STACK_ID, true),
+        ),
+        (
+            adopt_any,
+            call(
+                "adopt a hand-made role",
+                "iam:TagRole",
+                "role/sagemaker-prod-admin",
+            )
+            .tagging(STACK_ID, true),
+        ),
+        (
+            adopt_any,
+            call(
+                "adopt a console-named role outside service-role",
+                "iam:TagRole",
+                "role/SageMaker-ds",
             )
             .tagging(STACK_ID, true),
         ),
@@ -707,28 +793,64 @@ fn depending(setting: &Setting) -> Vec<(bool, Call)> {
     calls
 }
 
+/// IAM refuses a role whose inline policies together exceed 10,240 characters (whitespace
+/// excluded): the stack would fail to deploy. Every setting's execution role must fit.
+#[test]
+fn the_execution_roles_inline_policies_fit_iams_quota_in_every_setting() {
+    let path = root().join("template.yaml");
+    let template: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for setting in settings() {
+        let size: usize = setting
+            .policies(&template)
+            .iter()
+            .map(|p| {
+                p["policy"]
+                    .to_string()
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .count()
+            })
+            .sum();
+        println!("[{}] {size} characters of inline policy", setting.name());
+        assert!(size <= 10_240, "[{}] {size} characters", setting.name());
+    }
+}
+
+fn settings() -> [Setting; 5] {
+    [
+        Setting {
+            allow_adoption: false,
+            adopt_any: false,
+            boundary: None,
+        },
+        Setting {
+            allow_adoption: true,
+            adopt_any: false,
+            boundary: None,
+        },
+        Setting {
+            allow_adoption: true,
+            adopt_any: true,
+            boundary: None,
+        },
+        Setting {
+            allow_adoption: false,
+            adopt_any: true,
+            boundary: Some(BOUNDARY),
+        },
+        Setting {
+            allow_adoption: true,
+            adopt_any: false,
+            boundary: Some(BOUNDARY),
+        },
+    ]
+}
+
 #[test]
 fn the_execution_role_allows_the_functions_calls_and_denies_escalations_in_every_setting() {
     let path = root().join("template.yaml");
     let template: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let settings = [
-        Setting {
-            allow_adoption: false,
-            boundary: None,
-        },
-        Setting {
-            allow_adoption: true,
-            boundary: None,
-        },
-        Setting {
-            allow_adoption: false,
-            boundary: Some(BOUNDARY),
-        },
-        Setting {
-            allow_adoption: true,
-            boundary: Some(BOUNDARY),
-        },
-    ];
+    let settings = settings();
     let mut cases = Vec::new();
     for setting in &settings {
         let policies = setting.policies(&template);

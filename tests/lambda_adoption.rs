@@ -397,3 +397,60 @@ async fn delete_console_policies_deletes_only_console_policies_nothing_else_uses
     );
     assert_gone(name).await;
 }
+
+#[tokio::test]
+async fn only_roles_shaped_as_role_managers_are_adopted_unless_the_operator_widens_it() {
+    let recorder = Recorder::start();
+    let calls = CallLog::default();
+    let handler = handler(Some(&calls));
+    // A hand-made role that happens to match the planned name: not the console's.
+    let name = "sagemaker-prod-admin";
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    checker()
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap();
+    let admin = seed_policy(name, "prod-admin-access").await;
+    let mut properties = adopting("prod-admin", true);
+    properties["Path"] = json!("/");
+
+    let create = create_event("Admin", properties.clone(), "shape", &recorder);
+    let response = invoke(&handler, &create, &recorder).await;
+    assert_eq!(response["Status"], "FAILED", "{response}");
+    let reason = response["Reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("AdoptExistingRole: role `sagemaker-prod-admin` at path `/` is not shaped as SageMaker Role Manager's console makes roles"),
+        "{reason}"
+    );
+    assert!(reason.contains("AdoptionScope=AnyUnownedRole"), "{reason}");
+    assert_eq!(calls.mutating(), Vec::<String>::new());
+    assert!(role_tags(name).await.is_empty(), "left unchanged");
+    assert!(
+        !response["PhysicalResourceId"]
+            .as_str()
+            .unwrap()
+            .eq_ignore_ascii_case(name),
+        "the answer never names a role it did not take: {response}"
+    );
+
+    // The operator widens adoption: the same declaration takes the role over.
+    let widened = handler_with(
+        iam_client(None),
+        Settings {
+            guardrails: Guardrails::default().with_adoption_scope(Some("AnyUnownedRole")),
+            ..settings()
+        },
+    );
+    let create = create_event("Admin", properties, "shape", &recorder);
+    let response = invoke(&widened, &create, &recorder).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(response["Data"]["DetachedPolicies"], admin.as_str());
+    assert_eq!(
+        role_tags(name).await.get(ADOPTED_TAG).map(String::as_str),
+        Some("true")
+    );
+}

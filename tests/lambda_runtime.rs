@@ -109,3 +109,70 @@ fn the_binary_answers_failed_before_a_deadline_it_cannot_meet() {
         logs.join("\n")
     );
 }
+
+#[test]
+fn the_binary_never_logs_the_signed_response_url_even_at_trace() {
+    let recorder = Recorder::start();
+    let api = RuntimeApi::start();
+    let function = Function::start_with_env(
+        &api,
+        moto_endpoint(),
+        "function-trace",
+        &[("AWS_LAMBDA_LOG_LEVEL", "TRACE")],
+    );
+    let create = sample_event("custom", "create", "bintrace", &recorder);
+    let delete = sample_event("custom", "delete", "bintrace", &recorder);
+    api.push(
+        "aws-request-trace-0",
+        create.clone(),
+        Duration::from_secs(60),
+    );
+    api.push("aws-request-trace-1", delete, Duration::from_secs(60));
+    let posted = api.wait_posted(2, Duration::from_secs(60));
+    let logs = function.stop();
+    assert_eq!(posted.len(), 2, "{}", logs.join("\n"));
+    let answers = recorder.for_request(create["RequestId"].as_str().unwrap());
+    assert_eq!(answers[0].json()["Status"], "SUCCESS");
+    // The level reached this function's own lines: they are there, and many.
+    assert!(
+        logs.iter().any(|l| l.contains("IAM change")),
+        "{}",
+        logs.join("\n")
+    );
+    for line in &logs {
+        assert!(
+            !line.contains(SECRET_SIGNATURE),
+            "signed URL in a TRACE log: {line}"
+        );
+        assert!(!line.contains("raw JSON event"), "raw event logged: {line}");
+    }
+}
+
+#[test]
+fn the_binary_answers_failed_to_an_event_nested_too_deep_for_json_parsers() {
+    let recorder = Recorder::start();
+    let api = RuntimeApi::start();
+    let function = Function::start(&api, moto_endpoint(), "function-deep");
+    let mut create = sample_event("mlops", "create", "bindeep", &recorder);
+    let mut deep = serde_json::json!("x");
+    for _ in 0..300 {
+        deep = serde_json::json!([deep]);
+    }
+    create["ResourceProperties"]["S3Buckets"] = deep;
+    let request_id = create["RequestId"].as_str().unwrap().to_owned();
+    api.push("aws-request-deep", create, Duration::from_secs(30));
+
+    let answers = recorder.wait_for(&request_id, 1, Duration::from_secs(20));
+    let posted = api.wait_posted(1, Duration::from_secs(5));
+    let logs = function.stop();
+    assert_eq!(answers.len(), 1, "{}", logs.join("\n"));
+    let answer = answers[0].json();
+    assert_eq!(answer["Status"], "FAILED");
+    let reason = answer["Reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("invalid request: the event nests 302 levels deep"),
+        "{reason}"
+    );
+    assert_eq!(answer["LogicalResourceId"], "MLOps");
+    assert_eq!(posted[0].kind, "response", "{:?}", posted[0]);
+}

@@ -913,3 +913,81 @@ mod guardrails {
         assert!(plan::plan_guarded(&data_scientist(), &context(), &g).is_ok());
     }
 }
+
+#[test]
+fn lists_longer_than_any_role_could_hold_are_refused_before_their_items_are_judged() {
+    let huge: Vec<String> = (0..50_000).map(|i| format!("not a bucket {i}!")).collect();
+    let found = errors(with(data_scientist(), "S3Buckets", json!(huge)));
+    let error = error_at(&found, "S3Buckets");
+    assert_eq!(
+        error.message,
+        format!(
+            "50000 values; no role can hold more than {}",
+            properties::MAX_LIST_ITEMS
+        )
+    );
+    // Not one item was judged: no `S3Buckets[i]` error among 50,000 invalid names.
+    assert_eq!(found.len(), 1, "{found:#?}");
+
+    let text = "a,".repeat(properties::MAX_LIST_TEXT / 2 + 1);
+    let found = errors(with(data_scientist(), "S3Buckets", json!(text)));
+    assert!(
+        error_at(&found, "S3Buckets").message.ends_with(&format!(
+            "characters; no role can hold more than {}",
+            properties::MAX_LIST_TEXT
+        )),
+        "{found:#?}"
+    );
+
+    let long = json!({"Query Athena Workgroups": {"AthenaWorkgroups": vec!["wg"; properties::MAX_LIST_ITEMS + 1]}});
+    let value = with(
+        with(
+            data_scientist(),
+            "AddActivities",
+            json!(["Query Athena Workgroups"]),
+        ),
+        "ActivityParameters",
+        long,
+    );
+    let found = errors(with(value, "AthenaWorkgroups", json!(["wg"])));
+    assert!(
+        error_at(
+            &found,
+            "ActivityParameters.Query Athena Workgroups.AthenaWorkgroups"
+        )
+        .message
+        .starts_with(&format!("{} values", properties::MAX_LIST_ITEMS + 1)),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn values_that_together_exceed_every_roles_policies_are_refused_before_planning() {
+    // Each list is within its own bound; together they hold more than IAM's largest role.
+    let buckets: Vec<String> = (0..4_000)
+        .map(|i| format!("ml-data-bucket-{i:05}"))
+        .collect();
+    let groups: Vec<String> = (0..4_000)
+        .map(|i| format!("analytics-workgroup-{i:05}"))
+        .collect();
+    let value = with(
+        with(
+            with(data_scientist(), "S3Buckets", json!(buckets)),
+            "AddActivities",
+            json!(["Query Athena Workgroups"]),
+        ),
+        "AthenaWorkgroups",
+        json!(groups),
+    );
+    let found = errors(value);
+    let error = error_at(&found, "ResourceProperties");
+    assert!(
+        error.message.starts_with("the parameters' values take ")
+            && error.message.ends_with(&format!(
+                "no role's policies hold more than {}",
+                properties::MAX_POLICY_CHARS
+            )),
+        "{error:?}"
+    );
+    assert_eq!(properties::MAX_POLICY_CHARS, 133_120);
+}

@@ -3,10 +3,14 @@
 
 use std::sync::Arc;
 
+use lambda_runtime::tracing::Level;
 use lambda_runtime::tracing::subscriber::EnvFilter;
+use lambda_runtime::tracing::subscriber::filter::filter_fn;
+use lambda_runtime::tracing::subscriber::layer::SubscriberExt;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use persona_role::handler::{Handler, Settings, deadline_from_epoch_ms};
 use persona_role::iam::CallPolicy;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 #[tokio::main(flavor = "current_thread")]
@@ -38,14 +42,16 @@ async fn main() -> Result<(), Error> {
         http,
         Settings::from_env(),
     ));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    // The payload is taken raw: a typed or `Value` event too deep for serde_json would fail in
+    // the runtime, before the handler could answer CloudFormation.
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let handler = Arc::clone(&handler);
         async move {
             let deadline = deadline_from_epoch_ms(event.context.deadline);
             let function_arn =
                 Some(event.context.invoked_function_arn.as_str()).filter(|arn| !arn.is_empty());
             let delivered = handler
-                .handle_invoked(event.payload, deadline, function_arn)
+                .handle_raw(event.payload.get().as_bytes(), deadline, function_arn)
                 .await?;
             Ok::<Value, Error>(json!({
                 "Status": delivered.response.status.as_str(),
@@ -58,12 +64,14 @@ async fn main() -> Result<(), Error> {
 }
 
 /// JSON lines on stdout, with the span fields (RequestId, LogicalResourceId) on every line. The
-/// level comes from AWS_LAMBDA_LOG_LEVEL, else RUST_LOG, else INFO, as in lambda_runtime.
+/// level comes from AWS_LAMBDA_LOG_LEVEL, else RUST_LOG, else INFO, as in lambda_runtime; it
+/// applies to this function's own lines only. Other crates never log below INFO: at TRACE the
+/// runtime logs each raw event, whose ResponseURL is a signed credential.
 fn init_logging() {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".to_owned());
-    lambda_runtime::tracing::subscriber::fmt()
+    let subscriber = lambda_runtime::tracing::subscriber::fmt()
         .json()
         .with_env_filter(
             EnvFilter::try_new(level.to_lowercase()).unwrap_or_else(|_| EnvFilter::new("info")),
@@ -71,5 +79,11 @@ fn init_logging() {
         .with_target(false)
         .with_current_span(true)
         .with_span_list(false)
-        .init();
+        .finish()
+        .with(filter_fn(|metadata| {
+            *metadata.level() <= Level::INFO || metadata.target().starts_with("persona_role")
+        }));
+    if tracing::subscriber::set_global_default(subscriber).is_err() {
+        eprintln!("persona-role: a logger was already installed");
+    }
 }

@@ -8,7 +8,9 @@ use serde_json::{Map, Value};
 
 use super::rules::{BLANKS, Problem, Rule};
 use super::table::{self, PAIRS, Property};
-use super::{Parameters, Properties, PropertyError, Tag};
+use super::{
+    MAX_LIST_ITEMS, MAX_LIST_TEXT, MAX_POLICY_CHARS, Parameters, Properties, PropertyError, Tag,
+};
 use crate::catalog::{self, ActivityIndex, Need, Param, Persona};
 use crate::context::StackContext;
 
@@ -95,6 +97,7 @@ impl Parser<'_> {
             warnings: Vec::new(),
         };
         self.check_activity_parameters(&mut properties);
+        self.check_total_size(&properties);
         if properties.delete_console_policies && !properties.adopt_existing_role {
             properties.warnings.push(format!(
                 "{} has no effect without {}",
@@ -103,6 +106,29 @@ impl Parser<'_> {
             ));
         }
         Some(properties)
+    }
+
+    /// Refuses, before any planning, values that together could not fit any role: each distinct
+    /// value appears verbatim in the role's policies, which hold at most [`MAX_POLICY_CHARS`].
+    fn check_total_size(&mut self, properties: &Properties) {
+        let mut distinct = BTreeSet::new();
+        let lists = std::iter::once(&properties.parameters)
+            .chain(properties.activity_parameters.values())
+            .flat_map(|parameters| Param::ALL.iter().map(|&param| parameters.get(param)));
+        for values in lists.chain([properties.regions.as_slice()]) {
+            distinct.extend(values.iter().map(String::as_str));
+        }
+        // Each value is at least a quoted string and a separator in the policy's JSON.
+        let total: usize = distinct.iter().map(|value| value.len() + 3).sum();
+        if total > MAX_POLICY_CHARS {
+            self.errors.push(
+                "ResourceProperties",
+                format!(
+                    "the parameters' values take {total} characters; no role's policies hold more than {MAX_POLICY_CHARS}"
+                ),
+                Some("give fewer or shorter values, or split the role".to_owned()),
+            );
+        }
     }
 
     fn reject_unknown(&mut self) {
@@ -173,6 +199,26 @@ impl Parser<'_> {
     /// A list at `at`: a JSON array of strings, or a comma-separated string. Blank items are
     /// dropped; each other item is judged by `rule`.
     fn list(&mut self, at: &str, value: &Value, rule: Rule) -> Items {
+        let given = match value {
+            Value::Array(items) => items.len(),
+            Value::String(text) => text.len(),
+            _ => 0,
+        };
+        let (limit, unit) = match value {
+            Value::Array(_) => (MAX_LIST_ITEMS, "values"),
+            _ => (MAX_LIST_TEXT, "characters"),
+        };
+        if given > limit {
+            self.errors.push(
+                at,
+                format!("{given} {unit}; no role can hold more than {limit}"),
+                Some("give fewer values: every value appears in the role's policies, which IAM limits to 133,120 characters in all".to_owned()),
+            );
+            return Items {
+                items: Vec::new(),
+                all_valid: false,
+            };
+        }
         let mut all_valid = true;
         let given: Vec<(String, String)> = match value {
             Value::Array(items) => items
@@ -616,6 +662,10 @@ impl Parser<'_> {
             }
         }
         for (property, (param, activities)) in missing {
+            // A list refused whole (too long) already says what is wrong with it.
+            if self.errors.0.iter().any(|e| e.property == property) {
+                continue;
+            }
             let names: Vec<String> = activities.iter().map(|a| format!("`{a}`")).collect();
             let noun = if names.len() == 1 {
                 "activity"

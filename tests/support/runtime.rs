@@ -157,6 +157,16 @@ pub struct Function {
 
 impl Function {
     pub fn start(api: &RuntimeApi, iam_endpoint: &str, name: &str) -> Self {
+        Function::start_with_env(api, iam_endpoint, name, &[])
+    }
+
+    /// [`Function::start`] with further environment variables (log level, guardrails).
+    pub fn start_with_env(
+        api: &RuntimeApi,
+        iam_endpoint: &str,
+        name: &str,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("{name}-{}.log", std::process::id()));
         let child = Command::new(env!("CARGO_BIN_EXE_persona-role-lambda"))
@@ -183,6 +193,7 @@ impl Function {
                 super::stand_in().endpoint(),
             )
             .env("RESPONSE_URL_ALLOW_LOOPBACK", "true")
+            .envs(extra.iter().copied())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(Stdio::inherit())
