@@ -19,6 +19,7 @@ fn properties(activities: Option<Vec<&str>>, n: usize) -> Value {
             .map(|i| match param {
                 Param::PassRoles => format!("arn:aws:iam::123456789012:role/service-role/compute-{i}"),
                 Param::S3Buckets => format!("ml-team-{i:02}-datasets"),
+                Param::S3BucketAccounts => format!("2222333344{i:02}"),
                 Param::EcrRepositories => format!("arn:aws:ecr:us-east-1:123456789012:repository/ml-{i}"),
                 Param::AthenaWorkgroups => format!("analytics-{i}"),
                 Param::GlueDatabases => format!("features_{i}"),

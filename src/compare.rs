@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::ownership::fold_key;
 use crate::plan::{Plan, PlanTag, TRUST_LIMIT};
 
 /// Everything that differs between two plans of a role. Empty when nothing does.
@@ -421,33 +422,32 @@ fn change<T>(old: T, new: T) -> Change<T> {
     Change { old, new }
 }
 
+/// Tag keys compare as IAM compares a role's: ignoring case (as the Update's diff does).
 fn tag_changes(old: &[PlanTag], new: &[PlanTag]) -> TagChanges {
-    let old: BTreeMap<&str, &str> = old
-        .iter()
-        .map(|t| (t.key.as_str(), t.value.as_str()))
-        .collect();
-    let new: BTreeMap<&str, &str> = new
-        .iter()
-        .map(|t| (t.key.as_str(), t.value.as_str()))
-        .collect();
+    let by_key = |tags: &[PlanTag]| -> BTreeMap<String, (String, String)> {
+        tags.iter()
+            .map(|t| (fold_key(&t.key), (t.key.clone(), t.value.clone())))
+            .collect()
+    };
+    let (old, new) = (by_key(old), by_key(new));
     let tag = |key: &str, value: &str| PlanTag {
         key: key.to_owned(),
         value: value.to_owned(),
     };
     let mut changes = TagChanges::default();
-    for (key, value) in &new {
-        match old.get(key) {
+    for (folded, (key, value)) in &new {
+        match old.get(folded) {
             None => changes.added.push(tag(key, value)),
-            Some(before) if before != value => changes.changed.push(TagValueChange {
-                key: (*key).to_owned(),
-                old: (*before).to_owned(),
-                new: (*value).to_owned(),
+            Some((_, before)) if before != value => changes.changed.push(TagValueChange {
+                key: key.clone(),
+                old: before.clone(),
+                new: value.clone(),
             }),
             Some(_) => {}
         }
     }
-    for (key, value) in &old {
-        if !new.contains_key(key) {
+    for (folded, (key, value)) in &old {
+        if !new.contains_key(folded) {
             changes.removed.push(tag(key, value));
         }
     }
@@ -916,6 +916,34 @@ mod tests {
                 "sagemaker-other".to_owned()
             ))
         );
+    }
+
+    #[test]
+    fn tag_keys_compare_ignoring_case_as_iam_does() {
+        let mut properties = compute();
+        properties["Tags"] = json!([{"Key": "team", "Value": "ml"}]);
+        let a = plan(properties.clone());
+        let mut b = a.clone();
+        for tag in &mut b.role.tags {
+            tag.key = tag.key.to_ascii_uppercase();
+        }
+        assert!(
+            compare(&a, &b).is_empty(),
+            "{:?}",
+            compare(&a, &b).summary()
+        );
+        properties["Tags"] = json!([{"Key": "Team", "Value": "ops"}]);
+        let c = plan(properties);
+        let tags = compare(&a, &c).tags;
+        assert_eq!(
+            tags.changed,
+            vec![TagValueChange {
+                key: "Team".to_owned(),
+                old: "ml".to_owned(),
+                new: "ops".to_owned()
+            }]
+        );
+        assert!(tags.added.is_empty() && tags.removed.is_empty());
     }
 
     #[test]

@@ -96,8 +96,9 @@ pub fn cloudformation(plan: &Plan, role_logical_id: &str) -> Value {
 
 /// The template with every ARN that names the context's partition, account or region, and every
 /// service endpoint (`kms:ViaService`), as `Fn::Sub` of `${AWS::Partition}`, `${AWS::AccountId}`,
-/// `${AWS::Region}` and `${AWS::URLSuffix}`. Tags are left as they are: their values name the
-/// stack that made the role, not a resource to reach.
+/// `${AWS::Region}` and `${AWS::URLSuffix}`, and the account in `aws:ResourceAccount`
+/// conditions as `${AWS::AccountId}`. Tags are left as they are: their values name the stack that
+/// made the role, not a resource to reach.
 pub fn portable(template: &Value, context: &StackContext) -> Value {
     match template {
         Value::Object(map) => Value::Object(
@@ -105,6 +106,8 @@ pub fn portable(template: &Value, context: &StackContext) -> Value {
                 .map(|(key, value)| {
                     let value = if key == "Tags" {
                         value.clone()
+                    } else if key == "aws:ResourceAccount" {
+                        portable_account(value, context)
                     } else {
                         portable(value, context)
                     };
@@ -117,6 +120,20 @@ pub fn portable(template: &Value, context: &StackContext) -> Value {
             Some(sub) => json!({ "Fn::Sub": sub }),
             None => template.clone(),
         },
+        other => other.clone(),
+    }
+}
+
+/// An `aws:ResourceAccount` condition's values: the stack's account as `${AWS::AccountId}`, other
+/// accounts (`S3BucketAccounts`) as they are.
+fn portable_account(value: &Value, context: &StackContext) -> Value {
+    match value {
+        Value::String(account) if *account == context.account => {
+            json!({ "Fn::Sub": "${AWS::AccountId}" })
+        }
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| portable_account(v, context)).collect())
+        }
         other => other.clone(),
     }
 }

@@ -14,6 +14,36 @@ pub const ADOPTED_TAG: &str = "persona-role:adopted";
 /// Tag keys under this prefix are the resource's own; user tags may not use it, and they are
 /// never removed (the execution role may not).
 pub const RESERVED_TAG_PREFIX: &str = "persona-role:";
+/// Tag keys IAM reserves; they can be neither set nor removed.
+pub const AWS_TAG_PREFIX: &str = "aws:";
+
+/// A tag key as IAM compares role tag keys: ignoring case (it preserves the case it was given),
+/// so `Persona-Role:Stack-Id` is the ownership tag. Folding each character to upper and back to
+/// lower case also catches letters whose case maps onto ASCII (`ſ` is `s`).
+pub fn fold_key(key: &str) -> String {
+    key.chars()
+        .flat_map(char::to_uppercase)
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Whether a tag key is under a reserved prefix (this resource's or AWS's), in any case: such a
+/// key is never taken from the user, set by a diff or removed.
+pub fn is_reserved_tag_key(key: &str) -> bool {
+    let key = fold_key(key);
+    key.starts_with(RESERVED_TAG_PREFIX) || key.starts_with(AWS_TAG_PREFIX)
+}
+
+/// A tag's value by key, the key compared as IAM compares it: a role's tags may come back in
+/// another case than they were written.
+pub fn tag_value<'a>(tags: &'a BTreeMap<String, String>, key: &str) -> Option<&'a String> {
+    tags.get(key).or_else(|| {
+        let key = fold_key(key);
+        tags.iter()
+            .find(|(k, _)| fold_key(k) == key)
+            .map(|(_, value)| value)
+    })
+}
 
 /// The stack and logical id whose ownership tags a role or policy must carry to be changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,8 +76,8 @@ impl Owner {
     }
 
     pub fn claim(&self, tags: &BTreeMap<String, String>) -> Claim {
-        let stack = tags.get(OWNER_STACK_TAG);
-        let logical = tags.get(OWNER_LOGICAL_ID_TAG);
+        let stack = tag_value(tags, OWNER_STACK_TAG);
+        let logical = tag_value(tags, OWNER_LOGICAL_ID_TAG);
         match (stack, logical) {
             (None, None) => Claim::Unclaimed,
             (Some(s), Some(l)) if *s == self.stack_id && *l == self.logical_id => Claim::Ours,
@@ -72,7 +102,7 @@ impl Owner {
 
 /// Whether a role was adopted rather than created by its stack.
 pub fn was_adopted(tags: &BTreeMap<String, String>) -> bool {
-    tags.contains_key(ADOPTED_TAG)
+    tag_value(tags, ADOPTED_TAG).is_some()
 }
 
 /// The reason a role held by another owner is refused.
@@ -123,6 +153,48 @@ mod tests {
         let ours = tags(&[(OWNER_STACK_TAG, "s"), (OWNER_LOGICAL_ID_TAG, "L")]);
         assert_eq!(owner.claim(&ours), Claim::Ours);
         assert!(owner.owns(&ours));
+    }
+
+    #[test]
+    fn ownership_is_read_from_tags_in_any_case() {
+        let owner = Owner::new("s", "L");
+        let shouted = tags(&[
+            ("Persona-Role:Stack-Id", "s"),
+            ("PERSONA-ROLE:LOGICAL-ID", "L"),
+        ]);
+        assert_eq!(owner.claim(&shouted), Claim::Ours);
+        let other = tags(&[("Persona-Role:Stack-Id", "t"), (OWNER_LOGICAL_ID_TAG, "L")]);
+        assert_eq!(owner.claim(&other), Claim::Other);
+        assert_eq!(
+            owner.claim(&tags(&[("persona-role:STACK-ID", "s")])),
+            Claim::Other
+        );
+        assert!(was_adopted(&tags(&[("Persona-Role:Adopted", "true")])));
+        assert!(!was_adopted(&tags(&[("persona-role:adopted-by", "x")])));
+    }
+
+    #[test]
+    fn reserved_tag_keys_are_recognized_in_any_case() {
+        for key in [
+            "persona-role:stack-id",
+            "Persona-Role:Stack-Id",
+            "PERSONA-ROLE:x",
+            "per\u{17f}ona-role:stack-id",
+            "aws:cloudformation:stack-id",
+            "AWS:x",
+            "Aws:x",
+        ] {
+            assert!(is_reserved_tag_key(key), "{key}");
+        }
+        for key in [
+            "persona-role",
+            "team",
+            "persona_role:x",
+            "x-persona-role:y",
+            "aws-team",
+        ] {
+            assert!(!is_reserved_tag_key(key), "{key}");
+        }
     }
 
     #[test]

@@ -70,6 +70,8 @@ fn each_kind_of_change_matches_its_golden_and_exits_1() {
         ("activity-added", "base.yaml", "athena.yaml"),
         // A parameter value: resources added to the statements that use it.
         ("bucket-added", "base.yaml", "buckets.yaml"),
+        // Another account's buckets: its account added to the S3 statements' conditions.
+        ("bucket-accounts-added", "base.yaml", "bucket-accounts.yaml"),
         // VPC customization: conditions added to the job-creating statements.
         ("vpc-conditions", "base.yaml", "vpc.yaml"),
         // Roles to pass: resources added and removed.

@@ -153,6 +153,7 @@ fn cli_export_names_the_stack_account_partition_and_region_only_through_pseudo_p
         "RoleNameSuffix": "portable",
         "PassRoles": ["arn:aws:iam::111122223333:role/service-role/compute"],
         "S3Buckets": ["data"],
+        "S3BucketAccounts": ["444455556666"],
         "Regions": ["eu-west-1"],
         "VpcSubnets": ["subnet-0a1b2c3d"],
         "VpcSecurityGroups": ["sg-0a1b2c3d"],
@@ -182,6 +183,13 @@ fn cli_export_names_the_stack_account_partition_and_region_only_through_pseudo_p
     }
     let role = &template["Resources"]["PersonaRole"]["Properties"];
     let policy = role["Policies"][0]["PolicyDocument"].to_string();
+    // S3 statements name the stack's account in their condition, other accounts as given.
+    let resources = template["Resources"].to_string();
+    assert!(
+        resources
+            .contains(r#""aws:ResourceAccount":[{"Fn::Sub":"${AWS::AccountId}"},"444455556666"]"#),
+        "{resources}"
+    );
     assert!(
         policy.contains(
             r#"{"Fn::Sub":"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/service-role/compute"}"#

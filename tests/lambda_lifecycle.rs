@@ -586,3 +586,57 @@ async fn delete_removes_the_role_from_instance_profiles() {
         "profile kept, role removed"
     );
 }
+
+/// IAM compares role tag keys ignoring case: a user tag `Persona-Role:Stack-Id` would overwrite
+/// the ownership tag and orphan the role. The Update is refused before any IAM change, naming
+/// the tag, and the role keeps its ownership.
+#[tokio::test]
+async fn an_update_with_a_reserved_tag_key_in_another_case_is_refused_and_ownership_stays() {
+    let recorder = Recorder::start();
+    let calls = CallLog::default();
+    let handler = handler(Some(&calls));
+    let properties = json!({
+        "Persona": "Custom",
+        "RoleNameSuffix": "tag-case",
+        "Activities": ["S3 Bucket Access"],
+        "S3Buckets": ["ml-team-data"],
+        "Tags": [{"Key": "team", "Value": "ml"}],
+    });
+    let create = create_event("TagCase", properties.clone(), "tagcase", &recorder);
+    let name = plan_of(&create).role.role_name;
+    let response = invoke(&handler, &create, &recorder).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    let owner = owner_of(&create);
+
+    for (key, at) in [
+        ("Persona-Role:Stack-Id", "Tags[1].Key"),
+        ("PERSONA-ROLE:LOGICAL-ID", "Tags[1].Key"),
+        ("Aws:CloudFormation:Stack-Name", "Tags[1].Key"),
+    ] {
+        let mut changed = properties.clone();
+        changed["Tags"] = json!([
+            {"Key": "team", "Value": "ml"},
+            {"Key": key, "Value": "arn:aws:cloudformation:us-east-1:123456789012:stack/other/1"},
+        ]);
+        let update = update_after(&create, &name, changed, "tagcase", &recorder);
+        calls.clear();
+        let response = invoke(&handler, &update, &recorder).await;
+        assert_eq!(response["Status"], "FAILED", "{key}: {response}");
+        let reason = response["Reason"].as_str().unwrap();
+        assert!(reason.starts_with(at), "{key}: {reason}");
+        assert!(reason.contains("in any case"), "{key}: {reason}");
+        assert_eq!(response["PhysicalResourceId"], name.as_str());
+        assert_eq!(calls.mutating(), Vec::<String>::new(), "{key}");
+        let tags = role_tags(&name).await;
+        assert!(owner.owns(&tags), "{key}: {tags:?}");
+        assert_eq!(tags.len(), 3, "{key}: {tags:?}");
+        assert_converged(&create).await;
+    }
+
+    let delete = delete_after(&create, &name, "tagcase", &recorder);
+    assert_eq!(
+        invoke(&handler, &delete, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert_gone(&name).await;
+}

@@ -382,6 +382,73 @@ fn reserved_and_duplicate_tag_keys_are_rejected() {
 }
 
 #[test]
+fn s3_bucket_accounts_are_twelve_digit_account_ids() {
+    let ok = with(
+        data_scientist(),
+        "S3BucketAccounts",
+        json!("111122223333, 444455556666"),
+    );
+    let p = parse(ok).unwrap();
+    assert_eq!(
+        p.parameters.get(Param::S3BucketAccounts),
+        ["111122223333", "444455556666"]
+    );
+    for (value, why) in [
+        ("11112222333", "is 11 characters"),
+        ("1111-2222-3333", "contains `-`"),
+        ("*", "contains `*`"),
+    ] {
+        let e = error_at(
+            &errors(with(data_scientist(), "S3BucketAccounts", json!([value]))),
+            "S3BucketAccounts[0]",
+        );
+        assert!(
+            e.message.contains("is not an AWS account id"),
+            "{value}: {e}"
+        );
+        assert!(e.message.contains(why), "{value}: {e}");
+    }
+}
+
+/// IAM compares role tag keys ignoring case: `Persona-Role:Stack-Id` would overwrite the
+/// ownership tag, `AWS:x` is AWS's.
+#[test]
+fn reserved_tag_key_prefixes_are_refused_in_any_case() {
+    let refused = [
+        ("persona-role:stack-id", "`persona-role:`"),
+        ("Persona-Role:Stack-Id", "`persona-role:`"),
+        ("PERSONA-ROLE:LOGICAL-ID", "`persona-role:`"),
+        ("persona-Role:adopted", "`persona-role:`"),
+        ("Persona-role:anything", "`persona-role:`"),
+        // `ſ` (long s) is `S` in upper case: IAM may well compare it as `s`.
+        ("per\u{17f}ona-role:stack-id", "`persona-role:`"),
+        ("aws:cloudformation:stack-id", "`aws:`"),
+        ("AWS:x", "`aws:`"),
+        ("Aws:x", "`aws:`"),
+        ("aw\u{17f}:x", "`aws:`"),
+    ];
+    for (key, prefix) in refused {
+        let tags = json!([{"Key": key, "Value": "v"}]);
+        let e = error_at(&errors(with(data_scientist(), "Tags", tags)), "Tags[0].Key");
+        assert!(e.message.contains(prefix), "{key}: {e}");
+        assert!(e.message.contains("in any case"), "{key}: {e}");
+    }
+    for key in [
+        "persona-roles",
+        "persona_role:x",
+        "team:persona-role:x",
+        "awsx",
+        "aws-team",
+    ] {
+        let tags = json!([{"Key": key, "Value": "v"}]);
+        assert!(
+            parse(with(data_scientist(), "Tags", tags)).is_ok(),
+            "{key} is refused"
+        );
+    }
+}
+
+#[test]
 fn max_session_duration_arrives_as_a_string_and_is_range_checked() {
     let p = parse(with(data_scientist(), "MaxSessionDuration", json!("43200"))).unwrap();
     assert_eq!(p.max_session_duration, 43200);

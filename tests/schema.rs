@@ -77,6 +77,18 @@ fn malformed_shapes_are_rejected_by_schema_and_planner_alike() {
             json!({"Tags": [{"Key": "aws:reserved", "Value": "v"}]}),
         ),
         (
+            "/Tags/0/Key",
+            json!({"Tags": [{"Key": "Persona-Role:Stack-Id", "Value": "v"}]}),
+        ),
+        (
+            "/Tags/0/Key",
+            json!({"Tags": [{"Key": "per\u{17f}ona-role:stack-id", "Value": "v"}]}),
+        ),
+        (
+            "/S3BucketAccounts/0",
+            json!({"S3BucketAccounts": ["12345678901"]}),
+        ),
+        (
             "/DataKmsKeys/0",
             json!({"DataKmsKeys": ["alias/data"], "VolumeKmsKeys": ["alias/volume"]}),
         ),

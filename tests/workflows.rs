@@ -18,6 +18,12 @@
 //!   keys (`sagemaker:VolumeKmsKeyArn`, `sagemaker:OutputKmsKeyArn`);
 //! - `variants: [...]`: the request is made only in those variants (plain, vpc, kms, vpc-kms).
 //!
+//! S3 requests carry `aws:ResourceAccount`, the account that owns the bucket, as IAM sends it:
+//! the stack's account, or `owner: ACCOUNT`. Bucket ARNs name no account, so a bucket of
+//! another owner is the attack the account condition stops: its request is decided with a bucket
+//! policy that admits the role (as the other account's owner would write it), so that only the
+//! role's own policies can deny it.
+//!
 //! The variants give the first sample values (`tests/samples`): subnet `subnet-0a1b2c3d4e5f60700`,
 //! security group `sg-0a1b2c3d4e5f60700`, data key `…:key/1234abcd-12ab-34cd-56ef-123456789000`,
 //! volume key `…:key/9876fedc-12ab-34cd-56ef-123456789000`, in account 123456789012, us-east-1.
@@ -39,6 +45,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 const VARIANTS: [&str; 4] = ["plain", "vpc", "kms", "vpc-kms"];
+const ACCOUNT: &str = "123456789012";
 const DOMAIN: &str = "d-team01";
 const USER: &str = "alice";
 
@@ -82,6 +89,9 @@ struct Call {
     kms: Vec<String>,
     #[serde(default)]
     variants: Option<Vec<String>>,
+    /// The account that owns the bucket of an S3 request; absent: the stack's.
+    #[serde(default)]
+    owner: Option<String>,
 }
 
 /// One request to decide, with what the test expects and where it came from.
@@ -163,6 +173,18 @@ fn expand(call: &Call, variant: &str) -> Vec<(String, Call)> {
         return Vec::new();
     }
     let mut call = call.clone();
+    assert!(
+        !call.context.contains_key("aws:ResourceAccount"),
+        "{}: give the bucket's account as `owner`, which every S3 request carries",
+        call.action
+    );
+    if call.action.starts_with("s3:") {
+        let owner = call.owner.clone().unwrap_or_else(|| ACCOUNT.to_owned());
+        call.context
+            .insert("aws:ResourceAccount".to_owned(), json!(owner));
+    } else {
+        assert!(call.owner.is_none(), "{}: `owner` is for S3", call.action);
+    }
     if call.tags {
         call.context
             .insert("aws:RequestTag/project".to_owned(), json!("churn"));
@@ -207,6 +229,7 @@ fn expand(call: &Call, variant: &str) -> Vec<(String, Call)> {
                 vpc: false,
                 kms: Vec::new(),
                 variants: None,
+                owner: None,
                 ..call
             },
         ));
@@ -244,7 +267,7 @@ fn cases() -> (Vec<Case>, Vec<(String, &'static str, Plan)>) {
                         }
                         // KMS decides on the key policy too; the default one lets IAM policies
                         // of the account decide.
-                        let resource_policy = call.action.starts_with("kms:").then(|| {
+                        let mut resource_policy = call.action.starts_with("kms:").then(|| {
                             json!({
                                 "Version": "2012-10-17",
                                 "Statement": [{
@@ -256,6 +279,20 @@ fn cases() -> (Vec<Case>, Vec<(String, &'static str, Plan)>) {
                                 }]
                             })
                         });
+                        // Another account's bucket, whose policy admits the role.
+                        let owner = call.owner.clone().unwrap_or_else(|| ACCOUNT.to_owned());
+                        if owner != ACCOUNT {
+                            resource_policy = Some(json!({
+                                "Version": "2012-10-17",
+                                "Statement": [{
+                                    "Sid": "AdmitTheRole",
+                                    "Effect": "Allow",
+                                    "Principal": {"AWS": principal},
+                                    "Action": call.action,
+                                    "Resource": resource_arn(&call.resource)
+                                }]
+                            }));
+                        }
                         cases.push(Case {
                             table: name.clone(),
                             persona: table.persona.clone(),
@@ -264,7 +301,7 @@ fn cases() -> (Vec<Case>, Vec<(String, &'static str, Plan)>) {
                             allow,
                             request: json!({
                                 "principal": principal,
-                                "account": "123456789012",
+                                "account": owner,
                                 "policies": policies,
                                 "resource_policy": resource_policy,
                                 "action": call.action,

@@ -15,6 +15,7 @@ pub static ACCESS_REQUIRED_AWS_SERVICES: Activity = Activity {
     status: Status::Current,
     params: &[
         required(Param::S3Buckets),
+        optional(Param::S3BucketAccounts),
         optional(Param::EcrRepositories),
         optional(Param::VpcSubnets),
         optional(Param::VpcSecurityGroups),
@@ -28,14 +29,14 @@ pub static ACCESS_REQUIRED_AWS_SERVICES: Activity = Activity {
             when: When::Always,
             actions: &["s3:ListBucket"],
             resources: &[s3_each("{}")],
-            conditions: &[],
+            conditions: &[Condition::BucketAccounts],
         },
         Statement {
             sid: "Objects",
             when: When::Always,
             actions: &["s3:GetObject", "s3:PutObject"],
             resources: &[s3_each("{}/*")],
-            conditions: &[],
+            conditions: &[Condition::BucketAccounts],
         },
         Statement {
             sid: "EcrToken",

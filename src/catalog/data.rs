@@ -10,25 +10,27 @@ pub static S3_FULL_ACCESS: Activity = Activity {
     name: "S3 Full Access",
     aliases: &["Amazon S3 Full Access"],
     sid: "S3FullAccess",
-    summary: "List, read, write and delete objects in every S3 bucket.",
+    summary: "List, read, write and delete objects in every S3 bucket of the account and of the accounts in S3BucketAccounts.",
     status: Status::Current,
-    params: &[],
+    params: &[optional(Param::S3BucketAccounts)],
     vpc: false,
     kms: false,
+    // Role Manager's template granted every bucket of every account: with a bucket policy that
+    // admits the role, another account's bucket received the data.
     statements: &[
         Statement {
             sid: "Buckets",
             when: When::Always,
             actions: &["s3:ListBucket"],
             resources: &[s3("*")],
-            conditions: &[],
+            conditions: &[Condition::BucketAccounts],
         },
         Statement {
             sid: "Objects",
             when: When::Always,
             actions: &["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
             resources: &[s3("*/*")],
-            conditions: &[],
+            conditions: &[Condition::BucketAccounts],
         },
     ],
     aws_managed_policies: &[],
@@ -40,9 +42,12 @@ pub static S3_BUCKET_ACCESS: Activity = Activity {
     name: "S3 Bucket Access",
     aliases: &["Amazon S3 Bucket Access"],
     sid: "S3BucketAccess",
-    summary: "List, read, write and delete objects in the given S3 buckets.",
+    summary: "List, read, write and delete objects in the given S3 buckets, in the account or in the accounts of S3BucketAccounts.",
     status: Status::Current,
-    params: &[required(Param::S3Buckets)],
+    params: &[
+        required(Param::S3Buckets),
+        optional(Param::S3BucketAccounts),
+    ],
     vpc: false,
     kms: false,
     statements: &[
@@ -51,14 +56,14 @@ pub static S3_BUCKET_ACCESS: Activity = Activity {
             when: When::Always,
             actions: &["s3:ListBucket"],
             resources: &[s3_each("{}")],
-            conditions: &[],
+            conditions: &[Condition::BucketAccounts],
         },
         Statement {
             sid: "Objects",
             when: When::Always,
             actions: &["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
             resources: &[s3_each("{}/*")],
-            conditions: &[],
+            conditions: &[Condition::BucketAccounts],
         },
     ],
     aws_managed_policies: &[],
@@ -75,6 +80,7 @@ pub static QUERY_ATHENA_WORKGROUPS: Activity = Activity {
     params: &[
         required(Param::AthenaWorkgroups),
         required(Param::S3Buckets),
+        optional(Param::S3BucketAccounts),
     ],
     vpc: false,
     kms: false,
@@ -149,7 +155,7 @@ pub static QUERY_ATHENA_WORKGROUPS: Activity = Activity {
                 "s3:ListBucketMultipartUploads",
             ],
             resources: &[s3_each("{}")],
-            conditions: &[],
+            conditions: &[Condition::BucketAccounts],
         },
         Statement {
             sid: "ResultsObjects",
@@ -161,7 +167,7 @@ pub static QUERY_ATHENA_WORKGROUPS: Activity = Activity {
                 "s3:PutObject",
             ],
             resources: &[s3_each("{}/*")],
-            conditions: &[],
+            conditions: &[Condition::BucketAccounts],
         },
     ],
     aws_managed_policies: &[],
@@ -177,6 +183,7 @@ pub static MANAGE_GLUE_TABLES: Activity = Activity {
     status: Status::Current,
     params: &[
         required(Param::S3Buckets),
+        optional(Param::S3BucketAccounts),
         required(Param::GlueDatabases),
         optional(Param::DataKmsKeys),
     ],
@@ -201,14 +208,14 @@ pub static MANAGE_GLUE_TABLES: Activity = Activity {
             when: When::Always,
             actions: &["s3:GetBucketAcl"],
             resources: &[s3_each("{}")],
-            conditions: &[],
+            conditions: &[Condition::BucketAccounts],
         },
         Statement {
             sid: "Objects",
             when: When::Always,
             actions: &["s3:GetObject", "s3:PutObject"],
             resources: &[s3_each("{}/*")],
-            conditions: &[],
+            conditions: &[Condition::BucketAccounts],
         },
         // Role Manager wrote s3:PutBucketAcl on object ARNs: a typo for PutObjectAcl, as in the
         // AWS managed AmazonSageMakerFeatureStoreAccess it mirrors.
@@ -217,11 +224,14 @@ pub static MANAGE_GLUE_TABLES: Activity = Activity {
             when: When::Always,
             actions: &["s3:PutObjectAcl"],
             resources: &[s3_each("{}/*")],
-            conditions: &[Condition::Static {
-                operator: "StringEquals",
-                key: "s3:x-amz-acl",
-                values: &["bucket-owner-full-control"],
-            }],
+            conditions: &[
+                Condition::Static {
+                    operator: "StringEquals",
+                    key: "s3:x-amz-acl",
+                    values: &["bucket-owner-full-control"],
+                },
+                Condition::BucketAccounts,
+            ],
         },
         Statement {
             sid: "DataKeys",

@@ -22,6 +22,7 @@ use std::fmt;
 pub enum Param {
     PassRoles,
     S3Buckets,
+    S3BucketAccounts,
     EcrRepositories,
     AthenaWorkgroups,
     GlueDatabases,
@@ -34,9 +35,10 @@ pub enum Param {
 }
 
 impl Param {
-    pub const ALL: [Param; 11] = [
+    pub const ALL: [Param; 12] = [
         Param::PassRoles,
         Param::S3Buckets,
+        Param::S3BucketAccounts,
         Param::EcrRepositories,
         Param::AthenaWorkgroups,
         Param::GlueDatabases,
@@ -53,6 +55,7 @@ impl Param {
         match self {
             Param::PassRoles => "PassRoles",
             Param::S3Buckets => "S3Buckets",
+            Param::S3BucketAccounts => "S3BucketAccounts",
             Param::EcrRepositories => "EcrRepositories",
             Param::AthenaWorkgroups => "AthenaWorkgroups",
             Param::GlueDatabases => "GlueDatabases",
@@ -220,8 +223,13 @@ pub enum Condition {
     /// `StringLike kms:ViaService SERVICE.REGION.DNS-SUFFIX` for each region (or `*`), with the
     /// partition's DNS suffix.
     ViaService(&'static str),
-    /// `StringEquals aws:ResourceAccount` the stack's account.
+    /// `StringEquals aws:ResourceAccount` the stack's account: for buckets the account owns by
+    /// name (its `sagemaker-*` default buckets).
     ResourceAccount,
+    /// `StringEquals aws:ResourceAccount` the stack's account and the accounts of
+    /// `S3BucketAccounts`: S3 ARNs name no account, so a bucket name or pattern alone also
+    /// matches a bucket of another account whose bucket policy admits the role.
+    BucketAccounts,
     /// A fixed condition: operator, key, values.
     Static {
         operator: &'static str,
@@ -244,7 +252,9 @@ impl Condition {
             }
             Condition::OwnedByCaller => vec!["sagemaker:OwnerUserProfileArn"],
             Condition::ViaService(_) => vec!["kms:ViaService"],
-            Condition::ResourceAccount => vec!["aws:ResourceAccount"],
+            Condition::ResourceAccount | Condition::BucketAccounts => {
+                vec!["aws:ResourceAccount"]
+            }
             Condition::Static { key, .. } => vec![key],
         }
     }

@@ -82,6 +82,9 @@ fn params_used(statement: &Statement) -> BTreeSet<Param> {
             Condition::OutputKmsKeyArn => {
                 used.insert(Param::DataKmsKeys);
             }
+            Condition::BucketAccounts => {
+                used.insert(Param::S3BucketAccounts);
+            }
             Condition::PassedToService(_)
             | Condition::LocalStorageInstances
             | Condition::OwnedByCaller
@@ -283,6 +286,46 @@ fn declared_params_are_used_and_used_params_declared() {
             undeclared.is_empty(),
             "{} uses {undeclared:?} without declaring them",
             activity.id
+        );
+    }
+}
+
+/// Bucket ARNs name no account: a statement on buckets or objects without an account condition
+/// also grants a bucket of that name in another account whose bucket policy admits the role.
+#[test]
+fn every_s3_statement_is_limited_to_known_accounts() {
+    for (activity, statement) in statements() {
+        let on_s3 = statement
+            .resources
+            .iter()
+            .any(|r| matches!(r, Resource::Arn { service: "s3", .. }));
+        if !on_s3 {
+            continue;
+        }
+        let at = format!("{}.{}", activity.id, statement.sid);
+        assert!(
+            statement.actions.iter().all(|a| a.starts_with("s3:")),
+            "{at}: S3 resources with other services' actions"
+        );
+        // Declared buckets may be other accounts' (S3BucketAccounts); patterns the account owns by
+        // name (its `sagemaker-*` default buckets) are its own only.
+        let declared = statement.resources.iter().any(|r| {
+            matches!(
+                r,
+                Resource::Arn {
+                    each: Some(Param::S3Buckets),
+                    ..
+                }
+            )
+        });
+        let expected = if declared || activity.accepts(Param::S3BucketAccounts) {
+            Condition::BucketAccounts
+        } else {
+            Condition::ResourceAccount
+        };
+        assert!(
+            statement.conditions.contains(&expected),
+            "{at}: S3 statement without {expected:?}"
         );
     }
 }

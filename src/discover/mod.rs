@@ -21,7 +21,7 @@ use crate::catalog::{self, ActivityIndex, Param};
 use crate::compare;
 use crate::context::{Partition, StackContext};
 use crate::iam::inventory::RoleInventory;
-use crate::ownership::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG};
+use crate::ownership::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, is_reserved_tag_key, tag_value};
 use crate::plan::{self, naming::INLINE_POLICY_NAME};
 use crate::properties::{
     ROLE_NAME_PREFIX, default_managed_policy_quota, default_max_session, table,
@@ -75,8 +75,8 @@ pub fn is_candidate_name(name: &str) -> bool {
 pub fn classify(inventory: &RoleInventory) -> Result<Origin, String> {
     let role = &inventory.role;
     if let (Some(stack_id), Some(logical_id)) = (
-        role.tags.get(OWNER_STACK_TAG),
-        role.tags.get(OWNER_LOGICAL_ID_TAG),
+        tag_value(&role.tags, OWNER_STACK_TAG),
+        tag_value(&role.tags, OWNER_LOGICAL_ID_TAG),
     ) {
         return Ok(Origin::PersonaRole {
             stack_id: stack_id.clone(),
@@ -111,6 +111,8 @@ type Declared = (Vec<(Param, Vec<String>)>, Map<String, Value>);
 /// What the policies say, before it becomes properties.
 #[derive(Debug, Default)]
 struct Reading {
+    /// The role's account: an `aws:ResourceAccount` value naming it declares nothing.
+    account: String,
     activities: BTreeSet<ActivityIndex>,
     found: Found,
     kept_attached: Vec<String>,
@@ -137,6 +139,17 @@ pub fn infer(inventory: &RoleInventory) -> Result<Discovery, Skipped> {
     if reading.activities.is_empty() {
         return Err(skipped(
             "none of its policies maps to an activity".to_owned() + &unmapped_tail(&reading),
+        ));
+    }
+    if origin == Origin::RoleManager
+        && reading
+            .activities
+            .iter()
+            .any(|&i| catalog::activity(i).accepts(Param::S3BucketAccounts))
+    {
+        reading.notes.push(format!(
+            "S3: Role Manager's policies named buckets of any account; the declaration reaches only buckets of account {} (aws:ResourceAccount): give the owners of other accounts' buckets in S3BucketAccounts",
+            reading.account
         ));
     }
 
@@ -199,10 +212,7 @@ pub fn infer(inventory: &RoleInventory) -> Result<Discovery, Skipped> {
     let tags: Vec<Value> = role
         .tags
         .iter()
-        .filter(|(key, _)| {
-            !key.starts_with(crate::properties::RESERVED_TAG_PREFIX)
-                && !key.to_ascii_lowercase().starts_with("aws:")
-        })
+        .filter(|(key, _)| !is_reserved_tag_key(key))
         .map(|(key, value)| json!({"Key": key, "Value": value}))
         .collect();
     if !tags.is_empty() {
@@ -230,7 +240,10 @@ pub fn infer(inventory: &RoleInventory) -> Result<Discovery, Skipped> {
 /// The activities, parameters and leftovers of a role's policies.
 fn read(inventory: &RoleInventory, origin: &Origin) -> Reading {
     let role = &inventory.role;
-    let mut reading = Reading::default();
+    let mut reading = Reading {
+        account: role.arn.split(':').nth(4).unwrap_or_default().to_owned(),
+        ..Reading::default()
+    };
     for (name, document) in &inventory.inline_policies {
         let own = matches!(origin, Origin::PersonaRole { .. }) && name == INLINE_POLICY_NAME;
         if own {
@@ -270,8 +283,8 @@ fn read(inventory: &RoleInventory, origin: &Origin) -> Reading {
                 logical_id,
             } => {
                 compare::is_own_policy(&role.name, &policy.name)
-                    && policy.tags.get(OWNER_STACK_TAG) == Some(stack_id)
-                    && policy.tags.get(OWNER_LOGICAL_ID_TAG) == Some(logical_id)
+                    && tag_value(&policy.tags, OWNER_STACK_TAG) == Some(stack_id)
+                    && tag_value(&policy.tags, OWNER_LOGICAL_ID_TAG) == Some(logical_id)
             }
             Origin::RoleManager => false,
         };
@@ -475,6 +488,7 @@ impl Reading {
                 "kms:Decrypt" | "kms:GenerateDataKey" | "kms:Encrypt" | "kms:ReEncrypt*"
             )
         });
+        let account = self.account.as_str();
         let found = self.found.entry(index).or_default();
         let mut add = |param: Param, value: &str| -> bool {
             if activity.accepts(param) {
@@ -551,9 +565,14 @@ impl Reading {
                         "sagemaker:OutputKmsKeyArn" | "sagemaker:OutputKmsKey" => {
                             Param::DataKmsKeys
                         }
+                        // The role's own account is always in the condition.
+                        "aws:ResourceAccount" => Param::S3BucketAccounts,
                         _ => continue,
                     };
                     for value in strings(Some(values)) {
+                        if param == Param::S3BucketAccounts && value == account {
+                            continue;
+                        }
                         add(param, &value);
                     }
                 }

@@ -216,6 +216,57 @@ fn bucket_policy(resources: &[&str]) -> Value {
 }
 
 #[test]
+fn a_role_reaching_other_accounts_buckets_round_trips() {
+    assert_round_trip(json!({
+        "Persona": "Custom",
+        "RoleNameSuffix": "partners",
+        "Activities": ["Access Required AWS Services", "S3 Full Access", "S3 Bucket Access",
+            "Query Athena Workgroups", "Access required to AWS Services for MLflow"],
+        "S3Buckets": ["ml-team-data", "partner-*"],
+        "S3BucketAccounts": ["444455556666", "111122223333"],
+        "AthenaWorkgroups": ["analytics"],
+        "ActivityParameters": {
+            "Access Required AWS Services": {"S3BucketAccounts": ["777788889999"]},
+            "S3 Full Access": {"S3BucketAccounts": []}
+        },
+    }));
+}
+
+#[test]
+fn ownership_tags_read_back_in_another_case_still_name_the_owner() {
+    let original = plan::plan_properties(
+        &json!({
+            "Persona": "DataScientist",
+            "RoleNameSuffix": "data-scientist",
+            "PassRoles": ["arn:aws:iam::123456789012:role/sagemaker-compute"],
+            "S3Buckets": ["ml-team-data"],
+            "Tags": [{"Key": "team", "Value": "fraud"}],
+        }),
+        &context(),
+    )
+    .unwrap();
+    let mut inventory = created(&original, &BTreeMap::new());
+    inventory.role.tags = inventory
+        .role
+        .tags
+        .iter()
+        .map(|(k, v)| (k.to_ascii_uppercase(), v.clone()))
+        .collect();
+    let discovery = infer(&inventory).unwrap();
+    assert_eq!(
+        discovery.origin,
+        Origin::PersonaRole {
+            stack_id: STACK.to_owned(),
+            logical_id: "DataScience".to_owned()
+        }
+    );
+    assert_eq!(
+        discovery.properties["Tags"],
+        json!([{"Key": "TEAM", "Value": "fraud"}])
+    );
+}
+
+#[test]
 fn a_console_bucket_policy_gives_the_activity_its_buckets_and_the_trust_its_region() {
     let inventory = console_inventory(
         vec![(
@@ -236,6 +287,15 @@ fn a_console_bucket_policy_gives_the_activity_its_buckets_and_the_trust_its_regi
     assert_eq!(p["Regions"], json!(["eu-west-1"]));
     assert_eq!(p["S3Buckets"], json!(["ml-data", "ml-scratch"]));
     assert_eq!(p["AdoptExistingRole"], "true");
+    // Role Manager's bucket statements name no account; the declaration's do.
+    assert!(
+        discovery
+            .notes
+            .iter()
+            .any(|n| n.contains("S3BucketAccounts") && n.contains(ACCOUNT)),
+        "{:?}",
+        discovery.notes
+    );
 }
 
 #[test]

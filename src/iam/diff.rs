@@ -9,13 +9,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::ownership::RESERVED_TAG_PREFIX;
+use crate::ownership::{fold_key, is_reserved_tag_key};
 use crate::plan::{Plan, PlanTag, RolePlan};
 
 use super::{Actual, Change, MAX_POLICY_VERSIONS, PolicyState, RoleState, tag_map};
-
-/// Tag keys IAM reserves; they can be neither set nor removed.
-const AWS_TAG_PREFIX: &str = "aws:";
 
 /// The changes that make `actual` what `plan` declares.
 pub fn diff(plan: &Plan, actual: &Actual) -> Vec<Change> {
@@ -124,24 +121,27 @@ fn role_changes(plan: &RolePlan, actual: &RoleState) -> Vec<Change> {
     changes
 }
 
-/// Tags to set (missing or with another value) and keys to remove (not declared).
+/// Tags to set (missing or with another value) and keys to remove (not declared), keys compared
+/// as IAM compares role tag keys: ignoring case. Reserved keys (the ownership tags, `aws:`), in
+/// any case, are neither set nor removed: a Create or an adoption writes the ownership tags, and
+/// a role or policy reaches the diff only once they name this resource.
 fn tag_changes(
     desired: &[PlanTag],
     actual: &BTreeMap<String, String>,
 ) -> (Vec<PlanTag>, Vec<String>) {
+    let actual_folded: BTreeMap<String, &String> =
+        actual.iter().map(|(k, v)| (fold_key(k), v)).collect();
     let tag: Vec<PlanTag> = desired
         .iter()
-        .filter(|t| actual.get(&t.key) != Some(&t.value))
+        .filter(|t| {
+            !is_reserved_tag_key(&t.key) && actual_folded.get(&fold_key(&t.key)) != Some(&&t.value)
+        })
         .cloned()
         .collect();
-    let desired = tag_map(desired);
+    let desired: BTreeSet<String> = desired.iter().map(|t| fold_key(&t.key)).collect();
     let untag: Vec<String> = actual
         .keys()
-        .filter(|k| {
-            !desired.contains_key(*k)
-                && !k.starts_with(AWS_TAG_PREFIX)
-                && !k.starts_with(RESERVED_TAG_PREFIX)
-        })
+        .filter(|k| !is_reserved_tag_key(k) && !desired.contains(&fold_key(k)))
         .cloned()
         .collect();
     (tag, untag)
@@ -378,6 +378,71 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// IAM compares role tag keys ignoring case: tags read back in another case are the
+    /// declared ones, and no tag change ever names a reserved key, whatever its case.
+    #[test]
+    fn tag_keys_compare_ignoring_case_and_reserved_keys_are_never_touched() {
+        let plan = data_scientist();
+        let mut actual = converged(&plan);
+        let recased: BTreeMap<String, String> = actual
+            .role
+            .tags
+            .iter()
+            .map(|(k, v)| (k.to_ascii_uppercase(), v.clone()))
+            .collect();
+        actual.role.tags = recased;
+        assert_eq!(diff(&plan, &actual), Vec::new());
+
+        actual
+            .role
+            .tags
+            .insert("Persona-Role:Adopted".to_owned(), "true".to_owned());
+        actual
+            .role
+            .tags
+            .insert("AWS:CloudFormation:Stack-Name".to_owned(), "x".to_owned());
+        actual
+            .role
+            .tags
+            .insert("Persona-Role:Something-Else".to_owned(), "x".to_owned());
+        assert_eq!(diff(&plan, &actual), Vec::new());
+
+        // Even a plan that carried a reserved key in another case (the parser refuses it) sets
+        // nothing under it.
+        let mut forged = plan.clone();
+        forged.role.tags.push(PlanTag {
+            key: "Persona-Role:Stack-Id".to_owned(),
+            value: "arn:aws:cloudformation:us-east-1:123456789012:stack/other/1".to_owned(),
+        });
+        for change in diff(&forged, &actual) {
+            let keys: Vec<String> = match &change {
+                Change::TagRole { tags } | Change::TagPolicy { tags, .. } => {
+                    tags.iter().map(|t| t.key.clone()).collect()
+                }
+                Change::UntagRole { keys } | Change::UntagPolicy { keys, .. } => keys.clone(),
+                _ => Vec::new(),
+            };
+            assert!(
+                keys.iter().all(|k| !is_reserved_tag_key(k)),
+                "{change:?} touches a reserved tag key"
+            );
+        }
+
+        actual
+            .role
+            .tags
+            .insert("TEAM".to_owned(), "other".to_owned());
+        assert_eq!(
+            diff(&plan, &actual),
+            vec![Change::TagRole {
+                tags: vec![PlanTag {
+                    key: "team".to_owned(),
+                    value: "ml".to_owned()
+                }]
+            }]
+        );
     }
 
     #[test]

@@ -8,7 +8,9 @@ use serde_json::Value;
 
 use super::state::read_actual;
 use super::{Iam, IamError, RoleState, SdkIam};
-use crate::ownership::{ADOPTED_TAG, OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Owner};
+use crate::ownership::{
+    ADOPTED_TAG, OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Owner, fold_key, tag_value,
+};
 use crate::plan::{
     INLINE_LIMIT, InlinePolicy, MANAGED_LIMIT, ManagedPolicy, Plan, PlanTag, QuotaUsage, RolePlan,
     iam_size,
@@ -81,10 +83,10 @@ pub async fn read_role(iam: &SdkIam, name: &str) -> Result<Option<RoleInventory>
     };
     // The role's own managed policies are found by its ownership tags, when it has them.
     let owner = Owner {
-        stack_id: role.tags.get(OWNER_STACK_TAG).cloned().unwrap_or_default(),
-        logical_id: role
-            .tags
-            .get(OWNER_LOGICAL_ID_TAG)
+        stack_id: tag_value(&role.tags, OWNER_STACK_TAG)
+            .cloned()
+            .unwrap_or_default(),
+        logical_id: tag_value(&role.tags, OWNER_LOGICAL_ID_TAG)
             .cloned()
             .unwrap_or_default(),
     };
@@ -125,13 +127,17 @@ impl RoleInventory {
     /// gives them.
     pub fn as_plan(&self, activities: Vec<String>, max_managed_policies: usize) -> Plan {
         let role = &self.role;
-        // The adoption mark records the role's history, not anything a declaration says.
+        // The adoption mark records the role's history, not anything a declaration says. IAM
+        // compares role tag keys ignoring case: the ownership tags are the planner's spelling.
         let mut tags: Vec<PlanTag> = role
             .tags
             .iter()
-            .filter(|(key, _)| key.as_str() != ADOPTED_TAG)
+            .filter(|(key, _)| fold_key(key) != ADOPTED_TAG)
             .map(|(key, value)| PlanTag {
-                key: key.clone(),
+                key: [OWNER_STACK_TAG, OWNER_LOGICAL_ID_TAG]
+                    .into_iter()
+                    .find(|own| fold_key(key) == *own)
+                    .map_or_else(|| key.clone(), str::to_owned),
                 value: value.clone(),
             })
             .collect();

@@ -183,7 +183,9 @@ fn condition_properties(statement: &Value) -> String {
 }
 
 /// Packs statements in order: the inline policy first, then managed policies, each filled before
-/// the next is started, so that the same statements always land in the same policies.
+/// the next is started, so that the same statements always land in the same policies. A role
+/// that does not fit so is packed first-fit ([`pack_first_fit`]), which wastes less room at the
+/// end of each policy; plans that fit in order are unchanged by it.
 pub fn pack(
     statements: Vec<SizedStatement>,
     attached: usize,
@@ -196,6 +198,76 @@ pub fn pack(
             needed: attached - limit,
         });
     }
+    match pack_in_order(statements.clone(), attached, limit) {
+        Err(QuotaError::TooLarge { .. }) => pack_first_fit(statements, attached, limit),
+        result => result,
+    }
+}
+
+/// Each statement, in order, into the first policy with room for it (the inline policy, then
+/// the managed policies started so far), starting a managed policy when none has room. Within
+/// each policy, statements keep their order.
+fn pack_first_fit(
+    statements: Vec<SizedStatement>,
+    attached: usize,
+    limit: usize,
+) -> Result<Packed, QuotaError> {
+    let slots = limit - attached;
+    let overhead = overhead();
+    let total: usize = statements.iter().map(|(_, size)| *size).sum();
+    let mut packed = Packed {
+        inline: PackedPolicy::default(),
+        managed: Vec::new(),
+    };
+    // Sizes with a trailing comma after each statement, as in `pack_in_order`.
+    let mut inline_used = overhead;
+    let mut managed_used: Vec<usize> = Vec::new();
+    let mut excess = 0;
+    for (statement, size) in statements {
+        if inline_used + size - 1 <= INLINE_LIMIT {
+            inline_used += size;
+            packed.inline.statements.push(statement);
+            packed.inline.size = inline_used - 1;
+            continue;
+        }
+        let room = managed_used
+            .iter()
+            .position(|used| used + size - 1 <= MANAGED_LIMIT);
+        let index = match room {
+            Some(index) => index,
+            None if packed.managed.len() < slots => {
+                packed.managed.push(PackedPolicy::default());
+                managed_used.push(overhead);
+                packed.managed.len() - 1
+            }
+            None => {
+                excess += size;
+                continue;
+            }
+        };
+        managed_used[index] += size;
+        let policy = &mut packed.managed[index];
+        policy.statements.push(statement);
+        policy.size = managed_used[index] - 1;
+    }
+    if excess > 0 {
+        return Err(QuotaError::TooLarge {
+            total,
+            excess,
+            slots,
+            limit,
+            attached,
+        });
+    }
+    Ok(packed)
+}
+
+/// The inline policy, then managed policies, each filled before the next is started.
+fn pack_in_order(
+    statements: Vec<SizedStatement>,
+    attached: usize,
+    limit: usize,
+) -> Result<Packed, QuotaError> {
     let slots = limit - attached;
     let mut packed = Packed {
         inline: PackedPolicy::default(),
@@ -331,6 +403,41 @@ mod tests {
         let leftover: usize = (4..30).map(|n| statement_size(&statement(n, 3000))).sum();
         assert_eq!(excess, leftover);
         assert!(error.to_string().contains("characters more than fit"));
+    }
+
+    #[test]
+    fn a_role_that_does_not_fit_in_order_is_packed_first_fit() {
+        // In order, two of the three managed policies hold one 3,900-character statement each
+        // and waste the rest, and the last 2,000-character one finds no room; first-fit, each
+        // 2,000-character one joins a 3,900-character one.
+        let inline_filler = statement(0, INLINE_LIMIT - overhead() - 100);
+        let mut statements = vec![inline_filler];
+        statements.extend((1..=3).map(|n| statement(n, 3_900)));
+        statements.extend((4..=6).map(|n| statement(n, 2_000)));
+        let input = sized(&statements);
+        assert!(pack_in_order(input.clone(), 7, 10).is_err());
+        let packed = pack(input, 7, 10).unwrap();
+        assert_eq!(packed.inline.statements.len(), 1);
+        assert_eq!(packed.managed.len(), 3);
+        for policy in &packed.managed {
+            let size = iam_size(&render::document(policy.statements.clone()));
+            assert_eq!(size, policy.size);
+            assert!(size <= MANAGED_LIMIT);
+            // Statements keep their order within a policy.
+            let sids: Vec<&str> = policy
+                .statements
+                .iter()
+                .map(|s| s["Sid"].as_str().unwrap())
+                .collect();
+            assert_eq!(sids.len(), 2);
+            assert!(sids[0] < sids[1], "{sids:?}");
+        }
+        // A plan that fits in order is packed in order.
+        let small: Vec<Value> = (0..5).map(|n| statement(n, 3_000)).collect();
+        assert_eq!(
+            pack(sized(&small), 0, 10).unwrap(),
+            pack_in_order(sized(&small), 0, 10).unwrap()
+        );
     }
 
     #[test]

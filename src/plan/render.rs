@@ -283,6 +283,15 @@ impl Renderer<'_> {
                         vec![self.context.account.clone()],
                     );
                 }
+                Condition::BucketAccounts => {
+                    let mut accounts = vec![self.context.account.clone()];
+                    for account in self.param(Param::S3BucketAccounts) {
+                        if !accounts.contains(account) {
+                            accounts.push(account.clone());
+                        }
+                    }
+                    add("StringEquals", "aws:ResourceAccount", accounts);
+                }
                 Condition::Static {
                     operator,
                     key,

@@ -362,7 +362,7 @@ impl Parser<'_> {
             };
             if let Err(problem) = rule.key.check(&key) {
                 self.errors.problem(format!("{at}.Key"), problem);
-            } else if !seen.insert(key.to_lowercase()) {
+            } else if !seen.insert(crate::ownership::fold_key(&key)) {
                 self.errors.push(
                     format!("{at}.Key"),
                     format!("duplicate tag key `{key}`"),

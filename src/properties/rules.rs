@@ -10,6 +10,7 @@
 
 use crate::catalog;
 use crate::context::{Partition, StackContext, is_account_id, is_region_name};
+use crate::ownership::fold_key;
 use crate::partitions;
 
 /// What is wrong with one value.
@@ -190,7 +191,7 @@ pub enum Shape {
 /// Something a text value may not be, though its characters are allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Forbidden {
-    /// Starting with `text` (ASCII case-insensitively when `ignore_case`).
+    /// Starting with `text` (in any case when `ignore_case`, as `ownership::fold_key` compares).
     Prefix {
         text: &'static str,
         ignore_case: bool,
@@ -320,11 +321,10 @@ impl Text {
                     ignore_case,
                     reason,
                 } => {
-                    let head: String = rest.chars().take(text.chars().count()).collect();
                     let starts = if ignore_case {
-                        head.eq_ignore_ascii_case(text)
+                        fold_key(rest).starts_with(&fold_key(text))
                     } else {
-                        head == text
+                        rest.starts_with(text)
                     };
                     starts.then(|| format!("uses the prefix `{text}`, {reason}"))
                 }
@@ -383,11 +383,13 @@ impl Text {
                     let text = if ignore_case {
                         text.chars()
                             .map(|c| {
-                                let (l, u) = (c.to_ascii_lowercase(), c.to_ascii_uppercase());
-                                if l == u {
+                                let variants = case_variants(c);
+                                if variants.len() == 1 {
                                     literal(&c.to_string())
                                 } else {
-                                    format!("[{l}{u}]")
+                                    let class: String =
+                                        variants.into_iter().map(class_char).collect();
+                                    format!("[{class}]")
                                 }
                             })
                             .collect()
@@ -472,6 +474,11 @@ impl Text {
         }
         for forbidden in self.forbidden {
             parts.push(match *forbidden {
+                Forbidden::Prefix {
+                    text,
+                    ignore_case: true,
+                    ..
+                } => format!("not starting with `{text}` in any case"),
                 Forbidden::Prefix { text, .. } => format!("not starting with `{text}`"),
                 Forbidden::Substring { text, .. } => format!("without `{text}`"),
                 Forbidden::IpAddress => "not an IP address".to_owned(),
@@ -483,6 +490,26 @@ impl Text {
         }
         parts.join("; ")
     }
+}
+
+/// The characters that are `c` ignoring case, as `ownership::fold_key` compares: its ASCII
+/// cases, and the letters outside ASCII whose case maps onto them (`ſ` is `s`, the Kelvin sign
+/// `k`, the dotless `ı` `i`). `c` is ASCII.
+fn case_variants(c: char) -> Vec<char> {
+    let folded = fold_key(&c.to_string());
+    let mut variants = Vec::new();
+    for candidate in [
+        c.to_ascii_lowercase(),
+        c.to_ascii_uppercase(),
+        '\u{17F}',
+        '\u{212A}',
+        '\u{131}',
+    ] {
+        if fold_key(&candidate.to_string()) == folded && !variants.contains(&candidate) {
+            variants.push(candidate);
+        }
+    }
+    variants
 }
 
 /// `a/b/c`: non-empty segments separated by `/`.

@@ -192,6 +192,17 @@ static BUCKET_RULE: Text = Text {
     )
 };
 
+static ACCOUNT_ID_RULE: Text = Text {
+    authority: "AWS",
+    ..text(
+        "an AWS account id",
+        "AWS account ids",
+        Charset::of("0-9"),
+        12,
+        12,
+    )
+};
+
 static ATHENA_WORKGROUP_RULE: Text = Text {
     authority: "Athena",
     ..text(
@@ -231,15 +242,17 @@ static KENDRA_INDEX_RULE: Text = Text {
 static TAG_RULE: TagRule = TagRule {
     key: Text {
         forbidden: &[
+            // IAM compares role tag keys ignoring case: `Persona-Role:Stack-Id` would overwrite
+            // the ownership tag.
             Forbidden::Prefix {
                 text: "aws:",
                 ignore_case: true,
-                reason: "which AWS reserves",
+                reason: "which AWS reserves (in any case: IAM compares tag keys ignoring case)",
             },
             Forbidden::Prefix {
                 text: RESERVED_TAG_PREFIX,
-                ignore_case: false,
-                reason: "which this resource reserves for its ownership tags",
+                ignore_case: true,
+                reason: "which this resource reserves for its ownership tags (in any case: IAM compares tag keys ignoring case)",
             },
         ],
         ..text("a tag key", "tag keys", TAG_CHARS, 1, 128)
@@ -489,6 +502,13 @@ pub static S3_BUCKETS: Property = parameter(
 )
 .example(r#"["ml-team-data", "ml-team-*"]"#);
 
+pub static S3_BUCKET_ACCOUNTS: Property = parameter(
+    Param::S3BucketAccounts,
+    Rule::Text(&ACCOUNT_ID_RULE),
+    "accounts besides the stack's whose buckets the S3 activities may reach: bucket ARNs name no account, so every S3 statement is limited by `aws:ResourceAccount` (absent: the stack's account only)",
+)
+.example(r#"["111122223333"]"#);
+
 pub static ECR_REPOSITORIES: Property = parameter(
     Param::EcrRepositories,
     Rule::Arn(&ECR_REPOSITORY_ARN),
@@ -625,6 +645,7 @@ pub static PROPERTIES: &[&Property] = &[
     &RETAIN_ON_DELETE,
     &PASS_ROLES,
     &S3_BUCKETS,
+    &S3_BUCKET_ACCOUNTS,
     &ECR_REPOSITORIES,
     &ATHENA_WORKGROUPS,
     &GLUE_DATABASES,
@@ -650,6 +671,7 @@ pub fn parameter_property(param: Param) -> &'static Property {
     match param {
         Param::PassRoles => &PASS_ROLES,
         Param::S3Buckets => &S3_BUCKETS,
+        Param::S3BucketAccounts => &S3_BUCKET_ACCOUNTS,
         Param::EcrRepositories => &ECR_REPOSITORIES,
         Param::AthenaWorkgroups => &ATHENA_WORKGROUPS,
         Param::GlueDatabases => &GLUE_DATABASES,

@@ -31,6 +31,7 @@ pub fn values(param: Param, n: usize, partition: &str) -> Vec<String> {
                 format!("arn:{partition}:iam::123456789012:role/service-role/sagemaker-compute-{i:02}")
             }
             Param::S3Buckets => format!("ml-team-{i:02}-datasets"),
+            Param::S3BucketAccounts => format!("2222333344{i:02}"),
             Param::EcrRepositories => {
                 format!("arn:{partition}:ecr:{region}:123456789012:repository/ml/training-{i:02}")
             }
