@@ -18,6 +18,7 @@ use crate::cfn::{
     self, AnswerRetry, DEFAULT_SERVICE_TIMEOUT, PLACEHOLDER_PREFIX, PutError, Request, RequestType,
     Response, Signature, Status,
 };
+use crate::cloudformation::SdkStacks;
 use crate::context::StackContext;
 use crate::discover::console;
 use crate::guardrails::Guardrails;
@@ -27,6 +28,7 @@ use crate::lifecycle::{self, Found, Step, decide};
 use crate::ownership::Owner;
 use crate::plan::{self, Plan, PlanTag};
 use crate::properties::table;
+use crate::stack_check::{self, Stacks, Unverified};
 
 /// Environment variable that lets the ResponseURL be http on 127.0.0.1/localhost (local tests).
 pub const ALLOW_LOOPBACK_ENV: &str = "RESPONSE_URL_ALLOW_LOOPBACK";
@@ -90,25 +92,37 @@ pub struct Delivered {
     pub attempts: u32,
 }
 
-/// The Lambda function: IAM (the SDK adapter in production), an HTTP client for the answer, and
-/// settings.
+/// The Lambda function: IAM and CloudFormation (the SDK adapters in production), an HTTP
+/// client for the answer, and settings.
 #[derive(Debug, Clone)]
-pub struct Handler<I = SdkIam> {
+pub struct Handler<I = SdkIam, S = SdkStacks> {
     iam: I,
+    stacks: S,
     http: reqwest::Client,
     settings: Settings,
 }
 
-impl Handler<SdkIam> {
-    pub fn new(iam: aws_sdk_iam::Client, http: reqwest::Client, settings: Settings) -> Self {
-        Handler::with_iam(SdkIam::new(iam), http, settings)
+impl Handler<SdkIam, SdkStacks> {
+    pub fn new(
+        iam: aws_sdk_iam::Client,
+        cloudformation: aws_sdk_cloudformation::Client,
+        http: reqwest::Client,
+        settings: Settings,
+    ) -> Self {
+        Handler::with_clients(
+            SdkIam::new(iam),
+            SdkStacks::new(cloudformation),
+            http,
+            settings,
+        )
     }
 }
 
-impl<I: Iam + Clone + 'static> Handler<I> {
-    pub fn with_iam(iam: I, http: reqwest::Client, settings: Settings) -> Self {
+impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
+    pub fn with_clients(iam: I, stacks: S, http: reqwest::Client, settings: Settings) -> Self {
         Handler {
             iam,
+            stacks,
             http,
             settings,
         }
@@ -140,6 +154,9 @@ impl<I: Iam + Clone + 'static> Handler<I> {
 
     /// [`Handler::handle`] for an invocation of the function `function_arn`: an event of a stack
     /// in another account or region is refused without any IAM call.
+    ///
+    /// Every event is checked with CloudFormation first ([`stack_check`]): one its stack is not
+    /// waiting for is answered FAILED without any IAM call.
     pub async fn handle_invoked(
         &self,
         event: Value,
@@ -228,6 +245,35 @@ impl<I: Iam + Clone + 'static> Handler<I> {
         if let Some(mismatch) = function_arn.and_then(|arn| foreign_stack(&request.stack_id, arn)) {
             tracing::error!(reason = %mismatch, "refusing an event of another account or region");
             let outcome = Outcome::failed(Progress::default().failure_id(&request), mismatch);
+            return self
+                .deliver(&url, outcome.into_response(&request), times.answer)
+                .await;
+        }
+        // A direct invocation can name any stack, resource and id: only what CloudFormation shows
+        // of the stack is believed.
+        let checked = tokio::time::timeout_at(
+            times.work.into(),
+            // Boxed: the SDK's futures nest deeply, and the handler's future holds this one.
+            Box::pin(stack_check::verify(
+                &self.stacks,
+                &request,
+                &stack_check::REREADS,
+            )),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(Unverified::Unavailable(stack_check::StacksError {
+                operation: iam::Op::DescribeStackResource,
+                target: request.stack_id.clone(),
+                message: format!("no answer before the {}", times.limit),
+            }))
+        });
+        if let Err(refused) = checked {
+            tracing::error!(reason = %refused, "refusing an event CloudFormation does not confirm");
+            let outcome = Outcome::failed(
+                Progress::default().failure_id(&request),
+                refused.to_string(),
+            );
             return self
                 .deliver(&url, outcome.into_response(&request), times.answer)
                 .await;

@@ -1,5 +1,5 @@
-//! `template.yaml`'s execution role grants exactly the IAM operations the function calls: the
-//! registry in `persona_role::iam::operations`. A new call that the role lacks would ship as an
+//! `template.yaml`'s execution role grants exactly the IAM and CloudFormation operations the
+//! function calls: the registry in `persona_role::iam::operations`. A new call that the role lacks would ship as an
 //! AccessDenied; a grant nothing calls is privilege for nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -58,18 +58,23 @@ fn actions(statement: &Value) -> Vec<String> {
     of(&statement["Action"])
 }
 
-fn iam_actions(effect: &str) -> BTreeSet<String> {
+/// The actions, in statements of `effect`, of the services the registry's operations call.
+fn registry_actions(effect: &str) -> BTreeSet<String> {
     statements(&template())
         .iter()
         .filter(|s| s["Effect"].as_str() == Some(effect))
         .flat_map(actions)
-        .filter(|a| a.starts_with("iam:"))
+        .filter(|a| {
+            Op::ALL
+                .iter()
+                .any(|op| a.starts_with(&format!("{}:", op.service())))
+        })
         .collect()
 }
 
 #[test]
 fn the_execution_role_allows_exactly_the_operations_the_function_calls() {
-    let granted = iam_actions("Allow");
+    let granted = registry_actions("Allow");
     let called: BTreeSet<String> = Op::ALL
         .iter()
         .filter(|op| op.used_by_function())
@@ -89,7 +94,7 @@ fn the_execution_role_allows_exactly_the_operations_the_function_calls() {
 
 #[test]
 fn every_write_the_function_makes_is_also_denied_under_hidden_sagemaker_paths() {
-    let denied = iam_actions("Deny");
+    let denied = registry_actions("Deny");
     let writes: Vec<String> = Op::ALL
         .iter()
         .filter(|op| op.is_write() && op.used_by_function())

@@ -265,7 +265,58 @@ impl Call {
 
 /// Calls whose decision does not depend on the setting.
 fn always() -> Vec<(bool, Call)> {
+    let other_region_stack = STACK_ID.replace(":us-east-1:", ":eu-west-1:");
     vec![
+        // Each event is checked with its stack first: reads of the account's stacks in the
+        // function's region, and no others.
+        (
+            true,
+            call(
+                "check an event's resource",
+                "cloudformation:DescribeStackResource",
+                STACK_ID,
+            ),
+        ),
+        (
+            true,
+            call(
+                "check an event's stack",
+                "cloudformation:DescribeStacks",
+                STACK_ID,
+            ),
+        ),
+        (
+            false,
+            call(
+                "read another account's stack resource",
+                "cloudformation:DescribeStackResource",
+                OTHER_ACCOUNT_STACK,
+            ),
+        ),
+        (
+            false,
+            call(
+                "read another account's stack",
+                "cloudformation:DescribeStacks",
+                OTHER_ACCOUNT_STACK,
+            ),
+        ),
+        (
+            false,
+            call(
+                "read a stack resource of another region",
+                "cloudformation:DescribeStackResource",
+                &other_region_stack,
+            ),
+        ),
+        (
+            false,
+            call(
+                "read a stack of another region",
+                "cloudformation:DescribeStacks",
+                &other_region_stack,
+            ),
+        ),
         // What the function does to its own roles and policies.
         (
             true,

@@ -9,7 +9,7 @@
 mod support;
 
 use persona_role::guardrails::Guardrails;
-use persona_role::handler::{Handler, Settings};
+use persona_role::handler::Settings;
 use persona_role::ownership::{ADOPTED_TAG, OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG};
 use serde_json::{Value, json};
 use support::*;
@@ -202,9 +202,8 @@ async fn a_role_another_stack_owns_is_never_adopted() {
 async fn a_function_deployed_without_allow_adoption_refuses_to_adopt_but_still_creates() {
     let recorder = Recorder::start();
     let calls = CallLog::default();
-    let forbidding = Handler::new(
+    let forbidding = handler_with(
         iam_client(Some(&calls)),
-        http(),
         Settings {
             guardrails: Guardrails::default().with_adoption(Some("false")),
             ..settings()
@@ -439,9 +438,8 @@ async fn only_roles_shaped_as_role_managers_are_adopted_unless_the_operator_wide
     );
 
     // The operator widens adoption: the same declaration takes the role over.
-    let widened = Handler::new(
+    let widened = handler_with(
         iam_client(None),
-        http(),
         Settings {
             guardrails: Guardrails::default().with_adoption_scope(Some("AnyUnownedRole")),
             ..settings()

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use persona_role::cfn::{MAX_BODY_BYTES, PLACEHOLDER_PREFIX};
 use persona_role::context::StackContext;
 use persona_role::guardrails::Guardrails;
-use persona_role::handler::{Handler, HandlerError, Settings};
+use persona_role::handler::{HandlerError, Settings};
 use persona_role::plan::plan_properties;
 use serde_json::{Value, json};
 use support::*;
@@ -589,9 +589,8 @@ async fn the_function_guardrails_apply_to_every_role() {
     let boundary = make_policy("persona-role-test-guard-boundary").await;
     let allowed = make_policy("persona-role-test-guard-allowed").await;
     let refused = make_policy("persona-role-test-guard-refused").await;
-    let guarded = Handler::new(
+    let guarded = handler_with(
         iam_client(None),
-        http(),
         Settings {
             guardrails: Guardrails::from_values(
                 Some(&boundary),

@@ -9,12 +9,11 @@ mod support;
 
 use std::time::Duration;
 
-use persona_role::handler::Handler;
 use serde_json::{Value, json};
 use support::*;
 
 /// Invokes with a fresh RequestId and ResponseURL, so that one event can be sent many times.
-async fn send(handler: &Handler, event: &Value, recorder: &Recorder) -> Value {
+async fn send(handler: &TestHandler, event: &Value, recorder: &Recorder) -> Value {
     let mut event = event.clone();
     retarget(&mut event, "again", recorder);
     invoke(handler, &event, recorder).await
@@ -79,11 +78,7 @@ async fn creates_succeed_within_a_calls_per_second_budget() {
     // The function's own call policy, unquickened: against a steady budget, retries must
     // outlast the others' calls, which quickened backoffs do not reliably do.
     let policy = persona_role::iam::CallPolicy::default();
-    let handler = Handler::new(
-        iam_client_with(proxy.endpoint(), None, &policy),
-        http(),
-        settings(),
-    );
+    let handler = handler_with(iam_client_with(proxy.endpoint(), None, &policy), settings());
     let mut tasks = Vec::new();
     let mut creates = Vec::new();
     for i in 0..6 {

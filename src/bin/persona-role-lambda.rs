@@ -27,8 +27,21 @@ async fn main() -> Result<(), Error> {
             .configure(aws_sdk_iam::config::Builder::from(&config))
             .build(),
     );
+    // Same retries and timeouts as IAM; `AWS_ENDPOINT_URL_CLOUDFORMATION` is honoured.
+    let cloudformation = aws_sdk_cloudformation::Client::from_conf(
+        persona_role::cloudformation::configure(
+            &CallPolicy::default(),
+            aws_sdk_cloudformation::config::Builder::from(&config),
+        )
+        .build(),
+    );
     let http = persona_role::cfn::answer_client()?;
-    let handler = Arc::new(Handler::new(iam, http, Settings::from_env()));
+    let handler = Arc::new(Handler::new(
+        iam,
+        cloudformation,
+        http,
+        Settings::from_env(),
+    ));
     // The payload is taken raw: a typed or `Value` event too deep for serde_json would fail in
     // the runtime, before the handler could answer CloudFormation.
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {

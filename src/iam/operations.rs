@@ -1,6 +1,7 @@
-//! Every IAM operation the function calls, in one registry. The SDK adapter can only name an
-//! operation through [`Op`], and a test holds `template.yaml`'s execution role to exactly this
-//! list: a new call that the role does not grant fails the tests, not a production Delete.
+//! Every AWS operation the function calls (IAM's, and CloudFormation's reads that check each
+//! event), in one registry. The SDK adapters can only name an operation through [`Op`], and a
+//! test holds `template.yaml`'s execution role to exactly this list: a new call that the role
+//! does not grant fails the tests, not a production Delete.
 
 use std::fmt;
 
@@ -39,10 +40,13 @@ pub enum Op {
     UntagPolicy,
     RemoveRoleFromInstanceProfile,
     DeleteRole,
+    // CloudFormation reads: is the event's stack doing what the event says?
+    DescribeStackResource,
+    DescribeStacks,
 }
 
 impl Op {
-    pub const ALL: [Op; 29] = [
+    pub const ALL: [Op; 31] = [
         Op::GetRole,
         Op::ListRolePolicies,
         Op::GetRolePolicy,
@@ -72,9 +76,12 @@ impl Op {
         Op::UntagPolicy,
         Op::RemoveRoleFromInstanceProfile,
         Op::DeleteRole,
+        Op::DescribeStackResource,
+        Op::DescribeStacks,
     ];
 
-    /// The operation's name, as IAM, the SDK's metadata and IAM policies (`iam:NAME`) spell it.
+    /// The operation's name, as the service, the SDK's metadata and IAM policies (`iam:NAME`)
+    /// spell it.
     pub fn name(self) -> &'static str {
         match self {
             Op::GetRole => "GetRole",
@@ -106,6 +113,8 @@ impl Op {
             Op::UntagPolicy => "UntagPolicy",
             Op::RemoveRoleFromInstanceProfile => "RemoveRoleFromInstanceProfile",
             Op::DeleteRole => "DeleteRole",
+            Op::DescribeStackResource => "DescribeStackResource",
+            Op::DescribeStacks => "DescribeStacks",
         }
     }
 
@@ -124,7 +133,17 @@ impl Op {
                 | Op::GetPolicyVersion
                 | Op::ListEntitiesForPolicy
                 | Op::ListRoles
+                | Op::DescribeStackResource
+                | Op::DescribeStacks
         )
+    }
+
+    /// The service, as IAM policies prefix its actions.
+    pub fn service(self) -> &'static str {
+        match self {
+            Op::DescribeStackResource | Op::DescribeStacks => "cloudformation",
+            _ => "iam",
+        }
     }
 
     /// Whether the Lambda function calls it (and its execution role must allow it); the others
@@ -133,9 +152,9 @@ impl Op {
         self != Op::ListRoles
     }
 
-    /// The IAM action a policy must allow for this operation.
+    /// The action a policy must allow for this operation (`iam:GetRole`).
     pub fn action(self) -> String {
-        format!("iam:{}", self.name())
+        format!("{}:{}", self.service(), self.name())
     }
 }
 
@@ -162,9 +181,11 @@ mod tests {
     }
 
     #[test]
-    fn reads_are_gets_and_lists() {
+    fn reads_are_gets_lists_and_describes() {
         for op in Op::ALL {
-            let read = op.name().starts_with("Get") || op.name().starts_with("List");
+            let read = ["Get", "List", "Describe"]
+                .iter()
+                .any(|verb| op.name().starts_with(verb));
             assert_eq!(op.is_write(), !read, "{op}");
         }
     }

@@ -1,7 +1,9 @@
-//! Real parts for the integration tests: one moto IAM server per test binary, a recorder of
+//! Real parts for the integration tests: one moto IAM server per test binary, a local
+//! CloudFormation that answers what each stack is doing (`cloudformation.rs`), a recorder of
 //! ResponseURL PUTs, an IAM client whose interceptor counts calls and injects failures, and the
-//! sample events rewritten with per-test names. Nothing of AWS is mocked: the handler's SDK client
-//! talks HTTP to moto, and its reqwest client PUTs to the recorder.
+//! sample events rewritten with per-test names. Nothing of AWS is mocked: the handler's SDK
+//! clients talk HTTP to moto and the CloudFormation stand-in, and its reqwest client PUTs to the
+//! recorder.
 #![allow(
     dead_code,
     unused_imports,
@@ -26,16 +28,18 @@ use aws_sdk_iam::config::{
 use aws_sdk_iam::error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use persona_role::cfn::AnswerRetry;
-use persona_role::handler::{Handler, Settings};
+use persona_role::handler::{Delivered, Handler, HandlerError, Settings};
 use persona_role::iam::state::read_actual;
 use persona_role::iam::{Iam, SdkIam, diff};
 use persona_role::ownership::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Owner};
 use serde_json::{Value, json};
 
+pub mod cloudformation;
 #[path = "../common/mod.rs"]
 mod common;
 pub mod faults;
 pub mod runtime;
+pub use cloudformation::{Resource, StandIn, stand_in};
 pub use common::{ACCOUNT, STACK_ID, assert_cfn_lint_clean, root, samples};
 pub use faults::{Fault, FaultProxy};
 pub use runtime::{Function, Posted, RuntimeApi};
@@ -162,12 +166,84 @@ pub fn quick_policy() -> persona_role::iam::CallPolicy {
 }
 
 /// A handler whose IAM goes through `proxy`, with the function's call policy (quickened).
-pub fn handler_through(proxy: &FaultProxy, calls: Option<&CallLog>) -> Handler {
-    Handler::new(
+pub fn handler_through(proxy: &FaultProxy, calls: Option<&CallLog>) -> TestHandler {
+    handler_with(
         iam_client_with(proxy.endpoint(), calls, &quick_policy()),
-        http(),
         settings(),
     )
+}
+
+// ------------------------------------------------------------------------ CloudFormation
+
+/// A CloudFormation client at `endpoint` with the function's call policy (quickened).
+pub fn cloudformation_client_at(endpoint: &str) -> aws_sdk_cloudformation::Client {
+    let base = aws_sdk_cloudformation::Config::builder()
+        .behavior_version(aws_sdk_cloudformation::config::BehaviorVersion::latest())
+        .region(aws_sdk_cloudformation::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .endpoint_url(endpoint);
+    aws_sdk_cloudformation::Client::from_conf(
+        persona_role::cloudformation::configure(&quick_policy(), base).build(),
+    )
+}
+
+/// The handler as the tests drive it: its CloudFormation is the stand-in. Unless `strict`, each
+/// event it handles is first registered with the stand-in in the state in which CloudFormation
+/// sends it, so that lifecycle tests read as CloudFormation's own events; strict, the stand-in
+/// answers only what a test registered.
+#[derive(Debug, Clone)]
+pub struct TestHandler {
+    pub handler: Handler,
+    pub strict: bool,
+}
+
+impl TestHandler {
+    pub async fn handle(
+        &self,
+        event: Value,
+        deadline: Option<Instant>,
+    ) -> Result<Delivered, HandlerError> {
+        self.handle_invoked(event, deadline, None).await
+    }
+
+    pub async fn handle_invoked(
+        &self,
+        event: Value,
+        deadline: Option<Instant>,
+        function_arn: Option<&str>,
+    ) -> Result<Delivered, HandlerError> {
+        let _lease = match self.strict {
+            true => None,
+            false => Some(stand_in().confirm(&event).await),
+        };
+        self.handler
+            .handle_invoked(event, deadline, function_arn)
+            .await
+    }
+}
+
+/// A handler with this IAM client and settings, its events confirmed by the stand-in.
+pub fn handler_with(iam: aws_sdk_iam::Client, settings: Settings) -> TestHandler {
+    TestHandler {
+        handler: Handler::new(
+            iam,
+            cloudformation_client_at(stand_in().endpoint()),
+            http(),
+            settings,
+        ),
+        strict: false,
+    }
+}
+
+/// A handler on moto whose CloudFormation answers only what the test registered with the
+/// stand-in.
+pub fn strict_handler(calls: Option<&CallLog>) -> TestHandler {
+    TestHandler {
+        strict: true,
+        ..handler(calls)
+    }
 }
 
 /// An independent client for assertions.
@@ -518,8 +594,8 @@ pub fn settings() -> Settings {
     }
 }
 
-pub fn handler(calls: Option<&CallLog>) -> Handler {
-    Handler::new(iam_client(calls), http(), settings())
+pub fn handler(calls: Option<&CallLog>) -> TestHandler {
+    handler_with(iam_client(calls), settings())
 }
 
 pub fn http() -> reqwest::Client {
@@ -528,12 +604,12 @@ pub fn http() -> reqwest::Client {
 
 /// Runs the handler on an event with a Lambda deadline a minute away, and returns the one
 /// response the recorder got for it.
-pub async fn invoke(handler: &Handler, event: &Value, recorder: &Recorder) -> Value {
+pub async fn invoke(handler: &TestHandler, event: &Value, recorder: &Recorder) -> Value {
     invoke_with_deadline(handler, event, recorder, Duration::from_secs(60)).await
 }
 
 pub async fn invoke_with_deadline(
-    handler: &Handler,
+    handler: &TestHandler,
     event: &Value,
     recorder: &Recorder,
     left: Duration,
@@ -703,8 +779,8 @@ pub fn black_hole() -> String {
 }
 
 /// A handler whose IAM never answers.
-pub fn stuck_handler() -> Handler {
-    Handler::new(iam_client_at(&black_hole(), None), http(), settings())
+pub fn stuck_handler() -> TestHandler {
+    handler_with(iam_client_at(&black_hole(), None), settings())
 }
 
 pub fn owner_of(event: &Value) -> Owner {

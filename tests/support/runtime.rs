@@ -1,6 +1,8 @@
 //! A minimal Lambda Runtime API and the compiled function run behind it, as Lambda runs it: the
 //! API hands out queued events with request id, deadline and function ARN headers; the function
-//! process talks to IAM (moto, possibly behind the fault proxy) and PUTs its answers.
+//! process talks to IAM (moto, possibly behind the fault proxy) and to the CloudFormation
+//! stand-in, which shows each event's stack as CloudFormation would while the event is handed
+//! out, and PUTs its answers.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -110,6 +112,8 @@ impl RuntimeApi {
                     }
                     std::thread::sleep(Duration::from_millis(20));
                 };
+                // As CloudFormation shows the stack while it waits for this event.
+                super::stand_in().confirm_now(&event);
                 let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + left;
                 let deadline_ms = deadline.as_millis();
                 let body = event.to_string();
@@ -205,6 +209,10 @@ impl Function {
                 "/nonexistent/persona-role-test-credentials",
             )
             .env("AWS_ENDPOINT_URL_IAM", iam_endpoint)
+            .env(
+                "AWS_ENDPOINT_URL_CLOUDFORMATION",
+                super::stand_in().endpoint(),
+            )
             .env("RESPONSE_URL_ALLOW_LOOPBACK", "true")
             .envs(env.iter().copied())
             .stdin(Stdio::null())

@@ -1,0 +1,401 @@
+//! A local CloudFormation for the tests: the two reads the function makes (DescribeStackResource,
+//! DescribeStacks) over CloudFormation's awsQuery protocol (form-encoded POST in, XML out), from
+//! stack and resource states the tests register, with CloudFormation's errors: ValidationError for
+//! an unknown stack or resource, Throttling on demand. moto's CloudFormation would run custom
+//! resources itself; this one only answers what a stack is doing.
+//!
+//! [`StandIn::confirm`] registers, for an event a test sends, the state in which CloudFormation
+//! sends it (the resource CREATE_IN_PROGRESS without an id, UPDATE_IN_PROGRESS or
+//! DELETE_IN_PROGRESS with the event's id), so that tests of the lifecycle need not. Events of
+//! concurrent tests may name the same stack and logical id: a lease holds the state until the
+//! event is answered, and an event that needs another state waits for it.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A resource as the stand-in shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    pub resource_type: String,
+    pub status: String,
+    pub physical_id: Option<String>,
+}
+
+impl Resource {
+    /// A `Custom::SageMakerPersonaRole` in `status`, with `physical_id` if any.
+    pub fn custom(status: &str, physical_id: Option<&str>) -> Self {
+        Resource {
+            resource_type: "Custom::SageMakerPersonaRole".to_owned(),
+            status: status.to_owned(),
+            physical_id: physical_id.map(str::to_owned),
+        }
+    }
+
+    /// The state in which CloudFormation sends `event`.
+    pub fn sending(event: &Value) -> Self {
+        let id = event["PhysicalResourceId"].as_str();
+        let (status, id) = match event["RequestType"].as_str() {
+            Some("Create") => ("CREATE_IN_PROGRESS", None),
+            Some("Update") => ("UPDATE_IN_PROGRESS", id),
+            _ => ("DELETE_IN_PROGRESS", id),
+        };
+        Resource {
+            resource_type: event["ResourceType"]
+                .as_str()
+                .unwrap_or("Custom::SageMakerPersonaRole")
+                .to_owned(),
+            ..Resource::custom(status, id)
+        }
+    }
+}
+
+/// One request the stand-in answered: the Action and its parameters.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub action: String,
+    pub params: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default)]
+struct Stack {
+    status: String,
+    /// Per logical id, the answers to come: each read takes the first, the last one stays.
+    resources: BTreeMap<String, VecDeque<Resource>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    stacks: BTreeMap<String, Stack>,
+    /// Per stack, requests to answer Throttling before answering again.
+    throttle: BTreeMap<String, usize>,
+    calls: Vec<Call>,
+    /// Per stack and logical id: the state events in flight hold, and how many hold it.
+    leases: BTreeMap<(String, String), (Resource, usize)>,
+}
+
+/// The stand-in: a server on 127.0.0.1 and the states it answers from.
+#[derive(Debug, Clone)]
+pub struct StandIn {
+    endpoint: String,
+    state: Arc<Mutex<State>>,
+}
+
+/// This test binary's stand-in, started on first use.
+pub fn stand_in() -> &'static StandIn {
+    static STAND_IN: OnceLock<StandIn> = OnceLock::new();
+    STAND_IN.get_or_init(StandIn::start)
+}
+
+impl StandIn {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = Arc::clone(&state);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let state = Arc::clone(&shared);
+                std::thread::spawn(move || serve(stream, &state));
+            }
+        });
+        StandIn { endpoint, state }
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Registers a stack (or sets its status).
+    pub fn put_stack(&self, stack_id: &str, status: &str) {
+        let mut state = self.state.lock().unwrap();
+        state.stacks.entry(stack_id.to_owned()).or_default().status = status.to_owned();
+    }
+
+    /// Sets a resource of a registered stack.
+    pub fn put_resource(&self, stack_id: &str, logical_id: &str, resource: Resource) {
+        self.put_resource_reads(stack_id, logical_id, vec![resource]);
+    }
+
+    /// Sets the answers to the resource's next reads, the last one staying (a state that
+    /// CloudFormation shows only after some reads).
+    pub fn put_resource_reads(&self, stack_id: &str, logical_id: &str, reads: Vec<Resource>) {
+        let mut state = self.state.lock().unwrap();
+        let stack = state
+            .stacks
+            .get_mut(stack_id)
+            .unwrap_or_else(|| panic!("stack {stack_id} is not registered"));
+        stack
+            .resources
+            .insert(logical_id.to_owned(), reads.into_iter().collect());
+    }
+
+    /// Answers the next `count` requests naming `stack_id` with Throttling.
+    pub fn throttle(&self, stack_id: &str, count: usize) {
+        self.state
+            .lock()
+            .unwrap()
+            .throttle
+            .insert(stack_id.to_owned(), count);
+    }
+
+    /// The requests that named `stack_id`.
+    pub fn calls_for(&self, stack_id: &str) -> Vec<Call> {
+        self.state
+            .lock()
+            .unwrap()
+            .calls
+            .iter()
+            .filter(|c| c.params.get("StackName").map(String::as_str) == Some(stack_id))
+            .cloned()
+            .collect()
+    }
+
+    /// Registers the state in which CloudFormation sends `event` now, without a lease: for an
+    /// event handed to the compiled function, which takes one event at a time.
+    pub fn confirm_now(&self, event: &Value) {
+        let (stack_id, logical_id) = names(event);
+        let resource = Resource::sending(event);
+        let mut state = self.state.lock().unwrap();
+        let stack = state.stacks.entry(stack_id).or_default();
+        if stack.status.is_empty() {
+            stack.status = "UPDATE_IN_PROGRESS".to_owned();
+        }
+        stack
+            .resources
+            .insert(logical_id, VecDeque::from([resource]));
+    }
+
+    /// Registers the state in which CloudFormation sends `event`, held until the lease is
+    /// dropped; waits while events in flight hold another state of the same resource.
+    pub async fn confirm(&self, event: &Value) -> Lease {
+        let key = names(event);
+        let resource = Resource::sending(event);
+        let end = Instant::now() + Duration::from_secs(120);
+        loop {
+            {
+                let mut state = self.state.lock().unwrap();
+                let shared = state.leases.get_mut(&key).map(|(held, count)| {
+                    let same = *held == resource;
+                    if same {
+                        *count += 1;
+                    }
+                    same
+                });
+                match shared {
+                    Some(true) => {
+                        return Lease {
+                            key,
+                            state: Arc::clone(&self.state),
+                        };
+                    }
+                    None => {
+                        state.leases.insert(key.clone(), (resource, 1));
+                        drop(state);
+                        self.confirm_now(event);
+                        return Lease {
+                            key,
+                            state: Arc::clone(&self.state),
+                        };
+                    }
+                    Some(false) => {}
+                }
+            }
+            assert!(
+                Instant::now() < end,
+                "resource {key:?} stayed held by events in flight in another state"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// Holds the state registered for an event until the event is answered.
+#[derive(Debug)]
+pub struct Lease {
+    key: (String, String),
+    state: Arc<Mutex<State>>,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        if let Some((_, count)) = state.leases.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                state.leases.remove(&self.key);
+            }
+        }
+    }
+}
+
+fn names(event: &Value) -> (String, String) {
+    (
+        event["StackId"].as_str().unwrap_or_default().to_owned(),
+        event["LogicalResourceId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+// ------------------------------------------------------------------------------ serving
+
+const NAMESPACE: &str = "http://cloudformation.amazonaws.com/doc/2010-05-15/";
+
+fn serve(stream: TcpStream, state: &Mutex<State>) -> Option<()> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut stream = stream;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).ok()? == 0 {
+            return Some(());
+        }
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).ok()?;
+            let line = line.trim_end_matches(['\r', '\n']);
+            if line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                if name.trim().eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).ok()?;
+        let params = form(&String::from_utf8_lossy(&body));
+        let (status, xml) = answer(state, params);
+        let head = format!(
+            "HTTP/1.1 {status} {}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n",
+            if status == 200 { "OK" } else { "Bad Request" },
+            xml.len()
+        );
+        stream.write_all(head.as_bytes()).ok()?;
+        stream.write_all(xml.as_bytes()).ok()?;
+    }
+}
+
+fn form(body: &str) -> BTreeMap<String, String> {
+    body.split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+fn decode(text: &str) -> String {
+    percent_encoding::percent_decode_str(&text.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn answer(state: &Mutex<State>, params: BTreeMap<String, String>) -> (u16, String) {
+    let mut state = state.lock().unwrap();
+    let action = params.get("Action").cloned().unwrap_or_default();
+    state.calls.push(Call {
+        action: action.clone(),
+        params: params.clone(),
+    });
+    let stack_name = params.get("StackName").cloned().unwrap_or_default();
+    if let Some(left @ 1..) = state.throttle.get_mut(&stack_name) {
+        *left -= 1;
+        return error("Throttling", "Rate exceeded");
+    }
+    let Some(stack) = state.stacks.get_mut(&stack_name) else {
+        return error(
+            "ValidationError",
+            &format!("Stack with id {stack_name} does not exist"),
+        );
+    };
+    match action.as_str() {
+        "DescribeStackResource" => {
+            let logical = params.get("LogicalResourceId").cloned().unwrap_or_default();
+            let Some(reads) = stack.resources.get_mut(&logical) else {
+                return error(
+                    "ValidationError",
+                    &format!("Resource {logical} does not exist for stack {stack_name}"),
+                );
+            };
+            let resource = if reads.len() > 1 {
+                reads.pop_front().unwrap()
+            } else {
+                reads[0].clone()
+            };
+            let physical = resource
+                .physical_id
+                .as_deref()
+                .map(|id| format!("<PhysicalResourceId>{}</PhysicalResourceId>", escape(id)))
+                .unwrap_or_default();
+            (
+                200,
+                format!(
+                    "<DescribeStackResourceResponse xmlns=\"{NAMESPACE}\"><DescribeStackResourceResult>\
+                     <StackResourceDetail><StackName>{name}</StackName><StackId>{id}</StackId>\
+                     <LogicalResourceId>{logical}</LogicalResourceId>{physical}\
+                     <ResourceType>{kind}</ResourceType>\
+                     <LastUpdatedTimestamp>2026-01-01T00:00:00Z</LastUpdatedTimestamp>\
+                     <ResourceStatus>{status}</ResourceStatus></StackResourceDetail>\
+                     </DescribeStackResourceResult><ResponseMetadata><RequestId>standin</RequestId>\
+                     </ResponseMetadata></DescribeStackResourceResponse>",
+                    name = escape(stack_short_name(&stack_name)),
+                    id = escape(&stack_name),
+                    logical = escape(&logical),
+                    kind = escape(&resource.resource_type),
+                    status = escape(&resource.status),
+                ),
+            )
+        }
+        "DescribeStacks" => (
+            200,
+            format!(
+                "<DescribeStacksResponse xmlns=\"{NAMESPACE}\"><DescribeStacksResult><Stacks><member>\
+                 <StackName>{name}</StackName><StackId>{id}</StackId>\
+                 <CreationTime>2026-01-01T00:00:00Z</CreationTime>\
+                 <StackStatus>{status}</StackStatus></member></Stacks></DescribeStacksResult>\
+                 <ResponseMetadata><RequestId>standin</RequestId></ResponseMetadata>\
+                 </DescribeStacksResponse>",
+                name = escape(stack_short_name(&stack_name)),
+                id = escape(&stack_name),
+                status = escape(&stack.status),
+            ),
+        ),
+        other => error("InvalidAction", &format!("{other} is not served here")),
+    }
+}
+
+fn stack_short_name(stack_id: &str) -> &str {
+    stack_id
+        .split_once(":stack/")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .unwrap_or(stack_id)
+}
+
+fn error(code: &str, message: &str) -> (u16, String) {
+    (
+        400,
+        format!(
+            "<ErrorResponse xmlns=\"{NAMESPACE}\"><Error><Type>Sender</Type><Code>{code}</Code>\
+             <Message>{}</Message></Error><RequestId>standin</RequestId></ErrorResponse>",
+            escape(message)
+        ),
+    )
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
