@@ -20,4 +20,5 @@ pub mod plan;
 pub mod properties;
 pub mod reference;
 pub mod schema;
+pub mod usage;
 pub mod yaml;
