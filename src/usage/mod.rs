@@ -34,12 +34,17 @@ pub struct Authorization {
 pub struct Context {
     values: BTreeMap<String, Vec<String>>,
     observed: BTreeSet<String>,
+    /// Keys the request has, whose values the record does not show (the owner of the space an
+    /// app is created in).
+    present: BTreeSet<String>,
 }
 
 /// A condition key of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup<'a> {
     Present(&'a [String]),
+    /// In the request, with values the record does not show.
+    PresentUnknown,
     Absent,
     Unknown,
 }
@@ -56,6 +61,11 @@ impl Context {
         self.observed.insert(key.to_ascii_lowercase());
     }
 
+    /// The request has the key, but the record does not show its values.
+    pub fn present(&mut self, key: &str) {
+        self.present.insert(key.to_ascii_lowercase());
+    }
+
     pub fn values(&self, key: &str) -> Option<&[String]> {
         self.values
             .get(&key.to_ascii_lowercase())
@@ -66,6 +76,9 @@ impl Context {
         let lower = key.to_ascii_lowercase();
         if let Some(values) = self.values.get(&lower) {
             return Lookup::Present(values);
+        }
+        if self.present.contains(&lower) {
+            return Lookup::PresentUnknown;
         }
         // The request's tags are all known when its tag keys are.
         let observed = self.observed.contains(&lower)

@@ -364,6 +364,9 @@ impl Sink for Collector<'_> {
             }
         };
         for authorization in mapped.authorizations {
+            if mapping::NO_PERMISSION_NEEDED.contains(&authorization.action.as_str()) {
+                continue;
+            }
             let resource = authorization.resource.as_deref();
             if mapped.denied {
                 let key = (authorization.action.clone(), denied_key(resource));
