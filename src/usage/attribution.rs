@@ -56,6 +56,9 @@ pub struct Attribution {
     pub sid: String,
     /// Condition keys and policy variables the record does not show, assumed to hold.
     pub assumed: Vec<String>,
+    /// Other statements that may have allowed it: they differ from `sid` only in what the
+    /// record does not show.
+    pub alternatives: Vec<String>,
 }
 
 fn strings(value: &Value) -> Vec<String> {
@@ -365,11 +368,14 @@ pub fn statement_truth(statement: &PlanStatement, request: &Authorization) -> (T
     (truth, assumed)
 }
 
-/// The statement that allowed the request: the first that matches outright, else the first that
-/// matches but for keys the record does not show. None when no statement can have allowed it
-/// (a Deny that matches outright refuses it).
+/// The statement that allowed the request: the first that matches outright. Else, of those that
+/// match but for keys the record does not show, the one that needs the fewest such keys (the
+/// weakest assumption; the first of equals), with the others as alternatives the record cannot
+/// tell apart from it (an app created in a private or a shared space). None when no statement
+/// can have allowed it (a Deny that matches outright refuses it).
 pub fn attribute(statements: &[PlanStatement], request: &Authorization) -> Option<Attribution> {
-    let mut candidate: Option<Attribution> = None;
+    let mut sure: Option<String> = None;
+    let mut possible: Vec<(String, Vec<String>)> = Vec::new();
     let mut denied = Truth::False;
     for statement in statements {
         let (truth, assumed) = statement_truth(statement, request);
@@ -378,37 +384,32 @@ pub fn attribute(statements: &[PlanStatement], request: &Authorization) -> Optio
             continue;
         }
         match truth {
-            Truth::True if candidate.as_ref().is_none_or(|c| !c.assumed.is_empty()) => {
-                candidate = Some(Attribution {
-                    sid: statement.sid.clone(),
-                    assumed: Vec::new(),
-                });
-            }
-            Truth::Unknown if candidate.is_none() => {
-                candidate = Some(Attribution {
-                    sid: statement.sid.clone(),
-                    assumed,
-                });
-            }
+            Truth::True if sure.is_none() => sure = Some(statement.sid.clone()),
+            Truth::Unknown => possible.push((statement.sid.clone(), assumed)),
             _ => {}
         }
     }
     if denied == Truth::True {
         return None;
     }
-    candidate
-}
-
-/// Every allow statement that matches the request outright or but for unknown keys.
-pub fn candidates(statements: &[PlanStatement], request: &Authorization) -> Vec<(String, Truth)> {
-    statements
+    if let Some(sid) = sure {
+        return Some(Attribution {
+            sid,
+            assumed: Vec::new(),
+            alternatives: Vec::new(),
+        });
+    }
+    let best = possible
         .iter()
-        .filter(|s| s.allow)
-        .filter_map(|s| {
-            let (truth, _) = statement_truth(s, request);
-            (truth != Truth::False).then(|| (s.sid.clone(), truth))
-        })
-        .collect()
+        .enumerate()
+        .min_by_key(|(i, (_, assumed))| (assumed.len(), *i))
+        .map(|(i, _)| i)?;
+    let (sid, assumed) = possible.remove(best);
+    Some(Attribution {
+        sid,
+        assumed,
+        alternatives: possible.into_iter().map(|(sid, _)| sid).collect(),
+    })
 }
 
 #[cfg(test)]

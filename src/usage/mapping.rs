@@ -466,32 +466,31 @@ fn resources(
     request: Option<&Value>,
     scope: &Scope<'_>,
 ) -> Vec<String> {
-    match prefix {
-        "s3" => s3_resources(name, action, event, request, scope),
+    let named = match prefix {
+        "s3" => return s3_resources(name, action, event, request, scope),
         "sagemaker" => sagemaker_resource(name, request, scope).into_iter().collect(),
-        "logs" => {
-            let Some(group) = text(request, "logGroupName") else {
-                return Vec::new();
-            };
-            let group = scope.regional("logs", &format!("log-group:{group}"));
-            match text(request, "logStreamName") {
-                Some(stream) if name != "DescribeLogStreams" => {
-                    vec![format!("{group}:log-stream:{stream}")]
+        "logs" => match text(request, "logGroupName") {
+            None => Vec::new(),
+            Some(group) => {
+                let group = scope.regional("logs", &format!("log-group:{group}"));
+                match text(request, "logStreamName") {
+                    Some(stream) if name != "DescribeLogStreams" => {
+                        vec![format!("{group}:log-stream:{stream}")]
+                    }
+                    _ => vec![group],
                 }
-                _ => vec![group],
             }
-        }
+        },
         "ecr" if name == "GetAuthorizationToken" => vec!["*".to_owned()],
-        "ecr" => {
-            let Some(repository) = text(request, "repositoryName") else {
-                return trail_resources(event, "AWS::ECR::Repository");
-            };
-            let registry = text(request, "registryId").unwrap_or(scope.account);
-            vec![format!(
-                "arn:{}:ecr:{}:{registry}:repository/{repository}",
-                scope.partition, scope.region
-            )]
-        }
+        "ecr" => text(request, "repositoryName")
+            .map(|repository| {
+                let registry = text(request, "registryId").unwrap_or(scope.account);
+                vec![format!(
+                    "arn:{}:ecr:{}:{registry}:repository/{repository}",
+                    scope.partition, scope.region
+                )]
+            })
+            .unwrap_or_default(),
         "athena" => text(request, "workGroup")
             .map(|w| vec![scope.regional("athena", &format!("workgroup/{w}"))])
             .unwrap_or_default(),
@@ -508,7 +507,12 @@ fn resources(
             }
         }
         "kms" => trail_resources(event, "AWS::KMS::Key"),
-        _ => event.resources.iter().map(|r| r.arn.clone()).collect(),
+        _ => Vec::new(),
+    };
+    if named.is_empty() {
+        event.resources.iter().map(|r| r.arn.clone()).collect()
+    } else {
+        named
     }
 }
 

@@ -72,6 +72,8 @@ pub struct Tally {
     pub resources: BTreeSet<String>,
     pub more_resources: bool,
     pub assumed: BTreeSet<String>,
+    /// Statements the records cannot tell from the one named.
+    pub alternatives: BTreeSet<String>,
 }
 
 impl Tally {
@@ -112,6 +114,7 @@ impl Tally {
             }
         }
         self.assumed.extend(other.assumed);
+        self.alternatives.extend(other.alternatives);
     }
 }
 
@@ -392,6 +395,7 @@ impl Sink for Collector<'_> {
                         .or_default();
                     tally.add(at, resource);
                     tally.assumed.extend(found.assumed);
+                    tally.alternatives.extend(found.alternatives);
                 }
                 None => {
                     usage
@@ -482,6 +486,10 @@ pub struct CallLine {
     /// Condition keys the records do not show, assumed to have held.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub assumed: Vec<String>,
+    /// Statements that may have allowed the calls instead: they differ from `Statement` only
+    /// in what the records do not show.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub or_statements: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
 }
@@ -512,6 +520,7 @@ fn line(statement: Option<String>, action: &str, tally: &Tally) -> CallLine {
         resources: tally.resources.iter().cloned().collect(),
         more_resources: tally.more_resources,
         assumed: tally.assumed.iter().cloned().collect(),
+        or_statements: tally.alternatives.iter().cloned().collect(),
         errors: Vec::new(),
     }
 }
@@ -610,7 +619,12 @@ pub fn build(
         let mut last: Option<Seconds> = None;
         let mut used_actions: BTreeSet<String> = BTreeSet::new();
         for ((sid, action), tally) in &usage.allowed {
-            if mine.iter().any(|s| &s.sid == sid) {
+            // A call the records cannot tell between statements counts for each of them, so an
+            // activity is unused only when no call can have used it.
+            let credited = mine
+                .iter()
+                .any(|s| &s.sid == sid || tally.alternatives.contains(&s.sid));
+            if credited {
                 calls.push(line(Some(sid.clone()), action, tally));
                 last = Some(last.map_or(tally.last, |l| l.max(tally.last)));
                 used_actions.insert(action.to_ascii_lowercase());
@@ -802,12 +816,16 @@ pub fn render(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
             )?,
         }
         for call in &activity.calls {
+            let mut by = call.statement.clone().unwrap_or_default();
+            for other in &call.or_statements {
+                by.push_str(" or ");
+                by.push_str(other);
+            }
             writeln!(
                 out,
-                "    {} {}× by {}, last {}{}",
+                "    {} {}× by {by}, last {}{}",
                 call.action,
                 call.calls,
-                call.statement.as_deref().unwrap_or("-"),
                 call.last,
                 resources_text(call)
             )?;
