@@ -177,7 +177,12 @@ fn the_json_report_is_golden_and_accounts_for_every_refused_call() {
     let by: BTreeSet<String> = groups
         .iter()
         .filter_map(|g| g.get("AllowedBy"))
-        .flat_map(|a| a.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()))
+        .flat_map(|a| {
+            a.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+        })
         .collect();
     for expected in [
         "S3Buckets: other-bucket",
@@ -203,10 +208,9 @@ fn the_json_report_is_golden_and_accounts_for_every_refused_call() {
 
 fn is_refused_call_of_the_role(record: &Value) -> bool {
     let code = record["errorCode"].as_str().unwrap_or_default();
-    record["userIdentity"]["arn"]
-        .as_str()
-        .is_some_and(|a| a.starts_with("arn:aws:sts::123456789012:assumed-role/sagemaker-data-scientist/"))
-        && DENIED_ERRORS.contains(&code)
+    record["userIdentity"]["arn"].as_str().is_some_and(|a| {
+        a.starts_with("arn:aws:sts::123456789012:assumed-role/sagemaker-data-scientist/")
+    }) && DENIED_ERRORS.contains(&code)
 }
 
 #[test]
@@ -237,7 +241,9 @@ fn unreadable_input_is_reported_with_its_file_and_record_and_the_rest_is_read() 
     // The records before the break are read; which one breaks depends on the gzip blocks.
     assert!(
         problems.iter().any(|p| p.contains("20261127T0905Z")
-            && p.split(' ').nth(1).is_some_and(|r| r.parse::<usize>().is_ok_and(|r| r > 0))
+            && p.split(' ')
+                .nth(1)
+                .is_some_and(|r| r.parse::<usize>().is_ok_and(|r| r > 0))
             && p.contains("unreadable from here on")),
         "{problems:#?}"
     );
@@ -259,7 +265,13 @@ fn unreadable_input_is_reported_with_its_file_and_record_and_the_rest_is_read() 
 
 #[test]
 fn the_window_bounds_the_calls_counted() {
-    let out = usage(&["--json", "--since", "2026-11-26", "--until", "2026-11-27T00:00:00Z"]);
+    let out = usage(&[
+        "--json",
+        "--since",
+        "2026-11-26",
+        "--until",
+        "2026-11-27T00:00:00Z",
+    ]);
     let report = json(&out);
     // Thursday's calls of the role: the role in another account is not it.
     assert_eq!(report["RoleRecords"], 8, "{}", out.stdout);
@@ -281,7 +293,12 @@ fn gzip_plain_and_lookup_events_read_alike() {
     let (mixed, plain) = (base.join("mixed"), base.join("plain"));
     std::fs::create_dir_all(&mixed).unwrap();
     std::fs::create_dir_all(&plain).unwrap();
-    for name in ["monday.json", "tuesday.json", "thursday.json", "friday.json"] {
+    for name in [
+        "monday.json",
+        "tuesday.json",
+        "thursday.json",
+        "friday.json",
+    ] {
         std::fs::write(plain.join(name), fixture(name)).unwrap();
         std::fs::write(mixed.join(format!("{name}.gz")), gzip(&fixture(name))).unwrap();
     }
@@ -298,7 +315,14 @@ fn gzip_plain_and_lookup_events_read_alike() {
     )
     .unwrap();
     let run = |paths: &[&str]| {
-        let mut args = vec!["usage", DECLARATION, "--account", "123456789012", "--json", "--cloudtrail"];
+        let mut args = vec![
+            "usage",
+            DECLARATION,
+            "--account",
+            "123456789012",
+            "--json",
+            "--cloudtrail",
+        ];
         args.extend_from_slice(paths);
         let out = cli(&args, "");
         let mut report = json(&out);
@@ -323,24 +347,43 @@ fn a_window_without_calls_proposes_nothing_and_exits_0() {
 #[test]
 fn what_cannot_be_read_or_planned_exits_2() {
     let missing = cli(
-        &["usage", DECLARATION, "--cloudtrail", "tests/usage/no-such-dir"],
+        &[
+            "usage",
+            DECLARATION,
+            "--cloudtrail",
+            "tests/usage/no-such-dir",
+        ],
         "",
     );
     assert_eq!(missing.code, 2);
-    assert!(missing.stderr.contains("no such file or directory"), "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("no such file or directory"),
+        "{}",
+        missing.stderr
+    );
     let not_trail = cli(
-        &["usage", DECLARATION, "--cloudtrail", "tests/usage/data-scientist.yaml"],
+        &[
+            "usage",
+            DECLARATION,
+            "--cloudtrail",
+            "tests/usage/data-scientist.yaml",
+        ],
         "",
     );
-    assert_eq!(not_trail.code, 2, "no record could be read: {}", not_trail.stdout);
+    assert_eq!(
+        not_trail.code, 2,
+        "no record could be read: {}",
+        not_trail.stdout
+    );
     let bad_time = usage(&["--since", "last week"]);
     assert_eq!(bad_time.code, 2);
     assert!(bad_time.stderr.contains("--since"), "{}", bad_time.stderr);
-    let invalid = cli(
-        &["usage", "-", "--cloudtrail", LOOKUP],
-        "Persona: Nobody\n",
+    let invalid = cli(&["usage", "-", "--cloudtrail", LOOKUP], "Persona: Nobody\n");
+    assert_eq!(
+        invalid.code, 2,
+        "invalid properties cannot be compared: {}",
+        invalid.stderr
     );
-    assert_eq!(invalid.code, 2, "invalid properties cannot be compared: {}", invalid.stderr);
 }
 
 // ------------------------------------------------------------------ the mapping's data vs IAM
@@ -377,7 +420,10 @@ fn service_prefixes_are_iams_list() {
 #[test]
 fn event_source_and_event_name_exceptions_name_iam_services_and_actions() {
     for (source, prefix) in SOURCE_PREFIXES {
-        assert!(is_service_prefix(prefix), "{source} → {prefix}: IAM knows no {prefix}");
+        assert!(
+            is_service_prefix(prefix),
+            "{source} → {prefix}: IAM knows no {prefix}"
+        );
         let own = source.trim_end_matches(".amazonaws.com");
         assert!(
             !is_service_prefix(own),
@@ -401,7 +447,10 @@ fn event_source_and_event_name_exceptions_name_iam_services_and_actions() {
         let source = SOURCE_PREFIXES
             .iter()
             .find(|(_, p)| *p == prefix)
-            .map_or_else(|| format!("{prefix}.amazonaws.com"), |(s, _)| (*s).to_owned());
+            .map_or_else(
+                || format!("{prefix}.amazonaws.com"),
+                |(s, _)| (*s).to_owned(),
+            );
         assert_eq!(service_prefix(&source), Some(prefix), "{source}");
     }
 }

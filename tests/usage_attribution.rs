@@ -49,7 +49,10 @@ fn event_of(action: &str) -> (String, String) {
     let source = SOURCE_PREFIXES
         .iter()
         .find(|(_, p)| *p == prefix)
-        .map_or_else(|| format!("{prefix}.amazonaws.com"), |(s, _)| (*s).to_owned());
+        .map_or_else(
+            || format!("{prefix}.amazonaws.com"),
+            |(s, _)| (*s).to_owned(),
+        );
     let event = EVENT_ACTIONS
         .iter()
         .find(|(p, _, a)| *p == prefix && *a == name)
@@ -289,7 +292,10 @@ fn the_statement_named_for_each_allowed_workflow_call_is_one_the_simulator_says_
     assert!(checked > 100, "the tables' allowed requests were checked");
     // Only what CloudTrail cannot show leaves a choice: the sharing type of the space an app is
     // created or deleted in.
-    assert!(ambiguous * 10 < checked, "{ambiguous} of {checked} ambiguous");
+    assert!(
+        ambiguous * 10 < checked,
+        "{ambiguous} of {checked} ambiguous"
+    );
     assert!(
         failures.is_empty(),
         "{} of {checked} allowed requests attributed otherwise than the simulator decided:\n{}",

@@ -249,12 +249,18 @@ fn resource_truth(
 fn compare(base: &str, policy: &str, value: &str) -> Option<bool> {
     Some(match base {
         "StringEquals" | "StringNotEquals" => policy == value,
-        "StringEqualsIgnoreCase" | "StringNotEqualsIgnoreCase" => policy.eq_ignore_ascii_case(value),
+        "StringEqualsIgnoreCase" | "StringNotEqualsIgnoreCase" => {
+            policy.eq_ignore_ascii_case(value)
+        }
         "StringLike" | "StringNotLike" => glob(policy, value, false),
         "ArnEquals" | "ArnLike" | "ArnNotEquals" | "ArnNotLike" => arn_like(policy, value),
         "Bool" => policy.eq_ignore_ascii_case(value),
-        "NumericEquals" | "NumericNotEquals" | "NumericLessThan" | "NumericLessThanEquals"
-        | "NumericGreaterThan" | "NumericGreaterThanEquals" => {
+        "NumericEquals"
+        | "NumericNotEquals"
+        | "NumericLessThan"
+        | "NumericLessThanEquals"
+        | "NumericGreaterThan"
+        | "NumericGreaterThanEquals" => {
             let (p, v): (f64, f64) = (policy.parse().ok()?, value.parse().ok()?);
             match base {
                 "NumericEquals" | "NumericNotEquals" => p == v,
@@ -297,10 +303,25 @@ fn condition_truth(
             Lookup::Unknown => unknown(assumed),
             Lookup::Present(values) => {
                 let absent = values.is_empty();
-                Truth::from(condition.values.iter().any(|v| v.eq_ignore_ascii_case(&absent.to_string())))
+                Truth::from(
+                    condition
+                        .values
+                        .iter()
+                        .any(|v| v.eq_ignore_ascii_case(&absent.to_string())),
+                )
             }
-            Lookup::PresentUnknown => Truth::from(condition.values.iter().any(|v| v.eq_ignore_ascii_case("false"))),
-            Lookup::Absent => Truth::from(condition.values.iter().any(|v| v.eq_ignore_ascii_case("true"))),
+            Lookup::PresentUnknown => Truth::from(
+                condition
+                    .values
+                    .iter()
+                    .any(|v| v.eq_ignore_ascii_case("false")),
+            ),
+            Lookup::Absent => Truth::from(
+                condition
+                    .values
+                    .iter()
+                    .any(|v| v.eq_ignore_ascii_case("true")),
+            ),
         };
     }
     let values = match lookup {
@@ -451,23 +472,50 @@ mod tests {
         let s = statements();
         let got = attribute(&s, &request("s3:putobject", "arn:aws:s3:::data/x/y", &[]));
         assert_eq!(got.map(|a| a.sid), Some("Objects".to_owned()));
-        assert_eq!(attribute(&s, &request("s3:GetObject", "arn:aws:s3:::other/x", &[])), None);
-        assert_eq!(attribute(&s, &request("s3:ListBucket", "arn:aws:s3:::data2", &[])), None);
-        assert!(arn_like("arn:aws:logs:*:1:log-group:/aws/sagemaker/*", "arn:aws:logs:us-east-1:1:log-group:/aws/sagemaker/TrainingJobs:log-stream:x"));
-        assert!(!arn_like("arn:aws:s3:*:*:x", "arn:aws:sagemaker:us-east-1:1:x"));
+        assert_eq!(
+            attribute(&s, &request("s3:GetObject", "arn:aws:s3:::other/x", &[])),
+            None
+        );
+        assert_eq!(
+            attribute(&s, &request("s3:ListBucket", "arn:aws:s3:::data2", &[])),
+            None
+        );
+        assert!(arn_like(
+            "arn:aws:logs:*:1:log-group:/aws/sagemaker/*",
+            "arn:aws:logs:us-east-1:1:log-group:/aws/sagemaker/TrainingJobs:log-stream:x"
+        ));
+        assert!(!arn_like(
+            "arn:aws:s3:*:*:x",
+            "arn:aws:sagemaker:us-east-1:1:x"
+        ));
     }
 
     #[test]
     fn conditions_on_shown_keys_decide() {
         let s = statements();
         let arn = "arn:aws:sagemaker:us-east-1:123456789012:training-job/j";
-        let inside = request("sagemaker:CreateTrainingJob", arn, &[("sagemaker:VpcSubnets", &["subnet-1"])]);
-        assert_eq!(attribute(&s, &inside).map(|a| a.sid), Some("Jobs".to_owned()));
-        let outside = request("sagemaker:CreateTrainingJob", arn, &[("sagemaker:VpcSubnets", &["subnet-2"])]);
+        let inside = request(
+            "sagemaker:CreateTrainingJob",
+            arn,
+            &[("sagemaker:VpcSubnets", &["subnet-1"])],
+        );
+        assert_eq!(
+            attribute(&s, &inside).map(|a| a.sid),
+            Some("Jobs".to_owned())
+        );
+        let outside = request(
+            "sagemaker:CreateTrainingJob",
+            arn,
+            &[("sagemaker:VpcSubnets", &["subnet-2"])],
+        );
         assert_eq!(attribute(&s, &outside), None);
         let mut none = request("sagemaker:CreateTrainingJob", arn, &[]);
         none.context.observe("sagemaker:VpcSubnets");
-        assert_eq!(attribute(&s, &none), None, "Null guards a request without subnets");
+        assert_eq!(
+            attribute(&s, &none),
+            None,
+            "Null guards a request without subnets"
+        );
     }
 
     #[test]
@@ -485,11 +533,17 @@ mod tests {
         );
         let got = attribute(&s, &studio).unwrap_or_else(|| unreachable!());
         assert_eq!(got.sid, "Studio");
-        assert_eq!(got.assumed, ["sagemaker:DomainId", "sagemaker:UserProfileName"]);
+        assert_eq!(
+            got.assumed,
+            ["sagemaker:DomainId", "sagemaker:UserProfileName"]
+        );
         let known = request(
             "sagemaker:CreatePresignedDomainUrl",
             "arn:aws:sagemaker:us-east-1:123456789012:user-profile/d-1/bob",
-            &[("sagemaker:DomainId", &["d-1"]), ("sagemaker:UserProfileName", &["alice"])],
+            &[
+                ("sagemaker:DomainId", &["d-1"]),
+                ("sagemaker:UserProfileName", &["alice"]),
+            ],
         );
         assert_eq!(attribute(&s, &known), None);
     }
@@ -504,22 +558,53 @@ mod tests {
         let with = |values: &[&str]| request("a:b", "*", &[("k", values)]);
         let mut absent = request("a:b", "*", &[]);
         absent.context.observe("k");
-        let t = |cond: &ConditionEntry, r: &Authorization| condition_truth(cond, r, &mut Vec::new());
+        let t =
+            |cond: &ConditionEntry, r: &Authorization| condition_truth(cond, r, &mut Vec::new());
         assert_eq!(t(&c("StringEquals", &["x"]), &with(&["x"])), Truth::True);
         assert_eq!(t(&c("StringEquals", &["x"]), &absent), Truth::False);
         assert_eq!(t(&c("StringEqualsIfExists", &["x"]), &absent), Truth::True);
         assert_eq!(t(&c("StringNotEquals", &["x"]), &absent), Truth::True);
-        assert_eq!(t(&c("StringLike", &["ml.*"]), &with(&["ml.g5.xlarge"])), Truth::True);
-        assert_eq!(t(&c("ForAllValues:StringLike", &["ml.g5.*"]), &with(&["ml.g5.xlarge", "ml.m5.large"])), Truth::False);
-        assert_eq!(t(&c("ForAllValues:StringLike", &["ml.g5.*"]), &absent), Truth::True);
-        assert_eq!(t(&c("ForAnyValue:StringEquals", &["a"]), &with(&["b", "a"])), Truth::True);
-        assert_eq!(t(&c("ForAnyValue:StringEquals", &["a"]), &absent), Truth::False);
+        assert_eq!(
+            t(&c("StringLike", &["ml.*"]), &with(&["ml.g5.xlarge"])),
+            Truth::True
+        );
+        assert_eq!(
+            t(
+                &c("ForAllValues:StringLike", &["ml.g5.*"]),
+                &with(&["ml.g5.xlarge", "ml.m5.large"])
+            ),
+            Truth::False
+        );
+        assert_eq!(
+            t(&c("ForAllValues:StringLike", &["ml.g5.*"]), &absent),
+            Truth::True
+        );
+        assert_eq!(
+            t(&c("ForAnyValue:StringEquals", &["a"]), &with(&["b", "a"])),
+            Truth::True
+        );
+        assert_eq!(
+            t(&c("ForAnyValue:StringEquals", &["a"]), &absent),
+            Truth::False
+        );
         assert_eq!(t(&c("Null", &["true"]), &absent), Truth::True);
         assert_eq!(t(&c("Null", &["false"]), &absent), Truth::False);
         assert_eq!(t(&c("Bool", &["true"]), &with(&["True"])), Truth::True);
-        assert_eq!(t(&c("ArnEquals", &["arn:aws:kms:*:1:key/a"]), &with(&["arn:aws:kms:us-east-1:1:key/a"])), Truth::True);
-        assert_eq!(t(&c("NumericLessThan", &["10"]), &with(&["3"])), Truth::True);
-        assert_eq!(t(&c("StringEquals", &["x"]), &request("a:b", "*", &[])), Truth::Unknown);
+        assert_eq!(
+            t(
+                &c("ArnEquals", &["arn:aws:kms:*:1:key/a"]),
+                &with(&["arn:aws:kms:us-east-1:1:key/a"])
+            ),
+            Truth::True
+        );
+        assert_eq!(
+            t(&c("NumericLessThan", &["10"]), &with(&["3"])),
+            Truth::True
+        );
+        assert_eq!(
+            t(&c("StringEquals", &["x"]), &request("a:b", "*", &[])),
+            Truth::Unknown
+        );
     }
 
     #[test]

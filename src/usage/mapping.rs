@@ -196,12 +196,12 @@ pub fn map(event: &Event, partition: &str) -> Result<Mapped, Unmapped> {
     if denied {
         // The message names what IAM refused, which may be a call's second authorization
         // (the PassRole of a Create).
-        if let Some((refused, resource)) = event
-            .error_message
-            .as_deref()
-            .and_then(denied_request)
-        {
-            let resource = resource.or_else(|| resources(prefix, &event.name, &action, event, request, &scope).into_iter().next());
+        if let Some((refused, resource)) = event.error_message.as_deref().and_then(denied_request) {
+            let resource = resource.or_else(|| {
+                resources(prefix, &event.name, &action, event, request, &scope)
+                    .into_iter()
+                    .next()
+            });
             if let Some(r) = request {
                 request_context(prefix, &event.name, r, &scope, &mut context);
             }
@@ -288,7 +288,13 @@ fn via_service(event: &Event, context: &mut Context) {
 /// The condition keys a request's parameters show. SageMaker's are read wherever the request
 /// shape puts them (`vpcConfig.subnets` of a training job, `networkConfig.vpcConfig` of a
 /// processing job), so a key missing from a Create or Update means the request had none.
-fn request_context(prefix: &str, name: &str, request: &Value, scope: &Scope<'_>, context: &mut Context) {
+fn request_context(
+    prefix: &str,
+    name: &str,
+    request: &Value,
+    scope: &Scope<'_>,
+    context: &mut Context,
+) {
     match prefix {
         "sagemaker" => {
             if is_write(name) {
@@ -311,7 +317,10 @@ fn request_context(prefix: &str, name: &str, request: &Value, scope: &Scope<'_>,
             // An app in a space has the space's owner and sharing type, which the record does
             // not show; an app of a user profile has neither.
             if matches!(name, "CreateApp" | "DeleteApp") {
-                for key in ["sagemaker:OwnerUserProfileArn", "sagemaker:SpaceSharingType"] {
+                for key in [
+                    "sagemaker:OwnerUserProfileArn",
+                    "sagemaker:SpaceSharingType",
+                ] {
                     if request.get("spaceName").is_some() {
                         context.present(key);
                     } else {
@@ -336,7 +345,9 @@ fn request_context(prefix: &str, name: &str, request: &Value, scope: &Scope<'_>,
                 ) {
                     context.set(
                         "sagemaker:OwnerUserProfileArn",
-                        vec![scope.regional("sagemaker", &format!("user-profile/{domain}/{owner}"))],
+                        vec![
+                            scope.regional("sagemaker", &format!("user-profile/{domain}/{owner}")),
+                        ],
                     );
                 }
             }
@@ -365,7 +376,10 @@ fn tags(request: &Value, context: &mut Context) {
     };
     let mut keys = Vec::new();
     for tag in tags {
-        let key = tag.get("key").or_else(|| tag.get("Key")).and_then(Value::as_str);
+        let key = tag
+            .get("key")
+            .or_else(|| tag.get("Key"))
+            .and_then(Value::as_str);
         let value = tag
             .get("value")
             .or_else(|| tag.get("Value"))
@@ -468,7 +482,9 @@ fn resources(
 ) -> Vec<String> {
     let named = match prefix {
         "s3" => return s3_resources(name, action, event, request, scope),
-        "sagemaker" => sagemaker_resource(name, request, scope).into_iter().collect(),
+        "sagemaker" => sagemaker_resource(name, request, scope)
+            .into_iter()
+            .collect(),
         "logs" => match text(request, "logGroupName") {
             None => Vec::new(),
             Some(group) => {
@@ -496,11 +512,17 @@ fn resources(
             .unwrap_or_default(),
         "glue" => {
             let database = text(request, "databaseName");
-            match (name, database, text(request, "name").or(text(request, "tableName"))) {
+            match (
+                name,
+                database,
+                text(request, "name").or(text(request, "tableName")),
+            ) {
                 ("GetDatabase", _, Some(db)) => {
                     vec![scope.regional("glue", &format!("database/{db}"))]
                 }
-                (_, Some(db), Some(table)) if name.contains("Table") || name.contains("Partition") => {
+                (_, Some(db), Some(table))
+                    if name.contains("Table") || name.contains("Partition") =>
+                {
                     vec![scope.regional("glue", &format!("table/{db}/{table}"))]
                 }
                 _ => Vec::new(),
@@ -587,13 +609,25 @@ const SAGEMAKER_NAMES: &[(&str, &str, &str)] = &[
     ("Model", "modelName", "model"),
     ("EndpointConfig", "endpointConfigName", "endpoint-config"),
     ("Endpoint", "endpointName", "endpoint"),
-    ("ModelPackageGroup", "modelPackageGroupName", "model-package-group"),
+    (
+        "ModelPackageGroup",
+        "modelPackageGroupName",
+        "model-package-group",
+    ),
     ("Experiment", "experimentName", "experiment"),
     ("Trial", "trialName", "experiment-trial"),
-    ("TrialComponent", "trialComponentName", "experiment-trial-component"),
+    (
+        "TrialComponent",
+        "trialComponentName",
+        "experiment-trial-component",
+    ),
     ("Pipeline", "pipelineName", "pipeline"),
     ("PipelineExecution", "pipelineName", "pipeline"),
-    ("MonitoringSchedule", "monitoringScheduleName", "monitoring-schedule"),
+    (
+        "MonitoringSchedule",
+        "monitoringScheduleName",
+        "monitoring-schedule",
+    ),
     (
         "DataQualityJobDefinition",
         "jobDefinitionName",
@@ -614,7 +648,11 @@ const SAGEMAKER_NAMES: &[(&str, &str, &str)] = &[
         "jobDefinitionName",
         "model-explainability-job-definition",
     ),
-    ("MlflowTrackingServer", "trackingServerName", "mlflow-tracking-server"),
+    (
+        "MlflowTrackingServer",
+        "trackingServerName",
+        "mlflow-tracking-server",
+    ),
     (
         "PresignedMlflowTrackingServerUrl",
         "trackingServerName",
@@ -635,15 +673,21 @@ fn sagemaker_resource(name: &str, request: Option<&Value>, scope: &Scope<'_>) ->
     match name {
         "CreatePresignedDomainUrl" | "DescribeUserProfile" | "UpdateUserProfile" => {
             let profile = text(Some(request), "userProfileName")?;
-            return Some(scope.regional("sagemaker", &format!("user-profile/{}/{profile}", domain?)));
+            return Some(
+                scope.regional("sagemaker", &format!("user-profile/{}/{profile}", domain?)),
+            );
         }
         "CreateSpace" | "DescribeSpace" | "UpdateSpace" | "DeleteSpace" => {
             let space = text(Some(request), "spaceName")?;
             return Some(scope.regional("sagemaker", &format!("space/{}/{space}", domain?)));
         }
         "CreateApp" | "DescribeApp" | "DeleteApp" => {
-            let owner = text(Some(request), "spaceName").or(text(Some(request), "userProfileName"))?;
-            let (kind, app) = (text(Some(request), "appType")?, text(Some(request), "appName")?);
+            let owner =
+                text(Some(request), "spaceName").or(text(Some(request), "userProfileName"))?;
+            let (kind, app) = (
+                text(Some(request), "appType")?,
+                text(Some(request), "appName")?,
+            );
             return Some(scope.regional(
                 "sagemaker",
                 &format!("app/{}/{owner}/{kind}/{app}", domain?),
@@ -760,32 +804,52 @@ mod tests {
 
     #[test]
     fn event_sources_map_to_iam_prefixes_with_the_listed_exceptions() {
-        assert_eq!(service_prefix("monitoring.amazonaws.com"), Some("cloudwatch"));
+        assert_eq!(
+            service_prefix("monitoring.amazonaws.com"),
+            Some("cloudwatch")
+        );
         assert_eq!(service_prefix("sagemaker.amazonaws.com"), Some("sagemaker"));
         assert_eq!(service_prefix("s3.amazonaws.com"), Some("s3"));
         assert_eq!(service_prefix("example.invalid"), None);
         assert_eq!(service_prefix("nosuchservice.amazonaws.com"), None);
         assert_eq!(action_of("s3", "ListObjectsV2"), "s3:ListBucket");
         assert_eq!(action_of("s3", "GetObject"), "s3:GetObject");
-        assert_eq!(action_of("lambda", "CreateFunction20150331"), "lambda:CreateFunction");
+        assert_eq!(
+            action_of("lambda", "CreateFunction20150331"),
+            "lambda:CreateFunction"
+        );
         assert_eq!(action_of("lambda", "Invoke"), "lambda:Invoke");
     }
 
     #[test]
     fn s3_calls_name_their_bucket_or_object() {
         let get = map(
-            &event("s3.amazonaws.com", "GetObject", json!({"bucketName": "b", "key": "d/x.csv"})),
+            &event(
+                "s3.amazonaws.com",
+                "GetObject",
+                json!({"bucketName": "b", "key": "d/x.csv"}),
+            ),
             "aws",
         )
         .unwrap_or_else(|e| unreachable!("{e:?}"));
-        assert_eq!(get.authorizations[0].resource.as_deref(), Some("arn:aws:s3:::b/d/x.csv"));
+        assert_eq!(
+            get.authorizations[0].resource.as_deref(),
+            Some("arn:aws:s3:::b/d/x.csv")
+        );
         let list = map(
-            &event("s3.amazonaws.com", "ListObjectsV2", json!({"bucketName": "b"})),
+            &event(
+                "s3.amazonaws.com",
+                "ListObjectsV2",
+                json!({"bucketName": "b"}),
+            ),
             "aws",
         )
         .unwrap_or_else(|e| unreachable!("{e:?}"));
         assert_eq!(list.authorizations[0].action, "s3:ListBucket");
-        assert_eq!(list.authorizations[0].resource.as_deref(), Some("arn:aws:s3:::b"));
+        assert_eq!(
+            list.authorizations[0].resource.as_deref(),
+            Some("arn:aws:s3:::b")
+        );
         let copy = map(
             &event(
                 "s3.amazonaws.com",
@@ -836,16 +900,29 @@ mod tests {
         for (key, value) in [
             ("sagemaker:VpcSubnets", "subnet-1"),
             ("sagemaker:VpcSecurityGroupIds", "sg-1"),
-            ("sagemaker:VolumeKmsKeyArn", "arn:aws:kms:us-east-1:123456789012:key/v"),
-            ("sagemaker:OutputKmsKeyArn", "arn:aws:kms:us-east-1:123456789012:key/o"),
+            (
+                "sagemaker:VolumeKmsKeyArn",
+                "arn:aws:kms:us-east-1:123456789012:key/v",
+            ),
+            (
+                "sagemaker:OutputKmsKeyArn",
+                "arn:aws:kms:us-east-1:123456789012:key/o",
+            ),
             ("sagemaker:InstanceTypes", "ml.m5.xlarge"),
             ("aws:RequestTag/project", "churn"),
         ] {
-            assert_eq!(main.context.values(key), Some(&[value.to_owned()][..]), "{key}");
+            assert_eq!(
+                main.context.values(key),
+                Some(&[value.to_owned()][..]),
+                "{key}"
+            );
         }
         let pass = &mapped.authorizations[1];
         assert_eq!(pass.action, "iam:PassRole");
-        assert_eq!(pass.resource.as_deref(), Some("arn:aws:iam::123456789012:role/sagemaker-compute"));
+        assert_eq!(
+            pass.resource.as_deref(),
+            Some("arn:aws:iam::123456789012:role/sagemaker-compute")
+        );
         let tags = &mapped.authorizations[2];
         assert_eq!(tags.action, "sagemaker:AddTags");
         assert_eq!(
@@ -889,8 +966,14 @@ mod tests {
         }];
         let mapped = map(&e, "aws").unwrap_or_else(|e| unreachable!("{e:?}"));
         let a = &mapped.authorizations[0];
-        assert_eq!(a.context.values("kms:ViaService"), Some(&["s3.us-east-1.amazonaws.com".to_owned()][..]));
-        assert_eq!(a.resource.as_deref(), Some("arn:aws:kms:us-east-1:123456789012:key/k"));
+        assert_eq!(
+            a.context.values("kms:ViaService"),
+            Some(&["s3.us-east-1.amazonaws.com".to_owned()][..])
+        );
+        assert_eq!(
+            a.resource.as_deref(),
+            Some("arn:aws:kms:us-east-1:123456789012:key/k")
+        );
     }
 
     #[test]

@@ -242,7 +242,10 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<Problem>) {
         if path.is_dir() {
             walk(&path, out, problems);
         } else {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             if name.ends_with(".json") || name.ends_with(".json.gz") || name.ends_with(".gz") {
                 out.push(path);
             }
@@ -553,16 +556,25 @@ mod tests {
 
     #[test]
     fn records_and_lookup_events_are_read_alike() {
-        let trail = read(r#"{"Records":[{"eventName":"A","userIdentity":{"type":"AssumedRole"}},{"eventName":"B"}]}"#);
-        assert_eq!(trail.records, [(0, Some("A".to_owned())), (1, Some("B".to_owned()))]);
+        let trail = read(
+            r#"{"Records":[{"eventName":"A","userIdentity":{"type":"AssumedRole"}},{"eventName":"B"}]}"#,
+        );
+        assert_eq!(
+            trail.records,
+            [(0, Some("A".to_owned())), (1, Some("B".to_owned()))]
+        );
         assert!(trail.problems.is_empty());
-        let lookup = read(r#"{"Events":[{"EventId":"1","CloudTrailEvent":"{\"eventName\":\"A\"}"}],"NextToken":null}"#);
+        let lookup = read(
+            r#"{"Events":[{"EventId":"1","CloudTrailEvent":"{\"eventName\":\"A\"}"}],"NextToken":null}"#,
+        );
         assert_eq!(lookup.records, [(0, Some("A".to_owned()))]);
     }
 
     #[test]
     fn fields_of_the_wrong_type_read_as_absent_and_bad_elements_are_reported() {
-        let got = read(r#"{"Records":[{"eventName":7,"userIdentity":"x","requestParameters":null},3,{"eventName":"C"}]}"#);
+        let got = read(
+            r#"{"Records":[{"eventName":7,"userIdentity":"x","requestParameters":null},3,{"eventName":"C"}]}"#,
+        );
         assert_eq!(got.records, [(0, None), (2, Some("C".to_owned()))]);
         assert_eq!(got.problems.len(), 1);
         assert_eq!(got.problems[0].record, Some(1));
@@ -582,7 +594,11 @@ mod tests {
             let got = read(text);
             assert!(got.records.is_empty());
             assert_eq!(got.problems.len(), 1, "{text}");
-            assert!(got.problems[0].message.starts_with("not CloudTrail JSON"), "{:?}", got.problems);
+            assert!(
+                got.problems[0].message.starts_with("not CloudTrail JSON"),
+                "{:?}",
+                got.problems
+            );
         }
     }
 }

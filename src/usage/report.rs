@@ -9,12 +9,12 @@ use std::io::Write;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::Authorization;
 use super::attribution::{PlanStatement, attribute, plan_statements};
 use super::mapping::{self, Event, TrailResource, Unmapped};
 use super::records::{Problem, Record, Sink};
 use super::suggest::{self, Change};
 use super::time::{self, Seconds};
-use super::Authorization;
 use crate::catalog;
 use crate::context::StackContext;
 use crate::plan::{Plan, render};
@@ -317,8 +317,7 @@ impl Sink for Collector<'_> {
             });
             return;
         };
-        if self.scope.since.is_some_and(|s| at < s) || self.scope.until.is_some_and(|u| at >= u)
-        {
+        if self.scope.since.is_some_and(|s| at < s) || self.scope.until.is_some_and(|u| at >= u) {
             usage.outside_window += 1;
             return;
         }
@@ -402,7 +401,9 @@ impl Sink for Collector<'_> {
                         .unattributed
                         .entry((
                             authorization.action.clone(),
-                            resource.unwrap_or("(resource not in the record)").to_owned(),
+                            resource
+                                .unwrap_or("(resource not in the record)")
+                                .to_owned(),
                         ))
                         .or_default()
                         .add(at, resource);
@@ -608,8 +609,7 @@ pub fn build(
         let index = catalog::find_activity(name);
         let managed_only = index.is_some_and(|i| {
             let a = catalog::activity(i);
-            !a.aws_managed_policies.is_empty()
-                && !owners.values().any(|names| names.contains(name))
+            !a.aws_managed_policies.is_empty() && !owners.values().any(|names| names.contains(name))
         });
         let mine: Vec<&PlanStatement> = statements
             .iter()

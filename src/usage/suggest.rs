@@ -298,7 +298,11 @@ mod tests {
 
     #[test]
     fn another_bucket_is_a_value_of_s3_buckets() {
-        let got = suggest(&scientist(), &context(), &request("s3:GetObject", "arn:aws:s3:::other-bucket/x.csv"));
+        let got = suggest(
+            &scientist(),
+            &context(),
+            &request("s3:GetObject", "arn:aws:s3:::other-bucket/x.csv"),
+        );
         assert_eq!(
             got,
             Some(vec![Change::AddValue {
@@ -318,7 +322,10 @@ mod tests {
                 "arn:aws:sagemaker:us-east-1:123456789012:endpoint/churn",
             ),
         );
-        assert_eq!(got, Some(vec![Change::AddActivity("Manage Endpoints".to_owned())]));
+        assert_eq!(
+            got,
+            Some(vec![Change::AddActivity("Manage Endpoints".to_owned())])
+        );
     }
 
     #[test]
@@ -336,8 +343,12 @@ mod tests {
         let mut exact = json!({"Persona": "Custom", "Activities": "Manage ML Jobs, Manage Models"});
         add_activity(&mut exact, "Manage Endpoints");
         remove_activity(&mut exact, "manage-models");
-        assert_eq!(exact["Activities"], json!(["Manage ML Jobs", "Manage Endpoints"]));
-        let mut defaults = json!({"Persona": "DataScientist", "RemoveActivities": ["Manage Experiments"]});
+        assert_eq!(
+            exact["Activities"],
+            json!(["Manage ML Jobs", "Manage Endpoints"])
+        );
+        let mut defaults =
+            json!({"Persona": "DataScientist", "RemoveActivities": ["Manage Experiments"]});
         add_activity(&mut defaults, "Manage Experiments");
         assert_eq!(defaults.get("RemoveActivities"), None);
         remove_activity(&mut defaults, "Manage Models");

@@ -71,10 +71,15 @@ pub fn parse(text: &str) -> Option<Seconds> {
         (clock, sign * (hours * 3600 + minutes * 60))
     };
     let clock = clock.split_once('.').map_or(clock, |(whole, fraction)| {
-        if number(fraction).is_some() { whole } else { "" }
+        if number(fraction).is_some() {
+            whole
+        } else {
+            ""
+        }
     });
     let mut parts = clock.split(':');
-    let (Some(h), Some(m), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(m), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return None;
     };
@@ -122,7 +127,10 @@ mod tests {
         assert_eq!(parse("2026-11-30T14:02:11.250Z"), Some(t));
         assert_eq!(parse("2026-11-30"), parse("2026-11-30T00:00:00Z"));
         assert_eq!(parse("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(format(parse("2024-02-29T23:59:59Z").unwrap_or_default()), "2024-02-29T23:59:59Z");
+        assert_eq!(
+            format(parse("2024-02-29T23:59:59Z").unwrap_or_default()),
+            "2024-02-29T23:59:59Z"
+        );
     }
 
     #[test]
