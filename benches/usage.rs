@@ -72,7 +72,7 @@ fn record(i: usize) -> String {
 }
 
 /// Writes the trail unless a trail of this size is there already; returns its files.
-fn trail(dir: &Path, megabytes: usize) -> Vec<PathBuf> {
+fn trail(dir: &Path, megabytes: usize) -> std::io::Result<Vec<PathBuf>> {
     let marker = dir.join(format!("complete-{megabytes}MB"));
     let files: Vec<PathBuf> = (0..FILES)
         .map(|f| {
@@ -84,42 +84,42 @@ fn trail(dir: &Path, megabytes: usize) -> Vec<PathBuf> {
         })
         .collect();
     if marker.exists() {
-        return files;
+        return Ok(files);
     }
     let _ = std::fs::remove_dir_all(dir);
     let per_file = megabytes * 1_000_000 / FILES;
     let started = Instant::now();
     let mut i = 0usize;
     for path in &files {
-        std::fs::create_dir_all(path.parent().unwrap_or(dir)).unwrap_or_default();
-        let file = std::fs::File::create(path).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir_all(path.parent().unwrap_or(dir))?;
+        let file = std::fs::File::create(path)?;
         let mut gz = flate2::write::GzEncoder::new(
             std::io::BufWriter::new(file),
             flate2::Compression::fast(),
         );
         let mut written = 0;
-        gz.write_all(br#"{"Records":["#).unwrap_or_default();
+        gz.write_all(br#"{"Records":["#)?;
         let mut first = true;
         while written < per_file {
             let r = record(i);
             i += 1;
             if !first {
-                gz.write_all(b",").unwrap_or_default();
+                gz.write_all(b",")?;
             }
             first = false;
-            gz.write_all(r.as_bytes()).unwrap_or_default();
+            gz.write_all(r.as_bytes())?;
             written += r.len() + 1;
         }
-        gz.write_all(b"]}").unwrap_or_default();
-        gz.finish().unwrap_or_else(|e| panic!("{e}"));
+        gz.write_all(b"]}")?;
+        gz.finish()?;
     }
-    std::fs::write(&marker, format!("{i} records\n")).unwrap_or_default();
+    std::fs::write(&marker, format!("{i} records\n"))?;
     eprintln!(
         "generated {megabytes} MB of records ({i}) in {FILES} files under {} in {:.1} s",
         dir.display(),
         started.elapsed().as_secs_f64()
     );
-    files
+    Ok(files)
 }
 
 /// Peak resident memory (VmHWM), in MB.
@@ -130,24 +130,23 @@ fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-fn main() {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `cargo bench` passes `--bench`; nothing else to parse.
     let megabytes: usize = std::env::var("USAGE_BENCH_MB")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1200);
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/usage-bench");
-    let files = trail(&dir, megabytes);
+    let files = trail(&dir, megabytes)?;
 
-    let context = StackContext::new(Partition::Aws, ACCOUNT, "us-east-1", "bench", "Role")
-        .unwrap_or_else(|e| panic!("{e}"));
+    let context = StackContext::new(Partition::Aws, ACCOUNT, "us-east-1", "bench", "Role")?;
     let properties = json!({
         "Persona": "DataScientist",
         "RoleNameSuffix": "data-scientist",
         "PassRoles": [format!("arn:aws:iam::{ACCOUNT}:role/sagemaker-compute")],
         "S3Buckets": ["ml-team-data"]
     });
-    let plan = plan::plan_properties(&properties, &context).unwrap_or_else(|e| panic!("{e}"));
+    let plan = plan::plan_properties(&properties, &context)?;
     let statements = plan_statements(&plan);
     let scope = Scope {
         role_arn: plan.role.arn.clone(),
@@ -183,4 +182,5 @@ fn main() {
         seconds * 1000.0 / mb,
         peak_rss_mb().map_or_else(|| "?".to_owned(), |m| format!("{m:.1}")),
     );
+    Ok(())
 }

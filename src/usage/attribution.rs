@@ -129,33 +129,53 @@ pub fn plan_statements(plan: &Plan) -> Vec<PlanStatement> {
 
 /// `*` any run of characters, `?` one; `ignore_case` for actions.
 pub fn glob(pattern: &str, text: &str, ignore_case: bool) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let eq = |a: char, b: char| {
-        if ignore_case {
-            a.eq_ignore_ascii_case(&b)
-        } else {
-            a == b
-        }
-    };
+    if pattern.is_ascii() && text.is_ascii() {
+        glob_units(pattern.as_bytes(), text.as_bytes(), b'*', b'?', |a, b| {
+            if ignore_case {
+                a.eq_ignore_ascii_case(b)
+            } else {
+                a == b
+            }
+        })
+    } else {
+        let p: Vec<char> = pattern.chars().collect();
+        let t: Vec<char> = text.chars().collect();
+        glob_units(&p, &t, '*', '?', |a, b| {
+            if ignore_case {
+                a.to_lowercase().eq(b.to_lowercase())
+            } else {
+                a == b
+            }
+        })
+    }
+}
+
+/// Wildcard matching with backtracking to the last `*` (linear for one star, quadratic at worst).
+fn glob_units<T: Copy + PartialEq>(
+    p: &[T],
+    t: &[T],
+    star: T,
+    one: T,
+    eq: impl Fn(&T, &T) -> bool,
+) -> bool {
     let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
+    let mut resume: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && eq(p[pi], t[ti]))) {
+        if pi < p.len() && p[pi] != star && (p[pi] == one || eq(&p[pi], &t[ti])) {
             pi += 1;
             ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
+        } else if pi < p.len() && p[pi] == star {
+            resume = Some((pi, ti));
             pi += 1;
-        } else if let Some((sp, st)) = star {
+        } else if let Some((sp, st)) = resume {
             pi = sp + 1;
             ti = st + 1;
-            star = Some((sp, st + 1));
+            resume = Some((sp, st + 1));
         } else {
             return false;
         }
     }
-    p[pi..].iter().all(|c| *c == '*')
+    p[pi..].iter().all(|c| *c == star)
 }
 
 /// ARN matching as IAM does it: the first five segments each on their own, the resource part
@@ -353,9 +373,9 @@ fn condition_truth(
         }
     }
     let positive = |m: &bool| if negated { !m } else { *m };
-    let truth = if for_all {
-        Truth::from(results.iter().all(positive))
-    } else if negated && !for_any {
+    // ForAllValues and negated single-value operators need every request value to pass; the
+    // others any.
+    let truth = if for_all || (negated && !for_any) {
         Truth::from(results.iter().all(positive))
     } else {
         Truth::from(results.iter().any(positive))
