@@ -23,4 +23,5 @@ pub mod properties;
 pub mod reference;
 pub mod schema;
 pub mod stack_check;
+pub mod usage;
 pub mod yaml;

@@ -1,5 +1,5 @@
 //! `persona-role`: plan persona roles offline, compare declarations, discover roles to migrate,
-//! and list the catalog.
+//! list the catalog, and tighten a declaration by what CloudTrail says its role did.
 
 use std::io::IsTerminal;
 
@@ -11,6 +11,7 @@ fn main() -> std::process::ExitCode {
     // Colour only on a terminal, and never when NO_COLOR is set (no-color.org).
     let terminal = Terminal {
         colour: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        progress: std::io::stderr().is_terminal(),
     };
     let code = run_with(
         cli,

@@ -1,16 +1,19 @@
 //! The `persona-role` command line: plan, validate and export a role offline, compare two
 //! declarations (or a declaration and the role in IAM), discover roles to migrate, and list the
-//! catalog. Commands write to injected writers so tests run them in process.
+//! catalog, and tighten a declaration by what CloudTrail says its role did. Commands write to
+//! injected writers so tests run them in process.
 //!
 //! Exit codes: 0 success; 1 invalid properties or schema violations (`diff`: the declarations
-//! differ); 2 the command could not run (unreadable input, IAM unreachable or refusing;
-//! `diff`: any error, invalid properties included, so that 1 always means "changes").
+//! differ; `usage`: changes proposed); 2 the command could not run (unreadable input, IAM
+//! unreachable or refusing; `diff` and `usage`: any error, invalid properties included, so that
+//! 1 always means "changes").
 
 mod catalog;
 pub mod diff;
 pub mod discover;
 mod input;
 mod offline;
+pub mod usage;
 
 use std::io::Write;
 
@@ -37,7 +40,7 @@ pub const EXIT_CANNOT_RUN: i32 = 2;
 #[command(
     name = "persona-role",
     version,
-    about = "Least-privilege SageMaker persona roles (Custom::SageMakerPersonaRole): plan and export offline, compare declarations, discover roles to migrate"
+    about = "Least-privilege SageMaker persona roles (Custom::SageMakerPersonaRole): plan and export offline, compare declarations, discover roles to migrate, tighten a declaration by what CloudTrail says its role did"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -79,6 +82,11 @@ pub enum Command {
     /// standard AWS credential chain) and declare them as Custom::SageMakerPersonaRole resources
     /// that adopt them.
     Discover(discover::DiscoverArgs),
+    /// Read CloudTrail's records of the declared role: the calls each activity's statements
+    /// allowed and when last used, activities never used, refused calls with the declaration
+    /// change that would allow them; `--propose FILE` writes the declaration so changed and
+    /// prints its diff. Exit code 0: nothing to propose, 1: proposals, 2: could not run.
+    Usage(usage::UsageArgs),
     /// Print the JSON Schema of the properties.
     Schema,
     /// Print the reference page of personas and activities (Markdown).
@@ -107,6 +115,8 @@ pub enum Syntax {
 pub struct Terminal {
     /// Standard output is a terminal that may show colour (and `NO_COLOR` is not set).
     pub colour: bool,
+    /// Standard error is a terminal: long runs may show a progress line there.
+    pub progress: bool,
 }
 
 #[derive(Debug, Error)]
@@ -163,13 +173,13 @@ pub fn run_with(
     err: &mut dyn Write,
     terminal: Terminal,
 ) -> i32 {
-    let is_diff = matches!(cli.command, Command::Diff(_));
+    let is_diff = matches!(cli.command, Command::Diff(_) | Command::Usage(_));
     match execute(cli, stdin, out, err, terminal) {
         Ok(code) => code,
         Err(error) => {
             report(&error, err);
             if is_diff {
-                // 1 means "changes" for diff; every failure to compare is 2.
+                // 1 means "changes" for diff and usage; every failure to compare is 2.
                 EXIT_CANNOT_RUN
             } else {
                 error.exit_code()
@@ -224,6 +234,7 @@ fn execute(
         Command::Validate { input } => offline::validate(input, stdin, out).map(|()| EXIT_OK),
         Command::Diff(args) => diff::run(args, stdin, out, err, terminal),
         Command::Discover(args) => discover::run(args, out, err).map(|()| EXIT_OK),
+        Command::Usage(args) => usage::run(args, stdin, out, err, terminal),
         Command::Schema => {
             out.write_all(crate::schema::properties_schema_text().as_bytes())?;
             Ok(EXIT_OK)

@@ -4,6 +4,7 @@
 
 pub mod samples;
 pub mod simulator;
+pub mod workflows;
 
 use std::path::PathBuf;
 
