@@ -23,5 +23,6 @@ pub mod properties;
 pub mod reference;
 pub mod schema;
 pub mod stack_check;
+pub mod time;
 pub mod usage;
 pub mod yaml;

@@ -13,10 +13,11 @@ use super::input::{StackArgs, declare, read_document};
 use super::{CliError, EXIT_CANNOT_RUN, EXIT_CHANGES, EXIT_OK, Terminal, write_json};
 use crate::compare::{Comparison, compare};
 use crate::plan;
+use crate::time;
 use crate::usage::records::{self, Progress};
 use crate::usage::report::{self, Collector, Declared, Report, Scope};
 use crate::usage::suggest::Change;
-use crate::usage::{attribution, propose, time};
+use crate::usage::{attribution, propose};
 
 #[derive(Debug, clap::Args)]
 pub struct UsageArgs {

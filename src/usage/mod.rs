@@ -13,7 +13,6 @@ pub mod propose;
 pub mod records;
 pub mod report;
 pub mod suggest;
-pub mod time;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -14,11 +14,11 @@ use super::attribution::{PlanStatement, attribute, plan_statements};
 use super::mapping::{self, Event, TrailResource, Unmapped};
 use super::records::{Problem, Record, Sink};
 use super::suggest::{self, Change};
-use super::time::{self, Seconds};
 use crate::catalog;
 use crate::context::StackContext;
 use crate::plan::{Plan, render};
 use crate::properties::{self, Properties};
+use crate::time::{self, Seconds};
 
 /// Resources listed per call line; the rest are counted.
 const RESOURCES_SHOWN: usize = 3;

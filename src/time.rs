@@ -1,12 +1,13 @@
-//! Instants as CloudTrail writes them (`2026-11-30T14:02:11Z`) and as users give `--since` and
-//! `--until` (RFC 3339 with any offset, or a date), as seconds since the Unix epoch. CloudTrail's
-//! times are UTC; comparing seconds avoids a date crate for one format.
+//! UTC instants as seconds since the Unix epoch: as CloudTrail writes them
+//! (`2026-11-30T14:02:11Z`), as users give `--since` and `--until` (RFC 3339 with any offset, or
+//! a date), and the civil dates of pre-signed URLs. One calendar for the crate; a date crate
+//! for these few formats would cost more than it saves.
 
 /// Seconds since 1970-01-01T00:00:00Z.
 pub type Seconds = i64;
 
 /// Days from 1970-01-01 to a civil date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = if y >= 0 { y } else { y - 399 } / 400;
     let yoe = y - era * 400;
