@@ -26,8 +26,11 @@ pub const MAX_TAGS: usize = 50;
 pub const MAX_MANAGED_POLICY_QUOTA: usize = 20;
 /// The most policy text any role can hold: IAM's largest inline policy and the most managed
 /// policies of the largest size (whitespace excluded).
-pub const MAX_POLICY_CHARS: usize =
-    crate::plan::pack::INLINE_LIMIT + MAX_MANAGED_POLICY_QUOTA * crate::plan::pack::MANAGED_LIMIT;
+pub const MAX_POLICY_CHARS: usize = INLINE_LIMIT + MAX_MANAGED_POLICY_QUOTA * MANAGED_LIMIT;
+/// Total characters of a role's inline policies (IAM's quota, whitespace excluded).
+pub const INLINE_LIMIT: usize = 10_240;
+/// Characters of one managed policy document.
+pub const MANAGED_LIMIT: usize = 6_144;
 /// The most items a list may give. Every value of a list appears verbatim in the role's
 /// policies, inside an ARN or as a condition value, and costs at least 32 characters there (an
 /// ARN's fixed parts; a condition's values share one statement, which must fit one policy), so

@@ -7,10 +7,7 @@ use thiserror::Error;
 
 use super::render::{self, Rendered};
 
-/// Total characters of a role's inline policies.
-pub const INLINE_LIMIT: usize = 10_240;
-/// Characters of one managed policy document.
-pub const MANAGED_LIMIT: usize = 6_144;
+pub use crate::properties::{INLINE_LIMIT, MANAGED_LIMIT};
 /// Characters of a role's trust policy (IAM's default quota).
 pub const TRUST_LIMIT: usize = 2_048;
 
