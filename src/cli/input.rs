@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::CliError;
-use super::offline::SAMPLE_EVENT;
 use crate::context::{AccountSource, PLACEHOLDER_ACCOUNT, Partition, StackContext};
+
+/// Properties planned when `plan` is given no file: a Data Scientist in a sample stack.
+pub const SAMPLE_EVENT: &str = include_str!("../../events/data-scientist-create.json");
 
 /// Where the properties come from, and the stack when the input has no StackId.
 #[derive(Debug, clap::Args)]

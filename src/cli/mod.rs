@@ -24,8 +24,9 @@ use crate::context::ContextError;
 use crate::iam::IamError;
 use crate::plan::PlanError;
 
+pub use input::SAMPLE_EVENT;
 pub use input::{Input, StackArgs, parse_document};
-pub use offline::{PUBLISHED_SCHEMA, SAMPLE_EVENT, schema_violations};
+pub use offline::{PUBLISHED_SCHEMA, schema_violations};
 
 /// Exit code of a command that succeeded (`diff`: no change).
 pub const EXIT_OK: i32 = 0;

@@ -8,9 +8,6 @@ use super::input::{Input, read_declaration};
 use super::{CliError, Syntax, write_json, write_template};
 use crate::plan;
 
-/// Properties planned when `plan` is given no file: a Data Scientist in a sample stack.
-pub const SAMPLE_EVENT: &str = include_str!("../../events/data-scientist-create.json");
-
 /// The schema as published; the CLI validates against this file, not a copy in code.
 pub const PUBLISHED_SCHEMA: &str = include_str!("../../schema/properties.schema.json");
 
