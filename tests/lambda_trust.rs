@@ -17,24 +17,8 @@ fn amz_date(ago: Duration) -> String {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let days = i64::try_from(secs / 86_400).unwrap();
-    let rem = secs % 86_400;
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    // SigV4's basic form of the crate's one UTC calendar: 20261202T132244Z.
+    persona_role::time::format(i64::try_from(secs).unwrap()).replace(['-', ':'], "")
 }
 
 /// The event's ResponseURL, signed `ago` and valid for `expires`.
