@@ -17,6 +17,8 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use thiserror::Error;
 
+use crate::arn::Arn;
+
 /// CloudFormation refuses a response body longer than this ("Response object is too long").
 pub const MAX_BODY_BYTES: usize = 4096;
 /// Prefix of the PhysicalResourceId a failed Create answers with when it owns no role: role names
@@ -448,7 +450,7 @@ pub fn check_response_region(url: &Url, stack_id: &str) -> Result<(), UrlError> 
     let bucket_region = bucket
         .strip_prefix(RESPONSE_BUCKET_PREFIX)
         .unwrap_or_default();
-    let stack = stack_id.split(':').nth(3).unwrap_or_default();
+    let stack = Arn::parse(stack_id).map_or("", |arn| arn.region);
     if stack.replace('-', "") == bucket_region {
         return Ok(());
     }

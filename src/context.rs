@@ -6,6 +6,8 @@ use std::str::FromStr;
 
 use thiserror::Error;
 
+use crate::arn::{Arn, is_account_id};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Partition {
     Aws,
@@ -96,17 +98,16 @@ impl StackContext {
     /// Context from a CloudFormation StackId ARN.
     pub fn from_stack_id(stack_id: &str, logical_id: &str) -> Result<Self, ContextError> {
         let bad = || ContextError::StackId(stack_id.to_owned());
-        let mut parts = stack_id.splitn(6, ':');
-        let (Some("arn"), Some(partition), Some("cloudformation"), Some(region), Some(account)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let Some(Arn {
+            partition,
+            service: "cloudformation",
+            region,
+            account,
+            resource,
+        }) = Arn::parse(stack_id)
+        else {
             return Err(bad());
         };
-        let resource = parts.next().ok_or_else(bad)?;
         let mut resource_parts = resource.split('/');
         let (Some("stack"), Some(stack_name)) = (resource_parts.next(), resource_parts.next())
         else {
@@ -199,13 +200,14 @@ pub fn account_named_by(properties: &serde_json::Value) -> Option<(String, Strin
         }
     }
     let account_of = |arn: &str, kind: &str| -> Option<String> {
-        let parts: Vec<&str> = arn.splitn(6, ':').collect();
-        match parts.as_slice() {
-            ["arn", _, "iam", "", account, resource]
-                if is_account_id(account) && resource.starts_with(kind) =>
-            {
-                Some((*account).to_owned())
-            }
+        match Arn::parse(arn) {
+            Some(
+                a @ Arn {
+                    service: "iam",
+                    region: "",
+                    ..
+                },
+            ) if a.has_account_id() && a.resource.starts_with(kind) => Some(a.account.to_owned()),
             _ => None,
         }
     };
@@ -243,10 +245,6 @@ pub fn account_named_by(properties: &serde_json::Value) -> Option<(String, Strin
             account_of(arn, kind).map(|account| (account, at))
         })
     })
-}
-
-pub fn is_account_id(value: &str) -> bool {
-    value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// `us-east-1`, `cn-north-1`, `us-gov-west-1`, `ap-southeast-5`: lower-case words and a number.

@@ -6,6 +6,8 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::arn::Arn;
+
 use crate::context::StackContext;
 use crate::ownership::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG};
 use crate::plan::Plan;
@@ -149,10 +151,13 @@ fn portable_string(text: &str, context: &StackContext) -> Option<String> {
 /// `arn:aws:s3:::b/*` → `arn:${AWS::Partition}:s3:::b/*`. Literal `${` (IAM policy variables
 /// such as `${aws:username}`) is escaped as `${!`, which `Fn::Sub` writes back as `${`.
 fn portable_arn(text: &str, context: &StackContext) -> Option<String> {
-    let parts: Vec<&str> = text.splitn(6, ':').collect();
-    let ["arn", partition, service, region, account, resource] = parts.as_slice() else {
-        return None;
-    };
+    let Arn {
+        partition,
+        service,
+        region,
+        account,
+        resource,
+    } = Arn::parse(text)?;
     let mut changed = false;
     let mut swap = |value: &str, known: &str, pseudo: &str| -> String {
         if value == known {

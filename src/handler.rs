@@ -14,6 +14,7 @@ use serde_json::Value;
 use thiserror::Error;
 use tracing::Instrument;
 
+use crate::arn::Arn;
 use crate::cfn::{
     self, AnswerRetry, DEFAULT_SERVICE_TIMEOUT, PLACEHOLDER_PREFIX, PutError, Request, RequestType,
     Response, Signature, Status,
@@ -407,12 +408,13 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
 /// or account than the function's ARN. Custom resources are served in their stack's own region
 /// and account; anything else is a forged or misrouted event.
 fn foreign_stack(stack_id: &str, function_arn: &str) -> Option<String> {
-    let place = |arn: &str| {
-        let mut parts = arn.split(':');
-        let partition = parts.nth(1)?;
-        let region = parts.nth(1)?;
-        let account = parts.next()?;
-        Some((partition.to_owned(), region.to_owned(), account.to_owned()))
+    let place = |text: &str| {
+        let arn = Arn::parse(text)?;
+        Some((
+            arn.partition.to_owned(),
+            arn.region.to_owned(),
+            arn.account.to_owned(),
+        ))
     };
     let function = place(function_arn)?;
     match place(stack_id) {

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde_json::Value;
 
 use super::*;
+use crate::arn::Arn;
 
 /// Actions whose only resource types are optional and which the catalog's activities call
 /// without one, so IAM authorizes them on `*`: metric data outside a CloudWatch dataset.
@@ -409,10 +410,7 @@ fn iam_facts() -> BTreeMap<String, Option<ActionFacts>> {
 /// `(service, resource part)` of an ARN format such as
 /// `arn:${Partition}:sagemaker:${Region}:${Account}:model/${ModelName}`.
 fn split_arn_format(format: &str) -> (&str, &str) {
-    let mut parts = format.splitn(6, ':');
-    let service = parts.nth(2).unwrap_or_default();
-    let resource = parts.nth(2).unwrap_or_default();
-    (service, resource)
+    Arn::parse(format).map_or(("", ""), |arn| (arn.service, arn.resource))
 }
 
 /// The resource type of an ARN's resource part: the text before the first `/` or `:`

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::input::{Declaration, Document, StackArgs, declare, read_document, stack_context};
 use super::{CliError, EXIT_CHANGES, EXIT_OK, Terminal, runtime, write_json};
+use crate::arn::Arn;
 use crate::compare::{
     Comparison, PolicyChange, PolicyChangeKind, PolicyKind, Quota, Sets, StatementChange,
     StatementChangeKind, compare,
@@ -196,8 +197,8 @@ fn role_context(role: &crate::iam::RoleState, stack: &StackArgs) -> Result<Stack
             return Ok(context);
         }
     }
-    let parts: Vec<&str> = role.arn.splitn(6, ':').collect();
-    let partition = match (&stack.partition, parts.get(1)) {
+    let arn = Arn::parse(&role.arn);
+    let partition = match (&stack.partition, arn.map(|arn| arn.partition)) {
         (Some(p), _) => p.parse()?,
         (None, Some(p)) => p.parse().unwrap_or(Partition::of_region(&stack.region)),
         (None, None) => Partition::of_region(&stack.region),
@@ -205,7 +206,7 @@ fn role_context(role: &crate::iam::RoleState, stack: &StackArgs) -> Result<Stack
     let account = stack
         .account
         .clone()
-        .or_else(|| parts.get(4).map(|a| (*a).to_owned()))
+        .or_else(|| arn.map(|arn| arn.account.to_owned()))
         .unwrap_or_default();
     Ok(StackContext::new(
         partition,

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use tokio::task::JoinSet;
 
 use super::{CliError, Syntax, runtime, write_template};
+use crate::arn::Arn;
 use crate::discover::{self, Discovery, Origin, Skipped};
 use crate::iam::SdkIam;
 use crate::iam::inventory::{self, RoleInventory};
@@ -182,7 +183,8 @@ fn write_output(
     let account = found
         .declared
         .first()
-        .and_then(|d| d.arn.split(':').nth(4))
+        .and_then(|d| Arn::parse(&d.arn))
+        .map(|arn| arn.account)
         .unwrap_or_default();
     let template = discover::template(&found.declared, &args.service_stack, account);
     write_template(out, &template, args.output)

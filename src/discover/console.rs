@@ -8,6 +8,8 @@
 //! accounts (role-manager-research, E1 and E3). A statement granting anything else was edited by
 //! hand: discover lists it rather than guess.
 
+use crate::arn::Arn;
+
 /// One of the console's per-activity policies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConsolePolicy {
@@ -65,14 +67,14 @@ pub const POLICY_PATH: &str = "/service-role/";
 /// The console policy a managed policy ARN names: a customer-managed policy under
 /// [`POLICY_PATH`] whose name is a console policy's.
 pub fn find_arn(arn: &str) -> Option<ConsoleName> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let ["arn", _partition, "iam", "", account, resource] = parts[..] else {
-        return None;
-    };
-    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+    let arn = Arn::parse(arn)?;
+    if arn.service != "iam" || !arn.region.is_empty() || !arn.has_account_id() {
         return None;
     }
-    let name = resource.strip_prefix("policy")?.strip_prefix(POLICY_PATH)?;
+    let name = arn
+        .resource
+        .strip_prefix("policy")?
+        .strip_prefix(POLICY_PATH)?;
     if name.contains('/') {
         return None;
     }

@@ -17,6 +17,8 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value, json};
 
+use crate::arn::Arn;
+
 use crate::catalog::{self, ActivityIndex, Param};
 use crate::compare;
 use crate::context::{Partition, StackContext};
@@ -241,7 +243,9 @@ pub fn infer(inventory: &RoleInventory) -> Result<Discovery, Skipped> {
 fn read(inventory: &RoleInventory, origin: &Origin) -> Reading {
     let role = &inventory.role;
     let mut reading = Reading {
-        account: role.arn.split(':').nth(4).unwrap_or_default().to_owned(),
+        account: Arn::parse(&role.arn)
+            .map_or("", |arn| arn.account)
+            .to_owned(),
         ..Reading::default()
     };
     for (name, document) in &inventory.inline_policies {
@@ -364,9 +368,9 @@ fn planning_context(discovery: &Discovery) -> Option<StackContext> {
             return Some(context);
         }
     }
-    let parts: Vec<&str> = discovery.arn.splitn(6, ':').collect();
-    let partition: Partition = parts.get(1)?.parse().ok()?;
-    let account = parts.get(4)?;
+    let arn = Arn::parse(&discovery.arn)?;
+    let partition: Partition = arn.partition.parse().ok()?;
+    let account = arn.account;
     let region = discovery
         .properties
         .get("Regions")
@@ -503,12 +507,16 @@ impl Reading {
             if resource == "*" {
                 continue;
             }
-            let parts: Vec<&str> = resource.splitn(6, ':').collect();
-            let ["arn", _, service, _, _, path] = parts.as_slice() else {
+            let Some(Arn {
+                service,
+                resource: path,
+                ..
+            }) = Arn::parse(&resource)
+            else {
                 unknown.push(resource);
                 continue;
             };
-            let recognized = match (*service, path.split_once('/')) {
+            let recognized = match (service, path.split_once('/')) {
                 ("iam", Some(("role", _))) if passes_role => add(Param::PassRoles, &resource),
                 ("s3", _) => match path.split_once('/') {
                     None => add(Param::S3Buckets, path) || path.contains('*'),
@@ -541,7 +549,7 @@ impl Reading {
                 }
                 // Patterns every declaration grants (`training-job/*`, `log-group:/aws/sagemaker/*`,
                 // Glue's `catalog`, `user-profile/${sagemaker:DomainId}/…`): nothing to declare.
-                _ => path.contains('*') || path.contains("${") || *path == "catalog",
+                _ => path.contains('*') || path.contains("${") || path == "catalog",
             };
             if !recognized {
                 unknown.push(resource);
@@ -806,7 +814,7 @@ fn trust_regions(trust: &Value) -> Vec<String> {
             return Vec::new();
         }
         for arn in arns {
-            match arn.split(':').nth(3) {
+            match Arn::parse(&arn).map(|arn| arn.region) {
                 Some(region) if crate::context::is_region_name(region) => {
                     regions.insert(region.to_owned());
                 }

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::state::read_actual;
 use super::{Iam, IamError, RoleState, SdkIam};
+use crate::arn::Arn;
 use crate::ownership::{
     ADOPTED_TAG, OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Owner, fold_key, tag_value,
 };
@@ -48,13 +49,13 @@ pub struct AttachedPolicy {
 impl AttachedPolicy {
     /// `arn:PARTITION:iam::aws:policy/...`.
     pub fn is_aws_managed(&self) -> bool {
-        self.arn.split(':').nth(4) == Some("aws")
+        Arn::parse(&self.arn).is_some_and(|arn| arn.account == "aws")
     }
 }
 
 /// `arn:aws:iam::123456789012:policy/service-role/SM_X_1` → (`SM_X_1`, `/service-role/`).
 pub fn policy_name_and_path(arn: &str) -> (String, String) {
-    let resource = arn.splitn(6, ':').nth(5).unwrap_or(arn);
+    let resource = Arn::parse(arn).map_or(arn, |arn| arn.resource);
     let full = resource.strip_prefix("policy").unwrap_or(resource);
     match full.rfind('/') {
         Some(i) => (full[i + 1..].to_owned(), full[..=i].to_owned()),

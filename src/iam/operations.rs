@@ -5,153 +5,94 @@
 
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Op {
-    // Reads.
-    GetRole,
-    ListRolePolicies,
-    GetRolePolicy,
-    ListAttachedRolePolicies,
-    ListInstanceProfilesForRole,
-    GetPolicy,
-    ListPolicies,
-    ListPolicyVersions,
-    GetPolicyVersion,
-    ListEntitiesForPolicy,
+/// One row per operation: `Name: service read|write function|cli` (`cli`: the CLI's, run with
+/// the caller's own credentials; the function never makes the call). The enum, [`Op::ALL`], the name, the
+/// service and whether it writes all come from these rows, so none can fall out of step.
+macro_rules! operations {
+    (@writes read) => { false };
+    (@writes write) => { true };
+    (@by_function function) => { true };
+    (@by_function cli) => { false };
+    ($( $(#[$doc:meta])* $op:ident: $service:ident $access:ident $caller:ident, )*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Op {
+            $( $(#[$doc])* $op, )*
+        }
+
+        impl Op {
+            pub const ALL: [Op; [$(stringify!($op)),*].len()] = [$(Op::$op),*];
+
+            /// The operation's name, as the service, the SDK's metadata and IAM policies
+            /// (`iam:NAME`) spell it.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $( Op::$op => stringify!($op), )*
+                }
+            }
+
+            /// The service, as IAM policies prefix its actions.
+            pub const fn service(self) -> &'static str {
+                match self {
+                    $( Op::$op => stringify!($service), )*
+                }
+            }
+
+            /// Whether the operation changes anything.
+            pub const fn is_write(self) -> bool {
+                match self {
+                    $( Op::$op => operations!(@writes $access), )*
+                }
+            }
+
+            /// Whether the Lambda function calls it (and its execution role must allow it); the
+            /// others are the CLI's, run with the caller's own credentials.
+            pub const fn used_by_function(self) -> bool {
+                match self {
+                    $( Op::$op => operations!(@by_function $caller), )*
+                }
+            }
+        }
+    };
+}
+
+operations! {
+    GetRole: iam read function,
+    ListRolePolicies: iam read function,
+    GetRolePolicy: iam read function,
+    ListAttachedRolePolicies: iam read function,
+    ListInstanceProfilesForRole: iam read function,
+    GetPolicy: iam read function,
+    ListPolicies: iam read function,
+    ListPolicyVersions: iam read function,
+    GetPolicyVersion: iam read function,
+    ListEntitiesForPolicy: iam read function,
     /// `persona-role discover` only: the function never lists roles.
-    ListRoles,
-    // Writes.
-    CreateRole,
-    UpdateRole,
-    UpdateAssumeRolePolicy,
+    ListRoles: iam read cli,
+    CreateRole: iam write function,
+    UpdateRole: iam write function,
+    UpdateAssumeRolePolicy: iam write function,
     /// Only ever to the function's boundary: a boundary is never removed.
-    PutRolePermissionsBoundary,
-    TagRole,
-    UntagRole,
-    PutRolePolicy,
-    DeleteRolePolicy,
-    AttachRolePolicy,
-    DetachRolePolicy,
-    CreatePolicy,
-    CreatePolicyVersion,
-    DeletePolicyVersion,
-    DeletePolicy,
-    TagPolicy,
-    UntagPolicy,
-    RemoveRoleFromInstanceProfile,
-    DeleteRole,
+    PutRolePermissionsBoundary: iam write function,
+    TagRole: iam write function,
+    UntagRole: iam write function,
+    PutRolePolicy: iam write function,
+    DeleteRolePolicy: iam write function,
+    AttachRolePolicy: iam write function,
+    DetachRolePolicy: iam write function,
+    CreatePolicy: iam write function,
+    CreatePolicyVersion: iam write function,
+    DeletePolicyVersion: iam write function,
+    DeletePolicy: iam write function,
+    TagPolicy: iam write function,
+    UntagPolicy: iam write function,
+    RemoveRoleFromInstanceProfile: iam write function,
+    DeleteRole: iam write function,
     // CloudFormation reads: is the event's stack doing what the event says?
-    DescribeStackResource,
-    DescribeStacks,
+    DescribeStackResource: cloudformation read function,
+    DescribeStacks: cloudformation read function,
 }
 
 impl Op {
-    pub const ALL: [Op; 31] = [
-        Op::GetRole,
-        Op::ListRolePolicies,
-        Op::GetRolePolicy,
-        Op::ListAttachedRolePolicies,
-        Op::ListInstanceProfilesForRole,
-        Op::GetPolicy,
-        Op::ListPolicies,
-        Op::ListPolicyVersions,
-        Op::GetPolicyVersion,
-        Op::ListEntitiesForPolicy,
-        Op::ListRoles,
-        Op::CreateRole,
-        Op::UpdateRole,
-        Op::UpdateAssumeRolePolicy,
-        Op::PutRolePermissionsBoundary,
-        Op::TagRole,
-        Op::UntagRole,
-        Op::PutRolePolicy,
-        Op::DeleteRolePolicy,
-        Op::AttachRolePolicy,
-        Op::DetachRolePolicy,
-        Op::CreatePolicy,
-        Op::CreatePolicyVersion,
-        Op::DeletePolicyVersion,
-        Op::DeletePolicy,
-        Op::TagPolicy,
-        Op::UntagPolicy,
-        Op::RemoveRoleFromInstanceProfile,
-        Op::DeleteRole,
-        Op::DescribeStackResource,
-        Op::DescribeStacks,
-    ];
-
-    /// The operation's name, as the service, the SDK's metadata and IAM policies (`iam:NAME`)
-    /// spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Op::GetRole => "GetRole",
-            Op::ListRolePolicies => "ListRolePolicies",
-            Op::GetRolePolicy => "GetRolePolicy",
-            Op::ListAttachedRolePolicies => "ListAttachedRolePolicies",
-            Op::ListInstanceProfilesForRole => "ListInstanceProfilesForRole",
-            Op::GetPolicy => "GetPolicy",
-            Op::ListPolicies => "ListPolicies",
-            Op::ListPolicyVersions => "ListPolicyVersions",
-            Op::GetPolicyVersion => "GetPolicyVersion",
-            Op::ListEntitiesForPolicy => "ListEntitiesForPolicy",
-            Op::ListRoles => "ListRoles",
-            Op::CreateRole => "CreateRole",
-            Op::UpdateRole => "UpdateRole",
-            Op::UpdateAssumeRolePolicy => "UpdateAssumeRolePolicy",
-            Op::PutRolePermissionsBoundary => "PutRolePermissionsBoundary",
-            Op::TagRole => "TagRole",
-            Op::UntagRole => "UntagRole",
-            Op::PutRolePolicy => "PutRolePolicy",
-            Op::DeleteRolePolicy => "DeleteRolePolicy",
-            Op::AttachRolePolicy => "AttachRolePolicy",
-            Op::DetachRolePolicy => "DetachRolePolicy",
-            Op::CreatePolicy => "CreatePolicy",
-            Op::CreatePolicyVersion => "CreatePolicyVersion",
-            Op::DeletePolicyVersion => "DeletePolicyVersion",
-            Op::DeletePolicy => "DeletePolicy",
-            Op::TagPolicy => "TagPolicy",
-            Op::UntagPolicy => "UntagPolicy",
-            Op::RemoveRoleFromInstanceProfile => "RemoveRoleFromInstanceProfile",
-            Op::DeleteRole => "DeleteRole",
-            Op::DescribeStackResource => "DescribeStackResource",
-            Op::DescribeStacks => "DescribeStacks",
-        }
-    }
-
-    /// Whether the operation changes IAM.
-    pub fn is_write(self) -> bool {
-        !matches!(
-            self,
-            Op::GetRole
-                | Op::ListRolePolicies
-                | Op::GetRolePolicy
-                | Op::ListAttachedRolePolicies
-                | Op::ListInstanceProfilesForRole
-                | Op::GetPolicy
-                | Op::ListPolicies
-                | Op::ListPolicyVersions
-                | Op::GetPolicyVersion
-                | Op::ListEntitiesForPolicy
-                | Op::ListRoles
-                | Op::DescribeStackResource
-                | Op::DescribeStacks
-        )
-    }
-
-    /// The service, as IAM policies prefix its actions.
-    pub fn service(self) -> &'static str {
-        match self {
-            Op::DescribeStackResource | Op::DescribeStacks => "cloudformation",
-            _ => "iam",
-        }
-    }
-
-    /// Whether the Lambda function calls it (and its execution role must allow it); the others
-    /// are the CLI's, run with the caller's own credentials.
-    pub fn used_by_function(self) -> bool {
-        self != Op::ListRoles
-    }
-
     /// The action a policy must allow for this operation (`iam:GetRole`).
     pub fn action(self) -> String {
         format!("{}:{}", self.service(), self.name())

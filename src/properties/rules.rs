@@ -8,8 +8,9 @@
 //! supported partition (with a region of that partition) and any account. The stack's partition
 //! and account are checked by the parser alone.
 
+use crate::arn::{self, is_account_id};
 use crate::catalog;
-use crate::context::{Partition, StackContext, is_account_id, is_region_name};
+use crate::context::{Partition, StackContext, is_region_name};
 use crate::ownership::fold_key;
 use crate::partitions;
 
@@ -693,8 +694,14 @@ impl Arn {
                     .help(format!("expected {}", self.expected())),
             )
         };
-        let parts: Vec<&str> = value.splitn(6, ':').collect();
-        let [arn, partition, service, region, account, resource] = parts[..] else {
+        let Some(arn::Arn {
+            partition,
+            service,
+            region,
+            account,
+            resource,
+        }) = arn::Arn::parse(value)
+        else {
             return not(String::new());
         };
         let Some(partition) = partitions::SUPPORTED
@@ -703,7 +710,7 @@ impl Arn {
         else {
             return not(String::new());
         };
-        if arn != "arn" || service != self.service {
+        if service != self.service {
             return not(String::new());
         }
         if partition != stack.partition {

@@ -29,6 +29,7 @@ use aws_sdk_iam::error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use persona_role::cfn::AnswerRetry;
 use persona_role::handler::{Delivered, Handler, HandlerError, Settings};
+use persona_role::iam::operations::Op;
 use persona_role::iam::state::read_actual;
 use persona_role::iam::{Iam, SdkIam, diff};
 use persona_role::ownership::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Owner};
@@ -302,8 +303,16 @@ impl CallLog {
     }
 }
 
+/// Whether the registry counts the operation as a write. Every call the SDK makes must be a
+/// registered operation: the execution role is tested against the registry, so an unregistered
+/// call would escape that test; here it fails the test that made it.
 pub fn is_mutating(operation: &str) -> bool {
-    !(operation.starts_with("Get") || operation.starts_with("List"))
+    match Op::ALL.iter().find(|op| op.name() == operation) {
+        Some(op) => op.is_write(),
+        None => {
+            panic!("the SDK called {operation}, which is not an operation of persona_role::iam::Op")
+        }
+    }
 }
 
 impl Intercept for CallLog {
