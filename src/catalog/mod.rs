@@ -16,10 +16,31 @@ pub use names::{nearest, normalize};
 
 use std::fmt;
 
-/// A parameter an activity takes. Each is given once at the top level of the properties and may be
-/// overridden per activity through `ActivityParameters`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Param {
+/// One row per parameter: the enum, [`Param::ALL`] and the property name users write all come
+/// from these rows; the property table (`properties::table`) holds the rest.
+macro_rules! params {
+    ($($param:ident,)*) => {
+        /// A parameter an activity takes. Each is given once at the top level of the properties
+        /// and may be overridden per activity through `ActivityParameters`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Param {
+            $($param,)*
+        }
+
+        impl Param {
+            pub const ALL: [Param; [$(stringify!($param)),*].len()] = [$(Param::$param),*];
+
+            /// The property name users write.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Param::$param => stringify!($param),)*
+                }
+            }
+        }
+    };
+}
+
+params! {
     PassRoles,
     S3Buckets,
     S3BucketAccounts,
@@ -32,41 +53,6 @@ pub enum Param {
     VolumeKmsKeys,
     KendraIndexes,
     MlflowTrackingServers,
-}
-
-impl Param {
-    pub const ALL: [Param; 12] = [
-        Param::PassRoles,
-        Param::S3Buckets,
-        Param::S3BucketAccounts,
-        Param::EcrRepositories,
-        Param::AthenaWorkgroups,
-        Param::GlueDatabases,
-        Param::VpcSubnets,
-        Param::VpcSecurityGroups,
-        Param::DataKmsKeys,
-        Param::VolumeKmsKeys,
-        Param::KendraIndexes,
-        Param::MlflowTrackingServers,
-    ];
-
-    /// The property name users write; the property table (`properties::table`) holds the rest.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Param::PassRoles => "PassRoles",
-            Param::S3Buckets => "S3Buckets",
-            Param::S3BucketAccounts => "S3BucketAccounts",
-            Param::EcrRepositories => "EcrRepositories",
-            Param::AthenaWorkgroups => "AthenaWorkgroups",
-            Param::GlueDatabases => "GlueDatabases",
-            Param::VpcSubnets => "VpcSubnets",
-            Param::VpcSecurityGroups => "VpcSecurityGroups",
-            Param::DataKmsKeys => "DataKmsKeys",
-            Param::VolumeKmsKeys => "VolumeKmsKeys",
-            Param::KendraIndexes => "KendraIndexes",
-            Param::MlflowTrackingServers => "MlflowTrackingServers",
-        }
-    }
 }
 
 impl fmt::Display for Param {
