@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::ownership::fold_key;
 use crate::plan::{Plan, PlanTag, TRUST_LIMIT};
+use crate::policy::{self, Statement};
 
 /// Everything that differs between two plans of a role. Empty when nothing does.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
@@ -632,12 +633,7 @@ struct Flat {
 }
 
 fn strings(value: Option<&Value>) -> BTreeSet<String> {
-    match value {
-        None | Some(Value::Null) => BTreeSet::new(),
-        Some(Value::String(s)) => std::iter::once(s.clone()).collect(),
-        Some(Value::Array(items)) => items.iter().flat_map(|i| strings(Some(i))).collect(),
-        Some(other) => std::iter::once(other.to_string()).collect(),
-    }
+    policy::values(value).into_iter().collect()
 }
 
 /// `{"Service": "sagemaker.amazonaws.com"}` → `Service:sagemaker.amazonaws.com`; `"*"` → `*`.
@@ -655,54 +651,37 @@ fn principals(value: Option<&Value>) -> BTreeSet<String> {
     }
 }
 
-fn conditions(value: Option<&Value>) -> BTreeSet<ConditionEntry> {
-    let mut out = BTreeSet::new();
-    let Some(Value::Object(operators)) = value else {
-        return out;
-    };
-    for (operator, keys) in operators {
-        let Value::Object(keys) = keys else { continue };
-        for (key, values) in keys {
-            for value in strings(Some(values)) {
-                out.insert(ConditionEntry {
-                    operator: operator.clone(),
-                    key: key.clone(),
-                    value,
-                });
-            }
-        }
-    }
-    out
+fn conditions(statement: Statement<'_>) -> BTreeSet<ConditionEntry> {
+    statement
+        .conditions()
+        .into_iter()
+        .flat_map(|(operator, key, values)| {
+            values.into_iter().map(move |value| ConditionEntry {
+                operator: operator.to_owned(),
+                key: key.to_owned(),
+                value,
+            })
+        })
+        .collect()
 }
 
-fn flatten(statement: &Value) -> Flat {
+fn flatten(statement: Statement<'_>) -> Flat {
+    let set = |values: Vec<String>| values.into_iter().collect::<BTreeSet<_>>();
     Flat {
-        effect: statement
-            .get("Effect")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned(),
-        actions: strings(statement.get("Action")),
-        not_actions: strings(statement.get("NotAction")),
-        resources: strings(statement.get("Resource")),
-        not_resources: strings(statement.get("NotResource")),
-        principals: principals(statement.get("Principal"))
+        effect: statement.effect().to_owned(),
+        actions: set(statement.actions()),
+        not_actions: set(statement.not_actions()),
+        resources: set(statement.resources()),
+        not_resources: set(statement.not_resources()),
+        principals: principals(statement.principal())
             .into_iter()
             .chain(
-                principals(statement.get("NotPrincipal"))
+                principals(statement.not_principal())
                     .into_iter()
                     .map(|p| format!("not {p}")),
             )
             .collect(),
-        conditions: conditions(statement.get("Condition")),
-    }
-}
-
-fn statement_list(document: &Value) -> Vec<&Value> {
-    match document.get("Statement") {
-        Some(Value::Array(items)) => items.iter().collect(),
-        Some(single @ Value::Object(_)) => vec![single],
-        _ => Vec::new(),
+        conditions: conditions(statement),
     }
 }
 
@@ -711,10 +690,10 @@ fn keyed<'a>(documents: &[(&'a str, &'a Value)]) -> Vec<(String, &'a str, Flat)>
     let mut out: Vec<(String, &'a str, Flat)> = Vec::new();
     let mut seen = BTreeSet::new();
     for (policy, document) in documents {
-        for (i, statement) in statement_list(document).into_iter().enumerate() {
-            let base = match statement.get("Sid").and_then(Value::as_str) {
-                Some(sid) if !sid.is_empty() => sid.to_owned(),
-                _ => format!("{policy} #{}", i + 1),
+        for (i, statement) in policy::statements(document).into_iter().enumerate() {
+            let base = match statement.sid() {
+                "" => format!("{policy} #{}", i + 1),
+                sid => sid.to_owned(),
             };
             let mut key = base.clone();
             let mut n = 2;
@@ -830,9 +809,9 @@ fn statement_changes(old: &[(&str, &Value)], new: &[(&str, &Value)]) -> Vec<Stat
 fn allowed_actions(documents: &[Document<'_>]) -> BTreeSet<String> {
     documents
         .iter()
-        .flat_map(|d| statement_list(d.document))
-        .filter(|s| s.get("Effect").and_then(Value::as_str) == Some("Allow"))
-        .flat_map(|s| strings(s.get("Action")))
+        .flat_map(|d| policy::statements(d.document))
+        .filter(|s| s.is_allow())
+        .flat_map(|s| s.actions())
         .collect()
 }
 

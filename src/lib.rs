@@ -20,6 +20,7 @@ pub mod lifecycle;
 pub mod ownership;
 pub mod partitions;
 pub mod plan;
+pub mod policy;
 pub mod properties;
 pub mod reference;
 pub mod schema;

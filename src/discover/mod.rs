@@ -25,6 +25,7 @@ use crate::context::{Partition, StackContext};
 use crate::iam::inventory::RoleInventory;
 use crate::ownership::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, is_reserved_tag_key, tag_value};
 use crate::plan::{self, naming::INLINE_POLICY_NAME};
+use crate::policy::{Statement, statements};
 use crate::properties::{
     ROLE_NAME_PREFIX, default_managed_policy_quota, default_max_session, table,
 };
@@ -411,7 +412,7 @@ impl Reading {
     /// This project's statements: the activity from the statement id's prefix.
     fn by_statement_id(&mut self, label: &str, document: &Value) {
         for (i, statement) in statements(document).into_iter().enumerate() {
-            let sid = statement.get("Sid").and_then(Value::as_str).unwrap_or("");
+            let sid = statement.sid();
             let Some(index) = activity_of_sid(sid) else {
                 self.unmapped.push(format!(
                     "{label} statement {}: not a statement of any activity; not declared",
@@ -443,17 +444,17 @@ impl Reading {
             .chain(activity.actions())
             .collect();
         for (i, statement) in statements(document).into_iter().enumerate() {
-            let sid = statement.get("Sid").and_then(Value::as_str).unwrap_or("");
+            let sid = statement.sid();
             let at = format!("{label} statement {}", statement_name(sid, i));
-            let effect = statement.get("Effect").and_then(Value::as_str);
+            let effect = statement.effect();
             let odd: Vec<&str> = ["NotAction", "NotResource", "NotPrincipal"]
                 .into_iter()
-                .filter(|key| statement.get(*key).is_some())
+                .filter(|key| statement.json().get(*key).is_some())
                 .collect();
-            if effect != Some("Allow") || !odd.is_empty() {
+            if !statement.is_allow() || !odd.is_empty() {
                 self.unmapped.push(format!(
                     "{at}: {} statement{} not in Role Manager's `{}` policy; not declared",
-                    effect.unwrap_or("an"),
+                    if effect.is_empty() { "an" } else { effect },
                     if odd.is_empty() {
                         String::new()
                     } else {
@@ -463,7 +464,8 @@ impl Reading {
                 ));
                 continue;
             }
-            let extra: Vec<String> = strings(statement.get("Action"))
+            let extra: Vec<String> = statement
+                .actions()
                 .into_iter()
                 .filter(|a| !known.contains(a.as_str()))
                 .collect();
@@ -479,9 +481,9 @@ impl Reading {
     }
 
     /// Parameter values from a statement's resources and conditions.
-    fn extract(&mut self, at: &str, statement: &Value, index: ActivityIndex) {
+    fn extract(&mut self, at: &str, statement: Statement<'_>, index: ActivityIndex) {
         let activity = catalog::activity(index);
-        let actions = strings(statement.get("Action"));
+        let actions = statement.actions();
         let passes_role = actions.iter().any(|a| a == "iam:PassRole");
         let volume_keys = actions
             .iter()
@@ -503,7 +505,7 @@ impl Reading {
             }
         };
         let mut unknown: Vec<String> = Vec::new();
-        for resource in strings(statement.get("Resource")) {
+        for resource in statement.resources() {
             if resource == "*" {
                 continue;
             }
@@ -555,35 +557,26 @@ impl Reading {
                 unknown.push(resource);
             }
         }
-        if let Some(Value::Object(operators)) = statement.get("Condition") {
-            for (operator, keys) in operators {
-                // `Null` guards carry "false", not values.
-                if operator == "Null" {
+        for (operator, key, values) in statement.conditions() {
+            // `Null` guards carry "false", not values.
+            if operator == "Null" {
+                continue;
+            }
+            let param = match key {
+                "sagemaker:VpcSubnets" => Param::VpcSubnets,
+                "sagemaker:VpcSecurityGroupIds" => Param::VpcSecurityGroups,
+                // Role Manager's templates use the keys IAM has since deprecated.
+                "sagemaker:VolumeKmsKeyArn" | "sagemaker:VolumeKmsKey" => Param::VolumeKmsKeys,
+                "sagemaker:OutputKmsKeyArn" | "sagemaker:OutputKmsKey" => Param::DataKmsKeys,
+                // The role's own account is always in the condition.
+                "aws:ResourceAccount" => Param::S3BucketAccounts,
+                _ => continue,
+            };
+            for value in values {
+                if param == Param::S3BucketAccounts && value == account {
                     continue;
                 }
-                let Value::Object(keys) = keys else { continue };
-                for (key, values) in keys {
-                    let param = match key.as_str() {
-                        "sagemaker:VpcSubnets" => Param::VpcSubnets,
-                        "sagemaker:VpcSecurityGroupIds" => Param::VpcSecurityGroups,
-                        // Role Manager's templates use the keys IAM has since deprecated.
-                        "sagemaker:VolumeKmsKeyArn" | "sagemaker:VolumeKmsKey" => {
-                            Param::VolumeKmsKeys
-                        }
-                        "sagemaker:OutputKmsKeyArn" | "sagemaker:OutputKmsKey" => {
-                            Param::DataKmsKeys
-                        }
-                        // The role's own account is always in the condition.
-                        "aws:ResourceAccount" => Param::S3BucketAccounts,
-                        _ => continue,
-                    };
-                    for value in strings(Some(values)) {
-                        if param == Param::S3BucketAccounts && value == account {
-                            continue;
-                        }
-                        add(param, &value);
-                    }
-                }
+                add(param, &value);
             }
         }
         for resource in unknown {
@@ -700,26 +693,6 @@ fn statement_name(sid: &str, index: usize) -> String {
     }
 }
 
-fn statements(document: &Value) -> Vec<&Value> {
-    match document.get("Statement") {
-        Some(Value::Array(items)) => items.iter().collect(),
-        Some(single @ Value::Object(_)) => vec![single],
-        _ => Vec::new(),
-    }
-}
-
-fn strings(value: Option<&Value>) -> Vec<String> {
-    match value {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 /// `SageMaker <persona> persona role: <activities>`, as the planner describes a role.
 fn is_default_description(description: &str) -> bool {
     default_description_persona(description).is_some()
@@ -802,13 +775,11 @@ fn persona_and_activities(
 fn trust_regions(trust: &Value) -> Vec<String> {
     let mut regions = BTreeSet::new();
     for statement in statements(trust) {
-        let Some(Value::Object(operators)) = statement.get("Condition") else {
-            return Vec::new();
-        };
-        let arns: Vec<String> = operators
-            .values()
-            .filter_map(|keys| keys.get("aws:SourceArn"))
-            .flat_map(|v| strings(Some(v)))
+        let arns: Vec<String> = statement
+            .conditions()
+            .into_iter()
+            .filter(|(_, key, _)| *key == "aws:SourceArn")
+            .flat_map(|(_, _, values)| values)
             .collect();
         if arns.is_empty() {
             return Vec::new();
