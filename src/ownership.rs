@@ -71,6 +71,13 @@ impl Owner {
         }
     }
 
+    /// The owner a role's or policy's tags name, when both ownership tags are present.
+    pub fn of(tags: &BTreeMap<String, String>) -> Option<Owner> {
+        let stack_id = tag_value(tags, OWNER_STACK_TAG)?;
+        let logical_id = tag_value(tags, OWNER_LOGICAL_ID_TAG)?;
+        Some(Owner::new(stack_id, logical_id))
+    }
+
     pub fn owns(&self, tags: &BTreeMap<String, String>) -> bool {
         self.claim(tags) == Claim::Ours
     }

@@ -16,7 +16,7 @@ use crate::compare::{
 };
 use crate::context::{AccountSource, Partition, StackContext};
 use crate::iam::inventory;
-use crate::ownership::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, tag_value};
+use crate::ownership::Owner;
 use crate::plan::{self, Plan};
 
 #[derive(Debug, clap::Args)]
@@ -189,11 +189,8 @@ fn live(
 /// The stack a properties file is planned in against a live role: the owner's (ownership
 /// tags), else the flags with the role's partition and account (unless given).
 fn role_context(role: &crate::iam::RoleState, stack: &StackArgs) -> Result<StackContext, CliError> {
-    if let (Some(stack_id), Some(logical_id)) = (
-        tag_value(&role.tags, OWNER_STACK_TAG),
-        tag_value(&role.tags, OWNER_LOGICAL_ID_TAG),
-    ) {
-        if let Ok(context) = StackContext::from_stack_id(stack_id, logical_id) {
+    if let Some(owner) = Owner::of(&role.tags) {
+        if let Ok(context) = StackContext::from_stack_id(&owner.stack_id, &owner.logical_id) {
             return Ok(context);
         }
     }

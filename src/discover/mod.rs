@@ -23,7 +23,7 @@ use crate::catalog::{self, ActivityIndex, Param};
 use crate::compare;
 use crate::context::{Partition, StackContext};
 use crate::iam::inventory::RoleInventory;
-use crate::ownership::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, is_reserved_tag_key, tag_value};
+use crate::ownership::{Owner, is_reserved_tag_key};
 use crate::plan::{self, naming::INLINE_POLICY_NAME};
 use crate::policy::{Statement, statements};
 use crate::properties::{
@@ -77,13 +77,10 @@ pub fn is_candidate_name(name: &str) -> bool {
 /// Who made the role, or why it is none of ours to declare.
 pub fn classify(inventory: &RoleInventory) -> Result<Origin, String> {
     let role = &inventory.role;
-    if let (Some(stack_id), Some(logical_id)) = (
-        tag_value(&role.tags, OWNER_STACK_TAG),
-        tag_value(&role.tags, OWNER_LOGICAL_ID_TAG),
-    ) {
+    if let Some(owner) = Owner::of(&role.tags) {
         return Ok(Origin::PersonaRole {
-            stack_id: stack_id.clone(),
-            logical_id: logical_id.clone(),
+            stack_id: owner.stack_id,
+            logical_id: owner.logical_id,
         });
     }
     if !is_candidate_name(&role.name) {
@@ -288,8 +285,7 @@ fn read(inventory: &RoleInventory, origin: &Origin) -> Reading {
                 logical_id,
             } => {
                 compare::is_own_policy(&role.name, &policy.name)
-                    && tag_value(&policy.tags, OWNER_STACK_TAG) == Some(stack_id)
-                    && tag_value(&policy.tags, OWNER_LOGICAL_ID_TAG) == Some(logical_id)
+                    && Owner::new(stack_id, logical_id).owns(&policy.tags)
             }
             Origin::RoleManager => false,
         };

@@ -9,9 +9,7 @@ use serde_json::Value;
 use super::state::read_actual;
 use super::{Iam, IamError, RoleState, SdkIam};
 use crate::arn::Arn;
-use crate::ownership::{
-    ADOPTED_TAG, OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Owner, fold_key, tag_value,
-};
+use crate::ownership::{ADOPTED_TAG, OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Owner, fold_key};
 use crate::plan::{
     INLINE_LIMIT, InlinePolicy, MANAGED_LIMIT, ManagedPolicy, Plan, PlanTag, QuotaUsage, RolePlan,
     iam_size,
@@ -83,14 +81,7 @@ pub async fn read_role(iam: &SdkIam, name: &str) -> Result<Option<RoleInventory>
         return Ok(None);
     };
     // The role's own managed policies are found by its ownership tags, when it has them.
-    let owner = Owner {
-        stack_id: tag_value(&role.tags, OWNER_STACK_TAG)
-            .cloned()
-            .unwrap_or_default(),
-        logical_id: tag_value(&role.tags, OWNER_LOGICAL_ID_TAG)
-            .cloned()
-            .unwrap_or_default(),
-    };
+    let owner = Owner::of(&role.tags).unwrap_or_else(|| Owner::new("", ""));
     let actual = read_actual(iam, role, &[], &owner).await?;
     let mut attached = Vec::new();
     for arn in &actual.attached_policy_arns {
