@@ -296,7 +296,9 @@ pub const TEMPLATE_BEGIN: &str =
     "  # generated from src/boundary.rs; `UPDATE_GOLDEN=1 cargo test --test boundary` rewrites it";
 pub const TEMPLATE_END: &str = "  # end of the generated permissions boundary";
 
-/// The section of `template.yaml` between (and including) the markers.
+#[cfg(feature = "cli")]
+/// The section of `template.yaml` between (and including) the markers; written as YAML, so
+/// only with the CLI's dependencies.
 pub fn template_section() -> Result<String, serde_yaml_ng::Error> {
     let yaml = crate::yaml::template(&json!({ LOGICAL_ID: template_resource() }))?;
     let mut section = format!("{TEMPLATE_BEGIN}\n");

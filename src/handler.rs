@@ -21,7 +21,7 @@ use crate::cfn::{
 };
 use crate::cloudformation::SdkStacks;
 use crate::context::StackContext;
-use crate::discover::console;
+use crate::catalog::console;
 use crate::guardrails::Guardrails;
 use crate::iam::state::{self, Deletion};
 use crate::iam::{self, Change, CreateRoleError, Iam, RoleState, SdkIam};

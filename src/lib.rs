@@ -7,10 +7,12 @@ pub mod arn;
 pub mod boundary;
 pub mod catalog;
 pub mod cfn;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod cloudformation;
 pub mod compare;
 pub mod context;
+#[cfg(feature = "cli")]
 pub mod discover;
 pub mod export;
 pub mod guardrails;
@@ -23,8 +25,11 @@ pub mod plan;
 pub mod policy;
 pub mod properties;
 pub mod reference;
+#[cfg(feature = "cli")]
 pub mod schema;
 pub mod stack_check;
 pub mod time;
+#[cfg(feature = "cli")]
 pub mod usage;
+#[cfg(feature = "cli")]
 pub mod yaml;

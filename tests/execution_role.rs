@@ -341,7 +341,7 @@ fn taking_over_unowned_roles_needs_the_adoption_switch() {
 /// the console's policy names under its path, and covers every console policy discover knows.
 #[test]
 fn console_policies_are_deletable_only_by_name_and_under_the_adoption_switch() {
-    use persona_role::discover::console;
+    use persona_role::catalog::console;
     use persona_role::guardrails::glob_match;
     let template = template();
     let policies = template["Resources"]["ExecutionRole"]["Properties"]["Policies"]

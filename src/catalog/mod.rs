@@ -3,6 +3,7 @@
 
 mod canvas;
 mod compute;
+pub mod console;
 mod data;
 mod experiments;
 mod jobs;

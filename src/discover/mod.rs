@@ -10,16 +10,13 @@
 //! Whatever cannot be mapped — a statement edited by hand, a policy nothing here made, an S3
 //! prefix where only buckets can be declared — is listed, never dropped silently.
 
-pub mod console;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value, json};
 
 use crate::arn::Arn;
-
-use crate::catalog::{self, ActivityIndex, Param};
+use crate::catalog::{self, ActivityIndex, Param, console};
 use crate::compare;
 use crate::context::{Partition, StackContext};
 use crate::iam::inventory::RoleInventory;
