@@ -15,13 +15,13 @@ use thiserror::Error;
 use tracing::Instrument;
 
 use crate::arn::Arn;
+use crate::catalog::console;
 use crate::cfn::{
     self, AnswerRetry, DEFAULT_SERVICE_TIMEOUT, PLACEHOLDER_PREFIX, PutError, Request, RequestType,
     Response, Signature, Status,
 };
 use crate::cloudformation::SdkStacks;
 use crate::context::StackContext;
-use crate::catalog::console;
 use crate::guardrails::Guardrails;
 use crate::iam::state::{self, Deletion};
 use crate::iam::{self, Change, CreateRoleError, Iam, RoleState, SdkIam};

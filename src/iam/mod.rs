@@ -11,6 +11,7 @@ pub mod diff;
 pub mod inventory;
 pub mod operations;
 pub mod state;
+pub mod waves;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;

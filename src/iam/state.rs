@@ -3,11 +3,15 @@
 //! teardown alike.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+
+use futures_util::StreamExt;
+use futures_util::stream;
 
 use crate::ownership::{Claim, Owner};
 
 use super::diff::{self, teardown, undo};
-use super::{ALREADY_EXISTS, Actual, Change, Iam, IamError, PolicyState, RoleState};
+use super::{ALREADY_EXISTS, Actual, Change, Iam, IamError, PolicyState, RoleState, waves};
 
 /// What a Delete found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,13 +31,18 @@ pub async fn read_actual<I: Iam>(
     planned_policy_arns: &[String],
     owner: &Owner,
 ) -> Result<Actual, IamError> {
-    let inline_policies = iam.inline_policies(&role.name).await?;
-    let attached_policy_arns = iam.attached_policy_arns(&role.name).await?;
+    let (inline_policies, attached_policy_arns, listed) = futures_util::join!(
+        iam.inline_policies(&role.name),
+        iam.attached_policy_arns(&role.name),
+        list_own_candidates(iam, &role, planned_policy_arns, owner),
+    );
+    let (inline_policies, attached_policy_arns) = (inline_policies?, attached_policy_arns?);
     let own_policies = own_policies(
         iam,
         &role,
         planned_policy_arns,
         &attached_policy_arns,
+        listed?,
         owner,
     )
     .await?;
@@ -54,8 +63,9 @@ pub async fn planned_policies<I: Iam>(
     owner: &Owner,
 ) -> Result<BTreeMap<String, PolicyState>, IamError> {
     let mut found = BTreeMap::new();
-    for arn in planned {
-        if let Some(state) = iam.get_policy(arn).await? {
+    let states = concurrently(planned.iter().map(|arn| iam.get_policy(arn))).await;
+    for (arn, state) in planned.iter().zip(states) {
+        if let Some(state) = state? {
             if owner.claim(&state.tags) != Claim::Ours {
                 return Err(IamError::ForeignPolicy { arn: arn.clone() });
             }
@@ -65,18 +75,36 @@ pub async fn planned_policies<I: Iam>(
     Ok(found)
 }
 
+/// The planned policies as [`planned_policies`] finds them, and the managed policies the account
+/// lists under the role's path: the reads [`own_policies`] starts from, made together.
+async fn list_own_candidates<I: Iam>(
+    iam: &I,
+    role: &RoleState,
+    planned: &[String],
+    owner: &Owner,
+) -> Result<(BTreeMap<String, PolicyState>, Vec<String>), IamError> {
+    let listing = async {
+        match role.own_policy_prefix() {
+            Some(_) => iam.local_policy_arns(&role.path).await,
+            None => Ok(Vec::new()),
+        }
+    };
+    let (found, listed) = futures_util::join!(planned_policies(iam, planned, owner), listing);
+    Ok((found?, listed?))
+}
+
 /// The role's own managed policies (`<path><role>-<n>` with this resource's ownership tags):
 /// the planned ones, and every other of that form the account lists under the role's path or
 /// the role has attached. Listing rather than probing `-1`, `-2`, … finds them past any gap a
 /// partial delete left.
-pub async fn own_policies<I: Iam>(
+async fn own_policies<I: Iam>(
     iam: &I,
     role: &RoleState,
     planned: &[String],
     attached: &BTreeSet<String>,
+    (mut found, listed): (BTreeMap<String, PolicyState>, Vec<String>),
     owner: &Owner,
 ) -> Result<BTreeMap<String, PolicyState>, IamError> {
-    let mut found = planned_policies(iam, planned, owner).await?;
     let Some(prefix) = role.own_policy_prefix() else {
         return Ok(found);
     };
@@ -87,14 +115,16 @@ pub async fn own_policies<I: Iam>(
             && arn[prefix.len()..].bytes().all(|b| b.is_ascii_digit())
             && arn.len() > prefix.len()
     };
-    let listed = iam.local_policy_arns(&role.path).await?;
-    let candidates: BTreeSet<&String> = listed
+    let candidates: Vec<&String> = listed
         .iter()
         .chain(attached.iter())
         .filter(|arn| numbered(arn) && !planned.contains(arn))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
         .collect();
-    for arn in candidates {
-        if let Some(state) = iam.get_policy(arn).await?
+    let states = concurrently(candidates.iter().map(|arn| iam.get_policy(arn))).await;
+    for (arn, state) in candidates.into_iter().zip(states) {
+        if let Some(state) = state?
             && owner.owns(&state.tags)
         {
             found.insert(arn.clone(), state);
@@ -103,9 +133,25 @@ pub async fn own_policies<I: Iam>(
     Ok(found)
 }
 
-/// Applies changes in order; each one that succeeds is appended to `done`. A CreatePolicy that
-/// finds its policy already there (its earlier attempt's answer was lost, or a redelivered event
-/// made it) converges on it when it is this resource's own.
+/// At most this many calls of one event are in flight at once: a wave is as wide as IAM's
+/// quotas let it be (20 managed policies per role), and wider bursts only meet throttling.
+pub const MAX_CALLS_IN_FLIGHT: usize = 8;
+
+/// Runs the calls concurrently, at most [`MAX_CALLS_IN_FLIGHT`] at once, and returns every
+/// result in the calls' order (none is dropped when another fails). The calls are collected
+/// first so that the returned future holds no closure (which would keep it from being `Send`).
+pub fn concurrently<F: Future>(
+    calls: impl IntoIterator<Item = F>,
+) -> impl Future<Output = Vec<F::Output>> {
+    let calls: Vec<F> = calls.into_iter().collect();
+    stream::iter(calls).buffered(MAX_CALLS_IN_FLIGHT).collect()
+}
+
+/// Applies changes wave by wave ([`waves::waves`]): a wave's changes run together, the next
+/// wave only once all of them succeeded. Each change that succeeds is appended to `done`, even
+/// when another of its wave failed, so an undo knows everything that was made. A CreatePolicy
+/// that finds its policy already there (its earlier attempt's answer was lost, or a redelivered
+/// event made it) converges on it when it is this resource's own.
 pub async fn apply<I: Iam>(
     iam: &I,
     role: &str,
@@ -113,20 +159,43 @@ pub async fn apply<I: Iam>(
     owner: &Owner,
     done: &mut Vec<Change>,
 ) -> Result<(), IamError> {
-    for change in changes {
-        match iam.apply(role, change).await {
-            Ok(()) => {}
-            Err(e) if e.code() == Some(ALREADY_EXISTS) => {
-                let Change::CreatePolicy { arn, document, .. } = change else {
-                    return Err(e);
-                };
-                adopt_created_policy(iam, role, arn, document, owner).await?;
+    for wave in waves::waves(changes) {
+        let results = concurrently(
+            wave.iter()
+                .map(|change| apply_one(iam, role, change, owner)),
+        )
+        .await;
+        let mut failure = None;
+        for (change, result) in wave.into_iter().zip(results) {
+            match result {
+                Ok(()) => done.push(change.clone()),
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
             }
-            Err(e) => return Err(e),
         }
-        done.push(change.clone());
+        if let Some(e) = failure {
+            return Err(e);
+        }
     }
     Ok(())
+}
+
+async fn apply_one<I: Iam>(
+    iam: &I,
+    role: &str,
+    change: &Change,
+    owner: &Owner,
+) -> Result<(), IamError> {
+    match iam.apply(role, change).await {
+        Err(e) if e.code() == Some(ALREADY_EXISTS) => {
+            let Change::CreatePolicy { arn, document, .. } = change else {
+                return Err(e);
+            };
+            adopt_created_policy(iam, role, arn, document, owner).await
+        }
+        result => result,
+    }
 }
 
 /// A policy that CreatePolicy found existing: this resource's own one is brought to `document`;
@@ -162,8 +231,9 @@ pub async fn sweep_planned<I: Iam>(
     owner: &Owner,
 ) -> Result<(), IamError> {
     let mut changes = Vec::new();
-    for arn in planned {
-        if let Some(state) = iam.get_policy(arn).await?
+    let states = concurrently(planned.iter().map(|arn| iam.get_policy(arn))).await;
+    for (arn, state) in planned.iter().zip(states) {
+        if let Some(state) = state?
             && owner.owns(&state.tags)
         {
             changes.push(Change::DeletePolicy {
@@ -183,15 +253,21 @@ pub async fn ensure_deletable<I: Iam>(
     role: &str,
     changes: &[Change],
 ) -> Result<(), IamError> {
-    for change in changes {
-        if let Change::DeletePolicy { arn, .. } = change {
-            let others = iam.other_attachments(arn, role).await?;
-            if !others.is_empty() {
-                return Err(IamError::PolicyInUse {
-                    arn: arn.clone(),
-                    entities: others.join(", "),
-                });
-            }
+    let deleted: Vec<&String> = changes
+        .iter()
+        .filter_map(|change| match change {
+            Change::DeletePolicy { arn, .. } => Some(arn),
+            _ => None,
+        })
+        .collect();
+    let found = concurrently(deleted.iter().map(|arn| iam.other_attachments(arn, role))).await;
+    for (arn, others) in deleted.into_iter().zip(found) {
+        let others = others?;
+        if !others.is_empty() {
+            return Err(IamError::PolicyInUse {
+                arn: arn.clone(),
+                entities: others.join(", "),
+            });
         }
     }
     Ok(())

@@ -1,0 +1,307 @@
+//! Which changes may run at the same time. A list of changes (a diff, a teardown, an undo) is
+//! in an order that is always safe; this splits it into waves, each wave's changes independent
+//! of one another, so that the answer waits for IAM's dependency chain rather than for every
+//! call in turn. Pure: the order constraints are data, tested as a table.
+
+use super::Change;
+
+/// What a change touches: two changes with the same subject keep their order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Subject<'a> {
+    /// A managed policy (create, versions, tags, attach, detach, delete).
+    Policy(&'a str),
+    /// An inline policy of the role.
+    Inline(&'a str),
+    /// The role's description and session duration.
+    RoleSettings,
+    /// The role's trust policy.
+    Trust,
+    /// The role's permissions boundary.
+    Boundary,
+    /// The role's tags.
+    RoleTags,
+    /// One instance profile's membership.
+    Profile(&'a str),
+    /// The role itself: nothing may pass its deletion.
+    Role,
+}
+
+fn subject(change: &Change) -> Subject<'_> {
+    match change {
+        Change::CreatePolicy { arn, .. }
+        | Change::DeletePolicyVersion { arn, .. }
+        | Change::CreatePolicyVersion { arn, .. }
+        | Change::TagPolicy { arn, .. }
+        | Change::UntagPolicy { arn, .. }
+        | Change::DetachRolePolicy { arn }
+        | Change::AttachRolePolicy { arn }
+        | Change::DeletePolicy { arn, .. } => Subject::Policy(arn),
+        Change::PutRolePolicy { name, .. } | Change::DeleteRolePolicy { name } => {
+            Subject::Inline(name)
+        }
+        Change::UpdateRole { .. } => Subject::RoleSettings,
+        Change::UpdateAssumeRolePolicy { .. } => Subject::Trust,
+        Change::PutRolePermissionsBoundary { .. } => Subject::Boundary,
+        Change::TagRole { .. } | Change::UntagRole { .. } => Subject::RoleTags,
+        Change::RemoveRoleFromInstanceProfile { profile } => Subject::Profile(profile),
+        Change::DeleteRole => Subject::Role,
+    }
+}
+
+/// Whether the change can give the role a permission it did not have.
+fn grants(change: &Change) -> bool {
+    matches!(
+        change,
+        Change::PutRolePolicy { .. }
+            | Change::AttachRolePolicy { .. }
+            | Change::CreatePolicyVersion { .. }
+    )
+}
+
+/// Whether `later` must wait for `earlier` (which comes before it in the list).
+fn must_follow(earlier: &Change, later: &Change) -> bool {
+    let (a, b) = (subject(earlier), subject(later));
+    a == b
+        || a == Subject::Role
+        || b == Subject::Role
+        // The ceiling is in place before anything new is granted under it.
+        || (a == Subject::Boundary && grants(later))
+        // Quotas: room is made before it is taken (managed policies per role, the role's
+        // inline policy characters).
+        || (matches!(earlier, Change::DetachRolePolicy { .. })
+            && matches!(later, Change::AttachRolePolicy { .. }))
+        || (matches!(earlier, Change::DeleteRolePolicy { .. })
+            && matches!(later, Change::PutRolePolicy { .. }))
+}
+
+/// The changes in waves: every change lands one wave after the last change it must follow, so
+/// the waves in order keep every constraint of the list's order, and nothing inside a wave
+/// depends on anything else in it. Within a wave, changes keep their list order.
+pub fn waves(changes: &[Change]) -> Vec<Vec<&Change>> {
+    let mut wave_of: Vec<usize> = Vec::with_capacity(changes.len());
+    let mut waves: Vec<Vec<&Change>> = Vec::new();
+    for (i, change) in changes.iter().enumerate() {
+        let wave = changes[..i]
+            .iter()
+            .zip(&wave_of)
+            .filter(|(earlier, _)| must_follow(earlier, change))
+            .map(|(_, wave)| wave + 1)
+            .max()
+            .unwrap_or(0);
+        wave_of.push(wave);
+        if waves.len() <= wave {
+            waves.resize_with(wave + 1, Vec::new);
+        }
+        waves[wave].push(change);
+    }
+    waves
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn create_policy(arn: &str) -> Change {
+        Change::CreatePolicy {
+            name: arn.to_owned(),
+            path: "/".to_owned(),
+            arn: arn.to_owned(),
+            document: json!({}),
+            tags: Vec::new(),
+        }
+    }
+    fn attach(arn: &str) -> Change {
+        Change::AttachRolePolicy {
+            arn: arn.to_owned(),
+        }
+    }
+    fn detach(arn: &str) -> Change {
+        Change::DetachRolePolicy {
+            arn: arn.to_owned(),
+        }
+    }
+    fn delete_policy(arn: &str) -> Change {
+        Change::DeletePolicy {
+            arn: arn.to_owned(),
+            old_versions: Vec::new(),
+        }
+    }
+    fn put(name: &str) -> Change {
+        Change::PutRolePolicy {
+            name: name.to_owned(),
+            document: json!({}),
+        }
+    }
+    fn delete_inline(name: &str) -> Change {
+        Change::DeleteRolePolicy {
+            name: name.to_owned(),
+        }
+    }
+    fn version(arn: &str) -> Change {
+        Change::CreatePolicyVersion {
+            arn: arn.to_owned(),
+            document: json!({}),
+        }
+    }
+    fn prune(arn: &str) -> Change {
+        Change::DeletePolicyVersion {
+            arn: arn.to_owned(),
+            version_id: "v1".to_owned(),
+        }
+    }
+    fn boundary() -> Change {
+        Change::PutRolePermissionsBoundary {
+            arn: "b".to_owned(),
+        }
+    }
+    fn tag() -> Change {
+        Change::TagRole { tags: Vec::new() }
+    }
+    fn untag() -> Change {
+        Change::UntagRole { keys: Vec::new() }
+    }
+    fn trust() -> Change {
+        Change::UpdateAssumeRolePolicy {
+            document: json!({}),
+        }
+    }
+    fn profile(name: &str) -> Change {
+        Change::RemoveRoleFromInstanceProfile {
+            profile: name.to_owned(),
+        }
+    }
+
+    /// Each wave as the list indexes of its changes.
+    fn layout(changes: &[Change]) -> Vec<Vec<usize>> {
+        waves(changes)
+            .iter()
+            .map(|wave| {
+                wave.iter()
+                    .filter_map(|c| changes.iter().position(|x| std::ptr::eq(x, *c)))
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn changes_wait_only_for_what_they_depend_on() {
+        type Row = (&'static str, Vec<Change>, Vec<Vec<usize>>);
+        let rows: Vec<Row> = vec![
+            ("nothing to do", vec![], vec![]),
+            (
+                "a Create's policies: made together, then attached together",
+                vec![
+                    create_policy("p1"),
+                    create_policy("p2"),
+                    put("inline"),
+                    attach("p1"),
+                    attach("p2"),
+                    attach("aws-managed"),
+                ],
+                vec![vec![0, 1, 2, 5], vec![3, 4]],
+            ),
+            (
+                "a teardown: out of everything at once, own policies deleted after their detach, the role last",
+                vec![
+                    profile("ip"),
+                    detach("p1"),
+                    detach("aws-managed"),
+                    delete_inline("inline"),
+                    delete_policy("p1"),
+                    Change::DeleteRole,
+                ],
+                vec![vec![0, 1, 2, 3], vec![4], vec![5]],
+            ),
+            (
+                "an undo: reverse of what was done, then the role",
+                vec![
+                    detach("p2"),
+                    detach("p1"),
+                    delete_inline("inline"),
+                    delete_policy("p2"),
+                    delete_policy("p1"),
+                    Change::DeleteRole,
+                ],
+                vec![vec![0, 1, 2], vec![3, 4], vec![5]],
+            ),
+            (
+                "the boundary is set before anything new is granted, not before removals",
+                vec![
+                    boundary(),
+                    trust(),
+                    version("p1"),
+                    detach("old"),
+                    put("inline"),
+                    attach("new"),
+                ],
+                vec![vec![0, 1, 3], vec![2, 4, 5]],
+            ),
+            (
+                "room before taking it: detach before any attach, inline delete before any put",
+                vec![
+                    detach("old"),
+                    delete_inline("persona-role-2"),
+                    put("persona-role"),
+                    attach("new"),
+                ],
+                vec![vec![0, 1], vec![2, 3]],
+            ),
+            (
+                "a policy's versions in order: prune, then the new default",
+                vec![
+                    prune("p1"),
+                    prune("p1"),
+                    version("p1"),
+                    prune("p2"),
+                    version("p2"),
+                ],
+                vec![vec![0, 3], vec![1, 4], vec![2]],
+            ),
+            (
+                "tag and untag of the role keep their order",
+                vec![tag(), untag(), trust()],
+                vec![vec![0, 2], vec![1]],
+            ),
+        ];
+        for (name, changes, expected) in rows {
+            assert_eq!(layout(&changes), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn every_order_constraint_of_the_list_holds_across_waves() {
+        let changes = vec![
+            boundary(),
+            tag(),
+            untag(),
+            create_policy("p1"),
+            prune("p2"),
+            version("p2"),
+            detach("old"),
+            delete_inline("old-inline"),
+            put("inline"),
+            attach("p1"),
+            delete_policy("old"),
+            profile("ip"),
+            Change::DeleteRole,
+        ];
+        let waves = waves(&changes);
+        let wave_of = |c: &Change| {
+            waves
+                .iter()
+                .position(|w| w.iter().any(|x| std::ptr::eq(*x, c)))
+        };
+        assert_eq!(waves.iter().map(Vec::len).sum::<usize>(), changes.len());
+        for (i, earlier) in changes.iter().enumerate() {
+            for later in &changes[i + 1..] {
+                if must_follow(earlier, later) {
+                    assert!(
+                        wave_of(earlier) < wave_of(later),
+                        "{earlier:?} must come before {later:?}"
+                    );
+                }
+            }
+        }
+    }
+}
