@@ -364,7 +364,10 @@ async fn an_attachment_iam_cannot_find_is_retried_then_fails_leaving_nothing() {
         .count();
     // The missing policy is attached in the first wave, beside the own policies' creation; their
     // attachments wait for that wave, so none is made.
-    assert_eq!(attempts, 5, "the missing one five times, nothing else attached");
+    assert_eq!(
+        attempts, 5,
+        "the missing one five times, nothing else attached"
+    );
     assert_gone(&name).await;
 }
 

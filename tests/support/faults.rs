@@ -2,7 +2,8 @@
 //! of calls with `Throttling` (at random, or beyond a calls-per-second budget), and on chosen
 //! calls loses the answer (the call takes effect, the client never hears back), hangs, or
 //! answers `NoSuchEntity` as IAM does right after a create. Everything else is forwarded to moto
-//! unchanged. Counts what it saw and what it injected.
+//! unchanged, after a fixed latency if one is set (IAM's round trip, for the round-trip
+//! benchmark). Counts what it saw and what it injected.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -42,6 +43,8 @@ struct State {
     seen: BTreeMap<String, usize>,
     injected: BTreeMap<&'static str, usize>,
     random: u64,
+    /// Added to every forwarded call.
+    latency: Duration,
 }
 
 /// The proxy; cheap to clone, shared by all its connections.
@@ -81,6 +84,12 @@ impl FaultProxy {
     pub fn throttle(&self, share: f64) -> &Self {
         let per_mille = (share.clamp(0.0, 1.0) * 1000.0).round();
         self.state.lock().unwrap().throttle_per_mille = per_mille as u32;
+        self
+    }
+
+    /// Holds every forwarded call this long before forwarding it, as a distant IAM would.
+    pub fn latency(&self, latency: Duration) -> &Self {
+        self.state.lock().unwrap().latency = latency;
         self
     }
 
@@ -215,6 +224,8 @@ fn serve(client: TcpStream, upstream: &str, state: &Mutex<State>) {
                 return;
             }
             None => {
+                let latency = state.lock().unwrap().latency;
+                std::thread::sleep(latency);
                 let Some((status, body, content_type)) = forward(&request, upstream) else {
                     return;
                 };
