@@ -250,6 +250,14 @@ mod tests {
         }
     }
 
+    /// What happened, the values expected `(name, value)`, and the members that must be absent.
+    type Row = (
+        &'static str,
+        EventFacts,
+        Vec<(&'static str, u64)>,
+        Vec<&'static str>,
+    );
+
     /// Each event's metric values: `(name, value)`, absent names left out of the document.
     #[test]
     fn the_metrics_of_each_kind_of_event() {
@@ -263,7 +271,7 @@ mod tests {
             retries: 0,
             throttles: 0,
         };
-        let rows: Vec<(&str, EventFacts, Vec<(&str, u64)>, Vec<&str>)> = vec![
+        let rows: Vec<Row> = vec![
             (
                 "a Create that succeeded",
                 EventFacts {

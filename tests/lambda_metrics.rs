@@ -96,6 +96,9 @@ fn the_validator_accepts_the_specifications_example() {
     validate(&example.to_string()).unwrap();
 }
 
+/// A change that makes a valid document invalid.
+type Breaks = Box<dyn Fn(&mut Value)>;
+
 #[test]
 fn the_validator_refuses_what_the_specification_forbids() {
     let valid = || {
@@ -113,7 +116,7 @@ fn the_validator_refuses_what_the_specification_forbids() {
         })
     };
     let directive = "/_aws/CloudWatchMetrics/0";
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    let cases: Vec<(&str, Breaks)> = vec![
         ("no _aws", Box::new(|d| d["_aws"] = json!(null))),
         (
             "a timestamp in seconds",

@@ -72,6 +72,29 @@ fn the_binary_handles_create_update_delete_through_the_runtime_api() {
         .count();
     assert!(create_changes >= 2, "CreateRole and PutRolePolicy at least");
     assert!(changes > create_changes);
+
+    // Metrics: one embedded-metric-format line per event on stdout, among the logs, named by
+    // the function's AWS_LAMBDA_FUNCTION_NAME, counting the calls of the function's own client.
+    let metric_lines: Vec<String> = logs
+        .iter()
+        .filter(|l| l.starts_with("{\"_aws\""))
+        .cloned()
+        .collect();
+    let documents = emf::validated(&metric_lines);
+    let types: Vec<&str> = documents
+        .iter()
+        .map(|d| d["RequestType"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["Create", "Update", "Delete"], "{metric_lines:#?}");
+    for document in &documents {
+        assert_eq!(document["FunctionName"], "persona-role");
+        assert_eq!(document["Succeeded"], 1, "{document}");
+        assert!(document["IamCalls"].as_u64().unwrap() > 0, "{document}");
+        assert!(
+            document["CloudFormationCalls"].as_u64().unwrap() > 0,
+            "{document}"
+        );
+    }
 }
 
 #[test]
