@@ -36,6 +36,8 @@ use crate::stack_check::{self, Stacks, Unverified};
 pub const ALLOW_LOOPBACK_ENV: &str = "RESPONSE_URL_ALLOW_LOOPBACK";
 /// The function's name, as Lambda sets it: the metrics' `FunctionName` dimension.
 pub const FUNCTION_NAME_ENV: &str = "AWS_LAMBDA_FUNCTION_NAME";
+/// The function's application log level, as Lambda sets it from its logging configuration.
+pub const LOG_LEVEL_ENV: &str = "AWS_LAMBDA_LOG_LEVEL";
 /// The `FunctionName` of metrics when the function runs outside Lambda.
 pub const LOCAL_FUNCTION_NAME: &str = "persona-role-local";
 
@@ -106,6 +108,8 @@ pub struct Settings {
     pub guardrails: Guardrails,
     /// The metrics' `FunctionName` dimension.
     pub function_name: String,
+    /// The `level` of metric lines ([`metrics::line_level`]).
+    pub metric_level: &'static str,
     pub metric_sink: MetricSink,
 }
 
@@ -117,6 +121,7 @@ impl Default for Settings {
             max_answer_reserve: Duration::from_secs(5),
             guardrails: Guardrails::default(),
             function_name: LOCAL_FUNCTION_NAME.to_owned(),
+            metric_level: metrics::line_level(None),
             metric_sink: MetricSink::Stdout,
         }
     }
@@ -136,6 +141,7 @@ impl Settings {
             allow_loopback,
             guardrails: Guardrails::from_env(),
             function_name,
+            metric_level: metrics::line_level(std::env::var(LOG_LEVEL_ENV).ok().as_deref()),
             ..Settings::default()
         }
     }
@@ -262,6 +268,7 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
             });
         self.settings.metric_sink.write(metrics::line(
             &self.settings.function_name,
+            self.settings.metric_level,
             &facts,
             now_ms,
         ));

@@ -3,6 +3,11 @@
 //! Lambda hands it to CloudWatch Logs, and CloudWatch Logs extracts the metrics. No CloudWatch
 //! call and no permission beyond writing the function's own logs.
 //!
+//! Each line also carries a `level` and an RFC 3339 `timestamp`: with the JSON log format,
+//! Lambda's log-level filtering reads them, takes a line without them as INFO, and drops it
+//! when the function's level is WARN or above. A metric line carries the function's own level,
+//! so that no filtering drops it.
+//!
 //! Dimensions are few and closed: the function's name, and the request type (`Create`,
 //! `Update`, `Delete`, or `Unknown` for an event that is no valid request). Every metric is
 //! published under both `[FunctionName, RequestType]` and `[FunctionName]`, so that alarms
@@ -11,6 +16,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::cfn::RequestType;
+use crate::time;
 
 /// The CloudWatch namespace of every metric (`template.yaml`'s alarms name it too).
 pub const NAMESPACE: &str = "PersonaRole";
@@ -41,6 +47,23 @@ pub const IAM_THROTTLES: &str = "IamThrottles";
 pub const CLOUDFORMATION_CALLS: &str = "CloudFormationCalls";
 pub const CLOUDFORMATION_RETRIES: &str = "CloudFormationRetries";
 pub const CLOUDFORMATION_THROTTLES: &str = "CloudFormationThrottles";
+
+/// The levels Lambda's log-level filtering knows, least severe first.
+pub const LOG_LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+
+/// The level of metric lines: the function's application log level as Lambda sets it
+/// (`AWS_LAMBDA_LOG_LEVEL`, from the template's ApplicationLogLevel), which its filtering
+/// always keeps; INFO, Lambda's default, when it names none.
+pub fn line_level(configured: Option<&str>) -> &'static str {
+    configured
+        .and_then(|level| {
+            LOG_LEVELS
+                .iter()
+                .find(|known| known.eq_ignore_ascii_case(level.trim()))
+        })
+        .copied()
+        .unwrap_or("INFO")
+}
 
 /// Why an answer was FAILED: a closed set, each class its own metric (`Failed<Class>`), so that
 /// no free text ever becomes a metric or dimension.
@@ -140,8 +163,8 @@ pub struct EventFacts {
 }
 
 /// The EMF document of one event of `function`, its metrics stamped `timestamp_ms` (milliseconds
-/// since the epoch).
-pub fn document(function: &str, facts: &EventFacts, timestamp_ms: u64) -> Value {
+/// since the epoch), logged at `level` (see [`line_level`]).
+pub fn document(function: &str, level: &str, facts: &EventFacts, timestamp_ms: u64) -> Value {
     let request_type = facts
         .request_type
         .map_or(UNKNOWN_REQUEST_TYPE, RequestType::as_str);
@@ -217,6 +240,8 @@ pub fn document(function: &str, facts: &EventFacts, timestamp_ms: u64) -> Value 
             }],
         }),
     );
+    root.insert("level".to_owned(), json!(level));
+    root.insert("timestamp".to_owned(), json!(rfc3339(timestamp_ms)));
     root.insert(FUNCTION_NAME.to_owned(), json!(function));
     root.insert(REQUEST_TYPE.to_owned(), json!(request_type));
     for (name, _, value) in values {
@@ -227,8 +252,15 @@ pub fn document(function: &str, facts: &EventFacts, timestamp_ms: u64) -> Value 
 }
 
 /// [`document`] as one line of JSON.
-pub fn line(function: &str, facts: &EventFacts, timestamp_ms: u64) -> String {
-    document(function, facts, timestamp_ms).to_string()
+pub fn line(function: &str, level: &str, facts: &EventFacts, timestamp_ms: u64) -> String {
+    document(function, level, facts, timestamp_ms).to_string()
+}
+
+/// `2025-12-02T00:00:00.123Z`.
+fn rfc3339(timestamp_ms: u64) -> String {
+    let seconds = time::format(i64::try_from(timestamp_ms / 1000).unwrap_or(i64::MAX));
+    let whole = seconds.strip_suffix('Z').unwrap_or(&seconds);
+    format!("{whole}.{:03}Z", timestamp_ms % 1000)
 }
 
 #[cfg(test)]
@@ -347,7 +379,7 @@ mod tests {
             ),
         ];
         for (what, facts, expected, absent) in rows {
-            let document = document("persona-role", &facts, 1_764_633_600_000);
+            let document = document("persona-role", "INFO", &facts, 1_764_633_600_000);
             for (name, value) in expected {
                 assert_eq!(document[name], json!(value), "{what}: {name}");
             }
@@ -386,7 +418,7 @@ mod tests {
             (Some(RequestType::Delete), "Delete"),
             (None, "Unknown"),
         ] {
-            let document = document("fn-1", &facts(request_type), 1);
+            let document = document("fn-1", "WARN", &facts(request_type), 1);
             assert_eq!(document[REQUEST_TYPE], expected);
             assert_eq!(document[FUNCTION_NAME], "fn-1");
             assert_eq!(
@@ -398,7 +430,25 @@ mod tests {
                 NAMESPACE
             );
             assert_eq!(document["_aws"]["Timestamp"], 1);
+            assert_eq!(document["level"], "WARN");
+            assert_eq!(document["timestamp"], "1970-01-01T00:00:00.001Z");
         }
+    }
+
+    #[test]
+    fn metric_lines_carry_the_functions_own_log_level() {
+        for (configured, level) in [
+            (None, "INFO"),
+            (Some("warn"), "WARN"),
+            (Some(" ERROR "), "ERROR"),
+            (Some("FATAL"), "FATAL"),
+            (Some("trace"), "TRACE"),
+            (Some("loud"), "INFO"),
+            (Some(""), "INFO"),
+        ] {
+            assert_eq!(line_level(configured), level, "{configured:?}");
+        }
+        assert_eq!(rfc3339(1_764_633_600_123), "2025-12-02T00:00:00.123Z");
     }
 
     #[test]
@@ -420,7 +470,7 @@ mod tests {
             iam: NONE,
             cloudformation: NONE,
         };
-        let line = line("fn\nwith a newline", &facts, 5);
+        let line = line("fn\nwith a newline", "INFO", &facts, 5);
         assert!(!line.contains('\n'));
         let parsed: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(parsed[FUNCTION_NAME], "fn\nwith a newline");
