@@ -7,6 +7,7 @@
 
 mod support;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use persona_role::guardrails::Guardrails;
@@ -522,4 +523,93 @@ async fn an_answer_that_is_not_delivered_counts_as_delivery_failed() {
     assert_eq!(document["Succeeded"], 1);
     assert_eq!(document["AnswerDeliveryFailed"], 1);
     assert_eq!(document["Unanswered"], 0);
+}
+
+// ----------------------------------------------------------------- the template's alarms
+
+/// Every metric name a line can carry.
+fn emittable() -> BTreeSet<String> {
+    let counts = metrics::CallCounts::default();
+    let mut answers = vec![metrics::Answer::Unanswered];
+    for failure in std::iter::once(None).chain(metrics::FailureClass::ALL.map(Some)) {
+        for delivered in [true, false] {
+            answers.push(metrics::Answer::Sent {
+                failure,
+                delivered,
+                time_ms: 1,
+            });
+        }
+    }
+    answers
+        .into_iter()
+        .flat_map(|answer| {
+            let facts = metrics::EventFacts {
+                request_type: None,
+                answer,
+                iam: counts,
+                cloudformation: counts,
+            };
+            let document = metrics::document("f", "INFO", &facts, 1);
+            metric_names(&document)
+                .into_iter()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The template's alarms watch metrics the function writes, in its namespace, under the
+/// dimension set of the function alone, and tell the alarm topic when one is given.
+#[test]
+fn the_templates_alarms_watch_metrics_the_function_writes() {
+    let template: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(root().join("template.yaml")).unwrap())
+            .unwrap();
+    let emittable = emittable();
+    let mut watched = BTreeMap::new();
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        let properties = &resource["Properties"];
+        if resource["Type"].as_str() != Some("AWS::CloudWatch::Alarm")
+            || properties["Namespace"].as_str() != Some(metrics::NAMESPACE)
+        {
+            continue;
+        }
+        let name = name.as_str().unwrap();
+        let metric = properties["MetricName"].as_str().unwrap();
+        assert!(
+            emittable.contains(metric),
+            "{name} watches {metric}, never written"
+        );
+        let dimensions = properties["Dimensions"].as_sequence().unwrap();
+        assert_eq!(dimensions.len(), 1, "{name}: the function alone");
+        assert_eq!(dimensions[0]["Name"].as_str(), Some(metrics::FUNCTION_NAME));
+        let value = serde_yaml_ng::to_string(&dimensions[0]["Value"]).unwrap();
+        assert_eq!(value.trim(), "!Ref PersonaRoleFunction", "{name}");
+        assert_eq!(properties["Statistic"].as_str(), Some("Sum"), "{name}");
+        let actions = serde_yaml_ng::to_string(&properties["AlarmActions"]).unwrap();
+        assert!(actions.contains("AlarmTopicArn"), "{name}: {actions}");
+        watched.insert(metric.to_owned(), properties.clone());
+    }
+    let names: Vec<&str> = watched.keys().map(String::as_str).collect();
+    assert_eq!(names, ["AnswerDeliveryFailed", "Failed", "IamThrottles"]);
+    // Throttling alarms only when sustained: every one of several periods.
+    let throttling = &watched["IamThrottles"];
+    let periods = throttling["EvaluationPeriods"].as_u64().unwrap();
+    assert!(periods >= 3, "{periods}");
+    assert_eq!(throttling["DatapointsToAlarm"].as_u64(), Some(periods));
+    // The dimension set the alarms name is one every line is published under.
+    let facts = metrics::EventFacts {
+        request_type: None,
+        answer: metrics::Answer::Unanswered,
+        iam: metrics::CallCounts::default(),
+        cloudformation: metrics::CallCounts::default(),
+    };
+    let sets =
+        &metrics::document("f", "INFO", &facts, 1)["_aws"]["CloudWatchMetrics"][0]["Dimensions"];
+    assert!(
+        sets.as_array()
+            .unwrap()
+            .contains(&json!([metrics::FUNCTION_NAME])),
+        "{sets}"
+    );
 }
