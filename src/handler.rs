@@ -237,6 +237,7 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
     fn record(
         &self,
         request_type: Option<RequestType>,
+        request_id: Option<String>,
         start: Instant,
         meter: &CallMeter,
         result: &Result<Delivered, HandlerError>,
@@ -257,6 +258,7 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
         };
         let facts = EventFacts {
             request_type,
+            request_id,
             answer,
             iam: meter.counts(Service::Iam),
             cloudformation: meter.counts(Service::CloudFormation),
@@ -294,13 +296,13 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
                     LogicalResourceId = %request.logical_resource_id,
                     RequestType = request.request_type.as_str(),
                 );
-                let request_type = request.request_type;
+                let (request_type, request_id) = (request.request_type, request.request_id.clone());
                 let meter = CallMeter::default();
                 let result = meter
                     .scope(self.handle_request(request, start, deadline, function_arn, &meter))
                     .instrument(span)
                     .await;
-                self.record(Some(request_type), start, &meter, &result);
+                self.record(Some(request_type), Some(request_id), start, &meter, &result);
                 result
             }
             Err(error) => self.refuse_malformed(error, start, deadline).await,
@@ -318,11 +320,12 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
             RequestId = error.request_id.as_deref().unwrap_or(""),
             LogicalResourceId = error.logical_resource_id.as_deref().unwrap_or(""),
         );
+        let request_id = error.request_id.clone();
         let result = self
             .answer_malformed(error, start, deadline)
             .instrument(span)
             .await;
-        self.record(None, start, &CallMeter::default(), &result);
+        self.record(None, request_id, start, &CallMeter::default(), &result);
         result
     }
 

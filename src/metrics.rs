@@ -152,11 +152,18 @@ pub enum Answer {
     },
 }
 
+/// The most of a RequestId a line carries (CloudFormation's are UUIDs; a forged event's may be
+/// anything).
+pub const MAX_REQUEST_ID_CHARS: usize = 128;
+
 /// Everything the handler observed of one event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventFacts {
     /// `None` for an event that is no valid request.
     pub request_type: Option<RequestType>,
+    /// The event's RequestId, when it names one: not a dimension, but what joins the line to
+    /// the request's log lines.
+    pub request_id: Option<String>,
     pub answer: Answer,
     pub iam: CallCounts,
     pub cloudformation: CallCounts,
@@ -248,6 +255,10 @@ pub fn document(function: &str, level: &str, facts: &EventFacts, timestamp_ms: u
         root.insert(name.to_owned(), json!(value));
     }
     root.extend(properties);
+    if let Some(id) = &facts.request_id {
+        let id: String = id.chars().take(MAX_REQUEST_ID_CHARS).collect();
+        root.insert("RequestId".to_owned(), json!(id));
+    }
     Value::Object(root)
 }
 
@@ -308,6 +319,7 @@ mod tests {
                 "a Create that succeeded",
                 EventFacts {
                     request_type: Some(RequestType::Create),
+                    request_id: Some("5f3c-11ee".to_owned()),
                     answer: sent(None, true),
                     iam: throttled,
                     cloudformation: checked,
@@ -332,6 +344,7 @@ mod tests {
                 "an Update refused for its properties",
                 EventFacts {
                     request_type: Some(RequestType::Update),
+                    request_id: None,
                     answer: sent(Some(FailureClass::InvalidProperties), true),
                     iam: NONE,
                     cloudformation: checked,
@@ -348,6 +361,7 @@ mod tests {
                 "a Delete whose FAILED answer was not delivered",
                 EventFacts {
                     request_type: Some(RequestType::Delete),
+                    request_id: None,
                     answer: sent(Some(FailureClass::Iam), false),
                     iam: throttled,
                     cloudformation: checked,
@@ -364,6 +378,7 @@ mod tests {
                 "a stale event: no answer, no answer time",
                 EventFacts {
                     request_type: Some(RequestType::Create),
+                    request_id: None,
                     answer: Answer::Unanswered,
                     iam: NONE,
                     cloudformation: NONE,
@@ -408,6 +423,7 @@ mod tests {
     fn dimensions_are_the_function_and_a_closed_request_type() {
         let facts = |request_type| EventFacts {
             request_type,
+            request_id: None,
             answer: sent(Some(FailureClass::InvalidRequest), true),
             iam: NONE,
             cloudformation: NONE,
@@ -466,6 +482,7 @@ mod tests {
     fn a_line_is_one_line_of_json() {
         let facts = EventFacts {
             request_type: Some(RequestType::Create),
+            request_id: None,
             answer: sent(None, true),
             iam: NONE,
             cloudformation: NONE,
@@ -474,5 +491,25 @@ mod tests {
         assert!(!line.contains('\n'));
         let parsed: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(parsed[FUNCTION_NAME], "fn\nwith a newline");
+        assert!(parsed.get("RequestId").is_none());
+    }
+
+    #[test]
+    fn a_line_names_its_request_within_bounds() {
+        let facts = |id: &str| EventFacts {
+            request_type: Some(RequestType::Delete),
+            request_id: Some(id.to_owned()),
+            answer: sent(None, true),
+            iam: NONE,
+            cloudformation: NONE,
+        };
+        let document = document("f", "INFO", &facts("5f3c-11ee"), 5);
+        assert_eq!(document["RequestId"], "5f3c-11ee");
+        let forged = "x".repeat(10_000);
+        let document = super::document("f", "INFO", &facts(&forged), 5);
+        assert_eq!(
+            document["RequestId"].as_str().unwrap().len(),
+            MAX_REQUEST_ID_CHARS
+        );
     }
 }

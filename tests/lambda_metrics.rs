@@ -267,6 +267,7 @@ async fn a_successful_create_counts_its_calls_and_its_answer() {
     );
     assert_eq!(document["FunctionName"], TEST_FUNCTION_NAME);
     assert_eq!(document["RequestType"], "Create");
+    assert_eq!(document["RequestId"], create["RequestId"]);
     assert_eq!(document["Status"], "SUCCESS");
     for (name, value) in [
         ("Events", 1),
@@ -485,6 +486,7 @@ async fn a_malformed_event_counts_as_invalid_request_of_unknown_type() {
     assert_eq!(recorder.for_request(&request_id).len(), 1);
     let document = the_line(&sink);
     assert_eq!(document["RequestType"], "Unknown");
+    assert_eq!(document["RequestId"], request_id.as_str());
     assert_failed_as(&document, "InvalidRequest");
 }
 
@@ -545,6 +547,7 @@ fn emittable() -> BTreeSet<String> {
         .flat_map(|answer| {
             let facts = metrics::EventFacts {
                 request_type: None,
+                request_id: None,
                 answer,
                 iam: counts,
                 cloudformation: counts,
@@ -600,6 +603,7 @@ fn the_templates_alarms_watch_metrics_the_function_writes() {
     // The dimension set the alarms name is one every line is published under.
     let facts = metrics::EventFacts {
         request_type: None,
+        request_id: None,
         answer: metrics::Answer::Unanswered,
         iam: metrics::CallCounts::default(),
         cloudformation: metrics::CallCounts::default(),
