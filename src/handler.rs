@@ -6,6 +6,10 @@
 //! The work runs in a spawned task. The handler waits for it until shortly before the earlier of
 //! the Lambda deadline and the event's ServiceTimeout; a panic (a `JoinError`) or the deadline
 //! becomes a FAILED answer.
+//!
+//! Once the answer is sent (or cannot be), the event's facts become its one metric line
+//! ([`metrics`]): the answer's status and failure class, carried by the work's typed failures,
+//! and the calls its [`CallMeter`] counted.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -110,6 +114,7 @@ pub struct Settings {
     pub function_name: String,
     /// The `level` of metric lines ([`metrics::line_level`]).
     pub metric_level: &'static str,
+    /// Where metric lines go: stdout in the function.
     pub metric_sink: MetricSink,
 }
 
