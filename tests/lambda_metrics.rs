@@ -351,6 +351,56 @@ async fn throttled_iam_calls_count_as_throttles_and_retries() {
 }
 
 #[tokio::test]
+async fn throttled_cloudformation_reads_count_as_its_throttles_and_retries() {
+    let recorder = Recorder::start();
+    let sink = MetricSink::buffer();
+    let stack = format!(
+        "arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/metrics-throttled/{}",
+        request_id("id")
+    );
+    let mut create = sample_event("custom", "create", "metrics-cfn-throttled", &recorder);
+    create["StackId"] = json!(stack);
+    stand_in().put_stack(&stack, "CREATE_IN_PROGRESS");
+    stand_in().put_resource(
+        &stack,
+        create["LogicalResourceId"].as_str().unwrap(),
+        Resource::custom("CREATE_IN_PROGRESS", None),
+    );
+    stand_in().throttle(&stack, 2);
+    let handler = TestHandler {
+        strict: true,
+        ..metered(None, &sink)
+    };
+    let response = invoke(&handler, &create, &recorder).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+
+    let document = the_line(&sink);
+    assert_eq!(document["CloudFormationThrottles"], 2, "{document}");
+    assert_eq!(document["CloudFormationRetries"], 2, "{document}");
+    let reads = u64::try_from(stand_in().calls_for(&stack).len()).unwrap();
+    let calls = document["CloudFormationCalls"].as_u64().unwrap();
+    assert_eq!(calls + 2, reads, "{document}");
+    assert_eq!(document["IamThrottles"], 0);
+}
+
+#[tokio::test]
+async fn a_panic_counts_as_internal() {
+    let recorder = Recorder::start();
+    let sink = MetricSink::buffer();
+    // The first mutating call (CreateRole) panics before it is sent.
+    let calls = CallLog::panicking_at(1);
+    let handler = metered(Some(&calls), &sink);
+    let create = sample_event("custom", "create", "metrics-panic", &recorder);
+    let response = invoke(&handler, &create, &recorder).await;
+    assert_eq!(response["Status"], "FAILED", "{response}");
+    assert!(
+        response["Reason"].as_str().unwrap().contains("panicked"),
+        "{response}"
+    );
+    assert_failed_as(&the_line(&sink), "Internal");
+}
+
+#[tokio::test]
 async fn concurrent_events_count_only_their_own_calls() {
     let recorder = Recorder::start();
     let sink = MetricSink::buffer();
