@@ -4,6 +4,7 @@
 
 use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
+use crate::iam::meter::{MeterInterceptor, Service};
 use crate::iam::{CallPolicy, Op};
 use crate::stack_check::{Described, StackResource, Stacks, StacksError};
 
@@ -13,7 +14,8 @@ pub const VALIDATION_ERROR: &str = "ValidationError";
 
 /// A CloudFormation client configuration with `policy`'s retries and timeouts on top of `base`
 /// (its endpoint, region and credentials: the SDK's standard settings,
-/// `AWS_ENDPOINT_URL_CLOUDFORMATION` included).
+/// `AWS_ENDPOINT_URL_CLOUDFORMATION` included), its calls counted into the event's
+/// [`CallMeter`](crate::iam::meter::CallMeter).
 pub fn configure(
     policy: &CallPolicy,
     base: aws_sdk_cloudformation::config::Builder,
@@ -37,6 +39,7 @@ pub fn configure(
             .connect_timeout(policy.connect_timeout)
             .build(),
     )
+    .interceptor(MeterInterceptor(Service::CloudFormation))
 }
 
 /// aws-sdk-cloudformation, as this crate uses it.

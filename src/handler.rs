@@ -6,6 +6,10 @@
 //! The work runs in a spawned task. The handler waits for it until shortly before the earlier of
 //! the Lambda deadline and the event's ServiceTimeout; a panic (a `JoinError`) or the deadline
 //! becomes a FAILED answer.
+//!
+//! Once the answer is sent (or cannot be), the event's facts become its one metric line
+//! ([`metrics`]): the answer's status and failure class, carried by the work's typed failures,
+//! and the calls its [`CallMeter`] counted.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -23,16 +27,78 @@ use crate::cfn::{
 use crate::cloudformation::SdkStacks;
 use crate::context::StackContext;
 use crate::guardrails::Guardrails;
+use crate::iam::meter::{CallMeter, Service};
 use crate::iam::state::{self, Deletion};
-use crate::iam::{self, Change, CreateRoleError, Iam, RoleState, SdkIam};
+use crate::iam::{self, Change, CreateRoleError, Iam, IamError, RoleState, SdkIam};
 use crate::lifecycle::{self, Found, Step, decide};
+use crate::metrics::{self, Answer, EventFacts, FailureClass};
 use crate::ownership::Owner;
-use crate::plan::{self, Plan, PlanTag};
+use crate::plan::{self, Plan, PlanError, PlanTag};
 use crate::properties::table;
 use crate::stack_check::{self, Stacks, Unverified};
 
 /// Environment variable that lets the ResponseURL be http on 127.0.0.1/localhost (local tests).
 pub const ALLOW_LOOPBACK_ENV: &str = "RESPONSE_URL_ALLOW_LOOPBACK";
+/// The function's name, as Lambda sets it: the metrics' `FunctionName` dimension.
+pub const FUNCTION_NAME_ENV: &str = "AWS_LAMBDA_FUNCTION_NAME";
+/// The function's application log level, as Lambda sets it from its logging configuration.
+pub const LOG_LEVEL_ENV: &str = "AWS_LAMBDA_LOG_LEVEL";
+/// The `FunctionName` of metrics when the function runs outside Lambda.
+pub const LOCAL_FUNCTION_NAME: &str = "persona-role-local";
+
+/// Where each event's metric line goes: stdout, where Lambda hands it to CloudWatch Logs, or a
+/// buffer that tests read.
+#[derive(Debug, Clone, Default)]
+pub enum MetricSink {
+    #[default]
+    Stdout,
+    Buffer(Arc<Mutex<Vec<String>>>),
+}
+
+impl MetricSink {
+    pub fn buffer() -> MetricSink {
+        MetricSink::Buffer(Arc::default())
+    }
+
+    /// The lines written so far (none for stdout).
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            MetricSink::Stdout => Vec::new(),
+            MetricSink::Buffer(lines) => {
+                lines.lock().unwrap_or_else(PoisonError::into_inner).clone()
+            }
+        }
+    }
+
+    fn write(&self, line: String) {
+        match self {
+            MetricSink::Stdout => {
+                use std::io::Write;
+                // One write of the whole line, so that no log line lands inside it; a closed
+                // stdout loses the metrics, never the answer.
+                let _ = std::io::stdout()
+                    .lock()
+                    .write_all(format!("{line}\n").as_bytes());
+            }
+            MetricSink::Buffer(lines) => lines
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(line),
+        }
+    }
+}
+
+impl PartialEq for MetricSink {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (MetricSink::Stdout, MetricSink::Stdout) => true,
+            (MetricSink::Buffer(a), MetricSink::Buffer(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for MetricSink {}
 
 /// How the handler answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +111,12 @@ pub struct Settings {
     pub max_answer_reserve: Duration,
     /// The operator's limits on every role (required boundary, allowed managed policies).
     pub guardrails: Guardrails,
+    /// The metrics' `FunctionName` dimension.
+    pub function_name: String,
+    /// The `level` of metric lines ([`metrics::line_level`]).
+    pub metric_level: &'static str,
+    /// Where metric lines go: stdout in the function.
+    pub metric_sink: MetricSink,
 }
 
 impl Default for Settings {
@@ -54,18 +126,28 @@ impl Default for Settings {
             answer_retry: AnswerRetry::default(),
             max_answer_reserve: Duration::from_secs(5),
             guardrails: Guardrails::default(),
+            function_name: LOCAL_FUNCTION_NAME.to_owned(),
+            metric_level: metrics::line_level(None),
+            metric_sink: MetricSink::Stdout,
         }
     }
 }
 
 impl Settings {
-    /// Defaults, with [`ALLOW_LOOPBACK_ENV`] and the guardrails read from the environment.
+    /// Defaults, with [`ALLOW_LOOPBACK_ENV`], the guardrails and the function's name read from
+    /// the environment.
     pub fn from_env() -> Self {
         let allow_loopback = std::env::var(ALLOW_LOOPBACK_ENV)
             .is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+        let function_name = std::env::var(FUNCTION_NAME_ENV)
+            .ok()
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| LOCAL_FUNCTION_NAME.to_owned());
         Settings {
             allow_loopback,
             guardrails: Guardrails::from_env(),
+            function_name,
+            metric_level: metrics::line_level(std::env::var(LOG_LEVEL_ENV).ok().as_deref()),
             ..Settings::default()
         }
     }
@@ -81,6 +163,8 @@ pub enum HandlerError {
     #[error("the {status} answer to RequestId `{request_id}` was not delivered: {source}")]
     Delivery {
         status: &'static str,
+        /// Why it was FAILED; none for SUCCESS.
+        failure: Option<FailureClass>,
         request_id: String,
         source: PutError,
     },
@@ -90,6 +174,8 @@ pub enum HandlerError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivered {
     pub response: Response,
+    /// Why it was FAILED; none for SUCCESS.
+    pub failure: Option<FailureClass>,
     pub attempts: u32,
 }
 
@@ -153,6 +239,49 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
         }
     }
 
+    /// Writes the event's one metric line once its answer was sent, or could not be.
+    fn record(
+        &self,
+        request_type: Option<RequestType>,
+        request_id: Option<String>,
+        start: Instant,
+        meter: &CallMeter,
+        result: &Result<Delivered, HandlerError>,
+    ) {
+        let time_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let answer = match result {
+            Ok(delivered) => Answer::Sent {
+                failure: delivered.failure,
+                delivered: true,
+                time_ms,
+            },
+            Err(HandlerError::Delivery { failure, .. }) => Answer::Sent {
+                failure: *failure,
+                delivered: false,
+                time_ms,
+            },
+            Err(HandlerError::Stale(_) | HandlerError::NoResponseUrl(_)) => Answer::Unanswered,
+        };
+        let facts = EventFacts {
+            request_type,
+            request_id,
+            answer,
+            iam: meter.counts(Service::Iam),
+            cloudformation: meter.counts(Service::CloudFormation),
+        };
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            });
+        self.settings.metric_sink.write(metrics::line(
+            &self.settings.function_name,
+            self.settings.metric_level,
+            &facts,
+            now_ms,
+        ));
+    }
+
     /// [`Handler::handle`] for an invocation of the function `function_arn`: an event of a stack
     /// in another account or region is refused without any IAM call.
     ///
@@ -173,9 +302,14 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
                     LogicalResourceId = %request.logical_resource_id,
                     RequestType = request.request_type.as_str(),
                 );
-                self.handle_request(request, start, deadline, function_arn)
+                let (request_type, request_id) = (request.request_type, request.request_id.clone());
+                let meter = CallMeter::default();
+                let result = meter
+                    .scope(self.handle_request(request, start, deadline, function_arn, &meter))
                     .instrument(span)
-                    .await
+                    .await;
+                self.record(Some(request_type), Some(request_id), start, &meter, &result);
+                result
             }
             Err(error) => self.refuse_malformed(error, start, deadline).await,
         }
@@ -192,9 +326,13 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
             RequestId = error.request_id.as_deref().unwrap_or(""),
             LogicalResourceId = error.logical_resource_id.as_deref().unwrap_or(""),
         );
-        self.answer_malformed(error, start, deadline)
+        let request_id = error.request_id.clone();
+        let result = self
+            .answer_malformed(error, start, deadline)
             .instrument(span)
-            .await
+            .await;
+        self.record(None, request_id, start, &CallMeter::default(), &result);
+        result
     }
 
     async fn handle_request(
@@ -203,6 +341,7 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
         start: Instant,
         deadline: Option<Instant>,
         function_arn: Option<&str>,
+        meter: &CallMeter,
     ) -> Result<Delivered, HandlerError> {
         let url = cfn::validate_response_url(&request.response_url, self.settings.allow_loopback)
             .and_then(|url| cfn::check_response_region(&url, &request.stack_id).map(|()| url))
@@ -245,10 +384,11 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
         );
         if let Some(mismatch) = function_arn.and_then(|arn| foreign_stack(&request.stack_id, arn)) {
             tracing::error!(reason = %mismatch, "refusing an event of another account or region");
-            let outcome = Outcome::failed(Progress::default().failure_id(&request), mismatch);
-            return self
-                .deliver(&url, outcome.into_response(&request), times.answer)
-                .await;
+            let outcome = Outcome::failed(
+                Progress::default().failure_id(&request),
+                Failure::new(FailureClass::StackCheck, mismatch),
+            );
+            return self.answer(&url, outcome, &request, times.answer).await;
         }
         // A direct invocation can name any stack, resource and id: only what CloudFormation shows
         // of the stack is believed.
@@ -273,11 +413,9 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
             tracing::error!(reason = %refused, "refusing an event CloudFormation does not confirm");
             let outcome = Outcome::failed(
                 Progress::default().failure_id(&request),
-                refused.to_string(),
+                Failure::new(FailureClass::StackCheck, refused.to_string()),
             );
-            return self
-                .deliver(&url, outcome.into_response(&request), times.answer)
-                .await;
+            return self.answer(&url, outcome, &request, times.answer).await;
         }
         tracing::info!(
             host = cfn::loggable_host(&url),
@@ -290,14 +428,16 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
         );
 
         let progress = Arc::new(Progress::default());
+        // A spawned task leaves the event's meter scope: it enters its own.
         let mut task = tokio::spawn(
-            run(
-                self.iam.clone(),
-                request.clone(),
-                self.settings.guardrails.clone(),
-                Arc::clone(&progress),
-            )
-            .instrument(tracing::Span::current()),
+            meter
+                .scope(run(
+                    self.iam.clone(),
+                    request.clone(),
+                    self.settings.guardrails.clone(),
+                    Arc::clone(&progress),
+                ))
+                .instrument(tracing::Span::current()),
         );
         let outcome = tokio::select! {
             joined = &mut task => match joined {
@@ -309,7 +449,7 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
                         "internal error: the handler was cancelled".to_owned()
                     };
                     tracing::error!(error = %what, "work failed");
-                    Outcome::failed(progress.failure_id(&request), what)
+                    Outcome::failed(progress.failure_id(&request), Failure::new(FailureClass::Internal, what))
                 }
             },
             () = tokio::time::sleep_until(times.work.into()) => {
@@ -323,11 +463,22 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
                 );
                 let reason = reason + &progress.left_behind(&request).unwrap_or_default();
                 tracing::error!(reason = %reason, "deadline reached");
-                Outcome::failed(progress.failure_id(&request), reason)
+                Outcome::failed(progress.failure_id(&request), Failure::new(FailureClass::Deadline, reason))
             }
         };
-        let response = outcome.into_response(&request);
-        self.deliver(&url, response, times.answer).await
+        self.answer(&url, outcome, &request, times.answer).await
+    }
+
+    async fn answer(
+        &self,
+        url: &reqwest::Url,
+        outcome: Outcome,
+        request: &Request,
+        deadline: Instant,
+    ) -> Result<Delivered, HandlerError> {
+        let failure = outcome.failure;
+        self.deliver(url, outcome.into_response(request), failure, deadline)
+            .await
     }
 
     /// Answers FAILED to an event that is no valid request, if it names a usable ResponseURL.
@@ -359,13 +510,21 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
             data: Vec::new(),
         };
         let times = Times::new(start, deadline, None, self.settings.max_answer_reserve);
-        self.deliver(&url, response, times.answer).await
+        self.deliver(
+            &url,
+            response,
+            Some(FailureClass::InvalidRequest),
+            times.answer,
+        )
+        .await
     }
 
+    /// PUTs the answer; `failure` says why it is FAILED (none for SUCCESS).
     async fn deliver(
         &self,
         url: &reqwest::Url,
         response: Response,
+        failure: Option<FailureClass>,
         deadline: Instant,
     ) -> Result<Delivered, HandlerError> {
         let (body, trimmed) = response.body();
@@ -391,11 +550,16 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
         )
         .await
         {
-            Ok(attempts) => Ok(Delivered { response, attempts }),
+            Ok(attempts) => Ok(Delivered {
+                response,
+                failure,
+                attempts,
+            }),
             Err(source) => {
                 tracing::error!(error = %source, "the answer was not delivered");
                 Err(HandlerError::Delivery {
                     status: response.status.as_str(),
+                    failure,
                     request_id: response.request_id.clone(),
                     source,
                 })
@@ -522,28 +686,74 @@ impl Progress {
     }
 }
 
-/// The result of the work, before it becomes a [`Response`].
+/// Why the work failed: the class the metrics count, and the answer's reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Failure {
+    class: FailureClass,
+    reason: String,
+}
+
+impl Failure {
+    fn new(class: FailureClass, reason: impl Into<String>) -> Failure {
+        Failure {
+            class,
+            reason: reason.into(),
+        }
+    }
+
+    /// The same failure, its reason rewritten.
+    fn map_reason(self, rewrite: impl FnOnce(String) -> String) -> Failure {
+        Failure {
+            class: self.class,
+            reason: rewrite(self.reason),
+        }
+    }
+}
+
+impl From<IamError> for Failure {
+    fn from(error: IamError) -> Failure {
+        let class = match error {
+            IamError::ForeignPolicy { .. } | IamError::PolicyInUse { .. } => {
+                FailureClass::Ownership
+            }
+            _ => FailureClass::Iam,
+        };
+        Failure::new(class, error.to_string())
+    }
+}
+
+impl From<PlanError> for Failure {
+    fn from(error: PlanError) -> Failure {
+        let class = match error {
+            PlanError::Guardrail(_) => FailureClass::Guardrail,
+            PlanError::Properties(_) | PlanError::Quota(_) => FailureClass::InvalidProperties,
+        };
+        Failure::new(class, error.to_string())
+    }
+}
+
+/// The result of the work, before it becomes a [`Response`]: SUCCESS, or FAILED of a class.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Outcome {
-    status: Status,
+    failure: Option<FailureClass>,
     physical_resource_id: String,
     reason: Option<String>,
     data: Vec<(String, String)>,
 }
 
 impl Outcome {
-    fn failed(physical_resource_id: String, reason: impl Into<String>) -> Outcome {
+    fn failed(physical_resource_id: String, failure: Failure) -> Outcome {
         Outcome {
-            status: Status::Failed,
+            failure: Some(failure.class),
             physical_resource_id,
-            reason: Some(reason.into()),
+            reason: Some(failure.reason),
             data: Vec::new(),
         }
     }
 
     fn success(physical_resource_id: String, data: Vec<(String, String)>) -> Outcome {
         Outcome {
-            status: Status::Success,
+            failure: None,
             physical_resource_id,
             reason: None,
             data,
@@ -552,7 +762,11 @@ impl Outcome {
 
     fn into_response(self, request: &Request) -> Response {
         Response {
-            status: self.status,
+            status: if self.failure.is_some() {
+                Status::Failed
+            } else {
+                Status::Success
+            },
             reason: self.reason,
             physical_resource_id: self.physical_resource_id,
             stack_id: request.stack_id.clone(),
@@ -598,7 +812,10 @@ async fn run<I: Iam>(
     {
         Ok(context) => context,
         Err(e) => {
-            return Outcome::failed(progress.failure_id(&request), format!("StackId: {e}"));
+            return Outcome::failed(
+                progress.failure_id(&request),
+                Failure::new(FailureClass::InvalidRequest, format!("StackId: {e}")),
+            );
         }
     };
     let owner = Owner::new(
@@ -673,17 +890,12 @@ impl<I: Iam> Work<'_, I> {
     }
 
     /// The role of the planned name, whatever the capitalisation of its `sagemaker-` prefix.
-    async fn find_existing(&self, plan: &Plan, both: bool) -> Result<Option<RoleState>, String> {
+    async fn find_existing(&self, plan: &Plan, both: bool) -> Result<Option<RoleState>, Failure> {
         let name = plan.role.role_name.as_str();
         let console = lifecycle::console_name(name);
         let planned = both.then_some(name);
         for candidate in planned.into_iter().chain(console.as_deref()) {
-            if let Some(role) = self
-                .iam
-                .get_role(candidate)
-                .await
-                .map_err(|e| e.to_string())?
-            {
+            if let Some(role) = self.iam.get_role(candidate).await? {
                 return Ok(Some(role));
             }
         }
@@ -707,7 +919,7 @@ impl<I: Iam> Work<'_, I> {
         let name = current.as_str();
         let role = match self.iam.get_role(name).await {
             Ok(role) => role,
-            Err(e) => return Outcome::failed(current, e.to_string()),
+            Err(e) => return Outcome::failed(current, e.into()),
         };
         let found = found(self.owner, role.as_ref());
         let step = decide(request, Some((planned_name, &plan.role.path)), found);
@@ -731,7 +943,7 @@ impl<I: Iam> Work<'_, I> {
             }
             let role = match self.iam.get_role(name).await {
                 Ok(role) => role,
-                Err(e) => return Outcome::failed(id, e.to_string()),
+                Err(e) => return Outcome::failed(id, e.into()),
             };
             let request = lifecycle::Request::Delete {
                 id: name,
@@ -747,14 +959,19 @@ impl<I: Iam> Work<'_, I> {
                         Ok(Deletion::NotOwned) => {
                             tracing::warn!(role = %role, "role is not managed by this resource: left untouched");
                         }
-                        Err(e) => return Outcome::failed(id, e.to_string()),
+                        Err(e) => return Outcome::failed(id, e.into()),
                     }
                 }
                 Step::Nothing { why } => tracing::info!(role = %name, "{why}"),
                 step => {
                     return Outcome::failed(
                         id,
-                        format!("internal error: step {step:?} cannot be carried out for a Delete"),
+                        Failure::new(
+                            FailureClass::Internal,
+                            format!(
+                                "internal error: step {step:?} cannot be carried out for a Delete"
+                            ),
+                        ),
                     );
                 }
             }
@@ -785,7 +1002,7 @@ impl<I: Iam> Work<'_, I> {
     }
 
     /// SUCCESS with the role's attributes, or FAILED with the id [`Progress`] gives.
-    fn finish(&self, plan: &Plan, result: Result<RoleState, String>) -> Outcome {
+    fn finish(&self, plan: &Plan, result: Result<RoleState, Failure>) -> Outcome {
         match result {
             Ok(role) => {
                 let mut outcome = success(plan, &role);
@@ -801,18 +1018,18 @@ impl<I: Iam> Work<'_, I> {
                 }
                 outcome
             }
-            Err(mut reason) => {
+            Err(mut failure) => {
                 if let Some(note) = self.progress.left_behind(self.request) {
-                    reason.push_str(&note);
+                    failure.reason.push_str(&note);
                 }
-                Outcome::failed(self.progress.failure_id(self.request), reason)
+                Outcome::failed(self.progress.failure_id(self.request), failure)
             }
         }
     }
 
     /// Plans on a blocking thread, so that the deadline guard can still answer while a large
     /// plan is computed on the runtime's one thread.
-    async fn plan(&self) -> Result<Plan, String> {
+    async fn plan(&self) -> Result<Plan, Failure> {
         let (properties, context, guardrails) = (
             self.request.properties.clone(),
             self.context.clone(),
@@ -822,9 +1039,14 @@ impl<I: Iam> Work<'_, I> {
             plan::plan_guarded(&properties, &context, &guardrails)
         })
         .await
-        .map_err(|e| format!("internal error: planning stopped ({e})"))?
-        .map_err(|e| e.to_string())?;
-        check_answer_fits(&plan, self.request)?;
+        .map_err(|e| {
+            Failure::new(
+                FailureClass::Internal,
+                format!("internal error: planning stopped ({e})"),
+            )
+        })??;
+        check_answer_fits(&plan, self.request)
+            .map_err(|reason| Failure::new(FailureClass::InvalidProperties, reason))?;
         for warning in &plan.warnings {
             tracing::warn!(warning = %warning, "properties");
         }
@@ -838,17 +1060,19 @@ impl<I: Iam> Work<'_, I> {
         &self,
         request: lifecycle::Request<'_>,
         plan: &Plan,
-    ) -> Result<RoleState, String> {
+    ) -> Result<RoleState, Failure> {
         let name = plan.role.role_name.as_str();
         let planned = Some((name, plan.role.path.as_str()));
         let step = decide(request, planned, Found::Absent);
         if let Created::Role(role) = self.carry_out(step, plan, None).await? {
             return Ok(*role);
         }
-        let role = self.iam.get_role(name).await.map_err(|e| e.to_string())?;
+        let role = self.iam.get_role(name).await?;
         if role.is_none() {
-            return Err(format!(
-                "role `{name}` exists but cannot be read yet; retry the stack operation"
+            // IAM is eventually consistent: CreateRole saw the name taken, GetRole not yet.
+            return Err(Failure::new(
+                FailureClass::Iam,
+                format!("role `{name}` exists but cannot be read yet; retry the stack operation"),
             ));
         }
         let step = decide(request, planned, found(self.owner, role.as_ref()));
@@ -864,7 +1088,7 @@ impl<I: Iam> Work<'_, I> {
         step: Step,
         plan: &Plan,
         role: Option<RoleState>,
-    ) -> Result<Created, String> {
+    ) -> Result<Created, Failure> {
         let name = plan.role.role_name.as_str();
         match (step, role) {
             (Step::Create | Step::Replace { .. }, _) => self.provision(plan).await,
@@ -877,33 +1101,44 @@ impl<I: Iam> Work<'_, I> {
                 state::converge(self.iam, plan, role, self.owner)
                     .await
                     .map(|role| Created::Role(Box::new(role)))
-                    .map_err(|e| e.to_string())
+                    .map_err(Failure::from)
             }
-            (Step::Adopt, Some(role)) if self.guardrails.adoption_forbidden => Err(format!(
-                "AdoptExistingRole: role {} is no stack's, and this function does not allow \
-                 adoption; it was left unchanged. Deploy the function's stack with \
-                 AllowAdoption=true for the migration",
-                role.name
+            (Step::Adopt, Some(role)) if self.guardrails.adoption_forbidden => Err(Failure::new(
+                FailureClass::Guardrail,
+                format!(
+                    "AdoptExistingRole: role {} is no stack's, and this function does not allow \
+                     adoption; it was left unchanged. Deploy the function's stack with \
+                     AllowAdoption=true for the migration",
+                    role.name
+                ),
             )),
             (Step::Adopt, Some(role))
                 if !self.guardrails.adopt_any_unowned_role
                     && !lifecycle::made_by_role_manager(&role.name, &role.path) =>
             {
-                Err(lifecycle::not_role_managers(&role.name, &role.path))
+                Err(Failure::new(
+                    FailureClass::Guardrail,
+                    lifecycle::not_role_managers(&role.name, &role.path),
+                ))
             }
             (Step::Adopt, Some(role)) => {
                 let name = role.name.clone();
-                self.adopt(plan, role).await.map_err(|reason| {
-                    format!(
-                        "{reason}; adopting role `{name}` stopped part-way: it keeps this \
-                         resource's ownership, a retry converges it, and no Delete removes it \
-                         unless an answer named it"
-                    )
+                self.adopt(plan, role).await.map_err(|failure| {
+                    failure.map_reason(|reason| {
+                        format!(
+                            "{reason}; adopting role `{name}` stopped part-way: it keeps this \
+                             resource's ownership, a retry converges it, and no Delete removes \
+                             it unless an answer named it"
+                        )
+                    })
                 })
             }
-            (Step::Refuse { reason }, _) => Err(reason),
-            (step, _) => Err(format!(
-                "internal error: step {step:?} cannot be carried out for a Create or Update"
+            (Step::Refuse { class, reason }, _) => Err(Failure::new(class, reason)),
+            (step, _) => Err(Failure::new(
+                FailureClass::Internal,
+                format!(
+                    "internal error: step {step:?} cannot be carried out for a Create or Update"
+                ),
             )),
         }
     }
@@ -912,7 +1147,7 @@ impl<I: Iam> Work<'_, I> {
     /// in place, and remembers which of its policies the declaration does not attach (detached
     /// by the convergence). A failure leaves the answer's id unnamed: the role existed before,
     /// and the rollback must not delete it.
-    async fn adopt(&self, plan: &Plan, mut role: RoleState) -> Result<Created, String> {
+    async fn adopt(&self, plan: &Plan, mut role: RoleState) -> Result<Created, Failure> {
         tracing::info!(role = %role.name, "role is no stack's and AdoptExistingRole is set: taking it over");
         let tags: Vec<PlanTag> = self
             .owner
@@ -925,21 +1160,17 @@ impl<I: Iam> Work<'_, I> {
             .collect();
         self.iam
             .apply(&role.name, &Change::TagRole { tags: tags.clone() })
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         role.tags.extend(tags.into_iter().map(|t| (t.key, t.value)));
         let planned: Vec<String> = plan.all_attached_arns();
         let detached: Vec<String> = self
             .iam
             .attached_policy_arns(&role.name)
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .into_iter()
             .filter(|arn| !planned.contains(arn))
             .collect();
-        let role = state::converge(self.iam, plan, role, self.owner)
-            .await
-            .map_err(|e| e.to_string())?;
+        let role = state::converge(self.iam, plan, role, self.owner).await?;
         let deleted = if plan.delete_console_policies {
             self.delete_console_policies(&role.name, &detached).await?
         } else {
@@ -956,33 +1187,26 @@ impl<I: Iam> Work<'_, I> {
         &self,
         role: &str,
         detached: &[String],
-    ) -> Result<Vec<String>, String> {
+    ) -> Result<Vec<String>, Failure> {
         let mut deleted = Vec::new();
         for arn in detached {
             if console::find_arn(arn).is_none() {
                 tracing::info!(policy = %arn, "not a console policy: detached, not deleted");
                 continue;
             }
-            let others = self
-                .iam
-                .other_attachments(arn, role)
-                .await
-                .map_err(|e| e.to_string())?;
+            let others = self.iam.other_attachments(arn, role).await?;
             if !others.is_empty() {
                 tracing::warn!(policy = %arn, used_by = %others.join(", "), "console policy is still attached elsewhere: kept");
                 continue;
             }
-            let Some(policy) = self.iam.get_policy(arn).await.map_err(|e| e.to_string())? else {
+            let Some(policy) = self.iam.get_policy(arn).await? else {
                 continue;
             };
             let change = Change::DeletePolicy {
                 arn: arn.clone(),
                 old_versions: policy.old_versions(),
             };
-            self.iam
-                .apply(role, &change)
-                .await
-                .map_err(|e| e.to_string())?;
+            self.iam.apply(role, &change).await?;
             deleted.push(arn.clone());
         }
         Ok(deleted)
@@ -991,16 +1215,14 @@ impl<I: Iam> Work<'_, I> {
     /// Creates the planned role and its policies; [`Created::Exists`] when a role of that name
     /// exists. A planned managed policy held by another owner fails before any change; what a
     /// failed creation made is removed again.
-    async fn provision(&self, plan: &Plan) -> Result<Created, String> {
+    async fn provision(&self, plan: &Plan) -> Result<Created, Failure> {
         let name = plan.role.role_name.clone();
         let planned: Vec<String> = plan
             .managed_policies
             .iter()
             .map(|p| p.arn.clone())
             .collect();
-        let own_policies = state::planned_policies(self.iam, &planned, self.owner)
-            .await
-            .map_err(|e| e.to_string())?;
+        let own_policies = state::planned_policies(self.iam, &planned, self.owner).await?;
 
         self.progress.set_role(Some(name.clone()));
         let role = match self.iam.create_role(&plan.role).await {
@@ -1014,7 +1236,7 @@ impl<I: Iam> Work<'_, I> {
                 if e.is_definite() {
                     self.progress.set_role(None);
                 }
-                return Err(e.to_string());
+                return Err(e.into());
             }
         };
 
@@ -1044,21 +1266,27 @@ impl<I: Iam> Work<'_, I> {
         match undone {
             Ok(()) => {
                 self.progress.set_role(None);
-                Err(format!("{error} (everything created was removed again)"))
+                Err(Failure::from(error).map_reason(|reason| {
+                    format!("{reason} (everything created was removed again)")
+                }))
             }
-            Err(undo_error) => Err(format!(
-                "{error}; removing what was created failed too: {undo_error}"
-            )),
+            Err(undo_error) => Err(Failure::from(error).map_reason(|reason| {
+                format!("{reason}; removing what was created failed too: {undo_error}")
+            })),
         }
     }
 }
 
 impl Created {
-    fn into_role(self, name: &str) -> Result<RoleState, String> {
+    fn into_role(self, name: &str) -> Result<RoleState, Failure> {
         match self {
             Created::Role(role) => Ok(*role),
-            Created::Exists => Err(format!(
-                "role `{name}` was created meanwhile by another delivery of this request; retry the stack operation"
+            // IAM's state changed between two of this event's calls.
+            Created::Exists => Err(Failure::new(
+                FailureClass::Iam,
+                format!(
+                    "role `{name}` was created meanwhile by another delivery of this request; retry the stack operation"
+                ),
             )),
         }
     }

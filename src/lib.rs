@@ -19,6 +19,7 @@ pub mod guardrails;
 pub mod handler;
 pub mod iam;
 pub mod lifecycle;
+pub mod metrics;
 pub mod ownership;
 pub mod partitions;
 pub mod plan;

@@ -2,6 +2,7 @@
 //! properties plan, and the role as IAM holds it, to one [`Step`]. No AWS and no time here, so
 //! every case is a row of the table tested below; `handler` carries the step out.
 
+use crate::metrics::FailureClass;
 use crate::ownership::{Claim, Owner, role_not_ours, was_adopted};
 use crate::properties::{MAX_ROLE_NAME, ROLE_NAME_PREFIX, is_role_name_char};
 
@@ -63,7 +64,7 @@ pub enum Step {
     /// Nothing to do: success.
     Nothing { why: &'static str },
     /// Refuse: FAILED with this reason, nothing changed.
-    Refuse { reason: String },
+    Refuse { class: FailureClass, reason: String },
 }
 
 /// The name a Delete acts on: the PhysicalResourceId when it can be a role this resource made
@@ -146,6 +147,7 @@ pub fn decide(request: Request<'_>, planned: Option<(&str, &str)>, found: Found<
             },
         },
         (_, None) => Step::Refuse {
+            class: FailureClass::Internal,
             reason: "internal error: no plan for a Create or Update".to_owned(),
         },
         (Request::Create { adopt }, Some((name, _))) => create(name, found, Step::Create, adopt),
@@ -167,12 +169,14 @@ pub fn decide(request: Request<'_>, planned: Option<(&str, &str)>, found: Found<
                 path: actual,
                 ..
             } if actual != path => Step::Refuse {
+                class: FailureClass::InvalidProperties,
                 reason: path_change(actual, path),
             },
             Found::Role {
                 claim: Claim::Ours, ..
             } => Step::Converge,
             Found::Role { .. } => Step::Refuse {
+                class: FailureClass::Ownership,
                 reason: role_not_ours(name),
             },
         },
@@ -205,12 +209,14 @@ fn create(name: &str, found: Found<'_>, fresh: Step, adopt: bool) -> Step {
             claim: Claim::Unclaimed,
             ..
         } => Step::Refuse {
+            class: FailureClass::Ownership,
             reason: format!(
                 "{}; choose another RoleNameSuffix, or set AdoptExistingRole: true to take the role over",
                 role_not_ours(name)
             ),
         },
         Found::Role { .. } => Step::Refuse {
+            class: FailureClass::Ownership,
             reason: format!("{}; choose another RoleNameSuffix", role_not_ours(name)),
         },
     }
@@ -264,7 +270,7 @@ mod tests {
     }
 
     fn refused(step: &Step) -> bool {
-        matches!(step, Step::Refuse { reason } if reason.contains("not managed by this resource"))
+        matches!(step, Step::Refuse { class: FailureClass::Ownership, reason } if reason.contains("not managed by this resource"))
     }
 
     #[test]
@@ -295,6 +301,7 @@ mod tests {
                 Request::Create { adopt: true },
                 held(Claim::Other),
                 Step::Refuse {
+                    class: FailureClass::Ownership,
                     reason: format!("{}; choose another RoleNameSuffix", role_not_ours(NAME)),
                 },
             ),
@@ -318,6 +325,7 @@ mod tests {
                 update,
                 ours("/old/"),
                 Step::Refuse {
+                    class: FailureClass::InvalidProperties,
                     reason: path_change("/old/", "/"),
                 },
             ),
@@ -411,7 +419,7 @@ mod tests {
             ));
         }
         // A Create is told how to get out of the clash.
-        let Step::Refuse { reason } = decide(
+        let Step::Refuse { reason, .. } = decide(
             Request::Create { adopt: false },
             planned,
             held(Claim::Other),

@@ -72,6 +72,31 @@ fn the_binary_handles_create_update_delete_through_the_runtime_api() {
         .count();
     assert!(create_changes >= 2, "CreateRole and PutRolePolicy at least");
     assert!(changes > create_changes);
+
+    // Metrics: one embedded-metric-format line per event on stdout, among the logs, named by
+    // the function's AWS_LAMBDA_FUNCTION_NAME, counting the calls of the function's own client.
+    let metric_lines: Vec<String> = logs
+        .iter()
+        .filter(|l| l.starts_with("{\"_aws\""))
+        .cloned()
+        .collect();
+    let documents = emf::validated(&metric_lines);
+    let types: Vec<&str> = documents
+        .iter()
+        .map(|d| d["RequestType"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["Create", "Update", "Delete"], "{metric_lines:#?}");
+    for document in &documents {
+        assert_eq!(document["FunctionName"], "persona-role");
+        // Lambda's log-level filtering keeps it: the function's level (INFO, unset here).
+        assert_eq!(document["level"], "INFO", "{document}");
+        assert_eq!(document["Succeeded"], 1, "{document}");
+        assert!(document["IamCalls"].as_u64().unwrap() > 0, "{document}");
+        assert!(
+            document["CloudFormationCalls"].as_u64().unwrap() > 0,
+            "{document}"
+        );
+    }
 }
 
 #[test]
@@ -138,6 +163,18 @@ fn the_binary_never_logs_the_signed_response_url_even_at_trace() {
         logs.iter().any(|l| l.contains("IAM change")),
         "{}",
         logs.join("\n")
+    );
+    // The metric lines carry the function's level, so that its filtering keeps them.
+    let metric_lines: Vec<String> = logs
+        .iter()
+        .filter(|l| l.starts_with("{\"_aws\""))
+        .cloned()
+        .collect();
+    let documents = emf::validated(&metric_lines);
+    assert_eq!(documents.len(), 2, "{metric_lines:#?}");
+    assert!(
+        documents.iter().all(|d| d["level"] == "TRACE"),
+        "{metric_lines:#?}"
     );
     for line in &logs {
         assert!(

@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::plan::{PlanTag, RolePlan};
 
 use super::diff::created_role;
+use super::meter::{MeterInterceptor, Service};
 use super::{
     ALREADY_EXISTS, Change, CreateRoleError, Iam, IamError, NO_SUCH_ENTITY, Op, PolicyState,
     RoleState, decode_document,
@@ -68,7 +69,8 @@ impl Default for CallPolicy {
 
 impl CallPolicy {
     /// An IAM client configuration with this policy on top of `base` (its endpoint, region and
-    /// credentials: the SDK's standard settings, `AWS_ENDPOINT_URL_IAM` included).
+    /// credentials: the SDK's standard settings, `AWS_ENDPOINT_URL_IAM` included), its calls
+    /// counted into the event's [`CallMeter`](super::meter::CallMeter).
     pub fn configure(&self, base: aws_sdk_iam::config::Builder) -> aws_sdk_iam::config::Builder {
         use aws_sdk_iam::config::retry::{RetryConfig, RetryPartition, TokenBucket};
         use aws_sdk_iam::config::timeout::TimeoutConfig;
@@ -89,6 +91,7 @@ impl CallPolicy {
                 .connect_timeout(self.connect_timeout)
                 .build(),
         )
+        .interceptor(MeterInterceptor(Service::Iam))
     }
 }
 

@@ -2,13 +2,16 @@
 //! tear it down or undo a half-done creation (pure, in [`diff`]); reading that state and applying
 //! changes over any [`Iam`] (in [`state`]); and the thin adapter over aws-sdk-iam that implements
 //! [`Iam`] (in [`client`]), calling only the operations of the [`operations`] registry; and a
-//! read-only inventory of an account's roles for `persona-role discover` (in [`inventory`]).
+//! read-only inventory of an account's roles for `persona-role discover` (in [`inventory`]); and
+//! the per-event count of calls, retries and throttles that the clients' interceptor keeps (in
+//! [`meter`]).
 //!
 //! [`Plan`]: crate::plan::Plan
 
 pub mod client;
 pub mod diff;
 pub mod inventory;
+pub mod meter;
 pub mod operations;
 pub mod state;
 pub mod waves;

@@ -31,11 +31,12 @@ pub async fn read_actual<I: Iam>(
     planned_policy_arns: &[String],
     owner: &Owner,
 ) -> Result<Actual, IamError> {
-    let (inline_policies, attached_policy_arns, listed) = futures_util::join!(
+    let (inline_policies, attached_policy_arns, listed) = futures_util::future::join3(
         iam.inline_policies(&role.name),
         iam.attached_policy_arns(&role.name),
         list_own_candidates(iam, &role, planned_policy_arns, owner),
-    );
+    )
+    .await;
     let (inline_policies, attached_policy_arns) = (inline_policies?, attached_policy_arns?);
     let own_policies = own_policies(
         iam,
@@ -89,7 +90,8 @@ async fn list_own_candidates<I: Iam>(
             None => Ok(Vec::new()),
         }
     };
-    let (found, listed) = futures_util::join!(planned_policies(iam, planned, owner), listing);
+    let (found, listed) =
+        futures_util::future::join(planned_policies(iam, planned, owner), listing).await;
     Ok((found?, listed?))
 }
 

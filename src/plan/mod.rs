@@ -21,6 +21,9 @@ pub use pack::{INLINE_LIMIT, MANAGED_LIMIT, QuotaError, TRUST_LIMIT, iam_size};
 pub enum PlanError {
     #[error("{0}")]
     Properties(#[from] PropertyErrors),
+    /// Valid properties that the function's guardrails refuse.
+    #[error("{0}")]
+    Guardrail(PropertyErrors),
     #[error("{0}")]
     Quota(#[from] QuotaError),
 }
@@ -125,7 +128,9 @@ pub fn plan_guarded(
     guardrails: &Guardrails,
 ) -> Result<Plan, PlanError> {
     let mut properties = properties::parse(value, context)?;
-    guardrails.apply(&mut properties, value, context.partition)?;
+    guardrails
+        .apply(&mut properties, value, context.partition)
+        .map_err(PlanError::Guardrail)?;
     Ok(build(&properties, context)?)
 }
 

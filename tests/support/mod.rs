@@ -28,7 +28,8 @@ use aws_sdk_iam::config::{
 use aws_sdk_iam::error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use persona_role::cfn::AnswerRetry;
-use persona_role::handler::{Delivered, Handler, HandlerError, Settings};
+use persona_role::handler::{Delivered, Handler, HandlerError, MetricSink, Settings};
+use persona_role::iam::meter::{MeterInterceptor, Service};
 use persona_role::iam::operations::Op;
 use persona_role::iam::state::read_actual;
 use persona_role::iam::{Iam, SdkIam, diff};
@@ -38,6 +39,7 @@ use serde_json::{Value, json};
 pub mod cloudformation;
 #[path = "../common/mod.rs"]
 mod common;
+pub mod emf;
 pub mod faults;
 pub mod runtime;
 pub use cloudformation::{Resource, StandIn, stand_in};
@@ -123,13 +125,15 @@ pub fn iam_client(calls: Option<&CallLog>) -> aws_sdk_iam::Client {
     iam_client_at(moto_endpoint(), calls)
 }
 
+/// Its calls are counted into the event's meter, as the function's own client counts them.
 pub fn iam_client_at(endpoint: &str, calls: Option<&CallLog>) -> aws_sdk_iam::Client {
     let mut config = aws_sdk_iam::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
         .endpoint_url(endpoint)
-        .retry_config(aws_sdk_iam::config::retry::RetryConfig::standard().with_max_attempts(2));
+        .retry_config(aws_sdk_iam::config::retry::RetryConfig::standard().with_max_attempts(2))
+        .interceptor(MeterInterceptor(Service::Iam));
     if let Some(calls) = calls {
         config = config.interceptor(calls.clone());
     }
@@ -588,7 +592,10 @@ pub fn delete_after(previous: &Value, physical_id: &str, tag: &str, recorder: &R
 
 // ------------------------------------------------------------------------------ handler
 
-/// Settings for tests: loopback ResponseURLs, quick PUT retries.
+/// The `FunctionName` of the tests' metrics.
+pub const TEST_FUNCTION_NAME: &str = "persona-role-test";
+
+/// Settings for tests: loopback ResponseURLs, quick PUT retries, metric lines kept in memory.
 pub fn settings() -> Settings {
     Settings {
         allow_loopback: true,
@@ -599,6 +606,8 @@ pub fn settings() -> Settings {
             attempt_timeout: Duration::from_secs(5),
         },
         max_answer_reserve: Duration::from_secs(2),
+        function_name: TEST_FUNCTION_NAME.to_owned(),
+        metric_sink: MetricSink::buffer(),
         ..Settings::default()
     }
 }
