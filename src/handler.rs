@@ -953,11 +953,16 @@ impl<I: Iam> Work<'_, I> {
                 Step::Teardown { role } if self.retain_on_delete() => {
                     tracing::info!(role = %role, "RetainOnDelete is set: the role is left as it is");
                 }
-                Step::Teardown { role } => {
-                    match state::delete_role(self.iam, &role, self.owner).await {
+                Step::Teardown { role: name } => {
+                    let deleted = match role.clone() {
+                        // The role as just read: no second read before tearing it down.
+                        Some(read) => state::delete_role(self.iam, read, self.owner).await,
+                        None => state::delete_role_named(self.iam, &name, self.owner).await,
+                    };
+                    match deleted {
                         Ok(Deletion::Deleted | Deletion::NotFound) => {}
                         Ok(Deletion::NotOwned) => {
-                            tracing::warn!(role = %role, "role is not managed by this resource: left untouched");
+                            tracing::warn!(role = %name, "role is not managed by this resource: left untouched");
                         }
                         Err(e) => return Outcome::failed(id, e.into()),
                     }
@@ -1258,7 +1263,7 @@ impl<I: Iam> Work<'_, I> {
             Ok(()) => state::sweep_planned(self.iam, &name, &planned, self.owner).await,
             Err(first) => {
                 tracing::warn!(error = %first, "undo failed; deleting the role with all it owns");
-                state::delete_role(self.iam, &name, self.owner)
+                state::delete_role_named(self.iam, &name, self.owner)
                     .await
                     .map(drop)
             }

@@ -15,6 +15,7 @@ use crate::plan::{PlanTag, RolePlan};
 
 use super::diff::created_role;
 use super::meter::{MeterInterceptor, Service};
+use super::waves::concurrently;
 use super::{
     ALREADY_EXISTS, Change, CreateRoleError, Iam, IamError, NO_SUCH_ENTITY, Op, PolicyState,
     RoleState, decode_document,
@@ -261,15 +262,23 @@ impl SdkIam {
             .await
             .map(drop),
             Change::DeletePolicy { arn, old_versions } => {
-                for version_id in old_versions {
-                    let request = c
-                        .delete_policy_version()
-                        .policy_arn(arn)
-                        .version_id(version_id);
-                    let target = format!("{arn} {version_id}");
-                    gone_is_done(
-                        mutate(role, Op::DeletePolicyVersion, &target, request.send()).await,
-                    )?;
+                // A policy's old versions are independent of one another: deleted together.
+                let targets: Vec<String> = old_versions
+                    .iter()
+                    .map(|version_id| format!("{arn} {version_id}"))
+                    .collect();
+                let deleted = concurrently(old_versions.iter().zip(&targets).map(
+                    |(version_id, target)| {
+                        let request = c
+                            .delete_policy_version()
+                            .policy_arn(arn)
+                            .version_id(version_id);
+                        mutate(role, Op::DeletePolicyVersion, target, request.send())
+                    },
+                ))
+                .await;
+                for result in deleted {
+                    gone_is_done(result)?;
                 }
                 let request = c.delete_policy().policy_arn(arn);
                 mutate(role, op, arn, request.send()).await.map(drop)
@@ -338,19 +347,21 @@ impl Iam for SdkIam {
             all_items!(self.client.list_role_policies().role_name(role)),
         )
         .await?;
-        let mut policies = BTreeMap::new();
-        for policy_name in names {
-            let output = read(
+        let outputs = concurrently(names.iter().map(|policy_name| {
+            read(
                 Op::GetRolePolicy,
-                &policy_name,
+                policy_name,
                 self.client
                     .get_role_policy()
                     .role_name(role)
-                    .policy_name(&policy_name)
+                    .policy_name(policy_name)
                     .send(),
             )
-            .await?;
-            let value = document(&policy_name, output.policy_document())?;
+        }))
+        .await;
+        let mut policies = BTreeMap::new();
+        for (policy_name, output) in names.into_iter().zip(outputs) {
+            let value = document(&policy_name, output?.policy_document())?;
             policies.insert(policy_name, value);
         }
         Ok(policies)

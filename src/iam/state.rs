@@ -3,14 +3,11 @@
 //! teardown alike.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
-
-use futures_util::StreamExt;
-use futures_util::stream;
 
 use crate::ownership::{Claim, Owner};
 
 use super::diff::{self, teardown, undo};
+use super::waves::concurrently;
 use super::{ALREADY_EXISTS, Actual, Change, Iam, IamError, PolicyState, RoleState, waves};
 
 /// What a Delete found.
@@ -133,20 +130,6 @@ async fn own_policies<I: Iam>(
         }
     }
     Ok(found)
-}
-
-/// At most this many calls of one event are in flight at once: a wave is as wide as IAM's
-/// quotas let it be (20 managed policies per role), and wider bursts only meet throttling.
-pub const MAX_CALLS_IN_FLIGHT: usize = 8;
-
-/// Runs the calls concurrently, at most [`MAX_CALLS_IN_FLIGHT`] at once, and returns every
-/// result in the calls' order (none is dropped when another fails). The calls are collected
-/// first so that the returned future holds no closure (which would keep it from being `Send`).
-pub fn concurrently<F: Future>(
-    calls: impl IntoIterator<Item = F>,
-) -> impl Future<Output = Vec<F::Output>> {
-    let calls: Vec<F> = calls.into_iter().collect();
-    stream::iter(calls).buffered(MAX_CALLS_IN_FLIGHT).collect()
 }
 
 /// Applies changes wave by wave ([`waves::waves`]): a wave's changes run together, the next
@@ -297,21 +280,41 @@ pub async fn converge<I: Iam>(
     Ok(actual.role)
 }
 
-/// Deletes a role this resource owns with all it has. Changes nothing when the role is absent or
-/// not owned, or when one of its own policies is in use elsewhere.
-pub async fn delete_role<I: Iam>(iam: &I, name: &str, owner: &Owner) -> Result<Deletion, IamError> {
-    let Some(role) = iam.get_role(name).await? else {
-        return Ok(Deletion::NotFound);
-    };
+/// Deletes a role this resource owns with all it has, from the role as just read. Changes nothing
+/// when the role is not owned, or when one of its own policies is in use elsewhere.
+pub async fn delete_role<I: Iam>(
+    iam: &I,
+    role: RoleState,
+    owner: &Owner,
+) -> Result<Deletion, IamError> {
     if !owner.owns(&role.tags) {
         return Ok(Deletion::NotOwned);
     }
-    let actual = read_actual(iam, role, &[], owner).await?;
-    let profiles = iam.instance_profiles(name).await?;
+    let name = role.name.clone();
+    let name = name.as_str();
+    let (actual, profiles) = futures_util::future::join(
+        read_actual(iam, role, &[], owner),
+        iam.instance_profiles(name),
+    )
+    .await;
+    let (actual, profiles) = (actual?, profiles?);
     let changes = teardown(&actual, &profiles);
     ensure_deletable(iam, name, &changes).await?;
     apply(iam, name, &changes, owner, &mut Vec::new()).await?;
     Ok(Deletion::Deleted)
+}
+
+/// [`delete_role`] of the role of that name, read first; an absent role is
+/// [`Deletion::NotFound`].
+pub async fn delete_role_named<I: Iam>(
+    iam: &I,
+    name: &str,
+    owner: &Owner,
+) -> Result<Deletion, IamError> {
+    match iam.get_role(name).await? {
+        Some(role) => delete_role(iam, role, owner).await,
+        None => Ok(Deletion::NotFound),
+    }
 }
 
 /// Undoes a creation that failed half-way, from the changes it made, then deletes the role.

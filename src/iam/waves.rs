@@ -1,9 +1,29 @@
 //! Which changes may run at the same time. A list of changes (a diff, a teardown, an undo) is
 //! in an order that is always safe; this splits it into waves, each wave's changes independent
 //! of one another, so that the answer waits for IAM's dependency chain rather than for every
-//! call in turn. Pure: the order constraints are data, tested as a table.
+//! call in turn. The split is pure (the order constraints are data, tested as a table);
+//! [`concurrently`] runs one wave's, or any independent reads', calls.
+
+use std::future::Future;
+
+use futures_util::StreamExt;
+use futures_util::stream;
 
 use super::Change;
+
+/// At most this many calls of one event are in flight at once: a wave is as wide as IAM's
+/// quotas let it be (20 managed policies per role), and wider bursts only meet throttling.
+pub const MAX_CALLS_IN_FLIGHT: usize = 8;
+
+/// Runs the calls concurrently, at most [`MAX_CALLS_IN_FLIGHT`] at once, and returns every
+/// result in the calls' order (none is dropped when another fails). The calls are collected
+/// first so that the returned future holds no closure (which would keep it from being `Send`).
+pub fn concurrently<F: Future>(
+    calls: impl IntoIterator<Item = F>,
+) -> impl Future<Output = Vec<F::Output>> {
+    let calls: Vec<F> = calls.into_iter().collect();
+    stream::iter(calls).buffered(MAX_CALLS_IN_FLIGHT).collect()
+}
 
 /// What a change touches: two changes with the same subject keep their order.
 #[derive(Debug, Clone, PartialEq, Eq)]
