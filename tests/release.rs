@@ -200,3 +200,112 @@ fn zip_entries_are_sorted_whatever_order_they_are_given_in() {
         .collect();
     assert_eq!(names, ["a", "b"]);
 }
+
+// ------------------------------------- the template as the Serverless Application Repository has it
+
+fn template() -> serde_yaml_ng::Value {
+    serde_yaml_ng::from_str(&read("template.yaml")).unwrap()
+}
+
+/// The Serverless Application Repository's rules for its metadata (AWS SAM's "Metadata section
+/// properties"): required fields, lengths and patterns, and local files that `sam package`
+/// uploads.
+#[test]
+fn the_serverless_repo_metadata_is_publishable_and_names_the_crates_license() {
+    let template = template();
+    let app = &template["Metadata"]["AWS::ServerlessRepo::Application"];
+    let text = |key: &str| {
+        app[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("AWS::ServerlessRepo::Application has no {key} string"))
+            .to_owned()
+    };
+    let name = text("Name");
+    assert!(
+        (1..=140).contains(&name.len())
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+        "Name {name:?}: 1-140 of A-Z a-z 0-9 -"
+    );
+    let description = text("Description");
+    assert!(
+        (1..=256).contains(&description.chars().count()),
+        "Description: 1-256 characters, has {}",
+        description.chars().count()
+    );
+    let author = text("Author");
+    assert!(
+        (1..=127).contains(&author.len())
+            && author
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !author.starts_with('-')
+            && !author.ends_with('-')
+            && !author.contains("--"),
+        "Author {author:?}: lower-case letters, digits and single inner dashes"
+    );
+    let labels = app["Labels"].as_sequence().expect("Labels");
+    assert!((1..=10).contains(&labels.len()), "at most 10 labels");
+    for label in labels {
+        let label = label.as_str().unwrap();
+        assert!(
+            (1..=127).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-_:/@".contains(&b)),
+            "label {label:?}"
+        );
+    }
+    // The license is the crate's, and its text is in the file the metadata names.
+    let manifest = read("Cargo.toml");
+    assert!(manifest.contains(&format!("license = \"{}\"", text("SpdxLicenseId"))));
+    assert_eq!(text("SpdxLicenseId"), "Apache-2.0");
+    let license = read(&text("LicenseUrl"));
+    assert!(
+        license.trim_start().starts_with("Apache License")
+            && license.contains("Version 2.0, January 2004")
+            && license.contains("END OF TERMS AND CONDITIONS"),
+        "{} holds the Apache License 2.0",
+        text("LicenseUrl")
+    );
+    let readme = read(&text("ReadmeUrl"));
+    assert!(readme.starts_with("# persona-role"));
+    assert!(readme.len() < 5 * 1024 * 1024, "a readme of at most 5 MB");
+    // Optional URLs are absent rather than made up; where given, they are https.
+    for key in ["HomePageUrl", "SourceCodeUrl"] {
+        if let Some(url) = app[key].as_str() {
+            assert!(url.starts_with("https://"), "{key} {url}");
+        }
+    }
+}
+
+/// The Serverless Application Repository's deploy form shows each parameter with its
+/// Description and no groups: every parameter needs one that stands on its own, within
+/// CloudFormation's 4,000 characters; the CloudFormation console's groups list every one.
+#[test]
+fn every_parameter_is_described_and_grouped_for_the_consoles() {
+    let template = template();
+    let parameters = template["Parameters"].as_mapping().expect("Parameters");
+    let grouped: Vec<&str> =
+        template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+            .as_sequence()
+            .expect("ParameterGroups")
+            .iter()
+            .flat_map(|group| group["Parameters"].as_sequence().unwrap().iter())
+            .map(|name| name.as_str().unwrap())
+            .collect();
+    for (name, parameter) in parameters {
+        let name = name.as_str().unwrap();
+        let description = parameter["Description"]
+            .as_str()
+            .unwrap_or_else(|| panic!("parameter {name} has no Description"));
+        assert!(
+            (20..=4000).contains(&description.len()),
+            "parameter {name}: a Description of 20 to 4,000 characters"
+        );
+        assert!(
+            grouped.contains(&name),
+            "parameter {name} is in no ParameterGroup"
+        );
+    }
+    assert_eq!(grouped.len(), parameters.len(), "a parameter grouped twice");
+}
