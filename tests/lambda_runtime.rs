@@ -49,8 +49,21 @@ fn the_binary_handles_create_update_delete_through_the_runtime_api() {
         assert_eq!(body["Status"], "SUCCESS");
     }
 
-    // Logs: JSON lines; one per IAM change, naming the request; never the URL's signature.
+    // Logs: JSON lines; the release first; one per IAM change, naming the request; never the
+    // URL's signature.
     assert!(!logs.is_empty());
+    let first: Value = serde_json::from_str(&logs[0]).unwrap();
+    assert_eq!(
+        first["fields"]["message"], "persona-role-lambda starting",
+        "{}",
+        logs[0]
+    );
+    assert_eq!(
+        first["fields"]["version"],
+        env!("CARGO_PKG_VERSION"),
+        "{}",
+        logs[0]
+    );
     let mut changes = 0;
     for line in &logs {
         assert!(!line.contains(SECRET_SIGNATURE), "secret in log: {line}");

@@ -16,6 +16,11 @@ use serde_json::{Value, json};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     init_logging();
+    // Which release runs: the version is shared with the CLI, the template and CHANGELOG.md.
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        "persona-role-lambda starting"
+    );
     if cfg!(panic = "abort") {
         // Cargo.toml's release profile sets panic = "unwind", which cargo lambda keeps; a build
         // that overrides it to abort would die on a panic before the handler answers FAILED.

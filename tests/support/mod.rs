@@ -41,81 +41,34 @@ pub mod cloudformation;
 mod common;
 pub mod emf;
 pub mod faults;
+pub mod moto;
+pub mod recorder;
 pub mod runtime;
 pub use cloudformation::{Resource, StandIn, stand_in};
 pub use common::{ACCOUNT, STACK_ID, assert_cfn_lint_clean, root, samples};
 pub use faults::{Fault, FaultProxy};
+pub use recorder::{Recorded, Recorder, SECRET_SIGNATURE};
 pub use runtime::{Function, Posted, RuntimeApi};
 pub const PERSONAS: [&str; 4] = ["data-scientist", "mlops", "compute", "custom"];
-/// Signature put in every test ResponseURL: it must never show in logs.
-pub const SECRET_SIGNATURE: &str = "c0ffee5ecret5ignature";
 
 // ------------------------------------------------------------------------------------ moto
 
-struct Moto {
-    endpoint: String,
-    // Held open for the life of the test process: when the process ends, the pipe closes and the
-    // server, which waits on its stdin, exits. No server outlives its tests.
-    _stdin: Mutex<ChildStdin>,
-    _child: Mutex<Child>,
-}
-
-/// The endpoint of this test binary's moto server, started on first use.
+/// The endpoint of this test binary's moto server, started on first use; it ends with the test
+/// process.
 pub fn moto_endpoint() -> &'static str {
-    static MOTO: OnceLock<Moto> = OnceLock::new();
-    &MOTO.get_or_init(start_moto).endpoint
-}
-
-const MOTO_BOOT: &str = r#"
-import sys
-from moto.server import ThreadedMotoServer
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-server.start()
-print(server.get_host_and_port()[1], flush=True)
-sys.stdin.read()
-"#;
-
-fn start_moto() -> Moto {
-    let python = root().join(".venv/bin/python");
-    if !python.exists() {
-        panic!(
-            "{} is missing: run scripts/install-test-tools once to install moto into .venv",
-            python.display()
-        );
-    }
-    let log_path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "moto-{}-{}.log",
-        std::env::current_exe()
-            .ok()
-            .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = Command::new(&python)
-        .args(["-c", MOTO_BOOT])
-        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
-    let stdin = child.stdin.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port: u16 = line.trim().parse().unwrap_or_else(|_| {
-        panic!(
-            "moto did not start (is .venv complete? run scripts/install-test-tools): {}",
-            std::fs::read_to_string(&log_path).unwrap_or_default()
-        )
-    });
-    Moto {
-        endpoint: format!("http://127.0.0.1:{port}"),
-        _stdin: Mutex::new(stdin),
-        _child: Mutex::new(child),
-    }
+    static MOTO: OnceLock<moto::Moto> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "moto-{}-{}.log",
+            std::env::current_exe()
+                .ok()
+                .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                .unwrap_or_default(),
+            std::process::id()
+        ));
+        moto::Moto::start(&root(), &log, &[]).unwrap_or_else(|e| panic!("{e}"))
+    })
+    .endpoint()
 }
 
 // ------------------------------------------------------------------------ IAM clients
@@ -354,159 +307,6 @@ impl Intercept for CallLog {
         }
         Ok(())
     }
-}
-
-// ---------------------------------------------------------------------- the recorder
-
-/// One HTTP request the recorder received.
-#[derive(Debug, Clone)]
-pub struct Recorded {
-    pub method: String,
-    pub path: String,
-    /// Header names lower-cased.
-    pub headers: BTreeMap<String, String>,
-    pub body: Vec<u8>,
-    /// When it arrived.
-    pub at: Instant,
-}
-
-impl Recorded {
-    pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap()
-    }
-}
-
-/// An HTTP server on 127.0.0.1 that records ResponseURL PUTs and answers 200 (or 500 for the
-/// first `failures` requests).
-#[derive(Debug, Clone)]
-pub struct Recorder {
-    port: u16,
-    requests: Arc<Mutex<Vec<Recorded>>>,
-}
-
-impl Recorder {
-    pub fn start() -> Self {
-        Recorder::start_failing(0)
-    }
-
-    pub fn start_failing(failures: usize) -> Self {
-        Recorder::start_answering(move |served| {
-            if served < failures {
-                (500, None)
-            } else {
-                (200, None)
-            }
-        })
-    }
-
-    /// A recorder that answers every request with a redirect to `location`.
-    pub fn start_redirecting(location: String) -> Self {
-        Recorder::start_answering(move |_| (307, Some(location.clone())))
-    }
-
-    /// A recorder whose answer to the n-th request (from 0) is `answer(n)`: a status and an
-    /// optional Location.
-    fn start_answering(answer: impl Fn(usize) -> (u16, Option<String>) + Send + 'static) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let shared = Arc::clone(&requests);
-        std::thread::spawn(move || {
-            for (served, stream) in listener.incoming().enumerate() {
-                let Ok(stream) = stream else { continue };
-                let (status, location) = answer(served);
-                serve(stream, status, location.as_deref(), &shared);
-            }
-        });
-        Recorder { port, requests }
-    }
-
-    /// A ResponseURL on this recorder, signed like a presigned S3 URL.
-    pub fn url(&self, request_id: &str) -> String {
-        format!(
-            "http://127.0.0.1:{}/cfn-response/{request_id}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature={SECRET_SIGNATURE}",
-            self.port
-        )
-    }
-
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().unwrap().clone()
-    }
-
-    /// Requests whose path names the request id.
-    pub fn for_request(&self, request_id: &str) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.path.starts_with(&format!("/cfn-response/{request_id}?")))
-            .collect()
-    }
-
-    /// Waits until `count` requests for `request_id` arrived.
-    pub fn wait_for(&self, request_id: &str, count: usize, timeout: Duration) -> Vec<Recorded> {
-        let end = Instant::now() + timeout;
-        loop {
-            let found = self.for_request(request_id);
-            if found.len() >= count || Instant::now() > end {
-                return found;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-/// Reads one request, records it, then answers: recorded before the client sees the answer.
-fn serve(
-    mut stream: TcpStream,
-    status: u16,
-    location: Option<&str>,
-    requests: &Mutex<Vec<Recorded>>,
-) -> Option<()> {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line).ok()?;
-    let mut parts = request_line.split_whitespace();
-    let method = parts.next()?.to_owned();
-    let path = parts.next()?.to_owned();
-    let mut headers = BTreeMap::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).ok()?;
-        let line = line.trim_end_matches(['\r', '\n']);
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
-        }
-    }
-    let length: usize = headers
-        .get("content-length")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    requests.lock().unwrap().push(Recorded {
-        method,
-        path,
-        headers,
-        body,
-        at: Instant::now(),
-    });
-    let reason = match status {
-        200 => "OK",
-        307 => "Temporary Redirect",
-        _ => "Internal Server Error",
-    };
-    let location = location
-        .map(|l| format!("Location: {l}\r\n"))
-        .unwrap_or_default();
-    let answer = format!(
-        "HTTP/1.1 {status} {reason}\r\n{location}Content-Length: 0\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(answer.as_bytes()).ok()
 }
 
 // ------------------------------------------------------------------------------- events

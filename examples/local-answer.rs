@@ -1,0 +1,462 @@
+//! Runs CloudFormation events through the function's own handler (`persona_role::handler::Handler`,
+//! the code the Lambda runs) against local stand-ins, and prints each answer exactly as
+//! CloudFormation would receive it. `scripts/local-answer` runs it:
+//!
+//! ```sh
+//! scripts/local-answer events/data-scientist-create.json events/data-scientist-update.json \
+//!     events/data-scientist-delete.json
+//! scripts/local-answer --expect-failed my-forged-event.json
+//! ```
+//!
+//! Events run in the order given, against one IAM: moto started for the run (from `.venv`, as the
+//! tests start it), or the IAM endpoint `AWS_ENDPOINT_URL_IAM` names (a moto of your own, whose
+//! roles outlive the run). For each event, a local CloudFormation (`tests/support/cloudformation.rs`)
+//! shows the event's stack holding its logical id in the state CloudFormation sends that request
+//! in, and the event's ResponseURL is replaced by a local recorder's
+//! (`tests/support/recorder.rs`); the handler then checks the event, makes the IAM changes and
+//! PUTs its answer. The body received is printed as JSON, then one summary line.
+//!
+//! The function's environment is the one `template.yaml`'s parameter defaults give it in the
+//! account and region of the first event's stack: the shipped permissions boundary (created in
+//! IAM), the default allow-lists, adoption off. Any `PERSONA_ROLE_*` guardrail variable set in
+//! the environment replaces them all, as in the deployed function.
+//!
+//! Exit code: 0 every answer was SUCCESS (or FAILED where `--expect-failed` said so), 1 an answer
+//! was not as expected or none was delivered, 2 the run could not start.
+
+#[allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[path = "../tests/support/cloudformation.rs"]
+mod cloudformation;
+#[allow(dead_code)]
+#[path = "../tests/support/moto.rs"]
+mod moto;
+#[allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[path = "../tests/support/recorder.rs"]
+mod recorder;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region};
+use lambda_runtime::tracing::subscriber::EnvFilter;
+use persona_role::boundary;
+use persona_role::context::StackContext;
+use persona_role::guardrails::{self, Guardrails};
+use persona_role::handler::{Handler, Settings};
+use persona_role::iam::CallPolicy;
+use serde_json::Value;
+
+use cloudformation::{Resource, StandIn};
+use recorder::Recorder;
+
+/// The function's Timeout in `template.yaml`: the Lambda deadline of each event.
+const FUNCTION_TIMEOUT: Duration = Duration::from_secs(300);
+/// The name CloudFormation would give the stack's `PersonaRoleBoundary` (it makes one up).
+const BOUNDARY_NAME: &str = "persona-role-PersonaRoleBoundary-local";
+/// Where events run when the first one names no usable stack.
+const DEFAULT_STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/local/00000000-0000-0000-0000-000000000000";
+
+const USAGE: &str =
+    "usage: scripts/local-answer [--expect-failed] EVENT.json [[--expect-failed] EVENT.json ...]
+
+Runs each CloudFormation event, in order, through the function's handler against moto (or
+AWS_ENDPOINT_URL_IAM) and a local CloudFormation that confirms it, and prints the answer the
+ResponseURL received. --expect-failed: the next event's answer is expected to be FAILED.";
+
+/// One event to run and the answer it should get.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Planned {
+    path: PathBuf,
+    expect_failed: bool,
+}
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Vec<Planned>, String> {
+    let mut planned = Vec::new();
+    let mut expect_failed = false;
+    for arg in args {
+        match arg.as_str() {
+            "--expect-failed" => expect_failed = true,
+            "-h" | "--help" => return Err(String::new()),
+            flag if flag.starts_with('-') => return Err(format!("unknown option `{flag}`")),
+            path => {
+                planned.push(Planned {
+                    path: PathBuf::from(path),
+                    expect_failed,
+                });
+                expect_failed = false;
+            }
+        }
+    }
+    if expect_failed {
+        return Err("--expect-failed must precede an event file".to_owned());
+    }
+    if planned.is_empty() {
+        return Err("no event file given".to_owned());
+    }
+    Ok(planned)
+}
+
+fn main() -> ExitCode {
+    let planned = match parse_args(std::env::args().skip(1)) {
+        Ok(planned) => planned,
+        Err(message) if message.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("local-answer: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("local-answer: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(run(planned))
+}
+
+/// The handler's own lines (each IAM change, the answer) on stderr; RUST_LOG overrides.
+fn init_logging() {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,persona_role=info".to_owned());
+    let subscriber = lambda_runtime::tracing::subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .compact()
+        .finish();
+    let _ = tracing::subscriber::set_global_default(subscriber);
+}
+
+/// An event read from its file, or why it cannot run.
+fn read_event(path: &Path) -> Result<serde_json::Map<String, Value>, String> {
+    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    match serde_json::from_slice(&text) {
+        Ok(Value::Object(event)) => Ok(event),
+        Ok(_) => Err(format!("{} is not a JSON object", path.display())),
+        Err(e) => Err(format!("{} is not JSON: {e}", path.display())),
+    }
+}
+
+async fn run(planned: Vec<Planned>) -> ExitCode {
+    let mut events = Vec::new();
+    for plan in &planned {
+        match read_event(&plan.path) {
+            Ok(event) => events.push(event),
+            Err(message) => {
+                eprintln!("local-answer: {message}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let place = events
+        .first()
+        .and_then(|e| e.get("StackId")?.as_str())
+        .and_then(|id| StackContext::from_stack_id(id, "Local").ok())
+        .or_else(|| StackContext::from_stack_id(DEFAULT_STACK, "Local").ok());
+    let Some(place) = place else {
+        eprintln!("local-answer: no account and region to run in");
+        return ExitCode::from(2);
+    };
+    let local = match Local::start(&place).await {
+        Ok(local) => local,
+        Err(message) => {
+            eprintln!("local-answer: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut unexpected = 0;
+    for (n, (plan, event)) in planned.iter().zip(events).enumerate() {
+        if !local.answer(n, plan, event).await {
+            unexpected += 1;
+        }
+    }
+    if unexpected > 0 {
+        eprintln!(
+            "local-answer: {unexpected} of {} answers not as expected",
+            planned.len()
+        );
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
+/// The stand-ins and the handler wired to them.
+struct Local {
+    // Kept for the run: moto exits when it is dropped.
+    _moto: Option<moto::Moto>,
+    stand_in: StandIn,
+    recorder: Recorder,
+    handler: Handler,
+    function_arn: String,
+}
+
+impl Local {
+    async fn start(place: &StackContext) -> Result<Local, String> {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let partition = place.partition.name();
+        // IAM: the endpoint the environment names, as the SDK reads it, else moto of our own in
+        // the stack's account.
+        let moto = match std::env::var_os("AWS_ENDPOINT_URL_IAM") {
+            Some(_) => None,
+            None => {
+                let log = std::env::temp_dir().join(format!(
+                    "persona-role-local-answer-moto-{}.log",
+                    std::process::id()
+                ));
+                Some(moto::Moto::start(
+                    &root,
+                    &log,
+                    &[("MOTO_ACCOUNT_ID", place.account.as_str())],
+                )?)
+            }
+        };
+        let stand_in = StandIn::start();
+        let recorder = Recorder::start();
+
+        // Built as src/bin/persona-role-lambda.rs builds them: the same retry and timeout policy,
+        // only the endpoints are local. Credentials are moto's dummies.
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(place.region.clone()))
+            .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "local-answer",
+            ))
+            .load()
+            .await;
+        let mut iam = CallPolicy::default().configure(aws_sdk_iam::config::Builder::from(&config));
+        if let Some(moto) = &moto {
+            iam = iam.endpoint_url(moto.endpoint());
+        }
+        let iam = aws_sdk_iam::Client::from_conf(iam.build());
+        let cloudformation = aws_sdk_cloudformation::Client::from_conf(
+            persona_role::cloudformation::configure(
+                &CallPolicy::default(),
+                aws_sdk_cloudformation::config::Builder::from(&config),
+            )
+            .endpoint_url(stand_in.endpoint())
+            .build(),
+        );
+
+        let guardrails = match guardrails::ENVIRONMENT
+            .iter()
+            .any(|name| std::env::var_os(name).is_some())
+        {
+            true => Guardrails::from_env(),
+            false => template_defaults(&root, place, &iam).await?,
+        };
+        let http = persona_role::cfn::answer_client()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let handler = Handler::new(
+            iam,
+            cloudformation,
+            http,
+            Settings {
+                allow_loopback: true,
+                guardrails,
+                ..Settings::default()
+            },
+        );
+        Ok(Local {
+            _moto: moto,
+            stand_in,
+            recorder,
+            handler,
+            function_arn: format!(
+                "arn:{partition}:lambda:{}:{}:function:persona-role-local",
+                place.region, place.account
+            ),
+        })
+    }
+
+    /// Runs the `n`-th event and prints its answer; whether the answer was the expected one.
+    async fn answer(
+        &self,
+        n: usize,
+        plan: &Planned,
+        mut event: serde_json::Map<String, Value>,
+    ) -> bool {
+        let shown = plan.path.display();
+        let answer_id = format!("event-{n}");
+        event.insert(
+            "ResponseURL".to_owned(),
+            Value::String(self.recorder.url(&answer_id)),
+        );
+        let event = Value::Object(event);
+        let request = format!(
+            "{} {}",
+            event["RequestType"].as_str().unwrap_or("?"),
+            event["LogicalResourceId"].as_str().unwrap_or("?")
+        );
+        if let (Some(_), Some(logical)) = (
+            event["StackId"].as_str(),
+            event["LogicalResourceId"].as_str(),
+        ) {
+            self.stand_in.confirm_now(&event);
+            let shows = Resource::sending(&event);
+            eprintln!(
+                "{shown}: CloudFormation shows {logical} ({}) {}{}",
+                shows.resource_type,
+                shows.status,
+                shows
+                    .physical_id
+                    .map(|id| format!(" with id {id}"))
+                    .unwrap_or_default()
+            );
+        }
+        let raw = serde_json::to_vec(&event).unwrap_or_default();
+        let delivered = self
+            .handler
+            .handle_raw(
+                &raw,
+                Some(Instant::now() + FUNCTION_TIMEOUT),
+                Some(&self.function_arn),
+            )
+            .await;
+        if let Err(error) = delivered {
+            println!("{shown}: no answer ({request}): {error}");
+            return false;
+        }
+        let received = self.recorder.for_request(&answer_id);
+        let Some(put) = received.last() else {
+            println!("{shown}: the handler reported an answer the ResponseURL never received");
+            return false;
+        };
+        let body: Value = match serde_json::from_slice(&put.body) {
+            Ok(body) => body,
+            Err(e) => {
+                println!(
+                    "{shown}: the answer is not JSON ({e}): {}",
+                    String::from_utf8_lossy(&put.body)
+                );
+                return false;
+            }
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&body).unwrap_or_default()
+        );
+        let status = body["Status"].as_str().unwrap_or("?");
+        let (as_expected, verdict) = verdict(status, plan.expect_failed);
+        println!(
+            "{shown}: {request} -> {status}{verdict}, PhysicalResourceId {}, {} bytes in {} PUT{}",
+            body["PhysicalResourceId"].as_str().unwrap_or("?"),
+            put.body.len(),
+            received.len(),
+            if received.len() == 1 { "" } else { "s" },
+        );
+        as_expected
+    }
+}
+
+/// Whether an answer's Status is the expected one, and what the summary adds about it.
+fn verdict(status: &str, expect_failed: bool) -> (bool, String) {
+    let expected = if expect_failed { "FAILED" } else { "SUCCESS" };
+    match (status == expected, expect_failed) {
+        (true, true) => (true, " as expected".to_owned()),
+        (true, false) => (true, String::new()),
+        (false, _) => (false, format!(" (expected {expected})")),
+    }
+}
+
+/// The guardrails `template.yaml`'s parameter defaults give the function in `place`, with the
+/// stack's `PersonaRoleBoundary` created in IAM from the catalog (`src/boundary.rs`).
+async fn template_defaults(
+    root: &Path,
+    place: &StackContext,
+    iam: &aws_sdk_iam::Client,
+) -> Result<Guardrails, String> {
+    let path = root.join("template.yaml");
+    let template: serde_yaml_ng::Value = std::fs::read_to_string(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|text| serde_yaml_ng::from_str(&text).map_err(|e| e.to_string()))
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let default = |name: &str| -> Result<String, String> {
+        let value = &template["Parameters"][name]["Default"];
+        value
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| value.as_u64().map(|n| n.to_string()))
+            .ok_or_else(|| format!("template.yaml: parameter {name} has no default"))
+    };
+    let partition = place.partition.name();
+    let pass_roles = match default("AllowedPassRoles")?.as_str() {
+        "" => boundary::default_pass_roles(partition, &place.account).join(","),
+        given => given.to_owned(),
+    };
+    let required = match default("RequiredPermissionsBoundary")?.as_str() {
+        "" => {
+            let document =
+                boundary::policy(&boundary::default_pass_roles(partition, &place.account));
+            let made = iam
+                .create_policy()
+                .policy_name(BOUNDARY_NAME)
+                .policy_document(document.to_string())
+                .send()
+                .await;
+            if let Err(e) = made {
+                let code = aws_sdk_iam::error::ProvideErrorMetadata::code(&e);
+                if code != Some("EntityAlreadyExists") {
+                    return Err(format!(
+                        "cannot create the permissions boundary in IAM: {}",
+                        persona_role::cfn::error_chain(&e)
+                    ));
+                }
+            }
+            format!(
+                "arn:{partition}:iam::{}:policy/{BOUNDARY_NAME}",
+                place.account
+            )
+        }
+        given => given.to_owned(),
+    };
+    Ok(
+        Guardrails::from_values(Some(&required), Some(&default("AllowedManagedPolicyArns")?))
+            .with_pass_roles(Some(&pass_roles))
+            .with_adoption(Some(&default("AllowAdoption")?))
+            .with_adoption_scope(Some(&default("AdoptionScope")?)),
+    )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Result<Vec<Planned>, String> {
+        parse_args(list.iter().map(|s| (*s).to_owned()))
+    }
+
+    #[test]
+    fn expect_failed_marks_only_the_next_event() {
+        let planned = args(&["a.json", "--expect-failed", "b.json", "c.json"]).unwrap();
+        let marks: Vec<bool> = planned.iter().map(|p| p.expect_failed).collect();
+        assert_eq!(marks, [false, true, false]);
+    }
+
+    #[test]
+    fn failed_is_unexpected_unless_announced_and_success_then_is_unexpected() {
+        assert!(verdict("SUCCESS", false).0);
+        assert!(!verdict("FAILED", false).0);
+        assert!(verdict("FAILED", true).0);
+        assert!(!verdict("SUCCESS", true).0);
+        assert!(!verdict("?", false).0);
+    }
+
+    #[test]
+    fn refuses_a_dangling_flag_no_events_and_unknown_options() {
+        assert!(args(&["a.json", "--expect-failed"]).is_err());
+        assert!(args(&[]).is_err());
+        assert!(args(&["--verbose", "a.json"]).is_err());
+    }
+}

@@ -1,0 +1,311 @@
+//! A release is one version everywhere, and its Lambda zip is the same bytes for the same inputs.
+//! `scripts/release` builds the binaries and packs the zip with `scripts/lib/reproducible-zip.py`;
+//! packing is proven here on a stand-in `bootstrap` (the real one takes minutes to build).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fs::{File, FileTimes};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, UNIX_EPOCH};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(relative: &str) -> String {
+    std::fs::read_to_string(root().join(relative)).unwrap()
+}
+
+/// `[package]`'s version, as written in Cargo.toml.
+fn cargo_version() -> String {
+    let manifest = format!("\n{}", read("Cargo.toml"));
+    let package = manifest
+        .split("\n[")
+        .find(|section| section.starts_with("package]"))
+        .expect("Cargo.toml has [package]");
+    package
+        .lines()
+        .find_map(|line| line.strip_prefix("version = \""))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .expect("[package] has a version")
+        .to_owned()
+}
+
+fn template_version() -> String {
+    let template: serde_yaml_ng::Value = serde_yaml_ng::from_str(&read("template.yaml")).unwrap();
+    template["Metadata"]["AWS::ServerlessRepo::Application"]["SemanticVersion"]
+        .as_str()
+        .expect("template.yaml's AWS::ServerlessRepo::Application has a SemanticVersion string")
+        .to_owned()
+}
+
+/// The newest released version of CHANGELOG.md: its first `## [x.y.z] - date` heading.
+fn changelog_version() -> String {
+    read("CHANGELOG.md")
+        .lines()
+        .filter_map(|line| line.strip_prefix("## ["))
+        .filter_map(|rest| rest.split_once("] - "))
+        .map(|(version, _)| version.to_owned())
+        .next()
+        .expect("CHANGELOG.md has a released version (## [x.y.z] - YYYY-MM-DD)")
+}
+
+fn cli_version() -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_persona-role"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    text.trim()
+        .strip_prefix("persona-role ")
+        .unwrap_or_else(|| panic!("`persona-role --version` printed {text:?}"))
+        .to_owned()
+}
+
+fn is_semantic_version(version: &str) -> bool {
+    let parts: Vec<&str> = version.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && (*p == "0" || !p.starts_with('0'))
+        })
+}
+
+#[test]
+fn cargo_template_changelog_and_cli_name_one_version() {
+    let version = cargo_version();
+    assert!(is_semantic_version(&version), "{version}");
+    assert_eq!(template_version(), version, "template.yaml SemanticVersion");
+    assert_eq!(
+        changelog_version(),
+        version,
+        "CHANGELOG.md's newest release"
+    );
+    assert_eq!(cli_version(), version, "persona-role --version");
+    // The Lambda logs the same (env!("CARGO_PKG_VERSION"), proven in tests/lambda_runtime.rs).
+    assert_eq!(env!("CARGO_PKG_VERSION"), version);
+}
+
+#[test]
+fn semantic_versions_are_three_numbers_without_leading_zeros() {
+    for good in ["0.2.0", "1.0.0", "10.20.30"] {
+        assert!(is_semantic_version(good), "{good}");
+    }
+    for bad in ["0.2", "v0.2.0", "0.02.0", "0.2.0-rc1", "0..1", ""] {
+        assert!(!is_semantic_version(bad), "{bad}");
+    }
+}
+
+// ------------------------------------------------------------------------ the reproducible zip
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("release-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Writes `content` to `dir/name` with this mtime (seconds since the epoch) and mode.
+fn file(dir: &Path, name: &str, content: &[u8], mtime: u64, mode: u32) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_times(FileTimes::new().set_modified(UNIX_EPOCH + Duration::from_secs(mtime)))
+        .unwrap();
+    path
+}
+
+/// Packs `entries` (name, path) with the release's packer; returns the zip's bytes.
+fn pack(out: &Path, epoch: u64, entries: &[(&str, &Path)]) -> Vec<u8> {
+    let status = Command::new("python3")
+        .arg(root().join("scripts/lib/reproducible-zip.py"))
+        .arg(out)
+        .arg(epoch.to_string())
+        .args(
+            entries
+                .iter()
+                .map(|(name, path)| format!("{name}={}", path.display())),
+        )
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::read(out).unwrap()
+}
+
+/// Each entry of a zip as Python's zipfile reads it: name, mode, date.
+fn listing(zip: &Path) -> String {
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile\n\
+             for i in zipfile.ZipFile(sys.argv[1]).infolist():\n\
+             \x20   print(i.filename, oct(i.external_attr >> 16), '%04d-%02d-%02dT%02d:%02d:%02d' % i.date_time)",
+        ])
+        .arg(zip)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// 2026-12-02T12:00:00Z, an even second (zip dates count in two-second steps).
+const EPOCH: u64 = 1_796_212_800;
+
+#[test]
+fn the_lambda_zip_is_the_same_bytes_whatever_the_files_mtimes_and_modes() {
+    let dir = scratch("zip");
+    // Not compressible to nothing, so that deflate has real work to do.
+    let binary: Vec<u8> = (0u32..200_000)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let (one, two) = (dir.join("one"), dir.join("two"));
+    std::fs::create_dir_all(&one).unwrap();
+    std::fs::create_dir_all(&two).unwrap();
+    let first = file(&one, "bootstrap", &binary, 1_700_000_000, 0o700);
+    let second = file(&two, "bootstrap", &binary, 1_800_000_123, 0o644);
+
+    let a = pack(&dir.join("a.zip"), EPOCH, &[("bootstrap", &first)]);
+    let b = pack(&dir.join("b.zip"), EPOCH, &[("bootstrap", &second)]);
+    assert!(a == b, "the same bootstrap packed twice differs");
+    assert_eq!(
+        listing(&dir.join("a.zip")),
+        "bootstrap 0o100755 2026-12-02T12:00:00\n",
+        "one executable entry, dated SOURCE_DATE_EPOCH"
+    );
+
+    // The timestamp is an input: another gives other bytes (so the comparison above can fail).
+    let c = pack(&dir.join("c.zip"), EPOCH + 3600, &[("bootstrap", &first)]);
+    assert!(a != c);
+}
+
+#[test]
+fn zip_entries_are_sorted_whatever_order_they_are_given_in() {
+    let dir = scratch("order");
+    let x = file(&dir, "x", b"first file", 1_700_000_000, 0o644);
+    let y = file(&dir, "y", b"second file", 1_700_000_999, 0o600);
+    let forward = pack(&dir.join("f.zip"), EPOCH, &[("a", &x), ("b", &y)]);
+    let backward = pack(&dir.join("r.zip"), EPOCH, &[("b", &y), ("a", &x)]);
+    assert!(forward == backward);
+    let names: Vec<String> = listing(&dir.join("r.zip"))
+        .lines()
+        .map(|l| l.split(' ').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+}
+
+// ------------------------------------- the template as the Serverless Application Repository has it
+
+fn template() -> serde_yaml_ng::Value {
+    serde_yaml_ng::from_str(&read("template.yaml")).unwrap()
+}
+
+/// The Serverless Application Repository's rules for its metadata (AWS SAM's "Metadata section
+/// properties"): required fields, lengths and patterns, and local files that `sam package`
+/// uploads.
+#[test]
+fn the_serverless_repo_metadata_is_publishable_and_names_the_crates_license() {
+    let template = template();
+    let app = &template["Metadata"]["AWS::ServerlessRepo::Application"];
+    let text = |key: &str| {
+        app[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("AWS::ServerlessRepo::Application has no {key} string"))
+            .to_owned()
+    };
+    let name = text("Name");
+    assert!(
+        (1..=140).contains(&name.len())
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+        "Name {name:?}: 1-140 of A-Z a-z 0-9 -"
+    );
+    let description = text("Description");
+    assert!(
+        (1..=256).contains(&description.chars().count()),
+        "Description: 1-256 characters, has {}",
+        description.chars().count()
+    );
+    let author = text("Author");
+    assert!(
+        (1..=127).contains(&author.len())
+            && author
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !author.starts_with('-')
+            && !author.ends_with('-')
+            && !author.contains("--"),
+        "Author {author:?}: lower-case letters, digits and single inner dashes"
+    );
+    let labels = app["Labels"].as_sequence().expect("Labels");
+    assert!((1..=10).contains(&labels.len()), "at most 10 labels");
+    for label in labels {
+        let label = label.as_str().unwrap();
+        assert!(
+            (1..=127).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-_:/@".contains(&b)),
+            "label {label:?}"
+        );
+    }
+    // The license is the crate's, and its text is in the file the metadata names.
+    let manifest = read("Cargo.toml");
+    assert!(manifest.contains(&format!("license = \"{}\"", text("SpdxLicenseId"))));
+    assert_eq!(text("SpdxLicenseId"), "Apache-2.0");
+    let license = read(&text("LicenseUrl"));
+    assert!(
+        license.trim_start().starts_with("Apache License")
+            && license.contains("Version 2.0, January 2004")
+            && license.contains("END OF TERMS AND CONDITIONS"),
+        "{} holds the Apache License 2.0",
+        text("LicenseUrl")
+    );
+    let readme = read(&text("ReadmeUrl"));
+    assert!(readme.starts_with("# persona-role"));
+    assert!(readme.len() < 5 * 1024 * 1024, "a readme of at most 5 MB");
+    // Optional URLs are absent rather than made up; where given, they are https.
+    for key in ["HomePageUrl", "SourceCodeUrl"] {
+        if let Some(url) = app[key].as_str() {
+            assert!(url.starts_with("https://"), "{key} {url}");
+        }
+    }
+}
+
+/// The Serverless Application Repository's deploy form shows each parameter with its
+/// Description and no groups: every parameter needs one that stands on its own, within
+/// CloudFormation's 4,000 characters; the CloudFormation console's groups list every one.
+#[test]
+fn every_parameter_is_described_and_grouped_for_the_consoles() {
+    let template = template();
+    let parameters = template["Parameters"].as_mapping().expect("Parameters");
+    let grouped: Vec<&str> =
+        template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+            .as_sequence()
+            .expect("ParameterGroups")
+            .iter()
+            .flat_map(|group| group["Parameters"].as_sequence().unwrap().iter())
+            .map(|name| name.as_str().unwrap())
+            .collect();
+    for (name, parameter) in parameters {
+        let name = name.as_str().unwrap();
+        let description = parameter["Description"]
+            .as_str()
+            .unwrap_or_else(|| panic!("parameter {name} has no Description"));
+        assert!(
+            (20..=4000).contains(&description.len()),
+            "parameter {name}: a Description of 20 to 4,000 characters"
+        );
+        assert!(
+            grouped.contains(&name),
+            "parameter {name} is in no ParameterGroup"
+        );
+    }
+    assert_eq!(grouped.len(), parameters.len(), "a parameter grouped twice");
+}
