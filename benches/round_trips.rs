@@ -56,6 +56,7 @@ struct Timed {
     took: Duration,
     calls: usize,
     target: f64,
+    by_operation: String,
 }
 
 async fn measure(
@@ -66,16 +67,28 @@ async fn measure(
     proxy: &FaultProxy,
     recorder: &Recorder,
 ) -> Timed {
-    let before = proxy.total_seen();
+    let before = proxy.seen();
     let start = Instant::now();
     let answer = invoke(handler, event, recorder).await;
     let took = start.elapsed();
     assert_eq!(answer["Status"], "SUCCESS", "{what}: {answer}");
+    let by_operation: Vec<String> = proxy
+        .seen()
+        .into_iter()
+        .filter_map(|(operation, count)| {
+            let made = count - before.get(&operation).copied().unwrap_or(0);
+            (made > 0).then(|| format!("{operation} {made}"))
+        })
+        .collect();
     Timed {
         what,
         took,
-        calls: proxy.total_seen() - before,
+        calls: by_operation
+            .iter()
+            .filter_map(|o| o.rsplit_once(' ')?.1.parse::<usize>().ok())
+            .sum(),
         target,
+        by_operation: by_operation.join(", "),
     }
 }
 
@@ -205,6 +218,7 @@ async fn run(full: bool) -> bool {
             slow.calls,
             fast.took.as_secs_f64()
         );
+        println!("      {}", slow.by_operation);
     }
     met
 }

@@ -11,6 +11,7 @@
 //! ([`metrics`]): the answer's status and failure class, carried by the work's typed failures,
 //! and the calls its [`CallMeter`] counted.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -29,7 +30,7 @@ use crate::context::StackContext;
 use crate::guardrails::Guardrails;
 use crate::iam::meter::{CallMeter, Service};
 use crate::iam::state::{self, Deletion};
-use crate::iam::{self, Change, CreateRoleError, Iam, IamError, RoleState, SdkIam};
+use crate::iam::{self, Change, CreateRoleError, Iam, IamError, PolicyState, RoleState, SdkIam};
 use crate::lifecycle::{self, Found, Step, decide};
 use crate::metrics::{self, Answer, EventFacts, FailureClass};
 use crate::ownership::Owner;
@@ -873,7 +874,15 @@ impl<I: Iam> Work<'_, I> {
         // A role of the planned name in the console's capitalisation (`SageMaker-…`) is looked
         // for first: IAM names are unique ignoring case, but not every IAM answers so. With
         // adoption the planned spelling is looked for too; without, CreateRole finds it.
-        let result = match self.find_existing(&plan, adopt).await {
+        // The planned managed policies are read beside the role: a Create that finds no role
+        // (nearly every one) needs them next, and waits one round trip less.
+        let planned = planned_policy_arns(&plan);
+        let (existing, own_policies) = futures_util::future::join(
+            self.find_existing(&plan, adopt),
+            state::planned_policies(self.iam, &planned, self.owner),
+        )
+        .await;
+        let result = match existing {
             Ok(Some(role)) => {
                 let planned = Some((plan.role.role_name.as_str(), plan.role.path.as_str()));
                 let name = role.name.clone();
@@ -883,7 +892,10 @@ impl<I: Iam> Work<'_, I> {
                     Err(reason) => Err(reason),
                 }
             }
-            Ok(None) => self.optimistic(request, &plan).await,
+            Ok(None) => match own_policies {
+                Ok(own) => self.optimistic(request, &plan, Some(own)).await,
+                Err(e) => Err(e.into()),
+            },
             Err(reason) => Err(reason),
         };
         self.finish(&plan, result)
@@ -912,7 +924,7 @@ impl<I: Iam> Work<'_, I> {
         let planned_name = plan.role.role_name.as_str();
         if !planned_name.eq_ignore_ascii_case(&current) {
             tracing::info!(old = %current, new = %planned_name, "role name changes: replacing the role");
-            let result = self.optimistic(request, &plan).await;
+            let result = self.optimistic(request, &plan, None).await;
             return self.finish(&plan, result);
         }
         // The role's own spelling of the name (an adopted `SageMaker-` role keeps it).
@@ -1065,11 +1077,16 @@ impl<I: Iam> Work<'_, I> {
         &self,
         request: lifecycle::Request<'_>,
         plan: &Plan,
+        own_policies: Option<BTreeMap<String, PolicyState>>,
     ) -> Result<RoleState, Failure> {
         let name = plan.role.role_name.as_str();
         let planned = Some((name, plan.role.path.as_str()));
         let step = decide(request, planned, Found::Absent);
-        if let Created::Role(role) = self.carry_out(step, plan, None).await? {
+        let first = match (step, own_policies) {
+            (Step::Create, Some(own)) => self.provision_from(plan, own).await?,
+            (step, _) => self.carry_out(step, plan, None).await?,
+        };
+        if let Created::Role(role) = first {
             return Ok(*role);
         }
         let role = self.iam.get_role(name).await?;
@@ -1221,13 +1238,19 @@ impl<I: Iam> Work<'_, I> {
     /// exists. A planned managed policy held by another owner fails before any change; what a
     /// failed creation made is removed again.
     async fn provision(&self, plan: &Plan) -> Result<Created, Failure> {
-        let name = plan.role.role_name.clone();
-        let planned: Vec<String> = plan
-            .managed_policies
-            .iter()
-            .map(|p| p.arn.clone())
-            .collect();
+        let planned = planned_policy_arns(plan);
         let own_policies = state::planned_policies(self.iam, &planned, self.owner).await?;
+        self.provision_from(plan, own_policies).await
+    }
+
+    /// [`Self::provision`] with the planned policies already read.
+    async fn provision_from(
+        &self,
+        plan: &Plan,
+        own_policies: BTreeMap<String, PolicyState>,
+    ) -> Result<Created, Failure> {
+        let name = plan.role.role_name.clone();
+        let planned = planned_policy_arns(plan);
 
         self.progress.set_role(Some(name.clone()));
         let role = match self.iam.create_role(&plan.role).await {
@@ -1298,6 +1321,14 @@ impl Created {
 }
 
 /// What the lifecycle needs to know of a role read from IAM.
+/// The ARNs of the plan's own managed policies.
+fn planned_policy_arns(plan: &Plan) -> Vec<String> {
+    plan.managed_policies
+        .iter()
+        .map(|p| p.arn.clone())
+        .collect()
+}
+
 fn found<'a>(owner: &Owner, role: Option<&'a RoleState>) -> Found<'a> {
     match role {
         None => Found::Absent,

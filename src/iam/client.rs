@@ -421,17 +421,21 @@ impl Iam for SdkIam {
             .to_owned();
         // GetPolicy carries the policy's tags: no ListPolicyTags call is needed.
         let tags = tag_pairs(output.policy().map(|p| p.tags()).unwrap_or_default());
-        let versions = self.policy_versions(arn).await?;
-        let version = read(
-            Op::GetPolicyVersion,
-            arn,
-            self.client
-                .get_policy_version()
-                .policy_arn(arn)
-                .version_id(&default_version_id)
-                .send(),
+        // The version list and the default version's document are independent: read together.
+        let (versions, version) = futures_util::future::join(
+            self.policy_versions(arn),
+            read(
+                Op::GetPolicyVersion,
+                arn,
+                self.client
+                    .get_policy_version()
+                    .policy_arn(arn)
+                    .version_id(&default_version_id)
+                    .send(),
+            ),
         )
-        .await?;
+        .await;
+        let (versions, version) = (versions?, version?);
         let raw = version
             .policy_version()
             .and_then(|v| v.document())
