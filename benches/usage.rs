@@ -126,6 +126,16 @@ fn trail(dir: &Path, megabytes: usize) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// CPU time of the process so far (all its threads), in seconds: what the read costs whatever
+/// else the machine runs.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ, 100 on Linux.
+    Some(ticks / 100.0)
+}
+
 /// Peak resident memory (VmHWM), in MB.
 fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -169,6 +179,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     // Measure the read's peak alone: reset the high-water mark the generation left (Linux).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let cpu_before = cpu_seconds();
     let started = Instant::now();
     let (sinks, bytes) = records::read_files(
         &files,
@@ -177,6 +188,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None,
     );
     let seconds = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     let mut usage = Usage::default();
     for sink in sinks {
         usage.merge(sink.usage);
@@ -193,6 +207,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         seconds * 1000.0 / mb,
         peak.map_or_else(|| "?".to_owned(), |m| format!("{m:.1}")),
     );
+    // On a shared machine the wall clock counts the others' work too; the CPU time does not.
+    if let Some(cpu) = cpu {
+        println!(
+            "CPU time {cpu:.1} s: {:.0} MB per CPU second ({:.0} MB/s with {threads} cores to itself)",
+            mb / cpu,
+            mb / cpu * threads as f64
+        );
+    }
     if benchmarking {
         let verdict = |pass: bool| if pass { "pass" } else { "FAIL" };
         println!(

@@ -376,6 +376,20 @@ fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\n' | b'\t' | b'\r')
 }
 
+/// How many `{` and `[` (a bound of the nesting), counted a byte-sized lane at a time.
+fn openings(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|chunk| {
+            // `[` is `{` but for bit 0x20.
+            let n = chunk
+                .iter()
+                .fold(0u8, |n, b| n + u8::from(*b | 0x20 == b'{'));
+            usize::from(n)
+        })
+        .sum()
+}
+
 impl<R: Read> Chunks<R> {
     /// Reads more, keeping what is not parsed yet; false at the end of the input.
     fn more(&mut self) -> Result<bool, Unusual> {
@@ -486,11 +500,7 @@ impl<R: Read> Chunks<R> {
             if let Some(Ok(element)) = stream.next() {
                 let end = stream.byte_offset();
                 if let Some(gap) = rest[end..].iter().position(|b| !is_space(*b)) {
-                    let openings = rest[..end]
-                        .iter()
-                        .filter(|b| matches!(b, b'{' | b'['))
-                        .count();
-                    if openings > MAX_OPENINGS {
+                    if openings(&rest[..end]) > MAX_OPENINGS {
                         return Err(Unusual);
                     }
                     let delimiter = rest[end + gap];
