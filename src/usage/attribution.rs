@@ -392,11 +392,7 @@ fn condition_truth(
 /// How a statement decides a request, with the keys it had to assume.
 pub fn statement_truth(statement: &PlanStatement, request: &Authorization) -> (Truth, Vec<String>) {
     let mut assumed = Vec::new();
-    let action = statement
-        .actions
-        .iter()
-        .any(|pattern| glob(pattern, &request.action, true));
-    if !action {
+    if !names_action(statement, &request.action) {
         return (Truth::False, assumed);
     }
     let mut truth = resource_truth(statement, request, &mut assumed);
@@ -409,12 +405,24 @@ pub fn statement_truth(statement: &PlanStatement, request: &Authorization) -> (T
     (truth, assumed)
 }
 
+/// Whether a statement names the action (its actions' wildcards, ignoring case): the
+/// statements that do not cannot decide a request of it, whatever else it carries.
+pub fn names_action(statement: &PlanStatement, action: &str) -> bool {
+    statement
+        .actions
+        .iter()
+        .any(|pattern| glob(pattern, action, true))
+}
+
 /// The statement that allowed the request: the first that matches outright. Else, of those that
 /// match but for keys the record does not show, the one that needs the fewest such keys (the
 /// weakest assumption; the first of equals), with the others as alternatives the record cannot
 /// tell apart from it (an app created in a private or a shared space). None when no statement
 /// can have allowed it (a Deny that matches outright refuses it).
-pub fn attribute(statements: &[PlanStatement], request: &Authorization) -> Option<Attribution> {
+pub fn attribute<'s>(
+    statements: impl IntoIterator<Item = &'s PlanStatement>,
+    request: &Authorization,
+) -> Option<Attribution> {
     let mut sure: Option<String> = None;
     let mut possible: Vec<(String, Vec<String>)> = Vec::new();
     let mut denied = Truth::False;

@@ -267,32 +267,269 @@ impl<R: Read> Read for Counting<'_, R> {
     }
 }
 
-/// Reads one file into `sink`: gzip when it starts with gzip's magic bytes, else plain JSON.
-pub fn read_file(path: &Path, sink: &mut dyn Sink, bytes: &AtomicU64) {
-    let label = path.display().to_string();
-    let file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) => {
-            sink.problem(Problem {
-                file: label,
-                record: None,
-                message: format!("cannot open: {e}"),
-            });
-            return;
-        }
-    };
+/// Opens a file for reading: decoded when it starts with gzip's magic bytes, else as it is.
+fn open(path: &Path) -> std::io::Result<Box<dyn Read>> {
+    let file = std::fs::File::open(path)?;
     let mut raw = BufReader::with_capacity(1 << 16, file);
     let gzip = matches!(raw.fill_buf(), Ok([0x1f, 0x8b, ..]));
-    if gzip {
-        let decoder = flate2::bufread::MultiGzDecoder::new(raw);
-        read_stream(&label, decoder, sink, bytes);
+    Ok(if gzip {
+        Box::new(flate2::bufread::MultiGzDecoder::new(raw))
     } else {
-        read_stream(&label, raw, sink, bytes);
+        Box::new(raw)
+    })
+}
+
+/// Reads one file into `sink`: gzip when it starts with gzip's magic bytes, else plain JSON.
+/// A trail's file is read in chunks ([`read_chunked`]); anything else, and any file that is not
+/// a well-formed trail file, by the streaming reader ([`read_stream`]), which says what is wrong
+/// and where.
+pub fn read_file(path: &Path, sink: &mut dyn Sink, bytes: &AtomicU64) {
+    let label = path.display().to_string();
+    let cannot_open = |e: std::io::Error| Problem {
+        file: label.clone(),
+        record: None,
+        message: format!("cannot open: {e}"),
+    };
+    let reader = match open(path) {
+        Ok(reader) => reader,
+        Err(e) => return sink.problem(cannot_open(e)),
+    };
+    read_chunked(&label, reader, || open(path), sink, bytes);
+}
+
+/// Reads one document of records with the chunked reader, and when it cannot (not a trail's
+/// file, or not well-formed), from `reopen` with the streaming reader, which passes over the
+/// records already given to `sink`.
+fn read_chunked<R: Read>(
+    label: &str,
+    reader: R,
+    reopen: impl FnOnce() -> std::io::Result<R>,
+    sink: &mut dyn Sink,
+    bytes: &AtomicU64,
+) {
+    read_chunked_by(label, reader, reopen, sink, bytes, CHUNK);
+}
+
+fn read_chunked_by<R: Read>(
+    label: &str,
+    reader: R,
+    reopen: impl FnOnce() -> std::io::Result<R>,
+    sink: &mut dyn Sink,
+    bytes: &AtomicU64,
+    chunk: usize,
+) {
+    let mut chunks = Chunks {
+        reader,
+        chunk,
+        buf: Vec::new(),
+        at: 0,
+        eof: false,
+        read: 0,
+    };
+    let mut given = 0;
+    let done = chunks.records(label, sink, &mut given).is_ok();
+    bytes.fetch_add(chunks.read, Ordering::Relaxed);
+    if done {
+        return;
+    }
+    match reopen() {
+        Ok(reader) => {
+            let again = AtomicU64::new(0);
+            read_stream_from(label, reader, sink, &again, given);
+            let extra = again.load(Ordering::Relaxed).saturating_sub(chunks.read);
+            bytes.fetch_add(extra, Ordering::Relaxed);
+        }
+        Err(e) => sink.problem(Problem {
+            file: label.to_owned(),
+            record: None,
+            message: format!("cannot open: {e}"),
+        }),
+    }
+}
+
+/// Bytes read at a time by the chunked reader.
+const CHUNK: usize = 1 << 18;
+/// A record longer than this (CloudTrail's are at most a few hundred KB) is left to the
+/// streaming reader, so that memory stays bounded whatever the input.
+const MAX_RECORD: usize = 1 << 24;
+/// Nesting the chunked reader leaves to the streaming reader, well inside serde_json's limit
+/// of 128, which counts the file's object and array too.
+const MAX_OPENINGS: usize = 100;
+
+/// The chunked reader has given up on the file; the streaming reader takes over.
+struct Unusual;
+
+/// A trail's file read a chunk at a time into one buffer, each record parsed from the buffer
+/// (serde_json reads a slice several times faster than a stream).
+struct Chunks<R> {
+    reader: R,
+    /// Bytes read at a time (at least).
+    chunk: usize,
+    buf: Vec<u8>,
+    /// Start of what has not been parsed yet.
+    at: usize,
+    eof: bool,
+    read: u64,
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\n' | b'\t' | b'\r')
+}
+
+/// How many `{` and `[` (a bound of the nesting), counted a byte-sized lane at a time.
+fn openings(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|chunk| {
+            // `[` is `{` but for bit 0x20.
+            let n = chunk
+                .iter()
+                .fold(0u8, |n, b| n + u8::from(*b | 0x20 == b'{'));
+            usize::from(n)
+        })
+        .sum()
+}
+
+impl<R: Read> Chunks<R> {
+    /// Reads more, keeping what is not parsed yet; false at the end of the input.
+    fn more(&mut self) -> Result<bool, Unusual> {
+        if self.eof {
+            return Ok(false);
+        }
+        self.buf.drain(..self.at);
+        self.at = 0;
+        let kept = self.buf.len();
+        if kept > MAX_RECORD {
+            return Err(Unusual);
+        }
+        // A record longer than a chunk doubles what is read next.
+        self.buf.resize(kept + self.chunk.max(kept), 0);
+        let mut filled = kept;
+        while filled < self.buf.len() {
+            match self.reader.read(&mut self.buf[filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(Unusual),
+            }
+        }
+        self.buf.truncate(filled);
+        self.read += (filled - kept) as u64;
+        Ok(filled > kept)
+    }
+
+    /// The next byte that is not white space, not consumed; None at the end of the input.
+    fn peek(&mut self) -> Result<Option<u8>, Unusual> {
+        loop {
+            if let Some(skip) = self.buf[self.at..].iter().position(|b| !is_space(*b)) {
+                self.at += skip;
+                return Ok(Some(self.buf[self.at]));
+            }
+            self.at = self.buf.len();
+            if !self.more()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    fn expect(&mut self, token: &[u8]) -> Result<(), Unusual> {
+        self.peek()?;
+        while self.buf.len() - self.at < token.len() {
+            if !self.more()? {
+                return Err(Unusual);
+            }
+        }
+        if self.buf[self.at..].starts_with(token) {
+            self.at += token.len();
+            Ok(())
+        } else {
+            Err(Unusual)
+        }
+    }
+
+    /// `{"Records":[…]}` and nothing else; `given` counts the elements given to `sink`.
+    fn records(
+        &mut self,
+        label: &str,
+        sink: &mut dyn Sink,
+        given: &mut usize,
+    ) -> Result<(), Unusual> {
+        self.expect(b"{")?;
+        self.expect(b"\"Records\"")?;
+        self.expect(b":")?;
+        self.expect(b"[")?;
+        if self.peek()? == Some(b']') {
+            self.at += 1;
+        } else {
+            loop {
+                let (element, delimiter) = self.element()?;
+                let index = *given;
+                *given += 1;
+                match element.0 {
+                    Ok(record) => sink.record(label, index, record),
+                    Err(message) => sink.problem(Problem {
+                        file: label.to_owned(),
+                        record: Some(index),
+                        message,
+                    }),
+                }
+                match delimiter {
+                    b',' => {}
+                    b']' => break,
+                    _ => return Err(Unusual),
+                }
+            }
+        }
+        self.expect(b"}")?;
+        match self.peek()? {
+            None => Ok(()),
+            Some(_) => Err(Unusual),
+        }
+    }
+
+    /// The next element of the array and the byte after it (both consumed). Parsed again with
+    /// more input when the buffer ends inside it or before the byte after it.
+    fn element(&mut self) -> Result<(Element, u8), Unusual> {
+        self.peek()?;
+        loop {
+            let rest = &self.buf[self.at..];
+            let mut stream = serde_json::Deserializer::from_slice(rest).into_iter::<Element>();
+            if let Some(Ok(element)) = stream.next() {
+                let end = stream.byte_offset();
+                if let Some(gap) = rest[end..].iter().position(|b| !is_space(*b)) {
+                    if openings(&rest[..end]) > MAX_OPENINGS {
+                        return Err(Unusual);
+                    }
+                    let delimiter = rest[end + gap];
+                    self.at += end + gap + 1;
+                    return Ok((element, delimiter));
+                }
+            }
+            // Cut off by the buffer's end, or wrong: with the rest of the input it parses, or
+            // the streaming reader says what is wrong.
+            if !self.more()? {
+                return Err(Unusual);
+            }
+        }
     }
 }
 
 /// Reads one JSON document of records from `reader`.
 pub fn read_stream(label: &str, reader: impl Read, sink: &mut dyn Sink, bytes: &AtomicU64) {
+    read_stream_from(label, reader, sink, bytes, 0);
+}
+
+/// [`read_stream`], giving `sink` the elements from index `skip` on (those before were given).
+fn read_stream_from(
+    label: &str,
+    reader: impl Read,
+    sink: &mut dyn Sink,
+    bytes: &AtomicU64,
+    skip: usize,
+) {
     let counting = Counting {
         inner: reader,
         total: bytes,
@@ -302,6 +539,7 @@ pub fn read_stream(label: &str, reader: impl Read, sink: &mut dyn Sink, bytes: &
         label,
         sink,
         index: 0,
+        skip,
         found: false,
     };
     let result = Top { state: &mut state }.deserialize(&mut de);
@@ -334,6 +572,8 @@ struct State<'a> {
     label: &'a str,
     sink: &'a mut dyn Sink,
     index: usize,
+    /// Elements before this index were given to the sink already.
+    skip: usize,
     found: bool,
 }
 
@@ -401,6 +641,9 @@ impl<'de> Visitor<'de> for Array<'_, '_> {
             };
             let index = self.state.index;
             self.state.index += 1;
+            if index < self.state.skip {
+                continue;
+            }
             match element {
                 Ok(record) => self.state.sink.record(self.state.label, index, record),
                 Err(message) => self.state.sink.problem(Problem {
@@ -494,6 +737,13 @@ pub fn read_files<S: Sink + Send>(
     let done = AtomicUsize::new(0);
     let bytes = AtomicU64::new(0);
     let threads = threads.clamp(1, files.len().max(1));
+    // Largest first (by size on disk; equals in path order), so that the threads finish
+    // together rather than one reading a large file alone at the end.
+    let mut order: Vec<(u64, &PathBuf)> = files
+        .iter()
+        .map(|f| (std::fs::metadata(f).map_or(0, |m| m.len()), f))
+        .collect();
+    order.sort_by_key(|(size, _)| std::cmp::Reverse(*size));
     let sinks = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
@@ -501,7 +751,7 @@ pub fn read_files<S: Sink + Send>(
                     let mut sink = make();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(path) = files.get(i) else {
+                        let Some((_, path)) = order.get(i) else {
                             break;
                         };
                         read_file(path, &mut sink, &bytes);
@@ -552,6 +802,138 @@ mod tests {
         let mut sink = Collect::default();
         read_stream("t.json", text.as_bytes(), &mut sink, &AtomicU64::new(0));
         sink
+    }
+
+    /// Everything a sink is given, in order.
+    #[derive(Default)]
+    struct Everything(Vec<String>);
+
+    impl Sink for Everything {
+        fn record(&mut self, file: &str, index: usize, record: Record) {
+            self.0.push(format!("{file} {index} {record:?}"));
+        }
+        fn problem(&mut self, problem: Problem) {
+            self.0.push(format!("{problem:?}"));
+        }
+    }
+
+    /// The chunked reader (with its fallback) gives the sink exactly what the streaming reader
+    /// does, whatever the chunk size, and counts every byte once.
+    fn assert_read_alike(text: &str, well_formed: bool) {
+        let mut streamed = Everything::default();
+        let streamed_bytes = AtomicU64::new(0);
+        read_stream("t.json", text.as_bytes(), &mut streamed, &streamed_bytes);
+        for chunk in [1, 2, 3, 7, 64, 1000, CHUNK] {
+            let mut chunked = Everything::default();
+            let bytes = AtomicU64::new(0);
+            let reopened = std::cell::Cell::new(false);
+            read_chunked_by(
+                "t.json",
+                text.as_bytes(),
+                || {
+                    reopened.set(true);
+                    Ok(text.as_bytes())
+                },
+                &mut chunked,
+                &bytes,
+                chunk,
+            );
+            assert_eq!(chunked.0, streamed.0, "chunk {chunk}: {text}");
+            // A trail's file is read once, by the chunked reader; anything else again.
+            assert_eq!(reopened.get(), !well_formed, "chunk {chunk}: {text}");
+            assert!(
+                bytes.load(Ordering::Relaxed) <= text.len() as u64,
+                "chunk {chunk}: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_chunked_reader_reads_as_the_streaming_reader_does() {
+        let record = r#"{"eventVersion":"1.09","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/r/s","accountId":"1","invokedBy":"sagemaker.amazonaws.com","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/r"}}},"eventTime":"2026-11-23T08:55:02Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.10","errorCode":"AccessDenied","errorMessage":"a \"quoted\" \u00e9 message","requestParameters":{"bucketName":"b","key":"k é","n":[1,2.5e3,-0,true,null]},"resources":[{"ARN":"arn:aws:s3:::b/k"}],"recipientAccountId":"1","unknown":{"deep":[[[{}]]]}}"#;
+        let deep = format!("{}1{}", "[".repeat(120), "]".repeat(120));
+        // The first cases are trail files as the chunked reader reads them alone.
+        const WELL_FORMED: usize = 6;
+        let cases = [
+            format!(r#"{{"Records":[{record},{record}]}}"#),
+            format!(" \n\t{{ \"Records\" :\r\n[ {record} ,\n{record}\n]\n}}\n "),
+            r#"{"Records":[]}"#.to_owned(),
+            r#"{"Records":[ ]} "#.to_owned(),
+            // Elements that are not records, fields of the wrong type.
+            r#"{"Records":[{"eventName":7,"userIdentity":"x","requestParameters":null},3,12345,-1.5e3,"s",true,null,[1,[2]],{"eventName":"C"}]}"#.to_owned(),
+            format!(r#"{{"Records":[{record},{{"eventName":"a\u0001"}}]}}"#),
+            // Cut off, in every way.
+            format!(r#"{{"Records":[{record},{record}"#),
+            format!(r#"{{"Records":[{record},{record},"#),
+            format!(r#"{{"Records":[{record},{{"eventNa"#),
+            format!(r#"{{"Records":[{record},12"#),
+            format!(r#"{{"Records":[{record}]"#),
+            // Not well-formed after some records.
+            format!(r#"{{"Records":[{record},]}}"#),
+            format!(r#"{{"Records":[{record} {record}]}}"#),
+            format!(r#"{{"Records":[{record},{{"eventName":"A","eventName":"B"}},{record}]}}"#),
+            format!(r#"{{"Records":[{record},{{"eventName":"\ud800x"}}]}}"#),
+            format!("{{\"Records\":[{record},{{\"eventName\":\"a\u{1}b\"}}]}}"),
+            format!(r#"{{"Records":[{record}]}}x"#),
+            format!(r#"{{"Records":[{record}],"More":1}}"#),
+            format!(r#"{{"Records":[{record}],"Records":[{record}]}}"#),
+            format!(r#"{{"Other":1,"Records":[{record}]}}"#),
+            // Nested as deep as serde_json allows, and deeper.
+            format!(r#"{{"Records":[{record},{{"requestParameters":{deep}}},{record}]}}"#),
+            format!(
+                r#"{{"Records":[{record},{{"requestParameters":{}1{}}},{record}]}}"#,
+                "[".repeat(126),
+                "]".repeat(126)
+            ),
+            // Not a trail's file.
+            r#"{"Events":[{"EventId":"1","CloudTrailEvent":"{\"eventName\":\"A\"}"}],"NextToken":null}"#.to_owned(),
+            r#"{"Resources":{}}"#.to_owned(),
+            "[1,2]".to_owned(),
+            "not json".to_owned(),
+            String::new(),
+        ];
+        for (i, text) in cases.iter().enumerate() {
+            assert_read_alike(text, i < WELL_FORMED);
+        }
+    }
+
+    /// Files by the sink's order of their first record.
+    #[derive(Default)]
+    struct Files(Vec<String>);
+
+    impl Sink for Files {
+        fn record(&mut self, file: &str, _: usize, _: Record) {
+            if !self.0.iter().any(|f| f == file) {
+                self.0.push(file.to_owned());
+            }
+        }
+        fn problem(&mut self, problem: Problem) {
+            self.0.push(problem.to_string());
+        }
+    }
+
+    #[test]
+    fn the_largest_files_are_read_first() -> std::io::Result<()> {
+        let dir = std::env::temp_dir().join(format!("usage-order-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let mut paths = Vec::new();
+        for (name, records) in [("a.json", 1), ("b.json", 30), ("c.json", 5)] {
+            let path = dir.join(name);
+            let list = vec![r#"{"eventName":"A"}"#; records].join(",");
+            std::fs::write(&path, format!(r#"{{"Records":[{list}]}}"#))?;
+            paths.push(path);
+        }
+        let (sinks, bytes) = read_files(&paths, 1, Files::default, None);
+        std::fs::remove_dir_all(&dir)?;
+        let order: Vec<String> = sinks
+            .iter()
+            .flat_map(|s| s.0.iter())
+            .filter_map(|f| Path::new(f).file_name()?.to_str().map(str::to_owned))
+            .collect();
+        assert_eq!(order, ["b.json", "c.json", "a.json"]);
+        // Every byte once: `{"Records":[]}` and the records with their commas.
+        assert_eq!(bytes, 3 * 14 + 36 * 17 + 29 + 4);
+        Ok(())
     }
 
     #[test]

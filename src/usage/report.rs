@@ -3,14 +3,14 @@
 //! calls grouped by the declaration change that would allow them (or listed as uncovered);
 //! actions granted and never used; what could not be read.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::Authorization;
-use super::attribution::{PlanStatement, attribute, plan_statements};
+use super::attribution::{PlanStatement, attribute, names_action, plan_statements};
 use super::mapping::{self, Event, TrailResource, Unmapped};
 use super::records::{Problem, Record, Sink};
 use super::suggest::{self, Change};
@@ -237,6 +237,9 @@ pub struct Collector<'a> {
     pub scope: &'a Scope,
     pub statements: &'a [PlanStatement],
     pub usage: Usage,
+    /// Per action, the statements that name it: the others cannot decide its requests, and
+    /// a trail repeats a few hundred actions at most.
+    by_action: HashMap<String, Vec<&'a PlanStatement>>,
 }
 
 impl<'a> Collector<'a> {
@@ -245,6 +248,7 @@ impl<'a> Collector<'a> {
             scope,
             statements,
             usage: Usage::default(),
+            by_action: HashMap::new(),
         }
     }
 }
@@ -386,7 +390,20 @@ impl Sink for Collector<'_> {
                 }
                 continue;
             }
-            match attribute(self.statements, &authorization) {
+            if !self.by_action.contains_key(&authorization.action) {
+                let naming = self
+                    .statements
+                    .iter()
+                    .filter(|s| names_action(s, &authorization.action))
+                    .collect();
+                self.by_action.insert(authorization.action.clone(), naming);
+            }
+            let naming = self
+                .by_action
+                .get(&authorization.action)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            match attribute(naming.iter().copied(), &authorization) {
                 Some(found) => {
                     let tally = usage
                         .allowed
