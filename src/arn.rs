@@ -39,6 +39,17 @@ impl<'a> Arn<'a> {
         })
     }
 
+    /// The five fields after `arn:`, in order: partition, service, region, account, resource.
+    pub fn fields(&self) -> [&'a str; 5] {
+        [
+            self.partition,
+            self.service,
+            self.region,
+            self.account,
+            self.resource,
+        ]
+    }
+
     /// The resource's type: the text before its first `/` or `:` (`role/x` → `role`,
     /// `log-group:x` → `log-group`), ignoring a leading `/`.
     pub fn resource_type(&self) -> &'a str {
@@ -130,13 +141,7 @@ mod tests {
         for (text, [partition, service, region, account, resource], kind, id) in rows {
             let arn = Arn::parse(text).unwrap_or_else(|| panic!("{text} should parse"));
             assert_eq!(
-                [
-                    arn.partition,
-                    arn.service,
-                    arn.region,
-                    arn.account,
-                    arn.resource
-                ],
+                arn.fields(),
                 [*partition, *service, *region, *account, *resource],
                 "{text}"
             );

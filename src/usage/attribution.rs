@@ -8,6 +8,7 @@
 use serde_json::Value;
 
 use super::{Authorization, Lookup};
+use crate::arn::Arn;
 use crate::plan::Plan;
 
 /// A statement of the plan, ready to match.
@@ -184,12 +185,14 @@ pub fn arn_like(pattern: &str, arn: &str) -> bool {
     if pattern == "*" {
         return true;
     }
-    let p: Vec<&str> = pattern.splitn(6, ':').collect();
-    let a: Vec<&str> = arn.splitn(6, ':').collect();
-    if p.len() != 6 || a.len() != 6 {
-        return glob(pattern, arn, false);
+    match (Arn::parse(pattern), Arn::parse(arn)) {
+        (Some(p), Some(a)) => p
+            .fields()
+            .iter()
+            .zip(a.fields())
+            .all(|(p, a)| glob(p, a, false)),
+        _ => glob(pattern, arn, false),
     }
-    p.iter().zip(&a).all(|(p, a)| glob(p, a, false))
 }
 
 /// Replaces `${key}` policy variables by the request's values; a variable the record does not

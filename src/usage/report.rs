@@ -14,6 +14,7 @@ use super::attribution::{PlanStatement, attribute, names_action, plan_statements
 use super::mapping::{self, Event, TrailResource, Unmapped};
 use super::records::{Problem, Record, Sink};
 use super::suggest::{self, Change};
+use crate::arn::Arn;
 use crate::catalog;
 use crate::context::StackContext;
 use crate::plan::{Plan, render};
@@ -50,12 +51,17 @@ impl Scope {
         let Some(arn) = &identity.arn else {
             return false;
         };
-        let parts: Vec<&str> = arn.splitn(6, ':').collect();
-        let [_, _, "sts", _, account, resource] = parts.as_slice() else {
+        let Some(Arn {
+            service: "sts",
+            account,
+            resource,
+            ..
+        }) = Arn::parse(arn)
+        else {
             return false;
         };
         let mut path = resource.split('/');
-        account == &self.account
+        account == self.account
             && path.next() == Some("assumed-role")
             && path
                 .next()

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::Authorization;
 use super::attribution::{attribute, plan_statements};
+use crate::arn::Arn;
 use crate::catalog::{self, Param, Status};
 use crate::context::StackContext;
 use crate::plan;
@@ -45,12 +46,16 @@ impl Change {
 pub fn values_named(request: &Authorization) -> Vec<(Param, String)> {
     let mut out = Vec::new();
     if let Some(arn) = &request.resource {
-        let parts: Vec<&str> = arn.splitn(6, ':').collect();
-        if let [_, _, service, _, _, path] = parts.as_slice() {
+        if let Some(Arn {
+            service,
+            resource: path,
+            ..
+        }) = Arn::parse(arn)
+        {
             let (kind, name) = path.split_once(['/', ':']).unwrap_or((path, ""));
             let first = name.split('/').next().unwrap_or_default();
-            match (*service, kind) {
-                ("s3", _) if !path.is_empty() && *path != "*" => {
+            match (service, kind) {
+                ("s3", _) if !path.is_empty() && path != "*" => {
                     let bucket = path.split('/').next().unwrap_or_default();
                     out.push((Param::S3Buckets, bucket.to_owned()));
                 }
