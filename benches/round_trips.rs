@@ -15,34 +15,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use persona_role::catalog;
 use serde_json::{Value, json};
 use support::*;
-
-/// Every activity without an AWS managed policy (the stand-in holds none of AWS's), 20 values
-/// of every parameter, VPC and KMS: the most own managed policies a role can have.
-fn heaviest(suffix: &str) -> Value {
-    let activities: Vec<&str> = catalog::ACTIVITIES
-        .iter()
-        .filter(|a| a.aws_managed_policies.is_empty())
-        .map(|a| a.id)
-        .collect();
-    let mut properties = samples::properties("Custom", Some(&activities), 20, true, true, "aws");
-    properties["RoleNameSuffix"] = json!(suffix);
-    properties["MaxManagedPolicies"] = json!("20");
-    properties
-}
-
-/// The heaviest role with 12 values of each parameter: fewer, smaller policies.
-fn lighter(suffix: &str) -> Value {
-    let mut properties = heaviest(suffix);
-    for param in catalog::Param::ALL {
-        if let Some(values) = properties[param.name()].as_array_mut() {
-            values.truncate(12);
-        }
-    }
-    properties
-}
 
 fn data_scientist(suffix: &str) -> Value {
     let mut properties = samples::properties("DataScientist", None, 2, true, false, "aws");
@@ -134,7 +108,7 @@ async fn scenarios(full: bool, latency: Duration, pass: &str) -> Vec<Timed> {
         return rows;
     }
     let suffix = format!("rt-heavy-{pass}");
-    let create = create_event("Heaviest", heaviest(&suffix), "rt", &recorder);
+    let create = create_event("Heaviest", samples::heaviest(&suffix, 20), "rt", &recorder);
     let name = plan_of(&create).role.role_name;
     rows.push(measure("heaviest, create", &create, 4.0, h.0, h.1, h.2).await);
     let same = update_after(
@@ -155,7 +129,13 @@ async fn scenarios(full: bool, latency: Duration, pass: &str) -> Vec<Timed> {
         )
         .await,
     );
-    let update = update_after(&same, &name, lighter(&suffix), "rt", &recorder);
+    let update = update_after(
+        &same,
+        &name,
+        samples::heaviest(&suffix, 12),
+        "rt",
+        &recorder,
+    );
     rows.push(
         measure(
             "heaviest, update to fewer policies",
@@ -181,7 +161,12 @@ async fn scenarios(full: bool, latency: Duration, pass: &str) -> Vec<Timed> {
     );
     assert_gone(&name).await;
     let suffix = format!("rt-heavy2-{pass}");
-    let create = create_event("HeaviestAgain", heaviest(&suffix), "rt", &recorder);
+    let create = create_event(
+        "HeaviestAgain",
+        samples::heaviest(&suffix, 20),
+        "rt",
+        &recorder,
+    );
     let name = plan_of(&create).role.role_name;
     rows.push(measure("heaviest, create (again)", &create, 4.0, h.0, h.1, h.2).await);
     let delete = delete_after(&create, &name, "rt", &recorder);

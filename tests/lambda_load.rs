@@ -10,7 +10,6 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use persona_role::catalog;
 use serde_json::{Value, json};
 use support::*;
 
@@ -151,19 +150,10 @@ fn two_hundred_concurrent_creates_and_deletes_under_throttling_are_each_answered
     assert_eq!(left, Vec::<String>::new(), "policies left behind");
 }
 
-/// Every activity of the catalog with 20 values of every parameter, VPC and KMS: the most own
-/// managed policies a role can have. (The Canvas activities' AWS managed policies are left out:
-/// the IAM stand-in does not hold AWS's managed policies, and they add only an attachment each.)
+/// The heaviest role: the most own managed policies a role can have. (The Canvas activities'
+/// AWS managed policies are left out: they add only an attachment each.)
 fn heaviest(suffix: &str) -> Value {
-    let activities: Vec<&str> = catalog::ACTIVITIES
-        .iter()
-        .filter(|a| a.aws_managed_policies.is_empty())
-        .map(|a| a.id)
-        .collect();
-    let mut properties = samples::properties("Custom", Some(&activities), 20, true, true, "aws");
-    properties["RoleNameSuffix"] = json!(suffix);
-    properties["MaxManagedPolicies"] = json!("20");
-    properties
+    samples::heaviest(suffix, 20)
 }
 
 #[test]
@@ -174,12 +164,7 @@ fn sizing_report_of_the_heaviest_events() {
     let function = Function::start(&api, proxy.endpoint(), "sizing");
     let create = create_event("Heaviest", heaviest("sizing-heavy"), "sizing", &recorder);
     let name = plan_of(&create).role.role_name;
-    let mut lighter = heaviest("sizing-heavy");
-    for param in catalog::Param::ALL {
-        if let Some(values) = lighter[param.name()].as_array_mut() {
-            values.truncate(12);
-        }
-    }
+    let lighter = samples::heaviest("sizing-heavy", 12);
     let update = update_after(&create, &name, lighter, "sizing", &recorder);
     let delete = delete_after(&update, &name, "sizing", &recorder);
     let mut rows = BTreeMap::new();

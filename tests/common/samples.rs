@@ -79,3 +79,18 @@ pub fn properties(
     }
     Value::Object(map)
 }
+
+/// Every activity without an AWS managed policy (the IAM stand-in holds none of AWS's), `n`
+/// values of every parameter, VPC and KMS; at 20 values, the most own managed policies a role
+/// can have.
+pub fn heaviest(suffix: &str, n: usize) -> Value {
+    let activities: Vec<&str> = persona_role::catalog::ACTIVITIES
+        .iter()
+        .filter(|a| a.aws_managed_policies.is_empty())
+        .map(|a| a.id)
+        .collect();
+    let mut properties = properties("Custom", Some(&activities), n, true, true, "aws");
+    properties["RoleNameSuffix"] = json!(suffix);
+    properties["MaxManagedPolicies"] = json!("20");
+    properties
+}
