@@ -340,13 +340,17 @@ impl Iam for SdkIam {
         }))
     }
 
-    async fn inline_policies(&self, role: &str) -> Result<BTreeMap<String, Value>, IamError> {
-        let names = read(
+    async fn inline_policy_names(&self, role: &str) -> Result<Vec<String>, IamError> {
+        read(
             Op::ListRolePolicies,
             role,
             all_items!(self.client.list_role_policies().role_name(role)),
         )
-        .await?;
+        .await
+    }
+
+    async fn inline_policies(&self, role: &str) -> Result<BTreeMap<String, Value>, IamError> {
+        let names = self.inline_policy_names(role).await?;
         let outputs = concurrently(names.iter().map(|policy_name| {
             read(
                 Op::GetRolePolicy,
@@ -450,6 +454,39 @@ impl Iam for SdkIam {
             default_version_id,
             versions,
             tags,
+        }))
+    }
+
+    async fn policy_summary(&self, arn: &str) -> Result<Option<PolicyState>, IamError> {
+        let (output, versions) = futures_util::future::join(
+            read(
+                Op::GetPolicy,
+                arn,
+                self.client.get_policy().policy_arn(arn).send(),
+            ),
+            self.policy_versions(arn),
+        )
+        .await;
+        let output = match output {
+            Ok(output) => output,
+            Err(e) if e.code() == Some(NO_SUCH_ENTITY) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let policy = output.policy();
+        let default_version_id = policy
+            .and_then(|p| p.default_version_id())
+            .ok_or_else(|| IamError::Incomplete {
+                operation: Op::GetPolicy,
+                target: arn.to_owned(),
+                what: "a default version",
+            })?
+            .to_owned();
+        Ok(Some(PolicyState {
+            arn: arn.to_owned(),
+            default_version_id,
+            document: Value::Null,
+            versions: versions?,
+            tags: tag_pairs(policy.map(|p| p.tags()).unwrap_or_default()),
         }))
     }
 

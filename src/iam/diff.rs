@@ -174,9 +174,10 @@ pub fn policy_document_changes(state: &PolicyState, document: &serde_json::Value
 }
 
 /// The changes that delete an own role with all it has: out of its instance profiles, managed
-/// policies detached, inline policies deleted, its own managed policies deleted (old versions
-/// first; highest number first, so that an interrupted teardown leaves the lowest numbers), then
-/// the role. Whether the own policies are used elsewhere is checked before, by the caller.
+/// policies detached, inline policies deleted, its own managed policies' old versions deleted
+/// (beside the detachments: a version is not an attachment), the policies deleted (highest
+/// number first), then the role. Whether the own policies are used elsewhere is checked before,
+/// by the caller.
 pub fn teardown(actual: &Actual, instance_profiles: &[String]) -> Vec<Change> {
     let mut changes: Vec<Change> = instance_profiles
         .iter()
@@ -198,9 +199,17 @@ pub fn teardown(actual: &Actual, instance_profiles: &[String]) -> Vec<Change> {
     );
     let mut own: Vec<&PolicyState> = actual.own_policies.values().collect();
     own.sort_by_key(|p| std::cmp::Reverse(policy_number(&p.arn)));
+    changes.extend(own.iter().flat_map(|p| {
+        p.old_versions()
+            .into_iter()
+            .map(|version_id| Change::DeletePolicyVersion {
+                arn: p.arn.clone(),
+                version_id,
+            })
+    }));
     changes.extend(own.into_iter().map(|p| Change::DeletePolicy {
         arn: p.arn.clone(),
-        old_versions: p.old_versions(),
+        old_versions: Vec::new(),
     }));
     changes.push(Change::DeleteRole);
     changes
@@ -682,10 +691,20 @@ mod tests {
         expected.sort_unstable_by(|a, b| b.cmp(a));
         let deleted: Vec<u64> = deleted.iter().filter_map(|n| n.parse().ok()).collect();
         assert_eq!(deleted, expected, "highest number first");
-        assert!(changes.contains(&Change::DeletePolicy {
-            arn: format!("{prefix}10"),
-            old_versions: vec!["v1".to_owned()],
-        }));
+        // Its old versions go as changes of their own, before the policy.
+        let prune = changes.iter().position(|c| {
+            *c == Change::DeletePolicyVersion {
+                arn: format!("{prefix}10"),
+                version_id: "v1".to_owned(),
+            }
+        });
+        let delete = changes.iter().position(|c| {
+            *c == Change::DeletePolicy {
+                arn: format!("{prefix}10"),
+                old_versions: Vec::new(),
+            }
+        });
+        assert!(prune.is_some() && prune < delete, "{changes:?}");
         // Nothing of the role is deleted before it is emptied.
         let first_delete = ops.iter().position(|op| *op == "DeletePolicy").unwrap();
         assert!(ops[..first_delete].iter().all(|op| *op != "DeleteRole"));

@@ -278,6 +278,12 @@ pub trait Iam: Send + Sync {
         &self,
         role: &str,
     ) -> impl Future<Output = Result<BTreeMap<String, Value>, IamError>> + Send;
+    /// The names of the role's inline policies, without their documents (a teardown deletes
+    /// them unread).
+    fn inline_policy_names(
+        &self,
+        role: &str,
+    ) -> impl Future<Output = Result<Vec<String>, IamError>> + Send;
     fn attached_policy_arns(
         &self,
         role: &str,
@@ -289,6 +295,12 @@ pub trait Iam: Send + Sync {
     ) -> impl Future<Output = Result<Vec<String>, IamError>> + Send;
     /// A customer-managed policy with its tags, versions and default document; `None` when absent.
     fn get_policy(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<Option<PolicyState>, IamError>> + Send;
+    /// A customer-managed policy's tags and versions, read together, without its document
+    /// (`document` is null: a teardown deletes it unread); `None` when absent.
+    fn policy_summary(
         &self,
         arn: &str,
     ) -> impl Future<Output = Result<Option<PolicyState>, IamError>> + Send;

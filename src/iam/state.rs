@@ -92,6 +92,33 @@ async fn list_own_candidates<I: Iam>(
     Ok((found?, listed?))
 }
 
+/// The policies that may be the role's own, besides the planned ones: those of the form
+/// `<path><role>-<n>` the account lists under the role's path or the role has attached.
+fn own_candidates<'a>(
+    role: &RoleState,
+    planned: &[String],
+    listed: &'a [String],
+    attached: &'a BTreeSet<String>,
+) -> Vec<&'a String> {
+    let Some(prefix) = role.own_policy_prefix() else {
+        return Vec::new();
+    };
+    // Names are unique ignoring case: an adopted `SageMaker-x` owns `sagemaker-x-1`.
+    let numbered = |arn: &str| {
+        arn.get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(&prefix))
+            && arn[prefix.len()..].bytes().all(|b| b.is_ascii_digit())
+            && arn.len() > prefix.len()
+    };
+    listed
+        .iter()
+        .chain(attached.iter())
+        .filter(|arn| numbered(arn) && !planned.contains(arn))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
 /// The role's own managed policies (`<path><role>-<n>` with this resource's ownership tags):
 /// the planned ones, and every other of that form the account lists under the role's path or
 /// the role has attached. Listing rather than probing `-1`, `-2`, … finds them past any gap a
@@ -104,23 +131,7 @@ async fn own_policies<I: Iam>(
     (mut found, listed): (BTreeMap<String, PolicyState>, Vec<String>),
     owner: &Owner,
 ) -> Result<BTreeMap<String, PolicyState>, IamError> {
-    let Some(prefix) = role.own_policy_prefix() else {
-        return Ok(found);
-    };
-    // Names are unique ignoring case: an adopted `SageMaker-x` owns `sagemaker-x-1`.
-    let numbered = |arn: &str| {
-        arn.get(..prefix.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(&prefix))
-            && arn[prefix.len()..].bytes().all(|b| b.is_ascii_digit())
-            && arn.len() > prefix.len()
-    };
-    let candidates: Vec<&String> = listed
-        .iter()
-        .chain(attached.iter())
-        .filter(|arn| numbered(arn) && !planned.contains(arn))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let candidates = own_candidates(role, planned, &listed, attached);
     let states = concurrently(candidates.iter().map(|arn| iam.get_policy(arn))).await;
     for (arn, state) in candidates.into_iter().zip(states) {
         if let Some(state) = state?
@@ -292,14 +303,55 @@ pub async fn delete_role<I: Iam>(
     }
     let name = role.name.clone();
     let name = name.as_str();
-    let (actual, profiles) = futures_util::future::join(
-        read_actual(iam, role, &[], owner),
+    // What a teardown needs, in two round trips: the role's lists, then each candidate own
+    // policy's tags, versions and other attachments together. Documents are not read: they
+    // are deleted unread.
+    let listing = async {
+        match role.own_policy_prefix() {
+            Some(_) => iam.local_policy_arns(&role.path).await,
+            None => Ok(Vec::new()),
+        }
+    };
+    let (inline, attached, listed, profiles) = futures_util::future::join4(
+        iam.inline_policy_names(name),
+        iam.attached_policy_arns(name),
+        listing,
         iam.instance_profiles(name),
     )
     .await;
-    let (actual, profiles) = (actual?, profiles?);
+    let (inline, attached, listed, profiles) = (inline?, attached?, listed?, profiles?);
+    let candidates = own_candidates(&role, &[], &listed, &attached);
+    let found = concurrently(candidates.iter().map(|arn| {
+        futures_util::future::join(iam.policy_summary(arn), iam.other_attachments(arn, name))
+    }))
+    .await;
+    let mut own_policies = BTreeMap::new();
+    for (arn, (summary, others)) in candidates.into_iter().zip(found) {
+        if let Some(state) = summary?
+            && owner.owns(&state.tags)
+        {
+            // IAM refuses to delete a policy that is still attached elsewhere (moto does not):
+            // refused before any change.
+            let others = others?;
+            if !others.is_empty() {
+                return Err(IamError::PolicyInUse {
+                    arn: arn.clone(),
+                    entities: others.join(", "),
+                });
+            }
+            own_policies.insert(arn.clone(), state);
+        }
+    }
+    let actual = Actual {
+        role,
+        inline_policies: inline
+            .into_iter()
+            .map(|name| (name, serde_json::Value::Null))
+            .collect(),
+        attached_policy_arns: attached,
+        own_policies,
+    };
     let changes = teardown(&actual, &profiles);
-    ensure_deletable(iam, name, &changes).await?;
     apply(iam, name, &changes, owner, &mut Vec::new()).await?;
     Ok(Deletion::Deleted)
 }

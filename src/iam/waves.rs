@@ -29,8 +29,13 @@ pub fn concurrently<F: Future>(
 /// What a change touches: two changes with the same subject keep their order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Subject<'a> {
-    /// A managed policy (create, versions, tags, attach, detach, delete).
+    /// A managed policy (create, tags, attach, detach, delete, its default version).
     Policy(&'a str),
+    /// All of a managed policy's versions (a new default, the policy's deletion).
+    Versions(&'a str),
+    /// One old version of a managed policy (its pruning): independent of the policy's other
+    /// old versions, part of all of them.
+    Version(&'a str, &'a str),
     /// An inline policy of the role.
     Inline(&'a str),
     /// The role's description and session duration.
@@ -47,25 +52,38 @@ enum Subject<'a> {
     Role,
 }
 
-fn subject(change: &Change) -> Subject<'_> {
+/// What a change touches (one or two subjects). Pruning a policy's old versions touches only
+/// its versions, so it runs beside the policy's detachment; its deletion waits for both.
+fn subjects(change: &Change) -> [Option<Subject<'_>>; 2] {
+    let one = |subject| [Some(subject), None];
     match change {
+        Change::DeletePolicyVersion { arn, version_id } => one(Subject::Version(arn, version_id)),
+        Change::CreatePolicyVersion { arn, .. } | Change::DeletePolicy { arn, .. } => {
+            [Some(Subject::Policy(arn)), Some(Subject::Versions(arn))]
+        }
         Change::CreatePolicy { arn, .. }
-        | Change::DeletePolicyVersion { arn, .. }
-        | Change::CreatePolicyVersion { arn, .. }
         | Change::TagPolicy { arn, .. }
         | Change::UntagPolicy { arn, .. }
         | Change::DetachRolePolicy { arn }
-        | Change::AttachRolePolicy { arn }
-        | Change::DeletePolicy { arn, .. } => Subject::Policy(arn),
+        | Change::AttachRolePolicy { arn } => one(Subject::Policy(arn)),
         Change::PutRolePolicy { name, .. } | Change::DeleteRolePolicy { name } => {
-            Subject::Inline(name)
+            one(Subject::Inline(name))
         }
-        Change::UpdateRole { .. } => Subject::RoleSettings,
-        Change::UpdateAssumeRolePolicy { .. } => Subject::Trust,
-        Change::PutRolePermissionsBoundary { .. } => Subject::Boundary,
-        Change::TagRole { .. } | Change::UntagRole { .. } => Subject::RoleTags,
-        Change::RemoveRoleFromInstanceProfile { profile } => Subject::Profile(profile),
-        Change::DeleteRole => Subject::Role,
+        Change::UpdateRole { .. } => one(Subject::RoleSettings),
+        Change::UpdateAssumeRolePolicy { .. } => one(Subject::Trust),
+        Change::PutRolePermissionsBoundary { .. } => one(Subject::Boundary),
+        Change::TagRole { .. } | Change::UntagRole { .. } => one(Subject::RoleTags),
+        Change::RemoveRoleFromInstanceProfile { profile } => one(Subject::Profile(profile)),
+        Change::DeleteRole => one(Subject::Role),
+    }
+}
+
+/// Whether two subjects share anything: equal, or one version and all of that policy's.
+fn overlaps(a: &Subject<'_>, b: &Subject<'_>) -> bool {
+    match (a, b) {
+        (Subject::Version(p, _), Subject::Versions(q))
+        | (Subject::Versions(q), Subject::Version(p, _)) => p == q,
+        _ => a == b,
     }
 }
 
@@ -81,12 +99,15 @@ fn grants(change: &Change) -> bool {
 
 /// Whether `later` must wait for `earlier` (which comes before it in the list).
 fn must_follow(earlier: &Change, later: &Change) -> bool {
-    let (a, b) = (subject(earlier), subject(later));
-    a == b
-        || a == Subject::Role
-        || b == Subject::Role
+    let (a, b) = (subjects(earlier), subjects(later));
+    let touches = |subjects: &[Option<Subject>; 2], subject: &Subject| {
+        subjects.iter().flatten().any(|s| overlaps(s, subject))
+    };
+    a.iter().flatten().any(|s| touches(&b, s))
+        || touches(&a, &Subject::Role)
+        || touches(&b, &Subject::Role)
         // The ceiling is in place before anything new is granted under it.
-        || (a == Subject::Boundary && grants(later))
+        || (touches(&a, &Subject::Boundary) && grants(later))
         // Quotas: room is made before it is taken (managed policies per role, the role's
         // inline policy characters).
         || (matches!(earlier, Change::DetachRolePolicy { .. })
@@ -165,10 +186,10 @@ mod tests {
             document: json!({}),
         }
     }
-    fn prune(arn: &str) -> Change {
+    fn prune(arn: &str, version_id: &str) -> Change {
         Change::DeletePolicyVersion {
             arn: arn.to_owned(),
-            version_id: "v1".to_owned(),
+            version_id: version_id.to_owned(),
         }
     }
     fn boundary() -> Change {
@@ -269,15 +290,25 @@ mod tests {
                 vec![vec![0, 1], vec![2, 3]],
             ),
             (
-                "a policy's versions in order: prune, then the new default",
+                "a policy's old versions pruned together, then the new default",
                 vec![
-                    prune("p1"),
-                    prune("p1"),
+                    prune("p1", "v1"),
+                    prune("p1", "v2"),
                     version("p1"),
-                    prune("p2"),
+                    prune("p2", "v1"),
                     version("p2"),
                 ],
-                vec![vec![0, 3], vec![1, 4], vec![2]],
+                vec![vec![0, 1, 3], vec![2, 4]],
+            ),
+            (
+                "a policy's old versions pruned beside its detachment, the policy deleted after both",
+                vec![
+                    detach("p1"),
+                    prune("p1", "v1"),
+                    prune("p1", "v2"),
+                    delete_policy("p1"),
+                ],
+                vec![vec![0, 1, 2], vec![3]],
             ),
             (
                 "tag and untag of the role keep their order",
@@ -297,7 +328,7 @@ mod tests {
             tag(),
             untag(),
             create_policy("p1"),
-            prune("p2"),
+            prune("p2", "v1"),
             version("p2"),
             detach("old"),
             delete_inline("old-inline"),
