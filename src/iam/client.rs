@@ -414,17 +414,7 @@ impl Iam for SdkIam {
             Err(e) if e.code() == Some(NO_SUCH_ENTITY) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let default_version_id = output
-            .policy()
-            .and_then(|p| p.default_version_id())
-            .ok_or_else(|| IamError::Incomplete {
-                operation: Op::GetPolicy,
-                target: arn.to_owned(),
-                what: "a default version",
-            })?
-            .to_owned();
-        // GetPolicy carries the policy's tags: no ListPolicyTags call is needed.
-        let tags = tag_pairs(output.policy().map(|p| p.tags()).unwrap_or_default());
+        let (default_version_id, tags) = policy_head(arn, &output)?;
         // The version list and the default version's document are independent: read together.
         let (versions, version) = futures_util::future::join(
             self.policy_versions(arn),
@@ -472,21 +462,13 @@ impl Iam for SdkIam {
             Err(e) if e.code() == Some(NO_SUCH_ENTITY) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let policy = output.policy();
-        let default_version_id = policy
-            .and_then(|p| p.default_version_id())
-            .ok_or_else(|| IamError::Incomplete {
-                operation: Op::GetPolicy,
-                target: arn.to_owned(),
-                what: "a default version",
-            })?
-            .to_owned();
+        let (default_version_id, tags) = policy_head(arn, &output)?;
         Ok(Some(PolicyState {
             arn: arn.to_owned(),
             default_version_id,
             document: Value::Null,
             versions: versions?,
-            tags: tag_pairs(policy.map(|p| p.tags()).unwrap_or_default()),
+            tags,
         }))
     }
 
@@ -686,6 +668,27 @@ where
 }
 
 /// Deleting what is already gone is success.
+/// A GetPolicy answer's default version id and tags (GetPolicy carries the tags: no
+/// ListPolicyTags call is needed).
+fn policy_head(
+    arn: &str,
+    output: &aws_sdk_iam::operation::get_policy::GetPolicyOutput,
+) -> Result<(String, BTreeMap<String, String>), IamError> {
+    let policy = output.policy();
+    let default_version_id = policy
+        .and_then(|p| p.default_version_id())
+        .ok_or_else(|| IamError::Incomplete {
+            operation: Op::GetPolicy,
+            target: arn.to_owned(),
+            what: "a default version",
+        })?
+        .to_owned();
+    Ok((
+        default_version_id,
+        tag_pairs(policy.map(|p| p.tags()).unwrap_or_default()),
+    ))
+}
+
 fn gone_is_done(result: Result<impl Sized, IamError>) -> Result<(), IamError> {
     match result {
         Ok(_) => Ok(()),

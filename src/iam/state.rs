@@ -258,15 +258,20 @@ pub async fn ensure_deletable<I: Iam>(
         .collect();
     let found = concurrently(deleted.iter().map(|arn| iam.other_attachments(arn, role))).await;
     for (arn, others) in deleted.into_iter().zip(found) {
-        let others = others?;
-        if !others.is_empty() {
-            return Err(IamError::PolicyInUse {
-                arn: arn.clone(),
-                entities: others.join(", "),
-            });
-        }
+        refuse_in_use(arn, others?)?;
     }
     Ok(())
+}
+
+/// A policy to be deleted that is attached elsewhere (`others`) is refused.
+fn refuse_in_use(arn: &str, others: Vec<String>) -> Result<(), IamError> {
+    if others.is_empty() {
+        return Ok(());
+    }
+    Err(IamError::PolicyInUse {
+        arn: arn.to_owned(),
+        entities: others.join(", "),
+    })
 }
 
 /// Brings an existing own role to its plan, changing only what differs. Returns the role as read.
@@ -330,15 +335,8 @@ pub async fn delete_role<I: Iam>(
         if let Some(state) = summary?
             && owner.owns(&state.tags)
         {
-            // IAM refuses to delete a policy that is still attached elsewhere (moto does not):
-            // refused before any change.
-            let others = others?;
-            if !others.is_empty() {
-                return Err(IamError::PolicyInUse {
-                    arn: arn.clone(),
-                    entities: others.join(", "),
-                });
-            }
+            // As `ensure_deletable`, before any change.
+            refuse_in_use(arn, others?)?;
             own_policies.insert(arn.clone(), state);
         }
     }
