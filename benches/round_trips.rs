@@ -26,43 +26,81 @@ fn data_scientist(suffix: &str) -> Value {
 
 /// One event's answer time and the IAM calls it made.
 struct Timed {
-    what: &'static str,
+    what: String,
     took: Duration,
     calls: usize,
     target: f64,
     by_operation: String,
 }
 
-async fn measure(
-    what: &'static str,
-    event: &Value,
-    target: f64,
-    handler: &TestHandler,
-    proxy: &FaultProxy,
-    recorder: &Recorder,
-) -> Timed {
-    let before = proxy.seen();
-    let start = Instant::now();
-    let answer = invoke(handler, event, recorder).await;
-    let took = start.elapsed();
-    assert_eq!(answer["Status"], "SUCCESS", "{what}: {answer}");
-    let by_operation: Vec<String> = proxy
-        .seen()
-        .into_iter()
-        .filter_map(|(operation, count)| {
-            let made = count - before.get(&operation).copied().unwrap_or(0);
-            (made > 0).then(|| format!("{operation} {made}"))
-        })
-        .collect();
-    Timed {
-        what,
-        took,
-        calls: by_operation
-            .iter()
-            .filter_map(|o| o.rsplit_once(' ')?.1.parse::<usize>().ok())
-            .sum(),
-        target,
-        by_operation: by_operation.join(", "),
+/// The IAM stand-in behind the proxy, the ResponseURL recorder and the handler of one pass.
+struct Bench {
+    handler: TestHandler,
+    proxy: FaultProxy,
+    recorder: Recorder,
+}
+
+impl Bench {
+    /// One role's life, each event measured: Create, an Update changing nothing, an Update to
+    /// `changed` if given, Delete.
+    async fn life(
+        &self,
+        role: &'static str,
+        logical_id: &str,
+        properties: Value,
+        changed: Option<Value>,
+        rows: &mut Vec<Timed>,
+    ) {
+        let recorder = &self.recorder;
+        let create = create_event(logical_id, properties, "rt", recorder);
+        let name = plan_of(&create).role.role_name;
+        rows.push(self.measure(role, "create", &create, 4.0).await);
+        let same = create["ResourceProperties"].clone();
+        let mut last = update_after(&create, &name, same, "rt", recorder);
+        rows.push(
+            self.measure(role, "update changing nothing", &last, 2.0)
+                .await,
+        );
+        if let Some(changed) = changed {
+            last = update_after(&last, &name, changed, "rt", recorder);
+            rows.push(
+                self.measure(role, "update to fewer policies", &last, 6.0)
+                    .await,
+            );
+        }
+        let delete = delete_after(&last, &name, "rt", recorder);
+        rows.push(self.measure(role, "delete", &delete, 5.0).await);
+        assert_gone(&name).await;
+    }
+
+    async fn measure(&self, role: &str, event: &str, body: &Value, target: f64) -> Timed {
+        let what = format!("{role}, {event}");
+        let before = self.proxy.seen();
+        let start = Instant::now();
+        let answer = invoke(&self.handler, body, &self.recorder).await;
+        let took = start.elapsed();
+        assert_eq!(answer["Status"], "SUCCESS", "{what}: {answer}");
+        let made: Vec<(String, usize)> = self
+            .proxy
+            .seen()
+            .into_iter()
+            .map(|(operation, count)| {
+                let made = count - before.get(&operation).copied().unwrap_or(0);
+                (operation, made)
+            })
+            .filter(|(_, made)| *made > 0)
+            .collect();
+        Timed {
+            what,
+            took,
+            calls: made.iter().map(|(_, made)| made).sum(),
+            target,
+            by_operation: made
+                .iter()
+                .map(|(operation, made)| format!("{operation} {made}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
     }
 }
 
@@ -70,108 +108,35 @@ async fn measure(
 async fn scenarios(full: bool, latency: Duration, pass: &str) -> Vec<Timed> {
     let proxy = FaultProxy::start(moto_endpoint());
     proxy.latency(latency);
-    let recorder = Recorder::start();
-    let handler = handler_through(&proxy, None);
-    let h = (&handler, &proxy, &recorder);
+    let bench = Bench {
+        handler: handler_through(&proxy, None),
+        proxy,
+        recorder: Recorder::start(),
+    };
     let mut rows = Vec::new();
-
-    let create = create_event(
-        "RoundTrips",
-        data_scientist(&format!("rt-ds-{pass}")),
-        "rt",
-        &recorder,
-    );
-    let name = plan_of(&create).role.role_name;
-    rows.push(measure("Data Scientist, create", &create, 4.0, h.0, h.1, h.2).await);
-    let same = update_after(
-        &create,
-        &name,
-        create["ResourceProperties"].clone(),
-        "rt",
-        &recorder,
-    );
-    rows.push(
-        measure(
-            "Data Scientist, update changing nothing",
-            &same,
-            2.0,
-            h.0,
-            h.1,
-            h.2,
-        )
-        .await,
-    );
-    let delete = delete_after(&same, &name, "rt", &recorder);
-    rows.push(measure("Data Scientist, delete", &delete, 5.0, h.0, h.1, h.2).await);
-    assert_gone(&name).await;
-    if !full {
-        return rows;
+    let ds = data_scientist(&format!("rt-ds-{pass}"));
+    bench
+        .life("Data Scientist", "RoundTrips", ds, None, &mut rows)
+        .await;
+    if full {
+        let suffix = format!("rt-heavy-{pass}");
+        let heaviest = samples::heaviest(&suffix, 20);
+        let fewer = Some(samples::heaviest(&suffix, 12));
+        bench
+            .life("heaviest", "Heaviest", heaviest, fewer, &mut rows)
+            .await;
+        let suffix = format!("rt-heavy2-{pass}");
+        let heaviest = samples::heaviest(&suffix, 20);
+        bench
+            .life(
+                "heaviest (again)",
+                "HeaviestAgain",
+                heaviest,
+                None,
+                &mut rows,
+            )
+            .await;
     }
-    let suffix = format!("rt-heavy-{pass}");
-    let create = create_event("Heaviest", samples::heaviest(&suffix, 20), "rt", &recorder);
-    let name = plan_of(&create).role.role_name;
-    rows.push(measure("heaviest, create", &create, 4.0, h.0, h.1, h.2).await);
-    let same = update_after(
-        &create,
-        &name,
-        create["ResourceProperties"].clone(),
-        "rt",
-        &recorder,
-    );
-    rows.push(
-        measure(
-            "heaviest, update changing nothing",
-            &same,
-            2.0,
-            h.0,
-            h.1,
-            h.2,
-        )
-        .await,
-    );
-    let update = update_after(
-        &same,
-        &name,
-        samples::heaviest(&suffix, 12),
-        "rt",
-        &recorder,
-    );
-    rows.push(
-        measure(
-            "heaviest, update to fewer policies",
-            &update,
-            6.0,
-            h.0,
-            h.1,
-            h.2,
-        )
-        .await,
-    );
-    let delete = delete_after(&update, &name, "rt", &recorder);
-    rows.push(
-        measure(
-            "heaviest (after that update), delete",
-            &delete,
-            5.0,
-            h.0,
-            h.1,
-            h.2,
-        )
-        .await,
-    );
-    assert_gone(&name).await;
-    let suffix = format!("rt-heavy2-{pass}");
-    let create = create_event(
-        "HeaviestAgain",
-        samples::heaviest(&suffix, 20),
-        "rt",
-        &recorder,
-    );
-    let name = plan_of(&create).role.role_name;
-    rows.push(measure("heaviest, create (again)", &create, 4.0, h.0, h.1, h.2).await);
-    let delete = delete_after(&create, &name, "rt", &recorder);
-    rows.push(measure("heaviest, delete", &delete, 5.0, h.0, h.1, h.2).await);
-    assert_gone(&name).await;
     rows
 }
 
