@@ -645,3 +645,41 @@ async fn the_function_guardrails_apply_to_every_role() {
     );
     assert_gone(&name).await;
 }
+
+#[tokio::test]
+async fn a_delete_whose_own_policy_is_attached_elsewhere_fails_before_any_change() {
+    let recorder = Recorder::start();
+    let calls = CallLog::default();
+    let handler = handler(Some(&calls));
+    let attached = make_policy("persona-role-test-inuse-extra").await;
+    let create = create_event(
+        "InUse",
+        big_properties("inuse-test", &attached),
+        "inuse",
+        &recorder,
+    );
+    let name = plan_of(&create).role.role_name;
+    let own = plan_of(&create).managed_policies[0].arn.clone();
+    let response = invoke(&handler, &create, &recorder).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    // Someone attaches the role's own policy to a role of theirs.
+    let other = "persona-role-test-inuse-other";
+    make_foreign_role(other).await;
+    checker()
+        .attach_role_policy()
+        .role_name(other)
+        .policy_arn(&own)
+        .send()
+        .await
+        .unwrap();
+    let before = snapshot(&name).await;
+    calls.clear();
+    let delete = delete_after(&create, &name, "inuse", &recorder);
+    let response = invoke(&handler, &delete, &recorder).await;
+    assert_eq!(response["Status"], "FAILED", "{response}");
+    assert!(reason(&response).contains(&own), "{response}");
+    assert!(reason(&response).contains(other), "{response}");
+    assert_eq!(calls.mutating(), Vec::<String>::new(), "nothing changed");
+    assert_eq!(snapshot(&name).await, before);
+    assert!(policy_exists(&own).await);
+}
