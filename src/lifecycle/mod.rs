@@ -1,6 +1,18 @@
-//! The custom resource's lifecycle as a pure decision: from what CloudFormation asks, what the
-//! properties plan, and the role as IAM holds it, to one [`Step`]. No AWS and no time here, so
-//! every case is a row of the table tested below; `handler` carries the step out.
+//! The custom resource's lifecycle, decided without AWS or time: what a request asks for
+//! ([`intent`]), the one [`Step`] from what CloudFormation asks, what the properties plan and the
+//! role as IAM holds it ([`decide`], tested as a table below), the machine that walks a request
+//! from its first read to its answer ([`machine`], tested as rows in `rows.rs`), and what the
+//! answer says ([`outcome`]). `handler` carries the machine's effects out.
+
+pub mod intent;
+pub mod machine;
+pub mod outcome;
+#[cfg(test)]
+mod rows;
+
+pub use intent::{DeleteIntent, Intent, intent};
+pub use machine::{Effect, Machine, Next, Observation, PolicyUse};
+pub use outcome::{Failure, Ids, Outcome, placeholder};
 
 use crate::metrics::FailureClass;
 use crate::ownership::{Claim, Owner, role_not_ours, was_adopted};

@@ -1,0 +1,73 @@
+//! Carries out the lifecycle machine's effects over any [`Iam`]: each effect is one read or one
+//! application of changes in `iam::state`, and comes back as what it observed. Nothing here
+//! decides; the machine does.
+
+use futures_util::future::join;
+
+use crate::iam::Iam;
+use crate::iam::state;
+use crate::iam::waves::concurrently;
+use crate::lifecycle::{Effect, Observation, PolicyUse};
+use crate::ownership::Owner;
+
+/// Carries out one effect and returns what it observed.
+pub async fn carry_out<I: Iam>(iam: &I, owner: &Owner, effect: Effect) -> Observation {
+    match effect {
+        Effect::Read { roles, policies } => {
+            let (found, policies) = join(
+                concurrently(roles.iter().map(|name| iam.get_role(name))),
+                state::planned_policies(iam, &policies, owner),
+            )
+            .await;
+            Observation::Read {
+                roles: found.into_iter().collect(),
+                policies,
+            }
+        }
+        Effect::CreateRole { plan } => Observation::Created(iam.create_role(&plan.role).await),
+        Effect::Apply { role, changes } => {
+            let mut done = Vec::new();
+            let result = state::apply(iam, &role, &changes, owner, &mut done).await;
+            Observation::Applied { done, result }
+        }
+        Effect::Converge { plan, role } => {
+            Observation::Converged(state::converge(iam, &plan, role, owner).await)
+        }
+        Effect::ListAttached { role } => Observation::Attached(
+            iam.attached_policy_arns(&role)
+                .await
+                .map(|arns| arns.into_iter().collect()),
+        ),
+        Effect::ReadPolicyUse { role, arns } => {
+            let found = concurrently(
+                arns.iter()
+                    .map(|arn| join(iam.other_attachments(arn, &role), iam.get_policy(arn))),
+            )
+            .await;
+            Observation::PolicyUse(
+                arns.into_iter()
+                    .zip(found)
+                    .map(|(arn, (others, policy))| {
+                        Ok(PolicyUse {
+                            arn,
+                            others: others?,
+                            policy: policy?,
+                        })
+                    })
+                    .collect(),
+            )
+        }
+        Effect::Undo { role, done } => {
+            Observation::Done(state::undo_create(iam, &role, &done, owner).await)
+        }
+        Effect::Sweep { role, policies } => {
+            Observation::Done(state::sweep_planned(iam, &role, &policies, owner).await)
+        }
+        Effect::Teardown { role } => {
+            Observation::TornDown(state::delete_role(iam, role, owner).await)
+        }
+        Effect::TeardownNamed { role } => {
+            Observation::TornDown(state::delete_role_named(iam, &role, owner).await)
+        }
+    }
+}

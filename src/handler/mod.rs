@@ -1,0 +1,772 @@
+//! The custom resource's lifecycle: Create, Update (in place or with replacement) and Delete of a
+//! persona role, with ownership checks and the undoing of a failed Create; and the promise that
+//! every event gets exactly one answer: on success, bad input, an IAM error, a panic inside the
+//! work, or a deadline about to pass.
+//!
+//! The work runs in a spawned task. The handler waits for it until shortly before the earlier of
+//! the Lambda deadline and the event's ServiceTimeout; a panic (a `JoinError`) or the deadline
+//! becomes a FAILED answer.
+//!
+//! Once the answer is sent (or cannot be), the event's facts become its one metric line
+//! ([`metrics`]): the answer's status and failure class, carried by the work's typed failures,
+//! and the calls its [`CallMeter`] counted.
+
+mod effects;
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use thiserror::Error;
+use tracing::Instrument;
+
+use crate::arn::Arn;
+use crate::cfn::{
+    self, AnswerRetry, DEFAULT_SERVICE_TIMEOUT, PutError, Request, RequestType, Response,
+    Signature, Status,
+};
+use crate::cloudformation::SdkStacks;
+use crate::guardrails::Guardrails;
+use crate::iam::meter::{CallMeter, Service};
+use crate::iam::{self, Iam, SdkIam};
+use crate::lifecycle::{self, Failure, Ids, Machine, Next, Outcome};
+use crate::metrics::{self, Answer, EventFacts, FailureClass};
+use crate::ownership::Owner;
+use crate::stack_check::{self, Stacks, Unverified};
+
+/// Environment variable that lets the ResponseURL be http on 127.0.0.1/localhost (local tests).
+pub const ALLOW_LOOPBACK_ENV: &str = "RESPONSE_URL_ALLOW_LOOPBACK";
+/// The function's name, as Lambda sets it: the metrics' `FunctionName` dimension.
+pub const FUNCTION_NAME_ENV: &str = "AWS_LAMBDA_FUNCTION_NAME";
+/// The function's application log level, as Lambda sets it from its logging configuration.
+pub const LOG_LEVEL_ENV: &str = "AWS_LAMBDA_LOG_LEVEL";
+/// The `FunctionName` of metrics when the function runs outside Lambda.
+pub const LOCAL_FUNCTION_NAME: &str = "persona-role-local";
+
+/// Where each event's metric line goes: stdout, where Lambda hands it to CloudWatch Logs, or a
+/// buffer that tests read.
+#[derive(Debug, Clone, Default)]
+pub enum MetricSink {
+    #[default]
+    Stdout,
+    Buffer(Arc<Mutex<Vec<String>>>),
+}
+
+impl MetricSink {
+    pub fn buffer() -> MetricSink {
+        MetricSink::Buffer(Arc::default())
+    }
+
+    /// The lines written so far (none for stdout).
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            MetricSink::Stdout => Vec::new(),
+            MetricSink::Buffer(lines) => {
+                lines.lock().unwrap_or_else(PoisonError::into_inner).clone()
+            }
+        }
+    }
+
+    fn write(&self, line: String) {
+        match self {
+            MetricSink::Stdout => {
+                use std::io::Write;
+                // One write of the whole line, so that no log line lands inside it; a closed
+                // stdout loses the metrics, never the answer.
+                let _ = std::io::stdout()
+                    .lock()
+                    .write_all(format!("{line}\n").as_bytes());
+            }
+            MetricSink::Buffer(lines) => lines
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(line),
+        }
+    }
+}
+
+impl PartialEq for MetricSink {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (MetricSink::Stdout, MetricSink::Stdout) => true,
+            (MetricSink::Buffer(a), MetricSink::Buffer(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for MetricSink {}
+
+/// How the handler answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Accept http ResponseURLs on 127.0.0.1/localhost. Never set in a deployed function.
+    pub allow_loopback: bool,
+    pub answer_retry: AnswerRetry,
+    /// At most this much time is kept back before the deadline to answer; less when the
+    /// invocation is short (a tenth of the time left, at least a second, at most half).
+    pub max_answer_reserve: Duration,
+    /// The operator's limits on every role (required boundary, allowed managed policies).
+    pub guardrails: Guardrails,
+    /// The metrics' `FunctionName` dimension.
+    pub function_name: String,
+    /// The `level` of metric lines ([`metrics::line_level`]).
+    pub metric_level: &'static str,
+    /// Where metric lines go: stdout in the function.
+    pub metric_sink: MetricSink,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            allow_loopback: false,
+            answer_retry: AnswerRetry::default(),
+            max_answer_reserve: Duration::from_secs(5),
+            guardrails: Guardrails::default(),
+            function_name: LOCAL_FUNCTION_NAME.to_owned(),
+            metric_level: metrics::line_level(None),
+            metric_sink: MetricSink::Stdout,
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, with [`ALLOW_LOOPBACK_ENV`], the guardrails and the function's name read from
+    /// the environment.
+    pub fn from_env() -> Self {
+        let allow_loopback = std::env::var(ALLOW_LOOPBACK_ENV)
+            .is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+        let function_name = std::env::var(FUNCTION_NAME_ENV)
+            .ok()
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| LOCAL_FUNCTION_NAME.to_owned());
+        Settings {
+            allow_loopback,
+            guardrails: Guardrails::from_env(),
+            function_name,
+            metric_level: metrics::line_level(std::env::var(LOG_LEVEL_ENV).ok().as_deref()),
+            ..Settings::default()
+        }
+    }
+}
+
+/// Why an event could not be answered.
+#[derive(Debug, Error)]
+pub enum HandlerError {
+    #[error("stale event, not acted on: {0}")]
+    Stale(String),
+    #[error("no answer can be sent: {0}")]
+    NoResponseUrl(String),
+    #[error("the {status} answer to RequestId `{request_id}` was not delivered: {source}")]
+    Delivery {
+        status: &'static str,
+        /// Why it was FAILED; none for SUCCESS.
+        failure: Option<FailureClass>,
+        request_id: String,
+        source: PutError,
+    },
+}
+
+/// An answer that reached the ResponseURL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    pub response: Response,
+    /// Why it was FAILED; none for SUCCESS.
+    pub failure: Option<FailureClass>,
+    pub attempts: u32,
+}
+
+/// The Lambda function: IAM and CloudFormation (the SDK adapters in production), an HTTP
+/// client for the answer, and settings.
+#[derive(Debug, Clone)]
+pub struct Handler<I = SdkIam, S = SdkStacks> {
+    iam: I,
+    stacks: S,
+    http: reqwest::Client,
+    settings: Settings,
+}
+
+impl Handler<SdkIam, SdkStacks> {
+    pub fn new(
+        iam: aws_sdk_iam::Client,
+        cloudformation: aws_sdk_cloudformation::Client,
+        http: reqwest::Client,
+        settings: Settings,
+    ) -> Self {
+        Handler::with_clients(
+            SdkIam::new(iam),
+            SdkStacks::new(cloudformation),
+            http,
+            settings,
+        )
+    }
+}
+
+impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
+    pub fn with_clients(iam: I, stacks: S, http: reqwest::Client, settings: Settings) -> Self {
+        Handler {
+            iam,
+            stacks,
+            http,
+            settings,
+        }
+    }
+
+    /// Handles one raw event and answers it. `deadline` is the Lambda deadline; the answer is
+    /// sent before it. Errs only when no answer could be delivered.
+    pub async fn handle(
+        &self,
+        event: Value,
+        deadline: Option<Instant>,
+    ) -> Result<Delivered, HandlerError> {
+        self.handle_invoked(event, deadline, None).await
+    }
+
+    /// [`Handler::handle_invoked`] for the raw bytes of an invocation: an event too large or too
+    /// deeply nested to read is answered FAILED from what its envelope names.
+    pub async fn handle_raw(
+        &self,
+        raw: &[u8],
+        deadline: Option<Instant>,
+        function_arn: Option<&str>,
+    ) -> Result<Delivered, HandlerError> {
+        match cfn::read_event(raw) {
+            Ok(event) => self.handle_invoked(event, deadline, function_arn).await,
+            Err(error) => self.refuse_malformed(error, Instant::now(), deadline).await,
+        }
+    }
+
+    /// Writes the event's one metric line once its answer was sent, or could not be.
+    fn record(
+        &self,
+        request_type: Option<RequestType>,
+        request_id: Option<String>,
+        start: Instant,
+        meter: &CallMeter,
+        result: &Result<Delivered, HandlerError>,
+    ) {
+        let time_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let answer = match result {
+            Ok(delivered) => Answer::Sent {
+                failure: delivered.failure,
+                delivered: true,
+                time_ms,
+            },
+            Err(HandlerError::Delivery { failure, .. }) => Answer::Sent {
+                failure: *failure,
+                delivered: false,
+                time_ms,
+            },
+            Err(HandlerError::Stale(_) | HandlerError::NoResponseUrl(_)) => Answer::Unanswered,
+        };
+        let facts = EventFacts {
+            request_type,
+            request_id,
+            answer,
+            iam: meter.counts(Service::Iam),
+            cloudformation: meter.counts(Service::CloudFormation),
+        };
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            });
+        self.settings.metric_sink.write(metrics::line(
+            &self.settings.function_name,
+            self.settings.metric_level,
+            &facts,
+            now_ms,
+        ));
+    }
+
+    /// [`Handler::handle`] for an invocation of the function `function_arn`: an event of a stack
+    /// in another account or region is refused without any IAM call.
+    ///
+    /// Every event is checked with CloudFormation first ([`stack_check`]): one its stack is not
+    /// waiting for is answered FAILED without any IAM call.
+    pub async fn handle_invoked(
+        &self,
+        event: Value,
+        deadline: Option<Instant>,
+        function_arn: Option<&str>,
+    ) -> Result<Delivered, HandlerError> {
+        let start = Instant::now();
+        match cfn::parse_event(&event) {
+            Ok(request) => {
+                let span = tracing::info_span!(
+                    "custom_resource",
+                    RequestId = %request.request_id,
+                    LogicalResourceId = %request.logical_resource_id,
+                    RequestType = request.request_type.as_str(),
+                );
+                let (request_type, request_id) = (request.request_type, request.request_id.clone());
+                let meter = CallMeter::default();
+                let result = meter
+                    .scope(self.handle_request(request, start, deadline, function_arn, &meter))
+                    .instrument(span)
+                    .await;
+                self.record(Some(request_type), Some(request_id), start, &meter, &result);
+                result
+            }
+            Err(error) => self.refuse_malformed(error, start, deadline).await,
+        }
+    }
+
+    async fn refuse_malformed(
+        &self,
+        error: Box<cfn::EventError>,
+        start: Instant,
+        deadline: Option<Instant>,
+    ) -> Result<Delivered, HandlerError> {
+        let span = tracing::info_span!(
+            "custom_resource",
+            RequestId = error.request_id.as_deref().unwrap_or(""),
+            LogicalResourceId = error.logical_resource_id.as_deref().unwrap_or(""),
+        );
+        let request_id = error.request_id.clone();
+        let result = self
+            .answer_malformed(error, start, deadline)
+            .instrument(span)
+            .await;
+        self.record(None, request_id, start, &CallMeter::default(), &result);
+        result
+    }
+
+    async fn handle_request(
+        &self,
+        request: Request,
+        start: Instant,
+        deadline: Option<Instant>,
+        function_arn: Option<&str>,
+        meter: &CallMeter,
+    ) -> Result<Delivered, HandlerError> {
+        let url = cfn::validate_response_url(&request.response_url, self.settings.allow_loopback)
+            .and_then(|url| cfn::check_response_region(&url, &request.stack_id).map(|()| url))
+            .map_err(|e| {
+                tracing::error!(error = %e, "refusing to act on an event that cannot be answered");
+                HandlerError::NoResponseUrl(e.to_string())
+            })?;
+        // CloudFormation signed the ResponseURL when it sent the event: a late or redelivered
+        // event whose signature or ServiceTimeout has run out is no longer awaited, so nothing
+        // is done for it.
+        let signature = Signature::of(&url);
+        let sent = signature
+            .and_then(|s| s.signed)
+            .and_then(|signed| SystemTime::now().duration_since(signed).ok())
+            .and_then(|age| start.checked_sub(age))
+            .unwrap_or(start);
+        let stale = match signature.map(|s| s.check(SystemTime::now())) {
+            Some(Err(e)) => Some(e.to_string()),
+            _ => {
+                let waited = start.saturating_duration_since(sent);
+                let timeout = request.service_timeout.unwrap_or(DEFAULT_SERVICE_TIMEOUT);
+                (waited >= timeout).then(|| {
+                    format!(
+                        "the event was sent {:.0} s ago and CloudFormation waits {} s (ServiceTimeout)",
+                        waited.as_secs_f64(),
+                        timeout.as_secs()
+                    )
+                })
+            }
+        };
+        if let Some(why) = stale {
+            tracing::error!(reason = %why, "refusing a stale event: CloudFormation no longer waits for it");
+            return Err(HandlerError::Stale(why));
+        }
+        let times = Times::new(
+            sent,
+            deadline,
+            request.service_timeout,
+            self.settings.max_answer_reserve,
+        );
+        if let Some(mismatch) = function_arn.and_then(|arn| foreign_stack(&request.stack_id, arn)) {
+            tracing::error!(reason = %mismatch, "refusing an event of another account or region");
+            let outcome =
+                Ids::of(&request).failed(None, Failure::new(FailureClass::StackCheck, mismatch));
+            return self.answer(&url, outcome, &request, times.answer).await;
+        }
+        // A direct invocation can name any stack, resource and id: only what CloudFormation shows
+        // of the stack is believed.
+        let checked = tokio::time::timeout_at(
+            times.work.into(),
+            // Boxed: the SDK's futures nest deeply, and the handler's future holds this one.
+            Box::pin(stack_check::verify(
+                &self.stacks,
+                &request,
+                &stack_check::REREADS,
+            )),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(Unverified::Unavailable(stack_check::StacksError {
+                operation: iam::Op::DescribeStackResource,
+                target: request.stack_id.clone(),
+                message: format!("no answer before the {}", times.limit),
+            }))
+        });
+        if let Err(refused) = checked {
+            tracing::error!(reason = %refused, "refusing an event CloudFormation does not confirm");
+            let outcome = Ids::of(&request).failed(
+                None,
+                Failure::new(FailureClass::StackCheck, refused.to_string()),
+            );
+            return self.answer(&url, outcome, &request, times.answer).await;
+        }
+        tracing::info!(
+            host = cfn::loggable_host(&url),
+            physical_resource_id = request.physical_resource_id.as_deref().unwrap_or(""),
+            work_seconds = times
+                .work
+                .saturating_duration_since(Instant::now())
+                .as_secs_f64(),
+            "handling request"
+        );
+
+        let progress = Arc::new(Progress::default());
+        // A spawned task leaves the event's meter scope: it enters its own.
+        let mut task = tokio::spawn(
+            meter
+                .scope(run(
+                    self.iam.clone(),
+                    request.clone(),
+                    self.settings.guardrails.clone(),
+                    Arc::clone(&progress),
+                ))
+                .instrument(tracing::Span::current()),
+        );
+        let outcome = tokio::select! {
+            joined = &mut task => match joined {
+                Ok(outcome) => outcome,
+                Err(error) => {
+                    let what = if error.is_panic() {
+                        format!("internal error: the handler panicked ({})", panic_message(error.into_panic()))
+                    } else {
+                        "internal error: the handler was cancelled".to_owned()
+                    };
+                    tracing::error!(error = %what, "work failed");
+                    progress.failed(&request, Failure::new(FailureClass::Internal, what))
+                }
+            },
+            () = tokio::time::sleep_until(times.work.into()) => {
+                task.abort();
+                let reason = format!(
+                    "timed out: the {} did not finish within {:.0} seconds and was stopped before the {}; {}",
+                    request.request_type.as_str(),
+                    times.work.saturating_duration_since(start).as_secs_f64(),
+                    times.limit,
+                    "IAM may be slow or unreachable from the function; retry the stack operation",
+                );
+                tracing::error!(reason = %reason, "deadline reached");
+                progress.failed(&request, Failure::new(FailureClass::Deadline, reason))
+            }
+        };
+        self.answer(&url, outcome, &request, times.answer).await
+    }
+
+    async fn answer(
+        &self,
+        url: &reqwest::Url,
+        outcome: Outcome,
+        request: &Request,
+        deadline: Instant,
+    ) -> Result<Delivered, HandlerError> {
+        let failure = outcome.failure;
+        self.deliver(url, outcome.into_response(request), failure, deadline)
+            .await
+    }
+
+    /// Answers FAILED to an event that is no valid request, if it names a usable ResponseURL.
+    async fn answer_malformed(
+        &self,
+        error: Box<cfn::EventError>,
+        start: Instant,
+        deadline: Option<Instant>,
+    ) -> Result<Delivered, HandlerError> {
+        tracing::error!(error = %error, "malformed event");
+        let Some(raw_url) = error.response_url.as_deref() else {
+            return Err(HandlerError::NoResponseUrl(format!(
+                "the event has no ResponseURL ({error})"
+            )));
+        };
+        let url = cfn::validate_response_url(raw_url, self.settings.allow_loopback)
+            .map_err(|e| HandlerError::NoResponseUrl(e.to_string()))?;
+        let request_id = error.request_id.clone().unwrap_or_default();
+        let response = Response {
+            status: Status::Failed,
+            reason: Some(format!("invalid request: {}", error.message)),
+            physical_resource_id: error
+                .physical_resource_id
+                .clone()
+                .unwrap_or_else(|| lifecycle::placeholder(&request_id)),
+            stack_id: error.stack_id.clone().unwrap_or_default(),
+            request_id,
+            logical_resource_id: error.logical_resource_id.clone().unwrap_or_default(),
+            data: Vec::new(),
+        };
+        let times = Times::new(start, deadline, None, self.settings.max_answer_reserve);
+        self.deliver(
+            &url,
+            response,
+            Some(FailureClass::InvalidRequest),
+            times.answer,
+        )
+        .await
+    }
+
+    /// PUTs the answer; `failure` says why it is FAILED (none for SUCCESS).
+    async fn deliver(
+        &self,
+        url: &reqwest::Url,
+        response: Response,
+        failure: Option<FailureClass>,
+        deadline: Instant,
+    ) -> Result<Delivered, HandlerError> {
+        let (body, trimmed) = response.body();
+        if trimmed.reason || !trimmed.dropped_data.is_empty() {
+            tracing::warn!(
+                reason_trimmed = trimmed.reason,
+                dropped_data = %trimmed.dropped_data.join(","),
+                "response trimmed to 4096 bytes"
+            );
+        }
+        tracing::info!(
+            status = response.status.as_str(),
+            physical_resource_id = %response.physical_resource_id,
+            reason = response.reason.as_deref().unwrap_or(""),
+            "answering"
+        );
+        match cfn::put_response(
+            &self.http,
+            url,
+            body,
+            &self.settings.answer_retry,
+            Some(deadline),
+        )
+        .await
+        {
+            Ok(attempts) => Ok(Delivered {
+                response,
+                failure,
+                attempts,
+            }),
+            Err(source) => {
+                tracing::error!(error = %source, "the answer was not delivered");
+                Err(HandlerError::Delivery {
+                    status: response.status.as_str(),
+                    failure,
+                    request_id: response.request_id.clone(),
+                    source,
+                })
+            }
+        }
+    }
+}
+
+/// Why a stack's event is not for this function: the StackId names another partition, region
+/// or account than the function's ARN. Custom resources are served in their stack's own region
+/// and account; anything else is a forged or misrouted event.
+fn foreign_stack(stack_id: &str, function_arn: &str) -> Option<String> {
+    let place = |text: &str| {
+        let arn = Arn::parse(text)?;
+        Some((
+            arn.partition.to_owned(),
+            arn.region.to_owned(),
+            arn.account.to_owned(),
+        ))
+    };
+    let function = place(function_arn)?;
+    match place(stack_id) {
+        Some(stack) if stack == function => None,
+        stack => {
+            let (p, r, a) = stack.unwrap_or_default();
+            Some(format!(
+                "StackId: the stack is in account `{a}`, region `{r}`, partition `{p}`, but this function serves only account `{}` in `{}` (`{}`); nothing was changed",
+                function.2, function.1, function.0
+            ))
+        }
+    }
+}
+
+/// Converts the Lambda context's deadline (epoch milliseconds) to an [`Instant`]. A value too
+/// small to be an epoch time (before 2001) is read as milliseconds from now: `cargo lambda watch`
+/// sends its 10-minute timeout (600000) that way.
+pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Option<Instant> {
+    const EPOCH_2001_MS: u64 = 978_307_200_000;
+    if deadline_ms < EPOCH_2001_MS {
+        return Instant::now().checked_add(Duration::from_millis(deadline_ms));
+    }
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_millis();
+    let left = u128::from(deadline_ms).saturating_sub(now_ms);
+    let left = Duration::from_millis(u64::try_from(left).unwrap_or(u64::MAX));
+    Instant::now().checked_add(left)
+}
+
+/// When the work must stop, and when the answer must be sent by.
+#[derive(Debug, Clone, Copy)]
+struct Times {
+    work: Instant,
+    answer: Instant,
+    limit: &'static str,
+}
+
+impl Times {
+    fn new(
+        start: Instant,
+        lambda_deadline: Option<Instant>,
+        service_timeout: Option<Duration>,
+        max_reserve: Duration,
+    ) -> Times {
+        let service = start + service_timeout.unwrap_or(DEFAULT_SERVICE_TIMEOUT);
+        let (hard, limit) = match lambda_deadline {
+            Some(lambda) if lambda <= service => (lambda, "Lambda deadline"),
+            _ => (service, "ServiceTimeout"),
+        };
+        let left = hard.saturating_duration_since(Instant::now());
+        let reserve = (left / 10)
+            .max(Duration::from_secs(1))
+            .min(max_reserve)
+            .min(left / 2);
+        let margin = Duration::from_millis(50).min(reserve / 4);
+        Times {
+            work: hard.checked_sub(reserve).unwrap_or(hard),
+            answer: hard.checked_sub(margin).unwrap_or(hard),
+            limit,
+        }
+    }
+}
+
+/// The role the work may have made, shared with the handler so that a timeout or panic can
+/// still answer with the right PhysicalResourceId.
+#[derive(Debug, Default)]
+struct Progress {
+    at_stake: Mutex<Option<String>>,
+}
+
+impl Progress {
+    fn set(&self, at_stake: Option<&str>) {
+        *self.at_stake.lock().unwrap_or_else(PoisonError::into_inner) = at_stake.map(str::to_owned);
+    }
+
+    fn at_stake(&self) -> Option<String> {
+        self.at_stake
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// FAILED for a work that did not finish, naming what it may have made.
+    fn failed(&self, request: &Request, failure: Failure) -> Outcome {
+        Ids::of(request).failed(self.at_stake().as_deref(), failure)
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "no message".to_owned()
+    }
+}
+
+/// The work: the request's intent (planned on a blocking thread, so that the deadline guard can
+/// still answer while a large plan is computed), then the machine's effects carried out one
+/// after the other until its answer.
+async fn run<I: Iam>(
+    iam: I,
+    request: Request,
+    guardrails: Guardrails,
+    progress: Arc<Progress>,
+) -> Outcome {
+    let reading = {
+        let (request, guardrails) = (request.clone(), guardrails.clone());
+        tokio::task::spawn_blocking(move || lifecycle::intent(&request, &guardrails))
+    };
+    let intent = match reading.await {
+        Ok(Ok(intent)) => intent,
+        Ok(Err(failure)) => return Ids::of(&request).failed(None, failure),
+        Err(e) => {
+            return Ids::of(&request).failed(
+                None,
+                Failure::new(
+                    FailureClass::Internal,
+                    format!("internal error: planning stopped ({e})"),
+                ),
+            );
+        }
+    };
+    let owner = Owner::new(
+        request.stack_id.clone(),
+        request.logical_resource_id.clone(),
+    );
+    let (mut machine, mut next) = Machine::start(&request, intent, &guardrails);
+    loop {
+        progress.set(machine.at_stake());
+        match next {
+            Next::Answer(outcome) => return outcome,
+            Next::Effect(effect) => {
+                let observation = effects::carry_out(&iam, &owner, effect).await;
+                next = machine.on(observation);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_work_stops_before_the_earlier_deadline() {
+        let start = Instant::now();
+        let lambda = start + Duration::from_secs(4);
+        let times = Times::new(start, Some(lambda), None, Duration::from_secs(5));
+        assert_eq!(times.limit, "Lambda deadline");
+        assert!(times.work < times.answer && times.answer < lambda);
+        assert!(lambda - times.work >= Duration::from_millis(900));
+
+        let times = Times::new(
+            start,
+            Some(start + Duration::from_secs(900)),
+            Some(Duration::from_secs(60)),
+            Duration::from_secs(5),
+        );
+        assert_eq!(times.limit, "ServiceTimeout");
+        assert!(times.work <= start + Duration::from_secs(55));
+        assert!(times.answer < start + Duration::from_secs(60));
+
+        // Almost no time left: half of it goes to the answer.
+        let times = Times::new(
+            start,
+            Some(Instant::now() + Duration::from_millis(400)),
+            None,
+            Duration::from_secs(5),
+        );
+        assert!(times.work < times.answer);
+    }
+
+    #[test]
+    fn epoch_deadlines_convert() {
+        let now_ms = u64::try_from(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_millis(),
+        )
+        .unwrap();
+        let deadline = deadline_from_epoch_ms(now_ms + 3000).unwrap();
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(left > Duration::from_millis(2500) && left <= Duration::from_millis(3000));
+        let past = deadline_from_epoch_ms(now_ms - 10_000).unwrap();
+        assert!(past <= Instant::now());
+        // cargo lambda watch's relative deadline.
+        let relative = deadline_from_epoch_ms(600_000).unwrap();
+        let left = relative.saturating_duration_since(Instant::now());
+        assert!(left > Duration::from_secs(590) && left <= Duration::from_secs(600));
+    }
+}

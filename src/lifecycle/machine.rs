@@ -1,0 +1,882 @@
+//! The lifecycle as a machine that only decides. [`Machine::start`] takes a request's
+//! [`Intent`] and gives the first [`Effect`]; [`Machine::on`] takes what that effect observed and
+//! gives the next, until [`Next::Answer`]. Effects are IAM reads, IAM changes (carried out in
+//! waves by `iam::state`) and the answer; the handler carries them out and decides nothing, so
+//! every path of a Create, Update and Delete is a row of the tests in `lifecycle/rows.rs`.
+//!
+//! Each request type's path:
+//! - Create: read the planned name (with adoption) or its console spelling, beside the planned
+//!   managed policies; then create, converge, adopt or refuse ([`super::decide`]). A creation
+//!   that fails half-way is undone; one that finds the name taken reads the role and decides
+//!   again.
+//! - Update: to a new name, a Create of the new role (CloudFormation deletes the old one);
+//!   otherwise read the role and converge, re-create or refuse.
+//! - Delete: read the one role the id (or the planned name) can be, and tear it down if it is
+//!   this resource's own and not retained.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::intent::{DeleteIntent, Intent};
+use super::outcome::{Failure, Ids, Outcome};
+use super::{Found, Step, console_name, decide, made_by_role_manager, not_role_managers};
+use crate::catalog::console;
+use crate::cfn::Request;
+use crate::guardrails::Guardrails;
+use crate::iam::state::Deletion;
+use crate::iam::{Actual, Change, CreateRoleError, IamError, PolicyState, RoleState};
+use crate::metrics::FailureClass;
+use crate::ownership::Owner;
+use crate::plan::{Plan, PlanTag};
+
+/// What the handler is to do next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Read, together: the roles of these names (GetRole each), and these planned managed
+    /// policies, failing on one another owner holds ([`Observation::Read`]).
+    Read {
+        roles: Vec<String>,
+        policies: Vec<String>,
+    },
+    /// CreateRole of the plan's role ([`Observation::Created`]).
+    CreateRole { plan: Arc<Plan> },
+    /// Make these changes to `role`, in waves ([`Observation::Applied`]).
+    Apply { role: String, changes: Vec<Change> },
+    /// Bring the role, this resource's own, to the plan in place ([`Observation::Converged`]).
+    Converge { plan: Arc<Plan>, role: RoleState },
+    /// The managed policies attached to `role` ([`Observation::Attached`]).
+    ListAttached { role: String },
+    /// For each policy: who else has it attached, and the policy ([`Observation::PolicyUse`]).
+    ReadPolicyUse { role: String, arns: Vec<String> },
+    /// Undo the changes a creation made ([`Observation::Done`]).
+    Undo { role: String, done: Vec<Change> },
+    /// Delete whichever of these planned policies exist and are this resource's own: a
+    /// CreatePolicy that took effect without an answer is in no undo ([`Observation::Done`]).
+    Sweep { role: String, policies: Vec<String> },
+    /// Delete this role with all it owns, as read ([`Observation::TornDown`]).
+    Teardown { role: RoleState },
+    /// Read the role of that name and delete it with all it owns ([`Observation::TornDown`]).
+    TeardownNamed { role: String },
+}
+
+/// What the machine asks for next: an effect to carry out, or the answer, after which it is done.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Next {
+    Effect(Effect),
+    Answer(Outcome),
+}
+
+/// What an effect found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Observation {
+    /// Of [`Effect::Read`]: each role in the order asked (none when absent), and the planned
+    /// policies that exist (all this resource's own).
+    Read {
+        roles: Result<Vec<Option<RoleState>>, IamError>,
+        policies: Result<BTreeMap<String, PolicyState>, IamError>,
+    },
+    Created(Result<RoleState, CreateRoleError>),
+    /// `done`: every change that succeeded, even when another failed.
+    Applied {
+        done: Vec<Change>,
+        result: Result<(), IamError>,
+    },
+    Converged(Result<RoleState, IamError>),
+    Attached(Result<Vec<String>, IamError>),
+    PolicyUse(Result<Vec<PolicyUse>, IamError>),
+    Done(Result<(), IamError>),
+    TornDown(Result<Deletion, IamError>),
+}
+
+/// One policy as [`Effect::ReadPolicyUse`] found it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyUse {
+    pub arn: String,
+    /// Roles, users and groups other than the role that have it attached.
+    pub others: Vec<String>,
+    /// None when it does not exist.
+    pub policy: Option<PolicyState>,
+}
+
+/// Where the machine is: what its last effect was for.
+#[derive(Debug, Clone, PartialEq)]
+enum State {
+    /// Create: a spelling of the planned name read (`rest` still to read, in order), and the
+    /// planned policies with the first.
+    Finding {
+        rest: Vec<String>,
+        own: Option<Result<BTreeMap<String, PolicyState>, IamError>>,
+    },
+    /// Update: the current role read.
+    ReadingCurrent,
+    /// The planned policies read, before a creation. `again`: a role of the name was found
+    /// before, so a taken name is not read again.
+    ReadingPolicies {
+        again: bool,
+    },
+    /// CreateRole sent.
+    Creating {
+        own: BTreeMap<String, PolicyState>,
+        again: bool,
+    },
+    /// The new role's policies being made.
+    Provisioning {
+        role: RoleState,
+    },
+    /// A half-done creation being undone, then swept, or deleted whole when the undo failed.
+    Undoing {
+        error: Failure,
+    },
+    Sweeping {
+        error: Failure,
+    },
+    RemovingRole {
+        error: Failure,
+    },
+    /// CreateRole found the name taken: the role read.
+    Rereading,
+    Converging,
+    /// Adoption: tagging the role as this resource's, listing its policies, converging it,
+    /// reading and deleting the console's policies it no longer has.
+    Tagging {
+        role: RoleState,
+    },
+    ListingAttached {
+        role: RoleState,
+    },
+    ConvergingAdopted,
+    ReadingPolicyUse {
+        role: RoleState,
+    },
+    DeletingConsolePolicies {
+        role: RoleState,
+    },
+    Answered,
+}
+
+/// Where a Delete is.
+#[derive(Debug, Clone, PartialEq)]
+enum DeleteState {
+    /// The target read.
+    Reading {
+        target: String,
+        named: bool,
+    },
+    TearingDown,
+    Answered,
+}
+
+/// The lifecycle of one event.
+#[derive(Debug, Clone)]
+pub struct Machine(Path);
+
+#[derive(Debug, Clone)]
+enum Path {
+    Build(Box<Build>),
+    Delete(Delete),
+}
+
+/// A Create or Update: the role built to its plan.
+#[derive(Debug, Clone)]
+struct Build {
+    ids: Ids,
+    owner: Owner,
+    adoption_forbidden: bool,
+    adopt_any_unowned_role: bool,
+    plan: Arc<Plan>,
+    /// Update: the current role's name.
+    current: Option<String>,
+    /// The role this work may have made: a failed Create names it.
+    at_stake: Option<String>,
+    /// What an adoption detached, and deleted of that (`DeleteConsolePolicies`).
+    detached: Vec<String>,
+    deleted: Vec<String>,
+    state: State,
+}
+
+/// A Delete.
+#[derive(Debug, Clone)]
+struct Delete {
+    ids: Ids,
+    owner: Owner,
+    intent: DeleteIntent,
+    state: DeleteState,
+}
+
+impl Machine {
+    /// The machine for `request` and its first effect.
+    pub fn start(request: &Request, intent: Intent, guardrails: &Guardrails) -> (Machine, Next) {
+        let ids = Ids::of(request);
+        let owner = Owner::new(
+            request.stack_id.clone(),
+            request.logical_resource_id.clone(),
+        );
+        let build = |plan: Arc<Plan>, current: Option<String>| Build {
+            ids: ids.clone(),
+            owner: owner.clone(),
+            adoption_forbidden: guardrails.adoption_forbidden,
+            adopt_any_unowned_role: guardrails.adopt_any_unowned_role,
+            plan,
+            current,
+            at_stake: None,
+            detached: Vec::new(),
+            deleted: Vec::new(),
+            state: State::Answered,
+        };
+        match intent {
+            Intent::Create { plan } => {
+                let mut build = build(plan, None);
+                let effect = build.start_create();
+                (Machine(Path::Build(Box::new(build))), effect)
+            }
+            Intent::Update { current, plan } => {
+                let mut build = build(plan, Some(current));
+                let effect = build.start_update();
+                (Machine(Path::Build(Box::new(build))), effect)
+            }
+            Intent::Delete(intent) => {
+                let mut delete = Delete {
+                    ids: ids.clone(),
+                    owner: owner.clone(),
+                    intent,
+                    state: DeleteState::Answered,
+                };
+                let effect = delete.start();
+                (Machine(Path::Delete(delete)), effect)
+            }
+        }
+    }
+
+    /// The role a failed answer must name ([`Ids::failure_id`]), as far as the work got.
+    pub fn at_stake(&self) -> Option<&str> {
+        match &self.0 {
+            Path::Build(build) => build.at_stake.as_deref(),
+            Path::Delete(_) => None,
+        }
+    }
+
+    /// The next effect, given what the last one observed.
+    pub fn on(&mut self, observation: Observation) -> Next {
+        match &mut self.0 {
+            Path::Build(build) => build.on(observation),
+            Path::Delete(delete) => delete.on(observation),
+        }
+    }
+}
+
+impl Build {
+    fn on(&mut self, observation: Observation) -> Next {
+        let state = std::mem::replace(&mut self.state, State::Answered);
+        match (state, observation) {
+            (State::Finding { rest, own }, Observation::Read { roles, policies }) => {
+                self.found(rest, own.unwrap_or(policies), roles)
+            }
+            (State::ReadingCurrent, Observation::Read { roles, .. }) => match first(roles) {
+                Ok(role) => self.decided(role, true),
+                Err(e) => self.fail(e.into()),
+            },
+            (State::ReadingPolicies { again }, Observation::Read { policies, .. }) => {
+                match policies {
+                    Ok(own) => self.create_role(own, again),
+                    Err(e) => self.fail(e.into()),
+                }
+            }
+            (State::Creating { own, again }, Observation::Created(created)) => {
+                self.created(created, own, again)
+            }
+            (State::Provisioning { role }, Observation::Applied { done, result }) => match result {
+                Ok(()) => self.succeed(&role),
+                Err(error) => {
+                    tracing::warn!(error = %error, "create failed half-way: removing what it made");
+                    let role = role.name;
+                    self.go(
+                        State::Undoing {
+                            error: error.into(),
+                        },
+                        Effect::Undo { role, done },
+                    )
+                }
+            },
+            (State::Undoing { error }, Observation::Done(result)) => match result {
+                Ok(()) => {
+                    let policies = self.planned_policy_arns();
+                    let role = self.planned_name();
+                    self.go(State::Sweeping { error }, Effect::Sweep { role, policies })
+                }
+                Err(first) => {
+                    tracing::warn!(error = %first, "undo failed; deleting the role with all it owns");
+                    let role = self.planned_name();
+                    self.go(
+                        State::RemovingRole { error },
+                        Effect::TeardownNamed { role },
+                    )
+                }
+            },
+            (State::Sweeping { error }, Observation::Done(result)) => self.undone(error, result),
+            (State::RemovingRole { error }, Observation::TornDown(result)) => {
+                self.undone(error, result.map(drop))
+            }
+            (State::Rereading, Observation::Read { roles, .. }) => match first(roles) {
+                Ok(None) => {
+                    // IAM is eventually consistent: CreateRole saw the name taken, GetRole not yet.
+                    let name = self.planned_name();
+                    self.fail(Failure::new(
+                        FailureClass::Iam,
+                        format!(
+                            "role `{name}` exists but cannot be read yet; retry the stack operation"
+                        ),
+                    ))
+                }
+                Ok(Some(role)) => self.decided(Some(role), true),
+                Err(e) => self.fail(e.into()),
+            },
+            (State::Converging, Observation::Converged(result)) => match result {
+                Ok(role) => self.succeed(&role),
+                Err(e) => self.fail(e.into()),
+            },
+            (State::Tagging { mut role }, Observation::Applied { done, result }) => match result {
+                Ok(()) => {
+                    for change in done {
+                        if let Change::TagRole { tags } = change {
+                            role.tags
+                                .extend(tags.into_iter().map(|tag| (tag.key, tag.value)));
+                        }
+                    }
+                    let name = role.name.clone();
+                    self.go(
+                        State::ListingAttached { role },
+                        Effect::ListAttached { role: name },
+                    )
+                }
+                Err(e) => self.adoption_failed(&role.name, e.into()),
+            },
+            (State::ListingAttached { role }, Observation::Attached(result)) => match result {
+                Ok(attached) => {
+                    let planned = self.plan().all_attached_arns();
+                    self.detached = attached
+                        .into_iter()
+                        .filter(|arn| !planned.contains(arn))
+                        .collect();
+                    let plan = self.plan_arc();
+                    self.go(State::ConvergingAdopted, Effect::Converge { plan, role })
+                }
+                Err(e) => self.adoption_failed(&role.name, e.into()),
+            },
+            (State::ConvergingAdopted, Observation::Converged(result)) => match result {
+                Ok(role) => self.delete_console_policies(role),
+                Err(e) => {
+                    let name = self.planned_name();
+                    self.adoption_failed(&name, e.into())
+                }
+            },
+            (State::ReadingPolicyUse { role }, Observation::PolicyUse(result)) => match result {
+                Ok(uses) => {
+                    let changes: Vec<Change> = uses
+                        .into_iter()
+                        .filter_map(|used| {
+                            if !used.others.is_empty() {
+                                tracing::warn!(policy = %used.arn, used_by = %used.others.join(", "), "console policy is still attached elsewhere: kept");
+                                return None;
+                            }
+                            let policy = used.policy?;
+                            Some(Change::DeletePolicy {
+                                arn: used.arn,
+                                old_versions: policy.old_versions(),
+                            })
+                        })
+                        .collect();
+                    if changes.is_empty() {
+                        return self.succeed(&role);
+                    }
+                    let name = role.name.clone();
+                    self.go(
+                        State::DeletingConsolePolicies { role },
+                        Effect::Apply {
+                            role: name,
+                            changes,
+                        },
+                    )
+                }
+                Err(e) => self.adoption_failed(&role.name, e.into()),
+            },
+            (State::DeletingConsolePolicies { role }, Observation::Applied { done, result }) => {
+                match result {
+                    Ok(()) => {
+                        self.deleted = done
+                            .into_iter()
+                            .filter_map(|change| match change {
+                                Change::DeletePolicy { arn, .. } => Some(arn),
+                                _ => None,
+                            })
+                            .collect();
+                        self.succeed(&role)
+                    }
+                    Err(e) => self.adoption_failed(&role.name, e.into()),
+                }
+            }
+            (state, observation) => self.fail(Failure::new(
+                FailureClass::Internal,
+                format!(
+                    "internal error: {} observed while {state:?}",
+                    observation.name()
+                ),
+            )),
+        }
+    }
+
+    // ------------------------------------------------------------------ Create
+
+    fn start_create(&mut self) -> Next {
+        let adopt = self.plan.adopt_existing_role;
+        let name = self.planned_name();
+        // A role of the planned name in the console's capitalisation (`SageMaker-…`) is looked
+        // for first: IAM names are unique ignoring case, but not every IAM answers so. With
+        // adoption the planned spelling is looked for too; without, CreateRole finds it. The
+        // planned managed policies are read beside: a Create that finds no role (nearly every
+        // one) needs them next.
+        let mut spellings: Vec<String> = adopt.then(|| name.clone()).into_iter().collect();
+        spellings.extend(console_name(&name));
+        let rest = spellings.split_off(spellings.len().min(1));
+        let policies = self.planned_policy_arns();
+        self.go(
+            State::Finding { rest, own: None },
+            Effect::Read {
+                roles: spellings,
+                policies,
+            },
+        )
+    }
+
+    /// One spelling read: decide on the role found, read the next spelling, or create.
+    fn found(
+        &mut self,
+        mut rest: Vec<String>,
+        own: Result<BTreeMap<String, PolicyState>, IamError>,
+        roles: Result<Vec<Option<RoleState>>, IamError>,
+    ) -> Next {
+        match first(roles) {
+            Err(e) => self.fail(e.into()),
+            Ok(Some(role)) => self.decided(Some(role), true),
+            Ok(None) if !rest.is_empty() => {
+                let next = rest.remove(0);
+                self.go(
+                    State::Finding {
+                        rest,
+                        own: Some(own),
+                    },
+                    Effect::Read {
+                        roles: vec![next],
+                        policies: Vec::new(),
+                    },
+                )
+            }
+            Ok(None) => match own {
+                Ok(own) => match self.step(None) {
+                    Step::Create => self.create_role(own, false),
+                    step => self.carry_out(step, None, false),
+                },
+                Err(e) => self.fail(e.into()),
+            },
+        }
+    }
+
+    // ------------------------------------------------------------------ Update
+
+    fn start_update(&mut self) -> Next {
+        let planned = self.planned_name();
+        let current = self.current.clone().unwrap_or_default();
+        if !planned.eq_ignore_ascii_case(&current) {
+            // The new name is taken to be free (no read first); only when CreateRole finds it
+            // taken is the role read and the step decided again.
+            tracing::info!(old = %current, new = %planned, "role name changes: replacing the role");
+            let step = self.step(None);
+            return self.carry_out(step, None, false);
+        }
+        // The role's own spelling of the name (an adopted `SageMaker-` role keeps it).
+        self.go(
+            State::ReadingCurrent,
+            Effect::Read {
+                roles: vec![current],
+                policies: Vec::new(),
+            },
+        )
+    }
+
+    // ------------------------------------------------------------------ Create and Update
+
+    /// The step for the planned name, given the role found under it: a Create's, or an Update's
+    /// (in place, or a replacement under a new name).
+    fn step(&self, role: Option<&RoleState>) -> Step {
+        let found = match role {
+            None => Found::Absent,
+            Some(role) => Found::role(&self.owner, &role.tags, &role.path),
+        };
+        let request = match &self.current {
+            Some(current) => super::Request::Update { current },
+            None => super::Request::Create {
+                adopt: self.plan.adopt_existing_role,
+            },
+        };
+        decide(
+            request,
+            Some((
+                self.plan.role.role_name.as_str(),
+                self.plan.role.path.as_str(),
+            )),
+            found,
+        )
+    }
+
+    /// Decides on the role as read and carries the step out. `again`: a taken name is final.
+    fn decided(&mut self, role: Option<RoleState>, again: bool) -> Next {
+        let step = self.step(role.as_ref());
+        self.carry_out(step, role, again)
+    }
+
+    fn carry_out(&mut self, step: Step, role: Option<RoleState>, again: bool) -> Next {
+        match (step, role) {
+            (Step::Create | Step::Replace { .. }, _) => self.read_policies(again),
+            (Step::Recreate, _) => {
+                tracing::warn!(role = %self.planned_name(), "the role is gone: creating it again");
+                self.read_policies(again)
+            }
+            (Step::Converge, Some(role)) => {
+                tracing::info!(role = %role.name, "role exists and is this resource's own: converging");
+                self.at_stake = Some(self.planned_name());
+                let plan = self.plan_arc();
+                self.go(State::Converging, Effect::Converge { plan, role })
+            }
+            (Step::Adopt, Some(role)) if self.adoption_forbidden => self.fail(Failure::new(
+                FailureClass::Guardrail,
+                format!(
+                    "AdoptExistingRole: role {} is no stack's, and this function does not allow \
+                     adoption; it was left unchanged. Deploy the function's stack with \
+                     AllowAdoption=true for the migration",
+                    role.name
+                ),
+            )),
+            (Step::Adopt, Some(role))
+                if !self.adopt_any_unowned_role
+                    && !made_by_role_manager(&role.name, &role.path) =>
+            {
+                self.fail(Failure::new(
+                    FailureClass::Guardrail,
+                    not_role_managers(&role.name, &role.path),
+                ))
+            }
+            (Step::Adopt, Some(role)) => {
+                // A failure leaves the answer's id unnamed: the role existed before, and the
+                // rollback must not delete it.
+                tracing::info!(role = %role.name, "role is no stack's and AdoptExistingRole is set: taking it over");
+                let tags: Vec<PlanTag> = self
+                    .owner
+                    .adoption_tags()
+                    .iter()
+                    .map(|(key, value)| PlanTag {
+                        key: (*key).to_owned(),
+                        value: (*value).to_owned(),
+                    })
+                    .collect();
+                let name = role.name.clone();
+                self.go(
+                    State::Tagging { role },
+                    Effect::Apply {
+                        role: name,
+                        changes: vec![Change::TagRole { tags }],
+                    },
+                )
+            }
+            (Step::Refuse { class, reason }, _) => self.fail(Failure::new(class, reason)),
+            (step, _) => self.fail(Failure::new(
+                FailureClass::Internal,
+                format!(
+                    "internal error: step {step:?} cannot be carried out for a Create or Update"
+                ),
+            )),
+        }
+    }
+
+    /// Reads the planned policies that exist (a redelivered Create's), then creates.
+    fn read_policies(&mut self, again: bool) -> Next {
+        let policies = self.planned_policy_arns();
+        if policies.is_empty() {
+            return self.create_role(BTreeMap::new(), again);
+        }
+        self.go(
+            State::ReadingPolicies { again },
+            Effect::Read {
+                roles: Vec::new(),
+                policies,
+            },
+        )
+    }
+
+    fn create_role(&mut self, own: BTreeMap<String, PolicyState>, again: bool) -> Next {
+        self.at_stake = Some(self.planned_name());
+        let plan = self.plan_arc();
+        self.go(State::Creating { own, again }, Effect::CreateRole { plan })
+    }
+
+    fn created(
+        &mut self,
+        created: Result<RoleState, CreateRoleError>,
+        own: BTreeMap<String, PolicyState>,
+        again: bool,
+    ) -> Next {
+        match created {
+            Ok(role) => {
+                let actual = Actual {
+                    role: role.clone(),
+                    inline_policies: BTreeMap::new(),
+                    attached_policy_arns: Default::default(),
+                    own_policies: own,
+                };
+                let changes = crate::iam::diff(self.plan(), &actual);
+                let name = role.name.clone();
+                self.go(
+                    State::Provisioning { role },
+                    Effect::Apply {
+                        role: name,
+                        changes,
+                    },
+                )
+            }
+            Err(CreateRoleError::AlreadyExists) => {
+                self.at_stake = None;
+                let name = self.planned_name();
+                if again {
+                    // IAM's state changed between two of this event's calls.
+                    return self.fail(Failure::new(
+                        FailureClass::Iam,
+                        format!(
+                            "role `{name}` was created meanwhile by another delivery of this request; retry the stack operation"
+                        ),
+                    ));
+                }
+                self.go(
+                    State::Rereading,
+                    Effect::Read {
+                        roles: vec![name],
+                        policies: Vec::new(),
+                    },
+                )
+            }
+            // IAM answered: nothing was created. No answer (a timeout): the role may exist.
+            Err(CreateRoleError::Failed(e)) => {
+                if e.is_definite() {
+                    self.at_stake = None;
+                }
+                self.fail(e.into())
+            }
+        }
+    }
+
+    /// The end of an undo: FAILED with the creation's error, saying whether all was removed.
+    fn undone(&mut self, error: Failure, result: Result<(), IamError>) -> Next {
+        match result {
+            Ok(()) => {
+                self.at_stake = None;
+                self.fail(error.map_reason(|reason| {
+                    format!("{reason} (everything created was removed again)")
+                }))
+            }
+            Err(undo_error) => self.fail(error.map_reason(|reason| {
+                format!("{reason}; removing what was created failed too: {undo_error}")
+            })),
+        }
+    }
+
+    /// After an adoption's convergence: delete those of the detached policies that are the
+    /// console's, when asked and no one else has them attached. Any other policy is never deleted.
+    fn delete_console_policies(&mut self, role: RoleState) -> Next {
+        if !self.plan().delete_console_policies {
+            return self.succeed(&role);
+        }
+        let arns: Vec<String> = self
+            .detached
+            .iter()
+            .filter(|arn| {
+                let console = console::find_arn(arn).is_some();
+                if !console {
+                    tracing::info!(policy = %arn, "not a console policy: detached, not deleted");
+                }
+                console
+            })
+            .cloned()
+            .collect();
+        if arns.is_empty() {
+            return self.succeed(&role);
+        }
+        let name = role.name.clone();
+        self.go(
+            State::ReadingPolicyUse { role },
+            Effect::ReadPolicyUse { role: name, arns },
+        )
+    }
+
+    fn adoption_failed(&mut self, name: &str, failure: Failure) -> Next {
+        self.fail(failure.map_reason(|reason| {
+            format!(
+                "{reason}; adopting role `{name}` stopped part-way: it keeps this resource's \
+                 ownership, a retry converges it, and no Delete removes it unless an answer \
+                 named it"
+            )
+        }))
+    }
+
+    /// SUCCESS with the role's attributes, and what an adoption detached and deleted.
+    fn succeed(&mut self, role: &RoleState) -> Next {
+        let mut outcome = Outcome::role(self.plan(), role);
+        // Last: the first attributes trimming would drop to fit the answer.
+        for (key, arns) in [
+            ("DetachedPolicies", &self.detached),
+            ("DeletedPolicies", &self.deleted),
+        ] {
+            if !arns.is_empty() {
+                outcome.data.push((key.to_owned(), arns.join(",")));
+            }
+        }
+        self.answer(outcome)
+    }
+
+    // ------------------------------------------------------------------ common
+
+    fn go(&mut self, state: State, effect: Effect) -> Next {
+        self.state = state;
+        Next::Effect(effect)
+    }
+
+    fn answer(&mut self, outcome: Outcome) -> Next {
+        self.state = State::Answered;
+        Next::Answer(outcome)
+    }
+
+    fn fail(&mut self, failure: Failure) -> Next {
+        let outcome = self.ids.failed(self.at_stake.as_deref(), failure);
+        self.answer(outcome)
+    }
+
+    fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    fn plan_arc(&self) -> Arc<Plan> {
+        Arc::clone(&self.plan)
+    }
+
+    fn planned_name(&self) -> String {
+        self.plan().role.role_name.clone()
+    }
+
+    fn planned_policy_arns(&self) -> Vec<String> {
+        self.plan()
+            .managed_policies
+            .iter()
+            .map(|p| p.arn.clone())
+            .collect()
+    }
+}
+
+impl Delete {
+    fn start(&mut self) -> Next {
+        let Some((target, named)) = self.intent.target.clone() else {
+            tracing::info!(physical_resource_id = %self.intent.id, "not a role this resource could have made: nothing to delete");
+            return self.succeed();
+        };
+        if !named {
+            tracing::info!(physical_resource_id = %self.intent.id, role = %target, "not a role name: looking for the role the properties plan");
+        }
+        self.state = DeleteState::Reading {
+            target: target.clone(),
+            named,
+        };
+        Next::Effect(Effect::Read {
+            roles: vec![target],
+            policies: Vec::new(),
+        })
+    }
+
+    fn on(&mut self, observation: Observation) -> Next {
+        let state = std::mem::replace(&mut self.state, DeleteState::Answered);
+        match (state, observation) {
+            (DeleteState::Reading { target, named }, Observation::Read { roles, .. }) => {
+                match first(roles) {
+                    Ok(role) => self.decided(&target, named, role),
+                    Err(e) => self.fail(e.into()),
+                }
+            }
+            (DeleteState::TearingDown, Observation::TornDown(result)) => match result {
+                Ok(Deletion::Deleted | Deletion::NotFound) => self.succeed(),
+                Ok(Deletion::NotOwned) => {
+                    tracing::warn!("role is not managed by this resource: left untouched");
+                    self.succeed()
+                }
+                Err(e) => self.fail(e.into()),
+            },
+            (state, observation) => self.fail(Failure::new(
+                FailureClass::Internal,
+                format!(
+                    "internal error: {} observed while {state:?}",
+                    observation.name()
+                ),
+            )),
+        }
+    }
+
+    fn decided(&mut self, target: &str, named: bool, role: Option<RoleState>) -> Next {
+        let found = match &role {
+            None => Found::Absent,
+            Some(role) => Found::role(&self.owner, &role.tags, &role.path),
+        };
+        let step = decide(super::Request::Delete { id: target, named }, None, found);
+        match (step, role) {
+            (Step::Teardown { role: name }, _) if self.intent.retain => {
+                tracing::info!(role = %name, "RetainOnDelete is set: the role is left as it is");
+                self.succeed()
+            }
+            // The role as just read: no second read before tearing it down.
+            (Step::Teardown { .. }, Some(role)) => {
+                self.state = DeleteState::TearingDown;
+                Next::Effect(Effect::Teardown { role })
+            }
+            (Step::Nothing { why }, _) => {
+                tracing::info!(role = %target, "{why}");
+                self.succeed()
+            }
+            (step, _) => self.fail(Failure::new(
+                FailureClass::Internal,
+                format!("internal error: step {step:?} cannot be carried out for a Delete"),
+            )),
+        }
+    }
+
+    fn succeed(&mut self) -> Next {
+        self.state = DeleteState::Answered;
+        Next::Answer(Outcome::success(self.ids.requested(), Vec::new()))
+    }
+
+    fn fail(&mut self, failure: Failure) -> Next {
+        self.state = DeleteState::Answered;
+        Next::Answer(self.ids.failed(None, failure))
+    }
+}
+
+/// The first role of a read of one name.
+fn first(roles: Result<Vec<Option<RoleState>>, IamError>) -> Result<Option<RoleState>, IamError> {
+    roles.map(|roles| roles.into_iter().flatten().next())
+}
+
+impl Observation {
+    fn name(&self) -> &'static str {
+        match self {
+            Observation::Read { .. } => "a read",
+            Observation::Created(_) => "a CreateRole",
+            Observation::Applied { .. } => "applied changes",
+            Observation::Converged(_) => "a convergence",
+            Observation::Attached(_) => "attached policies",
+            Observation::PolicyUse(_) => "policy use",
+            Observation::Done(_) => "an undo",
+            Observation::TornDown(_) => "a teardown",
+        }
+    }
+}

@@ -1,0 +1,955 @@
+//! The lifecycle machine as rows: a request and what each effect observed, against the effects
+//! the machine asked for and its answer. No IAM, no server: every path the handler can take is
+//! here.
+
+#![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde_json::{Value, json};
+
+use super::{Effect, Failure, Machine, Next, Observation, Outcome, PolicyUse, intent};
+use crate::cfn::{PLACEHOLDER_PREFIX, Request, RequestType};
+use crate::guardrails::Guardrails;
+use crate::iam::state::Deletion;
+use crate::iam::{Change, CreateRoleError, IamError, Op, PolicyState, RoleState};
+use crate::metrics::FailureClass;
+use crate::ownership::{ADOPTED_TAG, Owner};
+
+const STACK: &str =
+    "arn:aws:cloudformation:us-east-1:123456789012:stack/ml/3f6a2c10-8b1e-11ef-9c4d-0a1b2c3d4e5f";
+const OTHER_STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/other/9a9a9a9a-8b1e-11ef-9c4d-0a1b2c3d4e5f";
+const LOGICAL: &str = "Role";
+const NAME: &str = "sagemaker-ds";
+const CONSOLE_NAME: &str = "SageMaker-ds";
+const OLD: &str = "sagemaker-old";
+const CONSOLE_POLICY: &str =
+    "arn:aws:iam::123456789012:policy/service-role/SM_CommonJobManagement_1733462327347";
+const OTHER_POLICY: &str = "arn:aws:iam::123456789012:policy/team-extra";
+
+fn properties(extra: Value) -> Value {
+    let mut properties = json!({
+        "Persona": "DataScientist",
+        "RoleNameSuffix": "ds",
+        "PassRoles": ["arn:aws:iam::123456789012:role/sagemaker-compute"],
+        "S3Buckets": ["ml-team-data"],
+    });
+    if let (Some(base), Value::Object(extra)) = (properties.as_object_mut(), extra) {
+        base.extend(extra);
+    }
+    properties
+}
+
+fn request(request_type: RequestType, physical: Option<&str>, properties: Value) -> Request {
+    Request {
+        request_type,
+        request_id: "req-1".to_owned(),
+        response_url: String::new(),
+        stack_id: STACK.to_owned(),
+        logical_resource_id: LOGICAL.to_owned(),
+        physical_resource_id: physical.map(str::to_owned),
+        properties,
+        old_properties: None,
+        service_timeout: None,
+    }
+}
+
+fn create(extra: Value) -> Request {
+    request(RequestType::Create, None, properties(extra))
+}
+
+fn update(current: &str, extra: Value) -> Request {
+    request(RequestType::Update, Some(current), properties(extra))
+}
+
+fn delete(id: &str, properties: Value) -> Request {
+    request(RequestType::Delete, Some(id), properties)
+}
+
+/// Whose tags a role or policy carries.
+#[derive(Clone, Copy)]
+enum Tags {
+    Ours,
+    OursAdopted,
+    OtherStack,
+    None,
+}
+
+fn tags(whose: Tags) -> BTreeMap<String, String> {
+    let pairs: Vec<(&str, String)> = match whose {
+        Tags::Ours => own_tags(STACK),
+        Tags::OursAdopted => {
+            let mut tags = own_tags(STACK);
+            tags.push((ADOPTED_TAG, "true".to_owned()));
+            tags
+        }
+        Tags::OtherStack => own_tags(OTHER_STACK),
+        Tags::None => vec![("team", "ml".to_owned())],
+    };
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+fn own_tags(stack: &str) -> Vec<(&'static str, String)> {
+    Owner::new(stack, LOGICAL)
+        .tags()
+        .iter()
+        .map(|(k, v)| (*k, (*v).to_owned()))
+        .collect()
+}
+
+fn role(name: &str, path: &str, whose: Tags) -> RoleState {
+    RoleState {
+        name: name.to_owned(),
+        path: path.to_owned(),
+        arn: format!("arn:aws:iam::123456789012:role{path}{name}"),
+        role_id: "AROA00000000000000001".to_owned(),
+        description: None,
+        max_session_duration: Some(3600),
+        trust: json!({}),
+        permissions_boundary: None,
+        tags: tags(whose),
+    }
+}
+
+fn ours() -> RoleState {
+    role(NAME, "/", Tags::Ours)
+}
+
+fn policy(arn: &str) -> PolicyState {
+    PolicyState {
+        arn: arn.to_owned(),
+        default_version_id: "v2".to_owned(),
+        document: json!({}),
+        versions: vec!["v1".to_owned(), "v2".to_owned()],
+        tags: tags(Tags::None),
+    }
+}
+
+fn denied(operation: Op) -> IamError {
+    IamError::Call {
+        operation,
+        target: NAME.to_owned(),
+        code: Some("AccessDenied".to_owned()),
+        message: "denied".to_owned(),
+    }
+}
+
+fn no_answer(operation: Op) -> IamError {
+    IamError::Call {
+        operation,
+        target: NAME.to_owned(),
+        code: None,
+        message: "timed out".to_owned(),
+    }
+}
+
+// ------------------------------------------------------------------ observations
+
+fn read(roles: Vec<Option<RoleState>>) -> Observation {
+    Observation::Read {
+        roles: Ok(roles),
+        policies: Ok(BTreeMap::new()),
+    }
+}
+
+fn absent() -> Observation {
+    read(vec![None])
+}
+
+fn found(role: RoleState) -> Observation {
+    read(vec![Some(role)])
+}
+
+fn no_roles() -> Observation {
+    read(Vec::new())
+}
+
+fn created() -> Observation {
+    Observation::Created(Ok(ours()))
+}
+
+fn applied() -> Observation {
+    Observation::Applied {
+        done: Vec::new(),
+        result: Ok(()),
+    }
+}
+
+fn apply_failed() -> Observation {
+    Observation::Applied {
+        done: Vec::new(),
+        result: Err(denied(Op::AttachRolePolicy)),
+    }
+}
+
+fn converged(role: RoleState) -> Observation {
+    Observation::Converged(Ok(role))
+}
+
+fn done() -> Observation {
+    Observation::Done(Ok(()))
+}
+
+fn torn_down() -> Observation {
+    Observation::TornDown(Ok(Deletion::Deleted))
+}
+
+// ------------------------------------------------------------------ the driver
+
+/// What a row expects of the answer.
+struct Answer {
+    /// None for SUCCESS.
+    failure: Option<FailureClass>,
+    /// The PhysicalResourceId; `PLACEHOLDER_PREFIX` stands for any placeholder.
+    id: &'static str,
+    /// Words the reason (or, for SUCCESS, the data) contains.
+    says: &'static [&'static str],
+}
+
+const fn ok(id: &'static str) -> Answer {
+    Answer {
+        failure: None,
+        id,
+        says: &[],
+    }
+}
+
+const fn failed(class: FailureClass, id: &'static str, says: &'static [&'static str]) -> Answer {
+    Answer {
+        failure: Some(class),
+        id,
+        says,
+    }
+}
+
+/// A row: what it proves, the request, what each effect observes, the effects, the answer.
+type Row = (&'static str, Request, Vec<Observation>, Vec<&'static str>, Answer);
+
+/// A short name of an effect, so that a row reads as a sequence of calls.
+fn describe(effect: &Effect) -> String {
+    match effect {
+        Effect::Read { roles, policies } => {
+            let mut what = roles.clone();
+            if !policies.is_empty() {
+                what.push("policies".to_owned());
+            }
+            format!("read {}", what.join("+"))
+        }
+        Effect::CreateRole { plan } => format!("create {}", plan.role.role_name),
+        Effect::Apply { changes, .. } => {
+            let names: Vec<&str> = changes.iter().map(|c| c.operation().name()).collect();
+            if names.iter().all(|n| *n == "TagRole") && !names.is_empty() {
+                "tag".to_owned()
+            } else if names.iter().all(|n| *n == "DeletePolicy") && !names.is_empty() {
+                format!("delete {} policies", names.len())
+            } else {
+                "apply".to_owned()
+            }
+        }
+        Effect::Converge { role, .. } => format!("converge {}", role.name),
+        Effect::ListAttached { role } => format!("list {role}"),
+        Effect::ReadPolicyUse { arns, .. } => format!("policy use {}", arns.len()),
+        Effect::Undo { .. } => "undo".to_owned(),
+        Effect::Sweep { .. } => "sweep".to_owned(),
+        Effect::Teardown { role } => format!("teardown {}", role.name),
+        Effect::TeardownNamed { role } => format!("teardown named {role}"),
+    }
+}
+
+/// Runs the machine over `observations` (one per effect, in order) and checks its effects and
+/// answer. Returns the answer for further checks.
+fn run(
+    row: &str,
+    request: &Request,
+    guardrails: &Guardrails,
+    observations: Vec<Observation>,
+    effects: &[&str],
+    answer: &Answer,
+) -> Outcome {
+    let intent = intent(request, guardrails).unwrap_or_else(|f| panic!("{row}: {f:?}"));
+    let (mut machine, mut next) = Machine::start(request, intent, guardrails);
+    let mut observations = VecDeque::from(observations);
+    let mut seen = Vec::new();
+    let outcome = loop {
+        match next {
+            Next::Answer(outcome) => break outcome,
+            Next::Effect(effect) => {
+                seen.push(describe(&effect));
+                let observation = observations
+                    .pop_front()
+                    .unwrap_or_else(|| panic!("{row}: no observation for {seen:?}"));
+                next = machine.on(observation);
+            }
+        }
+    };
+    assert_eq!(seen, effects, "{row}: effects");
+    assert!(observations.is_empty(), "{row}: observations left");
+    assert_eq!(outcome.failure, answer.failure, "{row}: {outcome:?}");
+    if answer.id == PLACEHOLDER_PREFIX {
+        assert!(
+            outcome.physical_resource_id.starts_with(PLACEHOLDER_PREFIX),
+            "{row}: {}",
+            outcome.physical_resource_id
+        );
+    } else {
+        assert_eq!(outcome.physical_resource_id, answer.id, "{row}");
+    }
+    let text = match &outcome.reason {
+        Some(reason) => reason.clone(),
+        None => format!("{:?}", outcome.data),
+    };
+    for word in answer.says {
+        assert!(text.contains(word), "{row}: `{word}` not in {text}");
+    }
+    outcome
+}
+
+fn adopt() -> Value {
+    json!({"AdoptExistingRole": "true"})
+}
+
+/// Properties whose plan needs managed policies of its own: more bucket statements than one
+/// inline policy holds.
+fn large() -> Value {
+    let buckets: Vec<String> = (0..150)
+        .map(|n| format!("ml-team-data-bucket-{n:03}"))
+        .collect();
+    json!({ "S3Buckets": buckets })
+}
+
+#[test]
+fn a_plan_with_managed_policies_reads_them_beside_the_role_and_creates_from_them() {
+    let request = create(large());
+    let plan = match intent(&request, &Guardrails::default()).unwrap() {
+        super::Intent::Create { plan } => plan,
+        other => panic!("{other:?}"),
+    };
+    let first = plan
+        .managed_policies
+        .first()
+        .expect("the large plan has managed policies");
+    let own = policy(&first.arn);
+    let mut owned = own.clone();
+    owned.tags = tags(Tags::Ours);
+    run(
+        "an own policy a lost answer made is found beside the role read and not made again",
+        &request,
+        &Guardrails::default(),
+        vec![
+            Observation::Read {
+                roles: Ok(vec![None]),
+                policies: Ok(BTreeMap::from([(first.arn.clone(), owned)])),
+            },
+            created(),
+            applied(),
+        ],
+        &["read SageMaker-ds+policies", "create sagemaker-ds", "apply"],
+        &ok(NAME),
+    );
+    run(
+        "a replacement reads the new role's policies before creating it",
+        &update(OLD, large()),
+        &Guardrails::default(),
+        vec![no_roles(), created(), applied()],
+        &["read policies", "create sagemaker-ds", "apply"],
+        &ok(NAME),
+    );
+}
+
+#[test]
+fn creates() {
+    let console = || role(CONSOLE_NAME, "/service-role/", Tags::None);
+    let rows: Vec<Row> = vec![
+        (
+            "a fresh Create reads the console spelling beside the policies, creates, applies",
+            create(json!({})),
+            vec![absent(), created(), applied()],
+            vec!["read SageMaker-ds", "create sagemaker-ds", "apply"],
+            ok(NAME),
+        ),
+        (
+            "a redelivered Create finds its own role and converges it",
+            create(json!({})),
+            vec![found(ours()), converged(ours())],
+            vec!["read SageMaker-ds", "converge sagemaker-ds"],
+            ok(NAME),
+        ),
+        (
+            "a role of another stack is refused before any change",
+            create(json!({})),
+            vec![found(role(NAME, "/", Tags::OtherStack))],
+            vec!["read SageMaker-ds"],
+            failed(
+                FailureClass::Ownership,
+                PLACEHOLDER_PREFIX,
+                &["RoleNameSuffix"],
+            ),
+        ),
+        (
+            "an unowned role without AdoptExistingRole is refused, saying how to adopt",
+            create(json!({})),
+            vec![found(console())],
+            vec!["read SageMaker-ds"],
+            failed(
+                FailureClass::Ownership,
+                PLACEHOLDER_PREFIX,
+                &["AdoptExistingRole"],
+            ),
+        ),
+        (
+            "a planned policy another owner holds is refused before any change",
+            create(json!({})),
+            vec![Observation::Read {
+                roles: Ok(vec![None]),
+                policies: Err(IamError::ForeignPolicy {
+                    arn: "arn:aws:iam::123456789012:policy/sagemaker-ds-1".to_owned(),
+                }),
+            }],
+            vec!["read SageMaker-ds"],
+            failed(
+                FailureClass::Ownership,
+                PLACEHOLDER_PREFIX,
+                &["sagemaker-ds-1"],
+            ),
+        ),
+        (
+            "a failed role read answers FAILED naming no role",
+            create(json!({})),
+            vec![Observation::Read {
+                roles: Err(denied(Op::GetRole)),
+                policies: Ok(BTreeMap::new()),
+            }],
+            vec!["read SageMaker-ds"],
+            failed(
+                FailureClass::Iam,
+                PLACEHOLDER_PREFIX,
+                &["GetRole", "denied"],
+            ),
+        ),
+        (
+            "a name taken meanwhile is read, found ours, and converged",
+            create(json!({})),
+            vec![
+                absent(),
+                Observation::Created(Err(CreateRoleError::AlreadyExists)),
+                found(ours()),
+                converged(ours()),
+            ],
+            vec![
+                "read SageMaker-ds",
+                "create sagemaker-ds",
+                "read sagemaker-ds",
+                "converge sagemaker-ds",
+            ],
+            ok(NAME),
+        ),
+        (
+            "a name taken but not yet readable fails, to be retried",
+            create(json!({})),
+            vec![
+                absent(),
+                Observation::Created(Err(CreateRoleError::AlreadyExists)),
+                absent(),
+            ],
+            vec![
+                "read SageMaker-ds",
+                "create sagemaker-ds",
+                "read sagemaker-ds",
+            ],
+            failed(
+                FailureClass::Iam,
+                PLACEHOLDER_PREFIX,
+                &["cannot be read yet"],
+            ),
+        ),
+        (
+            "a name taken meanwhile by a stranger is refused",
+            create(json!({})),
+            vec![
+                absent(),
+                Observation::Created(Err(CreateRoleError::AlreadyExists)),
+                found(role(NAME, "/", Tags::OtherStack)),
+            ],
+            vec![
+                "read SageMaker-ds",
+                "create sagemaker-ds",
+                "read sagemaker-ds",
+            ],
+            failed(FailureClass::Ownership, PLACEHOLDER_PREFIX, &[NAME]),
+        ),
+        (
+            "a creation failing half-way is undone and swept; the answer names no role",
+            create(json!({})),
+            vec![absent(), created(), apply_failed(), done(), done()],
+            vec![
+                "read SageMaker-ds",
+                "create sagemaker-ds",
+                "apply",
+                "undo",
+                "sweep",
+            ],
+            failed(
+                FailureClass::Iam,
+                PLACEHOLDER_PREFIX,
+                &["AttachRolePolicy", "everything created was removed again"],
+            ),
+        ),
+        (
+            "an undo that fails deletes the role with all it owns",
+            create(json!({})),
+            vec![
+                absent(),
+                created(),
+                apply_failed(),
+                Observation::Done(Err(denied(Op::DetachRolePolicy))),
+                torn_down(),
+            ],
+            vec![
+                "read SageMaker-ds",
+                "create sagemaker-ds",
+                "apply",
+                "undo",
+                "teardown named sagemaker-ds",
+            ],
+            failed(
+                FailureClass::Iam,
+                PLACEHOLDER_PREFIX,
+                &["everything created was removed again"],
+            ),
+        ),
+        (
+            "a sweep that fails leaves the role named, for the rollback to delete",
+            create(json!({})),
+            vec![
+                absent(),
+                created(),
+                apply_failed(),
+                done(),
+                Observation::Done(Err(denied(Op::DeletePolicy))),
+            ],
+            vec![
+                "read SageMaker-ds",
+                "create sagemaker-ds",
+                "apply",
+                "undo",
+                "sweep",
+            ],
+            failed(
+                FailureClass::Iam,
+                NAME,
+                &["removing what was created failed too", "DeletePolicy"],
+            ),
+        ),
+        (
+            "a CreateRole IAM refused made nothing: no role is named",
+            create(json!({})),
+            vec![
+                absent(),
+                Observation::Created(Err(CreateRoleError::Failed(denied(Op::CreateRole)))),
+            ],
+            vec!["read SageMaker-ds", "create sagemaker-ds"],
+            failed(FailureClass::Iam, PLACEHOLDER_PREFIX, &["CreateRole"]),
+        ),
+        (
+            "a CreateRole without an answer may have made the role: it is named",
+            create(json!({})),
+            vec![
+                absent(),
+                Observation::Created(Err(CreateRoleError::Failed(no_answer(Op::CreateRole)))),
+            ],
+            vec!["read SageMaker-ds", "create sagemaker-ds"],
+            failed(FailureClass::Iam, NAME, &["timed out"]),
+        ),
+        (
+            "an adopting Create reads the planned spelling, then the console's",
+            create(adopt()),
+            vec![
+                absent(),
+                found(console()),
+                applied(),
+                Observation::Attached(Ok(vec![CONSOLE_POLICY.to_owned()])),
+                converged(console()),
+            ],
+            vec![
+                "read sagemaker-ds",
+                "read SageMaker-ds",
+                "tag",
+                "list SageMaker-ds",
+                "converge SageMaker-ds",
+            ],
+            Answer {
+                failure: None,
+                id: CONSOLE_NAME,
+                says: &["DetachedPolicies", "SM_CommonJobManagement"],
+            },
+        ),
+        (
+            "an adoption that fails part-way names no role and says the role keeps its tags",
+            create(adopt()),
+            vec![
+                found(role(NAME, "/service-role/", Tags::None)),
+                applied(),
+                Observation::Attached(Ok(Vec::new())),
+                Observation::Converged(Err(denied(Op::PutRolePolicy))),
+            ],
+            vec![
+                "read sagemaker-ds",
+                "tag",
+                "list sagemaker-ds",
+                "converge sagemaker-ds",
+            ],
+            failed(
+                FailureClass::Iam,
+                PLACEHOLDER_PREFIX,
+                &["PutRolePolicy", "stopped part-way"],
+            ),
+        ),
+        (
+            "a hand-made role is not the console's: not adopted by default",
+            create(adopt()),
+            vec![found(role(NAME, "/", Tags::None))],
+            vec!["read sagemaker-ds"],
+            failed(
+                FailureClass::Guardrail,
+                PLACEHOLDER_PREFIX,
+                &["AdoptionScope"],
+            ),
+        ),
+    ];
+    for (row, request, observations, effects, answer) in rows {
+        run(
+            row,
+            &request,
+            &Guardrails::default(),
+            observations,
+            &effects,
+            &answer,
+        );
+    }
+}
+
+#[test]
+fn adoption_obeys_the_operators_guardrails() {
+    let console = role(CONSOLE_NAME, "/service-role/", Tags::None);
+    let forbidden = Guardrails {
+        adoption_forbidden: true,
+        ..Guardrails::default()
+    };
+    run(
+        "adoption forbidden by the function's stack",
+        &create(adopt()),
+        &forbidden,
+        vec![absent(), found(console)],
+        &["read sagemaker-ds", "read SageMaker-ds"],
+        &failed(
+            FailureClass::Guardrail,
+            PLACEHOLDER_PREFIX,
+            &["AllowAdoption"],
+        ),
+    );
+    let any = Guardrails {
+        adopt_any_unowned_role: true,
+        ..Guardrails::default()
+    };
+    let hand_made = role(NAME, "/", Tags::None);
+    run(
+        "AdoptionScope=AnyUnownedRole adopts a hand-made role",
+        &create(adopt()),
+        &any,
+        vec![
+            found(hand_made.clone()),
+            applied(),
+            Observation::Attached(Ok(Vec::new())),
+            converged(hand_made),
+        ],
+        &[
+            "read sagemaker-ds",
+            "tag",
+            "list sagemaker-ds",
+            "converge sagemaker-ds",
+        ],
+        &ok(NAME),
+    );
+}
+
+#[test]
+fn an_adoption_deletes_only_the_consoles_policies_no_one_else_uses() {
+    let console = role(CONSOLE_NAME, "/service-role/", Tags::None);
+    let shared =
+        "arn:aws:iam::123456789012:policy/service-role/SM_StudioAppPermissions_1733462327347";
+    let deleting = Observation::Applied {
+        done: vec![Change::DeletePolicy {
+            arn: CONSOLE_POLICY.to_owned(),
+            old_versions: vec!["v1".to_owned()],
+        }],
+        result: Ok(()),
+    };
+    let outcome = run(
+        "DeleteConsolePolicies",
+        &create(json!({"AdoptExistingRole": "true", "DeleteConsolePolicies": "true"})),
+        &Guardrails::default(),
+        vec![
+            absent(),
+            found(console.clone()),
+            applied(),
+            Observation::Attached(Ok(vec![
+                CONSOLE_POLICY.to_owned(),
+                shared.to_owned(),
+                OTHER_POLICY.to_owned(),
+            ])),
+            converged(console),
+            Observation::PolicyUse(Ok(vec![
+                PolicyUse {
+                    arn: CONSOLE_POLICY.to_owned(),
+                    others: Vec::new(),
+                    policy: Some(policy(CONSOLE_POLICY)),
+                },
+                PolicyUse {
+                    arn: shared.to_owned(),
+                    others: vec!["role other".to_owned()],
+                    policy: Some(policy(shared)),
+                },
+            ])),
+            deleting,
+        ],
+        &[
+            "read sagemaker-ds",
+            "read SageMaker-ds",
+            "tag",
+            "list SageMaker-ds",
+            "converge SageMaker-ds",
+            // The non-console policy is never considered.
+            "policy use 2",
+            "delete 1 policies",
+        ],
+        &ok(CONSOLE_NAME),
+    );
+    let data: BTreeMap<_, _> = outcome.data.into_iter().collect();
+    assert_eq!(data["DeletedPolicies"], CONSOLE_POLICY);
+    assert_eq!(
+        data["DetachedPolicies"],
+        [CONSOLE_POLICY, shared, OTHER_POLICY].join(",")
+    );
+}
+
+#[test]
+fn updates() {
+    let rows: Vec<Row> = vec![
+        (
+            "an Update in place reads the role and converges it",
+            update(NAME, json!({})),
+            vec![found(ours()), converged(ours())],
+            vec!["read sagemaker-ds", "converge sagemaker-ds"],
+            ok(NAME),
+        ),
+        (
+            "an adopted console role keeps its spelling",
+            update(CONSOLE_NAME, json!({})),
+            vec![
+                found(role(CONSOLE_NAME, "/", Tags::OursAdopted)),
+                converged(role(CONSOLE_NAME, "/", Tags::OursAdopted)),
+            ],
+            vec!["read SageMaker-ds", "converge SageMaker-ds"],
+            ok(CONSOLE_NAME),
+        ),
+        (
+            "a role deleted by hand is created again",
+            update(NAME, json!({})),
+            vec![absent(), created(), applied()],
+            vec!["read sagemaker-ds", "create sagemaker-ds", "apply"],
+            ok(NAME),
+        ),
+        (
+            "a Path change in place is refused, keeping the id",
+            update(NAME, json!({"Path": "/team/"})),
+            vec![found(ours())],
+            vec!["read sagemaker-ds"],
+            failed(FailureClass::InvalidProperties, NAME, &["Path"]),
+        ),
+        (
+            "another stack's role under the id is refused",
+            update(NAME, json!({})),
+            vec![found(role(NAME, "/", Tags::OtherStack))],
+            vec!["read sagemaker-ds"],
+            failed(FailureClass::Ownership, NAME, &[NAME]),
+        ),
+        (
+            "a new name replaces the role without reading the old one",
+            update(OLD, json!({})),
+            vec![created(), applied()],
+            vec!["create sagemaker-ds", "apply"],
+            ok(NAME),
+        ),
+        (
+            "a replacement failing after CreateRole keeps the old id and names the new role",
+            update(OLD, json!({})),
+            vec![
+                created(),
+                apply_failed(),
+                done(),
+                Observation::Done(Err(denied(Op::DeletePolicy))),
+            ],
+            vec!["create sagemaker-ds", "apply", "undo", "sweep"],
+            failed(FailureClass::Iam, OLD, &["left behind", NAME]),
+        ),
+        (
+            "a replacement whose new name is this resource's (a rollback) converges it",
+            update(OLD, json!({})),
+            vec![
+                Observation::Created(Err(CreateRoleError::AlreadyExists)),
+                found(ours()),
+                converged(ours()),
+            ],
+            vec![
+                "create sagemaker-ds",
+                "read sagemaker-ds",
+                "converge sagemaker-ds",
+            ],
+            ok(NAME),
+        ),
+    ];
+    for (row, request, observations, effects, answer) in rows {
+        run(
+            row,
+            &request,
+            &Guardrails::default(),
+            observations,
+            &effects,
+            &answer,
+        );
+    }
+}
+
+#[test]
+fn deletes() {
+    let placeholder = format!("{PLACEHOLDER_PREFIX}req-0");
+    let placeholder: &'static str = Box::leak(placeholder.into_boxed_str());
+    let rows: Vec<Row> = vec![
+        (
+            "a Delete tears down its own role as read",
+            delete(NAME, json!({})),
+            vec![found(ours()), torn_down()],
+            vec!["read sagemaker-ds", "teardown sagemaker-ds"],
+            ok(NAME),
+        ),
+        (
+            "RetainOnDelete leaves the role",
+            delete(NAME, json!({"RetainOnDelete": "true"})),
+            vec![found(ours())],
+            vec!["read sagemaker-ds"],
+            ok(NAME),
+        ),
+        (
+            "a role already gone is success",
+            delete(NAME, json!({})),
+            vec![absent()],
+            vec!["read sagemaker-ds"],
+            ok(NAME),
+        ),
+        (
+            "another stack's role is never touched",
+            delete(NAME, json!({})),
+            vec![found(role(NAME, "/", Tags::OtherStack))],
+            vec!["read sagemaker-ds"],
+            ok(NAME),
+        ),
+        (
+            "a placeholder id looks for the planned role and removes it if it is ours",
+            delete(placeholder, json!({"RoleNameSuffix": "ds"})),
+            vec![found(ours()), torn_down()],
+            vec!["read sagemaker-ds", "teardown sagemaker-ds"],
+            ok(placeholder),
+        ),
+        (
+            "an adopted role no answer named stays",
+            delete(placeholder, json!({"RoleNameSuffix": "ds"})),
+            vec![found(role(NAME, "/", Tags::OursAdopted))],
+            vec!["read sagemaker-ds"],
+            ok(placeholder),
+        ),
+        (
+            "an adopted role the answer named is torn down",
+            delete(NAME, json!({})),
+            vec![found(role(NAME, "/", Tags::OursAdopted)), torn_down()],
+            vec!["read sagemaker-ds", "teardown sagemaker-ds"],
+            ok(NAME),
+        ),
+        (
+            "a teardown that fails answers FAILED with the id",
+            delete(NAME, json!({})),
+            vec![
+                found(ours()),
+                Observation::TornDown(Err(IamError::PolicyInUse {
+                    arn: "arn:aws:iam::123456789012:policy/sagemaker-ds-1".to_owned(),
+                    entities: "role other".to_owned(),
+                })),
+            ],
+            vec!["read sagemaker-ds", "teardown sagemaker-ds"],
+            failed(FailureClass::Ownership, NAME, &["role other"]),
+        ),
+        (
+            "a failed read answers FAILED with the id",
+            delete(NAME, json!({})),
+            vec![Observation::Read {
+                roles: Err(denied(Op::GetRole)),
+                policies: Ok(BTreeMap::new()),
+            }],
+            vec!["read sagemaker-ds"],
+            failed(FailureClass::Iam, NAME, &["GetRole"]),
+        ),
+    ];
+    for (row, request, observations, effects, answer) in rows {
+        run(
+            row,
+            &request,
+            &Guardrails::default(),
+            observations,
+            &effects,
+            &answer,
+        );
+    }
+}
+
+#[test]
+fn an_observation_out_of_turn_is_an_internal_failure_not_a_change() {
+    let request = create(json!({}));
+    let guardrails = Guardrails::default();
+    let (mut machine, _) = Machine::start(
+        &request,
+        intent(&request, &guardrails).unwrap(),
+        &guardrails,
+    );
+    let Next::Answer(outcome) = machine.on(torn_down()) else {
+        panic!("a teardown observed while finding must end the machine");
+    };
+    assert_eq!(outcome.failure, Some(FailureClass::Internal));
+    assert!(outcome.physical_resource_id.starts_with(PLACEHOLDER_PREFIX));
+}
+
+#[test]
+fn bad_properties_fail_before_any_effect() {
+    for (request, class, says) in [
+        (
+            create(json!({"Persona": "Wizard"})),
+            FailureClass::InvalidProperties,
+            "Persona",
+        ),
+        (
+            update(NAME, json!({"MaxSessionDuration": "forever"})),
+            FailureClass::InvalidProperties,
+            "MaxSessionDuration",
+        ),
+    ] {
+        let Err(Failure { class: got, reason }) = intent(&request, &Guardrails::default()) else {
+            panic!("{request:?} planned");
+        };
+        assert_eq!(got, class);
+        assert!(reason.contains(says), "{reason}");
+    }
+    let mut foreign = create(json!({}));
+    foreign.stack_id = "not-an-arn".to_owned();
+    let Err(failure) = intent(&foreign, &Guardrails::default()) else {
+        panic!("a StackId that is no ARN planned");
+    };
+    assert_eq!(failure.class, FailureClass::InvalidRequest);
+}
