@@ -3,6 +3,7 @@
 //! Data flows one way: [`properties`] → [`plan`] → IAM → response. The catalog and the planner
 //! are pure and know nothing of AWS clients or HTTP.
 
+pub mod admission;
 pub mod arn;
 pub mod boundary;
 pub mod catalog;

@@ -12,6 +12,9 @@
 //! and the calls its [`CallMeter`] counted.
 
 mod effects;
+mod sink;
+
+pub use sink::MetricSink;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -20,7 +23,7 @@ use serde_json::Value;
 use thiserror::Error;
 use tracing::Instrument;
 
-use crate::arn::Arn;
+use crate::admission;
 use crate::cfn::{
     self, AnswerRetry, DEFAULT_SERVICE_TIMEOUT, PutError, Request, RequestType, Response,
     Signature, Status,
@@ -42,60 +45,6 @@ pub const FUNCTION_NAME_ENV: &str = "AWS_LAMBDA_FUNCTION_NAME";
 pub const LOG_LEVEL_ENV: &str = "AWS_LAMBDA_LOG_LEVEL";
 /// The `FunctionName` of metrics when the function runs outside Lambda.
 pub const LOCAL_FUNCTION_NAME: &str = "persona-role-local";
-
-/// Where each event's metric line goes: stdout, where Lambda hands it to CloudWatch Logs, or a
-/// buffer that tests read.
-#[derive(Debug, Clone, Default)]
-pub enum MetricSink {
-    #[default]
-    Stdout,
-    Buffer(Arc<Mutex<Vec<String>>>),
-}
-
-impl MetricSink {
-    pub fn buffer() -> MetricSink {
-        MetricSink::Buffer(Arc::default())
-    }
-
-    /// The lines written so far (none for stdout).
-    pub fn lines(&self) -> Vec<String> {
-        match self {
-            MetricSink::Stdout => Vec::new(),
-            MetricSink::Buffer(lines) => {
-                lines.lock().unwrap_or_else(PoisonError::into_inner).clone()
-            }
-        }
-    }
-
-    fn write(&self, line: String) {
-        match self {
-            MetricSink::Stdout => {
-                use std::io::Write;
-                // One write of the whole line, so that no log line lands inside it; a closed
-                // stdout loses the metrics, never the answer.
-                let _ = std::io::stdout()
-                    .lock()
-                    .write_all(format!("{line}\n").as_bytes());
-            }
-            MetricSink::Buffer(lines) => lines
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(line),
-        }
-    }
-}
-
-impl PartialEq for MetricSink {
-    fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (MetricSink::Stdout, MetricSink::Stdout) => true,
-            (MetricSink::Buffer(a), MetricSink::Buffer(b)) => Arc::ptr_eq(a, b),
-            _ => false,
-        }
-    }
-}
-
-impl Eq for MetricSink {}
 
 /// How the handler answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -346,29 +295,12 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
                 tracing::error!(error = %e, "refusing to act on an event that cannot be answered");
                 HandlerError::NoResponseUrl(e.to_string())
             })?;
-        // CloudFormation signed the ResponseURL when it sent the event: a late or redelivered
-        // event whose signature or ServiceTimeout has run out is no longer awaited, so nothing
-        // is done for it.
         let signature = Signature::of(&url);
-        let sent = signature
-            .and_then(|s| s.signed)
-            .and_then(|signed| SystemTime::now().duration_since(signed).ok())
-            .and_then(|age| start.checked_sub(age))
+        let now = SystemTime::now();
+        let sent = start
+            .checked_sub(admission::age(signature.as_ref(), now))
             .unwrap_or(start);
-        let stale = match signature.map(|s| s.check(SystemTime::now())) {
-            Some(Err(e)) => Some(e.to_string()),
-            _ => {
-                let waited = start.saturating_duration_since(sent);
-                let timeout = request.service_timeout.unwrap_or(DEFAULT_SERVICE_TIMEOUT);
-                (waited >= timeout).then(|| {
-                    format!(
-                        "the event was sent {:.0} s ago and CloudFormation waits {} s (ServiceTimeout)",
-                        waited.as_secs_f64(),
-                        timeout.as_secs()
-                    )
-                })
-            }
-        };
+        let stale = admission::stale(signature.as_ref(), now, request.service_timeout);
         if let Some(why) = stale {
             tracing::error!(reason = %why, "refusing a stale event: CloudFormation no longer waits for it");
             return Err(HandlerError::Stale(why));
@@ -379,7 +311,9 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
             request.service_timeout,
             self.settings.max_answer_reserve,
         );
-        if let Some(mismatch) = function_arn.and_then(|arn| foreign_stack(&request.stack_id, arn)) {
+        if let Some(mismatch) =
+            function_arn.and_then(|arn| admission::foreign_stack(&request.stack_id, arn))
+        {
             tracing::error!(reason = %mismatch, "refusing an event of another account or region");
             let outcome =
                 Ids::of(&request).failed(None, Failure::new(FailureClass::StackCheck, mismatch));
@@ -558,31 +492,6 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
                     source,
                 })
             }
-        }
-    }
-}
-
-/// Why a stack's event is not for this function: the StackId names another partition, region
-/// or account than the function's ARN. Custom resources are served in their stack's own region
-/// and account; anything else is a forged or misrouted event.
-fn foreign_stack(stack_id: &str, function_arn: &str) -> Option<String> {
-    let place = |text: &str| {
-        let arn = Arn::parse(text)?;
-        Some((
-            arn.partition.to_owned(),
-            arn.region.to_owned(),
-            arn.account.to_owned(),
-        ))
-    };
-    let function = place(function_arn)?;
-    match place(stack_id) {
-        Some(stack) if stack == function => None,
-        stack => {
-            let (p, r, a) = stack.unwrap_or_default();
-            Some(format!(
-                "StackId: the stack is in account `{a}`, region `{r}`, partition `{p}`, but this function serves only account `{}` in `{}` (`{}`); nothing was changed",
-                function.2, function.1, function.0
-            ))
         }
     }
 }

@@ -223,7 +223,13 @@ const fn failed(class: FailureClass, id: &'static str, says: &'static [&'static 
 }
 
 /// A row: what it proves, the request, what each effect observes, the effects, the answer.
-type Row = (&'static str, Request, Vec<Observation>, Vec<&'static str>, Answer);
+type Row = (
+    &'static str,
+    Request,
+    Vec<Observation>,
+    Vec<&'static str>,
+    Answer,
+);
 
 /// A short name of an effect, so that a row reads as a sequence of calls.
 fn describe(effect: &Effect) -> String {
