@@ -24,6 +24,10 @@ pub async fn carry_out<I: Iam>(iam: &I, owner: &Owner, effect: Effect) -> Observ
                 policies,
             }
         }
+        Effect::ReadWhole { plan, role } => {
+            let (role, actual) = state::read_whole(iam, &plan, &role, owner).await;
+            Observation::Whole { role, actual }
+        }
         Effect::CreateRole { plan } => Observation::Created(iam.create_role(&plan.role).await),
         Effect::Apply { role, changes } => {
             let mut done = Vec::new();
@@ -32,6 +36,9 @@ pub async fn carry_out<I: Iam>(iam: &I, owner: &Owner, effect: Effect) -> Observ
         }
         Effect::Converge { plan, role } => {
             Observation::Converged(state::converge(iam, &plan, role, owner).await)
+        }
+        Effect::ConvergeFrom { plan, actual } => {
+            Observation::Converged(state::converge_from(iam, &plan, *actual, owner).await)
         }
         Effect::ListAttached { role } => Observation::Attached(
             iam.attached_policy_arns(&role)
@@ -65,6 +72,10 @@ pub async fn carry_out<I: Iam>(iam: &I, owner: &Owner, effect: Effect) -> Observ
         }
         Effect::Teardown { role } => {
             Observation::TornDown(state::delete_role(iam, role, owner).await)
+        }
+        Effect::ReadTeardown { role, path } => {
+            let (role, changes) = state::read_teardown(iam, &role, &path, owner).await;
+            Observation::Teardown { role, changes }
         }
         Effect::TeardownNamed { role } => {
             Observation::TornDown(state::delete_role_named(iam, &role, owner).await)

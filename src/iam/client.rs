@@ -351,24 +351,34 @@ impl Iam for SdkIam {
 
     async fn inline_policies(&self, role: &str) -> Result<BTreeMap<String, Value>, IamError> {
         let names = self.inline_policy_names(role).await?;
-        let outputs = concurrently(names.iter().map(|policy_name| {
-            read(
-                Op::GetRolePolicy,
-                policy_name,
-                self.client
-                    .get_role_policy()
-                    .role_name(role)
-                    .policy_name(policy_name)
-                    .send(),
-            )
-        }))
-        .await;
+        let documents = concurrently(names.iter().map(|name| self.inline_policy(role, name))).await;
         let mut policies = BTreeMap::new();
-        for (policy_name, output) in names.into_iter().zip(outputs) {
-            let value = document(&policy_name, output?.policy_document())?;
-            policies.insert(policy_name, value);
+        for (name, document) in names.into_iter().zip(documents) {
+            // Gone between the listing and the read: as if never listed.
+            if let Some(document) = document? {
+                policies.insert(name, document);
+            }
         }
         Ok(policies)
+    }
+
+    async fn inline_policy(&self, role: &str, name: &str) -> Result<Option<Value>, IamError> {
+        let output = match read(
+            Op::GetRolePolicy,
+            name,
+            self.client
+                .get_role_policy()
+                .role_name(role)
+                .policy_name(name)
+                .send(),
+        )
+        .await
+        {
+            Ok(output) => output,
+            Err(e) if e.code() == Some(NO_SUCH_ENTITY) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(Some(document(name, output.policy_document())?))
     }
 
     async fn attached_policy_arns(&self, role: &str) -> Result<BTreeSet<String>, IamError> {

@@ -278,6 +278,13 @@ pub trait Iam: Send + Sync {
         &self,
         role: &str,
     ) -> impl Future<Output = Result<BTreeMap<String, Value>, IamError>> + Send;
+    /// One inline policy's document; `None` when the role has no policy of that name (or no
+    /// such role).
+    fn inline_policy(
+        &self,
+        role: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Value>, IamError>> + Send;
     /// The names of the role's inline policies, without their documents (a teardown deletes
     /// them unread).
     fn inline_policy_names(

@@ -52,6 +52,90 @@ pub async fn read_actual<I: Iam>(
     })
 }
 
+/// A role of a known name read whole for its plan, in one round trip and a second for what the
+/// first names: GetRole beside its lists, its planned inline policies read by name, the planned
+/// managed policies and the account's policies under the planned path. The role's answer comes
+/// apart from the rest, so that whose role it is can be decided before any other read's failure
+/// (a planned policy another owner holds) matters. `Ok(None)` of the rest: no such role.
+pub async fn read_whole<I: Iam>(
+    iam: &I,
+    plan: &crate::plan::Plan,
+    name: &str,
+    owner: &Owner,
+) -> (
+    Result<Option<RoleState>, IamError>,
+    Result<Option<Actual>, IamError>,
+) {
+    let planned: Vec<String> = plan
+        .managed_policies
+        .iter()
+        .map(|p| p.arn.clone())
+        .collect();
+    let path = plan.role.path.as_str();
+    let (role, (names, guessed), attached, found, listed) = futures_util::future::join5(
+        iam.get_role(name),
+        futures_util::future::join(
+            iam.inline_policy_names(name),
+            concurrently(
+                plan.inline_policies
+                    .iter()
+                    .map(|p| iam.inline_policy(name, &p.policy_name)),
+            ),
+        ),
+        iam.attached_policy_arns(name),
+        planned_policies(iam, &planned, owner),
+        iam.local_policy_arns(path),
+    )
+    .await;
+    let role = match role {
+        Ok(Some(role)) => role,
+        // The lists of a role that is not there fail (NoSuchEntity) or say nothing.
+        Ok(None) => return (Ok(None), Ok(None)),
+        Err(e) => return (Err(e), Ok(None)),
+    };
+    let rest = async {
+        let names = names?;
+        let mut inline_policies = BTreeMap::new();
+        for (policy, document) in plan.inline_policies.iter().zip(guessed) {
+            if let Some(document) = document? {
+                inline_policies.insert(policy.policy_name.clone(), document);
+            }
+        }
+        // Listed but not planned: deleted unread. Planned but not yet readable: rewritten.
+        for name in names {
+            inline_policies
+                .entry(name)
+                .or_insert(serde_json::Value::Null);
+        }
+        let attached = attached?;
+        // Own policies live under the role's own path; a role elsewhere is listed again.
+        let listed = if role.path == path {
+            listed?
+        } else {
+            iam.local_policy_arns(&role.path).await?
+        };
+        let mut own = found?;
+        // Own policies the plan no longer has are deleted unread: their tags and versions do.
+        let candidates = own_candidates(&role, &planned, &listed, &attached);
+        let states = concurrently(candidates.iter().map(|arn| iam.policy_summary(arn))).await;
+        for (arn, state) in candidates.into_iter().zip(states) {
+            if let Some(state) = state?
+                && owner.owns(&state.tags)
+            {
+                own.insert(arn.clone(), state);
+            }
+        }
+        Ok(Actual {
+            role: role.clone(),
+            inline_policies,
+            attached_policy_arns: attached,
+            own_policies: own,
+        })
+    }
+    .await;
+    (Ok(Some(role)), rest.map(Some))
+}
+
 /// The planned managed policies that exist already and are this resource's own (a Create that
 /// was delivered twice, a rollback to an earlier declaration); any that another owner holds
 /// fails with [`IamError::ForeignPolicy`] before anything is changed.
@@ -274,6 +358,22 @@ fn refuse_in_use(arn: &str, others: Vec<String>) -> Result<(), IamError> {
     })
 }
 
+/// Brings an own role, read whole, to its plan, changing only what differs. Returns the role.
+pub async fn converge_from<I: Iam>(
+    iam: &I,
+    plan: &crate::plan::Plan,
+    actual: Actual,
+    owner: &Owner,
+) -> Result<RoleState, IamError> {
+    let changes = diff::diff(plan, &actual);
+    if changes.is_empty() {
+        tracing::info!(role = %actual.role.name, "role already as declared: no change");
+    }
+    ensure_deletable(iam, &actual.role.name, &changes).await?;
+    apply(iam, &actual.role.name, &changes, owner, &mut Vec::new()).await?;
+    Ok(actual.role)
+}
+
 /// Brings an existing own role to its plan, changing only what differs. Returns the role as read.
 pub async fn converge<I: Iam>(
     iam: &I,
@@ -287,13 +387,7 @@ pub async fn converge<I: Iam>(
         .map(|p| p.arn.clone())
         .collect();
     let actual = read_actual(iam, role, &planned, owner).await?;
-    let changes = diff::diff(plan, &actual);
-    if changes.is_empty() {
-        tracing::info!(role = %actual.role.name, "role already as declared: no change");
-    }
-    ensure_deletable(iam, &actual.role.name, &changes).await?;
-    apply(iam, &actual.role.name, &changes, owner, &mut Vec::new()).await?;
-    Ok(actual.role)
+    converge_from(iam, plan, actual, owner).await
 }
 
 /// Deletes a role this resource owns with all it has, from the role as just read. Changes nothing
@@ -306,26 +400,76 @@ pub async fn delete_role<I: Iam>(
     if !owner.owns(&role.tags) {
         return Ok(Deletion::NotOwned);
     }
-    let name = role.name.clone();
-    let name = name.as_str();
-    // What a teardown needs, in two round trips: the role's lists, then each candidate own
-    // policy's tags, versions and other attachments together. Documents are not read: they
-    // are deleted unread.
-    let listing = async {
-        match role.own_policy_prefix() {
-            Some(_) => iam.local_policy_arns(&role.path).await,
-            None => Ok(Vec::new()),
-        }
+    let lists = role_lists(iam, &role.name, &role.path).await;
+    let changes = teardown_changes(iam, &role, lists, owner).await?;
+    apply(iam, &role.name, &changes, owner, &mut Vec::new()).await?;
+    Ok(Deletion::Deleted)
+}
+
+/// A role's teardown read with GetRole in one round trip: the role beside its lists and the
+/// account's policies under `path` (where the properties put it; listed again if the role is
+/// elsewhere), then each candidate own policy's tags, versions and other attachments together.
+/// The role's answer comes apart from the changes, so that whose role it is is decided first.
+/// `Ok(None)` of the changes: no such role.
+pub async fn read_teardown<I: Iam>(
+    iam: &I,
+    name: &str,
+    path: &str,
+    owner: &Owner,
+) -> (
+    Result<Option<RoleState>, IamError>,
+    Result<Option<Vec<Change>>, IamError>,
+) {
+    let (role, lists) =
+        futures_util::future::join(iam.get_role(name), role_lists(iam, name, path)).await;
+    let role = match role {
+        Ok(Some(role)) => role,
+        Ok(None) => return (Ok(None), Ok(None)),
+        Err(e) => return (Err(e), Ok(None)),
     };
-    let (inline, attached, listed, profiles) = futures_util::future::join4(
+    let changes = async {
+        let lists = if role.path == path {
+            lists
+        } else {
+            role_lists(iam, name, &role.path).await
+        };
+        teardown_changes(iam, &role, lists, owner).await
+    }
+    .await;
+    (Ok(Some(role)), changes.map(Some))
+}
+
+/// A role's inline policy names, attached policies, the account's policies under `path`, and
+/// its instance profiles, read together.
+type RoleLists = (
+    Result<Vec<String>, IamError>,
+    Result<BTreeSet<String>, IamError>,
+    Result<Vec<String>, IamError>,
+    Result<Vec<String>, IamError>,
+);
+
+async fn role_lists<I: Iam>(iam: &I, name: &str, path: &str) -> RoleLists {
+    futures_util::future::join4(
         iam.inline_policy_names(name),
         iam.attached_policy_arns(name),
-        listing,
+        iam.local_policy_arns(path),
         iam.instance_profiles(name),
     )
-    .await;
+    .await
+}
+
+/// The changes that delete a role with all it owns, from its lists: each candidate own policy's
+/// tags, versions and other attachments read together (documents are deleted unread). Fails,
+/// before any change, when an own policy is attached elsewhere.
+async fn teardown_changes<I: Iam>(
+    iam: &I,
+    role: &RoleState,
+    (inline, attached, listed, profiles): RoleLists,
+    owner: &Owner,
+) -> Result<Vec<Change>, IamError> {
     let (inline, attached, listed, profiles) = (inline?, attached?, listed?, profiles?);
-    let candidates = own_candidates(&role, &[], &listed, &attached);
+    let name = role.name.as_str();
+    let candidates = own_candidates(role, &[], &listed, &attached);
     let found = concurrently(candidates.iter().map(|arn| {
         futures_util::future::join(iam.policy_summary(arn), iam.other_attachments(arn, name))
     }))
@@ -341,7 +485,7 @@ pub async fn delete_role<I: Iam>(
         }
     }
     let actual = Actual {
-        role,
+        role: role.clone(),
         inline_policies: inline
             .into_iter()
             .map(|name| (name, serde_json::Value::Null))
@@ -349,9 +493,7 @@ pub async fn delete_role<I: Iam>(
         attached_policy_arns: attached,
         own_policies,
     };
-    let changes = teardown(&actual, &profiles);
-    apply(iam, name, &changes, owner, &mut Vec::new()).await?;
-    Ok(Deletion::Deleted)
+    Ok(teardown(&actual, &profiles))
 }
 
 /// [`delete_role`] of the role of that name, read first; an absent role is

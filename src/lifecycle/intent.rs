@@ -36,6 +36,9 @@ pub struct DeleteIntent {
     /// The role to look at ([`super::delete_targets`]), and whether the id names it (rather
     /// than the properties); none when the id cannot be a role of this resource.
     pub target: Option<(String, bool)>,
+    /// The role's path as the properties declare it, where its own policies are listed beside
+    /// the role's read (listed again if the role is elsewhere).
+    pub path: String,
     /// `RetainOnDelete`: the role stays.
     pub retain: bool,
 }
@@ -89,7 +92,20 @@ fn delete_intent(request: &Request, context: &StackContext) -> DeleteIntent {
         Some(Value::String(text)) => text == "true",
         _ => false,
     };
-    DeleteIntent { id, target, retain }
+    let path = request
+        .properties
+        .get(table::PATH.name)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .unwrap_or("/")
+        .to_owned();
+    DeleteIntent {
+        id,
+        target,
+        path,
+        retain,
+    }
 }
 
 #[cfg(test)]

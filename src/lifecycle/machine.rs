@@ -30,6 +30,8 @@ use crate::ownership::Owner;
 use crate::plan::{Plan, PlanTag};
 
 /// What the handler is to do next.
+// One of these per IAM round trip: their size does not matter, boxing would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Read, together: the roles of these names (GetRole each), and these planned managed
@@ -38,12 +40,20 @@ pub enum Effect {
         roles: Vec<String>,
         policies: Vec<String>,
     },
+    /// The role of that name read whole for the plan: the role beside its inline, attached and
+    /// own policies ([`Observation::Whole`]).
+    ReadWhole { plan: Arc<Plan>, role: String },
     /// CreateRole of the plan's role ([`Observation::Created`]).
     CreateRole { plan: Arc<Plan> },
     /// Make these changes to `role`, in waves ([`Observation::Applied`]).
     Apply { role: String, changes: Vec<Change> },
     /// Bring the role, this resource's own, to the plan in place ([`Observation::Converged`]).
     Converge { plan: Arc<Plan>, role: RoleState },
+    /// The same, from the role as read whole ([`Observation::Converged`]).
+    ConvergeFrom {
+        plan: Arc<Plan>,
+        actual: Box<Actual>,
+    },
     /// The managed policies attached to `role` ([`Observation::Attached`]).
     ListAttached { role: String },
     /// For each policy: who else has it attached, and the policy ([`Observation::PolicyUse`]).
@@ -55,6 +65,9 @@ pub enum Effect {
     Sweep { role: String, policies: Vec<String> },
     /// Delete this role with all it owns, as read ([`Observation::TornDown`]).
     Teardown { role: RoleState },
+    /// The role of that name and what deleting it with all it owns takes, read together
+    /// ([`Observation::Teardown`]); its own policies are listed under `path`.
+    ReadTeardown { role: String, path: String },
     /// Read the role of that name and delete it with all it owns ([`Observation::TornDown`]).
     TeardownNamed { role: String },
 }
@@ -67,6 +80,8 @@ pub enum Next {
 }
 
 /// What an effect found.
+// One of these per IAM round trip: their size does not matter, boxing would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Observation {
     /// Of [`Effect::Read`]: each role in the order asked (none when absent), and the planned
@@ -74,6 +89,11 @@ pub enum Observation {
     Read {
         roles: Result<Vec<Option<RoleState>>, IamError>,
         policies: Result<BTreeMap<String, PolicyState>, IamError>,
+    },
+    /// Of [`Effect::ReadWhole`]: the role, and the rest of it (none when there is no role).
+    Whole {
+        role: Result<Option<RoleState>, IamError>,
+        actual: Result<Option<Actual>, IamError>,
     },
     Created(Result<RoleState, CreateRoleError>),
     /// `done`: every change that succeeded, even when another failed.
@@ -86,6 +106,12 @@ pub enum Observation {
     PolicyUse(Result<Vec<PolicyUse>, IamError>),
     Done(Result<(), IamError>),
     TornDown(Result<Deletion, IamError>),
+    /// Of [`Effect::ReadTeardown`]: the role, and the changes that delete it (none when there
+    /// is no role, or when only the role was read).
+    Teardown {
+        role: Result<Option<RoleState>, IamError>,
+        changes: Result<Option<Vec<Change>>, IamError>,
+    },
 }
 
 /// One policy as [`Effect::ReadPolicyUse`] found it.
@@ -107,7 +133,7 @@ enum State {
         rest: Vec<String>,
         own: Option<Result<BTreeMap<String, PolicyState>, IamError>>,
     },
-    /// Update: the current role read.
+    /// Update: the current role read whole.
     ReadingCurrent,
     /// The planned policies read, before a creation. `again`: a role of the name was found
     /// before, so a taken name is not read again.
@@ -173,7 +199,7 @@ pub struct Machine(Path);
 #[derive(Debug, Clone)]
 enum Path {
     Build(Box<Build>),
-    Delete(Delete),
+    Delete(Box<Delete>),
 }
 
 /// A Create or Update: the role built to its plan.
@@ -188,6 +214,8 @@ struct Build {
     current: Option<String>,
     /// The role this work may have made: a failed Create names it.
     at_stake: Option<String>,
+    /// The role as read whole, for its convergence.
+    whole: Option<Result<Actual, IamError>>,
     /// What an adoption detached, and deleted of that (`DeleteConsolePolicies`).
     detached: Vec<String>,
     deleted: Vec<String>,
@@ -219,6 +247,7 @@ impl Machine {
             plan,
             current,
             at_stake: None,
+            whole: None,
             detached: Vec::new(),
             deleted: Vec::new(),
             state: State::Answered,
@@ -242,7 +271,7 @@ impl Machine {
                     state: DeleteState::Answered,
                 };
                 let effect = delete.start();
-                (Machine(Path::Delete(delete)), effect)
+                (Machine(Path::Delete(Box::new(delete))), effect)
             }
         }
     }
@@ -271,8 +300,11 @@ impl Build {
             (State::Finding { rest, own }, Observation::Read { roles, policies }) => {
                 self.found(rest, own.unwrap_or(policies), roles)
             }
-            (State::ReadingCurrent, Observation::Read { roles, .. }) => match first(roles) {
-                Ok(role) => self.decided(role, true),
+            (State::ReadingCurrent, Observation::Whole { role, actual }) => match role {
+                Ok(role) => {
+                    self.whole = actual.transpose();
+                    self.decided(role, true)
+                }
                 Err(e) => self.fail(e.into()),
             },
             (State::ReadingPolicies { again }, Observation::Read { policies, .. }) => {
@@ -492,12 +524,14 @@ impl Build {
             let step = self.step(None);
             return self.carry_out(step, None, false);
         }
-        // The role's own spelling of the name (an adopted `SageMaker-` role keeps it).
+        // The role's own spelling of the name (an adopted `SageMaker-` role keeps it), read
+        // whole: nearly every such role is this resource's own, converged next.
+        let plan = self.plan_arc();
         self.go(
             State::ReadingCurrent,
-            Effect::Read {
-                roles: vec![current],
-                policies: Vec::new(),
+            Effect::ReadWhole {
+                plan,
+                role: current,
             },
         )
     }
@@ -544,7 +578,15 @@ impl Build {
                 tracing::info!(role = %role.name, "role exists and is this resource's own: converging");
                 self.at_stake = Some(self.planned_name());
                 let plan = self.plan_arc();
-                self.go(State::Converging, Effect::Converge { plan, role })
+                let effect = match self.whole.take() {
+                    Some(Ok(actual)) => Effect::ConvergeFrom {
+                        plan,
+                        actual: Box::new(actual),
+                    },
+                    Some(Err(e)) => return self.fail(e.into()),
+                    None => Effect::Converge { plan, role },
+                };
+                self.go(State::Converging, effect)
             }
             (Step::Adopt, Some(role)) if self.adoption_forbidden => self.fail(Failure::new(
                 FailureClass::Guardrail,
@@ -790,21 +832,41 @@ impl Delete {
             target: target.clone(),
             named,
         };
-        Next::Effect(Effect::Read {
-            roles: vec![target],
-            policies: Vec::new(),
+        // An id that names the role is nearly always this resource's own, deleted next: read
+        // with its teardown. A placeholder's or made-up id's role (a rollback after a failed or
+        // lost Create) is mostly absent: read alone.
+        Next::Effect(if named {
+            Effect::ReadTeardown {
+                role: target,
+                path: self.intent.path.clone(),
+            }
+        } else {
+            Effect::Read {
+                roles: vec![target],
+                policies: Vec::new(),
+            }
         })
     }
 
     fn on(&mut self, observation: Observation) -> Next {
         let state = std::mem::replace(&mut self.state, DeleteState::Answered);
         match (state, observation) {
-            (DeleteState::Reading { target, named }, Observation::Read { roles, .. }) => {
-                match first(roles) {
-                    Ok(role) => self.decided(&target, named, role),
+            (DeleteState::Reading { target, named }, Observation::Teardown { role, changes }) => {
+                match role {
+                    Ok(role) => self.decided(&target, named, role, changes),
                     Err(e) => self.fail(e.into()),
                 }
             }
+            (DeleteState::Reading { target, named }, Observation::Read { roles, .. }) => {
+                match first(roles) {
+                    Ok(role) => self.decided(&target, named, role, Ok(None)),
+                    Err(e) => self.fail(e.into()),
+                }
+            }
+            (DeleteState::TearingDown, Observation::Applied { result, .. }) => match result {
+                Ok(()) => self.succeed(),
+                Err(e) => self.fail(e.into()),
+            },
             (DeleteState::TearingDown, Observation::TornDown(result)) => match result {
                 Ok(Deletion::Deleted | Deletion::NotFound) => self.succeed(),
                 Ok(Deletion::NotOwned) => {
@@ -823,7 +885,13 @@ impl Delete {
         }
     }
 
-    fn decided(&mut self, target: &str, named: bool, role: Option<RoleState>) -> Next {
+    fn decided(
+        &mut self,
+        target: &str,
+        named: bool,
+        role: Option<RoleState>,
+        changes: Result<Option<Vec<Change>>, IamError>,
+    ) -> Next {
         let found = match &role {
             None => Found::Absent,
             Some(role) => Found::role(&self.owner, &role.tags, &role.path),
@@ -834,11 +902,22 @@ impl Delete {
                 tracing::info!(role = %name, "RetainOnDelete is set: the role is left as it is");
                 self.succeed()
             }
-            // The role as just read: no second read before tearing it down.
-            (Step::Teardown { .. }, Some(role)) => {
-                self.state = DeleteState::TearingDown;
-                Next::Effect(Effect::Teardown { role })
-            }
+            // As read together with the role: no second read before tearing it down.
+            (Step::Teardown { .. }, Some(read)) => match changes {
+                Ok(Some(changes)) => {
+                    self.state = DeleteState::TearingDown;
+                    Next::Effect(Effect::Apply {
+                        role: read.name,
+                        changes,
+                    })
+                }
+                // Only the role was read: its teardown reads the rest.
+                Ok(None) => {
+                    self.state = DeleteState::TearingDown;
+                    Next::Effect(Effect::Teardown { role: read })
+                }
+                Err(e) => self.fail(e.into()),
+            },
             (Step::Nothing { why }, _) => {
                 tracing::info!(role = %target, "{why}");
                 self.succeed()
@@ -870,6 +949,7 @@ impl Observation {
     fn name(&self) -> &'static str {
         match self {
             Observation::Read { .. } => "a read",
+            Observation::Whole { .. } => "a whole role",
             Observation::Created(_) => "a CreateRole",
             Observation::Applied { .. } => "applied changes",
             Observation::Converged(_) => "a convergence",
@@ -877,6 +957,7 @@ impl Observation {
             Observation::PolicyUse(_) => "policy use",
             Observation::Done(_) => "an undo",
             Observation::TornDown(_) => "a teardown",
+            Observation::Teardown { .. } => "a teardown read",
         }
     }
 }

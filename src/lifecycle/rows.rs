@@ -12,7 +12,7 @@ use super::{Effect, Failure, Machine, Next, Observation, Outcome, PolicyUse, int
 use crate::cfn::{PLACEHOLDER_PREFIX, Request, RequestType};
 use crate::guardrails::Guardrails;
 use crate::iam::state::Deletion;
-use crate::iam::{Change, CreateRoleError, IamError, Op, PolicyState, RoleState};
+use crate::iam::{Actual, Change, CreateRoleError, IamError, Op, PolicyState, RoleState};
 use crate::metrics::FailureClass;
 use crate::ownership::{ADOPTED_TAG, Owner};
 
@@ -164,6 +164,32 @@ fn no_roles() -> Observation {
     read(Vec::new())
 }
 
+fn whole(role: RoleState) -> Observation {
+    Observation::Whole {
+        role: Ok(Some(role.clone())),
+        actual: Ok(Some(Actual {
+            role,
+            inline_policies: BTreeMap::new(),
+            attached_policy_arns: Default::default(),
+            own_policies: BTreeMap::new(),
+        })),
+    }
+}
+
+fn whole_absent() -> Observation {
+    Observation::Whole {
+        role: Ok(None),
+        actual: Ok(None),
+    }
+}
+
+fn teardown_read(role: RoleState) -> Observation {
+    Observation::Teardown {
+        role: Ok(Some(role)),
+        changes: Ok(Some(vec![Change::DeleteRole])),
+    }
+}
+
 fn created() -> Observation {
     Observation::Created(Ok(ours()))
 }
@@ -246,17 +272,22 @@ fn describe(effect: &Effect) -> String {
             let names: Vec<&str> = changes.iter().map(|c| c.operation().name()).collect();
             if names.iter().all(|n| *n == "TagRole") && !names.is_empty() {
                 "tag".to_owned()
+            } else if names.contains(&"DeleteRole") {
+                "teardown".to_owned()
             } else if names.iter().all(|n| *n == "DeletePolicy") && !names.is_empty() {
                 format!("delete {} policies", names.len())
             } else {
                 "apply".to_owned()
             }
         }
+        Effect::ReadWhole { role, .. } => format!("read whole {role}"),
         Effect::Converge { role, .. } => format!("converge {}", role.name),
+        Effect::ConvergeFrom { actual, .. } => format!("converge from {}", actual.role.name),
         Effect::ListAttached { role } => format!("list {role}"),
         Effect::ReadPolicyUse { arns, .. } => format!("policy use {}", arns.len()),
         Effect::Undo { .. } => "undo".to_owned(),
         Effect::Sweep { .. } => "sweep".to_owned(),
+        Effect::ReadTeardown { role, .. } => format!("read teardown {role}"),
         Effect::Teardown { role } => format!("teardown {}", role.name),
         Effect::TeardownNamed { role } => format!("teardown named {role}"),
     }
@@ -744,40 +775,66 @@ fn updates() {
         (
             "an Update in place reads the role and converges it",
             update(NAME, json!({})),
-            vec![found(ours()), converged(ours())],
-            vec!["read sagemaker-ds", "converge sagemaker-ds"],
+            vec![whole(ours()), converged(ours())],
+            vec!["read whole sagemaker-ds", "converge from sagemaker-ds"],
             ok(NAME),
         ),
         (
             "an adopted console role keeps its spelling",
             update(CONSOLE_NAME, json!({})),
             vec![
-                found(role(CONSOLE_NAME, "/", Tags::OursAdopted)),
+                whole(role(CONSOLE_NAME, "/", Tags::OursAdopted)),
                 converged(role(CONSOLE_NAME, "/", Tags::OursAdopted)),
             ],
-            vec!["read SageMaker-ds", "converge SageMaker-ds"],
+            vec!["read whole SageMaker-ds", "converge from SageMaker-ds"],
             ok(CONSOLE_NAME),
         ),
         (
             "a role deleted by hand is created again",
             update(NAME, json!({})),
-            vec![absent(), created(), applied()],
-            vec!["read sagemaker-ds", "create sagemaker-ds", "apply"],
+            vec![whole_absent(), created(), applied()],
+            vec!["read whole sagemaker-ds", "create sagemaker-ds", "apply"],
             ok(NAME),
         ),
         (
             "a Path change in place is refused, keeping the id",
             update(NAME, json!({"Path": "/team/"})),
-            vec![found(ours())],
-            vec!["read sagemaker-ds"],
+            vec![whole(ours())],
+            vec!["read whole sagemaker-ds"],
             failed(FailureClass::InvalidProperties, NAME, &["Path"]),
         ),
         (
             "another stack's role under the id is refused",
             update(NAME, json!({})),
-            vec![found(role(NAME, "/", Tags::OtherStack))],
-            vec!["read sagemaker-ds"],
+            vec![whole(role(NAME, "/", Tags::OtherStack))],
+            vec!["read whole sagemaker-ds"],
             failed(FailureClass::Ownership, NAME, &[NAME]),
+        ),
+        (
+            "whose role it is is decided before the rest of the read matters",
+            update(NAME, json!({})),
+            vec![Observation::Whole {
+                role: Ok(Some(role(NAME, "/", Tags::OtherStack))),
+                actual: Err(IamError::ForeignPolicy {
+                    arn: "arn:aws:iam::123456789012:policy/sagemaker-ds-1".to_owned(),
+                }),
+            }],
+            vec!["read whole sagemaker-ds"],
+            failed(
+                FailureClass::Ownership,
+                NAME,
+                &["not managed by this resource"],
+            ),
+        ),
+        (
+            "an own role whose policies cannot be read is left unchanged",
+            update(NAME, json!({})),
+            vec![Observation::Whole {
+                role: Ok(Some(ours())),
+                actual: Err(denied(Op::ListAttachedRolePolicies)),
+            }],
+            vec!["read whole sagemaker-ds"],
+            failed(FailureClass::Iam, NAME, &["ListAttachedRolePolicies"]),
         ),
         (
             "a new name replaces the role without reading the old one",
@@ -834,29 +891,39 @@ fn deletes() {
         (
             "a Delete tears down its own role as read",
             delete(NAME, json!({})),
-            vec![found(ours()), torn_down()],
-            vec!["read sagemaker-ds", "teardown sagemaker-ds"],
+            vec![teardown_read(ours()), applied()],
+            vec!["read teardown sagemaker-ds", "teardown"],
             ok(NAME),
         ),
         (
             "RetainOnDelete leaves the role",
             delete(NAME, json!({"RetainOnDelete": "true"})),
-            vec![found(ours())],
-            vec!["read sagemaker-ds"],
+            vec![teardown_read(ours())],
+            vec!["read teardown sagemaker-ds"],
             ok(NAME),
         ),
         (
             "a role already gone is success",
             delete(NAME, json!({})),
-            vec![absent()],
-            vec!["read sagemaker-ds"],
+            vec![Observation::Teardown {
+                role: Ok(None),
+                changes: Ok(None),
+            }],
+            vec!["read teardown sagemaker-ds"],
             ok(NAME),
         ),
         (
             "another stack's role is never touched",
             delete(NAME, json!({})),
-            vec![found(role(NAME, "/", Tags::OtherStack))],
-            vec!["read sagemaker-ds"],
+            vec![Observation::Teardown {
+                role: Ok(Some(role(NAME, "/", Tags::OtherStack))),
+                // Another stack's policy under the prefix: never looked at.
+                changes: Err(IamError::PolicyInUse {
+                    arn: "arn:aws:iam::123456789012:policy/sagemaker-ds-1".to_owned(),
+                    entities: "role other".to_owned(),
+                }),
+            }],
+            vec!["read teardown sagemaker-ds"],
             ok(NAME),
         ),
         (
@@ -876,32 +943,56 @@ fn deletes() {
         (
             "an adopted role the answer named is torn down",
             delete(NAME, json!({})),
-            vec![found(role(NAME, "/", Tags::OursAdopted)), torn_down()],
-            vec!["read sagemaker-ds", "teardown sagemaker-ds"],
+            vec![teardown_read(role(NAME, "/", Tags::OursAdopted)), applied()],
+            vec!["read teardown sagemaker-ds", "teardown"],
             ok(NAME),
         ),
         (
             "a teardown that fails answers FAILED with the id",
             delete(NAME, json!({})),
-            vec![
-                found(ours()),
-                Observation::TornDown(Err(IamError::PolicyInUse {
+            vec![Observation::Teardown {
+                role: Ok(Some(ours())),
+                changes: Err(IamError::PolicyInUse {
                     arn: "arn:aws:iam::123456789012:policy/sagemaker-ds-1".to_owned(),
                     entities: "role other".to_owned(),
-                })),
+                }),
+            }],
+            vec!["read teardown sagemaker-ds"],
+            failed(FailureClass::Ownership, NAME, &["role other"]),
+        ),
+        (
+            "a rollback Delete that finds nothing reads only the role",
+            delete(placeholder, json!({"RoleNameSuffix": "ds"})),
+            vec![absent()],
+            vec!["read sagemaker-ds"],
+            ok(placeholder),
+        ),
+        (
+            "a teardown of a role read alone that fails answers FAILED with the id",
+            delete(placeholder, json!({"RoleNameSuffix": "ds"})),
+            vec![
+                found(ours()),
+                Observation::TornDown(Err(denied(Op::DeleteRole))),
             ],
             vec!["read sagemaker-ds", "teardown sagemaker-ds"],
-            failed(FailureClass::Ownership, NAME, &["role other"]),
+            failed(FailureClass::Iam, PLACEHOLDER_PREFIX, &["DeleteRole"]),
         ),
         (
             "a failed read answers FAILED with the id",
             delete(NAME, json!({})),
-            vec![Observation::Read {
-                roles: Err(denied(Op::GetRole)),
-                policies: Ok(BTreeMap::new()),
+            vec![Observation::Teardown {
+                role: Err(denied(Op::GetRole)),
+                changes: Ok(None),
             }],
-            vec!["read sagemaker-ds"],
+            vec!["read teardown sagemaker-ds"],
             failed(FailureClass::Iam, NAME, &["GetRole"]),
+        ),
+        (
+            "a teardown step that fails answers FAILED with the id",
+            delete(NAME, json!({})),
+            vec![teardown_read(ours()), apply_failed()],
+            vec!["read teardown sagemaker-ds", "teardown"],
+            failed(FailureClass::Iam, NAME, &["AttachRolePolicy", "denied"]),
         ),
     ];
     for (row, request, observations, effects, answer) in rows {
