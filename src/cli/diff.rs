@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::input::{Declaration, Document, StackArgs, declare, read_document, stack_context};
-use super::{CliError, EXIT_CHANGES, EXIT_OK, Terminal, runtime, write_json};
+use super::{CliError, Exit, Terminal, runtime, write_json};
 use crate::arn::Arn;
 use crate::compare::{
     Comparison, PolicyChange, PolicyChangeKind, PolicyKind, Quota, Sets, StatementChange,
@@ -63,7 +63,7 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
     terminal: Terminal,
-) -> Result<i32, CliError> {
+) -> Result<Exit, CliError> {
     let (old_label, new_label, comparison) = match &args.live {
         Some(role_name) => {
             let [new] = args.files.as_slice() else {
@@ -105,9 +105,9 @@ pub fn run(
         render(out, &old_label, &new_label, &comparison, colour)?;
     }
     Ok(if comparison.is_empty() {
-        EXIT_OK
+        Exit::Ok
     } else {
-        EXIT_CHANGES
+        Exit::Changes
     })
 }
 
