@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use crate::arn::Arn;
 use crate::catalog::{self, ActivityIndex, Param, console};
 use crate::compare;
-use crate::context::{Partition, StackContext};
+use crate::context::{StackContext, Unowned, live_role_context};
 use crate::iam::inventory::RoleInventory;
 use crate::ownership::{Owner, is_reserved_tag_key};
 use crate::plan::{self, naming::INLINE_POLICY_NAME};
@@ -351,43 +351,33 @@ fn verify(discovery: &mut Discovery, inventory: &RoleInventory) {
     }
 }
 
-/// The stack the role would be planned in: the owner's, or one in the role's account.
+/// The stack the role would be planned in: the owner's, or one in the role's partition and
+/// account, in the declaration's first region (else the partition's default).
 fn planning_context(discovery: &Discovery) -> Option<StackContext> {
-    if let Origin::PersonaRole {
-        stack_id,
-        logical_id,
-    } = &discovery.origin
-    {
-        if let Ok(context) = StackContext::from_stack_id(stack_id, logical_id) {
-            return Some(context);
-        }
-    }
-    let arn = Arn::parse(&discovery.arn)?;
-    let partition: Partition = arn.partition.parse().ok()?;
-    let account = arn.account;
+    let owner = match &discovery.origin {
+        Origin::PersonaRole {
+            stack_id,
+            logical_id,
+        } => Some(Owner::new(stack_id.as_str(), logical_id.as_str())),
+        Origin::RoleManager => None,
+    };
     let region = discovery
         .properties
         .get("Regions")
         .and_then(|r| r.get(0))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .unwrap_or_else(|| default_region(partition).to_owned());
-    StackContext::new(
-        partition,
-        account,
-        &region,
-        "discovered",
-        &discovery.logical_id,
+        .and_then(Value::as_str);
+    live_role_context(
+        &discovery.arn,
+        owner.as_ref(),
+        Unowned {
+            partition: None,
+            account: None,
+            region,
+            stack_name: "discovered",
+            logical_id: &discovery.logical_id,
+        },
     )
     .ok()
-}
-
-fn default_region(partition: Partition) -> &'static str {
-    match partition {
-        Partition::Aws => "us-east-1",
-        Partition::AwsCn => "cn-north-1",
-        Partition::AwsUsGov => "us-gov-west-1",
-    }
 }
 
 impl Reading {
