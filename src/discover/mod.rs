@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value, json};
+use thiserror::Error;
 
 use crate::arn::Arn;
 use crate::catalog::{self, ActivityIndex, Param, console};
@@ -71,8 +72,19 @@ pub fn is_candidate_name(name: &str) -> bool {
         && name.len() > ROLE_NAME_PREFIX.len()
 }
 
+/// Why a role is none of ours to declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum NotDeclarable {
+    #[error("the name does not start with `SageMaker-`, as Role Manager's roles do")]
+    Name,
+    #[error(
+        "no Role Manager policy (SM_…, SageMakerS3…PolicyTemplate) is attached and it has no ownership tags of this project"
+    )]
+    NoRoleManagerPolicy,
+}
+
 /// Who made the role, or why it is none of ours to declare.
-pub fn classify(inventory: &RoleInventory) -> Result<Origin, String> {
+pub fn classify(inventory: &RoleInventory) -> Result<Origin, NotDeclarable> {
     let role = &inventory.role;
     if let Some(owner) = Owner::of(&role.tags) {
         return Ok(Origin::PersonaRole {
@@ -81,9 +93,7 @@ pub fn classify(inventory: &RoleInventory) -> Result<Origin, String> {
         });
     }
     if !is_candidate_name(&role.name) {
-        return Err(
-            "the name does not start with `SageMaker-`, as Role Manager's roles do".to_owned(),
-        );
+        return Err(NotDeclarable::Name);
     }
     let console_policies = inventory
         .attached
@@ -91,10 +101,7 @@ pub fn classify(inventory: &RoleInventory) -> Result<Origin, String> {
         .filter(|p| !p.is_aws_managed() && console::find(&p.name).is_some())
         .count();
     if console_policies == 0 {
-        return Err(
-            "no Role Manager policy (SM_…, SageMakerS3…PolicyTemplate) is attached and it has no ownership tags of this project"
-                .to_owned(),
-        );
+        return Err(NotDeclarable::NoRoleManagerPolicy);
     }
     Ok(Origin::RoleManager)
 }
@@ -124,7 +131,7 @@ pub fn infer(inventory: &RoleInventory) -> Result<Discovery, Skipped> {
         role_name: role.name.clone(),
         reason,
     };
-    let origin = classify(inventory).map_err(skipped)?;
+    let origin = classify(inventory).map_err(|reason| skipped(reason.to_string()))?;
     if !is_candidate_name(&role.name) {
         return Err(skipped(format!(
             "the name does not start with `{ROLE_NAME_PREFIX}`, so no RoleNameSuffix names it"
