@@ -28,6 +28,9 @@
 #[path = "../tests/support/cloudformation.rs"]
 mod cloudformation;
 #[allow(dead_code)]
+#[path = "../tests/support/http.rs"]
+mod http;
+#[allow(dead_code)]
 #[path = "../tests/support/moto.rs"]
 mod moto;
 #[allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]

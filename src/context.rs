@@ -7,6 +7,7 @@ use std::str::FromStr;
 use thiserror::Error;
 
 use crate::arn::{Arn, is_account_id};
+use crate::ownership::Owner;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Partition {
@@ -29,6 +30,15 @@ impl Partition {
         match self {
             Partition::AwsCn => "amazonaws.com.cn",
             Partition::Aws | Partition::AwsUsGov => "amazonaws.com",
+        }
+    }
+
+    /// The region a role of the partition is planned in when nothing names one.
+    pub fn default_region(self) -> &'static str {
+        match self {
+            Partition::Aws => "us-east-1",
+            Partition::AwsCn => "cn-north-1",
+            Partition::AwsUsGov => "us-gov-west-1",
         }
     }
 
@@ -80,6 +90,8 @@ pub enum ContextError {
         region: String,
         partition: Partition,
     },
+    #[error("`{0}` is not a role ARN (arn:PARTITION:iam::ACCOUNT:role/NAME)")]
+    RoleArn(String),
 }
 
 /// The stack a role belongs to.
@@ -151,6 +163,56 @@ impl StackContext {
             logical_id: logical_id.to_owned(),
         })
     }
+}
+
+/// What the caller decides of the stack a role that IAM holds is planned in when no owner names
+/// it; what it leaves open comes from the role's ARN.
+#[derive(Debug, Clone, Copy)]
+pub struct Unowned<'a> {
+    /// Replaces the partition the role's ARN names (`--partition`).
+    pub partition: Option<Partition>,
+    /// Replaces the account the role's ARN names (`--account`).
+    pub account: Option<&'a str>,
+    /// The region; without one, the partition's [`Partition::default_region`].
+    pub region: Option<&'a str>,
+    pub stack_name: &'a str,
+    pub logical_id: &'a str,
+}
+
+/// The stack a role as IAM holds it is planned in, so that what its resource would plan is
+/// what it is compared with: its owner's (the stack its ownership tags name, when that is a
+/// stack ARN), else one in the role's partition and account, as far as `unowned` leaves them
+/// open. The partition is never guessed from a region: an ARN naming an unknown partition is
+/// an error unless the partition is given.
+pub fn live_role_context(
+    role_arn: &str,
+    owner: Option<&Owner>,
+    unowned: Unowned<'_>,
+) -> Result<StackContext, ContextError> {
+    if let Some(owner) = owner {
+        if let Ok(context) = StackContext::from_stack_id(&owner.stack_id, &owner.logical_id) {
+            return Ok(context);
+        }
+    }
+    let arn = Arn::parse(role_arn);
+    let not_a_role = || ContextError::RoleArn(role_arn.to_owned());
+    let partition = match (unowned.partition, &arn) {
+        (Some(partition), _) => partition,
+        (None, Some(arn)) => arn.partition.parse()?,
+        (None, None) => return Err(not_a_role()),
+    };
+    let account = match (unowned.account, &arn) {
+        (Some(account), _) => account,
+        (None, Some(arn)) => arn.account,
+        (None, None) => return Err(not_a_role()),
+    };
+    StackContext::new(
+        partition,
+        account,
+        unowned.region.unwrap_or(partition.default_region()),
+        unowned.stack_name,
+        unowned.logical_id,
+    )
 }
 
 /// The account planned when none is known: no flag, no StackId, no ARN in the properties that
@@ -322,6 +384,173 @@ mod tests {
             None
         );
         assert!(is_account_id(PLACEHOLDER_ACCOUNT));
+    }
+
+    #[test]
+    fn a_live_role_is_planned_in_its_owners_stack_else_its_arns_partition_and_account() {
+        use ContextError as E;
+        use Partition::{Aws, AwsCn, AwsUsGov};
+        let owned = Owner::new(
+            "arn:aws-cn:cloudformation:cn-northwest-1:111122223333:stack/ml/0f2a",
+            "Scientist",
+        );
+        let malformed = Owner::new("not-a-stack", "Scientist");
+        let none = Unowned {
+            partition: None,
+            account: None,
+            region: None,
+            stack_name: "discovered",
+            logical_id: "Role",
+        };
+        let role = "arn:aws:iam::123456789012:role/SageMaker-a";
+        // Partition, account, region, stack name, logical id.
+        type Want = Result<
+            (
+                Partition,
+                &'static str,
+                &'static str,
+                &'static str,
+                &'static str,
+            ),
+            ContextError,
+        >;
+        let rows: [(&str, &str, Option<&Owner>, Unowned, Want); 11] = [
+            (
+                "the owner's stack, whatever is given",
+                role,
+                Some(&owned),
+                Unowned {
+                    partition: Some(Aws),
+                    account: Some("444455556666"),
+                    region: Some("us-east-1"),
+                    ..none
+                },
+                Ok((AwsCn, "111122223333", "cn-northwest-1", "ml", "Scientist")),
+            ),
+            (
+                "an owner naming no stack: the role's ARN",
+                role,
+                Some(&malformed),
+                none,
+                Ok((Aws, "123456789012", "us-east-1", "discovered", "Role")),
+            ),
+            (
+                "the ARN's partition and account, the partition's default region",
+                "arn:aws-cn:iam::123456789012:role/SageMaker-a",
+                None,
+                none,
+                Ok((AwsCn, "123456789012", "cn-north-1", "discovered", "Role")),
+            ),
+            (
+                "a region given",
+                "arn:aws-us-gov:iam::123456789012:role/SageMaker-a",
+                None,
+                Unowned {
+                    region: Some("us-gov-east-1"),
+                    ..none
+                },
+                Ok((
+                    AwsUsGov,
+                    "123456789012",
+                    "us-gov-east-1",
+                    "discovered",
+                    "Role",
+                )),
+            ),
+            (
+                "partition and account given replace the ARN's",
+                role,
+                None,
+                Unowned {
+                    partition: Some(AwsCn),
+                    account: Some("444455556666"),
+                    region: Some("cn-northwest-1"),
+                    ..none
+                },
+                Ok((
+                    AwsCn,
+                    "444455556666",
+                    "cn-northwest-1",
+                    "discovered",
+                    "Role",
+                )),
+            ),
+            (
+                "a region outside the ARN's partition",
+                "arn:aws-cn:iam::123456789012:role/SageMaker-a",
+                None,
+                Unowned {
+                    region: Some("us-east-1"),
+                    ..none
+                },
+                Err(E::RegionPartition {
+                    region: "us-east-1".to_owned(),
+                    partition: AwsCn,
+                }),
+            ),
+            (
+                "an unknown partition is not guessed from the region",
+                "arn:aws-iso:iam::123456789012:role/SageMaker-a",
+                None,
+                Unowned {
+                    region: Some("us-east-1"),
+                    ..none
+                },
+                Err(E::Partition("aws-iso".to_owned())),
+            ),
+            (
+                "an unknown partition, the partition given",
+                "arn:aws-iso:iam::123456789012:role/SageMaker-a",
+                None,
+                Unowned {
+                    partition: Some(Aws),
+                    ..none
+                },
+                Ok((Aws, "123456789012", "us-east-1", "discovered", "Role")),
+            ),
+            (
+                "no ARN and nothing given",
+                "SageMaker-a",
+                None,
+                none,
+                Err(E::RoleArn("SageMaker-a".to_owned())),
+            ),
+            (
+                "no ARN, the account missing",
+                "SageMaker-a",
+                None,
+                Unowned {
+                    partition: Some(Aws),
+                    ..none
+                },
+                Err(E::RoleArn("SageMaker-a".to_owned())),
+            ),
+            (
+                "no ARN, partition and account given",
+                "SageMaker-a",
+                None,
+                Unowned {
+                    partition: Some(Aws),
+                    account: Some("444455556666"),
+                    ..none
+                },
+                Ok((Aws, "444455556666", "us-east-1", "discovered", "Role")),
+            ),
+        ];
+        for (case, arn, owner, unowned, want) in rows {
+            let got = live_role_context(arn, owner, unowned)
+                .map(|c| (c.partition, c.account, c.region, c.stack_name, c.logical_id));
+            let want = want.map(|(partition, account, region, stack, logical)| {
+                (
+                    partition,
+                    account.to_owned(),
+                    region.to_owned(),
+                    stack.to_owned(),
+                    logical.to_owned(),
+                )
+            });
+            assert_eq!(got, want, "{case}");
+        }
     }
 
     #[test]

@@ -254,3 +254,61 @@ fn the_binary_exits_non_zero_with_errors_on_stderr() {
     let plan: Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert!(plan["InlinePolicies"][0]["Size"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn readme_exit_code_table_is_up_to_date() {
+    use persona_role::cli::{README_EXITS_BEGIN, README_EXITS_END, readme_exits};
+    common::assert_readme_section(
+        README_EXITS_BEGIN,
+        README_EXITS_END,
+        &readme_exits(),
+        "run `UPDATE_GOLDEN=1 cargo test --test cli`",
+    );
+}
+
+#[test]
+fn the_binary_exits_with_each_documented_code() {
+    use persona_role::cli::Exit;
+    use std::io::Write;
+    // The numbers are the promise (scripts and CI gate on them), so they are spelled out here.
+    assert_eq!(Exit::ALL.map(Exit::code), [0, 1, 1, 2]);
+    let invalid = r#"{"Persona": "DataScientst"}"#;
+    let (base, buckets) = (
+        "tests/diff-golden/base.yaml",
+        "tests/diff-golden/buckets.yaml",
+    );
+    let cases: [(&[&str], &str, Exit); 7] = [
+        (&["catalog"], "", Exit::Ok),
+        (&["plan", "-"], invalid, Exit::Invalid),
+        (&["plan", "/nonexistent.json"], "", Exit::CannotRun),
+        // clap refuses unknown arguments before any command runs, with the same code.
+        (&["plan", "--no-such-flag"], "", Exit::CannotRun),
+        (&["diff", base, base], "", Exit::Ok),
+        (&["diff", base, buckets], "", Exit::Changes),
+        // For diff, invalid properties are a failure to compare, never "changes".
+        (&["diff", base, "-"], invalid, Exit::CannotRun),
+    ];
+    for (args, stdin, exit) in cases {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_persona-role"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(i32::from(exit.code())),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}

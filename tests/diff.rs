@@ -24,9 +24,9 @@ fn cli(args: &[&str]) -> Output {
     let cli =
         Cli::try_parse_from(std::iter::once("persona-role").chain(args.iter().copied())).unwrap();
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = run(cli, &mut std::io::empty(), &mut out, &mut err);
+    let exit = run(cli, &mut std::io::empty(), &mut out, &mut err);
     Output {
-        code,
+        code: i32::from(exit.code()),
         stdout: String::from_utf8(out).unwrap(),
         stderr: String::from_utf8(err).unwrap(),
     }

@@ -271,3 +271,34 @@ fn the_binary_without_a_boundary_to_give_refuses_to_make_roles_and_still_deletes
     let deleted = answer(&delete);
     assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
 }
+
+/// The request reader every stand-in here serves with (support/http.rs).
+#[test]
+fn requests_are_read_one_after_another_with_their_bodies() {
+    let wire = "PUT /answer?sig=x HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-length: 5\r\nX-Empty:\r\n\r\nhello\
+                GET /next HTTP/1.1\r\nConnection: keep-alive\r\n\r\n";
+    let mut reader = std::io::BufReader::new(wire.as_bytes());
+    let put = support::http::read_request(&mut reader).unwrap();
+    assert_eq!(
+        (
+            put.method.as_str(),
+            put.target.as_str(),
+            put.version.as_str()
+        ),
+        ("PUT", "/answer?sig=x", "HTTP/1.1")
+    );
+    assert_eq!(put.header("Content-Length"), Some("5"));
+    assert_eq!(put.header("x-empty"), Some(""));
+    assert_eq!(put.body, b"hello");
+    let get = support::http::read_request(&mut reader).unwrap();
+    assert_eq!((get.method.as_str(), get.body.len()), ("GET", 0));
+    assert_eq!(get.header("connection"), Some("keep-alive"));
+    assert!(
+        support::http::read_request(&mut reader).is_none(),
+        "the connection is closed"
+    );
+    let truncated = "PUT / HTTP/1.1\r\nContent-Length: 9\r\n\r\nshort";
+    assert!(
+        support::http::read_request(&mut std::io::BufReader::new(truncated.as_bytes())).is_none()
+    );
+}

@@ -40,14 +40,20 @@ fn reason(answer: &Value) -> &str {
     answer["Reason"].as_str().unwrap_or_default()
 }
 
+/// Sends `event` through `handler`; asserts it answered SUCCESS and returns the answer.
+async fn succeeds(handler: &TestHandler, event: &Value, recorder: &Recorder) -> Value {
+    let answer = invoke(handler, event, recorder).await;
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    answer
+}
+
 /// A Compute role created by its stack, which now rests in CREATE_COMPLETE: its Create event and
 /// the role's name.
 async fn victim(tag: &str, recorder: &Recorder) -> (String, Value, String) {
     let stack = new_stack(&format!("victim-{tag}"), "CREATE_IN_PROGRESS");
     let create = on(&stack, sample_event("compute", "create", tag, recorder));
     shows(&stack, "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", None);
-    let answer = invoke(&strict_handler(None), &create, recorder).await;
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    let answer = succeeds(&strict_handler(None), &create, recorder).await;
     let role = answer["PhysicalResourceId"].as_str().unwrap().to_owned();
     shows(&stack, "CREATE_COMPLETE", "CREATE_COMPLETE", Some(&role));
     (stack, create, role)
@@ -68,17 +74,25 @@ async fn refused(event: &Value, field: &str, recorder: &Recorder) -> String {
 
 // ------------------------------------------------------------------------------ attacks
 
+/// An Update CloudFormation is not sending: the victim's resource rests in each state an
+/// Update may find it in, and the forged event asks for more than the victim declared.
 #[tokio::test]
-async fn a_forged_update_of_another_stacks_resource_changes_nothing() {
+async fn a_forged_update_of_a_resource_cloudformation_is_not_updating_changes_nothing() {
     let recorder = Recorder::start();
-    let (_, create, role) = victim("forgedupdate", &recorder).await;
-    let mut properties = create["ResourceProperties"].clone();
-    properties["MaxSessionDuration"] = json!("43200");
-    properties["S3Buckets"] = json!(["attacker-exfiltration"]);
-    let forged = update_after(&create, &role, properties, "forgedupdate", &recorder);
-    let reason = refused(&forged, "RequestType", &recorder).await;
-    assert!(reason.contains("CREATE_COMPLETE"), "{reason}");
-    assert_role_converged(&role, &create).await;
+    for (tag, resting) in [
+        ("forgedupdate", "CREATE_COMPLETE"),
+        ("notupdating", "UPDATE_COMPLETE"),
+    ] {
+        let (stack, create, role) = victim(tag, &recorder).await;
+        shows(&stack, resting, resting, Some(&role));
+        let mut properties = create["ResourceProperties"].clone();
+        properties["MaxSessionDuration"] = json!("43200");
+        properties["S3Buckets"] = json!(["attacker-exfiltration"]);
+        let forged = update_after(&create, &role, properties, tag, &recorder);
+        let reason = refused(&forged, "RequestType", &recorder).await;
+        assert!(reason.contains(resting), "{tag}: {reason}");
+        assert_role_converged(&role, &create).await;
+    }
 }
 
 #[tokio::test]
@@ -91,33 +105,54 @@ async fn a_forged_delete_of_another_stacks_role_deletes_nothing() {
     assert_role_converged(&role, &create).await;
 }
 
+/// A Create for a custom resource CloudFormation does not hold: in a stack that does not exist,
+/// of a logical id that is a native resource, of a logical id the stack does not have.
 #[tokio::test]
-async fn a_forged_create_for_a_stack_that_does_not_exist_creates_nothing() {
+async fn a_forged_create_of_a_resource_cloudformation_does_not_hold_creates_nothing() {
     let recorder = Recorder::start();
     let nowhere = format!(
         "arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/nowhere/{}",
         request_id("id")
     );
-    let forged = on(
-        &nowhere,
-        sample_event("compute", "create", "nowhere", &recorder),
+    let native = new_stack("native", "UPDATE_IN_PROGRESS");
+    stand_in().put_resource(
+        &native,
+        LOGICAL_ID,
+        Resource {
+            resource_type: "AWS::IAM::Role".to_owned(),
+            ..Resource::custom("CREATE_IN_PROGRESS", None)
+        },
     );
-    let reason = refused(&forged, "StackId", &recorder).await;
-    assert!(reason.contains("does not exist"), "{reason}");
-    assert!(!role_exists(&plan_of(&forged).role.role_name).await);
-}
-
-#[tokio::test]
-async fn an_update_of_a_resource_cloudformation_is_not_updating_is_refused() {
-    let recorder = Recorder::start();
-    let (stack, create, role) = victim("notupdating", &recorder).await;
-    shows(&stack, "UPDATE_COMPLETE", "UPDATE_COMPLETE", Some(&role));
-    let mut properties = create["ResourceProperties"].clone();
-    properties["MaxSessionDuration"] = json!("43200");
-    let forged = update_after(&create, &role, properties, "notupdating", &recorder);
-    let reason = refused(&forged, "RequestType", &recorder).await;
-    assert!(reason.contains("UPDATE_COMPLETE"), "{reason}");
-    assert_role_converged(&role, &create).await;
+    let (victims_stack, victims_create, victims_role) = victim("nological", &recorder).await;
+    // The stack, the event's tag and logical id, the field refused and what its reason names.
+    let rows = [
+        (&nowhere, "nowhere", LOGICAL_ID, "StackId", "does not exist"),
+        (
+            &native,
+            "native",
+            LOGICAL_ID,
+            "LogicalResourceId",
+            "AWS::IAM::Role",
+        ),
+        (
+            &victims_stack,
+            "nologicaltoo",
+            "Invented",
+            "LogicalResourceId",
+            "Invented",
+        ),
+    ];
+    for (stack, tag, logical_id, field, named) in rows {
+        let mut forged = on(stack, sample_event("compute", "create", tag, &recorder));
+        forged["LogicalResourceId"] = json!(logical_id);
+        let reason = refused(&forged, field, &recorder).await;
+        assert!(reason.contains(named), "{tag}: {reason}");
+        assert!(
+            !role_exists(&plan_of(&forged).role.role_name).await,
+            "{tag}"
+        );
+    }
+    assert_role_converged(&victims_role, &victims_create).await;
 }
 
 #[tokio::test]
@@ -147,42 +182,6 @@ async fn an_update_naming_another_physical_id_is_refused() {
     assert!(role_exists(&other_role).await);
 }
 
-#[tokio::test]
-async fn an_event_for_a_resource_that_is_no_custom_resource_is_refused() {
-    let recorder = Recorder::start();
-    let stack = new_stack("native", "UPDATE_IN_PROGRESS");
-    stand_in().put_resource(
-        &stack,
-        LOGICAL_ID,
-        Resource {
-            resource_type: "AWS::IAM::Role".to_owned(),
-            ..Resource::custom("CREATE_IN_PROGRESS", None)
-        },
-    );
-    let forged = on(
-        &stack,
-        sample_event("compute", "create", "native", &recorder),
-    );
-    let reason = refused(&forged, "LogicalResourceId", &recorder).await;
-    assert!(reason.contains("AWS::IAM::Role"), "{reason}");
-    assert!(!role_exists(&plan_of(&forged).role.role_name).await);
-}
-
-#[tokio::test]
-async fn a_logical_id_the_stack_does_not_have_is_refused() {
-    let recorder = Recorder::start();
-    let (stack, create, _) = victim("nological", &recorder).await;
-    let mut forged = on(
-        &stack,
-        sample_event("compute", "create", "nologicaltoo", &recorder),
-    );
-    forged["LogicalResourceId"] = json!("Invented");
-    let reason = refused(&forged, "LogicalResourceId", &recorder).await;
-    assert!(reason.contains("Invented"), "{reason}");
-    assert!(!role_exists(&plan_of(&forged).role.role_name).await);
-    assert_role_converged(&plan_of(&create).role.role_name, &create).await;
-}
-
 // ------------------------------------------------------------------ CloudFormation itself
 
 #[tokio::test]
@@ -195,8 +194,7 @@ async fn cloudformation_throttling_is_retried_and_the_event_carried_out() {
         &stack,
         sample_event("compute", "create", "throttled", &recorder),
     );
-    let answer = invoke(&strict_handler(None), &create, &recorder).await;
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    succeeds(&strict_handler(None), &create, &recorder).await;
     let reads = stand_in().calls_for(&stack);
     assert_eq!(reads.len(), 4, "three throttled reads and one answered");
     assert!(reads.iter().all(|c| c.action == "DescribeStackResource"));
@@ -249,8 +247,7 @@ async fn a_state_cloudformation_shows_late_is_read_again() {
     let mut properties = create["ResourceProperties"].clone();
     properties["MaxSessionDuration"] = json!("7200");
     let update = update_after(&create, &role, properties, "late", &recorder);
-    let answer = invoke(&strict_handler(None), &update, &recorder).await;
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    succeeds(&strict_handler(None), &update, &recorder).await;
     assert_converged(&update).await;
 }
 
@@ -273,15 +270,13 @@ async fn a_stacks_create_updates_replacement_cleanup_and_deletion_are_carried_ou
     let mut properties = create["ResourceProperties"].clone();
     properties["MaxSessionDuration"] = json!("7200");
     let update = update_after(&create, &role, properties.clone(), "life", &recorder);
-    let answer = invoke(&handler, &update, &recorder).await;
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    succeeds(&handler, &update, &recorder).await;
     assert_converged(&update).await;
 
     // Replacement: a new name, then the old role's Delete in the cleanup.
     properties["RoleNameSuffix"] = json!("compute-life-renamed");
     let replace = update_after(&update, &role, properties, "life", &recorder);
-    let answer = invoke(&handler, &replace, &recorder).await;
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    let answer = succeeds(&handler, &replace, &recorder).await;
     let new_role = answer["PhysicalResourceId"].as_str().unwrap().to_owned();
     assert_ne!(new_role, role);
     shows(
@@ -291,8 +286,7 @@ async fn a_stacks_create_updates_replacement_cleanup_and_deletion_are_carried_ou
         Some(&new_role),
     );
     let cleanup = delete_after(&update, &role, "life", &recorder);
-    let answer = invoke(&handler, &cleanup, &recorder).await;
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    succeeds(&handler, &cleanup, &recorder).await;
     assert_gone(&role).await;
     assert_converged(&replace).await;
 
@@ -315,56 +309,48 @@ async fn a_stacks_create_updates_replacement_cleanup_and_deletion_are_carried_ou
         Some(&new_role),
     );
     let delete = delete_after(&replace, &new_role, "life", &recorder);
-    let answer = invoke(&handler, &delete, &recorder).await;
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    succeeds(&handler, &delete, &recorder).await;
     assert_gone(&new_role).await;
 }
 
+/// A Create's rollback: after the Create failed (it undid itself and answered a placeholder id,
+/// which the resource shows), or while the Create still ran (another resource failed before
+/// CloudFormation took the answer: the resource shows no id, and the Delete carries one
+/// CloudFormation made up).
 #[tokio::test]
-async fn the_rollback_of_a_failed_create_deletes_what_it_names() {
+async fn the_rollback_delete_of_a_create_deletes_the_role_it_planned() {
     let recorder = Recorder::start();
-    let stack = new_stack("failedcreate", "CREATE_IN_PROGRESS");
-    shows(&stack, "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", None);
-    let create = on(
-        &stack,
-        sample_event("compute", "create", "failedcreate", &recorder),
-    );
-    // The second IAM write fails: the Create undoes itself and answers a placeholder id.
-    let failing = strict_handler(Some(&CallLog::failing_at(2)));
-    let answer = invoke(&failing, &create, &recorder).await;
-    assert_eq!(answer["Status"], "FAILED", "{answer}");
-    let id = answer["PhysicalResourceId"].as_str().unwrap().to_owned();
-
-    shows(
-        &stack,
-        "ROLLBACK_IN_PROGRESS",
-        "DELETE_IN_PROGRESS",
-        Some(&id),
-    );
-    let rollback = delete_after(&create, &id, "failedcreate", &recorder);
-    let answer = invoke(&strict_handler(None), &rollback, &recorder).await;
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
-    assert_gone(&plan_of(&create).role.role_name).await;
-}
-
-#[tokio::test]
-async fn the_rollback_delete_of_a_create_still_running_carries_an_id_cloudformation_made_up() {
-    let recorder = Recorder::start();
-    let stack = new_stack("madeup", "CREATE_IN_PROGRESS");
-    shows(&stack, "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", None);
-    let create = on(
-        &stack,
-        sample_event("compute", "create", "madeup", &recorder),
-    );
-    let answer = invoke(&strict_handler(None), &create, &recorder).await;
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
-    // Another resource failed before CloudFormation took the answer: the stack rolls back, and
-    // the resource, which shows no id, gets a Delete with one CloudFormation made up.
-    shows(&stack, "ROLLBACK_IN_PROGRESS", "CREATE_IN_PROGRESS", None);
-    let rollback = delete_after(&create, "madeup-Compute-1A2B3C4D5E6F", "madeup", &recorder);
-    let answer = invoke(&strict_handler(None), &rollback, &recorder).await;
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
-    assert_gone(&plan_of(&create).role.role_name).await;
+    // The tag, the IAM write the Create fails at, the resource's state during the rollback, and
+    // the id CloudFormation made up.
+    let rows: [(&str, Option<usize>, &str, Option<&str>); 2] = [
+        ("failedcreate", Some(2), "DELETE_IN_PROGRESS", None),
+        (
+            "madeup",
+            None,
+            "CREATE_IN_PROGRESS",
+            Some("madeup-Compute-1A2B3C4D5E6F"),
+        ),
+    ];
+    for (tag, failing_at, resource_status, made_up) in rows {
+        let stack = new_stack(tag, "CREATE_IN_PROGRESS");
+        shows(&stack, "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", None);
+        let create = on(&stack, sample_event("compute", "create", tag, &recorder));
+        let calls = failing_at.map(CallLog::failing_at);
+        let answer = invoke(&strict_handler(calls.as_ref()), &create, &recorder).await;
+        let status = if failing_at.is_some() {
+            "FAILED"
+        } else {
+            "SUCCESS"
+        };
+        assert_eq!(answer["Status"], status, "{tag}: {answer}");
+        let answered = answer["PhysicalResourceId"].as_str().unwrap().to_owned();
+        let id = made_up.unwrap_or(&answered);
+        let shown = made_up.is_none().then_some(id);
+        shows(&stack, "ROLLBACK_IN_PROGRESS", resource_status, shown);
+        let rollback = delete_after(&create, id, tag, &recorder);
+        succeeds(&strict_handler(None), &rollback, &recorder).await;
+        assert_gone(&plan_of(&create).role.role_name).await;
+    }
 }
 
 #[tokio::test]
@@ -399,7 +385,6 @@ async fn the_rollback_of_a_failed_update_restores_the_old_declaration() {
         "failedupdate",
         &recorder,
     );
-    let answer = invoke(&strict_handler(None), &rollback, &recorder).await;
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    succeeds(&strict_handler(None), &rollback, &recorder).await;
     assert_role_converged(&role, &create).await;
 }

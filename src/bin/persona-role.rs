@@ -13,12 +13,12 @@ fn main() -> std::process::ExitCode {
         colour: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
         progress: std::io::stderr().is_terminal(),
     };
-    let code = run_with(
+    run_with(
         cli,
         &mut std::io::stdin(),
         &mut std::io::stdout(),
         &mut std::io::stderr(),
         terminal,
-    );
-    std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
+    )
+    .into()
 }

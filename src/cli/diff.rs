@@ -8,13 +8,12 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::input::{Declaration, Document, StackArgs, declare, read_document, stack_context};
-use super::{CliError, EXIT_CHANGES, EXIT_OK, Terminal, runtime, write_json};
-use crate::arn::Arn;
+use super::{CliError, Exit, Terminal, runtime, write_json};
 use crate::compare::{
     Comparison, PolicyChange, PolicyChangeKind, PolicyKind, Quota, Sets, StatementChange,
     StatementChangeKind, compare,
 };
-use crate::context::{AccountSource, Partition, StackContext};
+use crate::context::{AccountSource, Partition, StackContext, Unowned, live_role_context};
 use crate::iam::inventory;
 use crate::ownership::Owner;
 use crate::plan::{self, Plan};
@@ -63,7 +62,7 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
     terminal: Terminal,
-) -> Result<i32, CliError> {
+) -> Result<Exit, CliError> {
     let (old_label, new_label, comparison) = match &args.live {
         Some(role_name) => {
             let [new] = args.files.as_slice() else {
@@ -105,9 +104,9 @@ pub fn run(
         render(out, &old_label, &new_label, &comparison, colour)?;
     }
     Ok(if comparison.is_empty() {
-        EXIT_OK
+        Exit::Ok
     } else {
-        EXIT_CHANGES
+        Exit::Changes
     })
 }
 
@@ -187,30 +186,19 @@ fn live(
 }
 
 /// The stack a properties file is planned in against a live role: the owner's (ownership
-/// tags), else the flags with the role's partition and account (unless given).
+/// tags), else the flags' stack in the role's partition and account (unless the flags give them).
 fn role_context(role: &crate::iam::RoleState, stack: &StackArgs) -> Result<StackContext, CliError> {
-    if let Some(owner) = Owner::of(&role.tags) {
-        if let Ok(context) = StackContext::from_stack_id(&owner.stack_id, &owner.logical_id) {
-            return Ok(context);
-        }
-    }
-    let arn = Arn::parse(&role.arn);
-    let partition = match (&stack.partition, arn.map(|arn| arn.partition)) {
-        (Some(p), _) => p.parse()?,
-        (None, Some(p)) => p.parse().unwrap_or(Partition::of_region(&stack.region)),
-        (None, None) => Partition::of_region(&stack.region),
-    };
-    let account = stack
-        .account
-        .clone()
-        .or_else(|| arn.map(|arn| arn.account.to_owned()))
-        .unwrap_or_default();
-    Ok(StackContext::new(
-        partition,
-        &account,
-        &stack.region,
-        &stack.stack_name,
-        &stack.logical_id,
+    let partition: Option<Partition> = stack.partition.as_deref().map(str::parse).transpose()?;
+    Ok(live_role_context(
+        &role.arn,
+        Owner::of(&role.tags).as_ref(),
+        Unowned {
+            partition,
+            account: stack.account.as_deref(),
+            region: Some(&stack.region),
+            stack_name: &stack.stack_name,
+            logical_id: &stack.logical_id,
+        },
     )?)
 }
 

@@ -1,12 +1,7 @@
 //! The `persona-role` command line: plan, validate and export a role offline, compare two
 //! declarations (or a declaration and the role in IAM), discover roles to migrate, and list the
 //! catalog, and tighten a declaration by what CloudTrail says its role did. Commands write to
-//! injected writers so tests run them in process.
-//!
-//! Exit codes: 0 success; 1 invalid properties or schema violations (`diff`: the declarations
-//! differ; `usage`: changes proposed); 2 the command could not run (unreadable input, IAM
-//! unreachable or refusing; `diff` and `usage`: any error, invalid properties included, so that
-//! 1 always means "changes").
+//! injected writers so tests run them in process. What each exit code means is [`Exit`].
 
 mod catalog;
 pub mod diff;
@@ -28,14 +23,72 @@ pub use input::SAMPLE_EVENT;
 pub use input::{Input, StackArgs, parse_document};
 pub use offline::{PUBLISHED_SCHEMA, schema_violations};
 
-/// Exit code of a command that succeeded (`diff`: no change).
-pub const EXIT_OK: i32 = 0;
-/// Exit code for invalid properties or schema violations (`diff`: changes found).
-pub const EXIT_INVALID: i32 = 1;
-/// Exit code of `diff` when the declarations differ.
-pub const EXIT_CHANGES: i32 = 1;
-/// Exit code of a command that could not run.
-pub const EXIT_CANNOT_RUN: i32 = 2;
+/// How a command ends: the process exit code and what it means, declared here once. The README's
+/// exit-code table is generated from [`Exit::ALL`] (a test fails while it is stale).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The command succeeded; `diff`: no change; `usage`: nothing to propose.
+    Ok,
+    /// Invalid properties or schema violations.
+    Invalid,
+    /// `diff`: the declarations differ; `usage`: changes proposed.
+    Changes,
+    /// The command could not run.
+    CannotRun,
+}
+
+impl Exit {
+    /// Every exit, in the order the README lists them.
+    pub const ALL: [Exit; 4] = [Exit::Ok, Exit::Invalid, Exit::Changes, Exit::CannotRun];
+
+    /// The process exit code. `Invalid` and `Changes` share 1: no command can end with both,
+    /// since `diff` and `usage` report invalid properties as [`Exit::CannotRun`].
+    pub const fn code(self) -> u8 {
+        match self {
+            Exit::Ok => 0,
+            Exit::Invalid | Exit::Changes => 1,
+            Exit::CannotRun => 2,
+        }
+    }
+
+    /// What the code tells the caller, as the README's table says it.
+    pub const fn meaning(self) -> &'static str {
+        match self {
+            Exit::Ok => "success; `diff`: no change; `usage`: nothing to propose",
+            Exit::Invalid => {
+                "invalid properties (all of them listed on stderr) or schema violations"
+            }
+            Exit::Changes => {
+                "`diff`: the declarations differ (like `git diff --exit-code`, so it can gate a pull request); `usage`: changes proposed"
+            }
+            Exit::CannotRun => {
+                "the command could not run: unknown arguments, unreadable input, IAM unreachable or refusing; for `diff` and `usage` every error, invalid properties included, so that 1 always means changes"
+            }
+        }
+    }
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        std::process::ExitCode::from(exit.code())
+    }
+}
+
+/// The first line of the README's exit-code table.
+pub const README_EXITS_BEGIN: &str = "<!-- exit codes: generated from `cli::Exit` in src/cli/mod.rs; `UPDATE_GOLDEN=1 cargo test --test cli` rewrites it -->";
+/// The last line of the README's exit-code table.
+pub const README_EXITS_END: &str = "<!-- end of exit codes -->";
+
+/// The README's exit-code table, markers included.
+pub fn readme_exits() -> String {
+    let mut table = format!("{README_EXITS_BEGIN}\n\n| code | meaning |\n|---|---|\n");
+    for exit in Exit::ALL {
+        table.push_str(&format!("| {} | {} |\n", exit.code(), exit.meaning()));
+    }
+    table.push('\n');
+    table.push_str(README_EXITS_END);
+    table
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -148,42 +201,51 @@ pub enum CliError {
 }
 
 impl CliError {
-    fn exit_code(&self) -> i32 {
+    /// How a command ends on this error, unless it reports changes by its exit code
+    /// ([`Command::reports_changes`]).
+    fn exit(&self) -> Exit {
         match self {
-            CliError::Plan(_) | CliError::Schema(_) => EXIT_INVALID,
-            _ => EXIT_CANNOT_RUN,
+            CliError::Plan(_) | CliError::Schema(_) => Exit::Invalid,
+            _ => Exit::CannotRun,
         }
     }
 }
 
-/// Runs a parsed command without colour; returns the process exit code.
+impl Command {
+    /// Whether the command's exit code says "changes" ([`Exit::Changes`]), so that every
+    /// failure, invalid properties included, must be [`Exit::CannotRun`].
+    fn reports_changes(&self) -> bool {
+        matches!(self, Command::Diff(_) | Command::Usage(_))
+    }
+}
+
+/// Runs a parsed command without colour.
 pub fn run(
     cli: Cli,
     stdin: &mut dyn std::io::Read,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> i32 {
+) -> Exit {
     run_with(cli, stdin, out, err, Terminal::default())
 }
 
-/// Runs a parsed command writing for `terminal`; returns the process exit code.
+/// Runs a parsed command writing for `terminal`.
 pub fn run_with(
     cli: Cli,
     stdin: &mut dyn std::io::Read,
     out: &mut dyn Write,
     err: &mut dyn Write,
     terminal: Terminal,
-) -> i32 {
-    let is_diff = matches!(cli.command, Command::Diff(_) | Command::Usage(_));
+) -> Exit {
+    let reports_changes = cli.command.reports_changes();
     match execute(cli, stdin, out, err, terminal) {
-        Ok(code) => code,
+        Ok(exit) => exit,
         Err(error) => {
             report(&error, err);
-            if is_diff {
-                // 1 means "changes" for diff and usage; every failure to compare is 2.
-                EXIT_CANNOT_RUN
+            if reports_changes {
+                Exit::CannotRun
             } else {
-                error.exit_code()
+                error.exit()
             }
         }
     }
@@ -223,26 +285,26 @@ fn execute(
     out: &mut dyn Write,
     err: &mut dyn Write,
     terminal: Terminal,
-) -> Result<i32, CliError> {
+) -> Result<Exit, CliError> {
     match cli.command {
-        Command::Plan { input } => offline::plan(input, stdin, out, err).map(|()| EXIT_OK),
+        Command::Plan { input } => offline::plan(input, stdin, out, err).map(|()| Exit::Ok),
         Command::Export {
             input,
             format: ExportFormat::Cloudformation,
             output,
             role_logical_id,
-        } => offline::export(input, output, &role_logical_id, stdin, out).map(|()| EXIT_OK),
-        Command::Validate { input } => offline::validate(input, stdin, out).map(|()| EXIT_OK),
+        } => offline::export(input, output, &role_logical_id, stdin, out).map(|()| Exit::Ok),
+        Command::Validate { input } => offline::validate(input, stdin, out).map(|()| Exit::Ok),
         Command::Diff(args) => diff::run(args, stdin, out, err, terminal),
-        Command::Discover(args) => discover::run(args, out, err).map(|()| EXIT_OK),
+        Command::Discover(args) => discover::run(args, out, err).map(|()| Exit::Ok),
         Command::Usage(args) => usage::run(args, stdin, out, err, terminal),
         Command::Schema => {
             out.write_all(crate::schema::properties_schema_text().as_bytes())?;
-            Ok(EXIT_OK)
+            Ok(Exit::Ok)
         }
         Command::Reference => {
             out.write_all(crate::reference::markdown().as_bytes())?;
-            Ok(EXIT_OK)
+            Ok(Exit::Ok)
         }
         Command::Catalog { json } => {
             if json {
@@ -250,7 +312,7 @@ fn execute(
             } else {
                 catalog::write_table(out)?;
             }
-            Ok(EXIT_OK)
+            Ok(Exit::Ok)
         }
     }
 }

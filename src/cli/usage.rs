@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::diff::render as render_diff;
 use super::input::{StackArgs, declare, read_document};
-use super::{CliError, EXIT_CANNOT_RUN, EXIT_CHANGES, EXIT_OK, Terminal, write_json};
+use super::{CliError, Exit, Terminal, write_json};
 use crate::compare::{Comparison, compare};
 use crate::plan;
 use crate::time;
@@ -91,7 +91,7 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
     terminal: Terminal,
-) -> Result<i32, CliError> {
+) -> Result<Exit, CliError> {
     let since = bound("--since", args.since.as_deref())?;
     let until = bound("--until", args.until.as_deref())?;
     let document = read_document(Some(&args.declaration), stdin)?;
@@ -241,11 +241,11 @@ pub fn run(
         }
     }
     if report.records == 0 && !report.problems.is_empty() {
-        return Ok(EXIT_CANNOT_RUN);
+        return Ok(Exit::CannotRun);
     }
     Ok(if changes.is_empty() {
-        EXIT_OK
+        Exit::Ok
     } else {
-        EXIT_CHANGES
+        Exit::Changes
     })
 }

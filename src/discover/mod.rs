@@ -14,11 +14,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value, json};
+use thiserror::Error;
 
 use crate::arn::Arn;
 use crate::catalog::{self, ActivityIndex, Param, console};
 use crate::compare;
-use crate::context::{Partition, StackContext};
+use crate::context::{StackContext, Unowned, live_role_context};
 use crate::iam::inventory::RoleInventory;
 use crate::ownership::{Owner, is_reserved_tag_key};
 use crate::plan::{self, naming::INLINE_POLICY_NAME};
@@ -71,8 +72,19 @@ pub fn is_candidate_name(name: &str) -> bool {
         && name.len() > ROLE_NAME_PREFIX.len()
 }
 
+/// Why a role is none of ours to declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum NotDeclarable {
+    #[error("the name does not start with `SageMaker-`, as Role Manager's roles do")]
+    Name,
+    #[error(
+        "no Role Manager policy (SM_…, SageMakerS3…PolicyTemplate) is attached and it has no ownership tags of this project"
+    )]
+    NoRoleManagerPolicy,
+}
+
 /// Who made the role, or why it is none of ours to declare.
-pub fn classify(inventory: &RoleInventory) -> Result<Origin, String> {
+pub fn classify(inventory: &RoleInventory) -> Result<Origin, NotDeclarable> {
     let role = &inventory.role;
     if let Some(owner) = Owner::of(&role.tags) {
         return Ok(Origin::PersonaRole {
@@ -81,9 +93,7 @@ pub fn classify(inventory: &RoleInventory) -> Result<Origin, String> {
         });
     }
     if !is_candidate_name(&role.name) {
-        return Err(
-            "the name does not start with `SageMaker-`, as Role Manager's roles do".to_owned(),
-        );
+        return Err(NotDeclarable::Name);
     }
     let console_policies = inventory
         .attached
@@ -91,10 +101,7 @@ pub fn classify(inventory: &RoleInventory) -> Result<Origin, String> {
         .filter(|p| !p.is_aws_managed() && console::find(&p.name).is_some())
         .count();
     if console_policies == 0 {
-        return Err(
-            "no Role Manager policy (SM_…, SageMakerS3…PolicyTemplate) is attached and it has no ownership tags of this project"
-                .to_owned(),
-        );
+        return Err(NotDeclarable::NoRoleManagerPolicy);
     }
     Ok(Origin::RoleManager)
 }
@@ -124,7 +131,7 @@ pub fn infer(inventory: &RoleInventory) -> Result<Discovery, Skipped> {
         role_name: role.name.clone(),
         reason,
     };
-    let origin = classify(inventory).map_err(skipped)?;
+    let origin = classify(inventory).map_err(|reason| skipped(reason.to_string()))?;
     if !is_candidate_name(&role.name) {
         return Err(skipped(format!(
             "the name does not start with `{ROLE_NAME_PREFIX}`, so no RoleNameSuffix names it"
@@ -351,43 +358,33 @@ fn verify(discovery: &mut Discovery, inventory: &RoleInventory) {
     }
 }
 
-/// The stack the role would be planned in: the owner's, or one in the role's account.
+/// The stack the role would be planned in: the owner's, or one in the role's partition and
+/// account, in the declaration's first region (else the partition's default).
 fn planning_context(discovery: &Discovery) -> Option<StackContext> {
-    if let Origin::PersonaRole {
-        stack_id,
-        logical_id,
-    } = &discovery.origin
-    {
-        if let Ok(context) = StackContext::from_stack_id(stack_id, logical_id) {
-            return Some(context);
-        }
-    }
-    let arn = Arn::parse(&discovery.arn)?;
-    let partition: Partition = arn.partition.parse().ok()?;
-    let account = arn.account;
+    let owner = match &discovery.origin {
+        Origin::PersonaRole {
+            stack_id,
+            logical_id,
+        } => Some(Owner::new(stack_id.as_str(), logical_id.as_str())),
+        Origin::RoleManager => None,
+    };
     let region = discovery
         .properties
         .get("Regions")
         .and_then(|r| r.get(0))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .unwrap_or_else(|| default_region(partition).to_owned());
-    StackContext::new(
-        partition,
-        account,
-        &region,
-        "discovered",
-        &discovery.logical_id,
+        .and_then(Value::as_str);
+    live_role_context(
+        &discovery.arn,
+        owner.as_ref(),
+        Unowned {
+            partition: None,
+            account: None,
+            region,
+            stack_name: "discovered",
+            logical_id: &discovery.logical_id,
+        },
     )
     .ok()
-}
-
-fn default_region(partition: Partition) -> &'static str {
-    match partition {
-        Partition::Aws => "us-east-1",
-        Partition::AwsCn => "cn-north-1",
-        Partition::AwsUsGov => "us-gov-west-1",
-    }
 }
 
 impl Reading {

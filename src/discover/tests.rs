@@ -382,12 +382,17 @@ fn roles_that_are_neither_console_nor_own_are_skipped_with_the_reason() {
         )],
         console_trust("us-east-1"),
     );
+    assert_eq!(
+        classify(&inventory),
+        Err(NotDeclarable::NoRoleManagerPolicy)
+    );
     let skipped = infer(&inventory).unwrap_err();
     assert!(
         skipped.reason.contains("no Role Manager policy"),
         "{skipped:?}"
     );
     inventory.role.name = "MyRole".to_owned();
+    assert_eq!(classify(&inventory), Err(NotDeclarable::Name));
     let skipped = infer(&inventory).unwrap_err();
     assert!(
         skipped.reason.contains("does not start with"),

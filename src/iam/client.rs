@@ -708,9 +708,9 @@ fn gone_is_done(result: Result<impl Sized, IamError>) -> Result<(), IamError> {
 }
 
 fn document(target: &str, raw: &str) -> Result<Value, IamError> {
-    decode_document(raw).map_err(|message| IamError::Document {
+    decode_document(raw).map_err(|error| IamError::Document {
         target: target.to_owned(),
-        message,
+        message: error.to_string(),
     })
 }
 

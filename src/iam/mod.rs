@@ -336,16 +336,23 @@ pub trait Iam: Send + Sync {
     ) -> impl Future<Output = Result<(), IamError>> + Send;
 }
 
+/// Why a policy document IAM returned does not read.
+#[derive(Debug, Error)]
+pub enum DocumentError {
+    #[error("not UTF-8 after percent-decoding: {0}")]
+    Utf8(#[from] std::str::Utf8Error),
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+}
+
 /// Parses a policy document as IAM returns it: percent-encoded JSON (moto sometimes returns it
 /// plain; an encoded document never parses as JSON, so plain JSON is tried first).
-pub fn decode_document(raw: &str) -> Result<Value, String> {
+pub fn decode_document(raw: &str) -> Result<Value, DocumentError> {
     if let Ok(value) = serde_json::from_str(raw) {
         return Ok(value);
     }
-    let decoded = percent_decode_str(raw)
-        .decode_utf8()
-        .map_err(|e| format!("not UTF-8 after percent-decoding: {e}"))?;
-    serde_json::from_str(&decoded).map_err(|e| e.to_string())
+    let decoded = percent_decode_str(raw).decode_utf8()?;
+    Ok(serde_json::from_str(&decoded)?)
 }
 
 /// Tags as a map, for comparisons.
@@ -370,7 +377,14 @@ mod tests {
                 .to_string();
         assert_eq!(decode_document(&plain).unwrap(), value);
         assert_eq!(decode_document(&encoded).unwrap(), value);
-        assert!(decode_document("%7Bnope").is_err());
+        assert!(matches!(
+            decode_document("%7Bnope"),
+            Err(DocumentError::Json(_))
+        ));
+        assert!(matches!(
+            decode_document("%7B%FF%7D"),
+            Err(DocumentError::Utf8(_))
+        ));
     }
 
     #[test]

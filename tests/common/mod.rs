@@ -42,7 +42,26 @@ pub fn assert_golden(relative: &str, generated: &str, fix: &str) {
     }
 }
 
-/// What a CLI run printed, and its exit code.
+/// The README's section from `begin` to `end` (both marker lines included) is `generated`;
+/// with `UPDATE_GOLDEN` set, it is rewritten to it instead. `fix` says how to bring it up to date.
+pub fn assert_readme_section(begin: &str, end: &str, generated: &str, fix: &str) {
+    let path = root().join("README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let section = readme
+        .find(begin)
+        .zip(readme.find(end))
+        .map(|(from, to)| &readme[from..to + end.len()]);
+    if let (Some(section), Some(_)) = (section, std::env::var_os("UPDATE_GOLDEN")) {
+        std::fs::write(&path, readme.replacen(section, generated, 1)).unwrap();
+        return;
+    }
+    assert!(
+        section == Some(generated),
+        "README.md's section `{begin}` is out of date: {fix}"
+    );
+}
+
+/// What a CLI run printed, and its exit code (the number, as callers see it).
 pub struct CliOutput {
     pub code: i32,
     pub stdout: String,
@@ -54,9 +73,9 @@ pub fn cli(args: &[&str], stdin: &str) -> CliOutput {
     let cli =
         Cli::try_parse_from(std::iter::once("persona-role").chain(args.iter().copied())).unwrap();
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = run(cli, &mut stdin.as_bytes(), &mut out, &mut err);
+    let exit = run(cli, &mut stdin.as_bytes(), &mut out, &mut err);
     CliOutput {
-        code,
+        code: i32::from(exit.code()),
         stdout: String::from_utf8(out).unwrap(),
         stderr: String::from_utf8(err).unwrap(),
     }

@@ -11,12 +11,14 @@
 //! event is answered, and an event that needs another state waits for it.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use super::http::read_request;
 
 /// A resource as the stand-in shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -255,28 +257,9 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> Option<()> {
         .ok()?;
     let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut stream = stream;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).ok()? == 0 {
-            return Some(());
-        }
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).ok()?;
-            let line = line.trim_end_matches(['\r', '\n']);
-            if line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                if name.trim().eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).ok()?;
-        let params = form(&String::from_utf8_lossy(&body));
+    // One request after another on a kept-alive connection, until the client closes it.
+    while let Some(request) = read_request(&mut reader) {
+        let params = form(&String::from_utf8_lossy(&request.body));
         let (status, xml) = answer(state, params);
         let head = format!(
             "HTTP/1.1 {status} {}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n",
@@ -286,6 +269,7 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> Option<()> {
         stream.write_all(head.as_bytes()).ok()?;
         stream.write_all(xml.as_bytes()).ok()?;
     }
+    Some(())
 }
 
 fn form(body: &str) -> BTreeMap<String, String> {

@@ -6,10 +6,12 @@
 //! benchmark). Counts what it saw and what it injected.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use super::http::{Request, read_request};
 
 /// What to do to one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,11 +186,6 @@ impl State {
     }
 }
 
-struct Request {
-    head: Vec<u8>,
-    body: Vec<u8>,
-}
-
 fn serve(client: TcpStream, upstream: &str, state: &Mutex<State>) {
     let Ok(reader) = client.try_clone() else {
         return;
@@ -237,32 +234,6 @@ fn serve(client: TcpStream, upstream: &str, state: &Mutex<State>) {
     }
 }
 
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
-    let mut head = Vec::new();
-    let mut length = 0usize;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        if let Some((name, value)) = line.split_once(':')
-            && name.trim().eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().ok()?;
-        }
-        let end = line == "\r\n" || line == "\n";
-        if !line.to_ascii_lowercase().starts_with("connection:") || end {
-            head.extend_from_slice(line.as_bytes());
-        }
-        if end {
-            break;
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some(Request { head, body })
-}
-
 /// The IAM operation of a query-protocol request body (`Action=CreateRole&...`).
 fn operation_of(body: &[u8]) -> String {
     String::from_utf8_lossy(body)
@@ -275,12 +246,18 @@ fn operation_of(body: &[u8]) -> String {
 /// Sends the request to moto on a fresh connection and reads the whole answer.
 fn forward(request: &Request, upstream: &str) -> Option<(String, Vec<u8>, String)> {
     let mut stream = TcpStream::connect(upstream).ok()?;
-    // The request head ends with its blank line: put `Connection: close` before it.
-    let head = String::from_utf8_lossy(&request.head);
-    let head = head.trim_end_matches(['\r', '\n']);
-    stream
-        .write_all(format!("{head}\r\nConnection: close\r\n\r\n").as_bytes())
-        .ok()?;
+    let mut head = format!(
+        "{} {} {}\r\n",
+        request.method, request.target, request.version
+    );
+    // One request per upstream connection: the client's `Connection` header gives way to ours.
+    for (name, value) in &request.headers {
+        if !name.eq_ignore_ascii_case("connection") {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).ok()?;
     stream.write_all(&request.body).ok()?;
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).ok()?;

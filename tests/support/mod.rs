@@ -41,6 +41,7 @@ pub mod cloudformation;
 mod common;
 pub mod emf;
 pub mod faults;
+pub mod http;
 pub mod moto;
 pub mod recorder;
 pub mod runtime;

@@ -3,12 +3,14 @@
 //! read the function's answers from it.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use super::http::read_request;
 
 /// Signature put in every recorder ResponseURL: it must never show in logs.
 pub const SECRET_SIGNATURE: &str = "c0ffee5ecret5ignature";
@@ -119,35 +121,17 @@ fn serve(
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .ok()?;
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line).ok()?;
-    let mut parts = request_line.split_whitespace();
-    let method = parts.next()?.to_owned();
-    let path = parts.next()?.to_owned();
-    let mut headers = BTreeMap::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).ok()?;
-        let line = line.trim_end_matches(['\r', '\n']);
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
-        }
-    }
-    let length: usize = headers
-        .get("content-length")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
+    let request = read_request(&mut BufReader::new(stream.try_clone().ok()?))?;
+    let headers = request
+        .headers
+        .iter()
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.clone()))
+        .collect();
     requests.lock().unwrap().push(Recorded {
-        method,
-        path,
+        method: request.method,
+        path: request.target,
         headers,
-        body,
+        body: request.body,
         at: Instant::now(),
     });
     let reason = match status {

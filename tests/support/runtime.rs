@@ -5,7 +5,7 @@
 //! out, and PUTs its answers.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use super::ACCOUNT;
+use super::http::read_request;
 
 /// What the function posted back to the runtime API.
 #[derive(Debug, Clone)]
@@ -75,36 +76,8 @@ impl RuntimeApi {
         let mut reader = BufReader::new(stream.try_clone().unwrap());
         let mut stream = stream;
         // hyper may reuse the connection: serve requests until it closes.
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            let mut parts = line.split_whitespace();
-            let (method, path) = (
-                parts.next().unwrap_or_default().to_owned(),
-                parts.next().unwrap_or_default().to_owned(),
-            );
-            let mut length = 0;
-            loop {
-                let mut header = String::new();
-                if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                    return;
-                }
-                let header = header.trim_end();
-                if header.is_empty() {
-                    break;
-                }
-                if let Some((name, value)) = header.split_once(':') {
-                    if name.eq_ignore_ascii_case("content-length") {
-                        length = value.trim().parse().unwrap_or(0);
-                    }
-                }
-            }
-            let mut body = vec![0; length];
-            if reader.read_exact(&mut body).is_err() {
-                return;
-            }
+        while let Some(request) = read_request(&mut reader) {
+            let (method, path, body) = (request.method, request.target, request.body);
             let answer = if method == "GET" && path == "/2018-06-01/runtime/invocation/next" {
                 let (id, left, event) = loop {
                     if let Some(next) = self.queue.lock().unwrap().pop_front() {
