@@ -115,13 +115,18 @@ pub async fn read_whole<I: Iam>(
             iam.local_policy_arns(&role.path).await?
         };
         let mut own = found?;
-        // Own policies the plan no longer has are deleted unread: their tags and versions do.
+        // Own policies the plan no longer has are deleted unread: their tags and versions do,
+        // read beside who else has them attached (IAM refuses to delete those).
         let candidates = own_candidates(&role, &planned, &listed, &attached);
-        let states = concurrently(candidates.iter().map(|arn| iam.policy_summary(arn))).await;
-        for (arn, state) in candidates.into_iter().zip(states) {
-            if let Some(state) = state?
+        let found = concurrently(candidates.iter().map(|arn| {
+            futures_util::future::join(iam.policy_summary(arn), iam.other_attachments(arn, name))
+        }))
+        .await;
+        for (arn, (summary, others)) in candidates.into_iter().zip(found) {
+            if let Some(state) = summary?
                 && owner.owns(&state.tags)
             {
+                refuse_in_use(arn, others?)?;
                 own.insert(arn.clone(), state);
             }
         }
@@ -358,7 +363,8 @@ fn refuse_in_use(arn: &str, others: Vec<String>) -> Result<(), IamError> {
     })
 }
 
-/// Brings an own role, read whole, to its plan, changing only what differs. Returns the role.
+/// Brings an own role, read whole ([`read_whole`], which refused own policies in use
+/// elsewhere), to its plan, changing only what differs. Returns the role.
 pub async fn converge_from<I: Iam>(
     iam: &I,
     plan: &crate::plan::Plan,
@@ -369,7 +375,6 @@ pub async fn converge_from<I: Iam>(
     if changes.is_empty() {
         tracing::info!(role = %actual.role.name, "role already as declared: no change");
     }
-    ensure_deletable(iam, &actual.role.name, &changes).await?;
     apply(iam, &actual.role.name, &changes, owner, &mut Vec::new()).await?;
     Ok(actual.role)
 }
@@ -387,7 +392,13 @@ pub async fn converge<I: Iam>(
         .map(|p| p.arn.clone())
         .collect();
     let actual = read_actual(iam, role, &planned, owner).await?;
-    converge_from(iam, plan, actual, owner).await
+    let changes = diff::diff(plan, &actual);
+    if changes.is_empty() {
+        tracing::info!(role = %actual.role.name, "role already as declared: no change");
+    }
+    ensure_deletable(iam, &actual.role.name, &changes).await?;
+    apply(iam, &actual.role.name, &changes, owner, &mut Vec::new()).await?;
+    Ok(actual.role)
 }
 
 /// Deletes a role this resource owns with all it has, from the role as just read. Changes nothing
