@@ -669,7 +669,9 @@ fn activity_of_sid(sid: &str) -> Option<ActivityIndex> {
 
 /// The Canvas activity an AWS managed policy ARN belongs to.
 fn aws_managed_activity(arn: &str) -> Option<ActivityIndex> {
-    let name = arn.split_once(":policy/")?.1;
+    let arn = Arn::parse(arn)?;
+    let name =
+        (arn.service == "iam" && arn.resource_type() == "policy").then(|| arn.resource_id())??;
     catalog::ACTIVITIES
         .iter()
         .position(|a| a.aws_managed_policies.contains(&name))

@@ -58,8 +58,14 @@ impl RoleState {
     /// `arn:PARTITION:iam::ACCOUNT:policy/PATH/ROLE-`: the ARN prefix of the role's own managed
     /// policies, which share its path.
     pub fn own_policy_prefix(&self) -> Option<String> {
-        let (account_part, _) = self.arn.split_once(":role/")?;
-        Some(format!("{account_part}:policy{}{}-", self.path, self.name))
+        let arn = crate::arn::Arn::parse(&self.arn)?;
+        if arn.service != "iam" || arn.resource_type() != "role" {
+            return None;
+        }
+        Some(format!(
+            "arn:{}:iam::{}:policy{}{}-",
+            arn.partition, arn.account, self.path, self.name
+        ))
     }
 }
 

@@ -777,7 +777,8 @@ fn passed_roles(value: &Value, out: &mut Vec<String>) {
                 let lower = key.to_ascii_lowercase();
                 if (lower.ends_with("rolearn") || lower == "executionrole")
                     && let Some(arn) = value.as_str()
-                    && arn.contains(":role/")
+                    && crate::arn::Arn::parse(arn)
+                        .is_some_and(|a| a.service == "iam" && a.resource_type() == "role")
                 {
                     if !out.iter().any(|r| r == arn) {
                         out.push(arn.to_owned());
