@@ -517,3 +517,39 @@ async fn two_copies_of_one_create_at_once_both_converge_on_one_role() {
     );
     assert_gone(&name).await;
 }
+
+#[tokio::test]
+async fn once_iam_throttles_an_event_its_later_waves_run_a_few_calls_at_a_time() {
+    use persona_role::iam::meter::THROTTLED_CALLS_IN_FLIGHT;
+    let recorder = Recorder::start();
+    for throttled in [false, true] {
+        let proxy = FaultProxy::start(moto_endpoint());
+        // Long enough that the calls of one wave overlap at the proxy.
+        proxy.latency(Duration::from_millis(100));
+        if throttled {
+            proxy.on("CreateRole", 1, Fault::Throttle);
+        }
+        let handler = handler_through(&proxy, None);
+        let suffix = format!("paced-{throttled}");
+        let create = create_event("Paced", samples::heaviest(&suffix, 12), "paced", &recorder);
+        let planned = plan_of(&create).managed_policies.len();
+        assert!(planned > THROTTLED_CALLS_IN_FLIGHT, "{planned} policies");
+        let response = send(&handler, &create, &recorder).await;
+        assert_eq!(status(&response), "SUCCESS", "{response}");
+        let peak = proxy.peak_in_flight("CreatePolicy");
+        if throttled {
+            assert_eq!(proxy.injected_of("Throttle"), 1);
+            assert!(
+                peak <= THROTTLED_CALLS_IN_FLIGHT,
+                "{peak} CreatePolicy calls at once after a throttle"
+            );
+        } else {
+            // The control: unthrottled, the wave runs its calls together.
+            assert!(peak > THROTTLED_CALLS_IN_FLIGHT, "only {peak} at once");
+        }
+        let name = response["PhysicalResourceId"].as_str().unwrap().to_owned();
+        let delete = delete_after(&create, &name, "paced", &recorder);
+        assert_eq!(status(&send(&handler, &delete, &recorder).await), "SUCCESS");
+        assert_gone(&name).await;
+    }
+}

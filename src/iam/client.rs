@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::plan::{PlanTag, RolePlan};
 
 use super::diff::created_role;
-use super::meter::{MeterInterceptor, Service};
+use super::meter::{CallMeter, MeterInterceptor, Service};
 use super::waves::concurrently;
 use super::{
     ALREADY_EXISTS, Change, CreateRoleError, Iam, IamError, NO_SUCH_ENTITY, Op, PolicyState,
@@ -602,6 +602,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
+    let _slot = CallMeter::admit().await;
     call.await.map_err(|e| call_error(operation, target, e))
 }
 
@@ -616,6 +617,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
+    let _slot = CallMeter::admit().await;
     match call.await {
         Ok(output) => {
             tracing::info!(iam_action = operation.name(), role, target, "IAM change");

@@ -8,10 +8,16 @@
 //! interceptor counts into the meter of the event whose task made the call: the handler runs
 //! each event's work inside [`CallMeter::scope`]. Outside any scope (the CLI) nothing is
 //! counted.
+//!
+//! The meter also paces the event's IAM calls ([`CallMeter::admit`]): as many at once as a wave
+//! has, until IAM throttles one of them; from then on [`THROTTLED_CALLS_IN_FLIGHT`], so that the
+//! rest of a wave backs off with the throttled call instead of adding to the account's rate.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use aws_sdk_iam::config::interceptors::{
     BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
@@ -38,11 +44,71 @@ tokio::task_local! {
     static EVENT_METER: CallMeter;
 }
 
+/// IAM calls of one event in flight at once once IAM has throttled one of them.
+pub const THROTTLED_CALLS_IN_FLIGHT: usize = 4;
+
 /// One event's counts, shared with the tasks that work for it.
 #[derive(Debug, Clone, Default)]
 pub struct CallMeter {
     iam: Arc<Counters>,
     cloudformation: Arc<Counters>,
+    pace: Arc<Pace>,
+}
+
+/// The event's slots for IAM calls: [`MAX_CALLS_IN_FLIGHT`], cut to
+/// [`THROTTLED_CALLS_IN_FLIGHT`] at the first throttle. Slots held when the cut comes are
+/// forgotten as they are given back.
+///
+/// [`MAX_CALLS_IN_FLIGHT`]: super::waves::MAX_CALLS_IN_FLIGHT
+#[derive(Debug)]
+struct Pace {
+    slots: Arc<Semaphore>,
+    /// Slots still to forget when given back.
+    excess: AtomicUsize,
+    slowed: AtomicBool,
+}
+
+impl Default for Pace {
+    fn default() -> Self {
+        Pace {
+            slots: Arc::new(Semaphore::new(super::waves::MAX_CALLS_IN_FLIGHT)),
+            excess: AtomicUsize::new(0),
+            slowed: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Pace {
+    fn slow_down(&self) {
+        if self.slowed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let cut = super::waves::MAX_CALLS_IN_FLIGHT.saturating_sub(THROTTLED_CALLS_IN_FLIGHT);
+        let forgotten = self.slots.forget_permits(cut);
+        self.excess.fetch_add(cut - forgotten, Ordering::SeqCst);
+    }
+}
+
+/// One IAM call's slot, given back (or forgotten, after a cut) when the call is done.
+#[derive(Debug)]
+pub struct CallSlot {
+    permit: Option<OwnedSemaphorePermit>,
+    pace: Arc<Pace>,
+}
+
+impl Drop for CallSlot {
+    fn drop(&mut self) {
+        let Some(permit) = self.permit.take() else {
+            return;
+        };
+        let owed = self
+            .pace
+            .excess
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |e| e.checked_sub(1));
+        if owed.is_ok() {
+            permit.forget();
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -77,6 +143,21 @@ impl CallMeter {
             Service::Iam => &self.iam,
             Service::CloudFormation => &self.cloudformation,
         }
+    }
+
+    /// Waits for a slot for one IAM call of the current event; none outside an event (the CLI).
+    pub async fn admit() -> Option<CallSlot> {
+        let pace = EVENT_METER.try_with(|meter| Arc::clone(&meter.pace)).ok()?;
+        let permit = Arc::clone(&pace.slots).acquire_owned().await.ok()?;
+        Some(CallSlot {
+            permit: Some(permit),
+            pace,
+        })
+    }
+
+    /// IAM throttled a call of the current event: fewer of its calls at once from now on.
+    fn slow_down() {
+        let _ = EVENT_METER.try_with(|meter| meter.pace.slow_down());
     }
 
     /// Adds one to what `pick` selects of the current event's `service` counters, if any.
@@ -143,6 +224,9 @@ impl Intercept for MeterInterceptor {
         }
         if is_throttle(&action) {
             CallMeter::record(self.0, |c| &c.throttles);
+            if self.0 == Service::Iam {
+                CallMeter::slow_down();
+            }
         }
         Ok(())
     }
@@ -175,6 +259,48 @@ mod tests {
         assert!(!is_throttle(&RetryAction::server_error()));
         assert!(!is_throttle(&RetryAction::NoActionIndicated));
         assert!(!is_throttle(&RetryAction::RetryForbidden));
+    }
+
+    /// The most of 30 later calls in flight at once, after the event's 20 slots were all taken
+    /// and given back, with a throttle in between if `throttled`.
+    async fn peak_in_flight(throttled: bool) -> usize {
+        let meter = CallMeter::default();
+        let now = AtomicUsize::new(0);
+        let peak = AtomicUsize::new(0);
+        meter
+            .scope(async {
+                let held =
+                    futures_util::future::join_all((0..20).map(|_| CallMeter::admit())).await;
+                if throttled {
+                    CallMeter::slow_down();
+                }
+                let calls = futures_util::future::join_all((0..30).map(|_| async {
+                    let _slot = CallMeter::admit().await;
+                    let current = now.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(current, Ordering::SeqCst);
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    now.fetch_sub(1, Ordering::SeqCst);
+                }));
+                let give_back = async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    drop(held);
+                };
+                futures_util::future::join(calls, give_back).await;
+            })
+            .await;
+        peak.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn a_throttle_cuts_the_events_calls_in_flight() {
+        assert_eq!(
+            peak_in_flight(false).await,
+            crate::iam::waves::MAX_CALLS_IN_FLIGHT
+        );
+        let after = peak_in_flight(true).await;
+        assert_eq!(after, THROTTLED_CALLS_IN_FLIGHT, "calls at once after a throttle");
+        // Outside an event nothing is paced.
+        assert!(CallMeter::admit().await.is_none());
     }
 
     #[tokio::test]

@@ -47,6 +47,9 @@ struct State {
     random: u64,
     /// Added to every forwarded call.
     latency: Duration,
+    /// Forwarded calls being answered now, and the most at once, by operation.
+    in_flight: BTreeMap<String, usize>,
+    peak: BTreeMap<String, usize>,
 }
 
 /// The proxy; cheap to clone, shared by all its connections.
@@ -111,6 +114,17 @@ impl FaultProxy {
             fault,
         });
         self
+    }
+
+    /// The most forwarded calls of `operation` that were in flight at once.
+    pub fn peak_in_flight(&self, operation: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .peak
+            .get(operation)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Calls seen, by operation (injected ones included).
@@ -221,9 +235,21 @@ fn serve(client: TcpStream, upstream: &str, state: &Mutex<State>) {
                 return;
             }
             None => {
-                let latency = state.lock().unwrap().latency;
+                let latency = {
+                    let mut state = state.lock().unwrap();
+                    let now = state.in_flight.entry(operation.clone()).or_insert(0);
+                    *now += 1;
+                    let now = *now;
+                    let peak = state.peak.entry(operation.clone()).or_insert(0);
+                    *peak = (*peak).max(now);
+                    state.latency
+                };
                 std::thread::sleep(latency);
-                let Some((status, body, content_type)) = forward(&request, upstream) else {
+                let forwarded = forward(&request, upstream);
+                if let Some(now) = state.lock().unwrap().in_flight.get_mut(&operation) {
+                    *now -= 1;
+                }
+                let Some((status, body, content_type)) = forwarded else {
                     return;
                 };
                 if write_answer_typed(&mut client, &status, &body, &content_type).is_err() {
