@@ -298,7 +298,10 @@ mod tests {
             crate::iam::waves::MAX_CALLS_IN_FLIGHT
         );
         let after = peak_in_flight(true).await;
-        assert_eq!(after, THROTTLED_CALLS_IN_FLIGHT, "calls at once after a throttle");
+        assert_eq!(
+            after, THROTTLED_CALLS_IN_FLIGHT,
+            "calls at once after a throttle"
+        );
         // Outside an event nothing is paced.
         assert!(CallMeter::admit().await.is_none());
     }

@@ -31,6 +31,8 @@ pub struct RuntimeApi {
     pub address: String,
     queue: Arc<Mutex<VecDeque<(String, Duration, Value)>>>,
     posted: Arc<Mutex<Vec<Posted>>>,
+    /// When an instance first asked for an event: the end of its start.
+    first_next: Arc<Mutex<Option<std::time::Instant>>>,
 }
 
 impl RuntimeApi {
@@ -40,6 +42,7 @@ impl RuntimeApi {
             address: listener.local_addr().unwrap().to_string(),
             queue: Arc::default(),
             posted: Arc::default(),
+            first_next: Arc::default(),
         };
         let shared = api.clone();
         std::thread::spawn(move || {
@@ -49,6 +52,11 @@ impl RuntimeApi {
             }
         });
         api
+    }
+
+    /// When an instance first asked for an event, if one has.
+    pub fn first_next(&self) -> Option<std::time::Instant> {
+        *self.first_next.lock().unwrap()
     }
 
     /// Queues an event whose Lambda deadline is `left` after an instance takes it, as Lambda's
@@ -79,6 +87,10 @@ impl RuntimeApi {
         while let Some(request) = read_request(&mut reader) {
             let (method, path, body) = (request.method, request.target, request.body);
             let answer = if method == "GET" && path == "/2018-06-01/runtime/invocation/next" {
+                self.first_next
+                    .lock()
+                    .unwrap()
+                    .get_or_insert_with(std::time::Instant::now);
                 let (id, left, event) = loop {
                     if let Some(next) = self.queue.lock().unwrap().pop_front() {
                         break next;
@@ -163,7 +175,10 @@ impl Function {
     ) -> Self {
         let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("{name}-{}.log", std::process::id()));
-        let child = Command::new(env!("CARGO_BIN_EXE_persona-role-lambda"))
+        // Another build of the function (a release build, for its start time and memory).
+        let binary = std::env::var_os("PERSONA_ROLE_LAMBDA_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_persona-role-lambda").into());
+        let child = Command::new(binary)
             .env_clear()
             .env("AWS_LAMBDA_RUNTIME_API", &api.address)
             .env("AWS_LAMBDA_FUNCTION_NAME", "persona-role")
