@@ -647,93 +647,69 @@ async fn the_function_guardrails_apply_to_every_role() {
 }
 
 #[tokio::test]
-async fn a_delete_whose_own_policy_is_attached_elsewhere_fails_before_any_change() {
+async fn an_event_removing_an_own_policy_attached_elsewhere_fails_before_any_change() {
     let recorder = Recorder::start();
     let calls = CallLog::default();
     let handler = handler(Some(&calls));
-    let attached = make_policy("persona-role-test-inuse-extra").await;
-    let create = create_event(
-        "InUse",
-        big_properties("inuse-test", &attached),
-        "inuse",
-        &recorder,
-    );
-    let name = plan_of(&create).role.role_name;
-    let own = plan_of(&create).managed_policies[0].arn.clone();
-    let response = invoke(&handler, &create, &recorder).await;
-    assert_eq!(response["Status"], "SUCCESS", "{response}");
-    // Someone attaches the role's own policy to a role of theirs.
-    let other = "persona-role-test-inuse-other";
-    make_foreign_role(other).await;
-    checker()
-        .attach_role_policy()
-        .role_name(other)
-        .policy_arn(&own)
-        .send()
-        .await
-        .unwrap();
-    let before = snapshot(&name).await;
-    calls.clear();
-    let delete = delete_after(&create, &name, "inuse", &recorder);
-    let response = invoke(&handler, &delete, &recorder).await;
-    assert_eq!(response["Status"], "FAILED", "{response}");
-    assert!(reason(&response).contains(&own), "{response}");
-    assert!(reason(&response).contains(other), "{response}");
-    assert_eq!(calls.mutating(), Vec::<String>::new(), "nothing changed");
-    assert_eq!(snapshot(&name).await, before);
-    assert!(policy_exists(&own).await);
-}
-
-#[tokio::test]
-async fn an_update_dropping_an_own_policy_attached_elsewhere_fails_before_any_change() {
-    let recorder = Recorder::start();
-    let calls = CallLog::default();
-    let handler = handler(Some(&calls));
-    let attached = make_policy("persona-role-test-inuse-upd-extra").await;
-    let create = create_event(
-        "InUseUpdate",
-        big_properties("inuse-upd", &attached),
-        "inuseupd",
-        &recorder,
-    );
-    let name = plan_of(&create).role.role_name;
-    // The small declaration needs fewer managed policies of its own: the last ones go.
-    let mut small = create["ResourceProperties"].clone();
-    for key in ["AddActivities", "VpcSubnets", "VpcSecurityGroups"] {
-        small.as_object_mut().unwrap().remove(key);
+    // (the event that would remove an own policy, its tag)
+    for (kind, tag) in [("Delete", "inuse"), ("Update", "inuseupd")] {
+        let attached = make_policy(&format!("persona-role-test-{tag}-extra")).await;
+        let create = create_event(
+            &format!("InUse{kind}"),
+            big_properties(&format!("{tag}-test"), &attached),
+            tag,
+            &recorder,
+        );
+        let name = plan_of(&create).role.role_name;
+        let (event, own) = if kind == "Delete" {
+            let own = plan_of(&create).managed_policies[0].arn.clone();
+            (delete_after(&create, &name, tag, &recorder), own)
+        } else {
+            // A smaller declaration needs fewer managed policies of its own: the last ones go.
+            let mut small = create["ResourceProperties"].clone();
+            for key in ["AddActivities", "VpcSubnets", "VpcSecurityGroups"] {
+                small.as_object_mut().unwrap().remove(key);
+            }
+            small["S3Buckets"] = json!(["ml-team-data"]);
+            let update = update_after(&create, &name, small, tag, &recorder);
+            let kept: Vec<String> = plan_of(&update)
+                .managed_policies
+                .iter()
+                .map(|p| p.arn.clone())
+                .collect();
+            let own = plan_of(&create)
+                .managed_policies
+                .iter()
+                .map(|p| p.arn.clone())
+                .find(|arn| !kept.contains(arn))
+                .expect("the update drops an own policy");
+            (update, own)
+        };
+        let response = invoke(&handler, &create, &recorder).await;
+        assert_eq!(response["Status"], "SUCCESS", "{response}");
+        // Someone attaches the role's own policy to a role of theirs.
+        let other = format!("persona-role-test-{tag}-other");
+        make_foreign_role(&other).await;
+        checker()
+            .attach_role_policy()
+            .role_name(&other)
+            .policy_arn(&own)
+            .send()
+            .await
+            .unwrap();
+        let before = snapshot(&name).await;
+        calls.clear();
+        let response = invoke(&handler, &event, &recorder).await;
+        assert_eq!(response["Status"], "FAILED", "{kind}: {response}");
+        assert_eq!(response["PhysicalResourceId"], name.as_str());
+        assert!(reason(&response).contains(&own), "{kind}: {response}");
+        assert!(reason(&response).contains(&other), "{kind}: {response}");
+        assert_eq!(
+            calls.mutating(),
+            Vec::<String>::new(),
+            "{kind}: nothing changed"
+        );
+        assert_eq!(snapshot(&name).await, before, "{kind}");
+        assert!(policy_exists(&own).await, "{kind}");
     }
-    small["S3Buckets"] = json!(["ml-team-data"]);
-    let update = update_after(&create, &name, small, "inuseupd", &recorder);
-    let kept: Vec<String> = plan_of(&update)
-        .managed_policies
-        .iter()
-        .map(|p| p.arn.clone())
-        .collect();
-    let own = plan_of(&create)
-        .managed_policies
-        .iter()
-        .map(|p| p.arn.clone())
-        .find(|arn| !kept.contains(arn))
-        .expect("the update drops an own policy");
-    let response = invoke(&handler, &create, &recorder).await;
-    assert_eq!(response["Status"], "SUCCESS", "{response}");
-    let other = "persona-role-test-inuse-upd-other";
-    make_foreign_role(other).await;
-    checker()
-        .attach_role_policy()
-        .role_name(other)
-        .policy_arn(&own)
-        .send()
-        .await
-        .unwrap();
-    let before = snapshot(&name).await;
-    calls.clear();
-    let response = invoke(&handler, &update, &recorder).await;
-    assert_eq!(response["Status"], "FAILED", "{response}");
-    assert_eq!(response["PhysicalResourceId"], name.as_str());
-    assert!(reason(&response).contains(&own), "{response}");
-    assert!(reason(&response).contains(other), "{response}");
-    assert_eq!(calls.mutating(), Vec::<String>::new(), "nothing changed");
-    assert_eq!(snapshot(&name).await, before);
-    assert!(policy_exists(&own).await);
 }

@@ -1,7 +1,8 @@
-//! The custom resource's lifecycle: Create, Update (in place or with replacement) and Delete of a
-//! persona role, with ownership checks and the undoing of a failed Create; and the promise that
-//! every event gets exactly one answer: on success, bad input, an IAM error, a panic inside the
-//! work, or a deadline about to pass.
+//! The interpreter of the custom resource's lifecycle, which decides nothing itself: it admits
+//! an event ([`admission`], then the stack check), carries out the effects the lifecycle
+//! machine ([`lifecycle::Machine`]) asks for until it answers, and keeps the promise that every
+//! event gets exactly one answer: on success, bad input, an IAM error, a panic inside the work,
+//! or a deadline about to pass.
 //!
 //! The work runs in a spawned task. The handler waits for it until shortly before the earlier of
 //! the Lambda deadline and the event's ServiceTimeout; a panic (a `JoinError`) or the deadline

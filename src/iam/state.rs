@@ -371,9 +371,24 @@ pub async fn converge_from<I: Iam>(
     actual: Actual,
     owner: &Owner,
 ) -> Result<RoleState, IamError> {
+    converge_to(iam, plan, actual, owner, false).await
+}
+
+/// Applies the changes from `actual` to `plan`; `check_in_use`: first refuse, before any
+/// change, a policy to delete that is attached elsewhere (unless the read did).
+async fn converge_to<I: Iam>(
+    iam: &I,
+    plan: &crate::plan::Plan,
+    actual: Actual,
+    owner: &Owner,
+    check_in_use: bool,
+) -> Result<RoleState, IamError> {
     let changes = diff::diff(plan, &actual);
     if changes.is_empty() {
         tracing::info!(role = %actual.role.name, "role already as declared: no change");
+    }
+    if check_in_use {
+        ensure_deletable(iam, &actual.role.name, &changes).await?;
     }
     apply(iam, &actual.role.name, &changes, owner, &mut Vec::new()).await?;
     Ok(actual.role)
@@ -392,13 +407,7 @@ pub async fn converge<I: Iam>(
         .map(|p| p.arn.clone())
         .collect();
     let actual = read_actual(iam, role, &planned, owner).await?;
-    let changes = diff::diff(plan, &actual);
-    if changes.is_empty() {
-        tracing::info!(role = %actual.role.name, "role already as declared: no change");
-    }
-    ensure_deletable(iam, &actual.role.name, &changes).await?;
-    apply(iam, &actual.role.name, &changes, owner, &mut Vec::new()).await?;
-    Ok(actual.role)
+    converge_to(iam, plan, actual, owner, true).await
 }
 
 /// Deletes a role this resource owns with all it has, from the role as just read. Changes nothing

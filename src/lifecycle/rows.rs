@@ -341,6 +341,20 @@ fn run(
     outcome
 }
 
+/// Runs each row with the default guardrails.
+fn run_rows(rows: Vec<Row>) {
+    for (row, request, observations, effects, answer) in rows {
+        run(
+            row,
+            &request,
+            &Guardrails::default(),
+            observations,
+            &effects,
+            &answer,
+        );
+    }
+}
+
 fn adopt() -> Value {
     json!({"AdoptExistingRole": "true"})
 }
@@ -653,16 +667,7 @@ fn creates() {
             ),
         ),
     ];
-    for (row, request, observations, effects, answer) in rows {
-        run(
-            row,
-            &request,
-            &Guardrails::default(),
-            observations,
-            &effects,
-            &answer,
-        );
-    }
+    run_rows(rows);
 }
 
 #[test]
@@ -871,16 +876,7 @@ fn updates() {
             ok(NAME),
         ),
     ];
-    for (row, request, observations, effects, answer) in rows {
-        run(
-            row,
-            &request,
-            &Guardrails::default(),
-            observations,
-            &effects,
-            &answer,
-        );
-    }
+    run_rows(rows);
 }
 
 #[test]
@@ -995,16 +991,7 @@ fn deletes() {
             failed(FailureClass::Iam, NAME, &["AttachRolePolicy", "denied"]),
         ),
     ];
-    for (row, request, observations, effects, answer) in rows {
-        run(
-            row,
-            &request,
-            &Guardrails::default(),
-            observations,
-            &effects,
-            &answer,
-        );
-    }
+    run_rows(rows);
 }
 
 #[test]
