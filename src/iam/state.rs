@@ -118,18 +118,7 @@ pub async fn read_whole<I: Iam>(
         // Own policies the plan no longer has are deleted unread: their tags and versions do,
         // read beside who else has them attached (IAM refuses to delete those).
         let candidates = own_candidates(&role, &planned, &listed, &attached);
-        let found = concurrently(candidates.iter().map(|arn| {
-            futures_util::future::join(iam.policy_summary(arn), iam.other_attachments(arn, name))
-        }))
-        .await;
-        for (arn, (summary, others)) in candidates.into_iter().zip(found) {
-            if let Some(state) = summary?
-                && owner.owns(&state.tags)
-            {
-                refuse_in_use(arn, others?)?;
-                own.insert(arn.clone(), state);
-            }
-        }
+        own.extend(deletable_own(iam, name, candidates, owner).await?);
         Ok(Actual {
             role: role.clone(),
             inline_policies,
@@ -230,6 +219,31 @@ async fn own_policies<I: Iam>(
         }
     }
     Ok(found)
+}
+
+/// Which of `candidates` are this resource's own policies, to be deleted unread: each one's tags
+/// and versions read beside who else has it attached. One attached elsewhere fails, before any
+/// change (as [`ensure_deletable`]): IAM refuses to delete it.
+async fn deletable_own<I: Iam>(
+    iam: &I,
+    role: &str,
+    candidates: Vec<&String>,
+    owner: &Owner,
+) -> Result<BTreeMap<String, PolicyState>, IamError> {
+    let found = concurrently(candidates.iter().map(|arn| {
+        futures_util::future::join(iam.policy_summary(arn), iam.other_attachments(arn, role))
+    }))
+    .await;
+    let mut own = BTreeMap::new();
+    for (arn, (summary, others)) in candidates.into_iter().zip(found) {
+        if let Some(state) = summary?
+            && owner.owns(&state.tags)
+        {
+            refuse_in_use(arn, others?)?;
+            own.insert(arn.clone(), state);
+        }
+    }
+    Ok(own)
 }
 
 /// Applies changes wave by wave ([`waves::waves`]): a wave's changes run together, the next
@@ -490,20 +504,7 @@ async fn teardown_changes<I: Iam>(
     let (inline, attached, listed, profiles) = (inline?, attached?, listed?, profiles?);
     let name = role.name.as_str();
     let candidates = own_candidates(role, &[], &listed, &attached);
-    let found = concurrently(candidates.iter().map(|arn| {
-        futures_util::future::join(iam.policy_summary(arn), iam.other_attachments(arn, name))
-    }))
-    .await;
-    let mut own_policies = BTreeMap::new();
-    for (arn, (summary, others)) in candidates.into_iter().zip(found) {
-        if let Some(state) = summary?
-            && owner.owns(&state.tags)
-        {
-            // As `ensure_deletable`, before any change.
-            refuse_in_use(arn, others?)?;
-            own_policies.insert(arn.clone(), state);
-        }
-    }
+    let own_policies = deletable_own(iam, name, candidates, owner).await?;
     let actual = Actual {
         role: role.clone(),
         inline_policies: inline
