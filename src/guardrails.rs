@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use crate::arn::Arn;
 use crate::catalog::{self, Param};
 use crate::context::Partition;
 use crate::properties::{Properties, PropertyError, PropertyErrors, table};
@@ -168,8 +169,20 @@ impl Guardrails {
                 }
             }
         }
-        if let Some(allowed) = &self.allowed_pass_roles {
-            errors.extend(self.refused_pass_roles(allowed, properties, raw));
+        if self.allowed_pass_roles.is_some() {
+            errors.extend(
+                passed_roles(properties, raw)
+                    .into_iter()
+                    .filter(|passed| hides_sagemaker_in_path(&passed.arn))
+                    .map(|passed| PropertyError {
+                        message: format!(
+                            "`{}` has `sagemaker-` in its path, where IAM's ARN patterns cannot tell it from a role name; such a role is never passed",
+                            passed.arn
+                        ),
+                        property: passed.property,
+                        help: Some("pass a role whose path does not contain `sagemaker-`".to_owned()),
+                    }),
+            );
         }
         if errors.is_empty() {
             Ok(())
@@ -178,58 +191,93 @@ impl Guardrails {
         }
     }
 
-    /// `PassRoles` values, top-level and per activity, that no allowed pattern matches.
-    fn refused_pass_roles(
+    /// The roles the declaration passes that the operator's `AllowedPassRoles` does not list,
+    /// other than the role itself: each must be shown to be this stack's own (its ownership
+    /// tag) before the plan is applied. None when the function allows passing any role (the
+    /// offline CLI).
+    pub fn pass_roles_to_prove(
         &self,
-        allowed: &[String],
         properties: &Properties,
         raw: &Value,
-    ) -> Vec<PropertyError> {
-        let name = Param::PassRoles.name();
-        let help = if allowed.is_empty() {
-            "this function allows passing no roles".to_owned()
-        } else {
-            format!("allowed: {}", allowed.join(", "))
+        own_arn: &str,
+    ) -> Vec<PassedRole> {
+        let Some(allowed) = &self.allowed_pass_roles else {
+            return Vec::new();
         };
-        let refuse = |property: String, arn: &str| PropertyError {
-            property,
-            message: format!("`{arn}` is not on this function's AllowedPassRoles"),
-            help: Some(help.clone()),
-        };
-        let is_allowed = |arn: &str| allowed.iter().any(|pattern| glob_match(pattern, arn));
-        let mut errors: Vec<PropertyError> = properties
-            .parameters
-            .get(Param::PassRoles)
-            .iter()
-            .filter(|arn| !is_allowed(arn))
-            .map(|arn| refuse(at(name, raw.get(name), arn), arn))
-            .collect();
-        let given = raw
-            .get(table::ACTIVITY_PARAMETERS.name)
-            .and_then(Value::as_object);
-        for (index, parameters) in &properties.activity_parameters {
-            // The key the user wrote for this activity, which names it in the reason.
-            let key = given.and_then(|map| {
-                map.iter()
-                    .find(|(key, _)| catalog::find_activity(key) == Some(*index))
-            });
-            let prefix = match key {
-                Some((key, _)) => format!("{}.{key}.{name}", table::ACTIVITY_PARAMETERS.name),
-                None => format!(
-                    "{}.{}.{name}",
-                    table::ACTIVITY_PARAMETERS.name,
-                    catalog::activity(*index).name
-                ),
-            };
-            let list = key.and_then(|(_, params)| params.get(name));
-            for arn in parameters.get(Param::PassRoles) {
-                if !is_allowed(arn) {
-                    errors.push(refuse(at(&prefix, list, arn), arn));
-                }
+        let mut to_prove: Vec<PassedRole> = Vec::new();
+        for passed in passed_roles(properties, raw) {
+            let listed = allowed
+                .iter()
+                .any(|pattern| glob_match(pattern, &passed.arn));
+            let known = to_prove.iter().any(|p| p.arn == passed.arn);
+            if !listed && !known && passed.arn != own_arn && !hides_sagemaker_in_path(&passed.arn) {
+                to_prove.push(passed);
             }
         }
-        errors
+        to_prove
     }
+}
+
+/// A role a declaration passes, and the property (with its index) that names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassedRole {
+    /// `PassRoles[1]`, `ActivityParameters.Manage Pipelines.PassRoles[0]`.
+    pub property: String,
+    pub arn: String,
+}
+
+/// Every role the properties pass, top-level and per activity, each with the property that
+/// names it as the user wrote it.
+pub fn passed_roles(properties: &Properties, raw: &Value) -> Vec<PassedRole> {
+    let name = Param::PassRoles.name();
+    let mut passed: Vec<PassedRole> = properties
+        .parameters
+        .get(Param::PassRoles)
+        .iter()
+        .map(|arn| PassedRole {
+            property: at(name, raw.get(name), arn),
+            arn: arn.clone(),
+        })
+        .collect();
+    let given = raw
+        .get(table::ACTIVITY_PARAMETERS.name)
+        .and_then(Value::as_object);
+    for (index, parameters) in &properties.activity_parameters {
+        // The key the user wrote for this activity, which names it in the reason.
+        let key = given.and_then(|map| {
+            map.iter()
+                .find(|(key, _)| catalog::find_activity(key) == Some(*index))
+        });
+        let prefix = match key {
+            Some((key, _)) => format!("{}.{key}.{name}", table::ACTIVITY_PARAMETERS.name),
+            None => format!(
+                "{}.{}.{name}",
+                table::ACTIVITY_PARAMETERS.name,
+                catalog::activity(*index).name
+            ),
+        };
+        let list = key.and_then(|(_, params)| params.get(name));
+        for arn in parameters.get(Param::PassRoles) {
+            passed.push(PassedRole {
+                property: at(&prefix, list, arn),
+                arn: arn.clone(),
+            });
+        }
+    }
+    passed
+}
+
+/// Whether a role ARN's path (not its name) contains `sagemaker-` in any case: in IAM's ARN
+/// patterns `*` also matches `/`, so `role/sagemaker-*` would match `role/sagemaker-ops/Admin`.
+pub fn hides_sagemaker_in_path(arn: &str) -> bool {
+    let Some(id) = Arn::parse(arn)
+        .filter(|arn| arn.resource_type() == "role")
+        .and_then(|arn| arn.resource_id())
+    else {
+        return false;
+    };
+    let path = id.rsplit_once('/').map_or("", |(path, _)| path);
+    path.to_ascii_lowercase().contains("sagemaker-")
 }
 
 /// A comma-separated list of patterns; blanks dropped.

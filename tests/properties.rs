@@ -1001,49 +1001,48 @@ mod guardrails {
         Guardrails::from_values(Some(BOUNDARY), None).with_pass_roles(Some(allowed))
     }
 
-    #[test]
-    fn roles_to_pass_outside_the_allowed_are_refused_at_their_index() {
-        let own = "arn:aws:iam::123456789012:role/*/sagemaker-*,arn:aws:iam::123456789012:role/sagemaker-*";
-        let value = with(
-            data_scientist(),
-            "PassRoles",
-            json!(
-                "arn:aws:iam::123456789012:role/sagemaker-compute, arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-20240101T000000"
-            ),
-        );
-        let reason = plan::plan_guarded(&value, &context(), &passing(own))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            reason.starts_with("PassRoles[1]: `arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-20240101T000000` is not on this function's AllowedPassRoles"),
-            "{reason}"
-        );
-        assert!(
-            reason.contains("allowed: arn:aws:iam::123456789012:role/*/sagemaker-*"),
-            "{reason}"
-        );
-        assert!(!reason.contains("PassRoles[0]"), "{reason}");
-        // A persona role at the root or under a path passes.
-        let ok = with(
-            data_scientist(),
-            "PassRoles",
-            json!(["arn:aws:iam::123456789012:role/team/sagemaker-compute"]),
-        );
-        assert!(plan::plan_guarded(&ok, &context(), &passing(own)).is_ok());
-        // Unset allows any; empty allows none.
-        let g = Guardrails::from_values(Some(BOUNDARY), None);
-        assert!(plan::plan_guarded(&value, &context(), &g).is_ok());
-        let reason = plan::plan_guarded(&ok, &context(), &passing(""))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            reason.contains("this function allows passing no roles"),
-            "{reason}"
-        );
+    /// The roles a plan must prove this stack's own before it is applied, by property.
+    fn to_prove(plan: &plan::Plan) -> Vec<(String, String)> {
+        plan.pass_roles_to_prove
+            .iter()
+            .map(|p| (p.property.clone(), p.arn.clone()))
+            .collect()
     }
 
     #[test]
-    fn roles_an_activity_passes_outside_the_allowed_are_refused_under_its_name() {
+    fn roles_to_pass_outside_the_allowed_must_be_this_stacks_at_their_index() {
+        let own = "arn:aws:iam::123456789012:role/*/sagemaker-*,arn:aws:iam::123456789012:role/sagemaker-*";
+        let console = "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-20240101T000000";
+        let value = with(
+            data_scientist(),
+            "PassRoles",
+            json!(format!(
+                "arn:aws:iam::123456789012:role/sagemaker-compute, {console}"
+            )),
+        );
+        let plan = plan::plan_guarded(&value, &context(), &passing(own)).unwrap();
+        assert_eq!(
+            to_prove(&plan),
+            [("PassRoles[1]".to_owned(), console.to_owned())],
+            "a listed role needs no proof; an unlisted one is proven at its index"
+        );
+        // None listed (the template's default): every role passed is proven, but the role itself.
+        let plan = plan::plan_guarded(&value, &context(), &passing("")).unwrap();
+        assert_eq!(to_prove(&plan).len(), 2);
+        let itself = with(
+            data_scientist(),
+            "PassRoles",
+            json!([plan.role.arn.clone()]),
+        );
+        let plan = plan::plan_guarded(&itself, &context(), &passing("")).unwrap();
+        assert!(to_prove(&plan).is_empty(), "{:?}", to_prove(&plan));
+        // Unset (offline) allows any: nothing to prove.
+        let g = Guardrails::from_values(Some(BOUNDARY), None);
+        assert!(to_prove(&plan::plan_guarded(&value, &context(), &g).unwrap()).is_empty());
+    }
+
+    #[test]
+    fn roles_an_activity_passes_outside_the_allowed_are_proven_under_its_name() {
         let value = json!({
             "Persona": "MLOps",
             "PassRoles": ["arn:aws:iam::123456789012:role/sagemaker-compute"],
@@ -1052,15 +1051,40 @@ mod guardrails {
                 "arn:aws:iam::123456789012:role/team-admin"
             ]}},
         });
-        let reason = plan::plan_guarded(
+        let plan = plan::plan_guarded(
             &value,
             &context(),
             &passing("arn:aws:iam::123456789012:role/sagemaker-*"),
         )
+        .unwrap();
+        assert_eq!(
+            to_prove(&plan),
+            [(
+                "ActivityParameters.manage-pipelines.PassRoles[1]".to_owned(),
+                "arn:aws:iam::123456789012:role/team-admin".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn a_role_whose_path_hides_sagemaker_is_refused_even_when_listed() {
+        let value = with(
+            data_scientist(),
+            "PassRoles",
+            json!([
+                "arn:aws:iam::123456789012:role/sagemaker-compute",
+                "arn:aws:iam::123456789012:role/SageMaker-Ops/PlatformAdmin"
+            ]),
+        );
+        let reason = plan::plan_guarded(
+            &value,
+            &context(),
+            &passing("arn:aws:iam::123456789012:role/*"),
+        )
         .unwrap_err()
         .to_string();
         assert!(
-            reason.starts_with("ActivityParameters.manage-pipelines.PassRoles[1]: `arn:aws:iam::123456789012:role/team-admin` is not on this function's AllowedPassRoles"),
+            reason.starts_with("PassRoles[1]: `arn:aws:iam::123456789012:role/SageMaker-Ops/PlatformAdmin` has `sagemaker-` in its path"),
             "{reason}"
         );
     }

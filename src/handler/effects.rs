@@ -13,6 +13,28 @@ use crate::ownership::Owner;
 /// Carries out one effect and returns what it observed.
 pub async fn carry_out<I: Iam>(iam: &I, owner: &Owner, effect: Effect) -> Observation {
     match effect {
+        Effect::ReadPassed {
+            roles,
+            pause,
+            beside,
+        } => {
+            if let Some(pause) = pause {
+                tokio::time::sleep(pause).await;
+            }
+            let beside = async {
+                match beside {
+                    // Boxed: an effect's future would otherwise contain itself.
+                    Some(effect) => Some(Box::new(Box::pin(carry_out(iam, owner, *effect)).await)),
+                    None => None,
+                }
+            };
+            let (roles, beside) = join(
+                concurrently(roles.iter().map(|name| iam.get_role(name))),
+                beside,
+            )
+            .await;
+            Observation::Passed { roles, beside }
+        }
         Effect::Read { roles, policies } => {
             let (found, policies) = join(
                 concurrently(roles.iter().map(|name| iam.get_role(name))),

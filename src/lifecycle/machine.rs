@@ -5,6 +5,9 @@
 //! every path of a Create, Update and Delete is a row of the tests in `lifecycle/rows.rs`.
 //!
 //! Each request type's path:
+//! - Create and Update: the roles the plan passes that the operator does not list are read
+//!   with the first read (or before the first change) and must be this stack's own
+//!   ([`super::passing`]); nothing is changed until they are.
 //! - Create: read the planned name (with adoption) or its console spelling, beside the planned
 //!   managed policies; then create, converge, adopt or refuse ([`super::decide`]). A creation
 //!   that fails half-way is undone; one that finds the name taken reads the role and decides
@@ -16,9 +19,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::intent::{DeleteIntent, Intent};
 use super::outcome::{Failure, Ids, Outcome};
+use super::passing::{self, Proof};
 use super::{Found, Step, console_name, decide, made_by_role_manager, not_role_managers};
 use crate::catalog::console;
 use crate::cfn::Request;
@@ -70,6 +75,13 @@ pub enum Effect {
     ReadTeardown { role: String, path: String },
     /// Read the role of that name and delete it with all it owns ([`Observation::TornDown`]).
     TeardownNamed { role: String },
+    /// Read these roles the plan passes (GetRole each), after `pause` if any, beside the read
+    /// `beside` in the same wave ([`Observation::Passed`]): each must be this stack's own.
+    ReadPassed {
+        roles: Vec<String>,
+        pause: Option<Duration>,
+        beside: Option<Box<Effect>>,
+    },
 }
 
 /// What the machine asks for next: an effect to carry out, or the answer, after which it is done.
@@ -111,6 +123,12 @@ pub enum Observation {
     Teardown {
         role: Result<Option<RoleState>, IamError>,
         changes: Result<Option<Vec<Change>>, IamError>,
+    },
+    /// Of [`Effect::ReadPassed`]: each role in the order asked (none when absent), and what the
+    /// read beside it observed.
+    Passed {
+        roles: Vec<Result<Option<RoleState>, IamError>>,
+        beside: Option<Box<Observation>>,
     },
 }
 
@@ -219,7 +237,20 @@ struct Build {
     /// What an adoption detached, and deleted of that (`DeleteConsolePolicies`).
     detached: Vec<String>,
     deleted: Vec<String>,
+    /// The roles the plan passes were read once and some were missing or untagged: the next
+    /// reading of them is the last.
+    reread_passed: bool,
+    /// Held while the roles the plan passes are proven: what was observed beside their first
+    /// read, or the effect that waits for the proof (a write is never sent before it).
+    held: Option<Held>,
     state: State,
+}
+
+/// What waits for the proof of the roles a plan passes.
+#[derive(Debug, Clone)]
+enum Held {
+    Observed(Box<Observation>),
+    Effect(Effect),
 }
 
 /// A Delete.
@@ -250,17 +281,21 @@ impl Machine {
             whole: None,
             detached: Vec::new(),
             deleted: Vec::new(),
+            reread_passed: false,
+            held: None,
             state: State::Answered,
         };
         match intent {
             Intent::Create { plan } => {
                 let mut build = build(plan, None);
-                let effect = build.start_create();
+                let first = build.start_create();
+                let effect = build.proving(first);
                 (Machine(Path::Build(Box::new(build))), effect)
             }
             Intent::Update { current, plan } => {
                 let mut build = build(plan, Some(current));
-                let effect = build.start_update();
+                let first = build.start_update();
+                let effect = build.proving(first);
                 (Machine(Path::Build(Box::new(build))), effect)
             }
             Intent::Delete(intent) => {
@@ -295,6 +330,10 @@ impl Machine {
 
 impl Build {
     fn on(&mut self, observation: Observation) -> Next {
+        let observation = match observation {
+            Observation::Passed { roles, beside } => return self.passed(&roles, beside),
+            observation => observation,
+        };
         let state = std::mem::replace(&mut self.state, State::Answered);
         match (state, observation) {
             (State::Finding { rest, own }, Observation::Read { roles, policies }) => {
@@ -453,6 +492,79 @@ impl Build {
                     observation.name()
                 ),
             )),
+        }
+    }
+
+    // ------------------------------------------------------------------ Roles passed
+
+    /// The first effect, with the roles the plan passes read beside it when it is a read, or
+    /// before it otherwise: nothing is changed until they are proven this stack's own.
+    fn proving(&mut self, first: Next) -> Next {
+        if self.plan.pass_roles_to_prove.is_empty() {
+            return first;
+        }
+        let beside = match first {
+            Next::Effect(effect @ (Effect::Read { .. } | Effect::ReadWhole { .. })) => {
+                Some(Box::new(effect))
+            }
+            Next::Effect(effect) => {
+                self.held = Some(Held::Effect(effect));
+                None
+            }
+            answer @ Next::Answer(_) => return answer,
+        };
+        Next::Effect(Effect::ReadPassed {
+            roles: self.passed_names(),
+            pause: None,
+            beside,
+        })
+    }
+
+    fn passed_names(&self) -> Vec<String> {
+        self.plan
+            .pass_roles_to_prove
+            .iter()
+            .map(|passed| passing::role_name(&passed.arn).to_owned())
+            .collect()
+    }
+
+    /// The roles the plan passes as read: refuse, read them again, or go on with what was held.
+    fn passed(
+        &mut self,
+        roles: &[Result<Option<RoleState>, IamError>],
+        beside: Option<Box<Observation>>,
+    ) -> Next {
+        if let Some(observed) = beside {
+            self.held = Some(Held::Observed(observed));
+        }
+        let proof = passing::prove(
+            &self.owner.stack_id,
+            &self.plan.pass_roles_to_prove,
+            roles,
+            self.reread_passed,
+        );
+        match proof {
+            Proof::Refused(failure) => {
+                self.held = None;
+                self.fail(failure)
+            }
+            Proof::Reread => {
+                self.reread_passed = true;
+                tracing::info!("a role the plan passes is missing or untagged: reading it again");
+                Next::Effect(Effect::ReadPassed {
+                    roles: self.passed_names(),
+                    pause: Some(passing::REREAD_PAUSE),
+                    beside: None,
+                })
+            }
+            Proof::Proven => match self.held.take() {
+                Some(Held::Observed(observed)) => self.on(*observed),
+                Some(Held::Effect(effect)) => Next::Effect(effect),
+                None => self.fail(Failure::new(
+                    FailureClass::Internal,
+                    "internal error: the roles passed were proven with nothing to go on with",
+                )),
+            },
         }
     }
 
@@ -958,6 +1070,7 @@ impl Observation {
             Observation::Done(_) => "an undo",
             Observation::TornDown(_) => "a teardown",
             Observation::Teardown { .. } => "a teardown read",
+            Observation::Passed { .. } => "the roles passed",
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod intent;
 pub mod machine;
 pub mod outcome;
+pub mod passing;
 #[cfg(test)]
 mod rows;
 

@@ -290,6 +290,20 @@ fn describe(effect: &Effect) -> String {
         Effect::ReadTeardown { role, .. } => format!("read teardown {role}"),
         Effect::Teardown { role } => format!("teardown {}", role.name),
         Effect::TeardownNamed { role } => format!("teardown named {role}"),
+        Effect::ReadPassed {
+            roles,
+            pause,
+            beside,
+        } => {
+            let mut what = format!("passed {}", roles.join("+"));
+            if pause.is_some() {
+                what = format!("pause, {what}");
+            }
+            if let Some(effect) = beside {
+                what = format!("{what} beside {}", describe(effect));
+            }
+            what
+        }
     }
 }
 
@@ -1036,4 +1050,182 @@ fn bad_properties_fail_before_any_effect() {
         panic!("a StackId that is no ARN planned");
     };
     assert_eq!(failure.class, FailureClass::InvalidRequest);
+}
+
+// ------------------------------------------------------------------ roles passed
+
+/// The function as deployed with the template's default `AllowedPassRoles` (none listed): a
+/// role may pass only its own stack's roles.
+fn own_stack_roles_only() -> Guardrails {
+    Guardrails::default().with_pass_roles(Some(""))
+}
+
+fn compute(whose: Tags) -> RoleState {
+    role("sagemaker-compute", "/", whose)
+}
+
+fn passed(roles: Vec<Option<RoleState>>, beside: Option<Observation>) -> Observation {
+    Observation::Passed {
+        roles: roles.into_iter().map(Ok).collect(),
+        beside: beside.map(Box::new),
+    }
+}
+
+#[test]
+fn a_role_passes_only_its_own_stacks_roles_and_nothing_changes_before_that_is_shown() {
+    let rows: Vec<Row> = vec![
+        (
+            "the compute role of this stack is read beside the first read, then the Create goes on",
+            create(json!({})),
+            vec![
+                passed(vec![Some(compute(Tags::Ours))], Some(absent())),
+                created(),
+                applied(),
+            ],
+            vec![
+                "passed sagemaker-compute beside read SageMaker-ds",
+                "create sagemaker-ds",
+                "apply",
+            ],
+            ok(NAME),
+        ),
+        (
+            "another stack's compute role is refused before any change",
+            create(json!({})),
+            vec![passed(
+                vec![Some(compute(Tags::OtherStack))],
+                Some(absent()),
+            )],
+            vec!["passed sagemaker-compute beside read SageMaker-ds"],
+            failed(
+                FailureClass::Guardrail,
+                PLACEHOLDER_PREFIX,
+                &[
+                    "PassRoles[0]: role `arn:aws:iam::123456789012:role/sagemaker-compute` belongs to stack",
+                    OTHER_STACK,
+                    "nothing was changed",
+                ],
+            ),
+        ),
+        (
+            "an untagged role is read once more after a pause, then refused",
+            create(json!({})),
+            vec![
+                passed(vec![Some(compute(Tags::None))], Some(absent())),
+                passed(vec![Some(compute(Tags::None))], None),
+            ],
+            vec![
+                "passed sagemaker-compute beside read SageMaker-ds",
+                "pause, passed sagemaker-compute",
+            ],
+            failed(
+                FailureClass::Guardrail,
+                PLACEHOLDER_PREFIX,
+                &["is no stack's", "AdoptExistingRole"],
+            ),
+        ),
+        (
+            "a role tagged meanwhile (a read lagging its TagRole) is proven on the second read",
+            create(json!({})),
+            vec![
+                passed(vec![None], Some(absent())),
+                passed(vec![Some(compute(Tags::Ours))], None),
+                created(),
+                applied(),
+            ],
+            vec![
+                "passed sagemaker-compute beside read SageMaker-ds",
+                "pause, passed sagemaker-compute",
+                "create sagemaker-ds",
+                "apply",
+            ],
+            ok(NAME),
+        ),
+        (
+            "an Update in place reads the role whole beside the roles it passes",
+            update(NAME, json!({})),
+            vec![
+                passed(vec![Some(compute(Tags::Ours))], Some(whole(ours()))),
+                converged(ours()),
+            ],
+            vec![
+                "passed sagemaker-compute beside read whole sagemaker-ds",
+                "converge from sagemaker-ds",
+            ],
+            ok(NAME),
+        ),
+        (
+            "an Update refused for the role it passes leaves the role as it is",
+            update(NAME, json!({})),
+            vec![passed(
+                vec![Some(compute(Tags::OtherStack))],
+                Some(whole(ours())),
+            )],
+            vec!["passed sagemaker-compute beside read whole sagemaker-ds"],
+            failed(FailureClass::Guardrail, NAME, &["belongs to stack"]),
+        ),
+        (
+            "a replacement's CreateRole waits for the proof, and is never sent without it",
+            update(OLD, json!({})),
+            vec![passed(vec![Some(compute(Tags::OtherStack))], None)],
+            vec!["passed sagemaker-compute"],
+            failed(FailureClass::Guardrail, OLD, &["belongs to stack"]),
+        ),
+        (
+            "a replacement whose passed role is proven creates the new role",
+            update(OLD, json!({})),
+            vec![
+                passed(vec![Some(compute(Tags::Ours))], None),
+                created(),
+                applied(),
+            ],
+            vec!["passed sagemaker-compute", "create sagemaker-ds", "apply"],
+            ok(NAME),
+        ),
+        (
+            "a role passing itself needs no proof",
+            create(json!({"PassRoles": ["arn:aws:iam::123456789012:role/sagemaker-ds"]})),
+            vec![absent(), created(), applied()],
+            vec!["read SageMaker-ds", "create sagemaker-ds", "apply"],
+            ok(NAME),
+        ),
+    ];
+    for (row, request, observations, effects, answer) in rows {
+        run(
+            row,
+            &request,
+            &own_stack_roles_only(),
+            observations,
+            &effects,
+            &answer,
+        );
+    }
+    run(
+        "a role the operator lists is passed without a read",
+        &create(json!({})),
+        &Guardrails::default()
+            .with_pass_roles(Some("arn:aws:iam::123456789012:role/sagemaker-compute")),
+        vec![absent(), created(), applied()],
+        &["read SageMaker-ds", "create sagemaker-ds", "apply"],
+        &ok(NAME),
+    );
+}
+
+#[test]
+fn a_role_whose_path_hides_sagemaker_is_never_passed() {
+    let request = create(json!({
+        "PassRoles": ["arn:aws:iam::123456789012:role/sagemaker-ops/PlatformAdmin"]
+    }));
+    for guardrails in [
+        own_stack_roles_only(),
+        Guardrails::default().with_pass_roles(Some("arn:aws:iam::123456789012:role/sagemaker-*")),
+    ] {
+        let failure = intent(&request, &guardrails).unwrap_err();
+        assert_eq!(failure.class, FailureClass::Guardrail);
+        assert!(
+            failure.reason.starts_with("PassRoles[0]: `arn:aws:iam::123456789012:role/sagemaker-ops/PlatformAdmin` has `sagemaker-` in its path"),
+            "{}",
+            failure.reason
+        );
+    }
 }

@@ -11,7 +11,7 @@ use thiserror::Error;
 
 use crate::catalog;
 use crate::context::StackContext;
-use crate::guardrails::Guardrails;
+use crate::guardrails::{Guardrails, PassedRole};
 use crate::ownership::Owner;
 use crate::properties::{self, Properties, PropertyErrors, Tag};
 
@@ -51,6 +51,10 @@ pub struct Plan {
     /// On Delete, leave the role (`RetainOnDelete`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub retain_on_delete: bool,
+    /// Roles it passes that the function's `AllowedPassRoles` does not list: each must be
+    /// shown to be this stack's own before the plan is applied (none offline).
+    #[serde(skip)]
+    pub pass_roles_to_prove: Vec<PassedRole>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -131,7 +135,9 @@ pub fn plan_guarded(
     guardrails
         .apply(&mut properties, value, context.partition)
         .map_err(PlanError::Guardrail)?;
-    Ok(build(&properties, context)?)
+    let mut plan = build(&properties, context)?;
+    plan.pass_roles_to_prove = guardrails.pass_roles_to_prove(&properties, value, &plan.role.arn);
+    Ok(plan)
 }
 
 /// Plans the role of validated properties.
@@ -226,6 +232,7 @@ pub fn build(properties: &Properties, context: &StackContext) -> Result<Plan, Qu
         adopt_existing_role: properties.adopt_existing_role,
         delete_console_policies: properties.delete_console_policies,
         retain_on_delete: properties.retain_on_delete,
+        pass_roles_to_prove: Vec::new(),
     })
 }
 
