@@ -250,7 +250,7 @@ struct Build {
 #[derive(Debug, Clone)]
 enum Held {
     Observed(Box<Observation>),
-    Effect(Effect),
+    Effect(Box<Effect>),
 }
 
 /// A Delete.
@@ -508,7 +508,7 @@ impl Build {
                 Some(Box::new(effect))
             }
             Next::Effect(effect) => {
-                self.held = Some(Held::Effect(effect));
+                self.held = Some(Held::Effect(Box::new(effect)));
                 None
             }
             answer @ Next::Answer(_) => return answer,
@@ -559,7 +559,7 @@ impl Build {
             }
             Proof::Proven => match self.held.take() {
                 Some(Held::Observed(observed)) => self.on(*observed),
-                Some(Held::Effect(effect)) => Next::Effect(effect),
+                Some(Held::Effect(effect)) => Next::Effect(*effect),
                 None => self.fail(Failure::new(
                     FailureClass::Internal,
                     "internal error: the roles passed were proven with nothing to go on with",

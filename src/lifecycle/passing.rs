@@ -157,7 +157,14 @@ mod tests {
     #[test]
     fn only_this_stacks_own_roles_are_proven() {
         let other_path = "arn:aws:iam::123456789012:role/team/SageMaker-Compute";
-        let cases: Vec<(&str, Result<Option<RoleState>, IamError>, bool, &str)> = vec![
+        // What a case is, the role as read, whether no read follows, and the outcome.
+        type Case = (
+            &'static str,
+            Result<Option<RoleState>, IamError>,
+            bool,
+            &'static str,
+        );
+        let cases: Vec<Case> = vec![
             (
                 "this stack's role",
                 role(COMPUTE, Some(STACK)),
