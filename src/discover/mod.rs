@@ -821,9 +821,12 @@ pub const SERVICE_STACK_PARAMETER: &str = "PersonaRoleStackName";
 
 /// A template declaring each discovered role as a `Custom::SageMakerPersonaRole` that adopts
 /// it. The resources are retained on delete and replacement: the roles existed before the
-/// stack, so removing the stack leaves them in place.
+/// stack, so removing the stack leaves them in place. A role passed by another that the
+/// template declares too is passed as `!GetAtt <its resource>.Arn`: CloudFormation then adopts
+/// it first, and the function admits passing it as the stack's own.
 pub fn template(discoveries: &[Discovery], service_stack: &str, account: &str) -> Value {
     let mut resources = Map::new();
+    let mut declared: Vec<(String, String)> = Vec::new();
     let mut used: BTreeSet<String> = std::iter::once(SERVICE_STACK_PARAMETER.to_owned()).collect();
     for discovery in discoveries {
         let mut logical_id = discovery.logical_id.clone();
@@ -833,6 +836,7 @@ pub fn template(discoveries: &[Discovery], service_stack: &str, account: &str) -
             n += 1;
         }
         used.insert(logical_id.clone());
+        declared.push((discovery.arn.clone(), logical_id.clone()));
         let mut properties = Map::new();
         properties.insert(
             "ServiceToken".to_owned(),
@@ -859,6 +863,11 @@ pub fn template(discoveries: &[Discovery], service_stack: &str, account: &str) -
             }),
         );
     }
+    for resource in resources.values_mut() {
+        if let Some(properties) = resource.get_mut("Properties") {
+            pass_declared_by_reference(properties, &declared);
+        }
+    }
     json!({
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": format!(
@@ -873,6 +882,40 @@ pub fn template(discoveries: &[Discovery], service_stack: &str, account: &str) -
         },
         "Resources": Value::Object(resources),
     })
+}
+
+/// Replaces each role ARN in `PassRoles` (top-level and per activity) that names a declared
+/// role (IAM compares names ignoring case) with `Fn::GetAtt` of its resource's `Arn`.
+fn pass_declared_by_reference(properties: &mut Value, declared: &[(String, String)]) {
+    let by_reference = |list: &mut Value| {
+        let Some(items) = list.as_array_mut() else {
+            return;
+        };
+        for item in items {
+            let resource = item.as_str().and_then(|arn| {
+                declared
+                    .iter()
+                    .find(|(declared, _)| declared.eq_ignore_ascii_case(arn))
+            });
+            if let Some((_, logical_id)) = resource {
+                *item = json!({"Fn::GetAtt": [logical_id, "Arn"]});
+            }
+        }
+    };
+    let name = Param::PassRoles.name();
+    if let Some(list) = properties.get_mut(name) {
+        by_reference(list);
+    }
+    if let Some(per_activity) = properties
+        .get_mut(table::ACTIVITY_PARAMETERS.name)
+        .and_then(Value::as_object_mut)
+    {
+        for parameters in per_activity.values_mut() {
+            if let Some(list) = parameters.get_mut(name) {
+                by_reference(list);
+            }
+        }
+    }
 }
 
 fn origin_text(origin: &Origin) -> String {

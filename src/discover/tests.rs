@@ -547,3 +547,42 @@ fn the_template_declares_unique_logical_ids_retained_and_adopting() {
         json!({"Fn::ImportValue": {"Fn::Sub": "${PersonaRoleStackName}-ServiceToken"}})
     );
 }
+
+#[test]
+fn a_declared_role_that_another_passes_is_passed_by_reference() {
+    let compute_arn = "arn:aws:iam::123456789012:role/service-role/SageMaker-ComputeRole";
+    let mut compute = infer(&console_inventory(
+        vec![(
+            "SageMakerS3BucketPolicyTemplate_1724875893688",
+            bucket_policy(&["ml-data"]),
+        )],
+        console_trust("us-east-1"),
+    ))
+    .unwrap();
+    compute.role_name = "SageMaker-ComputeRole".to_owned();
+    compute.arn = compute_arn.to_owned();
+    compute.logical_id = "ComputeRole".to_owned();
+    let mut scientist = compute.clone();
+    scientist.role_name = "SageMaker-DataScientist".to_owned();
+    scientist.arn =
+        "arn:aws:iam::123456789012:role/service-role/SageMaker-DataScientist".to_owned();
+    scientist.logical_id = "DataScientist".to_owned();
+    let elsewhere = "arn:aws:iam::123456789012:role/sagemaker-elsewhere";
+    // The console's policy may spell the ARN in another case: IAM's names ignore it.
+    scientist.properties.insert(
+        "PassRoles".to_owned(),
+        json!([compute_arn.to_lowercase(), elsewhere]),
+    );
+    scientist.properties.insert(
+        "ActivityParameters".to_owned(),
+        json!({"Manage ML Jobs": {"PassRoles": [compute_arn]}}),
+    );
+    let template = template(&[compute, scientist], "persona-role", ACCOUNT);
+    let properties = &template["Resources"]["DataScientist"]["Properties"];
+    let reference = json!({"Fn::GetAtt": ["ComputeRole", "Arn"]});
+    assert_eq!(properties["PassRoles"], json!([reference, elsewhere]));
+    assert_eq!(
+        properties["ActivityParameters"]["Manage ML Jobs"]["PassRoles"],
+        json!([reference])
+    );
+}
