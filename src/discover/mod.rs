@@ -863,9 +863,15 @@ pub fn template(discoveries: &[Discovery], service_stack: &str, account: &str) -
             }),
         );
     }
-    for resource in resources.values_mut() {
+    for (logical_id, resource) in resources.iter_mut() {
+        // A role passing itself names its own ARN: a reference would be circular.
+        let others: Vec<(String, String)> = declared
+            .iter()
+            .filter(|(_, id)| id != logical_id)
+            .cloned()
+            .collect();
         if let Some(properties) = resource.get_mut("Properties") {
-            pass_declared_by_reference(properties, &declared);
+            pass_declared_by_reference(properties, &others);
         }
     }
     json!({

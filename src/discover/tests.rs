@@ -568,10 +568,11 @@ fn a_declared_role_that_another_passes_is_passed_by_reference() {
         "arn:aws:iam::123456789012:role/service-role/SageMaker-DataScientist".to_owned();
     scientist.logical_id = "DataScientist".to_owned();
     let elsewhere = "arn:aws:iam::123456789012:role/sagemaker-elsewhere";
+    let itself = scientist.arn.clone();
     // The console's policy may spell the ARN in another case: IAM's names ignore it.
     scientist.properties.insert(
         "PassRoles".to_owned(),
-        json!([compute_arn.to_lowercase(), elsewhere]),
+        json!([compute_arn.to_lowercase(), elsewhere, itself]),
     );
     scientist.properties.insert(
         "ActivityParameters".to_owned(),
@@ -580,7 +581,11 @@ fn a_declared_role_that_another_passes_is_passed_by_reference() {
     let template = template(&[compute, scientist], "persona-role", ACCOUNT);
     let properties = &template["Resources"]["DataScientist"]["Properties"];
     let reference = json!({"Fn::GetAtt": ["ComputeRole", "Arn"]});
-    assert_eq!(properties["PassRoles"], json!([reference, elsewhere]));
+    assert_eq!(
+        properties["PassRoles"],
+        json!([reference, elsewhere, itself]),
+        "a role passing itself keeps its ARN: a reference to itself would be circular"
+    );
     assert_eq!(
         properties["ActivityParameters"]["Manage ML Jobs"]["PassRoles"],
         json!([reference])
