@@ -270,7 +270,7 @@ impl Call {
 
     /// The same call made elsewhere than from the function's code: by another function given
     /// the execution role (`Some`), or with its credentials outside Lambda (`None`).
-    fn from_elsewhere(&self, function: Option<&str>) -> Call {
+    fn made_elsewhere(&self, function: Option<&str>) -> Call {
         let mut context = self.context.clone();
         match function {
             Some(arn) => context.insert(SOURCE_FUNCTION, json!(arn)),
@@ -1083,8 +1083,8 @@ fn the_execution_role_allows_the_functions_calls_and_denies_escalations_in_every
         for (allow, call) in always().into_iter().chain(depending(setting)) {
             // Whatever the function may do, nothing else may do with its role.
             if allow {
-                calls.push((false, call.from_elsewhere(None)));
-                calls.push((false, call.from_elsewhere(Some(OTHER_FUNCTION_ARN))));
+                calls.push((false, call.made_elsewhere(None)));
+                calls.push((false, call.made_elsewhere(Some(OTHER_FUNCTION_ARN))));
             }
             calls.push((allow, call));
         }
