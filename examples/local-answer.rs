@@ -427,7 +427,8 @@ async fn template_defaults(
         Guardrails::from_values(Some(&required), Some(&default("AllowedManagedPolicyArns")?))
             .with_pass_roles(Some(&pass_roles))
             .with_adoption(Some(&default("AllowAdoption")?))
-            .with_adoption_scope(Some(&default("AdoptionScope")?)),
+            .with_adoption_scope(Some(&default("AdoptionScope")?))
+            .with_adopting_stacks(Some(&default("AdoptingStacks")?)),
     )
 }
 

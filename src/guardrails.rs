@@ -8,13 +8,14 @@ use serde_json::Value;
 use crate::arn::Arn;
 use crate::catalog::{self, Param};
 use crate::context::Partition;
-use crate::properties::{Properties, PropertyError, PropertyErrors, table};
+use crate::properties::{Properties, PropertyError, PropertyErrors, ROLE_NAME_PREFIX, table};
 
 pub const REQUIRED_BOUNDARY_ENV: &str = "PERSONA_ROLE_REQUIRED_BOUNDARY";
 pub const ALLOWED_MANAGED_POLICIES_ENV: &str = "PERSONA_ROLE_ALLOWED_MANAGED_POLICIES";
 pub const ALLOWED_PASS_ROLES_ENV: &str = "PERSONA_ROLE_ALLOWED_PASS_ROLES";
 pub const ALLOW_ADOPTION_ENV: &str = "PERSONA_ROLE_ALLOW_ADOPTION";
 pub const ADOPTION_SCOPE_ENV: &str = "PERSONA_ROLE_ADOPTION_SCOPE";
+pub const ADOPTING_STACKS_ENV: &str = "PERSONA_ROLE_ADOPTING_STACKS";
 /// Every variable the guardrails are read from; the template must set exactly these.
 pub const ENVIRONMENT: &[&str] = &[
     REQUIRED_BOUNDARY_ENV,
@@ -22,6 +23,7 @@ pub const ENVIRONMENT: &[&str] = &[
     ALLOWED_PASS_ROLES_ENV,
     ALLOW_ADOPTION_ENV,
     ADOPTION_SCOPE_ENV,
+    ADOPTING_STACKS_ENV,
 ];
 /// The `AdoptionScope` that widens adoption beyond Role Manager's roles.
 pub const ADOPT_ANY_UNOWNED_ROLE: &str = "AnyUnownedRole";
@@ -45,6 +47,9 @@ pub struct Guardrails {
     /// Adoption may take over any unowned role, not only those shaped as Role Manager's console
     /// made them (`AdoptionScope=AnyUnownedRole`). Off unless the operator widens it.
     pub adopt_any_unowned_role: bool,
+    /// The stacks whose resources may adopt (`AdoptingStacks`: name patterns, `*` matches any
+    /// run of characters); empty, none. `None` (not deployed by the template) lets any stack's.
+    pub adopting_stacks: Option<Vec<String>>,
 }
 
 impl Guardrails {
@@ -81,6 +86,12 @@ impl Guardrails {
         self
     }
 
+    /// With the stacks that may adopt: unset lets any, empty none.
+    pub fn with_adopting_stacks(mut self, stacks: Option<&str>) -> Self {
+        self.adopting_stacks = stacks.map(patterns);
+        self
+    }
+
     /// The function's guardrails as deployed. Without a boundary in the environment, every
     /// Create and Update is refused (`boundary_missing`): a role without a ceiling is never
     /// the default.
@@ -91,7 +102,8 @@ impl Guardrails {
         )
         .with_pass_roles(std::env::var(ALLOWED_PASS_ROLES_ENV).ok().as_deref())
         .with_adoption(std::env::var(ALLOW_ADOPTION_ENV).ok().as_deref())
-        .with_adoption_scope(std::env::var(ADOPTION_SCOPE_ENV).ok().as_deref());
+        .with_adoption_scope(std::env::var(ADOPTION_SCOPE_ENV).ok().as_deref())
+        .with_adopting_stacks(std::env::var(ADOPTING_STACKS_ENV).ok().as_deref());
         guardrails.boundary_missing = guardrails.required_boundary.is_none();
         guardrails
     }
@@ -138,7 +150,7 @@ impl Guardrails {
                 })
             };
             for arn in &properties.managed_policy_arns {
-                if !is_allowed(arn) {
+                if !is_allowed(arn) && self.never_attached(arn).is_none() {
                     errors.push(PropertyError {
                         property: at(
                             table::MANAGED_POLICY_ARNS.name,
@@ -184,11 +196,54 @@ impl Guardrails {
                     }),
             );
         }
+        for arn in &properties.managed_policy_arns {
+            if let Some(why) = self.never_attached(arn) {
+                errors.push(PropertyError {
+                    property: at(
+                        table::MANAGED_POLICY_ARNS.name,
+                        raw.get(table::MANAGED_POLICY_ARNS.name),
+                        arn,
+                    ),
+                    message: format!("`{arn}` {why}"),
+                    help: Some(
+                        "attach a policy named otherwise, or declare what it grants on this resource"
+                            .to_owned(),
+                    ),
+                });
+            }
+        }
         if errors.is_empty() {
             Ok(())
         } else {
             Err(PropertyErrors(errors))
         }
+    }
+
+    /// Why a `ManagedPolicyArns` value is never attached, whatever AllowedManagedPolicyArns
+    /// says: the permissions boundary (a ceiling, not a grant), or a policy named as persona
+    /// roles' own (`<path>sagemaker-<role>-<n>` of this account, in any case, as IAM compares
+    /// names). A role's own policies come from its plan, never from this list, so such a value
+    /// is another resource's: IAM cannot refuse that attachment itself (an attach request shows
+    /// the policy's ARN, not its owner), so the function does.
+    fn never_attached(&self, arn: &str) -> Option<&'static str> {
+        if self
+            .required_boundary
+            .as_deref()
+            .is_some_and(|boundary| boundary.eq_ignore_ascii_case(arn))
+        {
+            return Some(
+                "is the permissions boundary every role carries: a ceiling, never attached",
+            );
+        }
+        let parsed = Arn::parse(arn).filter(|a| a.resource_type() == "policy")?;
+        let account = parsed.account;
+        let name = parsed.resource_id()?.rsplit('/').next()?;
+        let own_shape = name
+            .get(..ROLE_NAME_PREFIX.len())
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case(ROLE_NAME_PREFIX));
+        (account != "aws" && own_shape).then_some(
+            "is named as a persona role's own policy (sagemaker-…), which only the role it was made for attaches",
+        )
     }
 
     /// The roles the declaration passes that the operator's `AllowedPassRoles` does not list,
@@ -280,6 +335,25 @@ pub fn hides_sagemaker_in_path(arn: &str) -> bool {
     path.to_ascii_lowercase().contains("sagemaker-")
 }
 
+/// Whether `AdoptingStacks` (`None`: unset, any) names the stack of `stack_id`: its name, as
+/// its ARN gives it, matches a pattern. IAM holds the same on the ownership tag
+/// (`DenyAdoptionByStacksNotNamed`).
+pub fn names_adopting_stack(adopting_stacks: Option<&[String]>, stack_id: &str) -> bool {
+    let Some(patterns) = adopting_stacks else {
+        return true;
+    };
+    stack_name(stack_id).is_some_and(|name| patterns.iter().any(|p| glob_match(p, name)))
+}
+
+/// The stack's name in its ARN (`arn:…:stack/<name>/<id>`); stack names hold no `/` or `:`.
+pub fn stack_name(stack_id: &str) -> Option<&str> {
+    let arn = Arn::parse(stack_id).filter(|arn| arn.resource_type() == "stack")?;
+    arn.resource_id()?
+        .split('/')
+        .next()
+        .filter(|name| !name.is_empty())
+}
+
 /// A comma-separated list of patterns; blanks dropped.
 fn patterns(list: &str) -> Vec<String> {
     list.split(',')
@@ -365,6 +439,69 @@ mod tests {
                 .with_adoption(Some(""))
                 .adoption_forbidden
         );
+    }
+
+    #[test]
+    fn neither_the_boundary_nor_a_persona_roles_own_policy_is_ever_attached() {
+        let boundary = "arn:aws:iam::123456789012:policy/ml-boundary";
+        // An operator's allow-list wide enough to admit every customer-managed policy.
+        let guardrails =
+            Guardrails::from_values(Some(boundary), Some("arn:aws:iam::123456789012:policy/*"));
+        for (arn, why) in [
+            (boundary, Some("permissions boundary")),
+            (
+                "arn:aws:iam::123456789012:policy/ML-Boundary",
+                Some("permissions boundary"),
+            ),
+            (
+                "arn:aws:iam::123456789012:policy/sagemaker-team-a-ds-1",
+                Some("own policy"),
+            ),
+            (
+                "arn:aws:iam::123456789012:policy/service-role/SageMaker-ds-2",
+                Some("own policy"),
+            ),
+            ("arn:aws:iam::123456789012:policy/team-extra", None),
+            ("arn:aws:iam::aws:policy/sagemaker-like-aws-managed", None),
+            (
+                "arn:aws:iam::aws:policy/AmazonSageMakerCanvasFullAccess",
+                None,
+            ),
+        ] {
+            let got = guardrails.never_attached(arn);
+            match why {
+                Some(word) => assert!(got.is_some_and(|g| g.contains(word)), "{arn}: {got:?}"),
+                None => assert_eq!(got, None, "{arn}"),
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_stacks_adopting_stacks_names_may_adopt() {
+        let stack = |name: &str| {
+            format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/3f6a2c10-8b1e")
+        };
+        let names = |list: &str, name: &str| {
+            let guardrails = Guardrails::default().with_adopting_stacks(Some(list));
+            names_adopting_stack(guardrails.adopting_stacks.as_deref(), &stack(name))
+        };
+        assert!(names("ml-roles", "ml-roles"));
+        assert!(names("other, ml-roles", "ml-roles"));
+        assert!(names("migration-*", "migration-team-a"));
+        assert!(names("*", "anything"));
+        assert!(!names("ml-roles", "ml-roles-2"), "a name, not a prefix");
+        assert!(
+            !names("ml-roles", "ML-Roles"),
+            "as IAM's StringLike: with case"
+        );
+        assert!(!names("migration-*", "team-a"));
+        assert!(!names("", "ml-roles"), "deployed with none named: none");
+        // Unset (not deployed by the template): any stack.
+        assert!(names_adopting_stack(None, &stack("ml-roles")));
+        assert!(!names_adopting_stack(
+            Some(&["*".to_owned()]),
+            "not-a-stack-arn"
+        ));
     }
 
     #[test]

@@ -13,19 +13,37 @@ fn template() -> Value {
     serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// The execution role's permission policies: its inline policies and the function's
+/// `ExecutionRolePermissions` (the guard's denies are read on their own).
+fn documents(template: &Value) -> Vec<&Value> {
+    let resources = &template["Resources"];
+    let mut documents: Vec<&Value> = resources["ExecutionRole"]["Properties"]["Policies"]
+        .as_sequence()
+        .expect("ExecutionRole has Policies")
+        .iter()
+        .map(|policy| &policy["PolicyDocument"])
+        .collect();
+    documents.push(&resources["ExecutionRolePermissions"]["Properties"]["PolicyDocument"]);
+    documents
+}
+
+/// The statements of the execution role's permission policies, as written (`!If` unresolved).
+fn raw_statements(template: &Value) -> Vec<&Value> {
+    documents(template)
+        .into_iter()
+        .flat_map(|document| {
+            document["Statement"]
+                .as_sequence()
+                .expect("a policy has statements")
+        })
+        .collect()
+}
+
 /// Every statement of the execution role's policies, through `!If` branches (either may hold).
 fn statements(template: &Value) -> Vec<Value> {
-    let policies = template["Resources"]["ExecutionRole"]["Properties"]["Policies"]
-        .as_sequence()
-        .expect("ExecutionRole has Policies");
     let mut out = Vec::new();
-    for policy in policies {
-        for statement in policy["PolicyDocument"]["Statement"]
-            .as_sequence()
-            .expect("a policy has statements")
-        {
-            collect_statements(statement, &mut out);
-        }
+    for statement in raw_statements(template) {
+        collect_statements(statement, &mut out);
     }
     out
 }
@@ -228,8 +246,23 @@ fn the_function_can_change_neither_its_own_role_nor_the_boundary() {
     {
         collect_statements(statement, &mut statements_found);
     }
+    let mut never_attached = BTreeSet::new();
     for statement in &statements_found {
         assert_eq!(statement["Effect"].as_str(), Some("Deny"));
+        if statement["Sid"].as_str() == Some("DenyAttachingTheBoundary") {
+            // On any role: attaching is an action on the role, the policy is its condition.
+            assert_eq!(actions(statement), ["iam:AttachRolePolicy"]);
+            assert_eq!(statement["Resource"].as_str(), Some("*"));
+            let named = &statement["Condition"]["StringEqualsIgnoreCase"]["iam:PolicyARN"];
+            never_attached.extend(
+                named
+                    .as_sequence()
+                    .expect("a list of the boundary policies")
+                    .iter()
+                    .map(|arn| serde_yaml_ng::to_string(arn).unwrap()),
+            );
+            continue;
+        }
         let resource = serde_yaml_ng::to_string(&statement["Resource"]).unwrap();
         let target = if resource.contains("ExecutionRole.Arn") {
             &mut denied_on_itself
@@ -253,17 +286,134 @@ fn the_function_can_change_neither_its_own_role_nor_the_boundary() {
             );
         }
     }
+    let never_attached: Vec<String> = never_attached.into_iter().collect();
+    assert!(
+        never_attached.len() == 2
+            && never_attached
+                .iter()
+                .any(|a| a.contains("PersonaRoleBoundary"))
+            && never_attached
+                .iter()
+                .any(|a| a.contains("RequiredPermissionsBoundary")),
+        "neither boundary policy is ever attached: {never_attached:?}"
+    );
     assert_eq!(
         template["Resources"]["PersonaRoleFunction"]["DependsOn"].as_str(),
         Some("ExecutionRoleGuard")
     );
 }
 
+/// Whatever the execution role allows, it allows only to this function's own code: the
+/// statements that grant the function's IAM calls sit in one policy with a deny of every call
+/// of the services it calls that does not carry Lambda's `lambda:SourceFunctionArn` naming this
+/// function. That policy needs the function (so no statement of it can exist before), and
+/// CloudFormation may invoke the function only once it exists.
+#[test]
+fn the_execution_role_works_only_in_this_function() {
+    let template = template();
+    let resources = &template["Resources"];
+    let permissions = &resources["ExecutionRolePermissions"];
+    assert_eq!(permissions["Type"].as_str(), Some("AWS::IAM::RolePolicy"));
+    assert_eq!(
+        serde_yaml_ng::to_string(&permissions["Properties"]["RoleName"]).unwrap(),
+        "!Ref ExecutionRole\n"
+    );
+    let document = &permissions["Properties"]["PolicyDocument"]["Statement"];
+    let deny = document
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"].as_str() == Some("DenyOutsideThisFunction"))
+        .expect("a DenyOutsideThisFunction statement");
+    assert_eq!(deny["Effect"].as_str(), Some("Deny"));
+    assert_eq!(deny["Resource"].as_str(), Some("*"));
+    assert_eq!(
+        serde_yaml_ng::to_string(&deny["Condition"]["ArnNotEquals"]["lambda:SourceFunctionArn"])
+            .unwrap(),
+        "!GetAtt PersonaRoleFunction.Arn\n"
+    );
+    // Every service the function calls (its own log writes, which Lambda makes with the key,
+    // included), whole: a read someone adds later is covered too.
+    let denied = actions(deny);
+    let mut services: BTreeSet<String> = Op::ALL
+        .iter()
+        .map(|op| format!("{}:*", op.service()))
+        .collect();
+    services.insert("logs:*".to_owned());
+    assert_eq!(denied.into_iter().collect::<BTreeSet<_>>(), services);
+    // Every statement that grants an IAM write is in this policy, not in the role's own.
+    let writes: BTreeSet<String> = Op::ALL
+        .iter()
+        .filter(|op| op.is_write())
+        .map(|op| op.action())
+        .collect();
+    for policy in resources["ExecutionRole"]["Properties"]["Policies"]
+        .as_sequence()
+        .unwrap()
+    {
+        let mut inline = Vec::new();
+        for statement in policy["PolicyDocument"]["Statement"].as_sequence().unwrap() {
+            collect_statements(statement, &mut inline);
+        }
+        for statement in inline {
+            let granted: Vec<String> = actions(&statement)
+                .into_iter()
+                .filter(|a| writes.contains(a))
+                .collect();
+            assert!(
+                granted.is_empty(),
+                "{:?} grants {granted:?} outside ExecutionRolePermissions",
+                statement["Sid"]
+            );
+        }
+    }
+    assert_eq!(
+        resources["CloudFormationInvokePermission"]["DependsOn"].as_str(),
+        Some("ExecutionRolePermissions")
+    );
+}
+
+/// `AllowAdoption=true` deploys only with `AdoptingStacks` naming at least one stack: the
+/// template's Rule asserts it, and IAM denies the adoption tagging for any stack not named.
+#[test]
+fn adoption_names_the_stacks_that_may_adopt() {
+    let template = template();
+    let parameter = &template["Parameters"]["AdoptingStacks"];
+    assert_eq!(parameter["Type"].as_str(), Some("CommaDelimitedList"));
+    assert_eq!(parameter["Default"].as_str(), Some(""));
+    let rule = &template["Rules"]["AdoptionNamesItsStacks"];
+    assert_eq!(
+        serde_yaml_ng::to_string(&rule["RuleCondition"]).unwrap(),
+        "!Equals\n- !Ref AllowAdoption\n- 'true'\n"
+    );
+    let assertion = &rule["Assertions"][0]["Assert"]["Fn::Not"][0]["Fn::EachMemberEquals"];
+    assert_eq!(
+        serde_yaml_ng::to_string(assertion).unwrap(),
+        "- !Ref AdoptingStacks\n- ''\n"
+    );
+    let deny = raw_statements(&template)
+        .into_iter()
+        .find_map(|s| {
+            if_branches(s)
+                .filter(|(_, yes, _)| yes["Sid"].as_str() == Some("DenyAdoptionByStacksNotNamed"))
+        })
+        .expect("DenyAdoptionByStacksNotNamed sits in an !If");
+    assert_eq!(deny.0, "AdoptionAllowed");
+    assert_eq!(actions(deny.1), ["iam:TagRole"]);
+    let names = serde_yaml_ng::to_string(
+        &deny.1["Condition"]["StringNotLike"]["aws:RequestTag/persona-role:stack-id"],
+    )
+    .unwrap();
+    assert!(names.contains("!Ref AdoptingStacks"), "{names}");
+}
+
 /// The function reads its guardrails from exactly the variables the template sets from its
 /// parameters: a renamed one would silently lift a limit the operator set.
 #[test]
 fn the_template_passes_every_guardrail_the_function_reads() {
-    use persona_role::guardrails::{ADOPTION_SCOPE_ENV, ALLOW_ADOPTION_ENV, ENVIRONMENT};
+    use persona_role::guardrails::{
+        ADOPTING_STACKS_ENV, ADOPTION_SCOPE_ENV, ALLOW_ADOPTION_ENV, ENVIRONMENT,
+    };
     let template = template();
     let variables =
         template["Resources"]["PersonaRoleFunction"]["Properties"]["Environment"]["Variables"]
@@ -276,6 +426,8 @@ fn the_template_passes_every_guardrail_the_function_reads() {
     assert!(adoption.contains("AllowAdoption"), "{adoption}");
     let scope = serde_yaml_ng::to_string(&variables[ADOPTION_SCOPE_ENV]).unwrap();
     assert!(scope.contains("AdoptionScope"), "{scope}");
+    let stacks = serde_yaml_ng::to_string(&variables[ADOPTING_STACKS_ENV]).unwrap();
+    assert!(stacks.contains("AdoptingStacks"), "{stacks}");
 }
 
 /// `[condition, when true, when false]` of an `!If`.
@@ -298,13 +450,7 @@ fn if_branches(value: &Value) -> Option<(&str, &Value, &Value)> {
 #[test]
 fn taking_over_unowned_roles_needs_the_adoption_switch() {
     let template = template();
-    let policies = template["Resources"]["ExecutionRole"]["Properties"]["Policies"]
-        .as_sequence()
-        .unwrap();
-    let raw: Vec<&Value> = policies
-        .iter()
-        .flat_map(|p| p["PolicyDocument"]["Statement"].as_sequence().unwrap())
-        .collect();
+    let raw = raw_statements(&template);
     let adopt = raw
         .iter()
         .find_map(|s| {
@@ -344,12 +490,8 @@ fn console_policies_are_deletable_only_by_name_and_under_the_adoption_switch() {
     use persona_role::catalog::console;
     use persona_role::guardrails::glob_match;
     let template = template();
-    let policies = template["Resources"]["ExecutionRole"]["Properties"]["Policies"]
-        .as_sequence()
-        .unwrap();
-    let (condition, statement, without) = policies
-        .iter()
-        .flat_map(|p| p["PolicyDocument"]["Statement"].as_sequence().unwrap())
+    let (condition, statement, without) = raw_statements(&template)
+        .into_iter()
         .find_map(|s| {
             if_branches(s)
                 .filter(|(_, yes, _)| yes["Sid"].as_str() == Some("DeleteConsolePolicies"))

@@ -1,9 +1,11 @@
 //! `template.yaml`'s execution role, resolved as CloudFormation would for each setting of the
-//! parameters that shape it (`AllowAdoption`, `RequiredPermissionsBoundary`), and decided by the
-//! IAM policy simulator this project did not write: the calls the function makes are allowed,
-//! and the escalations its guardrails exist for are denied. Whatever the setting, every role
-//! carries a boundary (the required one, else the shipped `PersonaRoleBoundary`) that the
-//! function can neither leave out, remove nor change.
+//! parameters that shape it (`AllowAdoption`, `AdoptionScope`, `AdoptingStacks`,
+//! `RequiredPermissionsBoundary`), and decided by the IAM policy simulator this project did not
+//! write: the calls the function makes are allowed, and the escalations its guardrails exist for
+//! are denied. Whatever the setting, every role carries a boundary (the required one, else the
+//! shipped `PersonaRoleBoundary`) that the function can neither leave out, remove, change nor
+//! attach; and every call allowed from the function's own code (Lambda's
+//! `lambda:SourceFunctionArn` naming it) is denied without that key or with another function's.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -15,6 +17,14 @@ use serde_json::{Map, Value as Json, json};
 use serde_yaml_ng::Value;
 
 const FUNCTION_ROLE: &str = "arn:aws:iam::123456789012:role/sagemaker-fn-ExecutionRole-1AB2C3";
+/// The function, as CloudFormation names it in a stack named `sagemaker-fn`.
+const FUNCTION_ARN: &str =
+    "arn:aws:lambda:us-east-1:123456789012:function:sagemaker-fn-PersonaRoleFunction-9ZY8X7W6V5U4";
+/// Another function of the account, given the same execution role.
+const OTHER_FUNCTION_ARN: &str =
+    "arn:aws:lambda:us-east-1:123456789012:function:sagemaker-fn-PersonaRoleFunction-Copy";
+/// The key Lambda adds to every call made with the execution role from a function's code.
+const SOURCE_FUNCTION: &str = "lambda:SourceFunctionArn";
 const OTHER_ACCOUNT_STACK: &str =
     "arn:aws:cloudformation:us-east-1:210987654321:stack/ml-personas/3f6a2c10-8b1e-11ef-9c4d";
 const BOUNDARY: &str = "arn:aws:iam::123456789012:policy/sagemaker-ml-boundary";
@@ -32,6 +42,8 @@ struct Setting {
     /// `AdoptionScope=AnyUnownedRole` rather than Role Manager's roles only.
     adopt_any: bool,
     boundary: Option<&'static str>,
+    /// `AdoptingStacks`: the stack names (patterns) whose resources may adopt.
+    adopting_stacks: &'static [&'static str],
 }
 
 impl Setting {
@@ -42,15 +54,26 @@ impl Setting {
 
     fn name(&self) -> String {
         format!(
-            "AllowAdoption={} AdoptionScope={} RequiredPermissionsBoundary={}",
+            "AllowAdoption={} AdoptionScope={} AdoptingStacks={} RequiredPermissionsBoundary={}",
             self.allow_adoption,
             if self.adopt_any {
                 "AnyUnownedRole"
             } else {
                 "RoleManagerRoles"
             },
+            self.adopting_stacks.join(","),
             self.boundary.unwrap_or("\"\"")
         )
+    }
+
+    /// Whether a resource of `stack` may adopt in this setting.
+    fn may_adopt(&self, stack: &str) -> bool {
+        let name = stack.split('/').nth(1).unwrap();
+        self.allow_adoption
+            && self
+                .adopting_stacks
+                .iter()
+                .any(|pattern| persona_role::guardrails::glob_match(pattern, name))
     }
 
     fn reference(&self, name: &str) -> Json {
@@ -68,6 +91,9 @@ impl Setting {
                 "arn:*:iam::aws:policy/service-role/AmazonSageMakerCanvasDirectDeployAccess"
             ]),
             "AllowedPassRoles" => json!([""]),
+            // A CommaDelimitedList left empty is one empty string.
+            "AdoptingStacks" if self.adopting_stacks.is_empty() => json!([""]),
+            "AdoptingStacks" => json!(self.adopting_stacks),
             "ExecutionRole" => json!("sagemaker-fn-ExecutionRole-1AB2C3"),
             "PersonaRoleBoundary" => json!(SHIPPED_BOUNDARY),
             other => panic!("no value for !Ref {other}"),
@@ -87,6 +113,7 @@ impl Setting {
     fn get_att(&self, name: &str) -> Json {
         match name {
             "ExecutionRole.Arn" => json!(FUNCTION_ROLE),
+            "PersonaRoleFunction.Arn" => json!(FUNCTION_ARN),
             "LogGroup.Arn" => json!("arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/fn"),
             other => panic!("no value for !GetAtt {other}"),
         }
@@ -181,7 +208,8 @@ impl Setting {
         })
     }
 
-    /// The execution role's identity policies as deployed with this setting.
+    /// The execution role's identity policies as deployed with this setting: its own inline
+    /// policies and the role policies of the template that name it.
     fn policies(&self, template: &Value) -> Vec<Json> {
         let resources = &template["Resources"];
         let mut policies: Vec<Json> = resources["ExecutionRole"]["Properties"]["Policies"]
@@ -195,11 +223,17 @@ impl Setting {
                 })
             })
             .collect();
-        let guard = &resources["ExecutionRoleGuard"]["Properties"];
-        policies.push(json!({
-            "name": guard["PolicyName"].as_str().unwrap(),
-            "policy": self.resolve(&guard["PolicyDocument"]).unwrap(),
-        }));
+        for name in ["ExecutionRoleGuard", "ExecutionRolePermissions"] {
+            let policy = &resources[name]["Properties"];
+            assert_eq!(
+                resources[name]["Type"].as_str(),
+                Some("AWS::IAM::RolePolicy")
+            );
+            policies.push(json!({
+                "name": policy["PolicyName"].as_str().unwrap(),
+                "policy": self.resolve(&policy["PolicyDocument"]).unwrap(),
+            }));
+        }
         policies
     }
 }
@@ -219,11 +253,12 @@ fn call(what: &'static str, action: &'static str, resource: &str) -> Call {
     } else {
         format!("arn:aws:iam::{ACCOUNT}:{resource}")
     };
+    // Made from the function's code: Lambda names the function in every call.
     Call {
         what,
         action,
         resource,
-        context: BTreeMap::new(),
+        context: BTreeMap::from([(SOURCE_FUNCTION, json!(FUNCTION_ARN))]),
     }
 }
 
@@ -231,6 +266,22 @@ impl Call {
     fn with(mut self, key: &'static str, value: Json) -> Self {
         self.context.insert(key, value);
         self
+    }
+
+    /// The same call made elsewhere than from the function's code: by another function given
+    /// the execution role (`Some`), or with its credentials outside Lambda (`None`).
+    fn made_elsewhere(&self, function: Option<&str>) -> Call {
+        let mut context = self.context.clone();
+        match function {
+            Some(arn) => context.insert(SOURCE_FUNCTION, json!(arn)),
+            None => context.remove(SOURCE_FUNCTION),
+        };
+        Call {
+            what: self.what,
+            action: self.action,
+            resource: self.resource.clone(),
+            context,
+        }
     }
 
     /// On (or, creating, with) the boundary every role carries in the setting.
@@ -612,7 +663,8 @@ fn always() -> Vec<(bool, Call)> {
 fn depending(setting: &Setting) -> Vec<(bool, Call)> {
     let adoption = setting.allow_adoption;
     let effective = setting.effective_boundary();
-    let adopt_any = adoption && setting.adopt_any;
+    let adopting = setting.may_adopt(STACK_ID);
+    let adopt_any = adopting && setting.adopt_any;
     let mut calls = vec![
         (
             false,
@@ -624,13 +676,22 @@ fn depending(setting: &Setting) -> Vec<(bool, Call)> {
             .tagging(STACK_ID, false),
         ),
         (
-            adoption,
+            adopting,
             call(
                 "adopt a console role",
                 "iam:TagRole",
                 "role/service-role/SageMaker-ds",
             )
             .tagging(STACK_ID, true),
+        ),
+        (
+            setting.may_adopt(OTHER_STACK),
+            call(
+                "adopt a console role for a stack AdoptingStacks may not name",
+                "iam:TagRole",
+                "role/service-role/SageMaker-ds",
+            )
+            .tagging(OTHER_STACK, true),
         ),
         (
             adopt_any,
@@ -730,6 +791,56 @@ fn depending(setting: &Setting) -> Vec<(bool, Call)> {
             .with(
                 "iam:PolicyARN",
                 json!("arn:aws:iam::123456789012:policy/sagemaker-ds-1"),
+            )
+            .bounded(setting),
+        ),
+        (
+            false,
+            call(
+                "attach the boundary policy",
+                "iam:AttachRolePolicy",
+                "role/sagemaker-ds",
+            )
+            .owned_by(STACK_ID)
+            .with("iam:PolicyARN", json!(effective))
+            .bounded(setting),
+        ),
+        (
+            false,
+            call(
+                "attach the shipped boundary policy",
+                "iam:AttachRolePolicy",
+                "role/sagemaker-ds",
+            )
+            .owned_by(STACK_ID)
+            .with("iam:PolicyARN", json!(SHIPPED_BOUNDARY))
+            .bounded(setting),
+        ),
+        (
+            false,
+            call(
+                "attach the shipped boundary policy named in another case",
+                "iam:AttachRolePolicy",
+                "role/sagemaker-ds",
+            )
+            .owned_by(STACK_ID)
+            .with("iam:PolicyARN", json!(SHIPPED_BOUNDARY.to_lowercase()))
+            .bounded(setting),
+        ),
+        // What IAM alone cannot hold: an attach request shows the policy's ARN, not its tags,
+        // and nothing ties another role's `<role name>-<n>` to its owner. The function refuses
+        // it (`ManagedPolicyArns`, tests/lambda_adoption.rs).
+        (
+            true,
+            call(
+                "attach another stack's own policy",
+                "iam:AttachRolePolicy",
+                "role/sagemaker-ds",
+            )
+            .owned_by(STACK_ID)
+            .with(
+                "iam:PolicyARN",
+                json!("arn:aws:iam::123456789012:policy/sagemaker-other-team-ds-1"),
             )
             .bounded(setting),
         ),
@@ -874,7 +985,8 @@ fn depending(setting: &Setting) -> Vec<(bool, Call)> {
 }
 
 /// IAM refuses a role whose inline policies together exceed 10,240 characters (whitespace
-/// excluded): the stack would fail to deploy. Every setting's execution role must fit.
+/// excluded): the stack would fail to deploy. Every setting's execution role must fit, ten
+/// adopting stacks of 34 characters included.
 #[test]
 fn the_execution_roles_inline_policies_fit_iams_quota_in_every_setting() {
     let path = root().join("template.yaml");
@@ -896,32 +1008,65 @@ fn the_execution_roles_inline_policies_fit_iams_quota_in_every_setting() {
     }
 }
 
-fn settings() -> [Setting; 5] {
+/// An operator's long list: what the size of the execution role's policies must leave room for.
+const MANY_STACKS: &[&str] = &[
+    "data-science-platform-migration-01",
+    "data-science-platform-migration-02",
+    "data-science-platform-migration-03",
+    "data-science-platform-migration-04",
+    "data-science-platform-migration-05",
+    "data-science-platform-migration-06",
+    "data-science-platform-migration-07",
+    "data-science-platform-migration-08",
+    "data-science-platform-migration-09",
+    "ml-personas",
+];
+
+fn settings() -> [Setting; 7] {
     [
         Setting {
             allow_adoption: false,
             adopt_any: false,
             boundary: None,
+            adopting_stacks: &[],
         },
         Setting {
             allow_adoption: true,
             adopt_any: false,
             boundary: None,
+            adopting_stacks: &["ml-personas"],
         },
         Setting {
             allow_adoption: true,
             adopt_any: true,
             boundary: None,
+            adopting_stacks: &["migration", "ml-*"],
         },
         Setting {
             allow_adoption: false,
             adopt_any: true,
             boundary: Some(BOUNDARY),
+            adopting_stacks: &["ml-personas"],
         },
         Setting {
             allow_adoption: true,
             adopt_any: false,
             boundary: Some(BOUNDARY),
+            adopting_stacks: &["*"],
+        },
+        // What the template's Rule refuses to deploy: the switch with no stack named. IAM
+        // then lets no stack adopt.
+        Setting {
+            allow_adoption: true,
+            adopt_any: true,
+            boundary: None,
+            adopting_stacks: &[],
+        },
+        Setting {
+            allow_adoption: true,
+            adopt_any: true,
+            boundary: Some(BOUNDARY),
+            adopting_stacks: MANY_STACKS,
         },
     ]
 }
@@ -934,7 +1079,16 @@ fn the_execution_role_allows_the_functions_calls_and_denies_escalations_in_every
     let mut cases = Vec::new();
     for setting in &settings {
         let policies = setting.policies(&template);
+        let mut calls = Vec::new();
         for (allow, call) in always().into_iter().chain(depending(setting)) {
+            // Whatever the function may do, nothing else may do with its role.
+            if allow {
+                calls.push((false, call.made_elsewhere(None)));
+                calls.push((false, call.made_elsewhere(Some(OTHER_FUNCTION_ARN))));
+            }
+            calls.push((allow, call));
+        }
+        for (allow, call) in calls {
             let request = json!({
                 "principal": format!("{FUNCTION_ROLE}"),
                 "account": ACCOUNT,
@@ -952,8 +1106,13 @@ fn the_execution_role_allows_the_functions_calls_and_denies_escalations_in_every
     for ((setting, allow, call, _), decision) in cases.iter().zip(&decisions) {
         let got = decision["decision"].as_str().unwrap_or_default();
         let ignored = decision["ignored"].as_array().cloned().unwrap_or_default();
+        let source = match call.context.get(SOURCE_FUNCTION).and_then(Json::as_str) {
+            Some(FUNCTION_ARN) => "from the function",
+            Some(_) => "from another function",
+            None => "outside Lambda",
+        };
         let at = format!(
-            "[{setting}] {}: {} on {}",
+            "[{setting}] {} ({source}): {} on {}",
             call.what, call.action, call.resource
         );
         if got == "Error" {

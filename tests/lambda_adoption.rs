@@ -2,8 +2,9 @@
 //! (as Role Manager's console made it: `SageMaker-<name>` under `/service-role/`, one managed
 //! policy per activity), converging it in place with the same RoleId, detaching and reporting
 //! the console's policies; it never takes a role without the property or one another stack
-//! owns, nor when the function's stack forbids adoption; `RetainOnDelete` leaves the role on
-//! Delete.
+//! owns, nor when the function's stack forbids adoption or does not name the resource's stack
+//! in `AdoptingStacks`; `RetainOnDelete` leaves the role on Delete. Deployed with the template's
+//! guardrails, no resource attaches another resource's own policy.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -67,6 +68,48 @@ async fn seed_console_role(name: &str) -> (String, Vec<String>) {
     }
     (id, arns)
 }
+
+/// The boundary `template.yaml` gives the function when `RequiredPermissionsBoundary` is left
+/// empty: its stack's `PersonaRoleBoundary` (moto does not check that it exists).
+const SHIPPED_BOUNDARY: &str =
+    "arn:aws:iam::123456789012:policy/persona-role-PersonaRoleBoundary-4XK2Q9";
+
+/// The guardrails `template.yaml` deploys with its parameters' defaults, but for a migration:
+/// `AllowAdoption=true` and `AdoptingStacks` as given. (`AllowedPassRoles` is its default; the
+/// roles adopted here pass none.)
+fn deployed_for_migration(adopting_stacks: &str) -> Guardrails {
+    let path = root().join("template.yaml");
+    let template: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let default = |name: &str| {
+        template["Parameters"][name]["Default"]
+            .as_str()
+            .unwrap_or_else(|| panic!("template.yaml: {name} has no default"))
+            .to_owned()
+    };
+    Guardrails::from_values(
+        Some(SHIPPED_BOUNDARY),
+        Some(&default("AllowedManagedPolicyArns")),
+    )
+    .with_pass_roles(Some(&default("AllowedPassRoles")))
+    .with_adoption(Some("true"))
+    .with_adoption_scope(Some(&default("AdoptionScope")))
+    .with_adopting_stacks(Some(adopting_stacks))
+}
+
+/// A handler with `guardrails`, its IAM calls logged in `calls`.
+fn deployed_handler(guardrails: Guardrails, calls: Option<&CallLog>) -> support::TestHandler {
+    handler_with(
+        iam_client(calls),
+        Settings {
+            guardrails,
+            ..settings()
+        },
+    )
+}
+
+/// The StackId of another stack of the account and region.
+const OTHER_STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/other-team/0c1d2e3f-8b1e-11ef-9c4d-0a1b2c3d4e5f";
 
 fn adopting(suffix: &str, adopt: bool) -> Value {
     json!({
@@ -453,4 +496,145 @@ async fn only_roles_shaped_as_role_managers_are_adopted_unless_the_operator_wide
         role_tags(name).await.get(ADOPTED_TAG).map(String::as_str),
         Some("true")
     );
+}
+
+#[tokio::test]
+async fn only_a_stack_adopting_stacks_names_adopts_a_console_role() {
+    let recorder = Recorder::start();
+    let name = "SageMaker-NamedStacksOnly";
+    let (role_id, _) = seed_console_role(name).await;
+
+    // Deployed for the migration of another stack: this one (`ml-personas`) may not adopt.
+    let calls = CallLog::default();
+    let elsewhere = deployed_handler(deployed_for_migration("ml-roles"), Some(&calls));
+    let create = create_event(
+        "Compute",
+        adopting("NamedStacksOnly", true),
+        "named",
+        &recorder,
+    );
+    let response = invoke(&elsewhere, &create, &recorder).await;
+    assert_eq!(response["Status"], "FAILED", "{response}");
+    let reason = response["Reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(
+            "AdoptExistingRole: role SageMaker-NamedStacksOnly is no stack's, and stack \
+             `ml-personas` is not on this function's AdoptingStacks (allowed: ml-roles)"
+        ),
+        "{reason}"
+    );
+    assert_eq!(calls.mutating(), Vec::<String>::new());
+    assert!(role_tags(name).await.is_empty(), "left unchanged");
+
+    // Another stack, first to ask, is refused too when the function names only this one.
+    let named = deployed_handler(deployed_for_migration("ml-roles,ml-*"), Some(&calls));
+    let mut thief = create_event(
+        "Thief",
+        adopting("NamedStacksOnly", true),
+        "named",
+        &recorder,
+    );
+    thief["StackId"] = json!(OTHER_STACK_ID);
+    let response = invoke(&named, &thief, &recorder).await;
+    assert_eq!(response["Status"], "FAILED", "{response}");
+    let reason = response["Reason"].as_str().unwrap();
+    assert!(reason.contains("stack `other-team`"), "{reason}");
+    assert!(reason.contains("AdoptingStacks"), "{reason}");
+    assert_eq!(calls.mutating(), Vec::<String>::new());
+    assert!(role_tags(name).await.is_empty(), "left unchanged");
+
+    // The stack it names adopts it, in place.
+    let create = create_event(
+        "Compute",
+        adopting("NamedStacksOnly", true),
+        "named",
+        &recorder,
+    );
+    let response = invoke(&named, &create, &recorder).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(response["PhysicalResourceId"], name);
+    assert_eq!(response["Data"]["RoleId"], role_id.as_str());
+    let tags = role_tags(name).await;
+    assert_eq!(
+        tags.get(OWNER_STACK_TAG).map(String::as_str),
+        Some(STACK_ID)
+    );
+    assert_eq!(tags.get(ADOPTED_TAG).map(String::as_str), Some("true"));
+    assert_role_converged(name, &create).await;
+
+    let delete = delete_after(&create, name, "named", &recorder);
+    assert_eq!(
+        invoke(&named, &delete, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert_gone(name).await;
+}
+
+#[tokio::test]
+async fn no_resource_attaches_another_stacks_own_policy_or_the_boundary() {
+    let recorder = Recorder::start();
+    // Another team's role, large enough to have customer-managed policies of its own.
+    let attached = make_policy("persona-role-test-ownpol-extra").await;
+    let mut theirs = create_event(
+        "Theirs",
+        big_properties("ownpol-theirs", &attached),
+        "ownpol",
+        &recorder,
+    );
+    theirs["StackId"] = json!(OTHER_STACK_ID);
+    let response = invoke(&handler(None), &theirs, &recorder).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    let their_name = response["PhysicalResourceId"].as_str().unwrap().to_owned();
+    let their_policy = plan_of(&theirs).managed_policies[0].arn.clone();
+    assert!(policy_exists(&their_policy).await, "{their_policy}");
+
+    // Under the template's defaults, and under an operator's list wide enough to admit every
+    // customer-managed policy of the account: refused, naming the property, nothing made.
+    let wide = deployed_for_migration("ml-personas");
+    let wide = Guardrails {
+        allowed_managed_policies: Some(vec!["arn:aws:iam::123456789012:policy/*".to_owned()]),
+        ..wide
+    };
+    for (setting, guardrails) in [
+        (
+            "the template's defaults",
+            deployed_for_migration("ml-personas"),
+        ),
+        (
+            "AllowedManagedPolicyArns=arn:aws:iam::123456789012:policy/*",
+            wide,
+        ),
+    ] {
+        for (arn, why) in [
+            (their_policy.as_str(), "persona role's own policy"),
+            (SHIPPED_BOUNDARY, "permissions boundary"),
+        ] {
+            let calls = CallLog::default();
+            let guarded = deployed_handler(guardrails.clone(), Some(&calls));
+            let properties = json!({
+                "Persona": "SageMakerCompute",
+                "RoleNameSuffix": "ownpol-mine",
+                "S3Buckets": ["ml-team-data"],
+                "ManagedPolicyArns": [arn],
+            });
+            let create = create_event("Mine", properties, "ownpol", &recorder);
+            let response = invoke(&guarded, &create, &recorder).await;
+            assert_eq!(response["Status"], "FAILED", "{setting}: {response}");
+            let reason = response["Reason"].as_str().unwrap();
+            assert!(
+                reason.starts_with(&format!("ManagedPolicyArns[0]: `{arn}`")),
+                "{setting}: {reason}"
+            );
+            assert!(reason.contains(why), "{setting}: {reason}");
+            assert_eq!(calls.mutating(), Vec::<String>::new(), "{setting}");
+            assert!(!role_exists("sagemaker-ownpol-mine").await, "{setting}");
+        }
+    }
+
+    let delete = delete_after(&theirs, &their_name, "ownpol", &recorder);
+    assert_eq!(
+        invoke(&handler(None), &delete, &recorder).await["Status"],
+        "SUCCESS"
+    );
+    assert_gone(&their_name).await;
 }

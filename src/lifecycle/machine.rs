@@ -27,7 +27,7 @@ use super::passing::{self, Proof};
 use super::{Found, Step, console_name, decide, made_by_role_manager, not_role_managers};
 use crate::catalog::console;
 use crate::cfn::Request;
-use crate::guardrails::Guardrails;
+use crate::guardrails::{Guardrails, names_adopting_stack, stack_name};
 use crate::iam::state::Deletion;
 use crate::iam::{Actual, Change, CreateRoleError, IamError, PolicyState, RoleState};
 use crate::metrics::FailureClass;
@@ -227,6 +227,8 @@ struct Build {
     owner: Owner,
     adoption_forbidden: bool,
     adopt_any_unowned_role: bool,
+    /// `AdoptingStacks`: the stacks whose resources may adopt (`None`: any).
+    adopting_stacks: Option<Vec<String>>,
     plan: Arc<Plan>,
     /// Update: the current role's name.
     current: Option<String>,
@@ -262,6 +264,20 @@ struct Delete {
     state: DeleteState,
 }
 
+/// Why a resource of a stack `AdoptingStacks` does not name adopts nothing.
+fn not_an_adopting_stack(role: &str, stack_id: &str, adopting_stacks: &[String]) -> String {
+    let stack = stack_name(stack_id).unwrap_or(stack_id);
+    let named = match adopting_stacks {
+        [] => "it names none".to_owned(),
+        names => format!("allowed: {}", names.join(", ")),
+    };
+    format!(
+        "AdoptExistingRole: role {role} is no stack's, and stack `{stack}` is not on this \
+         function's AdoptingStacks ({named}); the role was left unchanged. Deploy the \
+         function's stack with this stack's name in AdoptingStacks for the migration"
+    )
+}
+
 impl Machine {
     /// The machine for `request` and its first effect.
     pub fn start(request: &Request, intent: Intent, guardrails: &Guardrails) -> (Machine, Next) {
@@ -275,6 +291,7 @@ impl Machine {
             owner: owner.clone(),
             adoption_forbidden: guardrails.adoption_forbidden,
             adopt_any_unowned_role: guardrails.adopt_any_unowned_role,
+            adopting_stacks: guardrails.adopting_stacks.clone(),
             plan,
             current,
             at_stake: None,
@@ -709,6 +726,16 @@ impl Build {
                     role.name
                 ),
             )),
+            (Step::Adopt, Some(role))
+                if !names_adopting_stack(self.adopting_stacks.as_deref(), &self.owner.stack_id) =>
+            {
+                let reason = not_an_adopting_stack(
+                    &role.name,
+                    &self.owner.stack_id,
+                    self.adopting_stacks.as_deref().unwrap_or_default(),
+                );
+                self.fail(Failure::new(FailureClass::Guardrail, reason))
+            }
             (Step::Adopt, Some(role))
                 if !self.adopt_any_unowned_role
                     && !made_by_role_manager(&role.name, &role.path) =>

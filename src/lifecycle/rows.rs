@@ -703,6 +703,79 @@ fn adoption_obeys_the_operators_guardrails() {
             &["AllowAdoption"],
         ),
     );
+    // Deployed with the switch on: only the stacks AdoptingStacks names adopt, ours is `ml`.
+    for (adopting, names_ours) in [
+        ("other", false),
+        ("", false),
+        ("ml-*", false),
+        ("ML", false),
+        ("other,ml", true),
+        ("m*", true),
+        ("*", true),
+    ] {
+        let guardrails = Guardrails::default()
+            .with_adoption(Some("true"))
+            .with_adopting_stacks(Some(adopting));
+        let row = format!("AdoptingStacks={adopting:?} and a resource of stack `ml`");
+        let console = role(CONSOLE_NAME, "/service-role/", Tags::None);
+        if names_ours {
+            run(
+                &row,
+                &create(adopt()),
+                &guardrails,
+                vec![
+                    absent(),
+                    found(console.clone()),
+                    applied(),
+                    Observation::Attached(Ok(Vec::new())),
+                    converged(console),
+                ],
+                &[
+                    "read sagemaker-ds",
+                    "read SageMaker-ds",
+                    "tag",
+                    "list SageMaker-ds",
+                    "converge SageMaker-ds",
+                ],
+                &ok(CONSOLE_NAME),
+            );
+        } else {
+            run(
+                &row,
+                &create(adopt()),
+                &guardrails,
+                vec![absent(), found(console)],
+                &["read sagemaker-ds", "read SageMaker-ds"],
+                &failed(
+                    FailureClass::Guardrail,
+                    PLACEHOLDER_PREFIX,
+                    &[
+                        "AdoptExistingRole:",
+                        "stack `ml`",
+                        "AdoptingStacks",
+                        "left unchanged",
+                    ],
+                ),
+            );
+        }
+    }
+    // With nothing to adopt, a stack not named creates the role as usual.
+    let other_only = Guardrails::default()
+        .with_adoption(Some("true"))
+        .with_adopting_stacks(Some("other"));
+    run(
+        "a stack AdoptingStacks does not name, with nothing to adopt",
+        &create(adopt()),
+        &other_only,
+        vec![absent(), absent(), created(), applied()],
+        &[
+            "read sagemaker-ds",
+            "read SageMaker-ds",
+            "create sagemaker-ds",
+            "apply",
+        ],
+        &ok(NAME),
+    );
     let any = Guardrails {
         adopt_any_unowned_role: true,
         ..Guardrails::default()

@@ -1,0 +1,279 @@
+//! `template.yaml` as CloudFormation deploys it: its parameters (defaults, or a deployment's
+//! values), its conditions, and every intrinsic function the template uses, resolved, so that
+//! tests hold the function's environment and its IAM policies exactly as a stack would give
+//! them. Tests run as deployed, never with guardrails that allow everything.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value as Json, json};
+use serde_yaml_ng::Value;
+
+use super::{ACCOUNT, root};
+
+/// The function's stack as the tests deploy it: in `us-east-1` of the sample account, named so
+/// that the shipped boundary's name falls inside the function's own `sagemaker-*` scope (the
+/// hardest case for the execution role's guards).
+pub const STACK_NAME: &str = "sagemaker-fn";
+pub const REGION: &str = "us-east-1";
+/// The shipped boundary, as CloudFormation names it in that stack.
+pub const SHIPPED_BOUNDARY: &str =
+    "arn:aws:iam::123456789012:policy/sagemaker-fn-PersonaRoleBoundary-4XK2Q9";
+/// The function, as CloudFormation names it in that stack.
+pub const FUNCTION_ARN: &str =
+    "arn:aws:lambda:us-east-1:123456789012:function:sagemaker-fn-PersonaRoleFunction-7Hq2Lm";
+/// The execution role, as CloudFormation names it in that stack.
+pub const EXECUTION_ROLE_NAME: &str = "sagemaker-fn-ExecutionRole-1AB2C3";
+
+/// The template, read once per call.
+pub fn template() -> Value {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    serde_yaml_ng::from_str(&text).unwrap()
+}
+
+/// A deployment of the template: its parameter values (the template's defaults where not given).
+pub struct Deployment {
+    template: Value,
+    parameters: BTreeMap<String, Json>,
+}
+
+impl Deployment {
+    /// The template's defaults, with `overrides` (parameter name → value as the console or
+    /// `sam deploy --parameter-overrides` gives it: a string, lists comma-separated).
+    pub fn new(overrides: &[(&str, &str)]) -> Self {
+        let template = template();
+        let mut parameters = BTreeMap::new();
+        let declared = template["Parameters"].as_mapping().unwrap();
+        for (name, declaration) in declared {
+            let name = name.as_str().unwrap();
+            let given = overrides
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned());
+            let default = match &declaration["Default"] {
+                Value::String(text) => Some(text.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                Value::Bool(b) => Some(b.to_string()),
+                _ => None,
+            };
+            let text = given
+                .or(default)
+                .unwrap_or_else(|| panic!("template.yaml: parameter {name} has no value"));
+            let value = if declaration["Type"].as_str() == Some("CommaDelimitedList") {
+                json!(text.split(',').map(str::trim).collect::<Vec<_>>())
+            } else {
+                json!(text)
+            };
+            parameters.insert(name.to_owned(), value);
+        }
+        for (name, _) in overrides {
+            assert!(
+                parameters.contains_key(*name),
+                "template.yaml has no parameter {name}"
+            );
+        }
+        Deployment {
+            template,
+            parameters,
+        }
+    }
+
+    /// The template's defaults.
+    pub fn defaults() -> Self {
+        Deployment::new(&[])
+    }
+
+    /// The function's environment variables as the stack sets them.
+    pub fn environment(&self) -> BTreeMap<String, String> {
+        let variables = &self.template["Resources"]["PersonaRoleFunction"]["Properties"]
+            ["Environment"]["Variables"];
+        let resolved = self.resolve(variables).unwrap();
+        resolved
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(name, value)| {
+                let text = match value {
+                    Json::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                (name.clone(), text)
+            })
+            .collect()
+    }
+
+    /// A resource's properties as CloudFormation gives them; `None` when its condition is false.
+    pub fn properties(&self, logical_id: &str) -> Option<Json> {
+        let resource = &self.template["Resources"][logical_id];
+        assert!(
+            resource.is_mapping(),
+            "template.yaml has no resource {logical_id}"
+        );
+        if let Some(condition) = resource["Condition"].as_str()
+            && !self.condition(condition)
+        {
+            return None;
+        }
+        self.resolve(&resource["Properties"])
+    }
+
+    /// Whether a condition of the template holds in this deployment.
+    pub fn condition(&self, name: &str) -> bool {
+        let expression = &self.template["Conditions"][name];
+        assert!(
+            !expression.is_null(),
+            "template.yaml has no condition {name}"
+        );
+        self.truth(expression)
+    }
+
+    fn truth(&self, expression: &Value) -> bool {
+        let Value::Tagged(tagged) = expression else {
+            panic!("condition {expression:?} is not a function");
+        };
+        let arg = &tagged.value;
+        let items = || arg.as_sequence().unwrap();
+        match tagged.tag.to_string().trim_start_matches('!') {
+            "Equals" => self.resolve(&items()[0]) == self.resolve(&items()[1]),
+            "Not" => !self.truth(&items()[0]),
+            "And" => items().iter().all(|c| self.truth(c)),
+            "Or" => items().iter().any(|c| self.truth(c)),
+            "Condition" => self.condition(arg.as_str().unwrap()),
+            other => panic!("condition function {other} is not resolved here"),
+        }
+    }
+
+    /// The value of `!Ref name`.
+    pub fn reference(&self, name: &str) -> Json {
+        if let Some(value) = self.parameters.get(name) {
+            return value.clone();
+        }
+        match name {
+            "AWS::Partition" => json!("aws"),
+            "AWS::AccountId" => json!(ACCOUNT),
+            "AWS::Region" => json!(REGION),
+            "AWS::StackName" => json!(STACK_NAME),
+            "ExecutionRole" => json!(EXECUTION_ROLE_NAME),
+            "PersonaRoleBoundary" => json!(SHIPPED_BOUNDARY),
+            "PersonaRoleFunction" => json!(FUNCTION_ARN.rsplit(':').next().unwrap()),
+            other => panic!("no value for !Ref {other}"),
+        }
+    }
+
+    fn get_att(&self, name: &str) -> Json {
+        match name {
+            "ExecutionRole.Arn" => json!(format!(
+                "arn:aws:iam::{ACCOUNT}:role/{EXECUTION_ROLE_NAME}"
+            )),
+            "PersonaRoleFunction.Arn" => json!(FUNCTION_ARN),
+            "LogGroup.Arn" => json!(format!(
+                "arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{STACK_NAME}-persona-role:*"
+            )),
+            other => panic!("no value for !GetAtt {other}"),
+        }
+    }
+
+    /// `${Name}` in a `!Sub` string, from `vars` first.
+    fn substitute(&self, text: &str, vars: &Map<String, Json>) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').unwrap() + start;
+            let name = &rest[start + 2..end];
+            if name.starts_with('!') {
+                // `${!Literal}` is the text `${Literal}`.
+                out.push_str(&format!("${{{}}}", &name[1..]));
+            } else {
+                let value = vars.get(name).cloned().unwrap_or_else(|| {
+                    if name.contains('.') {
+                        self.get_att(name)
+                    } else {
+                        self.reference(name)
+                    }
+                });
+                out.push_str(value.as_str().unwrap());
+            }
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// The value CloudFormation gives a template fragment; `None` for `AWS::NoValue`.
+    pub fn resolve(&self, value: &Value) -> Option<Json> {
+        Some(match value {
+            Value::Null => Json::Null,
+            Value::Bool(b) => json!(b),
+            Value::Number(n) => serde_json::to_value(n).unwrap(),
+            Value::String(s) => json!(s),
+            Value::Sequence(items) => {
+                Json::Array(items.iter().filter_map(|v| self.resolve(v)).collect())
+            }
+            Value::Mapping(map) => Json::Object(
+                map.iter()
+                    .filter_map(|(k, v)| Some((k.as_str().unwrap().to_owned(), self.resolve(v)?)))
+                    .collect(),
+            ),
+            Value::Tagged(tagged) => {
+                let arg = &tagged.value;
+                match tagged.tag.to_string().trim_start_matches('!') {
+                    "Ref" if arg.as_str() == Some("AWS::NoValue") => return None,
+                    "Ref" => self.reference(arg.as_str().unwrap()),
+                    "GetAtt" => self.get_att(arg.as_str().unwrap()),
+                    "If" => {
+                        let branches = arg.as_sequence().unwrap();
+                        let chosen = if self.condition(branches[0].as_str().unwrap()) {
+                            &branches[1]
+                        } else {
+                            &branches[2]
+                        };
+                        return self.resolve(chosen);
+                    }
+                    "Sub" => match arg {
+                        Value::String(text) => json!(self.substitute(text, &Map::new())),
+                        Value::Sequence(parts) => {
+                            let vars = self.resolve(&parts[1]).unwrap();
+                            json!(self.substitute(
+                                parts[0].as_str().unwrap(),
+                                vars.as_object().unwrap()
+                            ))
+                        }
+                        other => panic!("!Sub {other:?}"),
+                    },
+                    "Join" => {
+                        let parts = arg.as_sequence().unwrap();
+                        let items = self.resolve(&parts[1]).unwrap();
+                        let items: Vec<&str> = items
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|v| v.as_str().unwrap())
+                            .collect();
+                        json!(items.join(parts[0].as_str().unwrap()))
+                    }
+                    "Split" => {
+                        let parts = arg.as_sequence().unwrap();
+                        let text = self.resolve(&parts[1]).unwrap();
+                        json!(
+                            text.as_str()
+                                .unwrap()
+                                .split(parts[0].as_str().unwrap())
+                                .collect::<Vec<_>>()
+                        )
+                    }
+                    "Select" => {
+                        let parts = arg.as_sequence().unwrap();
+                        let index = self.resolve(&parts[0]).unwrap();
+                        let index: usize = match index {
+                            Json::String(text) => text.parse().unwrap(),
+                            Json::Number(n) => usize::try_from(n.as_u64().unwrap()).unwrap(),
+                            other => panic!("!Select index {other}"),
+                        };
+                        self.resolve(&parts[1]).unwrap()[index].clone()
+                    }
+                    other => panic!("intrinsic {other} is not resolved here"),
+                }
+            }
+        })
+    }
+}
