@@ -45,7 +45,7 @@ pub mod http;
 pub mod moto;
 pub mod recorder;
 pub mod runtime;
-pub use cloudformation::{Resource, StandIn, stand_in};
+pub use cloudformation::{Event, Resource, StandIn, stand_in};
 pub use common::{ACCOUNT, STACK_ID, assert_cfn_lint_clean, root, samples};
 pub use faults::{Fault, FaultProxy};
 pub use recorder::{Recorded, Recorder, SECRET_SIGNATURE};
