@@ -1,12 +1,12 @@
 //! The thin adapter over aws-sdk-cloudformation: [`SdkStacks`] implements [`Stacks`] with one
-//! call per read, naming each [`Op`] from the registry. The client is configured like IAM's
+//! call per read (one page, for the stack's events), naming each [`Op`] from the registry. The client is configured like IAM's
 //! ([`configure`]): throttling and network errors are retried with the same policy.
 
 use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 use crate::iam::meter::{MeterInterceptor, Service};
 use crate::iam::{CallPolicy, Op};
-use crate::stack_check::{Described, StackResource, Stacks, StacksError};
+use crate::stack_check::{Described, EventPage, StackEvent, StackResource, Stacks, StacksError};
 
 /// CloudFormation's error code for an unknown stack or resource ("Stack with id … does not
 /// exist", "Resource … does not exist for stack …").
@@ -120,6 +120,45 @@ impl Stacks for SdkStacks {
                 message: "the answer has no stack status".to_owned(),
             })?;
         Ok(Described::Found(status.as_str().to_owned()))
+    }
+
+    async fn stack_events(
+        &self,
+        stack_id: &str,
+        next_token: Option<&str>,
+    ) -> Result<Described<EventPage>, StacksError> {
+        let op = Op::DescribeStackEvents;
+        let call = self
+            .client
+            .describe_stack_events()
+            .stack_name(stack_id)
+            .set_next_token(next_token.map(str::to_owned))
+            .send()
+            .await;
+        let output = match known(op, stack_id, call)? {
+            Described::Found(output) => output,
+            Described::Unknown(message) => return Ok(Described::Unknown(message)),
+        };
+        let events = output
+            .stack_events()
+            .iter()
+            // The stack's own events and hooks' name no resource.
+            .filter_map(|event| {
+                Some(StackEvent {
+                    logical_id: event.logical_resource_id()?.to_owned(),
+                    physical_id: event
+                        .physical_resource_id()
+                        .filter(|id| !id.is_empty())
+                        .map(str::to_owned),
+                    status: event.resource_status()?.as_str().to_owned(),
+                    properties: event.resource_properties().map(str::to_owned),
+                })
+            })
+            .collect();
+        Ok(Described::Found(EventPage {
+            events,
+            next_token: output.next_token().map(str::to_owned),
+        }))
     }
 }
 

@@ -1,21 +1,34 @@
 //! Whether CloudFormation really sent an event. Anyone who may invoke the function can send it
 //! any event, so before any IAM call the event is held against what CloudFormation says of its
 //! stack: the named stack must hold the logical id as a custom resource, in the state the
-//! request type implies, with the physical id the request names. [`decide`] is that rule, pure:
-//! (request, what CloudFormation answered) → [`Verdict`]; [`verify`] asks CloudFormation over
-//! any [`Stacks`] and re-reads a mismatch a few times, as CloudFormation's reads are eventually
+//! request type implies, with the physical id the request names ([`state`]); and the event's
+//! properties must be those CloudFormation recorded for that operation in the stack's events
+//! ([`against_events`]). [`decide`] is that rule, pure: (request, what CloudFormation answered)
+//! → [`Verdict`]; [`verify`] asks CloudFormation over any [`Stacks`] and re-reads a mismatch
+//! that a later read could change a few times, as CloudFormation's reads are eventually
 //! consistent.
 //!
-//! What CloudFormation cannot tell: which function a custom resource's `ServiceToken` names (it
-//! does not show a resource's resolved properties), and whether an event with the right names,
-//! state and id was sent by CloudFormation or by someone racing its real event.
+//! Ids are compared as IAM compares role names, ignoring ASCII case: `SageMaker-ml-ds` is the
+//! role `sagemaker-ml-ds`, so it is that role's id here too (the teardown then refuses an id
+//! that is not the role's own spelling).
+//!
+//! Properties are compared as JSON after one normalisation: CloudFormation passes the function
+//! every scalar as a string, while its events may keep the template's numbers and booleans, so
+//! every number and boolean becomes its string on both sides (`3600` → `"3600"`, `true` →
+//! `"true"`); keys compare in any order, arrays in order.
+//!
+//! What CloudFormation cannot tell: whether an event whose names, state, id and properties are
+//! all CloudFormation's was sent by CloudFormation or replayed by someone who read it (the
+//! replay does what CloudFormation asked for, once more).
 
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
+use serde_json::Value;
 use thiserror::Error;
 
+use crate::arn::Arn;
 use crate::cfn::{Request, RequestType};
 use crate::iam::Op;
 
@@ -29,6 +42,45 @@ pub struct StackResource {
     pub status: String,
     /// None until the resource's Create answered.
     pub physical_id: Option<String>,
+}
+
+/// A stack event as DescribeStackEvents shows it, as far as the check reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackEvent {
+    pub logical_id: String,
+    /// None when the event shows none (a Create's first event).
+    pub physical_id: Option<String>,
+    /// The resource's status the event records (`UPDATE_IN_PROGRESS`, …).
+    pub status: String,
+    /// The properties CloudFormation recorded with it, as the JSON text it gives; none when it
+    /// recorded none (the stack's own events, some deletions).
+    pub properties: Option<String>,
+}
+
+/// One page of DescribeStackEvents, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventPage {
+    pub events: Vec<StackEvent>,
+    /// The token of the next (older) page, if any.
+    pub next_token: Option<String>,
+}
+
+/// Whether the stack has events older than those read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Older {
+    /// Every event was read.
+    None,
+    /// More can be read.
+    Unread,
+    /// More exist, past the pages the check reads ([`MAX_EVENT_PAGES`]).
+    Beyond,
+}
+
+/// The stack's events read so far, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Events {
+    pub events: Vec<StackEvent>,
+    pub older: Older,
 }
 
 /// What CloudFormation said of something it was asked for.
@@ -46,6 +98,8 @@ pub struct Seen {
     pub resource: Described<StackResource>,
     /// DescribeStacks of the event's StackId: the stack's status, when [`decide`] asked for it.
     pub stack_status: Option<Described<String>>,
+    /// DescribeStackEvents of the event's StackId, as far as [`decide`] asked for them.
+    pub events: Described<Events>,
 }
 
 /// The event field a refusal is about.
@@ -55,6 +109,8 @@ pub enum Field {
     LogicalResourceId,
     PhysicalResourceId,
     RequestType,
+    ResourceProperties,
+    ServiceToken,
 }
 
 impl fmt::Display for Field {
@@ -64,6 +120,8 @@ impl fmt::Display for Field {
             Field::LogicalResourceId => "LogicalResourceId",
             Field::PhysicalResourceId => "PhysicalResourceId",
             Field::RequestType => "RequestType",
+            Field::ResourceProperties => "ResourceProperties",
+            Field::ServiceToken => "ServiceToken",
         })
     }
 }
@@ -73,8 +131,8 @@ impl fmt::Display for Field {
 pub struct Refusal {
     pub field: Field,
     pub reason: String,
-    /// Whether a later read could change the answer (a state or id CloudFormation may not show
-    /// yet); a settled refusal is not read again.
+    /// Whether a later read could change the answer (a state, id or event CloudFormation may
+    /// not show yet); a settled refusal is not read again.
     pub settled: bool,
 }
 
@@ -93,6 +151,9 @@ pub enum Verdict {
     Accept,
     /// The stack's status decides: ask DescribeStacks, then decide again.
     AskStackStatus,
+    /// The event CloudFormation recorded for this operation is older than the events read:
+    /// read the next page, then decide again.
+    ReadOlderEvents,
     Refuse(Refusal),
 }
 
@@ -125,8 +186,29 @@ pub fn is_custom_resource(resource_type: &str) -> bool {
     resource_type.starts_with("Custom::") || resource_type == "AWS::CloudFormation::CustomResource"
 }
 
-/// The rule: accept an event only when CloudFormation shows the stack doing what the event says.
-pub fn decide(request: &Request, seen: &Seen) -> Verdict {
+/// Whether two ids name the same role: IAM's names are unique ignoring ASCII case.
+fn same_id(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// The rule: accept an event only when CloudFormation shows the stack doing what the event says
+/// ([`state`]) with the properties the event carries ([`against_events`]). `function_arn` is the
+/// function's own ARN, when known: the event's custom resource must name it as its
+/// `ServiceToken`.
+pub fn decide(request: &Request, function_arn: Option<&str>, seen: &Seen) -> Verdict {
+    match state(request, seen) {
+        Verdict::Accept => against_events(request, function_arn, seen),
+        verdict => verdict,
+    }
+}
+
+/// The stack resource's state (and, for some Deletes, the stack's): does CloudFormation show
+/// the resource where the request type and its id say it is?
+pub fn state(request: &Request, seen: &Seen) -> Verdict {
     let stack = request.stack_id.as_str();
     let logical = request.logical_resource_id.as_str();
     let resource = match (&seen.resource, &seen.stack_status) {
@@ -203,12 +285,12 @@ pub fn decide(request: &Request, seen: &Seen) -> Verdict {
             _ => not_doing("creating"),
         },
         RequestType::Update => match status {
-            UPDATE_IN_PROGRESS if held == named => Verdict::Accept,
+            UPDATE_IN_PROGRESS if same_id(held, named) => Verdict::Accept,
             UPDATE_IN_PROGRESS => other_id(held),
             _ => not_doing("updating"),
         },
         RequestType::Delete => {
-            if status == DELETE_IN_PROGRESS && (held.is_none() || held == named) {
+            if status == DELETE_IN_PROGRESS && (held.is_none() || same_id(held, named)) {
                 return Verdict::Accept;
             }
             let stack_status = match &seen.stack_status {
@@ -222,7 +304,8 @@ pub fn decide(request: &Request, seen: &Seen) -> Verdict {
                 }
                 Some(Described::Found(stack_status)) => stack_status.as_str(),
             };
-            let cleanup = CLEANUP.contains(&stack_status) && held != named;
+            // The role the resource has now is never the one a cleanup deletes, in any case.
+            let cleanup = CLEANUP.contains(&stack_status) && !same_id(held, named);
             let undoing = UNDOING_CREATES.contains(&stack_status)
                 && held.is_none()
                 && [CREATE_IN_PROGRESS, CREATE_FAILED].contains(&status);
@@ -244,6 +327,260 @@ pub fn decide(request: &Request, seen: &Seen) -> Verdict {
     }
 }
 
+/// The event held against CloudFormation's record of the operation, once [`state`] accepted it:
+/// - a Create or Update carries the properties of the resource's latest `CREATE_IN_PROGRESS` or
+///   `UPDATE_IN_PROGRESS` event (a rollback's Update, which carries the old properties, has an
+///   event of its own);
+/// - a Delete carries the properties CloudFormation holds for its physical id: those of the
+///   resource's latest event with that id (for an id that names no role, a placeholder or an
+///   id CloudFormation made up, also those without an id). An Update that replaced the id
+///   recorded it with the new declaration, which the cleanup's Delete need not carry: such
+///   events are passed over, back to the id's latest other event.
+///
+/// Then the `ServiceToken` CloudFormation recorded must name this function.
+pub fn against_events(request: &Request, function_arn: Option<&str>, seen: &Seen) -> Verdict {
+    let stack = request.stack_id.as_str();
+    let logical = request.logical_resource_id.as_str();
+    let events = match &seen.events {
+        Described::Found(events) => events,
+        Described::Unknown(message) => {
+            return refuse(
+                Field::StackId,
+                format!("CloudFormation shows no events of stack `{stack}` ({message})"),
+                false,
+            );
+        }
+    };
+    let of_resource = || {
+        events
+            .events
+            .iter()
+            .filter(move |event| event.logical_id == logical)
+    };
+    let id = request.physical_resource_id.as_deref().unwrap_or_default();
+    // An id that cannot be a role finds its role by the properties, which CloudFormation
+    // recorded without an id too (the Create's first event).
+    let names_role = crate::lifecycle::delete_target(id).is_some();
+    let of_id = |event: &&StackEvent| match &event.physical_id {
+        Some(held) => held.eq_ignore_ascii_case(id),
+        None => !names_role,
+    };
+    let candidates: Vec<(&StackEvent, &str)> = match request.request_type {
+        RequestType::Create | RequestType::Update => {
+            let wanted = match request.request_type {
+                RequestType::Create => CREATE_IN_PROGRESS,
+                _ => UPDATE_IN_PROGRESS,
+            };
+            of_resource()
+                .filter(|event| event.status == wanted)
+                .find_map(with_properties)
+                .into_iter()
+                .collect()
+        }
+        RequestType::Delete => {
+            let mut chain = Vec::new();
+            for found in of_resource().filter(of_id).filter_map(with_properties) {
+                chain.push(found);
+                if found.0.status != UPDATE_IN_PROGRESS {
+                    break;
+                }
+            }
+            chain
+        }
+    };
+    let complete = match request.request_type {
+        RequestType::Delete => candidates
+            .last()
+            .is_some_and(|(event, _)| event.status != UPDATE_IN_PROGRESS),
+        _ => !candidates.is_empty(),
+    };
+    let sent = normalized(&request.properties);
+    let read: Vec<(&StackEvent, Result<Value, String>)> = candidates
+        .into_iter()
+        .map(|(event, text)| (event, read_properties(text)))
+        .collect();
+    if let Some((event, Ok(properties))) = read
+        .iter()
+        .find(|(_, properties)| properties.as_ref().is_ok_and(|p| *p == sent))
+    {
+        return service_token(request, function_arn, event, properties);
+    }
+    let decisive = read.first().filter(|_| complete);
+    let Some((event, properties)) = decisive else {
+        return match events.older {
+            Older::Unread => Verdict::ReadOlderEvents,
+            older => not_recorded(request, older),
+        };
+    };
+    let settled = match request.request_type {
+        RequestType::Create => true,
+        // This Update's own event (a rollback's, or the next update's) may not be shown yet:
+        // then its old properties are those of the latest event.
+        RequestType::Update => {
+            request.old_properties.as_ref().map(normalized).as_ref() != properties.as_ref().ok()
+        }
+        // CloudFormation is deleting the id with other properties; before it shows the
+        // deletion, it may not show it yet.
+        RequestType::Delete => of_resource()
+            .find(of_id)
+            .is_some_and(|latest| latest.status == DELETE_IN_PROGRESS),
+    };
+    let Ok(properties) = properties else {
+        return refuse(
+            Field::ResourceProperties,
+            format!(
+                "CloudFormation's record of the properties of resource `{logical}` of stack `{stack}` ({} event) cannot be read",
+                event.status
+            ),
+            true,
+        );
+    };
+    refuse(
+        Field::ResourceProperties,
+        format!(
+            "they are not those CloudFormation recorded for resource `{logical}` of stack `{stack}` in its latest {} event ({} differ)",
+            event.status,
+            differing(&sent, properties)
+        ),
+        settled,
+    )
+}
+
+/// The refusal of an event whose operation CloudFormation recorded in none of the events read:
+/// settled when the events went on past those read.
+fn not_recorded(request: &Request, older: Older) -> Verdict {
+    let stack = request.stack_id.as_str();
+    let logical = request.logical_resource_id.as_str();
+    let among = match older {
+        Older::Beyond => format!("among its newest {MAX_EVENT_PAGES} pages of events"),
+        _ => "among its events".to_owned(),
+    };
+    let settled = older == Older::Beyond;
+    match request.request_type {
+        RequestType::Delete => refuse(
+            Field::PhysicalResourceId,
+            format!(
+                "CloudFormation recorded no properties of resource `{logical}` of stack `{stack}` with the id `{}` {among}",
+                request.physical_resource_id.as_deref().unwrap_or_default()
+            ),
+            settled,
+        ),
+        kind => refuse(
+            Field::RequestType,
+            format!(
+                "CloudFormation recorded no {} of resource `{logical}` of stack `{stack}` {among}",
+                match kind {
+                    RequestType::Create => CREATE_IN_PROGRESS,
+                    _ => UPDATE_IN_PROGRESS,
+                }
+            ),
+            settled,
+        ),
+    }
+}
+
+/// Accepts the event whose properties matched `event`'s, if the `ServiceToken` CloudFormation
+/// recorded names this function (any alias or version of it).
+fn service_token(
+    request: &Request,
+    function_arn: Option<&str>,
+    event: &StackEvent,
+    properties: &Value,
+) -> Verdict {
+    let Some(function) = function_arn else {
+        return Verdict::Accept;
+    };
+    let token = properties
+        .get("ServiceToken")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if same_function(token, function) {
+        return Verdict::Accept;
+    }
+    refuse(
+        Field::ServiceToken,
+        format!(
+            "resource `{}` of stack `{}` is served by `{token}` ({} event), not by this function (`{function}`)",
+            request.logical_resource_id, request.stack_id, event.status
+        ),
+        true,
+    )
+}
+
+/// Whether a `ServiceToken` names the function `function_arn`: the same partition, region,
+/// account and function name, whatever alias or version either names (one function's code
+/// answers them all).
+pub fn same_function(service_token: &str, function_arn: &str) -> bool {
+    let function = |text| {
+        let arn = Arn::parse(text)?;
+        let name = arn.resource.strip_prefix("function:")?.split(':').next()?;
+        (arn.service == "lambda" && !name.is_empty()).then_some((
+            arn.partition,
+            arn.region,
+            arn.account,
+            name,
+        ))
+    };
+    match (function(service_token), function(function_arn)) {
+        (Some(token), Some(own)) => token == own,
+        _ => false,
+    }
+}
+
+/// Properties as compared: every number and boolean as its string, as CloudFormation passes
+/// them to the function.
+pub fn normalized(value: &Value) -> Value {
+    match value {
+        Value::Number(number) => Value::String(number.to_string()),
+        Value::Bool(flag) => Value::String(flag.to_string()),
+        Value::Array(items) => Value::Array(items.iter().map(normalized).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| (key.clone(), normalized(value)))
+                .collect(),
+        ),
+        Value::Null | Value::String(_) => value.clone(),
+    }
+}
+
+/// An event's recorded properties, normalised; the parse error when they are no JSON.
+fn read_properties(text: &str) -> Result<Value, String> {
+    serde_json::from_str::<Value>(text)
+        .map(|value| normalized(&value))
+        .map_err(|e| e.to_string())
+}
+
+/// The top-level properties that differ, for a refusal's reason.
+fn differing(sent: &Value, recorded: &Value) -> String {
+    let empty = serde_json::Map::new();
+    let (sent, recorded) = (
+        sent.as_object().unwrap_or(&empty),
+        recorded.as_object().unwrap_or(&empty),
+    );
+    let mut keys: Vec<&String> = sent
+        .keys()
+        .chain(recorded.keys())
+        .filter(|key| sent.get(*key) != recorded.get(*key))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    match keys.len() {
+        0 => "their shapes".to_owned(),
+        n => {
+            let mut named: Vec<String> = keys.iter().take(5).map(|k| format!("`{k}`")).collect();
+            if n > 5 {
+                named.push(format!("{} more", n - 5));
+            }
+            named.join(", ")
+        }
+    }
+}
+
+/// An event with the properties CloudFormation recorded with it, if any.
+fn with_properties(event: &StackEvent) -> Option<(&StackEvent, &str)> {
+    event.properties.as_deref().map(|text| (event, text))
+}
+
 fn refuse(field: Field, reason: String, settled: bool) -> Verdict {
     Verdict::Refuse(Refusal {
         field,
@@ -254,7 +591,7 @@ fn refuse(field: Field, reason: String, settled: bool) -> Verdict {
 
 // ------------------------------------------------------------------ asking CloudFormation
 
-/// The CloudFormation reads the check needs. Both are retried by the client on throttling and
+/// The CloudFormation reads the check needs. Each is retried by the client on throttling and
 /// network errors; an error here is one that outlasted the retries.
 pub trait Stacks: Send + Sync {
     /// DescribeStackResource: the stack's resource of that logical id.
@@ -268,6 +605,13 @@ pub trait Stacks: Send + Sync {
         &self,
         stack_id: &str,
     ) -> impl Future<Output = Result<Described<String>, StacksError>> + Send;
+    /// DescribeStackEvents: one page of the stack's events, newest first; the first page
+    /// without a token.
+    fn stack_events(
+        &self,
+        stack_id: &str,
+        next_token: Option<&str>,
+    ) -> impl Future<Output = Result<Described<EventPage>, StacksError>> + Send;
 }
 
 /// CloudFormation did not answer, or refused for another reason than an unknown stack or resource.
@@ -295,23 +639,30 @@ pub const REREADS: [Duration; 3] = [
     Duration::from_secs(2),
 ];
 
+/// The most pages of a stack's events one read goes through, newest first: the operation an
+/// event belongs to is recent, and a forged event must not make the function page through a
+/// stack's whole history.
+pub const MAX_EVENT_PAGES: usize = 10;
+
 /// Asks CloudFormation and decides; a mismatch that a later read could change is read again
 /// after each of `pauses`.
 pub async fn verify<S: Stacks>(
     stacks: &S,
     request: &Request,
+    function_arn: Option<&str>,
     pauses: &[Duration],
 ) -> Result<(), Unverified> {
     let mut pauses = pauses.iter();
     loop {
-        let refusal = match read_and_decide(stacks, request).await? {
+        let refusal = match read_and_decide(stacks, request, function_arn).await? {
             Verdict::Accept => return Ok(()),
             Verdict::Refuse(refusal) => refusal,
-            Verdict::AskStackStatus => {
+            verdict @ (Verdict::AskStackStatus | Verdict::ReadOlderEvents) => {
                 return Err(Unverified::Refused(Refusal {
                     field: Field::StackId,
-                    reason: "internal error: the stack's status was read but not decided on"
-                        .to_owned(),
+                    reason: format!(
+                        "internal error: CloudFormation was read as asked but not decided on ({verdict:?})"
+                    ),
                     settled: true,
                 }));
             }
@@ -326,27 +677,78 @@ pub async fn verify<S: Stacks>(
     }
 }
 
-/// One read of the resource (and, when the rule needs it, of the stack), decided.
-async fn read_and_decide<S: Stacks>(stacks: &S, request: &Request) -> Result<Verdict, Unverified> {
-    let resource = stacks
-        .stack_resource(&request.stack_id, &request.logical_resource_id)
-        .await
-        .map_err(Unverified::Unavailable)?;
-    let mut seen = Seen {
-        resource,
-        stack_status: None,
-    };
-    let verdict = decide(request, &seen);
-    if verdict != Verdict::AskStackStatus {
-        return Ok(verdict);
-    }
-    seen.stack_status = Some(
-        stacks
-            .stack_status(&request.stack_id)
-            .await
-            .map_err(Unverified::Unavailable)?,
+/// One read of the resource beside the newest events (and, as the rule needs them, of the
+/// stack and of older events), decided.
+async fn read_and_decide<S: Stacks>(
+    stacks: &S,
+    request: &Request,
+    function_arn: Option<&str>,
+) -> Result<Verdict, Unverified> {
+    let stack = request.stack_id.as_str();
+    let (resource, page) = tokio::join!(
+        stacks.stack_resource(stack, &request.logical_resource_id),
+        stacks.stack_events(stack, None),
     );
-    Ok(decide(request, &seen))
+    let mut pages = 1;
+    let mut token = None;
+    let mut seen = Seen {
+        resource: resource.map_err(Unverified::Unavailable)?,
+        stack_status: None,
+        events: events_of(page.map_err(Unverified::Unavailable)?, &mut token, pages),
+    };
+    loop {
+        match decide(request, function_arn, &seen) {
+            Verdict::AskStackStatus if seen.stack_status.is_none() => {
+                seen.stack_status = Some(
+                    stacks
+                        .stack_status(stack)
+                        .await
+                        .map_err(Unverified::Unavailable)?,
+                );
+            }
+            Verdict::ReadOlderEvents => {
+                let (Some(next), Described::Found(read)) = (token.take(), &mut seen.events) else {
+                    return Ok(Verdict::ReadOlderEvents);
+                };
+                let page = stacks
+                    .stack_events(stack, Some(&next))
+                    .await
+                    .map_err(Unverified::Unavailable)?;
+                pages += 1;
+                match events_of(page, &mut token, pages) {
+                    Described::Found(older) => {
+                        read.events.extend(older.events);
+                        read.older = older.older;
+                    }
+                    unknown @ Described::Unknown(_) => seen.events = unknown,
+                }
+            }
+            verdict => return Ok(verdict),
+        }
+    }
+}
+
+/// A page of events as [`Events`], keeping its token for the next read.
+fn events_of(
+    page: Described<EventPage>,
+    token: &mut Option<String>,
+    pages: usize,
+) -> Described<Events> {
+    match page {
+        Described::Found(page) => {
+            let older = match (&page.next_token, pages < MAX_EVENT_PAGES) {
+                (None, _) => Older::None,
+                (Some(_), true) => Older::Unread,
+                (Some(_), false) => Older::Beyond,
+            };
+            *token = page.next_token;
+            Described::Found(Events {
+                events: page.events,
+                older,
+            })
+        }
+        Described::Unknown(message) => Described::Unknown(message),
+    }
 }
 
 #[cfg(test)]
@@ -382,6 +784,13 @@ mod tests {
         })
     }
 
+    fn no_events() -> Described<Events> {
+        Described::Found(Events {
+            events: Vec::new(),
+            older: Older::None,
+        })
+    }
+
     fn unknown<T>() -> Described<T> {
         Described::Unknown("Stack with id x does not exist".to_owned())
     }
@@ -395,6 +804,7 @@ mod tests {
         match verdict {
             Verdict::Accept => "accept".to_owned(),
             Verdict::AskStackStatus => "ask".to_owned(),
+            Verdict::ReadOlderEvents => "older".to_owned(),
             Verdict::Refuse(r) => format!("{}{}", r.field, if r.settled { "" } else { "?" }),
         }
     }
@@ -511,6 +921,14 @@ mod tests {
                 "PhysicalResourceId?",
             ),
             (
+                "update, the id in another case",
+                Update,
+                Some("SageMaker-x"),
+                resource(TYPE, "UPDATE_IN_PROGRESS", Some("sagemaker-x")),
+                None,
+                "accept",
+            ),
+            (
                 "update of a resource at rest",
                 Update,
                 Some("sagemaker-x"),
@@ -609,6 +1027,30 @@ mod tests {
                 "RequestType?",
             ),
             (
+                "cleanup of the current role in another case",
+                Delete,
+                Some("SageMaker-ml-ds"),
+                resource(TYPE, "UPDATE_COMPLETE", Some("sagemaker-ml-ds")),
+                stack("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"),
+                "RequestType?",
+            ),
+            (
+                "rollback cleanup of the current role in another case",
+                Delete,
+                Some("SAGEMAKER-OLD"),
+                resource(TYPE, "UPDATE_COMPLETE", Some("sagemaker-old")),
+                stack("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"),
+                "RequestType?",
+            ),
+            (
+                "delete, the id in another case",
+                Delete,
+                Some("SageMaker-x"),
+                resource(TYPE, "DELETE_IN_PROGRESS", Some("sagemaker-x")),
+                None,
+                "accept",
+            ),
+            (
                 "delete of a role at rest",
                 Delete,
                 Some("sagemaker-x"),
@@ -678,9 +1120,10 @@ mod tests {
             let seen = Seen {
                 resource: described,
                 stack_status,
+                events: no_events(),
             };
             assert_eq!(
-                outcome(decide(&request(kind, id), &seen)),
+                outcome(state(&request(kind, id), &seen)),
                 expected,
                 "{what}"
             );
@@ -694,10 +1137,11 @@ mod tests {
         let seen = Seen {
             resource: resource(TYPE, "UPDATE_IN_PROGRESS", Some("sagemaker-x")),
             stack_status: None,
+            events: no_events(),
         };
-        assert_eq!(outcome(decide(&named, &seen)), "StackId");
+        assert_eq!(outcome(decide(&named, None, &seen)), "StackId");
         named.stack_id = OTHER.to_owned();
-        assert_eq!(outcome(decide(&named, &seen)), "StackId");
+        assert_eq!(outcome(decide(&named, None, &seen)), "StackId");
     }
 
     #[test]
@@ -705,10 +1149,13 @@ mod tests {
         let seen = Seen {
             resource: resource(TYPE, "UPDATE_COMPLETE", Some("sagemaker-x")),
             stack_status: None,
+            events: no_events(),
         };
-        let Verdict::Refuse(refusal) =
-            decide(&request(RequestType::Update, Some("sagemaker-x")), &seen)
-        else {
+        let Verdict::Refuse(refusal) = decide(
+            &request(RequestType::Update, Some("sagemaker-x")),
+            None,
+            &seen,
+        ) else {
             panic!("accepted");
         };
         let text = refusal.to_string();
@@ -722,11 +1169,537 @@ mod tests {
         );
     }
 
-    /// Answers from a script: each read pops the next answer, the last one repeats.
+    // -------------------------------------------------------------- against the events
+
+    const TOKEN: &str = "arn:aws:lambda:us-east-1:123456789012:function:persona-role";
+
+    /// What a Create, Update or Delete of resource `Role` carries: the properties `p` (a number
+    /// for the template's own value, as CloudFormation's events may keep it).
+    fn props(p: &str) -> Value {
+        json!({"ServiceToken": TOKEN, "RoleNameSuffix": p, "MaxSessionDuration": "3600"})
+    }
+
+    /// The properties as CloudFormation's event records them: the same, with the template's
+    /// number.
+    fn recorded(p: &str) -> String {
+        json!({"MaxSessionDuration": 3600, "RoleNameSuffix": p, "ServiceToken": TOKEN}).to_string()
+    }
+
+    fn event(status: &str, id: Option<&str>, p: Option<&str>) -> StackEvent {
+        StackEvent {
+            logical_id: "Role".to_owned(),
+            physical_id: id.map(str::to_owned),
+            status: status.to_owned(),
+            properties: p.map(recorded),
+        }
+    }
+
+    fn other_resource(status: &str, p: &str) -> StackEvent {
+        StackEvent {
+            logical_id: "Other".to_owned(),
+            ..event(status, Some("sagemaker-other"), Some(p))
+        }
+    }
+
+    /// A request of `kind` for id `id` with properties `p` (and, for an Update, old properties
+    /// `old`), seen against `events` (newest first; `older`), the resource in the state the
+    /// request implies.
+    fn against(
+        kind: RequestType,
+        id: Option<&str>,
+        p: &str,
+        old: Option<&str>,
+        events: Vec<StackEvent>,
+        older: Older,
+    ) -> Verdict {
+        let mut request = request(kind, id);
+        request.properties = props(p);
+        request.old_properties = old.map(props);
+        let status = match kind {
+            RequestType::Create => "CREATE_IN_PROGRESS",
+            RequestType::Update => "UPDATE_IN_PROGRESS",
+            RequestType::Delete => "DELETE_IN_PROGRESS",
+        };
+        let held = if kind == RequestType::Create {
+            None
+        } else {
+            id
+        };
+        let seen = Seen {
+            resource: resource(TYPE, status, held),
+            stack_status: stack("DELETE_IN_PROGRESS"),
+            events: Described::Found(Events { events, older }),
+        };
+        decide(&request, None, &seen)
+    }
+
+    #[test]
+    fn a_create_or_update_carries_the_properties_of_its_latest_in_progress_event() {
+        use RequestType::{Create, Update};
+        let x = Some("sagemaker-x");
+        // What a case is, the request (type, id, properties, old properties), the events, and
+        // whether older ones remain; the outcome.
+        type Row = (
+            &'static str,
+            RequestType,
+            Option<&'static str>,
+            &'static str,
+            Option<&'static str>,
+            Vec<StackEvent>,
+            Older,
+            &'static str,
+        );
+        let rows: Vec<Row> = vec![
+            (
+                "create",
+                Create,
+                None,
+                "p",
+                None,
+                vec![
+                    other_resource("UPDATE_IN_PROGRESS", "q"),
+                    event("CREATE_IN_PROGRESS", None, Some("p")),
+                ],
+                Older::None,
+                "accept",
+            ),
+            (
+                "create with other properties",
+                Create,
+                None,
+                "forged",
+                None,
+                vec![event("CREATE_IN_PROGRESS", None, Some("p"))],
+                Older::None,
+                "ResourceProperties",
+            ),
+            (
+                "create whose event is not shown yet",
+                Create,
+                None,
+                "p",
+                None,
+                vec![other_resource("CREATE_IN_PROGRESS", "p")],
+                Older::None,
+                "RequestType?",
+            ),
+            (
+                "create whose event is on an older page",
+                Create,
+                None,
+                "p",
+                None,
+                vec![other_resource("CREATE_IN_PROGRESS", "p")],
+                Older::Unread,
+                "older",
+            ),
+            (
+                "create whose event is past the pages read",
+                Create,
+                None,
+                "p",
+                None,
+                vec![other_resource("CREATE_IN_PROGRESS", "p")],
+                Older::Beyond,
+                "RequestType",
+            ),
+            (
+                "update",
+                Update,
+                x,
+                "new",
+                Some("old"),
+                vec![
+                    event("UPDATE_IN_PROGRESS", x, Some("new")),
+                    event("CREATE_COMPLETE", x, Some("old")),
+                ],
+                Older::None,
+                "accept",
+            ),
+            (
+                "a forged update racing a real one",
+                Update,
+                x,
+                "forged",
+                Some("old"),
+                vec![
+                    event("UPDATE_IN_PROGRESS", x, Some("new")),
+                    event("CREATE_COMPLETE", x, Some("old")),
+                ],
+                Older::None,
+                "ResourceProperties",
+            ),
+            (
+                "an update of an earlier operation, replayed",
+                Update,
+                x,
+                "old",
+                Some("older"),
+                vec![
+                    event("UPDATE_IN_PROGRESS", x, Some("new")),
+                    event("UPDATE_COMPLETE", x, Some("old")),
+                    event("UPDATE_IN_PROGRESS", x, Some("old")),
+                ],
+                Older::None,
+                "ResourceProperties",
+            ),
+            (
+                "a rollback, whose event is shown",
+                Update,
+                x,
+                "old",
+                Some("new"),
+                vec![
+                    event("UPDATE_IN_PROGRESS", x, Some("old")),
+                    event("UPDATE_FAILED", x, Some("new")),
+                    event("UPDATE_IN_PROGRESS", x, Some("new")),
+                ],
+                Older::None,
+                "accept",
+            ),
+            (
+                "a rollback whose own event is not shown yet: read again",
+                Update,
+                x,
+                "old",
+                Some("new"),
+                vec![
+                    event("UPDATE_FAILED", x, Some("new")),
+                    event("UPDATE_IN_PROGRESS", x, Some("new")),
+                ],
+                Older::None,
+                "ResourceProperties?",
+            ),
+            (
+                "an update whose event records no properties is looked for further",
+                Update,
+                x,
+                "new",
+                Some("old"),
+                vec![
+                    event("UPDATE_IN_PROGRESS", x, None),
+                    event("UPDATE_IN_PROGRESS", x, Some("new")),
+                ],
+                Older::None,
+                "accept",
+            ),
+        ];
+        for (what, kind, id, p, old, events, older, expected) in rows {
+            assert_eq!(
+                outcome(against(kind, id, p, old, events, older)),
+                expected,
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_delete_carries_the_properties_cloudformation_holds_for_its_id() {
+        use RequestType::Delete;
+        let x = Some("sagemaker-x");
+        let old = Some("sagemaker-old");
+        let placeholder = Some("persona-role:failed:r");
+        let made_up = Some("ml-Role-1ABC");
+        // What a case is, the id and properties, the events, whether older remain; the outcome.
+        type Row = (
+            &'static str,
+            Option<&'static str>,
+            &'static str,
+            Vec<StackEvent>,
+            Older,
+            &'static str,
+        );
+        let rows: Vec<Row> = vec![
+            (
+                "stack deletion",
+                x,
+                "p",
+                vec![
+                    event("DELETE_IN_PROGRESS", x, Some("p")),
+                    event("CREATE_COMPLETE", x, Some("p")),
+                ],
+                Older::None,
+                "accept",
+            ),
+            (
+                "stack deletion, the deletion's event without properties",
+                x,
+                "p",
+                vec![
+                    event("DELETE_IN_PROGRESS", x, None),
+                    event("UPDATE_COMPLETE", x, Some("p")),
+                ],
+                Older::None,
+                "accept",
+            ),
+            (
+                "a forged delete racing the stack's deletion (RetainOnDelete dropped)",
+                x,
+                "forged",
+                vec![
+                    event("DELETE_IN_PROGRESS", x, Some("p")),
+                    event("CREATE_COMPLETE", x, Some("p")),
+                ],
+                Older::None,
+                "ResourceProperties",
+            ),
+            (
+                "a delete whose own event is not shown yet: read again",
+                x,
+                "forged",
+                vec![event("UPDATE_COMPLETE", x, Some("p"))],
+                Older::None,
+                "ResourceProperties?",
+            ),
+            (
+                "the id in another case is the same role",
+                Some("SageMaker-X"),
+                "p",
+                vec![event("DELETE_IN_PROGRESS", x, Some("p"))],
+                Older::None,
+                "accept",
+            ),
+            (
+                "cleanup: the replaced id with its old properties, past the replacing update",
+                old,
+                "o",
+                vec![
+                    event("DELETE_IN_PROGRESS", old, None),
+                    event("UPDATE_COMPLETE", x, Some("p")),
+                    event("UPDATE_IN_PROGRESS", x, Some("p")),
+                    event("UPDATE_IN_PROGRESS", old, Some("p")),
+                    event("CREATE_COMPLETE", old, Some("o")),
+                ],
+                Older::None,
+                "accept",
+            ),
+            (
+                "cleanup with the replacing update's properties",
+                old,
+                "p",
+                vec![
+                    event("UPDATE_COMPLETE", x, Some("p")),
+                    event("UPDATE_IN_PROGRESS", old, Some("p")),
+                    event("CREATE_COMPLETE", old, Some("o")),
+                ],
+                Older::None,
+                "accept",
+            ),
+            (
+                "cleanup with properties the id never had",
+                old,
+                "forged",
+                vec![
+                    event("DELETE_IN_PROGRESS", old, None),
+                    event("UPDATE_IN_PROGRESS", old, Some("p")),
+                    event("CREATE_COMPLETE", old, Some("o")),
+                ],
+                Older::None,
+                "ResourceProperties",
+            ),
+            (
+                "cleanup, the id's earlier events on an older page",
+                old,
+                "o",
+                vec![event("UPDATE_IN_PROGRESS", old, Some("p"))],
+                Older::Unread,
+                "older",
+            ),
+            (
+                "a role id this resource never held",
+                Some("sagemaker-victim"),
+                "p",
+                vec![event("CREATE_COMPLETE", x, Some("p"))],
+                Older::None,
+                "PhysicalResourceId?",
+            ),
+            (
+                "a role id not among the pages read",
+                Some("sagemaker-victim"),
+                "p",
+                vec![event("CREATE_COMPLETE", x, Some("p"))],
+                Older::Beyond,
+                "PhysicalResourceId",
+            ),
+            (
+                "a failed create's placeholder",
+                placeholder,
+                "c",
+                vec![
+                    event("DELETE_IN_PROGRESS", placeholder, Some("c")),
+                    event("CREATE_FAILED", placeholder, Some("c")),
+                    event("CREATE_IN_PROGRESS", None, Some("c")),
+                ],
+                Older::None,
+                "accept",
+            ),
+            (
+                "an id made up for a create that never answered",
+                made_up,
+                "c",
+                vec![event("CREATE_IN_PROGRESS", None, Some("c"))],
+                Older::None,
+                "accept",
+            ),
+            (
+                "an id made up, with another role's suffix",
+                made_up,
+                "victim",
+                vec![event("CREATE_IN_PROGRESS", None, Some("c"))],
+                Older::None,
+                "ResourceProperties?",
+            ),
+            (
+                "a role id never matches the events without an id",
+                Some("sagemaker-c"),
+                "c",
+                vec![event("CREATE_IN_PROGRESS", None, Some("c"))],
+                Older::None,
+                "PhysicalResourceId?",
+            ),
+        ];
+        for (what, id, p, events, older, expected) in rows {
+            assert_eq!(
+                outcome(against(Delete, id, p, None, events, older)),
+                expected,
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn properties_compare_after_scalars_become_strings() {
+        let sent = json!({"A": "3600", "B": "true", "C": ["1", {"D": "false"}], "E": null});
+        let kept = json!({"E": null, "C": [1, {"D": false}], "B": true, "A": 3600});
+        assert_eq!(normalized(&sent), normalized(&kept));
+        assert_ne!(
+            normalized(&json!({"C": ["1", "2"]})),
+            normalized(&json!({"C": [2, 1]}))
+        );
+        assert_ne!(
+            normalized(&json!({"A": "1"})),
+            normalized(&json!({"A": ["1"]}))
+        );
+        assert_eq!(
+            differing(
+                &json!({"A": "1", "B": "2", "S3Buckets": ["x"]}),
+                &json!({"A": "1", "B": "3", "Extra": "y"})
+            ),
+            "`B`, `Extra`, `S3Buckets`"
+        );
+    }
+
+    #[test]
+    fn a_record_that_is_no_json_is_refused_for_good() {
+        let mut request = request(RequestType::Create, None);
+        request.properties = props("p");
+        let seen = Seen {
+            resource: resource(TYPE, "CREATE_IN_PROGRESS", None),
+            stack_status: None,
+            events: Described::Found(Events {
+                events: vec![StackEvent {
+                    properties: Some("{\"ServiceToken\": \"trunc".to_owned()),
+                    ..event("CREATE_IN_PROGRESS", None, None)
+                }],
+                older: Older::None,
+            }),
+        };
+        assert_eq!(outcome(decide(&request, None, &seen)), "ResourceProperties");
+    }
+
+    #[test]
+    fn only_an_event_of_this_functions_custom_resource_is_accepted() {
+        let own = "arn:aws:lambda:us-east-1:123456789012:function:persona-role";
+        // ServiceToken, function ARN, same function.
+        for (token, function, same) in [
+            (own, own, true),
+            (own, &format!("{own}:live") as &str, true),
+            (&format!("{own}:7") as &str, own, true),
+            (
+                &format!("{own}:live") as &str,
+                &format!("{own}:prod") as &str,
+                true,
+            ),
+            (
+                "arn:aws:lambda:us-east-1:123456789012:function:persona-role-other",
+                own,
+                false,
+            ),
+            (
+                "arn:aws:lambda:us-east-1:210987654321:function:persona-role",
+                own,
+                false,
+            ),
+            (
+                "arn:aws:lambda:eu-west-1:123456789012:function:persona-role",
+                own,
+                false,
+            ),
+            (
+                "arn:aws-cn:lambda:us-east-1:123456789012:function:persona-role",
+                own,
+                false,
+            ),
+            (
+                "arn:aws:sns:us-east-1:123456789012:persona-role",
+                own,
+                false,
+            ),
+            (
+                "arn:aws:lambda:us-east-1:123456789012:function:Persona-Role",
+                own,
+                false,
+            ),
+            ("persona-role", own, false),
+            ("", own, false),
+        ] {
+            assert_eq!(same_function(token, function), same, "{token} / {function}");
+        }
+
+        let mut request = request(RequestType::Create, None);
+        request.properties = props("p");
+        let seen = |token: &str| {
+            Seen {
+            resource: resource(TYPE, "CREATE_IN_PROGRESS", None),
+            stack_status: None,
+            events: Described::Found(Events {
+                events: vec![StackEvent {
+                    properties: Some(
+                        json!({"ServiceToken": token, "RoleNameSuffix": "p", "MaxSessionDuration": "3600"})
+                            .to_string(),
+                    ),
+                    ..event("CREATE_IN_PROGRESS", None, None)
+                }],
+                older: Older::None,
+            }),
+        }
+        };
+        let other = "arn:aws:lambda:us-east-1:123456789012:function:someone-else";
+        assert_eq!(outcome(decide(&request, Some(own), &seen(TOKEN))), "accept");
+        assert_eq!(outcome(decide(&request, None, &seen(TOKEN))), "accept");
+        // Another function's resource, recorded with the very properties the event carries.
+        request.properties["ServiceToken"] = json!(other);
+        assert_eq!(
+            outcome(decide(&request, Some(own), &seen(other))),
+            "ServiceToken"
+        );
+        let Verdict::Refuse(refusal) = decide(&request, Some(own), &seen(other)) else {
+            panic!("accepted");
+        };
+        assert!(refusal.to_string().contains("someone-else"), "{refusal}");
+    }
+
+    // -------------------------------------------------------------------- reading
+
+    /// Answers from a script: each resource read pops the next answer, the last one repeats;
+    /// events come in pages of `page` from `events`.
     struct Script {
         resources: std::sync::Mutex<Vec<Described<StackResource>>>,
         status: Described<String>,
+        events: Vec<StackEvent>,
+        page: usize,
         reads: std::sync::atomic::AtomicUsize,
+        event_reads: std::sync::atomic::AtomicUsize,
     }
 
     impl Stacks for Script {
@@ -748,29 +1721,54 @@ mod tests {
         async fn stack_status(&self, _: &str) -> Result<Described<String>, StacksError> {
             Ok(self.status.clone())
         }
+
+        async fn stack_events(
+            &self,
+            _: &str,
+            next_token: Option<&str>,
+        ) -> Result<Described<EventPage>, StacksError> {
+            self.event_reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let start: usize = next_token.map_or(0, |t| t.parse().unwrap());
+            let end = (start + self.page).min(self.events.len());
+            Ok(Described::Found(EventPage {
+                events: self.events[start..end].to_vec(),
+                next_token: (end < self.events.len()).then(|| end.to_string()),
+            }))
+        }
     }
 
     fn script(resources: Vec<Described<StackResource>>) -> Script {
         Script {
             resources: std::sync::Mutex::new(resources),
             status: Described::Found("UPDATE_IN_PROGRESS".to_owned()),
+            events: vec![event("UPDATE_IN_PROGRESS", Some("sagemaker-x"), Some("p"))],
+            page: 100,
             reads: Default::default(),
+            event_reads: Default::default(),
         }
+    }
+
+    fn update(p: &str) -> Request {
+        let mut update = request(RequestType::Update, Some("sagemaker-x"));
+        update.properties = props(p);
+        update
     }
 
     #[tokio::test]
     async fn a_state_cloudformation_shows_late_is_read_again() {
         let pauses = [Duration::from_millis(1); 3];
-        let update = request(RequestType::Update, Some("sagemaker-x"));
         let late = script(vec![
             resource(TYPE, "UPDATE_COMPLETE", Some("sagemaker-x")),
             resource(TYPE, "UPDATE_IN_PROGRESS", Some("sagemaker-x")),
         ]);
-        assert_eq!(verify(&late, &update, &pauses).await, Ok(()));
+        assert_eq!(verify(&late, &update("p"), None, &pauses).await, Ok(()));
         assert_eq!(late.reads.into_inner(), 2);
 
         let never = script(vec![resource(TYPE, "UPDATE_COMPLETE", Some("sagemaker-x"))]);
-        let error = verify(&never, &update, &pauses).await.unwrap_err();
+        let error = verify(&never, &update("p"), None, &pauses)
+            .await
+            .unwrap_err();
         assert!(error.to_string().starts_with("RequestType: "), "{error}");
         assert_eq!(never.reads.into_inner(), 4, "one read and three re-reads");
 
@@ -779,7 +1777,9 @@ mod tests {
             "UPDATE_IN_PROGRESS",
             Some("sagemaker-x"),
         )]);
-        let error = verify(&settled, &update, &pauses).await.unwrap_err();
+        let error = verify(&settled, &update("p"), None, &pauses)
+            .await
+            .unwrap_err();
         assert!(
             error.to_string().starts_with("LogicalResourceId: "),
             "{error}"
@@ -789,5 +1789,59 @@ mod tests {
             1,
             "a settled refusal is not read again"
         );
+    }
+
+    #[tokio::test]
+    async fn properties_other_than_the_in_progress_events_are_refused_after_one_read() {
+        let pauses = [Duration::from_millis(1); 3];
+        let forged = script(vec![resource(
+            TYPE,
+            "UPDATE_IN_PROGRESS",
+            Some("sagemaker-x"),
+        )]);
+        let error = verify(&forged, &update("forged"), None, &pauses)
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().starts_with("ResourceProperties: "),
+            "{error}"
+        );
+        assert!(error.to_string().contains("`RoleNameSuffix`"), "{error}");
+        assert_eq!(forged.reads.into_inner(), 1);
+        assert_eq!(forged.event_reads.into_inner(), 1);
+    }
+
+    #[tokio::test]
+    async fn events_are_paged_only_as_far_as_needed_and_no_further_than_the_bound() {
+        let pauses = [Duration::from_millis(1); 3];
+        let noise = |n: usize| -> Vec<StackEvent> {
+            (0..n)
+                .map(|_| other_resource("UPDATE_COMPLETE", "q"))
+                .collect()
+        };
+        let resource_at = || vec![resource(TYPE, "UPDATE_IN_PROGRESS", Some("sagemaker-x"))];
+
+        // On the third page of two events each.
+        let mut deep = script(resource_at());
+        deep.page = 2;
+        deep.events = noise(5);
+        deep.events
+            .push(event("UPDATE_IN_PROGRESS", Some("sagemaker-x"), Some("p")));
+        deep.events.extend(noise(10));
+        assert_eq!(verify(&deep, &update("p"), None, &pauses).await, Ok(()));
+        assert_eq!(deep.event_reads.into_inner(), 3);
+
+        // Past the bound: refused for good after the bounded pages.
+        let mut past = script(resource_at());
+        past.page = 1;
+        past.events = noise(MAX_EVENT_PAGES + 3);
+        past.events
+            .push(event("UPDATE_IN_PROGRESS", Some("sagemaker-x"), Some("p")));
+        let error = verify(&past, &update("p"), None, &pauses)
+            .await
+            .unwrap_err();
+        assert!(error.to_string().starts_with("RequestType: "), "{error}");
+        assert_eq!(past.event_reads.into_inner(), MAX_EVENT_PAGES);
+        assert_eq!(past.reads.into_inner(), 1);
     }
 }

@@ -368,6 +368,30 @@ fn always() -> Vec<(bool, Call)> {
                 &other_region_stack,
             ),
         ),
+        (
+            true,
+            call(
+                "check an event's properties",
+                "cloudformation:DescribeStackEvents",
+                STACK_ID,
+            ),
+        ),
+        (
+            false,
+            call(
+                "read another account's stack events",
+                "cloudformation:DescribeStackEvents",
+                OTHER_ACCOUNT_STACK,
+            ),
+        ),
+        (
+            false,
+            call(
+                "read the stack events of another region",
+                "cloudformation:DescribeStackEvents",
+                &other_region_stack,
+            ),
+        ),
         // What the function does to its own roles and policies.
         (
             true,

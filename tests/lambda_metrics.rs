@@ -366,6 +366,7 @@ async fn throttled_cloudformation_reads_count_as_its_throttles_and_retries() {
         create["LogicalResourceId"].as_str().unwrap(),
         Resource::custom("CREATE_IN_PROGRESS", None),
     );
+    stand_in().record(&create);
     stand_in().throttle(&stack, 2);
     let handler = TestHandler {
         strict: true,

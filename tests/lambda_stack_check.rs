@@ -1,11 +1,14 @@
 //! Every event is checked with CloudFormation before any IAM call. Against moto and the local
-//! CloudFormation stand-in, with each stack's state registered as CloudFormation would show it:
-//! forged events (another stack's resource updated or deleted, a Create for a stack that does not
-//! exist, the wrong state, the wrong physical id, a resource that is no custom resource) are
-//! answered FAILED, naming the field at fault, without a single IAM call and with the victim's
-//! role untouched; CloudFormation throttling is retried, CloudFormation unreachable is FAILED;
-//! and every real flow of a stack (create, in-place and replacing updates with their cleanup,
-//! rollbacks of failed creates and updates, stack deletion) is confirmed and carried out.
+//! CloudFormation stand-in, with each stack's state and events registered as CloudFormation would
+//! show them: forged events (another stack's resource updated or deleted, a Create for a stack
+//! that does not exist, the wrong state, the wrong physical id, a resource that is no custom
+//! resource, other properties than CloudFormation is applying, another function's custom
+//! resource, the current role's id in another case during a cleanup) are answered FAILED, naming
+//! the field at fault, without a single IAM call and with the victim's role untouched; a forged
+//! event that cannot become valid costs one read; CloudFormation throttling is retried and its
+//! events paged, CloudFormation unreachable is FAILED; and every real flow of a stack (create,
+//! in-place and replacing updates with their cleanup, rollbacks of failed creates and updates,
+//! stack deletion) is confirmed and carried out.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -36,6 +39,22 @@ fn shows(stack: &str, stack_status: &str, resource_status: &str, id: Option<&str
     stand_in().put_resource(stack, LOGICAL_ID, Resource::custom(resource_status, id));
 }
 
+/// CloudFormation about to send `event`: the state [`shows`] and the event it records first,
+/// with the event's properties.
+fn sends(event: &Value, stack_status: &str, resource_status: &str, id: Option<&str>) {
+    let stack = event["StackId"].as_str().unwrap();
+    shows(stack, stack_status, resource_status, id);
+    stand_in().record(event);
+}
+
+/// CloudFormation took the answer to `event`: the resource's event with the id answered.
+fn completes(event: &Value, status: &str, id: &str) {
+    stand_in().put_event(
+        event["StackId"].as_str().unwrap(),
+        Event::custom(LOGICAL_ID, status, Some(id), &event["ResourceProperties"]),
+    );
+}
+
 fn reason(answer: &Value) -> &str {
     answer["Reason"].as_str().unwrap_or_default()
 }
@@ -52,9 +71,10 @@ async fn succeeds(handler: &TestHandler, event: &Value, recorder: &Recorder) -> 
 async fn victim(tag: &str, recorder: &Recorder) -> (String, Value, String) {
     let stack = new_stack(&format!("victim-{tag}"), "CREATE_IN_PROGRESS");
     let create = on(&stack, sample_event("compute", "create", tag, recorder));
-    shows(&stack, "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", None);
+    sends(&create, "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", None);
     let answer = succeeds(&strict_handler(None), &create, recorder).await;
     let role = answer["PhysicalResourceId"].as_str().unwrap().to_owned();
+    completes(&create, "CREATE_COMPLETE", &role);
     shows(&stack, "CREATE_COMPLETE", "CREATE_COMPLETE", Some(&role));
     (stack, create, role)
 }
@@ -182,22 +202,267 @@ async fn an_update_naming_another_physical_id_is_refused() {
     assert!(role_exists(&other_role).await);
 }
 
+// --------------------------------------------------- against what CloudFormation is applying
+
+/// The victim's stack really updating its resource to `MaxSessionDuration: 7200`: the real
+/// Update, registered as CloudFormation shows and records it.
+fn real_update(stack_role: (&Value, &str), tag: &str, recorder: &Recorder) -> Value {
+    let (create, role) = stack_role;
+    let mut properties = create["ResourceProperties"].clone();
+    properties["MaxSessionDuration"] = json!("7200");
+    let update = update_after(create, role, properties, tag, recorder);
+    sends(
+        &update,
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_IN_PROGRESS",
+        Some(role),
+    );
+    update
+}
+
+/// Sends a forged event, asserts it is refused on `field` after a single round of reads (one
+/// DescribeStackResource beside one DescribeStackEvents, no re-read), and returns the reason.
+async fn refused_at_once(stack: &str, forged: &Value, field: &str, recorder: &Recorder) -> String {
+    let before = stand_in().calls_for(stack).len();
+    let start = std::time::Instant::now();
+    let reason = refused(forged, field, recorder).await;
+    let reads: Vec<String> = stand_in().calls_for(stack)[before..]
+        .iter()
+        .map(|c| c.action.clone())
+        .collect();
+    let mut sorted = reads.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        ["DescribeStackEvents", "DescribeStackResource"],
+        "one read of each, no re-read: {reads:?}"
+    );
+    assert!(
+        start.elapsed() < std::time::Duration::from_millis(450),
+        "a settled refusal waits for no re-read: {:?}",
+        start.elapsed()
+    );
+    reason
+}
+
+/// While CloudFormation really updates a resource, a forged Update for it with other properties
+/// (S3 Full Access on the forger's buckets) arrives first: nothing changes, it costs one read,
+/// and the real Update then succeeds.
+#[tokio::test]
+async fn a_forged_update_racing_a_real_one_changes_nothing_and_the_real_one_succeeds() {
+    let recorder = Recorder::start();
+    let (stack, create, role) = victim("racing", &recorder).await;
+    let update = real_update((&create, &role), "racing", &recorder);
+
+    let mut properties = update["ResourceProperties"].clone();
+    properties["AddActivities"] = json!(["s3-full-access"]);
+    properties["S3Buckets"] = json!(["attacker-exfiltration", "attacker-drop"]);
+    let forged = update_after(&create, &role, properties, "racing", &recorder);
+    let reason = refused_at_once(&stack, &forged, "ResourceProperties", &recorder).await;
+    assert!(
+        reason.contains("`AddActivities`") && reason.contains("`S3Buckets`"),
+        "{reason}"
+    );
+    assert!(reason.contains("UPDATE_IN_PROGRESS"), "{reason}");
+    assert_role_converged(&role, &create).await;
+
+    succeeds(&strict_handler(None), &update, &recorder).await;
+    assert_role_converged(&role, &update).await;
+}
+
+/// A forged Update with another RoleNameSuffix would make a role no Delete ever removes.
+#[tokio::test]
+async fn a_forged_update_with_another_role_name_makes_no_role() {
+    let recorder = Recorder::start();
+    let (stack, create, role) = victim("orphan", &recorder).await;
+    let update = real_update((&create, &role), "orphan", &recorder);
+    let mut properties = update["ResourceProperties"].clone();
+    properties["RoleNameSuffix"] = json!("compute-orphan-forged");
+    let forged = update_after(&create, &role, properties, "orphan", &recorder);
+    let reason = refused_at_once(&stack, &forged, "ResourceProperties", &recorder).await;
+    assert!(reason.contains("`RoleNameSuffix`"), "{reason}");
+    assert!(!role_exists("sagemaker-compute-orphan-forged").await);
+    assert_role_converged(&role, &create).await;
+}
+
+/// While CloudFormation deletes a stack whose role is declared `RetainOnDelete`, a forged
+/// Delete without it arrives first: the role stays, and the real Delete keeps it.
+#[tokio::test]
+async fn a_forged_delete_dropping_retain_on_delete_deletes_nothing() {
+    let recorder = Recorder::start();
+    let stack = new_stack("retained", "CREATE_IN_PROGRESS");
+    let mut create = on(
+        &stack,
+        sample_event("compute", "create", "retained", &recorder),
+    );
+    create["ResourceProperties"]["RetainOnDelete"] = json!("true");
+    sends(&create, "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", None);
+    let answer = succeeds(&strict_handler(None), &create, &recorder).await;
+    let role = answer["PhysicalResourceId"].as_str().unwrap().to_owned();
+    completes(&create, "CREATE_COMPLETE", &role);
+
+    let delete = delete_after(&create, &role, "retained", &recorder);
+    sends(
+        &delete,
+        "DELETE_IN_PROGRESS",
+        "DELETE_IN_PROGRESS",
+        Some(&role),
+    );
+    let mut forged = delete_after(&create, &role, "retained", &recorder);
+    forged["ResourceProperties"]["RetainOnDelete"] = json!("false");
+    let reason = refused_at_once(&stack, &forged, "ResourceProperties", &recorder).await;
+    assert!(reason.contains("`RetainOnDelete`"), "{reason}");
+    assert_role_converged(&role, &create).await;
+
+    succeeds(&strict_handler(None), &delete, &recorder).await;
+    assert!(role_exists(&role).await, "retained");
+    assert_role_converged(&role, &create).await;
+    // The test's own clean-up, as an operator would after a retained role.
+    let cleanup = delete_after(&create, &role, "retained", &recorder);
+    let mut released = cleanup.clone();
+    released["ResourceProperties"]["RetainOnDelete"] = json!("false");
+    sends(
+        &released,
+        "DELETE_IN_PROGRESS",
+        "DELETE_IN_PROGRESS",
+        Some(&role),
+    );
+    succeeds(&strict_handler(None), &released, &recorder).await;
+    assert_gone(&role).await;
+}
+
+/// During a replacement's clean-up, a Delete naming the current role in another case: IAM
+/// would resolve it to the live role (moto, which compares names by case, would not).
+#[tokio::test]
+async fn a_cleanup_delete_naming_the_current_role_in_another_case_is_refused() {
+    let recorder = Recorder::start();
+    let handler = strict_handler(None);
+    let (stack, create, role) = victim("casecleanup", &recorder).await;
+    let mut properties = create["ResourceProperties"].clone();
+    properties["RoleNameSuffix"] = json!("ml-ds-casecleanup");
+    let replace = update_after(&create, &role, properties, "casecleanup", &recorder);
+    sends(
+        &replace,
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_IN_PROGRESS",
+        Some(&role),
+    );
+    let answer = succeeds(&handler, &replace, &recorder).await;
+    let new_role = answer["PhysicalResourceId"].as_str().unwrap().to_owned();
+    assert_eq!(new_role, "sagemaker-ml-ds-casecleanup");
+    completes(&replace, "UPDATE_COMPLETE", &new_role);
+    shows(
+        &stack,
+        "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+        "UPDATE_COMPLETE",
+        Some(&new_role),
+    );
+    let forged = delete_after(
+        &replace,
+        "SageMaker-ml-ds-casecleanup",
+        "casecleanup",
+        &recorder,
+    );
+    let reason = refused(&forged, "RequestType", &recorder).await;
+    assert!(
+        reason.contains("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"),
+        "{reason}"
+    );
+    assert_role_converged(&new_role, &replace).await;
+
+    // The real clean-up still removes the old role.
+    let cleanup = delete_after(&create, &role, "casecleanup", &recorder);
+    succeeds(&handler, &cleanup, &recorder).await;
+    assert_gone(&role).await;
+    assert_role_converged(&new_role, &replace).await;
+}
+
+/// A custom resource another function serves, whose stack CloudFormation really is updating
+/// with exactly these properties: sent to this function, it is refused. Any alias of this
+/// function is this function.
+#[tokio::test]
+async fn an_event_of_another_functions_custom_resource_is_refused() {
+    let recorder = Recorder::start();
+    let own = format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:persona-role");
+    let other = format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:team-b-provisioner");
+    let stack = new_stack("servicetoken", "CREATE_IN_PROGRESS");
+    let mut create = on(
+        &stack,
+        sample_event("compute", "create", "servicetoken", &recorder),
+    );
+    create["ResourceProperties"]["ServiceToken"] = json!(other);
+    sends(&create, "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", None);
+    let calls = CallLog::default();
+    let handler = strict_handler(Some(&calls));
+    let delivered = handler
+        .handle_invoked(create.clone(), None, Some(&own))
+        .await
+        .unwrap();
+    let reason = delivered.response.reason.clone().unwrap_or_default();
+    assert_eq!(delivered.response.status.as_str(), "FAILED", "{reason}");
+    assert!(reason.starts_with("ServiceToken: "), "{reason}");
+    assert!(reason.contains("team-b-provisioner"), "{reason}");
+    assert_eq!(calls.calls(), Vec::<String>::new(), "IAM was called");
+    assert!(!role_exists(&plan_of(&create).role.role_name).await);
+
+    // The same resource served by this function, invoked through an alias.
+    let mut create = on(
+        &stack,
+        sample_event("compute", "create", "servicetoken", &recorder),
+    );
+    create["ResourceProperties"]["ServiceToken"] = json!(own);
+    sends(&create, "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", None);
+    let delivered = handler
+        .handle_invoked(create.clone(), None, Some(&format!("{own}:live")))
+        .await
+        .unwrap();
+    assert_eq!(
+        delivered.response.status.as_str(),
+        "SUCCESS",
+        "{:?}",
+        delivered.response.reason
+    );
+    assert_converged(&create).await;
+    let delete = delete_after(
+        &create,
+        &plan_of(&create).role.role_name,
+        "servicetoken",
+        &recorder,
+    );
+    sends(
+        &delete,
+        "DELETE_IN_PROGRESS",
+        "DELETE_IN_PROGRESS",
+        Some(&plan_of(&create).role.role_name),
+    );
+    succeeds(&handler, &delete, &recorder).await;
+}
+
 // ------------------------------------------------------------------ CloudFormation itself
 
 #[tokio::test]
 async fn cloudformation_throttling_is_retried_and_the_event_carried_out() {
     let recorder = Recorder::start();
     let stack = new_stack("throttled", "CREATE_IN_PROGRESS");
-    shows(&stack, "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", None);
-    stand_in().throttle(&stack, 3);
     let create = on(
         &stack,
         sample_event("compute", "create", "throttled", &recorder),
     );
+    sends(&create, "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", None);
+    stand_in().throttle(&stack, 3);
     succeeds(&strict_handler(None), &create, &recorder).await;
     let reads = stand_in().calls_for(&stack);
-    assert_eq!(reads.len(), 4, "three throttled reads and one answered");
-    assert!(reads.iter().all(|c| c.action == "DescribeStackResource"));
+    assert_eq!(
+        reads.len(),
+        5,
+        "three throttled reads, and the resource and its events answered: {reads:?}"
+    );
+    let actions: std::collections::BTreeSet<&str> =
+        reads.iter().map(|c| c.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["DescribeStackEvents", "DescribeStackResource"].into()
+    );
     assert_converged(&create).await;
 }
 
@@ -247,8 +512,46 @@ async fn a_state_cloudformation_shows_late_is_read_again() {
     let mut properties = create["ResourceProperties"].clone();
     properties["MaxSessionDuration"] = json!("7200");
     let update = update_after(&create, &role, properties, "late", &recorder);
+    stand_in().record(&update);
     succeeds(&strict_handler(None), &update, &recorder).await;
     assert_converged(&update).await;
+}
+
+/// The resource's event lies on the third page of the stack's events: the check pages back to
+/// it, and no further.
+#[tokio::test]
+async fn the_stacks_events_are_paged_back_to_the_operations_event() {
+    let recorder = Recorder::start();
+    let stack = new_stack("paged", "CREATE_IN_PROGRESS");
+    let create = on(
+        &stack,
+        sample_event("compute", "create", "paged", &recorder),
+    );
+    sends(&create, "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", None);
+    for n in 0..4 {
+        stand_in().put_event(
+            &stack,
+            Event::custom(
+                "Other",
+                "CREATE_IN_PROGRESS",
+                None,
+                &json!({"ServiceToken": "x", "N": n.to_string()}),
+            ),
+        );
+    }
+    stand_in().page_events(&stack, 2);
+    succeeds(&strict_handler(None), &create, &recorder).await;
+    let pages: Vec<Option<String>> = stand_in()
+        .calls_for(&stack)
+        .into_iter()
+        .filter(|c| c.action == "DescribeStackEvents")
+        .map(|c| c.params.get("NextToken").cloned())
+        .collect();
+    assert_eq!(
+        pages,
+        [None, Some("page-2".to_owned()), Some("page-4".to_owned())]
+    );
+    assert_converged(&create).await;
 }
 
 // -------------------------------------------------------------------------- real flows
@@ -261,29 +564,47 @@ async fn a_stacks_create_updates_replacement_cleanup_and_deletion_are_carried_ou
     assert_converged(&create).await;
 
     // In place.
-    shows(
-        &stack,
+    let mut properties = create["ResourceProperties"].clone();
+    properties["MaxSessionDuration"] = json!("7200");
+    let update = update_after(&create, &role, properties.clone(), "life", &recorder);
+    sends(
+        &update,
         "UPDATE_IN_PROGRESS",
         "UPDATE_IN_PROGRESS",
         Some(&role),
     );
-    let mut properties = create["ResourceProperties"].clone();
-    properties["MaxSessionDuration"] = json!("7200");
-    let update = update_after(&create, &role, properties.clone(), "life", &recorder);
     succeeds(&handler, &update, &recorder).await;
+    completes(&update, "UPDATE_COMPLETE", &role);
     assert_converged(&update).await;
 
-    // Replacement: a new name, then the old role's Delete in the cleanup.
+    // Replacement: a new name, then the old role's Delete in the cleanup, which carries the old
+    // role's properties while the old id's latest event with properties is the replacing
+    // Update's start, and its deletion's event records none.
     properties["RoleNameSuffix"] = json!("compute-life-renamed");
     let replace = update_after(&update, &role, properties, "life", &recorder);
+    sends(
+        &replace,
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_IN_PROGRESS",
+        Some(&role),
+    );
     let answer = succeeds(&handler, &replace, &recorder).await;
     let new_role = answer["PhysicalResourceId"].as_str().unwrap().to_owned();
     assert_ne!(new_role, role);
+    completes(&replace, "UPDATE_IN_PROGRESS", &new_role);
+    completes(&replace, "UPDATE_COMPLETE", &new_role);
     shows(
         &stack,
         "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
         "UPDATE_COMPLETE",
         Some(&new_role),
+    );
+    stand_in().put_event(
+        &stack,
+        Event {
+            properties: None,
+            ..Event::custom(LOGICAL_ID, "DELETE_IN_PROGRESS", Some(&role), &json!({}))
+        },
     );
     let cleanup = delete_after(&update, &role, "life", &recorder);
     succeeds(&handler, &cleanup, &recorder).await;
@@ -302,13 +623,13 @@ async fn a_stacks_create_updates_replacement_cleanup_and_deletion_are_carried_ou
     assert_converged(&replace).await;
 
     // Stack deletion.
-    shows(
-        &stack,
+    let delete = delete_after(&replace, &new_role, "life", &recorder);
+    sends(
+        &delete,
         "DELETE_IN_PROGRESS",
         "DELETE_IN_PROGRESS",
         Some(&new_role),
     );
-    let delete = delete_after(&replace, &new_role, "life", &recorder);
     succeeds(&handler, &delete, &recorder).await;
     assert_gone(&new_role).await;
 }
@@ -333,8 +654,8 @@ async fn the_rollback_delete_of_a_create_deletes_the_role_it_planned() {
     ];
     for (tag, failing_at, resource_status, made_up) in rows {
         let stack = new_stack(tag, "CREATE_IN_PROGRESS");
-        shows(&stack, "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", None);
         let create = on(&stack, sample_event("compute", "create", tag, &recorder));
+        sends(&create, "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", None);
         let calls = failing_at.map(CallLog::failing_at);
         let answer = invoke(&strict_handler(calls.as_ref()), &create, &recorder).await;
         let status = if failing_at.is_some() {
@@ -346,8 +667,15 @@ async fn the_rollback_delete_of_a_create_deletes_the_role_it_planned() {
         let answered = answer["PhysicalResourceId"].as_str().unwrap().to_owned();
         let id = made_up.unwrap_or(&answered);
         let shown = made_up.is_none().then_some(id);
-        shows(&stack, "ROLLBACK_IN_PROGRESS", resource_status, shown);
         let rollback = delete_after(&create, id, tag, &recorder);
+        if let Some(answered) = shown {
+            // The failed Create's answer, then the rollback's deletion of its id; an id made
+            // up has no event: its role is found by the Create's properties.
+            completes(&create, "CREATE_FAILED", answered);
+            sends(&rollback, "ROLLBACK_IN_PROGRESS", resource_status, shown);
+        } else {
+            shows(&stack, "ROLLBACK_IN_PROGRESS", resource_status, shown);
+        }
         succeeds(&strict_handler(None), &rollback, &recorder).await;
         assert_gone(&plan_of(&create).role.role_name).await;
     }
@@ -356,34 +684,35 @@ async fn the_rollback_delete_of_a_create_deletes_the_role_it_planned() {
 #[tokio::test]
 async fn the_rollback_of_a_failed_update_restores_the_old_declaration() {
     let recorder = Recorder::start();
-    let (stack, create, role) = victim("failedupdate", &recorder).await;
-    shows(
-        &stack,
-        "UPDATE_IN_PROGRESS",
-        "UPDATE_IN_PROGRESS",
-        Some(&role),
-    );
+    let (_, create, role) = victim("failedupdate", &recorder).await;
     let mut properties = create["ResourceProperties"].clone();
     properties["MaxSessionDuration"] = json!("7200");
     properties["S3Buckets"] = json!(["ml-team-other"]);
     let update = update_after(&create, &role, properties, "failedupdate", &recorder);
+    sends(
+        &update,
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_IN_PROGRESS",
+        Some(&role),
+    );
     let failing = strict_handler(Some(&CallLog::failing_at(2)));
     let answer = invoke(&failing, &update, &recorder).await;
     assert_eq!(answer["Status"], "FAILED", "{answer}");
 
     // The rollback: an Update back to the old properties, the resource UPDATE_IN_PROGRESS again.
-    shows(
-        &stack,
-        "UPDATE_ROLLBACK_IN_PROGRESS",
-        "UPDATE_IN_PROGRESS",
-        Some(&role),
-    );
+    completes(&update, "UPDATE_FAILED", &role);
     let rollback = update_after(
         &update,
         &role,
         create["ResourceProperties"].clone(),
         "failedupdate",
         &recorder,
+    );
+    sends(
+        &rollback,
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        "UPDATE_IN_PROGRESS",
+        Some(&role),
     );
     succeeds(&strict_handler(None), &rollback, &recorder).await;
     assert_role_converged(&role, &create).await;

@@ -233,7 +233,8 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
     /// in another account or region is refused without any IAM call.
     ///
     /// Every event is checked with CloudFormation first ([`stack_check`]): one its stack is not
-    /// waiting for is answered FAILED without any IAM call.
+    /// waiting for, with other properties than CloudFormation recorded, or of a custom resource
+    /// another function serves, is answered FAILED without any IAM call.
     pub async fn handle_invoked(
         &self,
         event: Value,
@@ -320,14 +321,15 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
                 Ids::of(&request).failed(None, Failure::new(FailureClass::StackCheck, mismatch));
             return self.answer(&url, outcome, &request, times.answer).await;
         }
-        // A direct invocation can name any stack, resource and id: only what CloudFormation shows
-        // of the stack is believed.
+        // A direct invocation can name any stack, resource, id and properties: only what
+        // CloudFormation shows of the stack and recorded in its events is believed.
         let checked = tokio::time::timeout_at(
             times.work.into(),
             // Boxed: the SDK's futures nest deeply, and the handler's future holds this one.
             Box::pin(stack_check::verify(
                 &self.stacks,
                 &request,
+                function_arn,
                 &stack_check::REREADS,
             )),
         )

@@ -87,9 +87,11 @@ operations! {
     UntagPolicy: iam write function,
     RemoveRoleFromInstanceProfile: iam write function,
     DeleteRole: iam write function,
-    // CloudFormation reads: is the event's stack doing what the event says?
+    // CloudFormation reads: is the event's stack doing what the event says, with these properties?
     DescribeStackResource: cloudformation read function,
     DescribeStacks: cloudformation read function,
+    /// The properties CloudFormation recorded for the operation an event says it is.
+    DescribeStackEvents: cloudformation read function,
 }
 
 impl Op {

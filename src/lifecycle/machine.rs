@@ -15,7 +15,7 @@
 //! - Update: to a new name, a Create of the new role (CloudFormation deletes the old one);
 //!   otherwise read the role and converge, re-create or refuse.
 //! - Delete: read the one role the id (or the planned name) can be, and tear it down if it is
-//!   this resource's own and not retained.
+//!   this resource's own, not retained, and its name is the id byte for byte.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -1037,6 +1037,18 @@ impl Delete {
         };
         let step = decide(super::Request::Delete { id: target, named }, None, found);
         match (step, role) {
+            // IAM finds a role by its name in any case: an id in another spelling than the
+            // role's own is not the id CloudFormation holds for it (which is the name the
+            // answer gave, as IAM returned it).
+            (Step::Teardown { .. }, Some(read)) if read.name != target => {
+                self.fail(Failure::new(
+                    FailureClass::StackCheck,
+                    format!(
+                        "PhysicalResourceId: `{target}` is not the name of role `{}` (IAM ignores case in names; the role's id is its own spelling); nothing was changed",
+                        read.name
+                    ),
+                ))
+            }
             (Step::Teardown { role: name }, _) if self.intent.retain => {
                 tracing::info!(role = %name, "RetainOnDelete is set: the role is left as it is");
                 self.succeed()

@@ -1071,6 +1071,52 @@ fn deletes() {
             failed(FailureClass::Iam, NAME, &["GetRole"]),
         ),
         (
+            "an id in another case than the role's name changes nothing",
+            delete(CONSOLE_NAME, json!({})),
+            vec![teardown_read(ours())],
+            vec!["read teardown SageMaker-ds"],
+            failed(
+                FailureClass::StackCheck,
+                CONSOLE_NAME,
+                &[
+                    "`SageMaker-ds` is not the name of role `sagemaker-ds`",
+                    "nothing was changed",
+                ],
+            ),
+        ),
+        (
+            "an id in another case changes nothing, even retained",
+            delete(CONSOLE_NAME, json!({"RetainOnDelete": "true"})),
+            vec![teardown_read(ours())],
+            vec!["read teardown SageMaker-ds"],
+            failed(
+                FailureClass::StackCheck,
+                CONSOLE_NAME,
+                &["not the name of role"],
+            ),
+        ),
+        (
+            "a planned name in another case than the role's changes nothing",
+            delete(placeholder, json!({"RoleNameSuffix": "DS"})),
+            vec![found(ours())],
+            vec!["read sagemaker-DS"],
+            failed(
+                FailureClass::StackCheck,
+                placeholder,
+                &["`sagemaker-DS` is not the name"],
+            ),
+        ),
+        (
+            "an adopted console role torn down under its own spelling",
+            delete(CONSOLE_NAME, json!({})),
+            vec![
+                teardown_read(role(CONSOLE_NAME, "/service-role/", Tags::OursAdopted)),
+                applied(),
+            ],
+            vec!["read teardown SageMaker-ds", "teardown"],
+            ok(CONSOLE_NAME),
+        ),
+        (
             "a teardown step that fails answers FAILED with the id",
             delete(NAME, json!({})),
             vec![teardown_read(ours()), apply_failed()],

@@ -1,18 +1,25 @@
-//! A local CloudFormation for the tests: the two reads the function makes (DescribeStackResource,
-//! DescribeStacks) over CloudFormation's awsQuery protocol (form-encoded POST in, XML out), from
-//! stack and resource states the tests register, with CloudFormation's errors: ValidationError for
-//! an unknown stack or resource, Throttling on demand. moto's CloudFormation would run custom
-//! resources itself; this one only answers what a stack is doing.
+//! A local CloudFormation for the tests: the three reads the function makes
+//! (DescribeStackResource, DescribeStacks, DescribeStackEvents) over CloudFormation's awsQuery
+//! protocol (form-encoded POST in, XML out), from stack and resource states and stack events the
+//! tests register, with CloudFormation's errors: ValidationError for an unknown stack or
+//! resource, Throttling on demand. Events come newest first in pages (NextToken), each with the
+//! properties CloudFormation recorded, as a JSON text in which numbers and booleans are the
+//! template's (`"7200"` recorded as `7200`, as CloudFormation's events may keep them), beside the
+//! stack's own status events, which record none. moto's CloudFormation would run custom resources
+//! itself; this one only answers what a stack is doing.
 //!
 //! [`StandIn::confirm`] registers, for an event a test sends, the state in which CloudFormation
 //! sends it (the resource CREATE_IN_PROGRESS without an id, UPDATE_IN_PROGRESS or
-//! DELETE_IN_PROGRESS with the event's id), so that tests of the lifecycle need not. Events of
-//! concurrent tests may name the same stack and logical id: a lease holds the state until the
-//! event is answered, and an event that needs another state waits for it.
+//! DELETE_IN_PROGRESS with the event's id) and the stack event it records first, with the
+//! event's properties, so that tests of the lifecycle need not. Events of concurrent tests may
+//! name the same stack and logical id: a lease holds the state and properties until the event is
+//! answered, and an event that needs another state or other properties waits for it, as
+//! CloudFormation runs one operation of a resource at a time.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -56,6 +63,77 @@ impl Resource {
     }
 }
 
+/// A stack event as the stand-in shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub logical_id: String,
+    /// None for a Create's first event, which shows an empty id.
+    pub physical_id: Option<String>,
+    pub resource_type: String,
+    pub status: String,
+    /// The properties recorded with it, as a JSON text; none for the stack's own events.
+    pub properties: Option<String>,
+}
+
+impl Event {
+    /// The event CloudFormation records just before it sends `event`: the resource
+    /// CREATE_IN_PROGRESS without an id, UPDATE_IN_PROGRESS or DELETE_IN_PROGRESS with the
+    /// event's id, with the event's properties as the template wrote them.
+    pub fn sending(event: &Value) -> Self {
+        let resource = Resource::sending(event);
+        Event {
+            logical_id: event["LogicalResourceId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            physical_id: resource.physical_id,
+            resource_type: resource.resource_type,
+            status: resource.status,
+            properties: Some(as_template(&event["ResourceProperties"]).to_string()),
+        }
+    }
+
+    /// A `Custom::SageMakerPersonaRole` event of `logical_id` in `status`, with `physical_id`
+    /// if any, recording `properties` as the template wrote them.
+    pub fn custom(
+        logical_id: &str,
+        status: &str,
+        physical_id: Option<&str>,
+        properties: &Value,
+    ) -> Self {
+        Event {
+            logical_id: logical_id.to_owned(),
+            physical_id: physical_id.map(str::to_owned),
+            resource_type: "Custom::SageMakerPersonaRole".to_owned(),
+            status: status.to_owned(),
+            properties: Some(as_template(properties).to_string()),
+        }
+    }
+}
+
+/// Properties as a template may write them: integers and booleans unquoted. CloudFormation
+/// passes them to the function as strings, and its events may keep them as written.
+pub fn as_template(value: &Value) -> Value {
+    match value {
+        Value::String(text) if text == "true" || text == "false" => Value::Bool(text == "true"),
+        Value::String(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| n.to_string() == *text)
+            .map_or_else(|| value.clone(), Value::from),
+        Value::Array(items) => Value::Array(items.iter().map(as_template).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), as_template(v)))
+                .collect(),
+        ),
+        _ => value.clone(),
+    }
+}
+
+/// Events a page of DescribeStackEvents holds unless a test sets fewer.
+pub const EVENTS_PER_PAGE: usize = 100;
+
 /// One request the stand-in answered: the Action and its parameters.
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -68,6 +146,18 @@ struct Stack {
     status: String,
     /// Per logical id, the answers to come: each read takes the first, the last one stays.
     resources: BTreeMap<String, VecDeque<Resource>>,
+    /// The stack's events, oldest first, each with its EventId.
+    events: Vec<(usize, Event)>,
+    /// Events a page holds; [`EVENTS_PER_PAGE`] unless set.
+    page: Option<usize>,
+}
+
+impl Stack {
+    fn push(&mut self, event: Event) {
+        static EVENT_IDS: AtomicUsize = AtomicUsize::new(1);
+        self.events
+            .push((EVENT_IDS.fetch_add(1, Ordering::Relaxed), event));
+    }
 }
 
 #[derive(Debug, Default)]
@@ -76,8 +166,9 @@ struct State {
     /// Per stack, requests to answer Throttling before answering again.
     throttle: BTreeMap<String, usize>,
     calls: Vec<Call>,
-    /// Per stack and logical id: the state events in flight hold, and how many hold it.
-    leases: BTreeMap<(String, String), (Resource, usize)>,
+    /// Per stack and logical id: the state and properties events in flight hold, and how many
+    /// hold them.
+    leases: BTreeMap<(String, String), ((Resource, Event), usize)>,
 }
 
 /// The stand-in: a server on 127.0.0.1 and the states it answers from.
@@ -112,10 +203,45 @@ impl StandIn {
         &self.endpoint
     }
 
-    /// Registers a stack (or sets its status).
+    /// Registers a stack (or sets its status), recording the stack's own event.
     pub fn put_stack(&self, stack_id: &str, status: &str) {
         let mut state = self.state.lock().unwrap();
-        state.stacks.entry(stack_id.to_owned()).or_default().status = status.to_owned();
+        let stack = state.stacks.entry(stack_id.to_owned()).or_default();
+        stack.status = status.to_owned();
+        stack.push(Event {
+            logical_id: stack_short_name(stack_id).to_owned(),
+            physical_id: Some(stack_id.to_owned()),
+            resource_type: "AWS::CloudFormation::Stack".to_owned(),
+            status: status.to_owned(),
+            properties: None,
+        });
+    }
+
+    /// Records an event of a registered stack (the newest).
+    pub fn put_event(&self, stack_id: &str, event: Event) {
+        let mut state = self.state.lock().unwrap();
+        state
+            .stacks
+            .get_mut(stack_id)
+            .unwrap_or_else(|| panic!("stack {stack_id} is not registered"))
+            .push(event);
+    }
+
+    /// Records the event CloudFormation records just before it sends `event` to the function
+    /// ([`Event::sending`]), in `event`'s stack, which must be registered.
+    pub fn record(&self, event: &Value) {
+        let (stack_id, _) = names(event);
+        self.put_event(&stack_id, Event::sending(event));
+    }
+
+    /// Pages the stack's events `size` at a time.
+    pub fn page_events(&self, stack_id: &str, size: usize) {
+        let mut state = self.state.lock().unwrap();
+        state
+            .stacks
+            .get_mut(stack_id)
+            .unwrap_or_else(|| panic!("stack {stack_id} is not registered"))
+            .page = Some(size);
     }
 
     /// Sets a resource of a registered stack.
@@ -157,8 +283,9 @@ impl StandIn {
             .collect()
     }
 
-    /// Registers the state in which CloudFormation sends `event` now, without a lease: for an
-    /// event handed to the compiled function, which takes one event at a time.
+    /// Registers the state in which CloudFormation sends `event` now, and the event it records
+    /// for it, without a lease: for an event handed to the compiled function, which takes one
+    /// event at a time.
     pub fn confirm_now(&self, event: &Value) {
         let (stack_id, logical_id) = names(event);
         let resource = Resource::sending(event);
@@ -170,13 +297,15 @@ impl StandIn {
         stack
             .resources
             .insert(logical_id, VecDeque::from([resource]));
+        stack.push(Event::sending(event));
     }
 
-    /// Registers the state in which CloudFormation sends `event`, held until the lease is
-    /// dropped; waits while events in flight hold another state of the same resource.
+    /// Registers the state in which CloudFormation sends `event` and the event it records for
+    /// it, held until the lease is dropped; waits while events in flight hold another state or
+    /// other properties of the same resource.
     pub async fn confirm(&self, event: &Value) -> Lease {
         let key = names(event);
-        let resource = Resource::sending(event);
+        let resource = (Resource::sending(event), Event::sending(event));
         let end = Instant::now() + Duration::from_secs(120);
         loop {
             {
@@ -355,6 +484,58 @@ fn answer(state: &Mutex<State>, params: BTreeMap<String, String>) -> (u16, Strin
                 status = escape(&stack.status),
             ),
         ),
+        "DescribeStackEvents" => {
+            let size = stack.page.unwrap_or(EVENTS_PER_PAGE);
+            let start: usize = match params.get("NextToken") {
+                None => 0,
+                Some(token) => match token.strip_prefix("page-").and_then(|n| n.parse().ok()) {
+                    Some(start) => start,
+                    None => return error("ValidationError", "Invalid NextToken"),
+                },
+            };
+            let newest_first: Vec<&(usize, Event)> = stack.events.iter().rev().collect();
+            let end = (start + size).min(newest_first.len());
+            let members: String = newest_first
+                .get(start..end)
+                .unwrap_or_default()
+                .iter()
+                .map(|(id, event)| {
+                    let properties = event
+                        .properties
+                        .as_deref()
+                        .map(|p| format!("<ResourceProperties>{}</ResourceProperties>", escape(p)))
+                        .unwrap_or_default();
+                    format!(
+                        "<member><EventId>{id}</EventId><StackName>{name}</StackName>\
+                         <StackId>{stack_id}</StackId><LogicalResourceId>{logical}</LogicalResourceId>\
+                         <PhysicalResourceId>{physical}</PhysicalResourceId>\
+                         <ResourceType>{kind}</ResourceType>\
+                         <Timestamp>2026-01-01T00:00:00Z</Timestamp>\
+                         <ResourceStatus>{status}</ResourceStatus>{properties}</member>",
+                        name = escape(stack_short_name(&stack_name)),
+                        stack_id = escape(&stack_name),
+                        logical = escape(&event.logical_id),
+                        physical = escape(event.physical_id.as_deref().unwrap_or_default()),
+                        kind = escape(&event.resource_type),
+                        status = escape(&event.status),
+                    )
+                })
+                .collect();
+            let next = if end < newest_first.len() {
+                format!("<NextToken>page-{end}</NextToken>")
+            } else {
+                String::new()
+            };
+            (
+                200,
+                format!(
+                    "<DescribeStackEventsResponse xmlns=\"{NAMESPACE}\"><DescribeStackEventsResult>\
+                     <StackEvents>{members}</StackEvents>{next}</DescribeStackEventsResult>\
+                     <ResponseMetadata><RequestId>standin</RequestId></ResponseMetadata>\
+                     </DescribeStackEventsResponse>"
+                ),
+            )
+        }
         other => error("InvalidAction", &format!("{other} is not served here")),
     }
 }

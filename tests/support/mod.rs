@@ -45,7 +45,7 @@ pub mod http;
 pub mod moto;
 pub mod recorder;
 pub mod runtime;
-pub use cloudformation::{Resource, StandIn, stand_in};
+pub use cloudformation::{Event, Resource, StandIn, stand_in};
 pub use common::{ACCOUNT, STACK_ID, assert_cfn_lint_clean, root, samples};
 pub use faults::{Fault, FaultProxy};
 pub use recorder::{Recorded, Recorder, SECRET_SIGNATURE};
@@ -358,8 +358,18 @@ pub fn create_event(logical_id: &str, properties: Value, tag: &str, recorder: &R
         "ResourceType": "Custom::SageMakerPersonaRole",
         "ResourceProperties": properties,
     });
+    with_service_token(&mut event);
     retarget(&mut event, tag, recorder);
     event
+}
+
+/// CloudFormation sends the resource's `ServiceToken` among its properties too (and records it
+/// in the stack's events): properties a test gives without it get the event's.
+fn with_service_token(event: &mut Value) {
+    let token = event["ServiceToken"].clone();
+    if let Some(properties) = event["ResourceProperties"].as_object_mut() {
+        properties.entry("ServiceToken").or_insert(token);
+    }
 }
 
 /// The Update that follows `previous` (Create or Update) with `properties`.
@@ -375,6 +385,7 @@ pub fn update_after(
     event["PhysicalResourceId"] = json!(physical_id);
     event["OldResourceProperties"] = previous["ResourceProperties"].clone();
     event["ResourceProperties"] = properties;
+    with_service_token(&mut event);
     retarget(&mut event, tag, recorder);
     event
 }
