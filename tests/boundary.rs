@@ -180,7 +180,7 @@ impl Case {
         self
     }
 
-    fn from_studio(mut self) -> Self {
+    fn in_studio(mut self) -> Self {
         self.session
             .insert("sagemaker:DomainId".to_owned(), json!("d-team01"));
         self.session
@@ -912,7 +912,7 @@ fn an_administrator_policy_under_the_boundary_stays_within_sagemaker() {
             &sm("user-profile/d-team01/bob"),
             ExplicitlyDenied,
         )
-        .from_studio(),
+        .in_studio(),
         case(
             "open Studio as a user, outside Studio",
             "sagemaker:CreatePresignedDomainUrl",
@@ -1095,7 +1095,7 @@ fn an_administrator_policy_under_the_boundary_stays_within_sagemaker() {
             &sm("user-profile/d-team01/alice"),
             Allowed,
         )
-        .from_studio(),
+        .in_studio(),
         case(
             "CORS on an MLflow artifact bucket",
             "s3:PutBucketCORS",
@@ -1389,7 +1389,7 @@ fn every_action_the_catalog_needs_is_allowed_under_the_boundary() {
                             .insert(boundary::PASSED_ROLE_STACK_KEY.to_owned(), json!(STACK_ID));
                     }
                     if resource.contains("d-team01") {
-                        case = case.from_studio();
+                        case = case.in_studio();
                     }
                     cases.push(case);
                 }
