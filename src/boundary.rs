@@ -37,8 +37,11 @@
 //!
 //! Passing by ownership in IAM. IAM's Service Authorization Reference lists both
 //! `aws:ResourceTag/…` and `iam:ResourceTag/…` for the role resource `iam:PassRole` takes; the
-//! boundary tests IAM's own `iam:ResourceTag/persona-role:stack-id` against the policy variable
-//! `${aws:PrincipalTag/persona-role:stack-id}` (the passing role's own tag). IAM's user guide
+//! boundary tests IAM's own `iam:ResourceTag/persona-role:stack-id` (the key IAM's examples use
+//! for a role's tags, as in "assume roles that have a specific tag") against the policy variable
+//! `${aws:PrincipalTag/persona-role:stack-id}` (the passing role's own tag; IAM's user guide:
+//! "identity-based policies used as permissions boundaries also support policy variables", and
+//! a principal without the tag leaves the statement unresolved, so nothing passes). It also
 //! warns that `iam:PassRole` with a `ResourceTag` condition "does not have reliable results":
 //! the statement is an Allow, so where IAM does not see the tag the pass is denied, never
 //! widened. The function checks the same ownership itself first, and an operator who meets such

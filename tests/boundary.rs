@@ -1429,3 +1429,43 @@ fn every_action_the_catalog_needs_is_allowed_under_the_boundary() {
         failures.join("\n")
     );
 }
+
+/// Every action pattern of the ceiling, and every verb kept exact, names actions the pinned IAM
+/// data lists: a misspelt pattern would deny nothing.
+#[test]
+fn the_ceilings_patterns_name_actions_iam_lists() {
+    let iam = IamData::new();
+    let names = |service: &str| -> Vec<String> {
+        iam.read("actions", service)
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|a| format!("{service}:{}", a["name"].as_str().unwrap()))
+            .collect()
+    };
+    let mut unknown = Vec::new();
+    for ceiling in CEILING {
+        for pattern in ceiling.actions {
+            let service = pattern.split_once(':').unwrap().0;
+            if !names(service)
+                .iter()
+                .any(|a| boundary::matches_action(pattern, a))
+            {
+                unknown.push(format!("{} {pattern}", ceiling.sid));
+            }
+        }
+    }
+    for verb in boundary::EXACT_VERBS {
+        let service = verb.split_once(':').unwrap().0;
+        let pattern = format!("{verb}*");
+        if names(service)
+            .iter()
+            .filter(|a| boundary::matches_action(&pattern, a))
+            .count()
+            < 2
+        {
+            unknown.push(format!("EXACT_VERBS {verb}: fewer than two actions"));
+        }
+    }
+    assert!(unknown.is_empty(), "{}", unknown.join("\n"));
+}
