@@ -393,14 +393,10 @@ async fn template_defaults(
             .ok_or_else(|| format!("template.yaml: parameter {name} has no default"))
     };
     let partition = place.partition.name();
-    let pass_roles = match default("AllowedPassRoles")?.as_str() {
-        "" => boundary::default_pass_roles(partition, &place.account).join(","),
-        given => given.to_owned(),
-    };
+    let pass_roles = default("AllowedPassRoles")?;
     let required = match default("RequiredPermissionsBoundary")?.as_str() {
         "" => {
-            let document =
-                boundary::policy(&boundary::default_pass_roles(partition, &place.account));
+            let document = boundary::policy(partition, &place.account, &[]);
             let made = iam
                 .create_policy()
                 .policy_name(BOUNDARY_NAME)

@@ -1,17 +1,51 @@
 //! The permissions boundary `template.yaml` ships (`PersonaRoleBoundary`): the ceiling IAM
 //! holds every persona role to unless the operator names their own (`RequiredPermissionsBoundary`),
-//! so that a faulty function or a forged event that puts an administrator policy on a role still
-//! gets a role that can do only what the catalog's activities could.
+//! so that a faulty function, a forged event or a wider operator allow-list that puts an
+//! administrator policy on a role still gets a role that can do only what the catalog's
+//! activities could.
 //!
 //! Generated from the catalog, and pure:
 //! - Allow every action any activity's statements name, and every action of the AWS managed
 //!   policies activities attach (`catalog::AWS_MANAGED_POLICIES`), on any resource; exact where
-//!   they fit a managed policy, else `service:Verb*`, else `service:*`, coarsening the services
-//!   with the most entries first;
-//! - Allow `iam:PassRole` only of the function's `AllowedPassRoles` and only to the services the
-//!   catalog passes roles to;
+//!   they fit a managed policy, else `service:Verb*` (never for the verbs of [`EXACT_VERBS`]),
+//!   else `service:*` (only for [`WHOLE_SERVICES`]), coarsening the services whose lists shorten
+//!   most first;
+//! - Allow `iam:PassRole` of the roles the passing role's own stack owns (their
+//!   `persona-role:stack-id` tag equals the passing role's), and of the operator's
+//!   `AllowedPassRoles` when they list some, only to the services the catalog passes roles to;
+//!   deny passing a role whose path holds `sagemaker-` or `SageMaker-`, whatever allows it;
 //! - Deny every IAM action that changes anything, `sts:AssumeRole*`, `organizations:*` and
-//!   `account:*`, whatever else allows them.
+//!   `account:*`;
+//! - Deny what the allowed `Verb*` entries admit beyond the catalog where it changes sharing,
+//!   identity, another user's Studio or the code that runs in it, or reads secrets ([`CEILING`]).
+//!
+//! How the ceiling is decided. A `Verb*` entry admits actions no activity names. Of those, the
+//! boundary keeps reads and lists (the role's own policies name what it reads), and writes to
+//! the ML work of [`WORK_SERVICES`] (jobs, models, endpoints, pipelines, applications: the role's
+//! own policies name them). It denies, or never coarsens into a `Verb*`, everything else: every
+//! Permissions management and Tagging action (policies, ACLs, public access, sharing, tags that
+//! other policies read), every write outside those services (bucket configuration, network,
+//! keys, logs), and, within SageMaker, what changes identity (domains, user profiles,
+//! workforces, workteams), opens another user's session (presigned URLs of other user
+//! profiles, remote sessions, notebook instances), puts code into someone's environment
+//! (lifecycle configurations) or shares (resource policies, shared models). Where an activity
+//! needs such an action on SageMaker's own resources (MLflow's CORS on `sagemaker-*` buckets,
+//! Canvas' `AmazonSageMaker-*` secrets, Studio's presigned URL of its own user profile), the
+//! Deny spares exactly those (`NotResource`). `tests/boundary.rs` checks the rule against every
+//! action IAM lists for each `Verb*` entry; the unit tests check that no Deny takes what a
+//! catalog statement, or an AWS managed policy the catalog attaches, needs.
+//!
+//! Passing by ownership in IAM. IAM's Service Authorization Reference lists both
+//! `aws:ResourceTag/…` and `iam:ResourceTag/…` for the role resource `iam:PassRole` takes; the
+//! boundary tests IAM's own `iam:ResourceTag/persona-role:stack-id` (the key IAM's examples use
+//! for a role's tags, as in "assume roles that have a specific tag") against the policy variable
+//! `${aws:PrincipalTag/persona-role:stack-id}` (the passing role's own tag; IAM's user guide:
+//! "identity-based policies used as permissions boundaries also support policy variables", and
+//! a principal without the tag leaves the statement unresolved, so nothing passes). It also
+//! warns that `iam:PassRole` with a `ResourceTag` condition "does not have reliable results":
+//! the statement is an Allow, so where IAM does not see the tag the pass is denied, never
+//! widened. The function checks the same ownership itself first, and an operator who meets such
+//! a denial lists the role in `AllowedPassRoles`, which IAM matches by ARN.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,17 +58,27 @@ use crate::plan::{MANAGED_LIMIT, iam_size};
 /// The logical id of the boundary in `template.yaml`.
 pub const LOGICAL_ID: &str = "PersonaRoleBoundary";
 
-/// The template condition that is true when `AllowedPassRoles` is left empty.
+/// The template condition that is true when `AllowedPassRoles` is left empty: the boundary then
+/// has no statement for the operator's patterns.
 pub const DEFAULT_PASS_ROLES_CONDITION: &str = "PassRolesDefault";
 
-/// The roles persona roles may pass when the operator lists none: the roles this function makes
-/// (`sagemaker-*`, at the root or under a path) in the stack's partition and account. Not the
-/// console's `AmazonSageMaker-ExecutionRole-*` (often with AmazonSageMakerFullAccess) nor any
-/// other team's role; IAM never lets a role pass a role of another account.
-pub const DEFAULT_PASS_ROLE_NAMES: [&str; 2] = ["sagemaker-*", "*/sagemaker-*"];
+/// The condition key IAM gives a passed role's ownership tag (`ownership::OWNER_STACK_TAG`).
+pub const PASSED_ROLE_STACK_KEY: &str = "iam:ResourceTag/persona-role:stack-id";
 
-/// Characters kept free below IAM's 6,144 for the operator's own `AllowedPassRoles` patterns
-/// (about 15 ARNs), which the deployed document carries in place of the default two.
+/// The passing role's own ownership tag, as a policy variable.
+pub const PASSING_ROLE_STACK: &str = "${aws:PrincipalTag/persona-role:stack-id}";
+
+/// Roles never passed, whoever owns or lists them: a path that holds `sagemaker-` hides a role
+/// among the personas' (`role/sagemaker-ops/PlatformAdmin`). In an ARN pattern `*` matches `/`
+/// too, so these match every role with such a path and no role without one.
+pub const HIDDEN_ROLE_PATTERNS: [&str; 2] = [
+    "arn:*:iam::*:role/*sagemaker-*/*",
+    "arn:*:iam::*:role/*SageMaker-*/*",
+];
+
+/// Characters kept free below IAM's 6,144 for the statement that passes the operator's own
+/// `AllowedPassRoles` patterns (present only when they list some): about 200 for the statement,
+/// the rest for about a dozen ARNs.
 pub const PASS_ROLES_RESERVE: usize = 1_024;
 
 /// Every IAM action that changes anything, by verb (IAM's Write, Permissions management and
@@ -67,17 +111,189 @@ pub const IAM_WRITE_PATTERNS: &[&str] = &[
 /// Other identities and the account itself: never through a persona role.
 pub const OTHER_IDENTITY_PATTERNS: &[&str] = &["sts:AssumeRole*", "organizations:*", "account:*"];
 
-/// Whether the boundary denies an action outright.
+/// Verbs the allowed list never merges into `Verb*`, because what the merge would admit changes
+/// sharing, the network or what other teams rely on: `s3:Put*` holds bucket policies, ACLs,
+/// public access blocks and replication; `ec2:Create*` and `ec2:Delete*` VPCs, subnets, routes,
+/// gateways and peering; `logs:Create*` export tasks to S3; `cloudwatch:Put*` metric streams
+/// and dashboards; `events:Put*` the event bus's permissions; `ecr:Batch*` deleting images;
+/// `glue:Get*` connections with their passwords; `bedrock:Create*` and `bedrock:Invoke*`
+/// agents and flows that act as their own roles.
+pub const EXACT_VERBS: &[&str] = &[
+    "bedrock:Create",
+    "bedrock:Invoke",
+    "cloudwatch:Put",
+    "ec2:Create",
+    "ec2:Delete",
+    "ecr:Batch",
+    "events:Put",
+    "glue:Get",
+    "logs:Create",
+    "s3:Put",
+];
+
+/// Services the allowed list may name whole (`service:*`): every action of them is a read, a
+/// list or the ML work of [`WORK_SERVICES`]; none is Permissions management, and of their
+/// Tagging actions the catalog names `TagResource` and [`CEILING`] denies the rest.
+pub const WHOLE_SERVICES: &[&str] = &["emr-serverless", "redshift-data", "sagemaker-mlflow"];
+
+/// Services whose writes are the ML work itself: what a `Verb*` of them admits beyond the catalog
+/// creates, runs, stops or deletes jobs, models, endpoints, pipelines, applications or queries,
+/// which the role's own policies name. (Their writes that change identity, another user's Studio
+/// or sharing are denied by [`CEILING`].)
+pub const WORK_SERVICES: &[&str] = &[
+    "athena",
+    "bedrock",
+    "comprehend",
+    "emr-serverless",
+    "forecast",
+    "redshift-data",
+    "rekognition",
+    "sagemaker",
+    "sagemaker-mlflow",
+    "textract",
+];
+
+/// A Deny statement of the boundary's ceiling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ceiling {
+    pub sid: &'static str,
+    /// Action patterns.
+    pub actions: &'static [&'static str],
+    /// Resources it spares (`NotResource`): SageMaker's own, where an activity needs the action
+    /// on them. Empty: every resource.
+    pub spares: &'static [&'static str],
+    /// Applies only when this `StringNotEquals` holds (key, value): the request does not carry
+    /// the one value an activity sends.
+    pub unless_equals: Option<(&'static str, &'static str)>,
+    /// What it keeps from persona roles.
+    pub why: &'static str,
+}
+
+/// What the boundary denies beyond IAM and other identities (the module's doc says how these
+/// were decided). Each entry names only actions no catalog statement needs on the resources it
+/// denies (`tests` below).
+pub const CEILING: &[Ceiling] = &[
+    Ceiling {
+        sid: "DenyStudioAdministration",
+        actions: &[
+            "sagemaker:CreateDomain",
+            "sagemaker:CreateUserProfile",
+            "sagemaker:DeleteDomain",
+            "sagemaker:DeleteUserProfile",
+            "sagemaker:UpdateDomain",
+            "sagemaker:UpdateUserProfile",
+            "sagemaker:*Workforce*",
+            "sagemaker:*Workteam*",
+        ],
+        spares: &[],
+        unless_equals: None,
+        why: "who may use SageMaker and as which role: Studio domains, user profiles (another user's execution role, apps and settings), labeling workforces and workteams",
+    },
+    Ceiling {
+        sid: "DenyStudioCode",
+        actions: &[
+            "sagemaker:*NotebookInstance*",
+            "sagemaker:*StudioLifecycleConfig*",
+            "sagemaker:StartSession",
+        ],
+        spares: &[],
+        unless_equals: None,
+        why: "code that runs in someone's environment and sessions into it: notebook instances (create, update, start, presigned URL, lifecycle configurations), Studio lifecycle configurations, remote sessions into spaces",
+    },
+    Ceiling {
+        sid: "DenyOtherUserProfiles",
+        actions: &["sagemaker:CreatePresignedDomainUrl"],
+        // Outside Studio the variables have no value; IAM would drop a statement whose variable
+        // it cannot resolve, so each has a default no user profile can have.
+        spares: &[
+            "arn:*:sagemaker:*:*:user-profile/${sagemaker:DomainId, '-'}/${sagemaker:UserProfileName, '-'}",
+        ],
+        unless_equals: None,
+        why: "signing in to Studio as another user profile (its apps, spaces and execution role): only the caller's own, as Studio names it, and from outside Studio none",
+    },
+    Ceiling {
+        sid: "DenySageMakerSharing",
+        actions: &[
+            "sagemaker:Create*Policy",
+            "sagemaker:Delete*Policy",
+            "sagemaker:DeleteTags",
+            "sagemaker:*SharedModel*",
+            "emr-serverless:UntagResource",
+        ],
+        spares: &[],
+        unless_equals: None,
+        why: "resource policies of model package groups, lineage groups and other SageMaker resources, shared models, and removing the tags other policies read (SageMaker's, EMR Serverless' applications')",
+    },
+    Ceiling {
+        sid: "DenyOtherSecrets",
+        actions: &["secretsmanager:*"],
+        spares: &["arn:*:secretsmanager:*:*:secret:AmazonSageMaker-*"],
+        unless_equals: None,
+        why: "reading, changing and sharing secrets other than the ones SageMaker's features create and read (AmazonSageMaker-*)",
+    },
+    Ceiling {
+        sid: "DenyOtherBucketsCors",
+        actions: &["s3:PutBucketCORS"],
+        spares: &["arn:*:s3:::sagemaker-*"],
+        unless_equals: None,
+        why: "CORS rules (which web origins may call a bucket from a browser) outside the sagemaker-* buckets MLflow's artifact stores use",
+    },
+    Ceiling {
+        sid: "DenyObjectAcls",
+        actions: &["s3:PutObjectAcl"],
+        spares: &[],
+        unless_equals: Some(("s3:x-amz-acl", "bucket-owner-full-control")),
+        why: "object ACLs that grant anyone but the bucket's owner (public-read, grants in headers or body): the only ACL an activity sets is bucket-owner-full-control",
+    },
+];
+
+/// Where the AWS managed policies the catalog attaches (`catalog::AWS_MANAGED_POLICIES`, their
+/// recorded default versions) grant the actions a [`CEILING`] statement names, as the policies
+/// write them: the statement must spare these resources. AmazonSageMakerCanvasFullAccess also
+/// lets a role read any secret tagged `SageMaker: true` (`secretsmanager:ResourceTag/SageMaker`);
+/// the boundary does not: Canvas' own connections are named `AmazonSageMaker-*`.
+pub const MANAGED_POLICY_GRANTS: &[(&str, &[&str])] = &[
+    (
+        "secretsmanager:CreateSecret",
+        &["arn:aws:secretsmanager:*:*:secret:AmazonSageMaker-*"],
+    ),
+    (
+        "secretsmanager:DescribeSecret",
+        &["arn:aws:secretsmanager:*:*:secret:AmazonSageMaker-*"],
+    ),
+    (
+        "secretsmanager:GetSecretValue",
+        &["arn:aws:secretsmanager:*:*:secret:AmazonSageMaker-*"],
+    ),
+    (
+        "secretsmanager:PutResourcePolicy",
+        &["arn:aws:secretsmanager:*:*:secret:AmazonSageMaker-*"],
+    ),
+];
+
+/// Whether the boundary denies an action on every resource, whatever the request carries: IAM
+/// writes, other identities, and the ceiling's statements that spare nothing.
 pub fn denies(action: &str) -> bool {
     IAM_WRITE_PATTERNS
         .iter()
         .chain(OTHER_IDENTITY_PATTERNS)
-        .any(|pattern| glob_match(pattern, action))
+        .chain(
+            CEILING
+                .iter()
+                .filter(|c| c.spares.is_empty() && c.unless_equals.is_none())
+                .flat_map(|c| c.actions.iter()),
+        )
+        .any(|pattern| matches_action(pattern, action))
+}
+
+/// Whether an action pattern matches an action as IAM matches them: ignoring case.
+pub fn matches_action(pattern: &str, action: &str) -> bool {
+    glob_match(&pattern.to_ascii_lowercase(), &action.to_ascii_lowercase())
 }
 
 /// Every action the catalog can grant: its statements' and its AWS managed policies', by service,
-/// except `iam:PassRole` (its own statement) and what the boundary denies (an AWS managed
-/// policy's `iam:CreateServiceLinkedRole`).
+/// except `iam:PassRole` (its own statements) and what the boundary denies everywhere (an AWS
+/// managed policy's `iam:CreateServiceLinkedRole`).
 pub fn catalog_actions() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
     let statements = catalog::ACTIVITIES
         .iter()
@@ -116,20 +332,14 @@ pub fn pass_role_services() -> Vec<&'static str> {
     services.into_iter().collect()
 }
 
-/// The default pass-role patterns for a partition and account.
-pub fn default_pass_roles(partition: &str, account: &str) -> Vec<String> {
-    DEFAULT_PASS_ROLE_NAMES
-        .iter()
-        .map(|name| format!("arn:{partition}:iam::{account}:role/{name}"))
-        .collect()
-}
-
 /// How finely a service's actions are listed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Level {
     Exact,
-    /// `Verb*` for every verb (the leading capitalised word) that two or more actions share.
+    /// `Verb*` for every verb (the leading capitalised word) that two or more actions share,
+    /// except [`EXACT_VERBS`].
     Verbs,
+    /// `service:*`, only for [`WHOLE_SERVICES`].
     All,
 }
 
@@ -154,7 +364,8 @@ fn entries(service: &str, names: &BTreeSet<&str>, level: Level) -> Vec<String> {
             let mut out: Vec<String> = by_verb
                 .into_iter()
                 .flat_map(|(verb, names)| {
-                    if names.len() > 1 {
+                    let exact = EXACT_VERBS.contains(&format!("{service}:{verb}").as_str());
+                    if names.len() > 1 && !exact {
                         vec![format!("{service}:{verb}*")]
                     } else {
                         names.iter().map(|n| format!("{service}:{n}")).collect()
@@ -168,8 +379,8 @@ fn entries(service: &str, names: &BTreeSet<&str>, level: Level) -> Vec<String> {
     }
 }
 
-/// The allowed actions as the boundary lists them, coarsened until the document with the
-/// default pass-role patterns fits IAM's limit less [`PASS_ROLES_RESERVE`].
+/// The allowed actions as the boundary lists them, coarsened until the document, with room for
+/// the operator's pass-role statement, fits IAM's limit.
 pub fn allowed_actions() -> Vec<String> {
     let actions = catalog_actions();
     let mut levels: BTreeMap<&str, Level> = actions.keys().map(|s| (*s, Level::Exact)).collect();
@@ -183,102 +394,152 @@ pub fn allowed_actions() -> Vec<String> {
     let sized = |allowed: &[String]| {
         iam_size(&document(
             allowed,
-            &json!(default_pass_roles("aws-us-gov", "123456789012")),
+            &json!(own_stack_roles("aws-us-gov", "123456789012")),
+            None,
         ))
+    };
+    let length = |service: &str, names: &BTreeSet<&str>, level| -> usize {
+        entries(service, names, level)
+            .iter()
+            .map(|e| e.len() + 3)
+            .sum()
     };
     loop {
         let allowed = render(&levels);
         if sized(&allowed) <= MANAGED_LIMIT - PASS_ROLES_RESERVE {
             return allowed;
         }
-        // Verbs for the service whose list that shortens most, until none would; then `*` for
-        // the service with the most entries left. Ties by name.
-        let saving = |service: &str, names: &BTreeSet<&str>| {
-            let length = |level| -> usize {
-                entries(service, names, level)
-                    .iter()
-                    .map(|e| e.len() + 3)
-                    .sum()
-            };
-            length(Level::Exact).saturating_sub(length(Level::Verbs))
+        // The next coarser level for the service whose list that shortens most; ties by name.
+        let next = |service: &str, level: Level| match level {
+            Level::Exact => Some(Level::Verbs),
+            Level::Verbs if WHOLE_SERVICES.contains(&service) => Some(Level::All),
+            _ => None,
         };
-        let to_verbs = actions
+        let best = actions
             .iter()
-            .filter(|(service, names)| {
-                levels[*service] == Level::Exact && saving(service, names) > 0
+            .filter_map(|(service, names)| {
+                let now = levels[*service];
+                let coarser = next(service, now)?;
+                let saving =
+                    length(service, names, now).checked_sub(length(service, names, coarser))?;
+                (saving > 0).then_some((saving, std::cmp::Reverse(*service), coarser))
             })
-            .max_by_key(|(service, names)| (saving(service, names), std::cmp::Reverse(**service)))
-            .map(|(service, _)| (*service, Level::Verbs));
-        let to_all = || {
-            actions
-                .iter()
-                .filter(|(service, _)| levels[*service] != Level::All)
-                .max_by_key(|(service, names)| {
-                    (
-                        entries(service, names, levels[*service]).len(),
-                        std::cmp::Reverse(**service),
-                    )
-                })
-                .map(|(service, _)| (*service, Level::All))
-        };
-        let Some((service, level)) = to_verbs.or_else(to_all) else {
+            .max();
+        let Some((_, std::cmp::Reverse(service), level)) = best else {
             return allowed;
         };
         levels.insert(service, level);
     }
 }
 
-/// The boundary's document with these allowed actions and pass-role resources (a list of ARN
-/// patterns, or the template's expression for them).
-fn document(allowed: &[String], pass_roles: &Value) -> Value {
+/// The resource of the own-stack pass-role statement.
+fn own_stack_roles(partition: &str, account: &str) -> String {
+    format!("arn:{partition}:iam::{account}:role/*")
+}
+
+fn pass_role_statement(sid: &str, resource: &Value, owned: bool) -> Value {
+    let mut condition = serde_json::Map::new();
+    if owned {
+        condition.insert(PASSED_ROLE_STACK_KEY.to_owned(), json!(PASSING_ROLE_STACK));
+    }
+    condition.insert(
+        "iam:PassedToService".to_owned(),
+        json!(pass_role_services()),
+    );
     json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "CatalogActions",
-                "Effect": "Allow",
-                "Action": allowed,
-                "Resource": "*"
-            },
-            {
-                "Sid": "PassAllowedRoles",
-                "Effect": "Allow",
-                "Action": "iam:PassRole",
-                "Resource": pass_roles,
-                "Condition": {"StringEquals": {"iam:PassedToService": pass_role_services()}}
-            },
-            {
-                "Sid": "DenyIamWrites",
-                "Effect": "Deny",
-                "Action": IAM_WRITE_PATTERNS,
-                "Resource": "*"
-            },
-            {
-                "Sid": "DenyOtherIdentities",
-                "Effect": "Deny",
-                "Action": OTHER_IDENTITY_PATTERNS,
-                "Resource": "*"
-            }
-        ]
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": "iam:PassRole",
+        "Resource": resource,
+        "Condition": {"StringEquals": condition}
     })
 }
 
-/// The boundary as deployed with these pass-role patterns (for the simulator and size checks).
-pub fn policy(pass_roles: &[String]) -> Value {
-    document(&allowed_actions(), &json!(pass_roles))
+/// The operator's pass-role statement, for these ARN patterns (or the template's expression).
+fn listed_roles_statement(pass_roles: &Value) -> Value {
+    pass_role_statement("PassListedRoles", pass_roles, false)
+}
+
+fn ceiling_statement(ceiling: &Ceiling) -> Value {
+    let mut statement = serde_json::Map::new();
+    statement.insert("Sid".to_owned(), json!(ceiling.sid));
+    statement.insert("Effect".to_owned(), json!("Deny"));
+    statement.insert("Action".to_owned(), json!(ceiling.actions));
+    if ceiling.spares.is_empty() {
+        statement.insert("Resource".to_owned(), json!("*"));
+    } else {
+        statement.insert("NotResource".to_owned(), json!(ceiling.spares));
+    }
+    if let Some((key, value)) = ceiling.unless_equals {
+        statement.insert(
+            "Condition".to_owned(),
+            json!({"StringNotEquals": {key: value}}),
+        );
+    }
+    Value::Object(statement)
+}
+
+/// The boundary's document with these allowed actions, the own-stack pass-role resource, and
+/// the operator's pass-role statement (or the template's expression for it), if any.
+fn document(allowed: &[String], own_stack: &Value, listed: Option<Value>) -> Value {
+    let mut statements = vec![
+        json!({
+            "Sid": "CatalogActions",
+            "Effect": "Allow",
+            "Action": allowed,
+            "Resource": "*"
+        }),
+        pass_role_statement("PassOwnStackRoles", own_stack, true),
+    ];
+    statements.extend(listed);
+    statements.extend([
+        json!({
+            "Sid": "DenyPassingHiddenRoles",
+            "Effect": "Deny",
+            "Action": "iam:PassRole",
+            "Resource": HIDDEN_ROLE_PATTERNS
+        }),
+        json!({
+            "Sid": "DenyIamWrites",
+            "Effect": "Deny",
+            "Action": IAM_WRITE_PATTERNS,
+            "Resource": "*"
+        }),
+        json!({
+            "Sid": "DenyOtherIdentities",
+            "Effect": "Deny",
+            "Action": OTHER_IDENTITY_PATTERNS,
+            "Resource": "*"
+        }),
+    ]);
+    statements.extend(CEILING.iter().map(ceiling_statement));
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// The boundary as deployed in a partition and account with the operator's `AllowedPassRoles`
+/// patterns (none: only own-stack roles), for the simulator and size checks.
+pub fn policy(partition: &str, account: &str, pass_roles: &[String]) -> Value {
+    let listed = (!pass_roles.is_empty()).then(|| listed_roles_statement(&json!(pass_roles)));
+    document(
+        &allowed_actions(),
+        &json!(own_stack_roles(partition, account)),
+        listed,
+    )
 }
 
 /// The `AWS::IAM::ManagedPolicy` resource of `template.yaml`, in CloudFormation's long form.
 pub fn template_resource() -> Value {
-    let defaults: Vec<Value> = DEFAULT_PASS_ROLE_NAMES
-        .iter()
-        .map(|name| json!({"Fn::Sub": format!("arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{name}")}))
-        .collect();
-    let pass_roles = json!({
-        "Fn::If": [DEFAULT_PASS_ROLES_CONDITION, defaults, {"Ref": "AllowedPassRoles"}]
+    let own_stack = json!({"Fn::Sub": own_stack_roles("${AWS::Partition}", "${AWS::AccountId}")});
+    // Present only when the operator lists roles: an empty list would be no valid Resource.
+    let listed = json!({
+        "Fn::If": [
+            DEFAULT_PASS_ROLES_CONDITION,
+            {"Ref": "AWS::NoValue"},
+            listed_roles_statement(&json!({"Ref": "AllowedPassRoles"}))
+        ]
     });
     // checkov reads every managed policy as a grant; a boundary grants nothing by itself.
-    let skip = |id: &str| json!({"id": id, "comment": "A permissions boundary grants nothing: it caps what each persona role's own policies (which name the resources) may allow, and denies IAM writes, sts:AssumeRole, organizations and account."});
+    let skip = |id: &str| json!({"id": id, "comment": "A permissions boundary grants nothing: it caps what each persona role's own policies (which name the resources) may allow, and denies IAM writes, sts:AssumeRole, organizations, account, and what changes sharing, identity or other users' Studio."});
     json!({
         "Type": "AWS::IAM::ManagedPolicy",
         "Metadata": {"checkov": {"skip": [
@@ -286,7 +547,7 @@ pub fn template_resource() -> Value {
         ]}},
         "Properties": {
             "Description": "persona-role: the permissions boundary of persona roles (generated from the catalog)",
-            "PolicyDocument": document(&allowed_actions(), &pass_roles)
+            "PolicyDocument": document(&allowed_actions(), &own_stack, Some(listed))
         }
     })
 }
@@ -315,6 +576,69 @@ pub fn template_section() -> Result<String, serde_yaml_ng::Error> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::catalog::{Resource, Scope};
+    use crate::ownership::OWNER_STACK_TAG;
+
+    /// A catalog resource as an ARN pattern of any partition, region and account, with every
+    /// value the user gives (`{}`, `Given`) as `*`.
+    fn pattern(resource: &Resource) -> String {
+        match resource {
+            Resource::Any | Resource::Given(_) => "*".to_owned(),
+            Resource::Arn {
+                service,
+                scope,
+                path,
+                ..
+            } => {
+                let path = path.replace("{}", "*");
+                match scope {
+                    Scope::Regional => format!("arn:*:{service}:*:*:{path}"),
+                    Scope::Account => format!("arn:*:{service}::*:{path}"),
+                    Scope::Global => format!("arn:*:{service}:::{path}"),
+                }
+            }
+        }
+    }
+
+    /// Whether every resource a pattern matches, `spares` matches too. A pattern's `*` is taken
+    /// as a character that only a `*` of `spares` matches, which errs towards "no". A policy
+    /// variable's default (`${key, 'default'}`) is dropped: where the catalog's statement
+    /// applies, the variable has its value.
+    fn spared(spares: &[&str], pattern: &str) -> bool {
+        spares
+            .iter()
+            .any(|s| glob_match(&without_defaults(s), pattern))
+    }
+
+    fn without_defaults(pattern: &str) -> String {
+        let mut out = String::new();
+        let mut rest = pattern;
+        while let Some(start) = rest.find("${") {
+            let Some(end) = rest[start..].find('}').map(|e| start + e) else {
+                break;
+            };
+            let variable = &rest[start..end];
+            let name = variable.split_once(',').map_or(variable, |(name, _)| name);
+            out.push_str(&rest[..start]);
+            out.push_str(name.trim_end());
+            out.push('}');
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    #[test]
+    fn variable_defaults_are_dropped_for_comparison() {
+        assert_eq!(
+            without_defaults("a/${sagemaker:DomainId, '-'}/${sagemaker:UserProfileName}"),
+            "a/${sagemaker:DomainId}/${sagemaker:UserProfileName}"
+        );
+    }
+
+    fn with_any_partition(arn: &str) -> String {
+        arn.replacen("arn:aws:", "arn:*:", 1)
+    }
 
     #[test]
     fn verbs_are_the_leading_word() {
@@ -325,25 +649,136 @@ mod tests {
 
     #[test]
     fn the_boundary_fits_a_managed_policy_with_room_for_the_operators_pass_roles() {
-        let size = iam_size(&policy(&default_pass_roles("aws-us-gov", "123456789012")));
+        let alone = iam_size(&policy("aws-us-gov", "123456789012", &[]));
         assert!(
-            size <= MANAGED_LIMIT - PASS_ROLES_RESERVE,
-            "{size} characters"
+            alone <= MANAGED_LIMIT - PASS_ROLES_RESERVE,
+            "{alone} characters"
+        );
+        // A dozen typical patterns fit in the room left.
+        let listed: Vec<String> = (0..12)
+            .map(|i| format!("arn:aws-us-gov:iam::123456789012:role/service-role/team-{i:02}-*"))
+            .collect();
+        let size = iam_size(&policy("aws-us-gov", "123456789012", &listed));
+        assert!(size <= MANAGED_LIMIT, "{size} characters");
+    }
+
+    #[test]
+    fn the_passed_roles_ownership_key_is_the_ownership_tag() {
+        assert_eq!(
+            PASSED_ROLE_STACK_KEY,
+            format!("iam:ResourceTag/{OWNER_STACK_TAG}")
+        );
+        assert_eq!(
+            PASSING_ROLE_STACK,
+            format!("${{aws:PrincipalTag/{OWNER_STACK_TAG}}}")
         );
     }
 
     #[test]
-    fn every_catalog_action_is_allowed_and_none_denied() {
+    fn every_catalog_action_is_allowed_and_none_denied_everywhere() {
         let allowed = allowed_actions();
         for (service, names) in catalog_actions() {
             for name in names {
                 let action = format!("{service}:{name}");
                 assert!(
-                    allowed.iter().any(|p| glob_match(p, &action)),
+                    allowed.iter().any(|p| matches_action(p, &action)),
                     "{action} is not allowed"
                 );
                 assert!(!denies(&action), "{action} is denied");
             }
+        }
+    }
+
+    #[test]
+    fn the_exact_verbs_stay_exact() {
+        for entry in allowed_actions() {
+            let (service, name) = entry.split_once(':').unwrap();
+            if let Some(prefix) = name.strip_suffix('*') {
+                assert!(
+                    !EXACT_VERBS.contains(&format!("{service}:{prefix}").as_str()),
+                    "{entry}"
+                );
+                assert!(
+                    !prefix.is_empty() || WHOLE_SERVICES.contains(&service),
+                    "{entry}"
+                );
+            }
+        }
+    }
+
+    /// The ceiling takes nothing a catalog statement needs: no Deny matches an action of a
+    /// statement unless it spares every resource the statement names and its condition cannot
+    /// hold for what the statement allows.
+    #[test]
+    fn no_ceiling_statement_denies_what_a_catalog_statement_allows() {
+        let mut failures = Vec::new();
+        for activity in catalog::ACTIVITIES {
+            for statement in activity.statements {
+                for action in statement.actions {
+                    for ceiling in CEILING {
+                        if !ceiling.actions.iter().any(|p| matches_action(p, action)) {
+                            continue;
+                        }
+                        let excepted = ceiling.unless_equals.is_some_and(|(key, value)| {
+                            statement.conditions.iter().any(|c| {
+                                matches!(c, Condition::Static { operator: "StringEquals", key: k, values }
+                                    if *k == key && values.iter().all(|v| *v == value))
+                            })
+                        });
+                        let unspared: Vec<String> = statement
+                            .resources
+                            .iter()
+                            .map(pattern)
+                            .filter(|p| !spared(ceiling.spares, p))
+                            .collect();
+                        if !excepted && !unspared.is_empty() {
+                            failures.push(format!(
+                                "{} denies {action} of {}{} on {unspared:?}",
+                                ceiling.sid, activity.sid, statement.sid
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        for policy in catalog::AWS_MANAGED_POLICIES {
+            for action in policy.actions {
+                for ceiling in CEILING {
+                    if !ceiling.actions.iter().any(|p| matches_action(p, action)) {
+                        continue;
+                    }
+                    let Some((_, resources)) =
+                        MANAGED_POLICY_GRANTS.iter().find(|(a, _)| a == action)
+                    else {
+                        failures.push(format!(
+                            "{} names {action} of {}: record where the policy grants it in MANAGED_POLICY_GRANTS",
+                            ceiling.sid, policy.name
+                        ));
+                        continue;
+                    };
+                    for resource in *resources {
+                        if !spared(ceiling.spares, &with_any_partition(resource)) {
+                            failures.push(format!(
+                                "{} denies {action} of {} on {resource}",
+                                ceiling.sid, policy.name
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn the_managed_policy_grants_are_of_actions_the_policies_have() {
+        for (action, _) in MANAGED_POLICY_GRANTS {
+            assert!(
+                catalog::AWS_MANAGED_POLICIES
+                    .iter()
+                    .any(|p| p.actions.contains(action)),
+                "{action}"
+            );
         }
     }
 
@@ -362,9 +797,47 @@ mod tests {
         assert!(
             !allowed_actions()
                 .iter()
-                .any(|p| p.starts_with("iam:") && glob_match(p, "iam:PassRole")),
-            "iam:PassRole only in its own statement"
+                .any(|p| matches_action(p, "iam:PassRole")),
+            "iam:PassRole only in its own statements"
         );
+    }
+
+    #[test]
+    fn the_operators_pass_role_statement_is_there_only_when_they_list_roles() {
+        let sids = |policy: &Value| -> Vec<String> {
+            policy["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["Sid"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let none = policy("aws", "123456789012", &[]);
+        assert!(!sids(&none).contains(&"PassListedRoles".to_owned()));
+        let listed = policy(
+            "aws",
+            "123456789012",
+            &["arn:aws:iam::123456789012:role/team-*".to_owned()],
+        );
+        assert!(sids(&listed).contains(&"PassListedRoles".to_owned()));
+    }
+
+    #[test]
+    fn hidden_paths_match_roles_under_them_only() {
+        let hidden = |arn: &str| HIDDEN_ROLE_PATTERNS.iter().any(|p| glob_match(p, arn));
+        assert!(hidden(
+            "arn:aws:iam::123456789012:role/sagemaker-ops/PlatformAdmin"
+        ));
+        assert!(hidden(
+            "arn:aws:iam::123456789012:role/a/SageMaker-x/b/Admin"
+        ));
+        assert!(!hidden("arn:aws:iam::123456789012:role/sagemaker-compute"));
+        assert!(!hidden(
+            "arn:aws:iam::123456789012:role/team/sagemaker-compute"
+        ));
+        assert!(!hidden(
+            "arn:aws:iam::123456789012:role/service-role/SageMaker-ComputeRole"
+        ));
     }
 
     #[test]
@@ -380,6 +853,8 @@ mod tests {
             "sts:AssumeRoleWithWebIdentity",
             "organizations:LeaveOrganization",
             "account:PutAlternateContact",
+            "sagemaker:UpdateDomain",
+            "sagemaker:CreatePresignedNotebookInstanceUrl",
         ] {
             assert!(denies(action), "{action}");
         }

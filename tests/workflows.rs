@@ -16,7 +16,14 @@
 //!   (`sagemaker:VpcSubnets`, `sagemaker:VpcSecurityGroupIds`);
 //! - `kms: [volume, output]`: in the KMS variants, the call names the given volume and output
 //!   keys (`sagemaker:VolumeKmsKeyArn`, `sagemaker:OutputKmsKeyArn`);
-//! - `variants: [...]`: the request is made only in those variants (plain, vpc, kms, vpc-kms).
+//! - `variants: [...]`: the request is made only in those variants (plain, vpc, kms, vpc-kms);
+//! - `passed_role_owner: another-stack` or `unowned`: the role an `iam:PassRole` passes is
+//!   another stack's, or no stack's; without it, the persona's own stack declares that role.
+//!
+//! Every request carries the tags IAM gives the persona role's session: its ownership tags
+//! (`aws:PrincipalTag/persona-role:stack-id`, `…/persona-role:logical-id`). An `iam:PassRole`
+//! carries the passed role's ownership tag (`iam:ResourceTag/persona-role:stack-id`), which the
+//! boundary compares with the persona's own.
 //!
 //! S3 requests carry `aws:ResourceAccount`, the account that owns the bucket, as IAM sends it:
 //! the stack's account, or `owner: ACCOUNT`. Bucket ARNs name no account, so a bucket of
@@ -31,8 +38,8 @@
 //! policies decide. Every statement of every plan must be what allows some request.
 //!
 //! Every request is decided with the permissions boundary `template.yaml` ships
-//! (`persona_role::boundary`, with the default `AllowedPassRoles`) as the role's boundary, as
-//! deployed: the ceiling cuts no persona's work.
+//! (`persona_role::boundary`, with the template's defaults: no `AllowedPassRoles`) as the
+//! role's boundary, as deployed: the ceiling cuts no persona's work.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;

@@ -11,7 +11,7 @@ use persona_role::plan::{self, Plan};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{ACCOUNT, root, samples};
+use super::{ACCOUNT, STACK_ID, root, samples};
 
 pub const VARIANTS: [&str; 4] = ["plain", "vpc", "kms", "vpc-kms"];
 pub const DOMAIN: &str = "d-team01";
@@ -60,6 +60,34 @@ pub struct Call {
     /// The account that owns the bucket of an S3 request; absent: the stack's.
     #[serde(default)]
     pub owner: Option<String>,
+    /// Who owns the role an `iam:PassRole` passes: absent, the persona's own stack (the stack
+    /// declares the roles its personas pass); `another-stack`; or `unowned` (no ownership tag).
+    #[serde(default)]
+    pub passed_role_owner: Option<PassedRoleOwner>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PassedRoleOwner {
+    AnotherStack,
+    Unowned,
+}
+
+/// Another stack of the account, whose roles are not the persona's to pass.
+pub const OTHER_STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/team-a-personas/0c8e2f34-8b1e-11ef-9c4d-0a1b2c3d4e5f";
+
+/// The tags IAM gives every request of a persona role's session: the role's own ownership tags.
+pub fn principal_tags(logical_id: &str) -> Map<String, Value> {
+    let mut tags = Map::new();
+    tags.insert(
+        "aws:PrincipalTag/persona-role:stack-id".to_owned(),
+        json!(STACK_ID),
+    );
+    tags.insert(
+        "aws:PrincipalTag/persona-role:logical-id".to_owned(),
+        json!(logical_id),
+    );
+    tags
 }
 
 /// One request to decide, with what the test expects and where it came from.
@@ -153,6 +181,24 @@ pub fn expand(call: &Call, variant: &str) -> Vec<(String, Call)> {
     } else {
         assert!(call.owner.is_none(), "{}: `owner` is for S3", call.action);
     }
+    // IAM reads the passed role's ownership tag.
+    if call.action == "iam:PassRole" {
+        let stack = match call.passed_role_owner {
+            None => Some(STACK_ID),
+            Some(PassedRoleOwner::AnotherStack) => Some(OTHER_STACK),
+            Some(PassedRoleOwner::Unowned) => None,
+        };
+        if let Some(stack) = stack {
+            call.context
+                .insert(boundary::PASSED_ROLE_STACK_KEY.to_owned(), json!(stack));
+        }
+    } else {
+        assert!(
+            call.passed_role_owner.is_none(),
+            "{}: `passed_role_owner` is for iam:PassRole",
+            call.action
+        );
+    }
     if call.tags {
         call.context
             .insert("aws:RequestTag/project".to_owned(), json!("churn"));
@@ -198,6 +244,7 @@ pub fn expand(call: &Call, variant: &str) -> Vec<(String, Call)> {
                 kms: Vec::new(),
                 variants: None,
                 owner: None,
+                passed_role_owner: None,
                 ..call
             },
         ));
@@ -209,7 +256,8 @@ pub fn cases() -> (Vec<Case>, Vec<(String, &'static str, Plan)>) {
     let context = samples::context();
     let boundary = json!({
         "name": boundary::LOGICAL_ID,
-        "policy": boundary::policy(&boundary::default_pass_roles("aws", "123456789012")),
+        // As deployed with the template's defaults: no AllowedPassRoles.
+        "policy": boundary::policy("aws", ACCOUNT, &[]),
     });
     let mut cases = Vec::new();
     let mut plans = Vec::new();
@@ -265,6 +313,8 @@ pub fn cases() -> (Vec<Case>, Vec<(String, &'static str, Plan)>) {
                                 }]
                             }));
                         }
+                        let mut context = principal_tags(&table.persona);
+                        context.extend(call.context.iter().map(|(k, v)| (k.clone(), v.clone())));
                         cases.push(Case {
                             table: name.clone(),
                             persona: table.persona.clone(),
@@ -279,7 +329,7 @@ pub fn cases() -> (Vec<Case>, Vec<(String, &'static str, Plan)>) {
                                 "resource_policy": resource_policy,
                                 "action": call.action,
                                 "resource": resource_arn(&call.resource),
-                                "context": call.context,
+                                "context": context,
                                 "session": session,
                             }),
                         });
