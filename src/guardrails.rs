@@ -134,17 +134,23 @@ impl Guardrails {
     /// Create and Update is refused (`boundary_missing`): a role without a ceiling is never
     /// the default.
     pub fn from_env() -> Self {
+        Guardrails::from_variables(|name| std::env::var(name).ok())
+    }
+
+    /// The guardrails of an environment whose variables `variable` gives: the same reading as
+    /// [`Guardrails::from_env`], for an environment evaluated from `template.yaml`.
+    pub fn from_variables(variable: impl Fn(&str) -> Option<String>) -> Self {
         let mut guardrails = Guardrails::from_values(
-            std::env::var(REQUIRED_BOUNDARY_ENV).ok().as_deref(),
-            std::env::var(ALLOWED_MANAGED_POLICIES_ENV).ok().as_deref(),
+            variable(REQUIRED_BOUNDARY_ENV).as_deref(),
+            variable(ALLOWED_MANAGED_POLICIES_ENV).as_deref(),
         )
-        .with_pass_roles(std::env::var(ALLOWED_PASS_ROLES_ENV).ok().as_deref())
-        .with_adoption(std::env::var(ALLOW_ADOPTION_ENV).ok().as_deref())
-        .with_adoption_scope(std::env::var(ADOPTION_SCOPE_ENV).ok().as_deref())
-        .with_adopting_stacks(std::env::var(ADOPTING_STACKS_ENV).ok().as_deref())
-        .with_s3_buckets(std::env::var(ALLOWED_S3_BUCKETS_ENV).ok().as_deref())
-        .with_activities(std::env::var(ALLOWED_ACTIVITIES_ENV).ok().as_deref())
-        .with_tag_keys(std::env::var(ALLOWED_TAG_KEYS_ENV).ok().as_deref());
+        .with_pass_roles(variable(ALLOWED_PASS_ROLES_ENV).as_deref())
+        .with_adoption(variable(ALLOW_ADOPTION_ENV).as_deref())
+        .with_adoption_scope(variable(ADOPTION_SCOPE_ENV).as_deref())
+        .with_adopting_stacks(variable(ADOPTING_STACKS_ENV).as_deref())
+        .with_s3_buckets(variable(ALLOWED_S3_BUCKETS_ENV).as_deref())
+        .with_activities(variable(ALLOWED_ACTIVITIES_ENV).as_deref())
+        .with_tag_keys(variable(ALLOWED_TAG_KEYS_ENV).as_deref());
         guardrails.boundary_missing = guardrails.required_boundary.is_none();
         guardrails
     }

@@ -71,15 +71,16 @@ fn refused_activities(
     properties: &Properties,
     raw: &Value,
 ) -> Vec<PropertyError> {
-    let resolved: Vec<ActivityIndex> = allowed
+    let mut resolved: Vec<ActivityIndex> = allowed
         .iter()
         .filter_map(|name| catalog::find_activity(name))
         .collect();
-    let mut names: Vec<&str> = resolved
+    resolved.sort_unstable();
+    resolved.dedup();
+    let names: Vec<&str> = resolved
         .iter()
         .map(|&index| catalog::activity(index).name)
         .collect();
-    names.dedup();
     let unknown: Vec<String> = allowed
         .iter()
         .filter(|name| catalog::find_activity(name).is_none())
@@ -96,15 +97,16 @@ fn refused_activities(
             unknown.join(", ")
         ));
     }
-    properties
+    let mut refused: Vec<(Option<(usize, usize)>, PropertyError)> = properties
         .activities
         .iter()
         .filter(|index| !resolved.contains(index))
         .map(|&index| {
             let name = catalog::activity(index).name;
-            match chosen_at(index, raw) {
-                Some(property) => PropertyError {
-                    property,
+            let place = chosen_place(index, raw);
+            let error = match place {
+                Some((list, j)) => PropertyError {
+                    property: format!("{}[{j}]", CHOOSING[list]),
                     message: format!("activity `{name}` is not on this function's AllowedActivities"),
                     help: Some(help.clone()),
                 },
@@ -116,9 +118,13 @@ fn refused_activities(
                     ),
                     help: Some(format!("leave it out with RemoveActivities; {help}")),
                 },
-            }
+            };
+            (place, error)
         })
-        .collect()
+        .collect();
+    // As the declaration lists them; the persona's defaults last.
+    refused.sort_by_key(|(place, _)| place.unwrap_or((usize::MAX, 0)));
+    refused.into_iter().map(|(_, error)| error).collect()
 }
 
 /// Buckets the declaration names, top-level and per activity, outside the allowed patterns; and,
@@ -149,18 +155,17 @@ fn refused_buckets(allowed: &[String], properties: &Properties, raw: &Value) -> 
             })
         }
     };
-    let mut errors: Vec<PropertyError> = properties
-        .parameters
-        .get(Param::S3Buckets)
-        .iter()
-        .filter_map(|bucket| {
-            refusal(bucket).map(|(message, help)| PropertyError {
-                property: at(name, raw.get(name), bucket),
-                message,
-                help: Some(help),
+    let mut errors: Vec<PropertyError> =
+        in_given_order(raw.get(name), properties.parameters.get(Param::S3Buckets))
+            .into_iter()
+            .filter_map(|bucket| {
+                refusal(bucket).map(|(message, help)| PropertyError {
+                    property: at(name, raw.get(name), bucket),
+                    message,
+                    help: Some(help),
+                })
             })
-        })
-        .collect();
+            .collect();
     let given = raw
         .get(table::ACTIVITY_PARAMETERS.name)
         .and_then(Value::as_object);
@@ -173,7 +178,7 @@ fn refused_buckets(allowed: &[String], properties: &Properties, raw: &Value) -> 
         let written = key.map_or(catalog::activity(*index).name, |(key, _)| key.as_str());
         let prefix = format!("{}.{written}.{name}", table::ACTIVITY_PARAMETERS.name);
         let list = key.and_then(|(_, params)| params.get(name));
-        for bucket in parameters.get(Param::S3Buckets) {
+        for bucket in in_given_order(list, parameters.get(Param::S3Buckets)) {
             if let Some((message, help)) = refusal(bucket) {
                 errors.push(PropertyError {
                     property: at(&prefix, list, bucket),
@@ -197,20 +202,26 @@ fn refused_buckets(allowed: &[String], properties: &Properties, raw: &Value) -> 
         if outside.is_empty() {
             continue;
         }
-        let reach = if outside.iter().any(|p| reaches_every_bucket(p)) {
+        let every = outside.iter().any(|p| reaches_every_bucket(p));
+        let reach = if every {
             "every bucket".to_owned()
         } else {
             let listed: Vec<String> = outside.iter().map(|p| format!("`{p}`")).collect();
             format!("buckets {}", listed.join(", "))
         };
+        let instead = if every {
+            "; S3 Bucket Access reaches only the buckets it names"
+        } else {
+            ""
+        };
         errors.push(PropertyError {
-            property: chosen_at(index, raw).unwrap_or_else(|| table::PERSONA.name.to_owned()),
+            property: chosen_at(index, raw),
             message: format!(
                 "activity `{}` reaches {reach}, which is not within this function's AllowedS3Buckets",
                 activity.name
             ),
             help: Some(format!(
-                "allowed: {allowed_text}; choose an activity that takes S3Buckets (S3 Bucket Access)"
+                "allowed: {allowed_text}; leave the activity out, or ask the function's operator to allow its buckets{instead}"
             )),
         });
     }
@@ -257,17 +268,37 @@ fn refused_tag_keys(
         .collect()
 }
 
-/// Where the declaration chose an activity: its place in `Activities` or `AddActivities`;
-/// `None` for one of the persona's defaults.
-fn chosen_at(index: ActivityIndex, raw: &Value) -> Option<String> {
-    [table::ACTIVITIES.name, table::ADD_ACTIVITIES.name]
-        .into_iter()
-        .find_map(|name| {
-            position(raw.get(name), |item| {
-                catalog::find_activity(item) == Some(index)
-            })
-            .map(|i| format!("{name}[{i}]"))
+/// The properties that choose activities besides the persona.
+const CHOOSING: [&str; 2] = [table::ACTIVITIES.name, table::ADD_ACTIVITIES.name];
+
+/// Where the declaration chose an activity: `(i, j)` for item `j` of `CHOOSING[i]`; `None` for
+/// one of the persona's defaults.
+fn chosen_place(index: ActivityIndex, raw: &Value) -> Option<(usize, usize)> {
+    CHOOSING.iter().enumerate().find_map(|(i, name)| {
+        position(raw.get(*name), |item| {
+            catalog::find_activity(item) == Some(index)
         })
+        .map(|j| (i, j))
+    })
+}
+
+/// [`chosen_place`] as a property: `Activities[j]`, `AddActivities[j]`, else `Persona`.
+fn chosen_at(index: ActivityIndex, raw: &Value) -> String {
+    chosen_place(index, raw).map_or_else(
+        || table::PERSONA.name.to_owned(),
+        |(i, j)| format!("{}[{j}]", CHOOSING[i]),
+    )
+}
+
+/// `values` in the order `list` gives them (an array, or a comma-separated string); those not
+/// found last.
+fn in_given_order<'a>(list: Option<&Value>, values: &'a [String]) -> Vec<&'a String> {
+    let mut ordered: Vec<(Option<usize>, &String)> = values
+        .iter()
+        .map(|value| (position(list, |item| item == value), value))
+        .collect();
+    ordered.sort_by_key(|(place, _)| place.unwrap_or(usize::MAX));
+    ordered.into_iter().map(|(_, value)| value).collect()
 }
 
 /// The place of the first item `wanted` accepts in a list as given: an array, or a
