@@ -157,7 +157,8 @@ impl Guardrails {
 
     /// Applies the required boundary and checks every managed policy the role would attach —
     /// the user's and those activities bring — every role it may pass, and the operator's
-    /// limits on its buckets, activities and tag keys; all violations at once. `raw` (the properties as given) places each refused value at its index.
+    /// limits on its buckets, activities and tag keys; all violations at once. `raw` (the
+    /// properties as given) places each refused value at its index.
     pub fn apply(
         &self,
         properties: &mut Properties,

@@ -61,7 +61,7 @@ pub fn covers(outer: &str, inner: &str) -> bool {
 /// `*-data`) therefore matches objects of every bucket (`*-data/*` matches
 /// `other-team/raw-data/file`), whatever follows it. One starting with a bucket's first
 /// characters stays within the buckets that start so.
-pub fn reaches_every_bucket(pattern: &str) -> bool {
+fn reaches_every_bucket(pattern: &str) -> bool {
     pattern.starts_with('*')
 }
 
