@@ -424,7 +424,10 @@ async fn template_defaults(
             .with_pass_roles(Some(&pass_roles))
             .with_adoption(Some(&default("AllowAdoption")?))
             .with_adoption_scope(Some(&default("AdoptionScope")?))
-            .with_adopting_stacks(Some(&default("AdoptingStacks")?)),
+            .with_adopting_stacks(Some(&default("AdoptingStacks")?))
+            .with_s3_buckets(Some(&default("AllowedS3Buckets")?))
+            .with_activities(Some(&default("AllowedActivities")?))
+            .with_tag_keys(Some(&default("AllowedTagKeys")?)),
     )
 }
 

@@ -10,12 +10,18 @@ use crate::catalog::{self, Param};
 use crate::context::Partition;
 use crate::properties::{Properties, PropertyError, PropertyErrors, ROLE_NAME_PREFIX, table};
 
+mod scope;
+pub use scope::covers;
+
 pub const REQUIRED_BOUNDARY_ENV: &str = "PERSONA_ROLE_REQUIRED_BOUNDARY";
 pub const ALLOWED_MANAGED_POLICIES_ENV: &str = "PERSONA_ROLE_ALLOWED_MANAGED_POLICIES";
 pub const ALLOWED_PASS_ROLES_ENV: &str = "PERSONA_ROLE_ALLOWED_PASS_ROLES";
 pub const ALLOW_ADOPTION_ENV: &str = "PERSONA_ROLE_ALLOW_ADOPTION";
 pub const ADOPTION_SCOPE_ENV: &str = "PERSONA_ROLE_ADOPTION_SCOPE";
 pub const ADOPTING_STACKS_ENV: &str = "PERSONA_ROLE_ADOPTING_STACKS";
+pub const ALLOWED_S3_BUCKETS_ENV: &str = "PERSONA_ROLE_ALLOWED_S3_BUCKETS";
+pub const ALLOWED_ACTIVITIES_ENV: &str = "PERSONA_ROLE_ALLOWED_ACTIVITIES";
+pub const ALLOWED_TAG_KEYS_ENV: &str = "PERSONA_ROLE_ALLOWED_TAG_KEYS";
 /// Every variable the guardrails are read from; the template must set exactly these.
 pub const ENVIRONMENT: &[&str] = &[
     REQUIRED_BOUNDARY_ENV,
@@ -24,6 +30,9 @@ pub const ENVIRONMENT: &[&str] = &[
     ALLOW_ADOPTION_ENV,
     ADOPTION_SCOPE_ENV,
     ADOPTING_STACKS_ENV,
+    ALLOWED_S3_BUCKETS_ENV,
+    ALLOWED_ACTIVITIES_ENV,
+    ALLOWED_TAG_KEYS_ENV,
 ];
 /// The `AdoptionScope` that widens adoption beyond Role Manager's roles.
 pub const ADOPT_ANY_UNOWNED_ROLE: &str = "AnyUnownedRole";
@@ -50,6 +59,16 @@ pub struct Guardrails {
     /// The stacks whose resources may adopt (`AdoptingStacks`: name patterns, `*` matches any
     /// run of characters); empty, none. `None` (not deployed by the template) lets any stack's.
     pub adopting_stacks: Option<Vec<String>>,
+    /// Bucket name patterns (`*` matches any run of characters) that every bucket a role
+    /// reaches must fall within, each within one pattern. Empty: any bucket, but no pattern
+    /// that reaches every bucket (one starting with `*`). `None` allows any.
+    pub allowed_s3_buckets: Option<Vec<String>>,
+    /// Activities (ids, names or aliases, as `Activities` takes them) a role may have; `None`
+    /// allows all.
+    pub allowed_activities: Option<Vec<String>>,
+    /// Tag key patterns a declaration may set on roles, matched case-sensitively as IAM's
+    /// `aws:TagKeys` is; empty allows none, `None` any.
+    pub allowed_tag_keys: Option<Vec<String>>,
 }
 
 impl Guardrails {
@@ -92,25 +111,54 @@ impl Guardrails {
         self
     }
 
+    /// With the bucket patterns every bucket must fall within: unset allows any, empty any but
+    /// those reaching every bucket.
+    pub fn with_s3_buckets(mut self, allowed: Option<&str>) -> Self {
+        self.allowed_s3_buckets = allowed.map(patterns);
+        self
+    }
+
+    /// With the activities roles may have: unset or empty allows all.
+    pub fn with_activities(mut self, allowed: Option<&str>) -> Self {
+        self.allowed_activities = allowed.map(patterns).filter(|names| !names.is_empty());
+        self
+    }
+
+    /// With the tag keys declarations may set: unset allows any, empty none.
+    pub fn with_tag_keys(mut self, allowed: Option<&str>) -> Self {
+        self.allowed_tag_keys = allowed.map(patterns);
+        self
+    }
+
     /// The function's guardrails as deployed. Without a boundary in the environment, every
     /// Create and Update is refused (`boundary_missing`): a role without a ceiling is never
     /// the default.
     pub fn from_env() -> Self {
+        Guardrails::from_variables(|name| std::env::var(name).ok())
+    }
+
+    /// The guardrails of an environment whose variables `variable` gives: the same reading as
+    /// [`Guardrails::from_env`], for an environment evaluated from `template.yaml`.
+    pub fn from_variables(variable: impl Fn(&str) -> Option<String>) -> Self {
         let mut guardrails = Guardrails::from_values(
-            std::env::var(REQUIRED_BOUNDARY_ENV).ok().as_deref(),
-            std::env::var(ALLOWED_MANAGED_POLICIES_ENV).ok().as_deref(),
+            variable(REQUIRED_BOUNDARY_ENV).as_deref(),
+            variable(ALLOWED_MANAGED_POLICIES_ENV).as_deref(),
         )
-        .with_pass_roles(std::env::var(ALLOWED_PASS_ROLES_ENV).ok().as_deref())
-        .with_adoption(std::env::var(ALLOW_ADOPTION_ENV).ok().as_deref())
-        .with_adoption_scope(std::env::var(ADOPTION_SCOPE_ENV).ok().as_deref())
-        .with_adopting_stacks(std::env::var(ADOPTING_STACKS_ENV).ok().as_deref());
+        .with_pass_roles(variable(ALLOWED_PASS_ROLES_ENV).as_deref())
+        .with_adoption(variable(ALLOW_ADOPTION_ENV).as_deref())
+        .with_adoption_scope(variable(ADOPTION_SCOPE_ENV).as_deref())
+        .with_adopting_stacks(variable(ADOPTING_STACKS_ENV).as_deref())
+        .with_s3_buckets(variable(ALLOWED_S3_BUCKETS_ENV).as_deref())
+        .with_activities(variable(ALLOWED_ACTIVITIES_ENV).as_deref())
+        .with_tag_keys(variable(ALLOWED_TAG_KEYS_ENV).as_deref());
         guardrails.boundary_missing = guardrails.required_boundary.is_none();
         guardrails
     }
 
     /// Applies the required boundary and checks every managed policy the role would attach —
-    /// the user's and those activities bring — and every role it may pass; all violations at
-    /// once. `raw` (the properties as given) places each refused value at its index.
+    /// the user's and those activities bring — every role it may pass, and the operator's
+    /// limits on its buckets, activities and tag keys; all violations at once. `raw` (the
+    /// properties as given) places each refused value at its index.
     pub fn apply(
         &self,
         properties: &mut Properties,
@@ -212,6 +260,7 @@ impl Guardrails {
                 });
             }
         }
+        errors.extend(self.refused_scope(properties, raw));
         if errors.is_empty() {
             Ok(())
         } else {

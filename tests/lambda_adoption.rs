@@ -95,6 +95,9 @@ fn deployed_for_migration(adopting_stacks: &str) -> Guardrails {
     .with_adoption(Some("true"))
     .with_adoption_scope(Some(&default("AdoptionScope")))
     .with_adopting_stacks(Some(adopting_stacks))
+    .with_s3_buckets(Some(&default("AllowedS3Buckets")))
+    .with_activities(Some(&default("AllowedActivities")))
+    .with_tag_keys(Some(&default("AllowedTagKeys")))
 }
 
 /// A handler with `guardrails`, its IAM calls logged in `calls`.

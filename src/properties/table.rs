@@ -467,7 +467,7 @@ pub static TAGS: Property = property(
     "Tags",
     Kind::Tags,
     Rule::Tag(&TAG_RULE),
-    "the role's tags, besides the ownership tags the resource adds",
+    "the role's tags, besides the ownership tags the resource adds; only keys the function's AllowedTagKeys names (by default none: tags are principal tags, which policies may trust)",
 )
 .example(r#"[{"Key": "team", "Value": "fraud"}]"#);
 
@@ -498,7 +498,7 @@ pub static PASS_ROLES: Property = parameter(
 pub static S3_BUCKETS: Property = parameter(
     Param::S3Buckets,
     Rule::Text(&BUCKET_RULE),
-    "buckets of the data the activities read and write",
+    "buckets of the data the activities read and write, each within the function's AllowedS3Buckets (by default any but a pattern starting with `*`, which reaches every bucket)",
 )
 .example(r#"["ml-team-data", "ml-team-*"]"#);
 
