@@ -396,7 +396,7 @@ async fn template_defaults(
     let pass_roles = default("AllowedPassRoles")?;
     let required = match default("RequiredPermissionsBoundary")?.as_str() {
         "" => {
-            let document = boundary::policy(partition, &place.account, &[]);
+            let document = boundary::policy(&[]);
             let made = iam
                 .create_policy()
                 .policy_name(BOUNDARY_NAME)

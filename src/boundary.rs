@@ -10,10 +10,11 @@
 //!   they fit a managed policy, else `service:Verb*` (never for the verbs of [`EXACT_VERBS`]),
 //!   else `service:*` (only for [`WHOLE_SERVICES`]), coarsening the services whose lists shorten
 //!   most first;
-//! - Allow `iam:PassRole` of the roles the passing role's own stack owns (their
-//!   `persona-role:stack-id` tag equals the passing role's), and of the operator's
-//!   `AllowedPassRoles` when they list some, only to the services the catalog passes roles to;
-//!   deny passing a role whose path holds `sagemaker-` or `SageMaker-`, whatever allows it;
+//! - Allow `iam:PassRole` of the roles this function manages (`sagemaker-*`, and the console's
+//!   `SageMaker-*` it adopts) and of the operator's `AllowedPassRoles` when they list some, only
+//!   to the services the catalog passes roles to; deny passing a role another stack owns (its
+//!   ownership tag names another stack than the passing role's), listed or not, and a role
+//!   whose path holds `sagemaker-` or `SageMaker-`, whatever allows them;
 //! - Deny every IAM action that changes anything, `sts:AssumeRole*`, `organizations:*` and
 //!   `account:*`;
 //! - Deny what the allowed `Verb*` entries admit beyond the catalog where it changes sharing,
@@ -35,17 +36,22 @@
 //! action IAM lists for each `Verb*` entry; the unit tests check that no Deny takes what a
 //! catalog statement, or an AWS managed policy the catalog attaches, needs.
 //!
-//! Passing by ownership in IAM. IAM's Service Authorization Reference lists both
-//! `aws:ResourceTag/…` and `iam:ResourceTag/…` for the role resource `iam:PassRole` takes; the
-//! boundary tests IAM's own `iam:ResourceTag/persona-role:stack-id` (the key IAM's examples use
-//! for a role's tags, as in "assume roles that have a specific tag") against the policy variable
-//! `${aws:PrincipalTag/persona-role:stack-id}` (the passing role's own tag; IAM's user guide:
-//! "identity-based policies used as permissions boundaries also support policy variables", and
-//! a principal without the tag leaves the statement unresolved, so nothing passes). It also
-//! warns that `iam:PassRole` with a `ResourceTag` condition "does not have reliable results":
-//! the statement is an Allow, so where IAM does not see the tag the pass is denied, never
-//! widened. The function checks the same ownership itself first, and an operator who meets such
-//! a denial lists the role in `AllowedPassRoles`, which IAM matches by ARN.
+//! Passing by ownership in IAM. IAM's Service Authorization Reference lists `aws:ResourceTag/…`
+//! and `iam:ResourceTag/…` for the role resource `iam:PassRole` takes, but IAM's user guide
+//! (granting a user permissions to pass a role) warns: "Do not try to control who can pass a
+//! role by tagging the role and then using the ResourceTag condition key in a policy with the
+//! iam:PassRole action. This approach does not have reliable results." An Allow that depends on
+//! the passed role's tag could then refuse a role its own stack passes: a Data Scientist's
+//! training job would fail. So what is allowed is matched by name, as IAM matches PassRole
+//! reliably: the roles this function manages, and the operator's patterns. The ownership tag
+//! only ever denies: `DenyPassingOtherStacksRoles` applies where IAM shows the passed role's
+//! `iam:ResourceTag/persona-role:stack-id` (a `Null` guard) and it differs from the passing
+//! role's own (`${aws:PrincipalTag/persona-role:stack-id}`; IAM's user guide: "identity-based
+//! policies used as permissions boundaries also support policy variables"), whether or not the
+//! operator lists the role: the operator lists roles no stack owns. Where IAM does not show the
+//! tag, passing falls back to the names: another
+//! team's `sagemaker-*` role is then refused by the function (which reads the tag itself) and by
+//! the passing role's own policy (which names exactly the roles declared), not by IAM.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -67,6 +73,15 @@ pub const PASSED_ROLE_STACK_KEY: &str = "iam:ResourceTag/persona-role:stack-id";
 
 /// The passing role's own ownership tag, as a policy variable.
 pub const PASSING_ROLE_STACK: &str = "${aws:PrincipalTag/persona-role:stack-id}";
+
+/// The names of the roles this function manages, which a persona role may pass: those it makes
+/// (`sagemaker-*`, at the root or under a path) and the console's it adopts (`SageMaker-*`).
+pub const MANAGED_ROLE_NAMES: [&str; 4] = [
+    "sagemaker-*",
+    "*/sagemaker-*",
+    "SageMaker-*",
+    "*/SageMaker-*",
+];
 
 /// Roles never passed, whoever owns or lists them: a path that holds `sagemaker-` hides a role
 /// among the personas' (`role/sagemaker-ops/PlatformAdmin`). In an ARN pattern `*` matches `/`
@@ -167,6 +182,14 @@ pub struct Ceiling {
     pub unless_equals: Option<(&'static str, &'static str)>,
     /// What it keeps from persona roles.
     pub why: &'static str,
+}
+
+impl Ceiling {
+    /// Whether it denies its actions on every resource, whatever the request carries: such
+    /// entries share the boundary's one statement of whole-action denials.
+    pub fn everywhere(&self) -> bool {
+        self.spares.is_empty() && self.unless_equals.is_none()
+    }
 }
 
 /// What the boundary denies beyond IAM and other identities (the module's doc says how these
@@ -280,7 +303,7 @@ pub fn denies(action: &str) -> bool {
         .chain(
             CEILING
                 .iter()
-                .filter(|c| c.spares.is_empty() && c.unless_equals.is_none())
+                .filter(|c| c.everywhere())
                 .flat_map(|c| c.actions.iter()),
         )
         .any(|pattern| matches_action(pattern, action))
@@ -391,13 +414,7 @@ pub fn allowed_actions() -> Vec<String> {
             .collect()
     };
     // The longest partition name, so that the limit holds in every partition.
-    let sized = |allowed: &[String]| {
-        iam_size(&document(
-            allowed,
-            &json!(own_stack_roles("aws-us-gov", "123456789012")),
-            None,
-        ))
-    };
+    let sized = |allowed: &[String]| iam_size(&document(allowed, None));
     let length = |service: &str, names: &BTreeSet<&str>, level| -> usize {
         entries(service, names, level)
             .iter()
@@ -432,32 +449,43 @@ pub fn allowed_actions() -> Vec<String> {
     }
 }
 
-/// The resource of the own-stack pass-role statement.
-fn own_stack_roles(partition: &str, account: &str) -> String {
-    format!("arn:{partition}:iam::{account}:role/*")
+/// The roles this function manages, by name. Any partition and account: IAM passes only roles
+/// of the passing role's own account, so naming it would add characters, not limits.
+pub fn managed_roles() -> Vec<String> {
+    MANAGED_ROLE_NAMES
+        .iter()
+        .map(|name| format!("arn:*:iam::*:role/{name}"))
+        .collect()
 }
 
-fn pass_role_statement(sid: &str, resource: &Value, owned: bool) -> Value {
-    let mut condition = serde_json::Map::new();
-    if owned {
-        condition.insert(PASSED_ROLE_STACK_KEY.to_owned(), json!(PASSING_ROLE_STACK));
-    }
-    condition.insert(
-        "iam:PassedToService".to_owned(),
-        json!(pass_role_services()),
-    );
+fn pass_role_statement(sid: &str, resource: &Value) -> Value {
     json!({
         "Sid": sid,
         "Effect": "Allow",
         "Action": "iam:PassRole",
         "Resource": resource,
-        "Condition": {"StringEquals": condition}
+        "Condition": {"StringEquals": {"iam:PassedToService": pass_role_services()}}
     })
 }
 
 /// The operator's pass-role statement, for these ARN patterns (or the template's expression).
 fn listed_roles_statement(pass_roles: &Value) -> Value {
-    pass_role_statement("PassListedRoles", pass_roles, false)
+    pass_role_statement("PassListedRoles", pass_roles)
+}
+
+/// The Deny of passing a role whose ownership tag, where IAM shows it, names another stack than
+/// the passing role's: listed or not, another stack's role is never passed.
+fn other_stacks_statement() -> Value {
+    json!({
+        "Sid": "DenyPassingOtherStacksRoles",
+        "Effect": "Deny",
+        "Action": "iam:PassRole",
+        "Resource": "*",
+        "Condition": {
+            "Null": {PASSED_ROLE_STACK_KEY: "false"},
+            "StringNotEquals": {PASSED_ROLE_STACK_KEY: PASSING_ROLE_STACK}
+        }
+    })
 }
 
 fn ceiling_statement(ceiling: &Ceiling) -> Value {
@@ -479,9 +507,10 @@ fn ceiling_statement(ceiling: &Ceiling) -> Value {
     Value::Object(statement)
 }
 
-/// The boundary's document with these allowed actions, the own-stack pass-role resource, and
-/// the operator's pass-role statement (or the template's expression for it), if any.
-fn document(allowed: &[String], own_stack: &Value, listed: Option<Value>) -> Value {
+/// The boundary's document with these allowed actions, the managed roles' patterns, the Deny of
+/// other stacks' roles, and the operator's pass-role statement (or the template's expression
+/// for it), if any.
+fn document(allowed: &[String], listed: Option<Value>) -> Value {
     let mut statements = vec![
         json!({
             "Sid": "CatalogActions",
@@ -489,47 +518,49 @@ fn document(allowed: &[String], own_stack: &Value, listed: Option<Value>) -> Val
             "Action": allowed,
             "Resource": "*"
         }),
-        pass_role_statement("PassOwnStackRoles", own_stack, true),
+        pass_role_statement("PassManagedRoles", &json!(managed_roles())),
     ];
     statements.extend(listed);
     statements.extend([
+        other_stacks_statement(),
         json!({
             "Sid": "DenyPassingHiddenRoles",
             "Effect": "Deny",
             "Action": "iam:PassRole",
             "Resource": HIDDEN_ROLE_PATTERNS
         }),
+        // Every Deny of whole actions in one statement: each statement's own braces and keys
+        // count against the size.
         json!({
-            "Sid": "DenyIamWrites",
+            "Sid": "DenyBeyondTheCatalog",
             "Effect": "Deny",
-            "Action": IAM_WRITE_PATTERNS,
-            "Resource": "*"
-        }),
-        json!({
-            "Sid": "DenyOtherIdentities",
-            "Effect": "Deny",
-            "Action": OTHER_IDENTITY_PATTERNS,
+            "Action": IAM_WRITE_PATTERNS
+                .iter()
+                .chain(OTHER_IDENTITY_PATTERNS)
+                .chain(CEILING.iter().filter(|c| c.everywhere()).flat_map(|c| c.actions.iter()))
+                .collect::<Vec<_>>(),
             "Resource": "*"
         }),
     ]);
-    statements.extend(CEILING.iter().map(ceiling_statement));
+    statements.extend(
+        CEILING
+            .iter()
+            .filter(|c| !c.everywhere())
+            .map(ceiling_statement),
+    );
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
-/// The boundary as deployed in a partition and account with the operator's `AllowedPassRoles`
-/// patterns (none: only own-stack roles), for the simulator and size checks.
-pub fn policy(partition: &str, account: &str, pass_roles: &[String]) -> Value {
+/// The boundary as deployed with the operator's `AllowedPassRoles` patterns (none: only the
+/// roles this function manages, of the passing role's own stack), for the simulator and size
+/// checks. It names no partition or account: IAM holds a role to its own.
+pub fn policy(pass_roles: &[String]) -> Value {
     let listed = (!pass_roles.is_empty()).then(|| listed_roles_statement(&json!(pass_roles)));
-    document(
-        &allowed_actions(),
-        &json!(own_stack_roles(partition, account)),
-        listed,
-    )
+    document(&allowed_actions(), listed)
 }
 
 /// The `AWS::IAM::ManagedPolicy` resource of `template.yaml`, in CloudFormation's long form.
 pub fn template_resource() -> Value {
-    let own_stack = json!({"Fn::Sub": own_stack_roles("${AWS::Partition}", "${AWS::AccountId}")});
     // Present only when the operator lists roles: an empty list would be no valid Resource.
     let listed = json!({
         "Fn::If": [
@@ -547,7 +578,7 @@ pub fn template_resource() -> Value {
         ]}},
         "Properties": {
             "Description": "persona-role: the permissions boundary of persona roles (generated from the catalog)",
-            "PolicyDocument": document(&allowed_actions(), &own_stack, Some(listed))
+            "PolicyDocument": document(&allowed_actions(), Some(listed))
         }
     })
 }
@@ -649,7 +680,7 @@ mod tests {
 
     #[test]
     fn the_boundary_fits_a_managed_policy_with_room_for_the_operators_pass_roles() {
-        let alone = iam_size(&policy("aws-us-gov", "123456789012", &[]));
+        let alone = iam_size(&policy(&[]));
         assert!(
             alone <= MANAGED_LIMIT - PASS_ROLES_RESERVE,
             "{alone} characters"
@@ -658,7 +689,7 @@ mod tests {
         let listed: Vec<String> = (0..12)
             .map(|i| format!("arn:aws-us-gov:iam::123456789012:role/service-role/team-{i:02}-*"))
             .collect();
-        let size = iam_size(&policy("aws-us-gov", "123456789012", &listed));
+        let size = iam_size(&policy(&listed));
         assert!(size <= MANAGED_LIMIT, "{size} characters");
     }
 
@@ -812,13 +843,9 @@ mod tests {
                 .map(|s| s["Sid"].as_str().unwrap().to_owned())
                 .collect()
         };
-        let none = policy("aws", "123456789012", &[]);
+        let none = policy(&[]);
         assert!(!sids(&none).contains(&"PassListedRoles".to_owned()));
-        let listed = policy(
-            "aws",
-            "123456789012",
-            &["arn:aws:iam::123456789012:role/team-*".to_owned()],
-        );
+        let listed = policy(&["arn:aws:iam::123456789012:role/team-*".to_owned()]);
         assert!(sids(&listed).contains(&"PassListedRoles".to_owned()));
     }
 

@@ -295,11 +295,11 @@ impl Guardrails {
         )
     }
 
-    /// The roles the declaration passes that the operator's `AllowedPassRoles` does not list,
-    /// other than the role itself: each must be shown to be this stack's own (its ownership
-    /// tag) before the plan is applied. None when the function allows passing any role (the
-    /// offline CLI).
-    pub fn pass_roles_to_prove(
+    /// The roles the declaration passes, other than the role itself, each read before the plan
+    /// is applied: one the operator's `AllowedPassRoles` does not list must be shown to be this
+    /// stack's own (its ownership tag), and none may be another stack's, listed or not. None
+    /// when the function allows passing any role (the offline CLI).
+    pub fn passed_roles_to_check(
         &self,
         properties: &Properties,
         raw: &Value,
@@ -308,17 +308,18 @@ impl Guardrails {
         let Some(allowed) = &self.allowed_pass_roles else {
             return Vec::new();
         };
-        let mut to_prove: Vec<PassedRole> = Vec::new();
-        for passed in passed_roles(properties, raw) {
-            let listed = allowed
+        let mut to_check: Vec<PassedRole> = Vec::new();
+        for mut passed in passed_roles(properties, raw) {
+            let known = to_check.iter().any(|p| p.arn == passed.arn);
+            if known || passed.arn == own_arn || hides_sagemaker_in_path(&passed.arn) {
+                continue;
+            }
+            passed.listed = allowed
                 .iter()
                 .any(|pattern| glob_match(pattern, &passed.arn));
-            let known = to_prove.iter().any(|p| p.arn == passed.arn);
-            if !listed && !known && passed.arn != own_arn && !hides_sagemaker_in_path(&passed.arn) {
-                to_prove.push(passed);
-            }
+            to_check.push(passed);
         }
-        to_prove
+        to_check
     }
 }
 
@@ -328,6 +329,8 @@ pub struct PassedRole {
     /// `PassRoles[1]`, `ActivityParameters.Manage Pipelines.PassRoles[0]`.
     pub property: String,
     pub arn: String,
+    /// The operator's `AllowedPassRoles` lists it: it need not be this stack's, only no other's.
+    pub listed: bool,
 }
 
 /// Every role the properties pass, top-level and per activity, each with the property that
@@ -341,6 +344,7 @@ pub fn passed_roles(properties: &Properties, raw: &Value) -> Vec<PassedRole> {
         .map(|arn| PassedRole {
             property: at(name, raw.get(name), arn),
             arn: arn.clone(),
+            listed: false,
         })
         .collect();
     let given = raw
@@ -365,6 +369,7 @@ pub fn passed_roles(properties: &Properties, raw: &Value) -> Vec<PassedRole> {
             passed.push(PassedRole {
                 property: at(&prefix, list, arn),
                 arn: arn.clone(),
+                listed: false,
             });
         }
     }

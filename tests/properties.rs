@@ -1001,10 +1001,13 @@ mod guardrails {
         Guardrails::from_values(Some(BOUNDARY), None).with_pass_roles(Some(allowed))
     }
 
-    /// The roles a plan must prove this stack's own before it is applied, by property.
+    /// The roles a plan must show to be this stack's own before it is applied, by property:
+    /// those the operator does not list (a listed one is read too, but only to refuse another
+    /// stack's).
     fn to_prove(plan: &plan::Plan) -> Vec<(String, String)> {
-        plan.pass_roles_to_prove
+        plan.passed_roles_to_check
             .iter()
+            .filter(|p| !p.listed)
             .map(|p| (p.property.clone(), p.arn.clone()))
             .collect()
     }
@@ -1024,7 +1027,7 @@ mod guardrails {
         assert_eq!(
             to_prove(&plan),
             [("PassRoles[1]".to_owned(), console.to_owned())],
-            "a listed role needs no proof; an unlisted one is proven at its index"
+            "a listed role need not be this stack's; an unlisted one must be, at its index"
         );
         // None listed (the template's default): every role passed is proven, but the role itself.
         let plan = plan::plan_guarded(&value, &context(), &passing("")).unwrap();

@@ -195,7 +195,7 @@ impl RoleInventory {
             adopt_existing_role: false,
             delete_console_policies: false,
             retain_on_delete: false,
-            pass_roles_to_prove: Vec::new(),
+            passed_roles_to_check: Vec::new(),
         }
     }
 }

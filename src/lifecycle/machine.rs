@@ -517,7 +517,7 @@ impl Build {
     /// The first effect, with the roles the plan passes read beside it when it is a read, or
     /// before it otherwise: nothing is changed until they are proven this stack's own.
     fn proving(&mut self, first: Next) -> Next {
-        if self.plan.pass_roles_to_prove.is_empty() {
+        if self.plan.passed_roles_to_check.is_empty() {
             return first;
         }
         let beside = match first {
@@ -539,7 +539,7 @@ impl Build {
 
     fn passed_names(&self) -> Vec<String> {
         self.plan
-            .pass_roles_to_prove
+            .passed_roles_to_check
             .iter()
             .map(|passed| passing::role_name(&passed.arn).to_owned())
             .collect()
@@ -556,7 +556,7 @@ impl Build {
         }
         let proof = passing::prove(
             &self.owner.stack_id,
-            &self.plan.pass_roles_to_prove,
+            &self.plan.passed_roles_to_check,
             roles,
             self.reread_passed,
         );

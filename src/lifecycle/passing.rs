@@ -1,9 +1,11 @@
-//! Whether the roles a declaration passes may be passed: those the operator's `AllowedPassRoles`
-//! lists are admitted when planned; every other one must be this stack's own, as IAM shows it
-//! (its `persona-role:stack-id` tag names the event's stack, and its ARN is the one declared),
-//! before anything is changed. The boundary holds the same rule in IAM (`iam:PassRole` only of
-//! roles whose stack tag equals the passing role's); this gives the deployer a FAILED reason
-//! naming the property instead of a job that fails later with AccessDenied.
+//! Whether the roles a declaration passes may be passed, decided from IAM's answers before
+//! anything is changed: a role the operator's `AllowedPassRoles` does not list must be this
+//! stack's own (its `persona-role:stack-id` tag names the event's stack, and its ARN is the one
+//! declared); no role may be another stack's, listed or not. The boundary holds what IAM can:
+//! passing only roles named as this function's or listed, never another stack's where IAM shows
+//! the passed role's tag (`boundary`). The function reads the tag itself, so a deployer gets a
+//! FAILED reason naming the property instead of a job that fails later, or a pass IAM could not
+//! refuse.
 
 use std::time::Duration;
 
@@ -50,16 +52,26 @@ pub fn prove(
     let mut refusals = Vec::new();
     let mut again = false;
     for (passed, found) in to_prove.iter().zip(read) {
-        let PassedRole { property, arn } = passed;
+        let PassedRole {
+            property,
+            arn,
+            listed,
+        } = passed;
         let refusal = match found {
             Ok(Some(role)) => match tag_value(&role.tags, OWNER_STACK_TAG) {
-                Some(owner) if owner == stack_id && role.arn == *arn => continue,
-                Some(owner) if owner == stack_id => format!(
+                Some(owner) if owner != stack_id => format!(
+                    "{property}: role `{arn}` belongs to stack `{owner}`, not to this one{}: a role passes only its own stack's roles and those the operator lists that no other stack owns",
+                    if *listed {
+                        " (AllowedPassRoles lists it, but another stack's role is never passed)"
+                    } else {
+                        ", and is not on this function's AllowedPassRoles"
+                    }
+                ),
+                _ if *listed => continue,
+                Some(_) if role.arn == *arn => continue,
+                Some(_) => format!(
                     "{property}: IAM names this stack's role `{}`, not `{arn}`; declare that ARN (IAM matches iam:PassRole by the exact ARN), or pass `!GetAtt <resource>.Arn`",
                     role.arn
-                ),
-                Some(owner) => format!(
-                    "{property}: role `{arn}` belongs to stack `{owner}`, not to this one, and is not on this function's AllowedPassRoles: a role may pass only its own stack's roles and those the operator lists"
                 ),
                 None if !last => {
                     again = true;
@@ -69,6 +81,9 @@ pub fn prove(
                     "{property}: role `{arn}` is no stack's (it carries no persona-role ownership tags) and is not on this function's AllowedPassRoles: declare it in this stack (AdoptExistingRole takes over a console role) and pass `!GetAtt <resource>.Arn`, or ask the operator to list it"
                 ),
             },
+            // A listed role that does not exist (yet) or that the function may not read is
+            // no stack's: the operator's list admits it.
+            Ok(None) | Err(IamError::Call { .. }) if *listed && !is_failure(found) => continue,
             Ok(None) if !last => {
                 again = true;
                 continue;
@@ -99,6 +114,14 @@ pub fn prove(
 
 const ACCESS_DENIED: &str = "AccessDenied";
 
+/// Whether a read failed for another reason than the role's absence or the function's scope.
+fn is_failure(found: &Result<Option<RoleState>, IamError>) -> bool {
+    match found {
+        Ok(_) => false,
+        Err(error) => error.code() != Some(ACCESS_DENIED),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
@@ -115,6 +138,14 @@ mod tests {
         PassedRole {
             property: "PassRoles[0]".to_owned(),
             arn: arn.to_owned(),
+            listed: false,
+        }
+    }
+
+    fn listed(arn: &str) -> PassedRole {
+        PassedRole {
+            listed: true,
+            ..passed(arn)
         }
     }
 
@@ -228,12 +259,50 @@ mod tests {
     }
 
     #[test]
+    fn a_listed_role_need_not_be_this_stacks_but_is_never_another_stacks() {
+        type Case = (
+            &'static str,
+            Result<Option<RoleState>, IamError>,
+            &'static str,
+        );
+        let cases: Vec<Case> = vec![
+            ("an untagged listed role", role(COMPUTE, None), "proven"),
+            ("a listed role that does not exist", Ok(None), "proven"),
+            (
+                "a listed role the function may not read",
+                error("AccessDenied"),
+                "proven",
+            ),
+            (
+                "this stack's listed role",
+                role(COMPUTE, Some(STACK)),
+                "proven",
+            ),
+            (
+                "another stack's listed role",
+                role(COMPUTE, Some(OTHER)),
+                "Guardrail: PassRoles[0]: role `arn:aws:iam::123456789012:role/service-role/SageMaker-Compute` belongs to stack `arn:aws:cloudformation:us-east-1:123456789012:stack/other/2222`, not to this one (AllowedPassRoles lists it, but another stack's role is never passed)",
+            ),
+            (
+                "IAM failing",
+                error("Throttling"),
+                "Iam: PassRoles[0]: reading role",
+            ),
+        ];
+        for (name, read, expected) in cases {
+            let got = outcome(prove(STACK, &[listed(COMPUTE)], &[read], false));
+            assert!(got.starts_with(expected), "{name}: {got}");
+        }
+    }
+
+    #[test]
     fn every_refused_role_is_named_at_once_and_nothing_is_changed() {
         let roles = [
             passed(COMPUTE),
             PassedRole {
                 property: "ActivityParameters.Manage Pipelines.PassRoles[1]".to_owned(),
                 arn: "arn:aws:iam::123456789012:role/sagemaker-pipeline".to_owned(),
+                listed: false,
             },
         ];
         let read = [

@@ -1319,14 +1319,38 @@ fn a_role_passes_only_its_own_stacks_roles_and_nothing_changes_before_that_is_sh
             &answer,
         );
     }
+    let listing = Guardrails::default()
+        .with_pass_roles(Some("arn:aws:iam::123456789012:role/sagemaker-compute"));
     run(
-        "a role the operator lists is passed without a read",
+        "a role the operator lists need not be this stack's",
         &create(json!({})),
-        &Guardrails::default()
-            .with_pass_roles(Some("arn:aws:iam::123456789012:role/sagemaker-compute")),
-        vec![absent(), created(), applied()],
-        &["read SageMaker-ds", "create sagemaker-ds", "apply"],
+        &listing,
+        vec![
+            passed(vec![Some(compute(Tags::None))], Some(absent())),
+            created(),
+            applied(),
+        ],
+        &[
+            "passed sagemaker-compute beside read SageMaker-ds",
+            "create sagemaker-ds",
+            "apply",
+        ],
         &ok(NAME),
+    );
+    run(
+        "a role the operator lists is still never another stack's",
+        &create(json!({})),
+        &listing,
+        vec![passed(
+            vec![Some(compute(Tags::OtherStack))],
+            Some(absent()),
+        )],
+        &["passed sagemaker-compute beside read SageMaker-ds"],
+        &failed(
+            FailureClass::Guardrail,
+            PLACEHOLDER_PREFIX,
+            &["another stack's role is never passed"],
+        ),
     );
 }
 

@@ -54,7 +54,7 @@ pub struct Plan {
     /// Roles it passes that the function's `AllowedPassRoles` does not list: each must be
     /// shown to be this stack's own before the plan is applied (none offline).
     #[serde(skip)]
-    pub pass_roles_to_prove: Vec<PassedRole>,
+    pub passed_roles_to_check: Vec<PassedRole>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -136,7 +136,8 @@ pub fn plan_guarded(
         .apply(&mut properties, value, context.partition)
         .map_err(PlanError::Guardrail)?;
     let mut plan = build(&properties, context)?;
-    plan.pass_roles_to_prove = guardrails.pass_roles_to_prove(&properties, value, &plan.role.arn);
+    plan.passed_roles_to_check =
+        guardrails.passed_roles_to_check(&properties, value, &plan.role.arn);
     Ok(plan)
 }
 
@@ -232,7 +233,7 @@ pub fn build(properties: &Properties, context: &StackContext) -> Result<Plan, Qu
         adopt_existing_role: properties.adopt_existing_role,
         delete_console_policies: properties.delete_console_policies,
         retain_on_delete: properties.retain_on_delete,
-        pass_roles_to_prove: Vec::new(),
+        passed_roles_to_check: Vec::new(),
     })
 }
 

@@ -257,7 +257,7 @@ pub fn cases() -> (Vec<Case>, Vec<(String, &'static str, Plan)>) {
     let boundary = json!({
         "name": boundary::LOGICAL_ID,
         // As deployed with the template's defaults: no AllowedPassRoles.
-        "policy": boundary::policy("aws", ACCOUNT, &[]),
+        "policy": boundary::policy(&[]),
     });
     let mut cases = Vec::new();
     let mut plans = Vec::new();
