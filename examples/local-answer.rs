@@ -27,6 +27,9 @@
 #[allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #[path = "../tests/support/cloudformation.rs"]
 mod cloudformation;
+#[allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[path = "../tests/common/deployed.rs"]
+mod deployed;
 #[allow(dead_code)]
 #[path = "../tests/support/http.rs"]
 mod http;
@@ -55,8 +58,6 @@ use recorder::Recorder;
 
 /// The function's Timeout in `template.yaml`: the Lambda deadline of each event.
 const FUNCTION_TIMEOUT: Duration = Duration::from_secs(300);
-/// The name CloudFormation would give the stack's `PersonaRoleBoundary` (it makes one up).
-const BOUNDARY_NAME: &str = "persona-role-PersonaRoleBoundary-local";
 /// Where events run when the first one names no usable stack.
 const DEFAULT_STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/local/00000000-0000-0000-0000-000000000000";
 
@@ -168,7 +169,23 @@ async fn run(planned: Vec<Planned>) -> ExitCode {
         eprintln!("local-answer: no account and region to run in");
         return ExitCode::from(2);
     };
-    let local = match Local::start(&place).await {
+    // The function plays the one the events' resources name (their ServiceToken), as
+    // CloudFormation would invoke it; without one, a local function of the stack's place.
+    let function_arn = events
+        .first()
+        .and_then(|e| e.get("ResourceProperties")?.get("ServiceToken")?.as_str())
+        .map_or_else(
+            || {
+                format!(
+                    "arn:{}:lambda:{}:{}:function:persona-role-local",
+                    place.partition.name(),
+                    place.region,
+                    place.account
+                )
+            },
+            str::to_owned,
+        );
+    let local = match Local::start(&place, function_arn).await {
         Ok(local) => local,
         Err(message) => {
             eprintln!("local-answer: {message}");
@@ -202,9 +219,8 @@ struct Local {
 }
 
 impl Local {
-    async fn start(place: &StackContext) -> Result<Local, String> {
+    async fn start(place: &StackContext, function_arn: String) -> Result<Local, String> {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let partition = place.partition.name();
         // IAM: the endpoint the environment names, as the SDK reads it, else moto of our own in
         // the stack's account.
         let moto = match std::env::var_os("AWS_ENDPOINT_URL_IAM") {
@@ -256,7 +272,7 @@ impl Local {
             .any(|name| std::env::var_os(name).is_some())
         {
             true => Guardrails::from_env(),
-            false => template_defaults(&root, place, &iam).await?,
+            false => template_defaults(place, &iam).await?,
         };
         let http = persona_role::cfn::answer_client()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
@@ -275,10 +291,7 @@ impl Local {
             stand_in,
             recorder,
             handler,
-            function_arn: format!(
-                "arn:{partition}:lambda:{}:{}:function:persona-role-local",
-                place.region, place.account
-            ),
+            function_arn,
         })
     }
 
@@ -375,60 +388,33 @@ fn verdict(status: &str, expect_failed: bool) -> (bool, String) {
 /// The guardrails `template.yaml`'s parameter defaults give the function in `place`, with the
 /// stack's `PersonaRoleBoundary` created in IAM from the catalog (`src/boundary.rs`).
 async fn template_defaults(
-    root: &Path,
     place: &StackContext,
     iam: &aws_sdk_iam::Client,
 ) -> Result<Guardrails, String> {
-    let path = root.join("template.yaml");
-    let template: serde_yaml_ng::Value = std::fs::read_to_string(&path)
-        .map_err(|e| e.to_string())
-        .and_then(|text| serde_yaml_ng::from_str(&text).map_err(|e| e.to_string()))
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let default = |name: &str| -> Result<String, String> {
-        let value = &template["Parameters"][name]["Default"];
-        value
-            .as_str()
-            .map(str::to_owned)
-            .or_else(|| value.as_u64().map(|n| n.to_string()))
-            .ok_or_else(|| format!("template.yaml: parameter {name} has no default"))
-    };
-    let partition = place.partition.name();
-    let pass_roles = default("AllowedPassRoles")?;
-    let required = match default("RequiredPermissionsBoundary")?.as_str() {
-        "" => {
-            let document = boundary::policy(&[]);
-            let made = iam
-                .create_policy()
-                .policy_name(BOUNDARY_NAME)
-                .policy_document(document.to_string())
-                .send()
-                .await;
-            if let Err(e) = made {
-                let code = aws_sdk_iam::error::ProvideErrorMetadata::code(&e);
-                if code != Some("EntityAlreadyExists") {
-                    return Err(format!(
-                        "cannot create the permissions boundary in IAM: {}",
-                        persona_role::cfn::error_chain(&e)
-                    ));
-                }
+    let deployment = deployed::Deployment::defaults().placed(
+        place.partition.name(),
+        &place.account,
+        &place.region,
+    );
+    let guardrails = deployment.guardrails();
+    if guardrails.required_boundary.as_deref() == Some(deployment.shipped_boundary().as_str()) {
+        let made = iam
+            .create_policy()
+            .policy_name(deployed::SHIPPED_BOUNDARY_NAME)
+            .policy_document(boundary::policy(&[]).to_string())
+            .send()
+            .await;
+        if let Err(e) = made {
+            let code = aws_sdk_iam::error::ProvideErrorMetadata::code(&e);
+            if code != Some("EntityAlreadyExists") {
+                return Err(format!(
+                    "cannot create the permissions boundary in IAM: {}",
+                    persona_role::cfn::error_chain(&e)
+                ));
             }
-            format!(
-                "arn:{partition}:iam::{}:policy/{BOUNDARY_NAME}",
-                place.account
-            )
         }
-        given => given.to_owned(),
-    };
-    Ok(
-        Guardrails::from_values(Some(&required), Some(&default("AllowedManagedPolicyArns")?))
-            .with_pass_roles(Some(&pass_roles))
-            .with_adoption(Some(&default("AllowAdoption")?))
-            .with_adoption_scope(Some(&default("AdoptionScope")?))
-            .with_adopting_stacks(Some(&default("AdoptingStacks")?))
-            .with_s3_buckets(Some(&default("AllowedS3Buckets")?))
-            .with_activities(Some(&default("AllowedActivities")?))
-            .with_tag_keys(Some(&default("AllowedTagKeys")?)),
-    )
+    }
+    Ok(guardrails)
 }
 
 #[cfg(test)]

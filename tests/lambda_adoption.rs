@@ -69,35 +69,14 @@ async fn seed_console_role(name: &str) -> (String, Vec<String>) {
     (id, arns)
 }
 
-/// The boundary `template.yaml` gives the function when `RequiredPermissionsBoundary` is left
-/// empty: its stack's `PersonaRoleBoundary` (moto does not check that it exists).
-const SHIPPED_BOUNDARY: &str =
-    "arn:aws:iam::123456789012:policy/persona-role-PersonaRoleBoundary-4XK2Q9";
-
 /// The guardrails `template.yaml` deploys with its parameters' defaults, but for a migration:
-/// `AllowAdoption=true` and `AdoptingStacks` as given. (`AllowedPassRoles` is its default; the
-/// roles adopted here pass none.)
+/// `AllowAdoption=true` and `AdoptingStacks` as given.
 fn deployed_for_migration(adopting_stacks: &str) -> Guardrails {
-    let path = root().join("template.yaml");
-    let template: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let default = |name: &str| {
-        template["Parameters"][name]["Default"]
-            .as_str()
-            .unwrap_or_else(|| panic!("template.yaml: {name} has no default"))
-            .to_owned()
-    };
-    Guardrails::from_values(
-        Some(SHIPPED_BOUNDARY),
-        Some(&default("AllowedManagedPolicyArns")),
-    )
-    .with_pass_roles(Some(&default("AllowedPassRoles")))
-    .with_adoption(Some("true"))
-    .with_adoption_scope(Some(&default("AdoptionScope")))
-    .with_adopting_stacks(Some(adopting_stacks))
-    .with_s3_buckets(Some(&default("AllowedS3Buckets")))
-    .with_activities(Some(&default("AllowedActivities")))
-    .with_tag_keys(Some(&default("AllowedTagKeys")))
+    deployed::Deployment::new(&[
+        ("AllowAdoption", "true"),
+        ("AdoptingStacks", adopting_stacks),
+    ])
+    .guardrails()
 }
 
 /// A handler with `guardrails`, its IAM calls logged in `calls`.
@@ -610,7 +589,7 @@ async fn no_resource_attaches_another_stacks_own_policy_or_the_boundary() {
     ] {
         for (arn, why) in [
             (their_policy.as_str(), "persona role's own policy"),
-            (SHIPPED_BOUNDARY, "permissions boundary"),
+            (deployed::SHIPPED_BOUNDARY, "permissions boundary"),
         ] {
             let calls = CallLog::default();
             let guarded = deployed_handler(guardrails.clone(), Some(&calls));

@@ -1,39 +1,52 @@
 //! `template.yaml` as CloudFormation deploys it: its parameters (defaults, or a deployment's
 //! values), its conditions, and every intrinsic function the template uses, resolved, so that
-//! tests hold the function's environment and its IAM policies exactly as a stack would give
-//! them. Tests run as deployed, never with guardrails that allow everything.
+//! tests hold the function's environment, its guardrails and its IAM policies exactly as a
+//! stack would give them. Tests run as deployed, never with guardrails that allow everything.
+//! Shared by the tests (`common::deployed`) and `examples/local-answer.rs`.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
+use persona_role::guardrails::{ENVIRONMENT, Guardrails};
 use serde_json::{Map, Value as Json, json};
 use serde_yaml_ng::Value;
 
-use super::{ACCOUNT, root};
+/// The account the function's stack is deployed in, unless placed elsewhere.
+pub const ACCOUNT: &str = "123456789012";
 
 /// The function's stack as the tests deploy it: in `us-east-1` of the sample account, named so
 /// that the shipped boundary's name falls inside the function's own `sagemaker-*` scope (the
 /// hardest case for the execution role's guards).
 pub const STACK_NAME: &str = "sagemaker-fn";
 pub const REGION: &str = "us-east-1";
-/// The shipped boundary, as CloudFormation names it in that stack.
+/// The shipped boundary's name, as CloudFormation names it in that stack.
+pub const SHIPPED_BOUNDARY_NAME: &str = "sagemaker-fn-PersonaRoleBoundary-4XK2Q9";
+/// The shipped boundary in the default place.
 pub const SHIPPED_BOUNDARY: &str =
     "arn:aws:iam::123456789012:policy/sagemaker-fn-PersonaRoleBoundary-4XK2Q9";
-/// The function, as CloudFormation names it in that stack.
+/// The function's name, as CloudFormation names it in that stack.
+pub const FUNCTION_NAME: &str = "sagemaker-fn-PersonaRoleFunction-7Hq2Lm";
+/// The function in the default place.
 pub const FUNCTION_ARN: &str =
     "arn:aws:lambda:us-east-1:123456789012:function:sagemaker-fn-PersonaRoleFunction-7Hq2Lm";
 /// The execution role, as CloudFormation names it in that stack.
 pub const EXECUTION_ROLE_NAME: &str = "sagemaker-fn-ExecutionRole-1AB2C3";
 
-/// The template, read once per call.
+/// The template.
 pub fn template() -> Value {
-    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("template.yaml")).unwrap();
     serde_yaml_ng::from_str(&text).unwrap()
 }
 
-/// A deployment of the template: its parameter values (the template's defaults where not given).
+/// A deployment of the template: its parameter values (the template's defaults where not given)
+/// and where it is deployed.
 pub struct Deployment {
     template: Value,
     parameters: BTreeMap<String, Json>,
+    partition: String,
+    account: String,
+    region: String,
 }
 
 impl Deployment {
@@ -74,7 +87,46 @@ impl Deployment {
         Deployment {
             template,
             parameters,
+            partition: "aws".to_owned(),
+            account: ACCOUNT.to_owned(),
+            region: REGION.to_owned(),
         }
+    }
+
+    /// The same deployment in another partition, account and region.
+    pub fn placed(mut self, partition: &str, account: &str, region: &str) -> Self {
+        partition.clone_into(&mut self.partition);
+        account.clone_into(&mut self.account);
+        region.clone_into(&mut self.region);
+        self
+    }
+
+    /// The ARN of the boundary the stack ships, in this deployment's place.
+    pub fn shipped_boundary(&self) -> String {
+        format!(
+            "arn:{}:iam::{}:policy/{SHIPPED_BOUNDARY_NAME}",
+            self.partition, self.account
+        )
+    }
+
+    /// The function's ARN in this deployment's place.
+    pub fn function_arn(&self) -> String {
+        format!(
+            "arn:{}:lambda:{}:{}:function:{FUNCTION_NAME}",
+            self.partition, self.region, self.account
+        )
+    }
+
+    /// The function's guardrails, read from its environment as the Lambda reads it; the
+    /// template sets exactly the variables the function reads.
+    pub fn guardrails(&self) -> Guardrails {
+        let environment = self.environment();
+        let mut set: Vec<&str> = environment.keys().map(String::as_str).collect();
+        let mut read = ENVIRONMENT.to_vec();
+        set.sort_unstable();
+        read.sort_unstable();
+        assert_eq!(set, read, "the template sets what the function reads");
+        Guardrails::from_variables(|name| environment.get(name).cloned())
     }
 
     /// The template's defaults.
@@ -84,8 +136,8 @@ impl Deployment {
 
     /// The function's environment variables as the stack sets them.
     pub fn environment(&self) -> BTreeMap<String, String> {
-        let variables = &self.template["Resources"]["PersonaRoleFunction"]["Properties"]
-            ["Environment"]["Variables"];
+        let variables = &self.template["Resources"]["PersonaRoleFunction"]["Properties"]["Environment"]
+            ["Variables"];
         let resolved = self.resolve(variables).unwrap();
         resolved
             .as_object()
@@ -148,13 +200,13 @@ impl Deployment {
             return value.clone();
         }
         match name {
-            "AWS::Partition" => json!("aws"),
-            "AWS::AccountId" => json!(ACCOUNT),
-            "AWS::Region" => json!(REGION),
+            "AWS::Partition" => json!(self.partition),
+            "AWS::AccountId" => json!(self.account),
+            "AWS::Region" => json!(self.region),
             "AWS::StackName" => json!(STACK_NAME),
             "ExecutionRole" => json!(EXECUTION_ROLE_NAME),
-            "PersonaRoleBoundary" => json!(SHIPPED_BOUNDARY),
-            "PersonaRoleFunction" => json!(FUNCTION_ARN.rsplit(':').next().unwrap()),
+            "PersonaRoleBoundary" => json!(self.shipped_boundary()),
+            "PersonaRoleFunction" => json!(FUNCTION_NAME),
             other => panic!("no value for !Ref {other}"),
         }
     }
@@ -162,11 +214,13 @@ impl Deployment {
     fn get_att(&self, name: &str) -> Json {
         match name {
             "ExecutionRole.Arn" => json!(format!(
-                "arn:aws:iam::{ACCOUNT}:role/{EXECUTION_ROLE_NAME}"
+                "arn:{}:iam::{}:role/{EXECUTION_ROLE_NAME}",
+                self.partition, self.account
             )),
-            "PersonaRoleFunction.Arn" => json!(FUNCTION_ARN),
+            "PersonaRoleFunction.Arn" => json!(self.function_arn()),
             "LogGroup.Arn" => json!(format!(
-                "arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{STACK_NAME}-persona-role:*"
+                "arn:{}:logs:{}:{}:log-group:/aws/lambda/{STACK_NAME}-persona-role:*",
+                self.partition, self.region, self.account
             )),
             other => panic!("no value for !GetAtt {other}"),
         }
@@ -180,9 +234,9 @@ impl Deployment {
             out.push_str(&rest[..start]);
             let end = rest[start..].find('}').unwrap() + start;
             let name = &rest[start + 2..end];
-            if name.starts_with('!') {
+            if let Some(literal) = name.strip_prefix('!') {
                 // `${!Literal}` is the text `${Literal}`.
-                out.push_str(&format!("${{{}}}", &name[1..]));
+                out.push_str(&format!("${{{literal}}}"));
             } else {
                 let value = vars.get(name).cloned().unwrap_or_else(|| {
                     if name.contains('.') {
@@ -229,17 +283,19 @@ impl Deployment {
                         };
                         return self.resolve(chosen);
                     }
-                    "Sub" => match arg {
-                        Value::String(text) => json!(self.substitute(text, &Map::new())),
-                        Value::Sequence(parts) => {
-                            let vars = self.resolve(&parts[1]).unwrap();
-                            json!(self.substitute(
-                                parts[0].as_str().unwrap(),
-                                vars.as_object().unwrap()
-                            ))
+                    "Sub" => {
+                        match arg {
+                            Value::String(text) => json!(self.substitute(text, &Map::new())),
+                            Value::Sequence(parts) => {
+                                let vars = self.resolve(&parts[1]).unwrap();
+                                json!(self.substitute(
+                                    parts[0].as_str().unwrap(),
+                                    vars.as_object().unwrap()
+                                ))
+                            }
+                            other => panic!("!Sub {other:?}"),
                         }
-                        other => panic!("!Sub {other:?}"),
-                    },
+                    }
                     "Join" => {
                         let parts = arg.as_sequence().unwrap();
                         let items = self.resolve(&parts[1]).unwrap();

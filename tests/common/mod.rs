@@ -2,6 +2,7 @@
 //! property values, the golden-file check, and the CLI run in process against buffers.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod deployed;
 pub mod samples;
 pub mod simulator;
 pub mod workflows;

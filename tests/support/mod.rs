@@ -46,7 +46,7 @@ pub mod moto;
 pub mod recorder;
 pub mod runtime;
 pub use cloudformation::{Event, Resource, StandIn, stand_in};
-pub use common::{ACCOUNT, STACK_ID, assert_cfn_lint_clean, root, samples};
+pub use common::{ACCOUNT, STACK_ID, assert_cfn_lint_clean, deployed, root, samples};
 pub use faults::{Fault, FaultProxy};
 pub use recorder::{Recorded, Recorder, SECRET_SIGNATURE};
 pub use runtime::{Function, Posted, RuntimeApi};
@@ -421,6 +421,15 @@ pub fn settings() -> Settings {
         function_name: TEST_FUNCTION_NAME.to_owned(),
         metric_sink: MetricSink::buffer(),
         ..Settings::default()
+    }
+}
+
+/// Settings for tests, with the guardrails of the function as `template.yaml` deploys it with
+/// the operator's `overrides` (its parameters' defaults otherwise).
+pub fn deployed_settings(overrides: &[(&str, &str)]) -> Settings {
+    Settings {
+        guardrails: deployed::Deployment::new(overrides).guardrails(),
+        ..settings()
     }
 }
 
