@@ -494,3 +494,230 @@ fn iam_unreachable_exits_2_with_the_reason() {
         "{stderr}"
     );
 }
+
+/// `template.yaml` deployed with its defaults, but for a migration: adoption on, for the stack
+/// that declares the discovered roles (the samples' `ml-personas`).
+const MIGRATION: [(&str, &str); 2] = [("AllowAdoption", "true"), ("AdoptingStacks", "ml-personas")];
+
+/// Another team's stack of the account and region.
+const OTHER_STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/other-team/0c1d2e3f-8b1e-11ef-9c4d-0a1b2c3d4e5f";
+
+/// A resource's properties as CloudFormation sends them: `!GetAtt X.Arn` resolved from the
+/// answers so far, the imported ServiceToken, every scalar a string.
+fn resolved(properties: &Value, arns: &std::collections::BTreeMap<String, String>) -> Value {
+    match properties {
+        Value::Object(map) if map.contains_key("Fn::GetAtt") => {
+            let logical_id = map["Fn::GetAtt"][0].as_str().unwrap();
+            json!(arns[logical_id])
+        }
+        Value::Object(map) if map.contains_key("Fn::ImportValue") => {
+            json!("arn:aws:lambda:us-east-1:123456789012:function:persona-role")
+        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), resolved(v, arns)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(|v| resolved(v, arns)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Whether a resource's properties name another resource (`Fn::GetAtt`) not yet answered.
+fn waits_for(properties: &Value, answered: &std::collections::BTreeMap<String, String>) -> bool {
+    match properties {
+        Value::Object(map) => match map.get("Fn::GetAtt") {
+            Some(target) => !answered.contains_key(target[0].as_str().unwrap()),
+            None => map.values().any(|v| waits_for(v, answered)),
+        },
+        Value::Array(items) => items.iter().any(|v| waits_for(v, answered)),
+        _ => false,
+    }
+}
+
+/// The migration a Role Manager customer makes, with the function as `template.yaml` deploys it
+/// (adoption on for this stack, every other parameter its default): the console's Compute role
+/// and a Data Scientist that passes it are discovered, declared in one stack (the Data
+/// Scientist passing `!GetAtt` of the Compute role's resource) and adopted, in the order
+/// CloudFormation follows; the Data Scientist may then pass its Compute role, in the function
+/// and in IAM (the boundary, decided by the simulator); another team's stack can neither adopt
+/// them, pass them, nor attach their policies.
+#[test]
+fn a_console_data_scientist_and_its_compute_role_move_into_one_stack_as_deployed() {
+    let rt = migration::runtime();
+    let compute = rt.block_on(migration::seed_console_compute(&migration::unique_suffix(
+        "move-Compute",
+    )));
+    let compute_arn = format!(
+        "arn:aws:iam::{ACCOUNT}:role/service-role/{}",
+        compute.role_name
+    );
+    let scientist = rt.block_on(migration::seed_console_data_scientist_passing(
+        &migration::unique_suffix("move-DataScientist"),
+        &compute_arn,
+    ));
+    let output = binary(&[
+        "discover",
+        "--role",
+        &scientist.role_name,
+        "--role",
+        &compute.role_name,
+    ]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let template = long_form(&serde_yaml_ng::from_str(&output.stdout).unwrap());
+    let compute_id =
+        resource(&template, &compute.role_name)["Metadata"]["PersonaRoleDiscover"].clone();
+    let resources = template["Resources"].as_object().unwrap();
+    let compute_logical = resources
+        .iter()
+        .find(|(_, r)| r["Metadata"]["PersonaRoleDiscover"] == compute_id)
+        .map(|(id, _)| id.clone())
+        .unwrap();
+    assert_eq!(
+        resource(&template, &scientist.role_name)["Properties"]["PassRoles"],
+        json!([{"Fn::GetAtt": [compute_logical, "Arn"]}]),
+        "the Data Scientist passes the Compute role the stack declares by reference"
+    );
+
+    rt.block_on(async {
+        let recorder = support::Recorder::start();
+        let handler = support::handler_with(
+            support::iam_client(None),
+            support::deployed_settings(&MIGRATION),
+        );
+        // CloudFormation's order: a resource after those its properties name.
+        let mut arns = std::collections::BTreeMap::new();
+        let mut events = std::collections::BTreeMap::new();
+        while arns.len() < resources.len() {
+            let (logical_id, declared) = resources
+                .iter()
+                .find(|(id, r)| !arns.contains_key(*id) && !waits_for(&r["Properties"], &arns))
+                .expect("no resource is ready: a cycle");
+            let properties = resolved(&declared["Properties"], &arns);
+            let event = support::create_event(logical_id, properties, "move", &recorder);
+            let answer = support::invoke(&handler, &event, &recorder).await;
+            assert_eq!(answer["Status"], "SUCCESS", "{logical_id}: {answer}");
+            arns.insert(
+                logical_id.clone(),
+                answer["Data"]["Arn"].as_str().unwrap().to_owned(),
+            );
+            events.insert(logical_id.clone(), event);
+        }
+        assert_eq!(arns[&compute_logical], compute_arn, "adopted in place");
+        for (logical_id, event) in &events {
+            let name = arns[logical_id].rsplit('/').next().unwrap();
+            support::assert_role_converged(name, event).await;
+        }
+
+        // The Data Scientist may pass its Compute role: its own policy names it, and the
+        // boundary, with the tags IAM holds for both roles, allows it.
+        let scientist_tags = support::role_tags(&scientist.role_name).await;
+        let compute_tags = support::role_tags(&compute.role_name).await;
+        assert_eq!(compute_tags["persona-role:stack-id"], support::STACK_ID);
+        let scientist_event = events
+            .iter()
+            .find(|(id, _)| **id != compute_logical)
+            .map(|(_, e)| e)
+            .unwrap();
+        let plan = support::plan_of(scientist_event);
+        let policies: Vec<Value> = plan
+            .inline_policies
+            .iter()
+            .map(|p| json!({"name": p.policy_name, "policy": p.policy_document}))
+            .chain(
+                plan.managed_policies
+                    .iter()
+                    .map(|p| json!({"name": p.policy_name, "policy": p.policy_document})),
+            )
+            .collect();
+        let pass = |principal_tags: &std::collections::BTreeMap<String, String>, policies: &Value| {
+            let mut context = serde_json::Map::new();
+            for (key, value) in principal_tags {
+                context.insert(format!("aws:PrincipalTag/{key}"), json!(value));
+            }
+            context.insert(
+                persona_role::boundary::PASSED_ROLE_STACK_KEY.to_owned(),
+                json!(compute_tags["persona-role:stack-id"]),
+            );
+            context.insert("iam:PassedToService".to_owned(), json!("sagemaker.amazonaws.com"));
+            json!({
+                "principal": format!("arn:aws:iam::{ACCOUNT}:role/service-role/{}", scientist.role_name),
+                "account": ACCOUNT,
+                "policies": policies,
+                "boundary": {"name": persona_role::boundary::LOGICAL_ID, "policy": persona_role::boundary::policy(&[])},
+                "action": "iam:PassRole",
+                "resource": compute_arn,
+                "context": context,
+            })
+        };
+        let mut other_team = scientist_tags.clone();
+        other_team.insert("persona-role:stack-id".to_owned(), OTHER_STACK_ID.to_owned());
+        let anything = json!([{"name": "faulty", "policy": {"Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}}]);
+        let requests = [
+            pass(&scientist_tags, &json!(policies)),
+            pass(&other_team, &anything),
+        ];
+        let decisions = support::simulator::decide(&requests.iter().collect::<Vec<_>>());
+        assert_eq!(
+            decisions[0]["decision"], "Allowed",
+            "the Data Scientist passes its Compute role: {}",
+            decisions[0]
+        );
+        assert_eq!(
+            decisions[1]["decision"], "ExplicitlyDenied",
+            "another stack's role, even with a policy that allows everything, does not: {}",
+            decisions[1]
+        );
+
+        // Another team's stack: it cannot adopt them, pass them, nor attach their policies.
+        let other = |logical_id: &str, properties: Value| {
+            let mut event = support::create_event(logical_id, properties, "other", &recorder);
+            event["StackId"] = json!(OTHER_STACK_ID);
+            event
+        };
+        let suffix = scientist.role_name.trim_start_matches("SageMaker-");
+        let attempts = [
+            (
+                "adopt the Data Scientist",
+                other(
+                    "TakeOver",
+                    json!({"Persona": "Custom", "Activities": ["Manage Experiments"],
+                        "RoleNameSuffix": suffix, "Path": "/service-role/",
+                        "AdoptExistingRole": "true"}),
+                ),
+                "not managed by this resource",
+            ),
+            (
+                "pass the Compute role",
+                other(
+                    "Borrower",
+                    json!({"Persona": "Custom", "Activities": ["Manage ML Jobs"],
+                        "RoleNameSuffix": "other-team-ds", "PassRoles": [compute_arn]}),
+                ),
+                "belongs to stack",
+            ),
+            (
+                "attach a policy named as the Data Scientist's own",
+                other(
+                    "Attacher",
+                    json!({"Persona": "Custom", "Activities": ["Manage Experiments"],
+                        "RoleNameSuffix": "other-team-attacher",
+                        "ManagedPolicyArns": [format!("arn:aws:iam::{ACCOUNT}:policy/service-role/{}-1", scientist.role_name)]}),
+                ),
+                "persona role's own policy",
+            ),
+        ];
+        for (what, event, says) in attempts {
+            let answer = support::invoke(&handler, &event, &recorder).await;
+            assert_eq!(answer["Status"], "FAILED", "{what}: {answer}");
+            assert!(
+                answer["Reason"].as_str().unwrap().contains(says),
+                "{what}: {answer}"
+            );
+        }
+        assert_eq!(support::role_tags(&scientist.role_name).await, scientist_tags);
+        assert!(!support::role_exists("sagemaker-other-team-ds").await);
+        assert!(!support::role_exists("sagemaker-other-team-attacher").await);
+    });
+}

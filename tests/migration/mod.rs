@@ -201,7 +201,12 @@ pub fn compute_role_arn() -> String {
 /// The Data Scientist the console's walkthrough makes (E3: six policies): Studio, jobs, models,
 /// experiments, their visualization and bucket access, passing the compute role.
 pub async fn seed_console_data_scientist(name: &str) -> Seeded {
-    let pass = [compute_role_arn()];
+    seed_console_data_scientist_passing(name, &compute_role_arn()).await
+}
+
+/// The walkthrough's Data Scientist, passing the compute role of that ARN.
+pub async fn seed_console_data_scientist_passing(name: &str, compute: &str) -> Seeded {
+    let pass = [compute.to_owned()];
     seed_console_role(
         name,
         &[

@@ -46,7 +46,7 @@ pub mod moto;
 pub mod recorder;
 pub mod runtime;
 pub use cloudformation::{Event, Resource, StandIn, stand_in};
-pub use common::{ACCOUNT, STACK_ID, assert_cfn_lint_clean, deployed, root, samples};
+pub use common::{ACCOUNT, STACK_ID, assert_cfn_lint_clean, deployed, root, samples, simulator};
 pub use faults::{Fault, FaultProxy};
 pub use recorder::{Recorded, Recorder, SECRET_SIGNATURE};
 pub use runtime::{Function, Posted, RuntimeApi};
