@@ -44,6 +44,8 @@ struct Setting {
     boundary: Option<&'static str>,
     /// `AdoptingStacks`: the stack names (patterns) whose resources may adopt.
     adopting_stacks: &'static [&'static str],
+    /// `AllowedTagKeys`: the tag keys (patterns) declarations may set.
+    allowed_tag_keys: &'static [&'static str],
 }
 
 impl Setting {
@@ -94,6 +96,9 @@ impl Setting {
             // A CommaDelimitedList left empty is one empty string.
             "AdoptingStacks" if self.adopting_stacks.is_empty() => json!([""]),
             "AdoptingStacks" => json!(self.adopting_stacks),
+            // CloudFormation gives an empty list parameter as one empty value.
+            "AllowedTagKeys" if self.allowed_tag_keys.is_empty() => json!([""]),
+            "AllowedTagKeys" => json!(self.allowed_tag_keys),
             "ExecutionRole" => json!("sagemaker-fn-ExecutionRole-1AB2C3"),
             "PersonaRoleBoundary" => json!(SHIPPED_BOUNDARY),
             other => panic!("no value for !Ref {other}"),
@@ -234,6 +239,17 @@ impl Setting {
                 "policy": self.resolve(&policy["PolicyDocument"]).unwrap(),
             }));
         }
+        let tag_keys = &resources["ExecutionRoleTagKeys"];
+        assert_eq!(tag_keys["Type"].as_str(), Some("AWS::IAM::ManagedPolicy"));
+        assert_eq!(
+            self.resolve(&tag_keys["Properties"]["Roles"]),
+            Some(json!(["sagemaker-fn-ExecutionRole-1AB2C3"])),
+            "attached to the execution role"
+        );
+        policies.push(json!({
+            "name": "ExecutionRoleTagKeys",
+            "policy": self.resolve(&tag_keys["Properties"]["PolicyDocument"]).unwrap(),
+        }));
         policies
     }
 }
@@ -613,12 +629,6 @@ fn always() -> Vec<(bool, Call)> {
             call("create a user", "iam:CreateUser", "user/sagemaker-ds"),
         ),
         (
-            true,
-            call("set a user tag", "iam:TagRole", "role/sagemaker-ds")
-                .owned_by(STACK_ID)
-                .with("aws:TagKeys", json!(["team"])),
-        ),
-        (
             false,
             call(
                 "move a role of another stack of the account to this one",
@@ -893,6 +903,12 @@ fn depending(setting: &Setting) -> Vec<(bool, Call)> {
             .bounded(setting),
         ),
     ];
+    let tag_key = |key: &str| {
+        setting
+            .allowed_tag_keys
+            .iter()
+            .any(|pattern| persona_role::guardrails::glob_match(pattern, key))
+    };
     calls.extend([
         (
             true,
@@ -903,6 +919,46 @@ fn depending(setting: &Setting) -> Vec<(bool, Call)> {
             )
             .tagging(STACK_ID, false)
             .bounded(setting),
+        ),
+        (
+            tag_key("team"),
+            call(
+                "create a role with a user tag AllowedTagKeys may name",
+                "iam:CreateRole",
+                "role/sagemaker-ds",
+            )
+            .tagging(STACK_ID, false)
+            .bounded(setting)
+            .with(
+                "aws:TagKeys",
+                json!(["persona-role:stack-id", "persona-role:logical-id", "team"]),
+            ),
+        ),
+        (
+            tag_key("team"),
+            call("set a user tag", "iam:TagRole", "role/sagemaker-ds")
+                .owned_by(STACK_ID)
+                .with("aws:TagKeys", json!(["team"])),
+        ),
+        (
+            tag_key("cost-center"),
+            call(
+                "set a user tag by pattern",
+                "iam:TagRole",
+                "role/sagemaker-ds",
+            )
+            .owned_by(STACK_ID)
+            .with("aws:TagKeys", json!(["cost-center"])),
+        ),
+        (
+            tag_key("Team"),
+            call(
+                "set a user tag in another case than allowed",
+                "iam:TagRole",
+                "role/sagemaker-ds",
+            )
+            .owned_by(STACK_ID)
+            .with("aws:TagKeys", json!(["Team"])),
         ),
         (
             true,
@@ -1019,6 +1075,8 @@ fn the_execution_roles_inline_policies_fit_iams_quota_in_every_setting() {
         let size: usize = setting
             .policies(&template)
             .iter()
+            // A managed policy: its own 6,144 characters, not the role's inline quota.
+            .filter(|p| p["name"] != "ExecutionRoleTagKeys")
             .map(|p| {
                 p["policy"]
                     .to_string()
@@ -1053,30 +1111,35 @@ fn settings() -> [Setting; 7] {
             adopt_any: false,
             boundary: None,
             adopting_stacks: &[],
+            allowed_tag_keys: &[],
         },
         Setting {
             allow_adoption: true,
             adopt_any: false,
             boundary: None,
             adopting_stacks: &["ml-personas"],
+            allowed_tag_keys: &["team", "cost-*"],
         },
         Setting {
             allow_adoption: true,
             adopt_any: true,
             boundary: None,
             adopting_stacks: &["migration", "ml-*"],
+            allowed_tag_keys: &[],
         },
         Setting {
             allow_adoption: false,
             adopt_any: true,
             boundary: Some(BOUNDARY),
             adopting_stacks: &["ml-personas"],
+            allowed_tag_keys: &[],
         },
         Setting {
             allow_adoption: true,
             adopt_any: false,
             boundary: Some(BOUNDARY),
             adopting_stacks: &["*"],
+            allowed_tag_keys: &[],
         },
         // What the template's Rule refuses to deploy: the switch with no stack named. IAM
         // then lets no stack adopt.
@@ -1085,12 +1148,14 @@ fn settings() -> [Setting; 7] {
             adopt_any: true,
             boundary: None,
             adopting_stacks: &[],
+            allowed_tag_keys: &[],
         },
         Setting {
             allow_adoption: true,
             adopt_any: true,
             boundary: Some(BOUNDARY),
             adopting_stacks: MANY_STACKS,
+            allowed_tag_keys: &[],
         },
     ]
 }
