@@ -158,7 +158,7 @@ fn unreadable(parameter: &str, variable: &str, value: &str) -> Failure {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::panic)]
 mod tests {
     use super::*;
     use crate::stack_check::ListedResource;
