@@ -93,12 +93,23 @@ pub struct StackRoles {
     pub stack_id: String,
     pub resource_type: String,
     pub resources: Vec<ListedResource>,
+    /// The stack's status, when it was read with the resources (an Update's count).
+    pub status: Option<String>,
 }
 
+/// The stack's status while CloudFormation takes an update back: each Update then returns a
+/// resource to what it was before.
+pub const UPDATE_ROLLBACK_IN_PROGRESS: &str = "UPDATE_ROLLBACK_IN_PROGRESS";
+
 impl StackRoles {
-    /// A listing of `stack_id`, the type being that of its resource `logical_id`; none when the
-    /// listing does not show that resource.
-    pub fn of(stack_id: &str, logical_id: &str, resources: Vec<ListedResource>) -> Option<Self> {
+    /// A listing of `stack_id` in `status`, the type being that of its resource `logical_id`;
+    /// none when the listing does not show that resource.
+    pub fn of(
+        stack_id: &str,
+        logical_id: &str,
+        status: Option<String>,
+        resources: Vec<ListedResource>,
+    ) -> Option<Self> {
         let resource_type = resources
             .iter()
             .find(|resource| resource.logical_id == logical_id)?
@@ -108,7 +119,13 @@ impl StackRoles {
             stack_id: stack_id.to_owned(),
             resource_type,
             resources,
+            status,
         })
+    }
+
+    /// Whether CloudFormation is taking an update of the stack back.
+    pub fn rolling_back(&self) -> bool {
+        self.status.as_deref() == Some(UPDATE_ROLLBACK_IN_PROGRESS)
     }
 
     /// The roles that exist or are being made: resources of the type not `DELETE_COMPLETE`.
@@ -683,6 +700,35 @@ pub trait Stacks: Send + Sync {
 /// stack at most 500 of them: one page nearly always, and a bound all the same.
 pub const MAX_RESOURCE_PAGES: usize = 10;
 
+/// A stack's status and resources, read together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedStack {
+    pub status: String,
+    pub resources: Vec<ListedResource>,
+}
+
+/// The stack's status (DescribeStacks) beside its resources ([`list_resources`]).
+pub async fn list_stack<S: Stacks>(stacks: &S, stack_id: &str) -> Result<ListedStack, StacksError> {
+    let (status, resources) = tokio::join!(
+        stacks.stack_status(stack_id),
+        list_resources(stacks, stack_id)
+    );
+    let status = match status? {
+        Described::Found(status) => status,
+        Described::Unknown(message) => {
+            return Err(StacksError {
+                operation: Op::DescribeStacks,
+                target: stack_id.to_owned(),
+                message,
+            });
+        }
+    };
+    Ok(ListedStack {
+        status,
+        resources: resources?,
+    })
+}
+
 /// Every resource of the stack (ListStackResources, page after page); an error when
 /// CloudFormation knows no such stack or has more pages than [`MAX_RESOURCE_PAGES`].
 pub async fn list_resources<S: Stacks>(
@@ -838,6 +884,7 @@ async fn read_and_decide<S: Stacks>(
                         stack_id: request.stack_id.clone(),
                         resource_type: resource.resource_type.clone(),
                         resources: listed.map_err(Unverified::Unavailable)?,
+                        status: None,
                     }),
                     _ => None,
                 };

@@ -298,8 +298,9 @@ async fn own_policies_of(role: &str, count: usize, path: &str) {
 
 /// MaxOwnPoliciesPerStack, at the template's default (150): a stack whose roles have 141 own
 /// managed policies (some in the console's capitalisation, under `/service-role/`) creates a
-/// role that makes 5 (146), and the next such Create (151) is refused before any change; the
-/// count includes the roles this function made for the stack and ignores other stacks'.
+/// role that makes 5 (146), and the next such Create (151) is refused before any change, as is
+/// an Update growing that role to 10; the count includes the roles this function made for the
+/// stack and ignores other stacks'. A rollback's Update is never refused.
 #[tokio::test]
 async fn own_policies_past_the_stacks_limit_are_refused_as_deployed() {
     let recorder = Recorder::start();
@@ -363,7 +364,35 @@ async fn own_policies_past_the_stacks_limit_are_refused_as_deployed() {
         assert!(!policy_exists(&policy.arn).await, "{}", policy.arn);
     }
 
-    let delete = delete_after(&first, &first_name, "limit-policies-a", &recorder);
+    // An Update growing the first role to 10 (141 + 10 = 151) lists the stack itself, beside its
+    // first read, and is refused; the role is left as it was.
+    let mut grown = first["ResourceProperties"].clone();
+    let buckets: Vec<String> = (0..800).map(|i| format!("ml-team-bucket-{i:03}")).collect();
+    grown["S3Buckets"] = json!(buckets);
+    let update = update_after(&first, &first_name, grown, "limit-policies-a", &recorder);
+    assert_eq!(plan_of(&update).managed_policies.len(), 10);
+    calls.clear();
+    let response = invoke(&handler, &update, &recorder).await;
+    assert_eq!(response["Status"], "FAILED", "{response}");
+    assert!(
+        reason(&response).starts_with(
+            "MaxOwnPoliciesPerStack: the role would have 10 managed policies of its own (it has 5), and the other roles of stack `limits-policies` have 141: 151 in all"
+        ),
+        "{response}"
+    );
+    assert_eq!(calls.mutating(), Vec::<String>::new(), "nothing changed");
+    assert_converged(&first).await;
+
+    // The same Update while CloudFormation takes an update back returns the role to what it had
+    // before: never refused, or the stack would be left UPDATE_ROLLBACK_FAILED.
+    stand_in().put_stack(&stack, "UPDATE_ROLLBACK_IN_PROGRESS");
+    let mut rollback = update.clone();
+    retarget(&mut rollback, "limit-policies-a", &recorder);
+    let response = invoke(&handler, &rollback, &recorder).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_converged(&rollback).await;
+
+    let delete = delete_after(&rollback, &first_name, "limit-policies-a", &recorder);
     assert_eq!(
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"

@@ -54,7 +54,7 @@ pub async fn carry_out<I: Iam, S: Stacks>(
             };
             let stack = async {
                 match list_stack {
-                    true => Some(stack_check::list_resources(stacks, &owner.stack_id).await),
+                    true => Some(stack_check::list_stack(stacks, &owner.stack_id).await),
                     false => None,
                 }
             };

@@ -10,7 +10,8 @@
 //!   ignoring case as IAM compares names, for each role of the stack other than the planned
 //!   one, plus those the plan makes. A plan that would go beyond the limit is refused only if it
 //!   makes more than the role has now: a stack over its limit (the operator lowered it) can still
-//!   update a role to as many policies as it has, or fewer.
+//!   update a role to as many policies as it has, or fewer. An Update of a rollback
+//!   (`UPDATE_ROLLBACK_IN_PROGRESS`) is never refused: it returns the role to what it had.
 //!
 //! Concurrent events of one stack see each other's roles (CloudFormation shows a resource
 //! `CREATE_IN_PROGRESS` before it invokes the function), but not the policies another event is
@@ -122,8 +123,14 @@ fn own_policy_role(arn: &str) -> Option<String> {
     (canonical && !role.is_empty()).then(|| role.to_ascii_lowercase())
 }
 
-/// Whether a plan's own policies keep the stack within `limit`.
-pub fn own_policies(limit: &PerStack, stack_name: &str, count: OwnPolicies) -> Result<(), Failure> {
+/// Whether a plan's own policies keep the stack within `limit`. An Update while CloudFormation
+/// takes the stack's update back returns the role to what it was, and is never refused: a
+/// refusal would leave the stack `UPDATE_ROLLBACK_FAILED`.
+pub fn own_policies(
+    limit: &PerStack,
+    stack: &StackRoles,
+    count: OwnPolicies,
+) -> Result<(), Failure> {
     let max = match limit {
         PerStack::Unlimited => return Ok(()),
         PerStack::AtMost(max) => *max,
@@ -136,14 +143,17 @@ pub fn own_policies(limit: &PerStack, stack_name: &str, count: OwnPolicies) -> R
         }
     };
     let total = count.others + count.planned;
-    if total <= max || count.planned <= count.current {
+    if total <= max || count.planned <= count.current || stack.rolling_back() {
         return Ok(());
     }
     Err(Failure::new(
         FailureClass::Guardrail,
         format!(
-            "{MAX_OWN_POLICIES_PER_STACK}: the role would have {} managed policies of its own (it has {}), and the other roles of stack `{stack_name}` have {}: {total} in all, and this function allows at most {max} per stack; nothing was changed. Declare less (fewer buckets, ids or values), so that more fits the role's inline policy, remove roles from this stack, or ask the operator to raise {MAX_OWN_POLICIES_PER_STACK}",
-            count.planned, count.current, count.others,
+            "{MAX_OWN_POLICIES_PER_STACK}: the role would have {} managed policies of its own (it has {}), and the other roles of stack `{}` have {}: {total} in all, and this function allows at most {max} per stack; nothing was changed. Declare less (fewer buckets, ids or values), so that more fits the role's inline policy, remove roles from this stack, or ask the operator to raise {MAX_OWN_POLICIES_PER_STACK}",
+            count.planned,
+            count.current,
+            stack.stack_name(),
+            count.others,
         ),
     ))
 }
@@ -191,6 +201,7 @@ mod tests {
             stack_id: STACK.to_owned(),
             resource_type: TYPE.to_owned(),
             resources,
+            status: None,
         }
     }
 
@@ -409,8 +420,9 @@ mod tests {
                 true,
             ),
         ];
+        let updating = stack(0, vec![]);
         for (what, limit, count, refused) in rows {
-            let decided = own_policies(&limit, "ml", count);
+            let decided = own_policies(&limit, &updating, count);
             assert_eq!(decided.is_err(), refused, "{what}: {decided:?}");
             if let Err(failure) = decided {
                 assert_eq!(failure.class, FailureClass::Guardrail, "{what}");
@@ -421,7 +433,8 @@ mod tests {
                 );
             }
         }
-        let Err(failure) = own_policies(&PerStack::AtMost(150), "ml", count(140, 0, 13)) else {
+        let Err(failure) = own_policies(&PerStack::AtMost(150), &updating, count(140, 0, 13))
+        else {
             panic!("refused");
         };
         for part in [
@@ -431,5 +444,19 @@ mod tests {
         ] {
             assert!(failure.reason.contains(part), "{part}: {}", failure.reason);
         }
+        // A rollback's Update returns the role to what it had, whatever the count.
+        let rolling_back = StackRoles {
+            status: Some("UPDATE_ROLLBACK_IN_PROGRESS".to_owned()),
+            ..stack(0, vec![])
+        };
+        assert_eq!(
+            own_policies(&PerStack::AtMost(150), &rolling_back, count(140, 2, 13)),
+            Ok(())
+        );
+        let updating = StackRoles {
+            status: Some("UPDATE_IN_PROGRESS".to_owned()),
+            ..stack(0, vec![])
+        };
+        assert!(own_policies(&PerStack::AtMost(150), &updating, count(140, 2, 13)).is_err());
     }
 }

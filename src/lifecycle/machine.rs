@@ -8,9 +8,9 @@
 //! - Create and Update: the roles the plan passes that the operator does not list are read
 //!   with the first read (or before the first change) and must be this stack's own
 //!   ([`super::passing`]); nothing is changed until they are. A plan with managed policies of
-//!   its own lists the account's policies (and, unless the stack check listed it, the stack)
-//!   with the first read too, and must keep the stack within `MaxOwnPoliciesPerStack`
-//!   ([`super::limits`]).
+//!   its own lists the account's policies (and, unless the stack check listed it, the stack's
+//!   status and resources) with the first read too, and must keep the stack within
+//!   `MaxOwnPoliciesPerStack` ([`super::limits`]).
 //! - Create: a stack whose other roles reach `MaxRolesPerStack` is refused before any effect,
 //!   from the stack's resources the stack check listed.
 //! - Create: read the planned name (with adoption) or its console spelling, beside the planned
@@ -39,7 +39,7 @@ use crate::iam::{Actual, Change, CreateRoleError, IamError, PolicyState, RoleSta
 use crate::metrics::FailureClass;
 use crate::ownership::Owner;
 use crate::plan::{Plan, PlanTag};
-use crate::stack_check::{ListedResource, StackRoles, StacksError};
+use crate::stack_check::{ListedStack, StackRoles, StacksError};
 
 /// What the handler is to do next.
 // One of these per IAM round trip: their size does not matter, boxing would only add noise.
@@ -90,9 +90,10 @@ pub enum Effect {
         beside: Option<Box<Effect>>,
     },
     /// List the account's customer managed policies (ListPolicies, Scope=Local) and, when
-    /// `list_stack`, the event's stack's resources (ListStackResources), beside the read
-    /// `beside` in the same wave ([`Observation::OwnPolicies`]): the plan's own policies must
-    /// keep the stack within its limit.
+    /// `list_stack`, the event's stack's status and resources (DescribeStacks,
+    /// ListStackResources), beside the read `beside` in the same wave
+    /// ([`Observation::OwnPolicies`]): the plan's own policies must keep the stack within its
+    /// limit.
     ReadOwnPolicies {
         list_stack: bool,
         beside: Option<Box<Effect>>,
@@ -146,10 +147,10 @@ pub enum Observation {
         beside: Option<Box<Observation>>,
     },
     /// Of [`Effect::ReadOwnPolicies`]: the ARNs of the account's customer managed policies, the
-    /// stack's resources when listed, and what the read beside them observed.
+    /// stack's status and resources when listed, and what the read beside them observed.
     OwnPolicies {
         policies: Result<Vec<String>, IamError>,
-        stack: Option<Result<Vec<ListedResource>, StacksError>>,
+        stack: Option<Result<ListedStack, StacksError>>,
         beside: Option<Box<Observation>>,
     },
 }
@@ -670,7 +671,7 @@ impl Build {
     fn counted(
         &mut self,
         policies: Result<Vec<String>, IamError>,
-        stack: Option<Result<Vec<ListedResource>, StacksError>>,
+        stack: Option<Result<ListedStack, StacksError>>,
         beside: Option<Box<Observation>>,
     ) -> Next {
         let listed = match policies {
@@ -679,8 +680,13 @@ impl Build {
         };
         let stack = match stack {
             None => self.stack.take(),
-            Some(Ok(resources)) => {
-                let roles = StackRoles::of(&self.owner.stack_id, &self.owner.logical_id, resources);
+            Some(Ok(listed)) => {
+                let roles = StackRoles::of(
+                    &self.owner.stack_id,
+                    &self.owner.logical_id,
+                    Some(listed.status),
+                    listed.resources,
+                );
                 if roles.is_none() {
                     return self.fail(Failure::new(
                         FailureClass::StackCheck,
@@ -713,9 +719,7 @@ impl Build {
             self.plan.managed_policies.len(),
             &listed,
         );
-        if let Err(failure) =
-            limits::own_policies(&self.max_own_policies, stack.stack_name(), count)
-        {
+        if let Err(failure) = limits::own_policies(&self.max_own_policies, &stack, count) {
             return self.fail(failure);
         }
         match beside {

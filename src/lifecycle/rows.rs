@@ -15,7 +15,7 @@ use crate::iam::state::Deletion;
 use crate::iam::{Actual, Change, CreateRoleError, IamError, Op, PolicyState, RoleState};
 use crate::metrics::FailureClass;
 use crate::ownership::{ADOPTED_TAG, Owner};
-use crate::stack_check::{ListedResource, StackRoles, StacksError};
+use crate::stack_check::{ListedResource, ListedStack, StackRoles, StacksError};
 
 const STACK: &str =
     "arn:aws:cloudformation:us-east-1:123456789012:stack/ml/3f6a2c10-8b1e-11ef-9c4d-0a1b2c3d4e5f";
@@ -1449,6 +1449,7 @@ fn stack_of(others: usize) -> Option<StackRoles> {
         stack_id: STACK.to_owned(),
         resource_type: TYPE.to_owned(),
         resources: listing(None, others),
+        status: None,
     })
 }
 
@@ -1467,9 +1468,24 @@ fn counted(
     stack: Option<Vec<ListedResource>>,
     beside: Observation,
 ) -> Observation {
+    counted_in("UPDATE_IN_PROGRESS", policies, stack, beside)
+}
+
+/// [`counted`], the stack in `status`.
+fn counted_in(
+    status: &str,
+    policies: Vec<String>,
+    stack: Option<Vec<ListedResource>>,
+    beside: Observation,
+) -> Observation {
     Observation::OwnPolicies {
         policies: Ok(policies),
-        stack: stack.map(Ok),
+        stack: stack.map(|resources| {
+            Ok(ListedStack {
+                status: status.to_owned(),
+                resources,
+            })
+        }),
         beside: Some(Box::new(beside)),
     }
 }
@@ -1626,6 +1642,25 @@ fn own_policies_are_counted_in_the_first_read_wave_and_nothing_changes_past_the_
         &ok(NAME),
     );
     run(
+        "a rollback's Update growing back past the limit is not refused",
+        &update(NAME, large()),
+        &limited("100", &below),
+        vec![
+            counted_in(
+                "UPDATE_ROLLBACK_IN_PROGRESS",
+                others.clone(),
+                Some(listing(Some(NAME), 10)),
+                whole(ours()),
+            ),
+            converged(ours()),
+        ],
+        &[
+            "count policies+stack beside read whole sagemaker-ds",
+            "converge from sagemaker-ds",
+        ],
+        &ok(NAME),
+    );
+    run(
         "a plan without own policies is not counted",
         &update(NAME, json!({})),
         &limited("100", "0"),
@@ -1657,7 +1692,10 @@ fn a_count_that_cannot_be_made_changes_nothing() {
         &guardrails,
         vec![Observation::OwnPolicies {
             policies: Err(denied(Op::ListPolicies)),
-            stack: Some(Ok(listing(Some(NAME), 1))),
+            stack: Some(Ok(ListedStack {
+                status: "UPDATE_IN_PROGRESS".to_owned(),
+                resources: listing(Some(NAME), 1),
+            })),
             beside: Some(Box::new(whole(ours()))),
         }],
         &["count policies+stack beside read whole sagemaker-ds"],
