@@ -7,7 +7,8 @@
 //!
 //! Under `cargo test` it runs a short smoke pass (10 ms, one role) that checks only that every
 //! answer is SUCCESS. The stack check's CloudFormation reads go to the local stand-in, without
-//! latency: the figures are IAM's alone.
+//! latency: the figures are IAM's alone. The per-stack limits are the template's defaults, so
+//! that a plan with own policies counts them (ListPolicies) in its first read wave, as deployed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../tests/support/mod.rs"]
@@ -104,12 +105,30 @@ impl Bench {
     }
 }
 
+/// A handler whose IAM goes through `proxy`, with the template's default per-stack limits and
+/// no other guardrail (the scenarios pass roles no stack owns).
+fn limited_handler(proxy: &FaultProxy) -> TestHandler {
+    let deployed = deployed::Deployment::defaults().guardrails();
+    let guardrails = persona_role::guardrails::Guardrails {
+        max_roles_per_stack: deployed.max_roles_per_stack,
+        max_own_policies_per_stack: deployed.max_own_policies_per_stack,
+        ..Default::default()
+    };
+    handler_with(
+        iam_client_with(proxy.endpoint(), None, &quick_policy()),
+        persona_role::handler::Settings {
+            guardrails,
+            ..settings()
+        },
+    )
+}
+
 /// Every scenario once, IAM behind `latency`; role names carry `pass` so passes do not meet.
 async fn scenarios(full: bool, latency: Duration, pass: &str) -> Vec<Timed> {
     let proxy = FaultProxy::start(moto_endpoint());
     proxy.latency(latency);
     let bench = Bench {
-        handler: handler_through(&proxy, None),
+        handler: limited_handler(&proxy),
         proxy,
         recorder: Recorder::start(),
     };

@@ -1,12 +1,16 @@
 //! The thin adapter over aws-sdk-cloudformation: [`SdkStacks`] implements [`Stacks`] with one
-//! call per read (one page, for the stack's events), naming each [`Op`] from the registry. The client is configured like IAM's
+//! call per read (one page, for the stack's events and resources), naming each [`Op`] from the
+//! registry. The client is configured like IAM's
 //! ([`configure`]): throttling and network errors are retried with the same policy.
 
 use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 use crate::iam::meter::{MeterInterceptor, Service};
 use crate::iam::{CallPolicy, Op};
-use crate::stack_check::{Described, EventPage, StackEvent, StackResource, Stacks, StacksError};
+use crate::stack_check::{
+    Described, EventPage, ListedResource, ResourcePage, StackEvent, StackResource, Stacks,
+    StacksError,
+};
 
 /// CloudFormation's error code for an unknown stack or resource ("Stack with id … does not
 /// exist", "Resource … does not exist for stack …").
@@ -157,6 +161,44 @@ impl Stacks for SdkStacks {
             .collect();
         Ok(Described::Found(EventPage {
             events,
+            next_token: output.next_token().map(str::to_owned),
+        }))
+    }
+
+    async fn stack_resources(
+        &self,
+        stack_id: &str,
+        next_token: Option<&str>,
+    ) -> Result<Described<ResourcePage>, StacksError> {
+        let op = Op::ListStackResources;
+        let call = self
+            .client
+            .list_stack_resources()
+            .stack_name(stack_id)
+            .set_next_token(next_token.map(str::to_owned))
+            .send()
+            .await;
+        let output = match known(op, stack_id, call)? {
+            Described::Found(output) => output,
+            Described::Unknown(message) => return Ok(Described::Unknown(message)),
+        };
+        let resources = output
+            .stack_resource_summaries()
+            .iter()
+            .filter_map(|summary| {
+                Some(ListedResource {
+                    logical_id: summary.logical_resource_id()?.to_owned(),
+                    physical_id: summary
+                        .physical_resource_id()
+                        .filter(|id| !id.is_empty())
+                        .map(str::to_owned),
+                    resource_type: summary.resource_type()?.to_owned(),
+                    status: summary.resource_status()?.as_str().to_owned(),
+                })
+            })
+            .collect();
+        Ok(Described::Found(ResourcePage {
+            resources,
             next_token: output.next_token().map(str::to_owned),
         }))
     }

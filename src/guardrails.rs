@@ -22,6 +22,8 @@ pub const ADOPTING_STACKS_ENV: &str = "PERSONA_ROLE_ADOPTING_STACKS";
 pub const ALLOWED_S3_BUCKETS_ENV: &str = "PERSONA_ROLE_ALLOWED_S3_BUCKETS";
 pub const ALLOWED_ACTIVITIES_ENV: &str = "PERSONA_ROLE_ALLOWED_ACTIVITIES";
 pub const ALLOWED_TAG_KEYS_ENV: &str = "PERSONA_ROLE_ALLOWED_TAG_KEYS";
+pub const MAX_ROLES_PER_STACK_ENV: &str = "PERSONA_ROLE_MAX_ROLES_PER_STACK";
+pub const MAX_OWN_POLICIES_PER_STACK_ENV: &str = "PERSONA_ROLE_MAX_OWN_POLICIES_PER_STACK";
 /// Every variable the guardrails are read from; the template must set exactly these.
 pub const ENVIRONMENT: &[&str] = &[
     REQUIRED_BOUNDARY_ENV,
@@ -33,6 +35,8 @@ pub const ENVIRONMENT: &[&str] = &[
     ALLOWED_S3_BUCKETS_ENV,
     ALLOWED_ACTIVITIES_ENV,
     ALLOWED_TAG_KEYS_ENV,
+    MAX_ROLES_PER_STACK_ENV,
+    MAX_OWN_POLICIES_PER_STACK_ENV,
 ];
 /// The `AdoptionScope` that widens adoption beyond Role Manager's roles.
 pub const ADOPT_ANY_UNOWNED_ROLE: &str = "AnyUnownedRole";
@@ -69,6 +73,37 @@ pub struct Guardrails {
     /// Tag key patterns a declaration may set on roles, matched case-sensitively as IAM's
     /// `aws:TagKeys` is; empty allows none, `None` any.
     pub allowed_tag_keys: Option<Vec<String>>,
+    /// How many roles one stack may have through this function (`MaxRolesPerStack`): a Create
+    /// beyond it is refused, so that no one stack uses up the account's roles.
+    pub max_roles_per_stack: PerStack,
+    /// How many managed policies of their own one stack's roles may have together
+    /// (`MaxOwnPoliciesPerStack`): a plan that would go beyond it is refused, so that no one
+    /// stack uses up the account's customer managed policies.
+    pub max_own_policies_per_stack: PerStack,
+}
+
+/// A limit on what one stack may have, as the function's environment sets it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum PerStack {
+    /// Unset or empty (the offline CLI, a function deployed some other way): no limit.
+    #[default]
+    Unlimited,
+    AtMost(usize),
+    /// Set to something that is no whole number: what it limits is refused, naming the value,
+    /// rather than left without a limit.
+    Unreadable(String),
+}
+
+impl PerStack {
+    /// From an environment variable's value.
+    pub fn parse(value: Option<&str>) -> Self {
+        match value.map(str::trim).filter(|v| !v.is_empty()) {
+            None => PerStack::Unlimited,
+            Some(text) => text
+                .parse()
+                .map_or_else(|_| PerStack::Unreadable(text.to_owned()), PerStack::AtMost),
+        }
+    }
 }
 
 impl Guardrails {
@@ -130,6 +165,14 @@ impl Guardrails {
         self
     }
 
+    /// With the per-stack limits on roles and on their own managed policies: unset or empty,
+    /// none.
+    pub fn with_stack_limits(mut self, roles: Option<&str>, own_policies: Option<&str>) -> Self {
+        self.max_roles_per_stack = PerStack::parse(roles);
+        self.max_own_policies_per_stack = PerStack::parse(own_policies);
+        self
+    }
+
     /// The function's guardrails as deployed. Without a boundary in the environment, every
     /// Create and Update is refused (`boundary_missing`): a role without a ceiling is never
     /// the default.
@@ -150,7 +193,11 @@ impl Guardrails {
         .with_adopting_stacks(variable(ADOPTING_STACKS_ENV).as_deref())
         .with_s3_buckets(variable(ALLOWED_S3_BUCKETS_ENV).as_deref())
         .with_activities(variable(ALLOWED_ACTIVITIES_ENV).as_deref())
-        .with_tag_keys(variable(ALLOWED_TAG_KEYS_ENV).as_deref());
+        .with_tag_keys(variable(ALLOWED_TAG_KEYS_ENV).as_deref())
+        .with_stack_limits(
+            variable(MAX_ROLES_PER_STACK_ENV).as_deref(),
+            variable(MAX_OWN_POLICIES_PER_STACK_ENV).as_deref(),
+        );
         guardrails.boundary_missing = guardrails.required_boundary.is_none();
         guardrails
     }
@@ -556,6 +603,32 @@ mod tests {
             Some(&["*".to_owned()]),
             "not-a-stack-arn"
         ));
+    }
+
+    #[test]
+    fn per_stack_limits_read_whole_numbers_and_refuse_anything_else() {
+        for (value, limit) in [
+            (None, PerStack::Unlimited),
+            (Some(""), PerStack::Unlimited),
+            (Some(" 100 "), PerStack::AtMost(100)),
+            (Some("0"), PerStack::AtMost(0)),
+            (Some("-1"), PerStack::Unreadable("-1".to_owned())),
+            (Some("1e3"), PerStack::Unreadable("1e3".to_owned())),
+            (Some("lots"), PerStack::Unreadable("lots".to_owned())),
+        ] {
+            assert_eq!(PerStack::parse(value), limit, "{value:?}");
+        }
+        let guardrails = Guardrails::from_variables(|name| match name {
+            MAX_ROLES_PER_STACK_ENV => Some("100".to_owned()),
+            MAX_OWN_POLICIES_PER_STACK_ENV => Some("150".to_owned()),
+            _ => None,
+        });
+        assert_eq!(guardrails.max_roles_per_stack, PerStack::AtMost(100));
+        assert_eq!(guardrails.max_own_policies_per_stack, PerStack::AtMost(150));
+        assert_eq!(
+            Guardrails::from_variables(|_| None).max_roles_per_stack,
+            PerStack::Unlimited
+        );
     }
 
     #[test]

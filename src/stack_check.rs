@@ -65,6 +65,82 @@ pub struct EventPage {
     pub next_token: Option<String>,
 }
 
+/// A stack's resource as ListStackResources shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedResource {
+    pub logical_id: String,
+    /// None until the resource's Create answered.
+    pub physical_id: Option<String>,
+    pub resource_type: String,
+    /// `CREATE_IN_PROGRESS`, `DELETE_COMPLETE`, …
+    pub status: String,
+}
+
+/// One page of ListStackResources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourcePage {
+    pub resources: Vec<ListedResource>,
+    pub next_token: Option<String>,
+}
+
+/// The status of a resource that no longer exists.
+const DELETE_COMPLETE: &str = "DELETE_COMPLETE";
+
+/// An event's stack as ListStackResources shows it, and the event's resource type: the stack's
+/// roles are its resources of that type (this function's custom resource).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackRoles {
+    pub stack_id: String,
+    pub resource_type: String,
+    pub resources: Vec<ListedResource>,
+    /// The stack's status, when it was read with the resources (an Update's count).
+    pub status: Option<String>,
+}
+
+/// The stack's status while CloudFormation takes an update back: each Update then returns a
+/// resource to what it was before.
+pub const UPDATE_ROLLBACK_IN_PROGRESS: &str = "UPDATE_ROLLBACK_IN_PROGRESS";
+
+impl StackRoles {
+    /// A listing of `stack_id` in `status`, the type being that of its resource `logical_id`;
+    /// none when the listing does not show that resource.
+    pub fn of(
+        stack_id: &str,
+        logical_id: &str,
+        status: Option<String>,
+        resources: Vec<ListedResource>,
+    ) -> Option<Self> {
+        let resource_type = resources
+            .iter()
+            .find(|resource| resource.logical_id == logical_id)?
+            .resource_type
+            .clone();
+        Some(StackRoles {
+            stack_id: stack_id.to_owned(),
+            resource_type,
+            resources,
+            status,
+        })
+    }
+
+    /// Whether CloudFormation is taking an update of the stack back.
+    pub fn rolling_back(&self) -> bool {
+        self.status.as_deref() == Some(UPDATE_ROLLBACK_IN_PROGRESS)
+    }
+
+    /// The roles that exist or are being made: resources of the type not `DELETE_COMPLETE`.
+    pub fn live(&self) -> impl Iterator<Item = &ListedResource> {
+        self.resources.iter().filter(|resource| {
+            resource.resource_type == self.resource_type && resource.status != DELETE_COMPLETE
+        })
+    }
+
+    /// The stack's name, as its id gives it.
+    pub fn stack_name(&self) -> &str {
+        crate::guardrails::stack_name(&self.stack_id).unwrap_or(&self.stack_id)
+    }
+}
+
 /// Whether the stack has events older than those read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Older {
@@ -612,6 +688,74 @@ pub trait Stacks: Send + Sync {
         stack_id: &str,
         next_token: Option<&str>,
     ) -> impl Future<Output = Result<Described<EventPage>, StacksError>> + Send;
+    /// ListStackResources: one page of the stack's resources; the first page without a token.
+    fn stack_resources(
+        &self,
+        stack_id: &str,
+        next_token: Option<&str>,
+    ) -> impl Future<Output = Result<Described<ResourcePage>, StacksError>> + Send;
+}
+
+/// The most pages of a stack's resources read. A page holds up to a megabyte of resources and a
+/// stack at most 500 of them: one page nearly always, and a bound all the same.
+pub const MAX_RESOURCE_PAGES: usize = 10;
+
+/// A stack's status and resources, read together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedStack {
+    pub status: String,
+    pub resources: Vec<ListedResource>,
+}
+
+/// The stack's status (DescribeStacks) beside its resources ([`list_resources`]).
+pub async fn list_stack<S: Stacks>(stacks: &S, stack_id: &str) -> Result<ListedStack, StacksError> {
+    let (status, resources) = tokio::join!(
+        stacks.stack_status(stack_id),
+        list_resources(stacks, stack_id)
+    );
+    let status = match status? {
+        Described::Found(status) => status,
+        Described::Unknown(message) => {
+            return Err(StacksError {
+                operation: Op::DescribeStacks,
+                target: stack_id.to_owned(),
+                message,
+            });
+        }
+    };
+    Ok(ListedStack {
+        status,
+        resources: resources?,
+    })
+}
+
+/// Every resource of the stack (ListStackResources, page after page); an error when
+/// CloudFormation knows no such stack or has more pages than [`MAX_RESOURCE_PAGES`].
+pub async fn list_resources<S: Stacks>(
+    stacks: &S,
+    stack_id: &str,
+) -> Result<Vec<ListedResource>, StacksError> {
+    let failed = |message: String| StacksError {
+        operation: Op::ListStackResources,
+        target: stack_id.to_owned(),
+        message,
+    };
+    let mut resources = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..MAX_RESOURCE_PAGES {
+        let page = match stacks.stack_resources(stack_id, token.as_deref()).await? {
+            Described::Found(page) => page,
+            Described::Unknown(message) => return Err(failed(message)),
+        };
+        resources.extend(page.resources);
+        match page.next_token {
+            None => return Ok(resources),
+            next => token = next,
+        }
+    }
+    Err(failed(format!(
+        "the stack's resources go on past {MAX_RESOURCE_PAGES} pages"
+    )))
 }
 
 /// CloudFormation did not answer, or refused for another reason than an unknown stack or resource.
@@ -645,19 +789,22 @@ pub const REREADS: [Duration; 3] = [
 pub const MAX_EVENT_PAGES: usize = 10;
 
 /// Asks CloudFormation and decides; a mismatch that a later read could change is read again
-/// after each of `pauses`.
+/// after each of `pauses`. With `list_roles`, a Create's stack is listed beside the reads
+/// (ListStackResources), and the stack's roles come with the acceptance.
 pub async fn verify<S: Stacks>(
     stacks: &S,
     request: &Request,
     function_arn: Option<&str>,
     pauses: &[Duration],
-) -> Result<(), Unverified> {
+    list_roles: bool,
+) -> Result<Option<StackRoles>, Unverified> {
+    let list = list_roles && request.request_type == RequestType::Create;
     let mut pauses = pauses.iter();
     loop {
-        let refusal = match read_and_decide(stacks, request, function_arn).await? {
-            Verdict::Accept => return Ok(()),
-            Verdict::Refuse(refusal) => refusal,
-            verdict @ (Verdict::AskStackStatus | Verdict::ReadOlderEvents) => {
+        let refusal = match read_and_decide(stacks, request, function_arn, list).await? {
+            (Verdict::Accept, roles) => return Ok(roles),
+            (Verdict::Refuse(refusal), _) => refusal,
+            (verdict @ (Verdict::AskStackStatus | Verdict::ReadOlderEvents), _) => {
                 return Err(Unverified::Refused(Refusal {
                     field: Field::StackId,
                     reason: format!(
@@ -678,16 +825,24 @@ pub async fn verify<S: Stacks>(
 }
 
 /// One read of the resource beside the newest events (and, as the rule needs them, of the
-/// stack and of older events), decided.
+/// stack and of older events), decided; with `list`, the stack's resources read beside, and,
+/// when the event is accepted, its roles (the resources of the event's resource's type).
 async fn read_and_decide<S: Stacks>(
     stacks: &S,
     request: &Request,
     function_arn: Option<&str>,
-) -> Result<Verdict, Unverified> {
+    list: bool,
+) -> Result<(Verdict, Option<StackRoles>), Unverified> {
     let stack = request.stack_id.as_str();
-    let (resource, page) = tokio::join!(
+    let (resource, page, mut listed) = tokio::join!(
         stacks.stack_resource(stack, &request.logical_resource_id),
         stacks.stack_events(stack, None),
+        async {
+            match list {
+                true => Some(list_resources(stacks, stack).await),
+                false => None,
+            }
+        },
     );
     let mut pages = 1;
     let mut token = None;
@@ -708,7 +863,7 @@ async fn read_and_decide<S: Stacks>(
             }
             Verdict::ReadOlderEvents => {
                 let (Some(next), Described::Found(read)) = (token.take(), &mut seen.events) else {
-                    return Ok(Verdict::ReadOlderEvents);
+                    return Ok((Verdict::ReadOlderEvents, None));
                 };
                 let page = stacks
                     .stack_events(stack, Some(&next))
@@ -723,7 +878,19 @@ async fn read_and_decide<S: Stacks>(
                     unknown @ Described::Unknown(_) => seen.events = unknown,
                 }
             }
-            verdict => return Ok(verdict),
+            Verdict::Accept => {
+                let roles = match (listed.take(), &seen.resource) {
+                    (Some(listed), Described::Found(resource)) => Some(StackRoles {
+                        stack_id: request.stack_id.clone(),
+                        resource_type: resource.resource_type.clone(),
+                        resources: listed.map_err(Unverified::Unavailable)?,
+                        status: None,
+                    }),
+                    _ => None,
+                };
+                return Ok((Verdict::Accept, roles));
+            }
+            verdict => return Ok((verdict, None)),
         }
     }
 }
@@ -1700,6 +1867,9 @@ mod tests {
         page: usize,
         reads: std::sync::atomic::AtomicUsize,
         event_reads: std::sync::atomic::AtomicUsize,
+        /// The stack's resources, listed `page` at a time.
+        listing: Vec<ListedResource>,
+        list_reads: std::sync::atomic::AtomicUsize,
     }
 
     impl Stacks for Script {
@@ -1736,6 +1906,21 @@ mod tests {
                 next_token: (end < self.events.len()).then(|| end.to_string()),
             }))
         }
+
+        async fn stack_resources(
+            &self,
+            _: &str,
+            next_token: Option<&str>,
+        ) -> Result<Described<ResourcePage>, StacksError> {
+            self.list_reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let start: usize = next_token.map_or(0, |t| t.parse().unwrap());
+            let end = (start + self.page).min(self.listing.len());
+            Ok(Described::Found(ResourcePage {
+                resources: self.listing[start..end].to_vec(),
+                next_token: (end < self.listing.len()).then(|| end.to_string()),
+            }))
+        }
     }
 
     fn script(resources: Vec<Described<StackResource>>) -> Script {
@@ -1746,7 +1931,71 @@ mod tests {
             page: 100,
             reads: Default::default(),
             event_reads: Default::default(),
+            listing: Vec::new(),
+            list_reads: Default::default(),
         }
+    }
+
+    fn listed(logical_id: &str, resource_type: &str, status: &str) -> ListedResource {
+        ListedResource {
+            logical_id: logical_id.to_owned(),
+            physical_id: None,
+            resource_type: resource_type.to_owned(),
+            status: status.to_owned(),
+        }
+    }
+
+    /// With `list_roles`, a Create's stack is listed beside the check's reads, page after page,
+    /// and its roles come with the acceptance, typed as the event's resource; an Update's is not
+    /// listed, nor a Create's without `list_roles`.
+    #[tokio::test]
+    async fn a_creates_stack_is_listed_beside_the_check() {
+        let pauses = [Duration::from_millis(1); 3];
+        let mut create = request(RequestType::Create, None);
+        create.properties = props("p");
+        let mut stack = script(vec![resource(TYPE, "CREATE_IN_PROGRESS", None)]);
+        stack.events = vec![event("CREATE_IN_PROGRESS", None, Some("p"))];
+        stack.page = 2;
+        stack.listing = vec![
+            listed("Role", TYPE, "CREATE_IN_PROGRESS"),
+            listed("Other", TYPE, "CREATE_COMPLETE"),
+            listed("Gone", TYPE, "DELETE_COMPLETE"),
+            listed("Bucket", "AWS::S3::Bucket", "CREATE_COMPLETE"),
+            listed("Elsewhere", "Custom::Other", "CREATE_COMPLETE"),
+        ];
+        let roles = verify(&stack, &create, None, &pauses, true)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(roles.resource_type, TYPE);
+        assert_eq!(roles.resources.len(), 5, "every page read");
+        let live: Vec<&str> = roles.live().map(|r| r.logical_id.as_str()).collect();
+        assert_eq!(live, ["Role", "Other"]);
+        assert_eq!(roles.stack_name(), "ml");
+        assert_eq!(stack.list_reads.into_inner(), 3);
+        assert_eq!(stack.reads.into_inner(), 1);
+
+        let unlisted = script(vec![resource(TYPE, "CREATE_IN_PROGRESS", None)]);
+        let mut unlisted = Script {
+            events: vec![event("CREATE_IN_PROGRESS", None, Some("p"))],
+            ..unlisted
+        };
+        unlisted.listing = vec![listed("Role", TYPE, "CREATE_IN_PROGRESS")];
+        assert_eq!(
+            verify(&unlisted, &create, None, &pauses, false).await,
+            Ok(None)
+        );
+        let update_listed = script(vec![resource(
+            TYPE,
+            "UPDATE_IN_PROGRESS",
+            Some("sagemaker-x"),
+        )]);
+        assert_eq!(
+            verify(&update_listed, &update("p"), None, &pauses, true).await,
+            Ok(None)
+        );
+        assert_eq!(unlisted.list_reads.into_inner(), 0);
+        assert_eq!(update_listed.list_reads.into_inner(), 0);
     }
 
     fn update(p: &str) -> Request {
@@ -1762,11 +2011,14 @@ mod tests {
             resource(TYPE, "UPDATE_COMPLETE", Some("sagemaker-x")),
             resource(TYPE, "UPDATE_IN_PROGRESS", Some("sagemaker-x")),
         ]);
-        assert_eq!(verify(&late, &update("p"), None, &pauses).await, Ok(()));
+        assert_eq!(
+            verify(&late, &update("p"), None, &pauses, false).await,
+            Ok(None)
+        );
         assert_eq!(late.reads.into_inner(), 2);
 
         let never = script(vec![resource(TYPE, "UPDATE_COMPLETE", Some("sagemaker-x"))]);
-        let error = verify(&never, &update("p"), None, &pauses)
+        let error = verify(&never, &update("p"), None, &pauses, false)
             .await
             .unwrap_err();
         assert!(error.to_string().starts_with("RequestType: "), "{error}");
@@ -1777,7 +2029,7 @@ mod tests {
             "UPDATE_IN_PROGRESS",
             Some("sagemaker-x"),
         )]);
-        let error = verify(&settled, &update("p"), None, &pauses)
+        let error = verify(&settled, &update("p"), None, &pauses, false)
             .await
             .unwrap_err();
         assert!(
@@ -1799,7 +2051,7 @@ mod tests {
             "UPDATE_IN_PROGRESS",
             Some("sagemaker-x"),
         )]);
-        let error = verify(&forged, &update("forged"), None, &pauses)
+        let error = verify(&forged, &update("forged"), None, &pauses, false)
             .await
             .unwrap_err();
         assert!(
@@ -1828,7 +2080,10 @@ mod tests {
         deep.events
             .push(event("UPDATE_IN_PROGRESS", Some("sagemaker-x"), Some("p")));
         deep.events.extend(noise(10));
-        assert_eq!(verify(&deep, &update("p"), None, &pauses).await, Ok(()));
+        assert_eq!(
+            verify(&deep, &update("p"), None, &pauses, false).await,
+            Ok(None)
+        );
         assert_eq!(deep.event_reads.into_inner(), 3);
 
         // Past the bound: refused for good after the bounded pages.
@@ -1837,7 +2092,7 @@ mod tests {
         past.events = noise(MAX_EVENT_PAGES + 3);
         past.events
             .push(event("UPDATE_IN_PROGRESS", Some("sagemaker-x"), Some("p")));
-        let error = verify(&past, &update("p"), None, &pauses)
+        let error = verify(&past, &update("p"), None, &pauses, false)
             .await
             .unwrap_err();
         assert!(error.to_string().starts_with("RequestType: "), "{error}");

@@ -408,6 +408,31 @@ fn always() -> Vec<(bool, Call)> {
                 &other_region_stack,
             ),
         ),
+        // A Create's stack is listed to count its roles (MaxRolesPerStack).
+        (
+            true,
+            call(
+                "list an event's stack's resources",
+                "cloudformation:ListStackResources",
+                STACK_ID,
+            ),
+        ),
+        (
+            false,
+            call(
+                "list another account's stack's resources",
+                "cloudformation:ListStackResources",
+                OTHER_ACCOUNT_STACK,
+            ),
+        ),
+        (
+            false,
+            call(
+                "list the resources of a stack of another region",
+                "cloudformation:ListStackResources",
+                &other_region_stack,
+            ),
+        ),
         // What the function does to its own roles and policies.
         (
             true,

@@ -1,6 +1,6 @@
-//! Carries out the lifecycle machine's effects over any [`Iam`]: each effect is one read or one
-//! application of changes in `iam::state`, and comes back as what it observed. Nothing here
-//! decides; the machine does.
+//! Carries out the lifecycle machine's effects over any [`Iam`] (and [`Stacks`], for the stack's
+//! resources): each effect is one read or one application of changes in `iam::state`, and comes
+//! back as what it observed. Nothing here decides; the machine does.
 
 use futures_util::future::join;
 
@@ -9,9 +9,15 @@ use crate::iam::state;
 use crate::iam::waves::concurrently;
 use crate::lifecycle::{Effect, Observation, PolicyUse};
 use crate::ownership::Owner;
+use crate::stack_check::{self, Stacks};
 
 /// Carries out one effect and returns what it observed.
-pub async fn carry_out<I: Iam>(iam: &I, owner: &Owner, effect: Effect) -> Observation {
+pub async fn carry_out<I: Iam, S: Stacks>(
+    iam: &I,
+    stacks: &S,
+    owner: &Owner,
+    effect: Effect,
+) -> Observation {
     match effect {
         Effect::ReadPassed {
             roles,
@@ -24,7 +30,9 @@ pub async fn carry_out<I: Iam>(iam: &I, owner: &Owner, effect: Effect) -> Observ
             let beside = async {
                 match beside {
                     // Boxed: an effect's future would otherwise contain itself.
-                    Some(effect) => Some(Box::new(Box::pin(carry_out(iam, owner, *effect)).await)),
+                    Some(effect) => Some(Box::new(
+                        Box::pin(carry_out(iam, stacks, owner, *effect)).await,
+                    )),
                     None => None,
                 }
             };
@@ -34,6 +42,30 @@ pub async fn carry_out<I: Iam>(iam: &I, owner: &Owner, effect: Effect) -> Observ
             )
             .await;
             Observation::Passed { roles, beside }
+        }
+        Effect::ReadOwnPolicies { list_stack, beside } => {
+            let beside = async {
+                match beside {
+                    Some(effect) => Some(Box::new(
+                        Box::pin(carry_out(iam, stacks, owner, *effect)).await,
+                    )),
+                    None => None,
+                }
+            };
+            let stack = async {
+                match list_stack {
+                    true => Some(stack_check::list_stack(stacks, &owner.stack_id).await),
+                    false => None,
+                }
+            };
+            // Every customer managed policy of the account: own policies share their role's
+            // path, and the stack's roles may have any.
+            let (policies, stack, beside) = tokio::join!(iam.local_policy_arns("/"), stack, beside);
+            Observation::OwnPolicies {
+                policies,
+                stack,
+                beside,
+            }
         }
         Effect::Read { roles, policies } => {
             let (found, policies) = join(

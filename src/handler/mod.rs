@@ -30,13 +30,13 @@ use crate::cfn::{
     Signature, Status,
 };
 use crate::cloudformation::SdkStacks;
-use crate::guardrails::Guardrails;
+use crate::guardrails::{Guardrails, PerStack};
 use crate::iam::meter::{CallMeter, Service};
 use crate::iam::{self, Iam, SdkIam};
 use crate::lifecycle::{self, Failure, Ids, Machine, Next, Outcome};
 use crate::metrics::{self, Answer, EventFacts, FailureClass};
 use crate::ownership::Owner;
-use crate::stack_check::{self, Stacks, Unverified};
+use crate::stack_check::{self, StackRoles, Stacks, Unverified};
 
 /// Environment variable that lets the ResponseURL be http on 127.0.0.1/localhost (local tests).
 pub const ALLOW_LOOPBACK_ENV: &str = "RESPONSE_URL_ALLOW_LOOPBACK";
@@ -152,7 +152,7 @@ impl Handler<SdkIam, SdkStacks> {
     }
 }
 
-impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
+impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
     pub fn with_clients(iam: I, stacks: S, http: reqwest::Client, settings: Settings) -> Self {
         Handler {
             iam,
@@ -331,6 +331,8 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
                 &request,
                 function_arn,
                 &stack_check::REREADS,
+                // A Create's stack is listed beside the check when its roles are limited.
+                self.settings.guardrails.max_roles_per_stack != PerStack::Unlimited,
             )),
         )
         .await
@@ -341,14 +343,17 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
                 message: format!("no answer before the {}", times.limit),
             }))
         });
-        if let Err(refused) = checked {
-            tracing::error!(reason = %refused, "refusing an event CloudFormation does not confirm");
-            let outcome = Ids::of(&request).failed(
-                None,
-                Failure::new(FailureClass::StackCheck, refused.to_string()),
-            );
-            return self.answer(&url, outcome, &request, times.answer).await;
-        }
+        let stack = match checked {
+            Ok(stack) => stack,
+            Err(refused) => {
+                tracing::error!(reason = %refused, "refusing an event CloudFormation does not confirm");
+                let outcome = Ids::of(&request).failed(
+                    None,
+                    Failure::new(FailureClass::StackCheck, refused.to_string()),
+                );
+                return self.answer(&url, outcome, &request, times.answer).await;
+            }
+        };
         tracing::info!(
             host = cfn::loggable_host(&url),
             physical_resource_id = request.physical_resource_id.as_deref().unwrap_or(""),
@@ -365,8 +370,10 @@ impl<I: Iam + Clone + 'static, S: Stacks> Handler<I, S> {
             meter
                 .scope(run(
                     self.iam.clone(),
+                    self.stacks.clone(),
                     request.clone(),
                     self.settings.guardrails.clone(),
+                    stack,
                     Arc::clone(&progress),
                 ))
                 .instrument(tracing::Span::current()),
@@ -587,11 +594,13 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 
 /// The work: the request's intent (planned on a blocking thread, so that the deadline guard can
 /// still answer while a large plan is computed), then the machine's effects carried out one
-/// after the other until its answer.
-async fn run<I: Iam>(
+/// after the other until its answer. `stack`: the stack's roles, as the stack check listed them.
+async fn run<I: Iam, S: Stacks>(
     iam: I,
+    stacks: S,
     request: Request,
     guardrails: Guardrails,
+    stack: Option<StackRoles>,
     progress: Arc<Progress>,
 ) -> Outcome {
     let reading = {
@@ -615,13 +624,13 @@ async fn run<I: Iam>(
         request.stack_id.clone(),
         request.logical_resource_id.clone(),
     );
-    let (mut machine, mut next) = Machine::start(&request, intent, &guardrails);
+    let (mut machine, mut next) = Machine::start(&request, intent, &guardrails, stack);
     loop {
         progress.set(machine.at_stake());
         match next {
             Next::Answer(outcome) => return outcome,
             Next::Effect(effect) => {
-                let observation = effects::carry_out(&iam, &owner, effect).await;
+                let observation = effects::carry_out(&iam, &stacks, &owner, effect).await;
                 next = machine.on(observation);
             }
         }

@@ -92,6 +92,9 @@ operations! {
     DescribeStacks: cloudformation read function,
     /// The properties CloudFormation recorded for the operation an event says it is.
     DescribeStackEvents: cloudformation read function,
+    /// The stack's resources: how many roles it has, and their names (`MaxRolesPerStack`,
+    /// `MaxOwnPoliciesPerStack`).
+    ListStackResources: cloudformation read function,
 }
 
 impl Op {

@@ -7,7 +7,12 @@
 //! Each request type's path:
 //! - Create and Update: the roles the plan passes that the operator does not list are read
 //!   with the first read (or before the first change) and must be this stack's own
-//!   ([`super::passing`]); nothing is changed until they are.
+//!   ([`super::passing`]); nothing is changed until they are. A plan with managed policies of
+//!   its own lists the account's policies (and, unless the stack check listed it, the stack's
+//!   status and resources) with the first read too, and must keep the stack within
+//!   `MaxOwnPoliciesPerStack` ([`super::limits`]).
+//! - Create: a stack whose other roles reach `MaxRolesPerStack` is refused before any effect,
+//!   from the stack's resources the stack check listed.
 //! - Create: read the planned name (with adoption) or its console spelling, beside the planned
 //!   managed policies; then create, converge, adopt or refuse ([`super::decide`]). A creation
 //!   that fails half-way is undone; one that finds the name taken reads the role and decides
@@ -22,17 +27,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::intent::{DeleteIntent, Intent};
+use super::limits;
 use super::outcome::{Failure, Ids, Outcome};
 use super::passing::{self, Proof};
 use super::{Found, Step, console_name, decide, made_by_role_manager, not_role_managers};
 use crate::catalog::console;
 use crate::cfn::Request;
-use crate::guardrails::{Guardrails, names_adopting_stack, stack_name};
+use crate::guardrails::{Guardrails, PerStack, names_adopting_stack, stack_name};
 use crate::iam::state::Deletion;
 use crate::iam::{Actual, Change, CreateRoleError, IamError, PolicyState, RoleState};
 use crate::metrics::FailureClass;
 use crate::ownership::Owner;
 use crate::plan::{Plan, PlanTag};
+use crate::stack_check::{ListedStack, StackRoles, StacksError};
 
 /// What the handler is to do next.
 // One of these per IAM round trip: their size does not matter, boxing would only add noise.
@@ -82,6 +89,15 @@ pub enum Effect {
         pause: Option<Duration>,
         beside: Option<Box<Effect>>,
     },
+    /// List the account's customer managed policies (ListPolicies, Scope=Local) and, when
+    /// `list_stack`, the event's stack's status and resources (DescribeStacks,
+    /// ListStackResources), beside the read `beside` in the same wave
+    /// ([`Observation::OwnPolicies`]): the plan's own policies must keep the stack within its
+    /// limit.
+    ReadOwnPolicies {
+        list_stack: bool,
+        beside: Option<Box<Effect>>,
+    },
 }
 
 /// What the machine asks for next: an effect to carry out, or the answer, after which it is done.
@@ -128,6 +144,13 @@ pub enum Observation {
     /// read beside it observed.
     Passed {
         roles: Vec<Result<Option<RoleState>, IamError>>,
+        beside: Option<Box<Observation>>,
+    },
+    /// Of [`Effect::ReadOwnPolicies`]: the ARNs of the account's customer managed policies, the
+    /// stack's status and resources when listed, and what the read beside them observed.
+    OwnPolicies {
+        policies: Result<Vec<String>, IamError>,
+        stack: Option<Result<ListedStack, StacksError>>,
         beside: Option<Box<Observation>>,
     },
 }
@@ -245,6 +268,10 @@ struct Build {
     /// Held while the roles the plan passes are proven: what was observed beside their first
     /// read, or the effect that waits for the proof (a write is never sent before it).
     held: Option<Held>,
+    /// `MaxOwnPoliciesPerStack`.
+    max_own_policies: PerStack,
+    /// The stack's roles, as the stack check listed them (a Create's, when roles are limited).
+    stack: Option<StackRoles>,
     state: State,
 }
 
@@ -279,8 +306,14 @@ fn not_an_adopting_stack(role: &str, stack_id: &str, adopting_stacks: &[String])
 }
 
 impl Machine {
-    /// The machine for `request` and its first effect.
-    pub fn start(request: &Request, intent: Intent, guardrails: &Guardrails) -> (Machine, Next) {
+    /// The machine for `request` and its first effect. `stack`: the stack's roles, as the stack
+    /// check listed them (for a Create, whenever `MaxRolesPerStack` limits them).
+    pub fn start(
+        request: &Request,
+        intent: Intent,
+        guardrails: &Guardrails,
+        stack: Option<StackRoles>,
+    ) -> (Machine, Next) {
         let ids = Ids::of(request);
         let owner = Owner::new(
             request.stack_id.clone(),
@@ -300,18 +333,34 @@ impl Machine {
             deleted: Vec::new(),
             reread_passed: false,
             held: None,
+            max_own_policies: guardrails.max_own_policies_per_stack.clone(),
+            stack: None,
             state: State::Answered,
         };
         match intent {
             Intent::Create { plan } => {
                 let mut build = build(plan, None);
-                let first = build.start_create();
-                let effect = build.proving(first);
+                let within = limits::roles(
+                    &guardrails.max_roles_per_stack,
+                    &request.logical_resource_id,
+                    stack.as_ref(),
+                );
+                build.stack = stack;
+                let effect = match within {
+                    Err(failure) => build.fail(failure),
+                    Ok(()) => {
+                        let first = build.start_create();
+                        let first = build.counting(first);
+                        build.proving(first)
+                    }
+                };
                 (Machine(Path::Build(Box::new(build))), effect)
             }
             Intent::Update { current, plan } => {
                 let mut build = build(plan, Some(current));
+                build.stack = stack;
                 let first = build.start_update();
+                let first = build.counting(first);
                 let effect = build.proving(first);
                 (Machine(Path::Build(Box::new(build))), effect)
             }
@@ -349,6 +398,11 @@ impl Build {
     fn on(&mut self, observation: Observation) -> Next {
         let observation = match observation {
             Observation::Passed { roles, beside } => return self.passed(&roles, beside),
+            Observation::OwnPolicies {
+                policies,
+                stack,
+                beside,
+            } => return self.counted(policies, stack, beside),
             observation => observation,
         };
         let state = std::mem::replace(&mut self.state, State::Answered);
@@ -521,9 +575,11 @@ impl Build {
             return first;
         }
         let beside = match first {
-            Next::Effect(effect @ (Effect::Read { .. } | Effect::ReadWhole { .. })) => {
-                Some(Box::new(effect))
-            }
+            Next::Effect(
+                effect @ (Effect::Read { .. }
+                | Effect::ReadWhole { .. }
+                | Effect::ReadOwnPolicies { .. }),
+            ) => Some(Box::new(effect)),
             Next::Effect(effect) => {
                 self.held = Some(Held::Effect(Box::new(effect)));
                 None
@@ -582,6 +638,96 @@ impl Build {
                     "internal error: the roles passed were proven with nothing to go on with",
                 )),
             },
+        }
+    }
+
+    // ------------------------------------------------------------------ Own policies
+
+    /// The first effect, with the account's policies (and the stack, unless listed already)
+    /// read beside it when the plan makes managed policies of its own under a limit: nothing
+    /// is changed until the count keeps the stack within it.
+    fn counting(&mut self, first: Next) -> Next {
+        if self.plan.managed_policies.is_empty() || self.max_own_policies == PerStack::Unlimited {
+            return first;
+        }
+        // A plan with own policies always reads first: the role, or the policies it plans.
+        match first {
+            Next::Effect(effect @ (Effect::Read { .. } | Effect::ReadWhole { .. })) => {
+                Next::Effect(Effect::ReadOwnPolicies {
+                    list_stack: self.stack.is_none(),
+                    beside: Some(Box::new(effect)),
+                })
+            }
+            Next::Effect(_) => self.fail(Failure::new(
+                FailureClass::Internal,
+                "internal error: own policies are counted beside the first read, and the first effect is no read",
+            )),
+            answer @ Next::Answer(_) => answer,
+        }
+    }
+
+    /// The account's policies and the stack's roles as read: refuse, or go on with what was
+    /// read beside them or waited for them.
+    fn counted(
+        &mut self,
+        policies: Result<Vec<String>, IamError>,
+        stack: Option<Result<ListedStack, StacksError>>,
+        beside: Option<Box<Observation>>,
+    ) -> Next {
+        let listed = match policies {
+            Ok(listed) => listed,
+            Err(e) => return self.fail(e.into()),
+        };
+        let stack = match stack {
+            None => self.stack.take(),
+            Some(Ok(listed)) => {
+                let roles = StackRoles::of(
+                    &self.owner.stack_id,
+                    &self.owner.logical_id,
+                    Some(listed.status),
+                    listed.resources,
+                );
+                if roles.is_none() {
+                    return self.fail(Failure::new(
+                        FailureClass::StackCheck,
+                        format!(
+                            "CloudFormation does not list resource `{}` of stack `{}`, so its roles' managed policies cannot be counted ({}); nothing was changed, retry the stack operation",
+                            self.owner.logical_id,
+                            self.owner.stack_id,
+                            limits::MAX_OWN_POLICIES_PER_STACK
+                        ),
+                    ));
+                }
+                roles
+            }
+            Some(Err(e)) => {
+                return self.fail(Failure::new(
+                    FailureClass::StackCheck,
+                    format!("{e}; nothing was changed, retry the stack operation"),
+                ));
+            }
+        };
+        let Some(stack) = stack else {
+            return self.fail(Failure::new(
+                FailureClass::Internal,
+                "internal error: own policies were counted without the stack's resources",
+            ));
+        };
+        let count = limits::count_own_policies(
+            &stack,
+            &self.plan.role.role_name,
+            self.plan.managed_policies.len(),
+            &listed,
+        );
+        if let Err(failure) = limits::own_policies(&self.max_own_policies, &stack, count) {
+            return self.fail(failure);
+        }
+        match beside {
+            Some(observed) => self.on(*observed),
+            None => self.fail(Failure::new(
+                FailureClass::Internal,
+                "internal error: own policies were counted with nothing to go on with",
+            )),
         }
     }
 
@@ -1110,6 +1256,7 @@ impl Observation {
             Observation::TornDown(_) => "a teardown",
             Observation::Teardown { .. } => "a teardown read",
             Observation::Passed { .. } => "the roles passed",
+            Observation::OwnPolicies { .. } => "the account's policies",
         }
     }
 }

@@ -5,6 +5,7 @@
 //! answer says ([`outcome`]). `handler` carries the machine's effects out.
 
 pub mod intent;
+pub mod limits;
 pub mod machine;
 pub mod outcome;
 pub mod passing;

@@ -15,6 +15,7 @@ use crate::iam::state::Deletion;
 use crate::iam::{Actual, Change, CreateRoleError, IamError, Op, PolicyState, RoleState};
 use crate::metrics::FailureClass;
 use crate::ownership::{ADOPTED_TAG, Owner};
+use crate::stack_check::{ListedResource, ListedStack, StackRoles, StacksError};
 
 const STACK: &str =
     "arn:aws:cloudformation:us-east-1:123456789012:stack/ml/3f6a2c10-8b1e-11ef-9c4d-0a1b2c3d4e5f";
@@ -304,6 +305,16 @@ fn describe(effect: &Effect) -> String {
             }
             what
         }
+        Effect::ReadOwnPolicies { list_stack, beside } => {
+            let mut what = "count policies".to_owned();
+            if *list_stack {
+                what = format!("{what}+stack");
+            }
+            if let Some(effect) = beside {
+                what = format!("{what} beside {}", describe(effect));
+            }
+            what
+        }
     }
 }
 
@@ -317,8 +328,29 @@ fn run(
     effects: &[&str],
     answer: &Answer,
 ) -> Outcome {
+    run_in(
+        row,
+        request,
+        guardrails,
+        None,
+        observations,
+        effects,
+        answer,
+    )
+}
+
+/// [`run`], the stack check having listed the stack's roles as `stack`.
+fn run_in(
+    row: &str,
+    request: &Request,
+    guardrails: &Guardrails,
+    stack: Option<StackRoles>,
+    observations: Vec<Observation>,
+    effects: &[&str],
+    answer: &Answer,
+) -> Outcome {
     let intent = intent(request, guardrails).unwrap_or_else(|f| panic!("{row}: {f:?}"));
-    let (mut machine, mut next) = Machine::start(request, intent, guardrails);
+    let (mut machine, mut next) = Machine::start(request, intent, guardrails, stack);
     let mut observations = VecDeque::from(observations);
     let mut seen = Vec::new();
     let outcome = loop {
@@ -1135,6 +1167,7 @@ fn an_observation_out_of_turn_is_an_internal_failure_not_a_change() {
         &request,
         intent(&request, &guardrails).unwrap(),
         &guardrails,
+        None,
     );
     let Next::Answer(outcome) = machine.on(torn_down()) else {
         panic!("a teardown observed while finding must end the machine");
@@ -1371,4 +1404,378 @@ fn a_role_whose_path_hides_sagemaker_is_never_passed() {
             failure.reason
         );
     }
+}
+
+// ------------------------------------------------------------------ per-stack limits
+
+const TYPE: &str = "Custom::SageMakerPersonaRole";
+
+/// The function as deployed with these per-stack limits on roles and own policies.
+fn limited(roles: &str, own_policies: &str) -> Guardrails {
+    Guardrails::default().with_stack_limits(Some(roles), Some(own_policies))
+}
+
+/// The stack's resources: this resource (`Role`, with `own` as its id once it has one) and
+/// `others` roles `sagemaker-r0…`.
+fn listing(own: Option<&str>, others: usize) -> Vec<ListedResource> {
+    let resource = |logical: String, id: Option<String>, status: &str| ListedResource {
+        logical_id: logical,
+        physical_id: id,
+        resource_type: TYPE.to_owned(),
+        status: status.to_owned(),
+    };
+    let mut resources = vec![resource(
+        LOGICAL.to_owned(),
+        own.map(str::to_owned),
+        if own.is_some() {
+            "UPDATE_IN_PROGRESS"
+        } else {
+            "CREATE_IN_PROGRESS"
+        },
+    )];
+    resources.extend((0..others).map(|i| {
+        resource(
+            format!("R{i}"),
+            Some(format!("sagemaker-r{i}")),
+            "CREATE_COMPLETE",
+        )
+    }));
+    resources
+}
+
+/// The stack's roles as the stack check lists them for a Create.
+fn stack_of(others: usize) -> Option<StackRoles> {
+    Some(StackRoles {
+        stack_id: STACK.to_owned(),
+        resource_type: TYPE.to_owned(),
+        resources: listing(None, others),
+        status: None,
+    })
+}
+
+/// The account's policies: `per_role` own policies of each of the `roles` `sagemaker-r0…`.
+fn policies_of(roles: usize, per_role: usize) -> Vec<String> {
+    (0..roles)
+        .flat_map(|i| {
+            (1..=per_role)
+                .map(move |n| format!("arn:aws:iam::123456789012:policy/sagemaker-r{i}-{n}"))
+        })
+        .collect()
+}
+
+fn counted(
+    policies: Vec<String>,
+    stack: Option<Vec<ListedResource>>,
+    beside: Observation,
+) -> Observation {
+    counted_in("UPDATE_IN_PROGRESS", policies, stack, beside)
+}
+
+/// [`counted`], the stack in `status`.
+fn counted_in(
+    status: &str,
+    policies: Vec<String>,
+    stack: Option<Vec<ListedResource>>,
+    beside: Observation,
+) -> Observation {
+    Observation::OwnPolicies {
+        policies: Ok(policies),
+        stack: stack.map(|resources| {
+            Ok(ListedStack {
+                status: status.to_owned(),
+                resources,
+            })
+        }),
+        beside: Some(Box::new(beside)),
+    }
+}
+
+/// How many managed policies of its own `properties` plan.
+fn own_policy_count(request: &Request) -> usize {
+    match intent(request, &Guardrails::default()).unwrap() {
+        super::Intent::Create { plan } | super::Intent::Update { plan, .. } => {
+            plan.managed_policies.len()
+        }
+        super::Intent::Delete(_) => 0,
+    }
+}
+
+#[test]
+fn a_create_past_the_stacks_role_limit_is_refused_before_any_effect() {
+    let guardrails = limited("3", "150");
+    run_in(
+        "the stack's other roles reach MaxRolesPerStack: no effect at all",
+        &create(json!({})),
+        &guardrails,
+        stack_of(3),
+        vec![],
+        &[],
+        &failed(
+            FailureClass::Guardrail,
+            PLACEHOLDER_PREFIX,
+            &[
+                "MaxRolesPerStack: stack `ml` already has 3 Custom::SageMakerPersonaRole resources besides `Role`",
+                "at most 3 per stack",
+            ],
+        ),
+    );
+    run_in(
+        "one below the limit: created as ever",
+        &create(json!({})),
+        &guardrails,
+        stack_of(2),
+        vec![absent(), created(), applied()],
+        &["read SageMaker-ds", "create sagemaker-ds", "apply"],
+        &ok(NAME),
+    );
+    run(
+        "an Update adds no role: no limit is looked at",
+        &update(NAME, json!({})),
+        &guardrails,
+        vec![whole(ours()), converged(ours())],
+        &["read whole sagemaker-ds", "converge from sagemaker-ds"],
+        &ok(NAME),
+    );
+    run_in(
+        "an unreadable limit refuses every Create",
+        &create(json!({})),
+        &Guardrails::default().with_stack_limits(Some("many"), None),
+        None,
+        vec![],
+        &[],
+        &failed(
+            FailureClass::Guardrail,
+            PLACEHOLDER_PREFIX,
+            &[
+                "MaxRolesPerStack: ",
+                "PERSONA_ROLE_MAX_ROLES_PER_STACK",
+                "`many`",
+            ],
+        ),
+    );
+}
+
+#[test]
+fn own_policies_are_counted_in_the_first_read_wave_and_nothing_changes_past_the_limit() {
+    let large_create = create(large());
+    let planned = own_policy_count(&large_create);
+    assert!(planned > 0, "the large plan has own policies");
+    // Ten roles with three own policies each: 30, and the plan's on top.
+    let others = policies_of(10, 3);
+    let just = (30 + planned).to_string();
+    let below = (30 + planned - 1).to_string();
+    run_in(
+        "a Create within the limit: counted beside the first read, from the stack check's listing",
+        &large_create,
+        &limited("100", &just),
+        stack_of(10),
+        vec![
+            counted(others.clone(), None, absent()),
+            created(),
+            applied(),
+        ],
+        &[
+            "count policies beside read SageMaker-ds+policies",
+            "create sagemaker-ds",
+            "apply",
+        ],
+        &ok(NAME),
+    );
+    run_in(
+        "a Create one policy past the limit is refused after the first read",
+        &large_create,
+        &limited("100", &below),
+        stack_of(10),
+        vec![counted(others.clone(), None, absent())],
+        &["count policies beside read SageMaker-ds+policies"],
+        &failed(
+            FailureClass::Guardrail,
+            PLACEHOLDER_PREFIX,
+            &[
+                "MaxOwnPoliciesPerStack: ",
+                "the other roles of stack `ml` have 30",
+                "nothing was changed",
+            ],
+        ),
+    );
+    run_in(
+        "without a role limit the stack is listed in the same wave",
+        &large_create,
+        &Guardrails::default().with_stack_limits(None, Some(&below)),
+        None,
+        vec![counted(others.clone(), Some(listing(None, 10)), absent())],
+        &["count policies+stack beside read SageMaker-ds+policies"],
+        &failed(
+            FailureClass::Guardrail,
+            PLACEHOLDER_PREFIX,
+            &["MaxOwnPoliciesPerStack: "],
+        ),
+    );
+    run(
+        "an Update growing past the limit: stack and policies listed beside the whole role",
+        &update(NAME, large()),
+        &limited("100", &below),
+        vec![counted(
+            others.clone(),
+            Some(listing(Some(NAME), 10)),
+            whole(ours()),
+        )],
+        &["count policies+stack beside read whole sagemaker-ds"],
+        &failed(FailureClass::Guardrail, NAME, &["MaxOwnPoliciesPerStack: "]),
+    );
+    let mut has_them = others.clone();
+    has_them.extend(
+        (1..=planned).map(|n| format!("arn:aws:iam::123456789012:policy/sagemaker-ds-{n}")),
+    );
+    run(
+        "an Update keeping the policies it has goes on over the limit",
+        &update(NAME, large()),
+        &limited("100", "1"),
+        vec![
+            counted(has_them, Some(listing(Some(NAME), 10)), whole(ours())),
+            converged(ours()),
+        ],
+        &[
+            "count policies+stack beside read whole sagemaker-ds",
+            "converge from sagemaker-ds",
+        ],
+        &ok(NAME),
+    );
+    run(
+        "a rollback's Update growing back past the limit is not refused",
+        &update(NAME, large()),
+        &limited("100", &below),
+        vec![
+            counted_in(
+                "UPDATE_ROLLBACK_IN_PROGRESS",
+                others.clone(),
+                Some(listing(Some(NAME), 10)),
+                whole(ours()),
+            ),
+            converged(ours()),
+        ],
+        &[
+            "count policies+stack beside read whole sagemaker-ds",
+            "converge from sagemaker-ds",
+        ],
+        &ok(NAME),
+    );
+    run(
+        "a plan without own policies is not counted",
+        &update(NAME, json!({})),
+        &limited("100", "0"),
+        vec![whole(ours()), converged(ours())],
+        &["read whole sagemaker-ds", "converge from sagemaker-ds"],
+        &ok(NAME),
+    );
+    run(
+        "a replacement counts before its first read of the new role's policies",
+        &update(OLD, large()),
+        &limited("100", &below),
+        vec![counted(
+            others.clone(),
+            Some(listing(Some(OLD), 10)),
+            no_roles(),
+        )],
+        &["count policies+stack beside read policies"],
+        &failed(FailureClass::Guardrail, OLD, &["MaxOwnPoliciesPerStack: "]),
+    );
+}
+
+#[test]
+fn a_count_that_cannot_be_made_changes_nothing() {
+    let large_update = update(NAME, large());
+    let guardrails = limited("100", "150");
+    run(
+        "ListPolicies fails",
+        &large_update,
+        &guardrails,
+        vec![Observation::OwnPolicies {
+            policies: Err(denied(Op::ListPolicies)),
+            stack: Some(Ok(ListedStack {
+                status: "UPDATE_IN_PROGRESS".to_owned(),
+                resources: listing(Some(NAME), 1),
+            })),
+            beside: Some(Box::new(whole(ours()))),
+        }],
+        &["count policies+stack beside read whole sagemaker-ds"],
+        &failed(FailureClass::Iam, NAME, &["ListPolicies"]),
+    );
+    run(
+        "ListStackResources fails",
+        &large_update,
+        &guardrails,
+        vec![Observation::OwnPolicies {
+            policies: Ok(Vec::new()),
+            stack: Some(Err(StacksError {
+                operation: Op::ListStackResources,
+                target: STACK.to_owned(),
+                message: "Throttling: Rate exceeded".to_owned(),
+            })),
+            beside: Some(Box::new(whole(ours()))),
+        }],
+        &["count policies+stack beside read whole sagemaker-ds"],
+        &failed(
+            FailureClass::StackCheck,
+            NAME,
+            &["ListStackResources", "retry the stack operation"],
+        ),
+    );
+    run(
+        "the listing does not show the resource",
+        &large_update,
+        &guardrails,
+        vec![counted(Vec::new(), Some(Vec::new()), whole(ours()))],
+        &["count policies+stack beside read whole sagemaker-ds"],
+        &failed(
+            FailureClass::StackCheck,
+            NAME,
+            &["does not list resource `Role`"],
+        ),
+    );
+}
+
+#[test]
+fn the_passed_roles_the_count_and_the_first_read_go_in_one_wave() {
+    let guardrails = Guardrails {
+        max_roles_per_stack: crate::guardrails::PerStack::AtMost(100),
+        max_own_policies_per_stack: crate::guardrails::PerStack::AtMost(150),
+        ..own_stack_roles_only()
+    };
+    run_in(
+        "all three read together, then created",
+        &create(large()),
+        &guardrails,
+        stack_of(1),
+        vec![
+            passed(
+                vec![Some(compute(Tags::Ours))],
+                Some(counted(policies_of(1, 1), None, absent())),
+            ),
+            created(),
+            applied(),
+        ],
+        &[
+            "passed sagemaker-compute beside count policies beside read SageMaker-ds+policies",
+            "create sagemaker-ds",
+            "apply",
+        ],
+        &ok(NAME),
+    );
+    run_in(
+        "another stack's role refused first, whatever the count",
+        &create(large()),
+        &guardrails,
+        stack_of(1),
+        vec![passed(
+            vec![Some(compute(Tags::OtherStack))],
+            Some(counted(policies_of(1, 1), None, absent())),
+        )],
+        &["passed sagemaker-compute beside count policies beside read SageMaker-ds+policies"],
+        &failed(
+            FailureClass::Guardrail,
+            PLACEHOLDER_PREFIX,
+            &["PassRoles[0]"],
+        ),
+    );
 }

@@ -1,11 +1,13 @@
-//! A local CloudFormation for the tests: the three reads the function makes
-//! (DescribeStackResource, DescribeStacks, DescribeStackEvents) over CloudFormation's awsQuery
+//! A local CloudFormation for the tests: the reads the function makes (DescribeStackResource,
+//! DescribeStacks, DescribeStackEvents, ListStackResources) over CloudFormation's awsQuery
 //! protocol (form-encoded POST in, XML out), from stack and resource states and stack events the
 //! tests register, with CloudFormation's errors: ValidationError for an unknown stack or
 //! resource, Throttling on demand. Events come newest first in pages (NextToken), each with the
 //! properties CloudFormation recorded, as a JSON text in which numbers and booleans are the
 //! template's (`"7200"` recorded as `7200`, as CloudFormation's events may keep them), beside the
-//! stack's own status events, which record none. moto's CloudFormation would run custom resources
+//! stack's own status events, which record none. ListStackResources lists every resource of the
+//! stack as its next DescribeStackResource would show it, in pages (NextToken) when a test sets
+//! their size. moto's CloudFormation would run custom resources
 //! itself; this one only answers what a stack is doing.
 //!
 //! [`StandIn::confirm`] registers, for an event a test sends, the state in which CloudFormation
@@ -150,6 +152,8 @@ struct Stack {
     events: Vec<(usize, Event)>,
     /// Events a page holds; [`EVENTS_PER_PAGE`] unless set.
     page: Option<usize>,
+    /// Resources a page of ListStackResources holds; all of them unless set.
+    resource_page: Option<usize>,
 }
 
 impl Stack {
@@ -242,6 +246,16 @@ impl StandIn {
             .get_mut(stack_id)
             .unwrap_or_else(|| panic!("stack {stack_id} is not registered"))
             .page = Some(size);
+    }
+
+    /// Pages the stack's resources (ListStackResources) `size` at a time.
+    pub fn page_resources(&self, stack_id: &str, size: usize) {
+        let mut state = self.state.lock().unwrap();
+        state
+            .stacks
+            .get_mut(stack_id)
+            .unwrap_or_else(|| panic!("stack {stack_id} is not registered"))
+            .resource_page = Some(size);
     }
 
     /// Sets a resource of a registered stack.
@@ -533,6 +547,58 @@ fn answer(state: &Mutex<State>, params: BTreeMap<String, String>) -> (u16, Strin
                      <StackEvents>{members}</StackEvents>{next}</DescribeStackEventsResult>\
                      <ResponseMetadata><RequestId>standin</RequestId></ResponseMetadata>\
                      </DescribeStackEventsResponse>"
+                ),
+            )
+        }
+        "ListStackResources" => {
+            let start: usize = match params.get("NextToken") {
+                None => 0,
+                Some(token) => match token.strip_prefix("page-").and_then(|n| n.parse().ok()) {
+                    Some(start) => start,
+                    None => return error("ValidationError", "Invalid NextToken"),
+                },
+            };
+            let all: Vec<(&String, &Resource)> = stack
+                .resources
+                .iter()
+                .filter_map(|(logical, reads)| Some((logical, reads.front()?)))
+                .collect();
+            let end = (start + stack.resource_page.unwrap_or(all.len())).min(all.len());
+            let members: String = all
+                .get(start..end)
+                .unwrap_or_default()
+                .iter()
+                .map(|(logical, resource)| {
+                    let physical = resource
+                        .physical_id
+                        .as_deref()
+                        .map(|id| {
+                            format!("<PhysicalResourceId>{}</PhysicalResourceId>", escape(id))
+                        })
+                        .unwrap_or_default();
+                    format!(
+                        "<member><LogicalResourceId>{logical}</LogicalResourceId>{physical}\
+                         <ResourceType>{kind}</ResourceType>\
+                         <LastUpdatedTimestamp>2026-01-01T00:00:00Z</LastUpdatedTimestamp>\
+                         <ResourceStatus>{status}</ResourceStatus></member>",
+                        logical = escape(logical),
+                        kind = escape(&resource.resource_type),
+                        status = escape(&resource.status),
+                    )
+                })
+                .collect();
+            let next = if end < all.len() {
+                format!("<NextToken>page-{end}</NextToken>")
+            } else {
+                String::new()
+            };
+            (
+                200,
+                format!(
+                    "<ListStackResourcesResponse xmlns=\"{NAMESPACE}\"><ListStackResourcesResult>\
+                     <StackResourceSummaries>{members}</StackResourceSummaries>{next}\
+                     </ListStackResourcesResult><ResponseMetadata><RequestId>standin</RequestId>\
+                     </ResponseMetadata></ListStackResourcesResponse>"
                 ),
             )
         }
