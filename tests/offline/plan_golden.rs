@@ -2,7 +2,7 @@
 //! fails until the golden file is reviewed and rewritten with `UPDATE_GOLDEN=1 cargo test`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

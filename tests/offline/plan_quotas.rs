@@ -2,7 +2,7 @@
 //! roles that cannot fit fail saying by how much; plans are deterministic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::samples;
 

@@ -2,7 +2,7 @@
 //! Delete, drift repair and no-change Updates, for every persona's sample events.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::*;

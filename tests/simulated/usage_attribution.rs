@@ -17,7 +17,7 @@
 //! into those authorizations; here they are decided as the authorizations themselves.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::AtomicU64;
 

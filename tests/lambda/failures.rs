@@ -3,7 +3,7 @@
 //! ResponseURLs, oversized reasons, malformed events, redelivered events.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

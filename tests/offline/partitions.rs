@@ -2,7 +2,7 @@
 //! when the SDK is upgraded and the copy is not (`scripts/refresh-partitions` rewrites it).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -42,7 +42,7 @@
 //! role's boundary, as deployed: the ceiling cuts no persona's work.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::workflows::{VARIANTS, cases, policies, tables};
 use common::{root, simulator};

@@ -5,8 +5,8 @@
 //! in `diff --live`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod migration;
-mod support;
+use crate::console as migration;
+use crate::support;
 
 use migration::{ACCOUNT, REGION, Seeded, binary, compute_role_arn};
 use persona_role::yaml::long_form;

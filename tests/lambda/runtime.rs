@@ -4,7 +4,7 @@
 //! the JSON logs, and the FAILED answer before a deadline it cannot meet.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

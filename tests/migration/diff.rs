@@ -5,8 +5,8 @@
 //! after it is converged in place.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod migration;
-mod support;
+use crate::console as migration;
+use crate::support;
 
 use std::path::PathBuf;
 

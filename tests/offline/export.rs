@@ -2,7 +2,7 @@
 //! documents, tags, attachments — in JSON and in YAML.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::{cli, samples};
 use persona_role::catalog;

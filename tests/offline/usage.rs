@@ -6,7 +6,7 @@
 //! (rewrite after review with `UPDATE_GOLDEN=1 cargo test --test usage`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::io::Write;

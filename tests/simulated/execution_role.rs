@@ -8,7 +8,7 @@
 //! `lambda:SourceFunctionArn` naming it) is denied without that key or with another function's.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

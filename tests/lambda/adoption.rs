@@ -7,7 +7,7 @@
 //! guardrails, no resource attaches another resource's own policy.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use persona_role::guardrails::Guardrails;
 use persona_role::handler::Settings;

@@ -1,7 +1,7 @@
 //! docs/reference.md is generated from the catalog; this fails when it is out of date.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 #[test]
 fn reference_page_is_up_to_date() {

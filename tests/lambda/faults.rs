@@ -5,7 +5,7 @@
 //! with ids CloudFormation made up; own policies left with gaps.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

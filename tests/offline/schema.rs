@@ -2,7 +2,7 @@
 //! accepts, and rejecting malformed shapes the planner rejects too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::{cli, samples};
 use persona_role::catalog;

@@ -4,7 +4,7 @@
 //! nothing made in IAM.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use persona_role::guardrails::Guardrails;
 use persona_role::handler::Settings;

@@ -11,7 +11,7 @@
 //! stack deletion) is confirmed and carried out.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::*;
@@ -443,10 +443,10 @@ async fn an_event_of_another_functions_custom_resource_is_refused() {
 #[tokio::test]
 async fn cloudformation_throttling_is_retried_and_the_event_carried_out() {
     let recorder = Recorder::start();
-    let stack = new_stack("throttled", "CREATE_IN_PROGRESS");
+    let stack = new_stack("cfn-throttled", "CREATE_IN_PROGRESS");
     let create = on(
         &stack,
-        sample_event("compute", "create", "throttled", &recorder),
+        sample_event("compute", "create", "cfn-throttled", &recorder),
     );
     sends(&create, "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", None);
     stand_in().throttle(&stack, 3);
@@ -499,7 +499,7 @@ async fn cloudformation_unreachable_is_failed_without_any_iam_call() {
 #[tokio::test]
 async fn a_state_cloudformation_shows_late_is_read_again() {
     let recorder = Recorder::start();
-    let (stack, create, role) = victim("late", &recorder).await;
+    let (stack, create, role) = victim("shown-late", &recorder).await;
     stand_in().put_stack(&stack, "UPDATE_IN_PROGRESS");
     stand_in().put_resource_reads(
         &stack,
@@ -511,7 +511,7 @@ async fn a_state_cloudformation_shows_late_is_read_again() {
     );
     let mut properties = create["ResourceProperties"].clone();
     properties["MaxSessionDuration"] = json!("7200");
-    let update = update_after(&create, &role, properties, "late", &recorder);
+    let update = update_after(&create, &role, properties, "shown-late", &recorder);
     stand_in().record(&update);
     succeeds(&strict_handler(None), &update, &recorder).await;
     assert_converged(&update).await;
@@ -560,13 +560,13 @@ async fn the_stacks_events_are_paged_back_to_the_operations_event() {
 async fn a_stacks_create_updates_replacement_cleanup_and_deletion_are_carried_out() {
     let recorder = Recorder::start();
     let handler = strict_handler(None);
-    let (stack, create, role) = victim("life", &recorder).await;
+    let (stack, create, role) = victim("stack-life", &recorder).await;
     assert_converged(&create).await;
 
     // In place.
     let mut properties = create["ResourceProperties"].clone();
     properties["MaxSessionDuration"] = json!("7200");
-    let update = update_after(&create, &role, properties.clone(), "life", &recorder);
+    let update = update_after(&create, &role, properties.clone(), "stack-life", &recorder);
     sends(
         &update,
         "UPDATE_IN_PROGRESS",
@@ -581,7 +581,7 @@ async fn a_stacks_create_updates_replacement_cleanup_and_deletion_are_carried_ou
     // role's properties while the old id's latest event with properties is the replacing
     // Update's start, and its deletion's event records none.
     properties["RoleNameSuffix"] = json!("compute-life-renamed");
-    let replace = update_after(&update, &role, properties, "life", &recorder);
+    let replace = update_after(&update, &role, properties, "stack-life", &recorder);
     sends(
         &replace,
         "UPDATE_IN_PROGRESS",
@@ -606,7 +606,7 @@ async fn a_stacks_create_updates_replacement_cleanup_and_deletion_are_carried_ou
             ..Event::custom(LOGICAL_ID, "DELETE_IN_PROGRESS", Some(&role), &json!({}))
         },
     );
-    let cleanup = delete_after(&update, &role, "life", &recorder);
+    let cleanup = delete_after(&update, &role, "stack-life", &recorder);
     succeeds(&handler, &cleanup, &recorder).await;
     assert_gone(&role).await;
     assert_converged(&replace).await;
@@ -618,12 +618,12 @@ async fn a_stacks_create_updates_replacement_cleanup_and_deletion_are_carried_ou
         "UPDATE_COMPLETE",
         Some(&new_role),
     );
-    let early = delete_after(&replace, &new_role, "life", &recorder);
+    let early = delete_after(&replace, &new_role, "stack-life", &recorder);
     refused(&early, "RequestType", &recorder).await;
     assert_converged(&replace).await;
 
     // Stack deletion.
-    let delete = delete_after(&replace, &new_role, "life", &recorder);
+    let delete = delete_after(&replace, &new_role, "stack-life", &recorder);
     sends(
         &delete,
         "DELETE_IN_PROGRESS",
