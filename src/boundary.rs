@@ -32,7 +32,7 @@
 //! (lifecycle configurations) or shares (resource policies, shared models). Where an activity
 //! needs such an action on SageMaker's own resources (MLflow's CORS on `sagemaker-*` buckets,
 //! Canvas' `AmazonSageMaker-*` secrets, Studio's presigned URL of its own user profile), the
-//! Deny spares exactly those (`NotResource`). `tests/boundary.rs` checks the rule against every
+//! Deny spares exactly those (`NotResource`). `tests/simulated/boundary.rs` checks the rule against every
 //! action IAM lists for each `Verb*` entry; the unit tests check that no Deny takes what a
 //! catalog statement, or an AWS managed policy the catalog attaches, needs.
 //!
@@ -584,8 +584,7 @@ pub fn template_resource() -> Value {
 }
 
 /// First and last line of the generated section in `template.yaml`.
-pub const TEMPLATE_BEGIN: &str =
-    "  # generated from src/boundary.rs; `UPDATE_GOLDEN=1 cargo test --test boundary` rewrites it";
+pub const TEMPLATE_BEGIN: &str = "  # generated from src/boundary.rs; `UPDATE_GOLDEN=1 cargo test --test simulated -- boundary::` rewrites it";
 pub const TEMPLATE_END: &str = "  # end of the generated permissions boundary";
 
 #[cfg(feature = "cli")]

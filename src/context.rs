@@ -7,6 +7,7 @@ use std::str::FromStr;
 use thiserror::Error;
 
 use crate::arn::{Arn, is_account_id};
+#[cfg(feature = "cli")]
 use crate::ownership::Owner;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -167,6 +168,7 @@ impl StackContext {
 
 /// What the caller decides of the stack a role that IAM holds is planned in when no owner names
 /// it; what it leaves open comes from the role's ARN.
+#[cfg(feature = "cli")]
 #[derive(Debug, Clone, Copy)]
 pub struct Unowned<'a> {
     /// Replaces the partition the role's ARN names (`--partition`).
@@ -184,6 +186,7 @@ pub struct Unowned<'a> {
 /// stack ARN), else one in the role's partition and account, as far as `unowned` leaves them
 /// open. The partition is never guessed from a region: an ARN naming an unknown partition is
 /// an error unless the partition is given.
+#[cfg(feature = "cli")]
 pub fn live_role_context(
     role_arn: &str,
     owner: Option<&Owner>,
@@ -217,9 +220,11 @@ pub fn live_role_context(
 
 /// The account planned when none is known: no flag, no StackId, no ARN in the properties that
 /// names one. Twelve zeros, which no AWS account has, so nobody mistakes it for theirs.
+#[cfg(feature = "cli")]
 pub const PLACEHOLDER_ACCOUNT: &str = "000000000000";
 
 /// Where the account of an offline plan came from; the CLI says so wherever it matters.
+#[cfg(feature = "cli")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccountSource {
     /// `--account`, or the event's StackId.
@@ -230,6 +235,7 @@ pub enum AccountSource {
     Placeholder,
 }
 
+#[cfg(feature = "cli")]
 impl AccountSource {
     /// A note for the reader, when the account was not given.
     pub fn note(&self, account: &str) -> Option<String> {
@@ -248,6 +254,7 @@ impl AccountSource {
 /// The account named by the first ARN of the properties that has to be in the stack's account:
 /// a role to pass (`PassRoles`, also per activity), then the permissions boundary, then a
 /// customer-managed policy to attach. Returns the account and the property that names it.
+#[cfg(feature = "cli")]
 pub fn account_named_by(properties: &serde_json::Value) -> Option<(String, String)> {
     use serde_json::Value;
     fn values(value: Option<&Value>) -> Vec<String> {
@@ -354,6 +361,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "cli")]
     fn the_account_comes_from_roles_to_pass_then_boundary_then_policies() {
         use serde_json::json;
         let named = |value| account_named_by(&value);
@@ -387,6 +395,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "cli")]
     fn a_live_role_is_planned_in_its_owners_stack_else_its_arns_partition_and_account() {
         use ContextError as E;
         use Partition::{Aws, AwsCn, AwsUsGov};

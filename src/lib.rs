@@ -5,16 +5,19 @@
 
 pub mod admission;
 pub mod arn;
+#[cfg(feature = "cli")]
 pub mod boundary;
 pub mod catalog;
 pub mod cfn;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod cloudformation;
+#[cfg(feature = "cli")]
 pub mod compare;
 pub mod context;
 #[cfg(feature = "cli")]
 pub mod discover;
+#[cfg(feature = "cli")]
 pub mod export;
 pub mod guardrails;
 pub mod handler;
@@ -26,6 +29,7 @@ pub mod partitions;
 pub mod plan;
 pub mod policy;
 pub mod properties;
+#[cfg(feature = "cli")]
 pub mod reference;
 #[cfg(feature = "cli")]
 pub mod schema;

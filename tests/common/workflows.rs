@@ -1,6 +1,6 @@
 //! The workflow tables (tests/workflows/*.yaml) and the requests they stand for: read by
-//! `tests/workflows.rs`, which has the simulator decide them (its header describes the tables),
-//! and by `tests/usage_attribution.rs`, which writes the allowed ones as CloudTrail records.
+//! `tests/simulated/workflows.rs`, which has the simulator decide them (its header describes the tables),
+//! and by `tests/simulated/usage_attribution.rs`, which writes the allowed ones as CloudTrail records.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

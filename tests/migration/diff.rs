@@ -50,14 +50,14 @@ fn assert_golden(name: &str, actual: &str) {
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e}; write it with UPDATE_GOLDEN=1 cargo test --test diff",
+            "{}: {e}; write it with UPDATE_GOLDEN=1 cargo test --test migration -- diff::",
             path.display()
         )
     });
     assert_eq!(
         actual,
         expected,
-        "{} differs; review, then UPDATE_GOLDEN=1 cargo test --test diff",
+        "{} differs; review, then UPDATE_GOLDEN=1 cargo test --test migration -- diff::",
         path.display()
     );
 }

@@ -262,7 +262,7 @@ fn readme_exit_code_table_is_up_to_date() {
         README_EXITS_BEGIN,
         README_EXITS_END,
         &readme_exits(),
-        "run `UPDATE_GOLDEN=1 cargo test --test cli`",
+        "run `UPDATE_GOLDEN=1 cargo test --test offline -- cli::`",
     );
 }
 

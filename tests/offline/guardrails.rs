@@ -2,7 +2,7 @@
 //! containment, and no pattern that reaches every bucket unless allowed), `AllowedActivities`
 //! and `AllowedTagKeys`. Each row is a declaration under one setting and the refusals it gets:
 //! the property with the value's place, and the start of the message. Decisions only, in
-//! process; `tests/lambda_guardrails.rs` takes one refusal per parameter through the handler.
+//! process; `tests/lambda/guardrails.rs` takes one refusal per parameter through the handler.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use persona_role::context::StackContext;

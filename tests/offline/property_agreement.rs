@@ -13,7 +13,7 @@
 //!   parameters under `ActivityParameters`; Tags' Key and Value; whole numbers as JSON numbers;
 //! - the shapes: every property given as null, a number, a boolean, an object, an array.
 //!
-//! Not covered here, because the schema leaves them to the parser (tests/properties.rs proves
+//! Not covered here, because the schema leaves them to the parser (tests/offline/properties.rs proves
 //! them): persona and activity names, which activity takes which parameter, required and paired
 //! parameters, duplicate activities and tag keys, the stack's partition and account.
 //!

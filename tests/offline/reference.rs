@@ -34,6 +34,6 @@ fn readme_property_table_is_up_to_date() {
         README_BEGIN,
         README_END,
         &readme_properties(),
-        "run `UPDATE_GOLDEN=1 cargo test --test reference`",
+        "run `UPDATE_GOLDEN=1 cargo test --test offline -- reference::`",
     );
 }

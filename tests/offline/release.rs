@@ -85,7 +85,7 @@ fn cargo_template_changelog_and_cli_name_one_version() {
         "CHANGELOG.md's newest release"
     );
     assert_eq!(cli_version(), version, "persona-role --version");
-    // The Lambda logs the same (env!("CARGO_PKG_VERSION"), proven in tests/lambda_runtime.rs).
+    // The Lambda logs the same (env!("CARGO_PKG_VERSION"), proven in tests/lambda/runtime.rs).
     assert_eq!(env!("CARGO_PKG_VERSION"), version);
 }
 

@@ -3,7 +3,7 @@
 //! published record format, laid out as CloudTrail delivers it to S3: gzip and plain files under
 //! `AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/`, one cut short, one that is not CloudTrail,
 //! and a day as `aws cloudtrail lookup-events` prints it. Goldens in tests/usage/golden
-//! (rewrite after review with `UPDATE_GOLDEN=1 cargo test --test usage`).
+//! (rewrite after review with `UPDATE_GOLDEN=1 cargo test --test offline -- usage::`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::common;
@@ -22,7 +22,7 @@ use serde_json::Value;
 
 const DECLARATION: &str = "tests/usage/data-scientist.yaml";
 const LOOKUP: &str = "tests/usage/week/wednesday-lookup-events.json";
-const FIX: &str = "review, then rewrite with UPDATE_GOLDEN=1 cargo test --test usage";
+const FIX: &str = "review, then rewrite with UPDATE_GOLDEN=1 cargo test --test offline -- usage::";
 
 fn day_dir(base: &Path, day: &str) -> PathBuf {
     let dir = base.join(format!(

@@ -3,7 +3,7 @@
 //! project did not write, a ceiling that holds when a faulty function, a forged event or a wider
 //! operator allow-list gives a role an administrator's policy: no IAM write, no role of another
 //! stack passed, nothing that changes sharing, the network, identity or another user's Studio;
-//! while every action the catalog needs stays allowed. (`tests/workflows.rs` proves every
+//! while every action the catalog needs stays allowed. (`tests/simulated/workflows.rs` proves every
 //! persona's work passes under it.)
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -38,7 +38,7 @@ fn the_templates_boundary_is_generated_from_the_catalog() {
     }
     assert!(
         section == generated,
-        "template.yaml's PersonaRoleBoundary is out of date: run `UPDATE_GOLDEN=1 cargo test --test boundary` and review the diff"
+        "template.yaml's PersonaRoleBoundary is out of date: run `UPDATE_GOLDEN=1 cargo test --test simulated -- boundary::` and review the diff"
     );
 }
 

@@ -888,7 +888,7 @@ fn depending(setting: &Setting) -> Vec<(bool, Call)> {
         ),
         // What IAM alone cannot hold: an attach request shows the policy's ARN, not its tags,
         // and nothing ties another role's `<role name>-<n>` to its owner. The function refuses
-        // it (`ManagedPolicyArns`, tests/lambda_adoption.rs).
+        // it (`ManagedPolicyArns`, tests/lambda/adoption.rs).
         (
             true,
             call(
