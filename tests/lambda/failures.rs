@@ -439,7 +439,10 @@ async fn a_redelivered_create_converges_on_its_own_role() {
 async fn a_lambda_deadline_close_by_is_answered_failed_in_time() {
     let recorder = Recorder::start();
     let handler = stuck_handler();
-    let create = sample_event("mlops", "create", "deadline", &recorder);
+    let create = on_stack(
+        &own_stack("deadline"),
+        sample_event("mlops", "create", "deadline", &recorder),
+    );
     let start = Instant::now();
     let response = invoke_with_deadline(&handler, &create, &recorder, Duration::from_secs(3)).await;
     let took = start.elapsed();
@@ -466,7 +469,10 @@ async fn a_lambda_deadline_close_by_is_answered_failed_in_time() {
 async fn a_short_service_timeout_is_honoured() {
     let recorder = Recorder::start();
     let handler = stuck_handler();
-    let mut delete = sample_event("compute", "delete", "svctimeout", &recorder);
+    let mut delete = on_stack(
+        &own_stack("svctimeout"),
+        sample_event("compute", "delete", "svctimeout", &recorder),
+    );
     delete["ResourceProperties"]["ServiceTimeout"] = json!("3");
     let start = Instant::now();
     let response =

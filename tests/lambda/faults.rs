@@ -454,7 +454,10 @@ async fn a_replacement_that_times_out_after_creating_names_the_new_role() {
     let proxy = FaultProxy::start(moto_endpoint());
     let recorder = Recorder::start();
     let handler = handler_through(&proxy, None);
-    let create = sample_event("compute", "create", "replacetimeout", &recorder);
+    let create = on_stack(
+        &own_stack("replacetimeout"),
+        sample_event("compute", "create", "replacetimeout", &recorder),
+    );
     let old = plan_of(&create).role.role_name;
     assert_eq!(status(&send(&handler, &create, &recorder).await), "SUCCESS");
     let mut properties = create["ResourceProperties"].clone();

@@ -511,7 +511,10 @@ async fn a_deadline_reached_counts_as_deadline() {
         &sink,
         Guardrails::default(),
     );
-    let create = sample_event("mlops", "create", "metrics-deadline", &recorder);
+    let create = on_stack(
+        &own_stack("metrics-deadline"),
+        sample_event("mlops", "create", "metrics-deadline", &recorder),
+    );
     let response = invoke_with_deadline(&handler, &create, &recorder, Duration::from_secs(3)).await;
     assert_eq!(response["Status"], "FAILED", "{response}");
     let document = the_line(&sink);

@@ -16,9 +16,19 @@ fn the_binary_handles_create_update_delete_through_the_runtime_api() {
     let recorder = Recorder::start();
     let api = RuntimeApi::start();
     let function = Function::start(&api, moto_endpoint(), "function-lifecycle");
-    let create = sample_event("data-scientist", "create", "bin", &recorder);
-    let update = sample_event("data-scientist", "update", "bin", &recorder);
-    let delete = sample_event("data-scientist", "delete", "bin", &recorder);
+    let stack = own_stack("bin");
+    let create = on_stack(
+        &stack,
+        sample_event("data-scientist", "create", "bin", &recorder),
+    );
+    let update = on_stack(
+        &stack,
+        sample_event("data-scientist", "update", "bin", &recorder),
+    );
+    let delete = on_stack(
+        &stack,
+        sample_event("data-scientist", "delete", "bin", &recorder),
+    );
     let name = update["PhysicalResourceId"].as_str().unwrap().to_owned();
     for (i, event) in [&create, &update, &delete].into_iter().enumerate() {
         api.push(
@@ -118,7 +128,10 @@ fn the_binary_answers_failed_before_a_deadline_it_cannot_meet() {
     let recorder = Recorder::start();
     let api = RuntimeApi::start();
     let function = Function::start(&api, &hole_endpoint, "function-deadline");
-    let create = sample_event("mlops", "create", "bindeadline", &recorder);
+    let create = on_stack(
+        &own_stack("bindeadline"),
+        sample_event("mlops", "create", "bindeadline", &recorder),
+    );
     let request_id = create["RequestId"].as_str().unwrap().to_owned();
     let left = Duration::from_secs(4);
     let deadline = Instant::now() + left;
@@ -158,8 +171,15 @@ fn the_binary_never_logs_the_signed_response_url_even_at_trace() {
         "function-trace",
         &[("AWS_LAMBDA_LOG_LEVEL", "TRACE")],
     );
-    let create = sample_event("custom", "create", "bintrace", &recorder);
-    let delete = sample_event("custom", "delete", "bintrace", &recorder);
+    let stack = own_stack("bintrace");
+    let create = on_stack(
+        &stack,
+        sample_event("custom", "create", "bintrace", &recorder),
+    );
+    let delete = on_stack(
+        &stack,
+        sample_event("custom", "delete", "bintrace", &recorder),
+    );
     api.push(
         "aws-request-trace-0",
         create.clone(),
@@ -203,7 +223,10 @@ fn the_binary_answers_failed_to_an_event_nested_too_deep_for_json_parsers() {
     let recorder = Recorder::start();
     let api = RuntimeApi::start();
     let function = Function::start(&api, moto_endpoint(), "function-deep");
-    let mut create = sample_event("mlops", "create", "bindeep", &recorder);
+    let mut create = on_stack(
+        &own_stack("bindeep"),
+        sample_event("mlops", "create", "bindeep", &recorder),
+    );
     let mut deep = serde_json::json!("x");
     for _ in 0..300 {
         deep = serde_json::json!([deep]);
@@ -234,8 +257,15 @@ fn the_binary_without_a_boundary_to_give_refuses_to_make_roles_and_still_deletes
     let recorder = Recorder::start();
     let api = RuntimeApi::start();
     let function = Function::start_exactly(&api, moto_endpoint(), "function-unbounded", &[]);
-    let create = sample_event("compute", "create", "unbounded", &recorder);
-    let delete = sample_event("compute", "delete", "unbounded", &recorder);
+    let stack = own_stack("unbounded");
+    let create = on_stack(
+        &stack,
+        sample_event("compute", "create", "unbounded", &recorder),
+    );
+    let delete = on_stack(
+        &stack,
+        sample_event("compute", "delete", "unbounded", &recorder),
+    );
     api.push(
         "aws-request-unbounded-0",
         create.clone(),

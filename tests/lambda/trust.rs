@@ -72,7 +72,10 @@ async fn an_event_older_than_its_service_timeout_is_not_acted_on() {
 async fn service_timeout_counts_from_when_the_event_was_sent() {
     let recorder = Recorder::start();
     let handler = stuck_handler();
-    let mut delete = sample_event("compute", "delete", "sentearly", &recorder);
+    let mut delete = on_stack(
+        &own_stack("sentearly"),
+        sample_event("compute", "delete", "sentearly", &recorder),
+    );
     // Sent 57 s ago with a 60 s ServiceTimeout: about 3 s are left, not a minute.
     delete["ResourceProperties"]["ServiceTimeout"] = json!("60");
     signed(

@@ -341,6 +341,23 @@ pub fn sample_event(persona: &str, kind: &str, tag: &str, recorder: &Recorder) -
     event
 }
 
+/// A StackId of its own, named as the sample events' stack (`ml-personas`): one moto and one
+/// stand-in serve every test of a binary, and a resource of the sample stack is registered by
+/// whichever test sent its last event, so a test that times an answer, or hands its events to
+/// the compiled function, puts them on a stack no other test's events name.
+pub fn own_stack(tag: &str) -> String {
+    format!(
+        "arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/ml-personas/{}",
+        request_id(tag)
+    )
+}
+
+/// `event`, sent for `stack` instead.
+pub fn on_stack(stack: &str, mut event: Value) -> Value {
+    event["StackId"] = json!(stack);
+    event
+}
+
 /// Gives an event a fresh RequestId and a ResponseURL on the recorder.
 pub fn retarget(event: &mut Value, tag: &str, recorder: &Recorder) {
     let id = request_id(tag);
