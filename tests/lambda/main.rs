@@ -3,9 +3,9 @@
 //! policies and stacks by its own tag (never by a fresh server). Run one module with
 //! `cargo test --test lambda -- lifecycle::`.
 //!
-//! `faults` puts the fault proxy between the handler and moto; `runtime` runs the compiled
-//! function behind a local Lambda Runtime API. The load test has a binary of its own
-//! (`tests/lambda_load.rs`), so that its report measures the function alone.
+//! `faults` puts the fault proxy between the handler and moto; `runtime` and `load` run the
+//! compiled function behind a local Lambda Runtime API (`load`'s report is the machine's when it
+//! runs alone: `cargo test --test lambda -- load:: --nocapture`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../support/mod.rs"]
@@ -16,6 +16,7 @@ mod failures;
 mod faults;
 mod guardrails;
 mod lifecycle;
+mod load;
 mod metrics;
 mod runtime;
 mod stack_check;

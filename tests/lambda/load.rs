@@ -2,10 +2,11 @@
 //! it: several instances behind a local Lambda Runtime API, IAM behind the fault proxy
 //! throttling 30 % of calls. Every event must be answered SUCCESS exactly once and nothing may be
 //! left in IAM; the timings, IAM calls per event, peak memory and CPU are printed as a report
-//! (`cargo test --test lambda_load -- --nocapture`), never asserted: they depend on the machine.
+//! (`cargo test --test lambda -- load:: --nocapture`, which runs it alone; beside the binary's
+//! other tests it shares the machine with them), never asserted: they depend on the machine.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
