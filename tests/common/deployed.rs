@@ -42,8 +42,8 @@ pub fn template() -> Value {
 /// A template of the project, by its path from the root.
 pub fn read_template(relative: &str) -> Value {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join(relative))
-        .unwrap_or_else(|e| panic!("{relative}: {e}"));
+    let text =
+        std::fs::read_to_string(root.join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"));
     serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{relative}: {e}"))
 }
 
@@ -265,7 +265,11 @@ impl Deployment {
                 let members = self.resolve(&items()[0]).unwrap();
                 let allowed = self.resolve(&items()[1]).unwrap();
                 let allowed = allowed.as_array().unwrap();
-                members.as_array().unwrap().iter().all(|m| allowed.contains(m))
+                members
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|m| allowed.contains(m))
             }
             "EachMemberEquals" => {
                 let members = self.resolve(&items()[0]).unwrap();
