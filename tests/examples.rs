@@ -10,7 +10,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use common::deployed::{self, Deployment};
 use persona_role::catalog;
@@ -458,6 +457,552 @@ fn readme_worked_example_says_what_the_plan_holds() {
                 sids.contains(&quoted),
                 "the README names statement {quoted}, which the plan does not have: {sids:?}"
             );
+        }
+    }
+}
+
+// catalog/product.yaml and catalog/portfolio.yaml
+
+const COMPUTE: &str = "arn:aws:iam::123456789012:role/sagemaker-compute";
+const PIPELINE_ROLE: &str = "arn:aws:iam::123456789012:role/sagemaker-pipeline-execution";
+const PRODUCT: &str = "catalog/product.yaml";
+
+/// A launch of the product: the parameters an end user gives, and the activities the role
+/// must get.
+struct Variant {
+    name: &'static str,
+    parameters: &'static [(&'static str, &'static str)],
+    activities: &'static [&'static str],
+}
+
+const VARIANTS: &[Variant] = &[
+    Variant {
+        name: "data-scientist",
+        parameters: &[
+            ("Persona", "DataScientist"),
+            ("RoleNameSuffix", "data-scientist"),
+            ("PassRoles", COMPUTE),
+            ("S3Buckets", "ml-team-data"),
+        ],
+        activities: &[
+            "Run Studio Applications",
+            "Manage ML Jobs",
+            "Manage Models",
+            "Manage Experiments",
+            "Search and Visualize Experiments",
+            "S3 Bucket Access",
+        ],
+    },
+    Variant {
+        name: "data-scientist-shaped",
+        parameters: &[
+            ("Persona", "DataScientist"),
+            ("AddActivities", "Query Athena Workgroups,Use MLflow"),
+            ("RemoveActivities", "Manage Experiments"),
+            ("PassRoles", COMPUTE),
+            ("S3Buckets", "ml-team-data,ml-team-results"),
+            ("AthenaWorkgroups", "analytics"),
+            (
+                "MlflowTrackingServers",
+                "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/team",
+            ),
+        ],
+        activities: &[
+            "Run Studio Applications",
+            "Manage ML Jobs",
+            "Manage Models",
+            "Search and Visualize Experiments",
+            "S3 Bucket Access",
+            "Query Athena Workgroups",
+            "Use MLflow",
+        ],
+    },
+    Variant {
+        name: "mlops-with-pipeline-role",
+        parameters: &[
+            ("Persona", "MLOps"),
+            ("PassRoles", COMPUTE),
+            ("PipelineRoles", PIPELINE_ROLE),
+        ],
+        activities: &[
+            "Run Studio Applications",
+            "Manage Models",
+            "Manage Endpoints",
+            "Manage Pipelines",
+            "Search and Visualize Experiments",
+        ],
+    },
+    Variant {
+        name: "compute-in-a-network-with-keys",
+        parameters: &[
+            ("Persona", "SageMakerCompute"),
+            ("RoleNameSuffix", "compute"),
+            ("S3Buckets", "ml-team-data"),
+            (
+                "EcrRepositories",
+                "arn:aws:ecr:us-east-1:123456789012:repository/ml-training",
+            ),
+            (
+                "VpcSubnets",
+                "subnet-0a1b2c3d4e5f60718,subnet-0a1b2c3d4e5f60719",
+            ),
+            ("VpcSecurityGroups", "sg-0a1b2c3d4e5f60718"),
+            (
+                "DataKmsKeys",
+                "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            ),
+            (
+                "VolumeKmsKeys",
+                "arn:aws:kms:us-east-1:123456789012:key/9876fedc-12ab-34cd-56ef-1234567890ab",
+            ),
+        ],
+        activities: &["Access Required AWS Services"],
+    },
+    Variant {
+        name: "custom-pipeline-execution",
+        parameters: &[
+            ("Persona", "Custom"),
+            ("RoleNameSuffix", "pipeline-execution"),
+            (
+                "AddActivities",
+                "Manage ML Jobs,Manage Models,S3 Bucket Access",
+            ),
+            ("PassRoles", COMPUTE),
+            ("S3Buckets", "ml-team-data"),
+        ],
+        activities: &["Manage ML Jobs", "Manage Models", "S3 Bucket Access"],
+    },
+    Variant {
+        name: "custom-glue-and-canvas",
+        parameters: &[
+            ("Persona", "Custom"),
+            (
+                "AddActivities",
+                "Manage AWS Glue Tables,SageMaker Canvas Core Access,SageMaker Canvas Kendra Access",
+            ),
+            ("GlueDatabases", "sales"),
+            ("S3Buckets", "ml-team-data"),
+            ("KendraIndexes", "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"),
+        ],
+        activities: &[
+            "Manage AWS Glue Tables",
+            "SageMaker Canvas Core Access",
+            "SageMaker Canvas Kendra Access",
+        ],
+    },
+];
+
+fn launch(parameters: &[(&str, &str)]) -> Deployment {
+    Deployment::of(PRODUCT, parameters)
+}
+
+/// The product's template with the variant's values as its parameters' defaults, so that
+/// cfn-lint judges them against the parameters' constraints as it judges the template.
+fn variant_template(variant: &Variant) -> String {
+    let text = std::fs::read_to_string(common::root().join(PRODUCT)).unwrap();
+    let mut template: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+    for (name, value) in variant.parameters {
+        template["Parameters"][*name]["Default"] = serde_yaml_ng::Value::from(*value);
+    }
+    serde_yaml_ng::to_string(&template).unwrap()
+}
+
+#[test]
+fn every_product_variant_launches_and_plans_its_activities() {
+    for variant in VARIANTS {
+        let name = variant.name;
+        let deployment = launch(variant.parameters);
+        assert_eq!(
+            parameter_problems(&deployment),
+            Vec::<String>::new(),
+            "{name}"
+        );
+        assert_eq!(deployment.failed_rules(), Vec::<String>::new(), "{name}");
+        let (properties, planned) =
+            plan_resource(&deployment, "SC-123456789012-pp-abc", "PersonaRole");
+        // As Service Catalog sends them: every scalar a string, every list one string.
+        for (property, value) in properties.as_object().unwrap() {
+            match property.as_str() {
+                "ActivityParameters" => assert!(value.is_object(), "{name}"),
+                _ => assert!(value.is_string(), "{name}: {property} is {value}"),
+            }
+        }
+        assert_eq!(planned.activities, variant.activities, "{name}");
+        assert!(
+            planned.warnings.is_empty(),
+            "{name}: {:?}",
+            planned.warnings
+        );
+        common::assert_cfn_lint_clean(&variant_template(variant), &format!("product-{name}.yaml"));
+    }
+}
+
+#[test]
+fn mlops_product_passes_only_its_pipeline_roles_to_pipelines() {
+    let variant = VARIANTS
+        .iter()
+        .find(|v| v.name == "mlops-with-pipeline-role")
+        .unwrap();
+    let (_, planned) = plan_resource(&launch(variant.parameters), "SC-1", "PersonaRole");
+    let pass = planned
+        .inline_policies
+        .iter()
+        .flat_map(|p| p.policy_document["Statement"].as_array().unwrap())
+        .find(|s| {
+            s["Sid"].as_str().unwrap().starts_with("ManagePipelines")
+                && s["Action"] == "iam:PassRole"
+        })
+        .unwrap();
+    assert_eq!(pass["Resource"], json!(PIPELINE_ROLE));
+}
+
+#[test]
+fn product_refuses_before_launch_what_cannot_launch() {
+    let refused: &[(&[(&str, &str)], &str)] = &[
+        (&[("Persona", "Custom")], "CustomNeedsActivities"),
+        (
+            &[("Persona", "DataScientist"), ("S3Buckets", "ml-team-data")],
+            "JobsNeedRolesToPass",
+        ),
+        (
+            &[
+                ("Persona", "SageMakerCompute"),
+                ("S3Buckets", "d"),
+                ("VpcSubnets", "subnet-0a1b2c3d4e5f60718"),
+            ],
+            "VpcNeedsSubnetsAndSecurityGroups",
+        ),
+        (
+            &[
+                ("Persona", "DataScientist"),
+                ("PassRoles", COMPUTE),
+                ("S3Buckets", "d"),
+                ("PipelineRoles", PIPELINE_ROLE),
+            ],
+            "PipelineRolesAreForPipelines",
+        ),
+        (
+            &[("Persona", "Custom"), ("AddActivities", "Manage Jobs")],
+            "AddActivities",
+        ),
+        (
+            &[
+                ("Persona", "DataScientist"),
+                ("RemoveActivities", "Manage Everything"),
+            ],
+            "RemoveActivities",
+        ),
+        (&[("Persona", "Admin")], "Persona"),
+    ];
+    for (parameters, why) in refused {
+        let deployment = launch(parameters);
+        let mut reasons = parameter_problems(&deployment);
+        reasons.extend(deployment.failed_rules());
+        assert!(
+            reasons.iter().any(|r| r.starts_with(why)),
+            "{parameters:?} should be refused by {why}: {reasons:?}"
+        );
+    }
+    // Removing a default lifts the persona's rule: the function judges what remains.
+    let lifted = launch(&[
+        ("Persona", "DataScientist"),
+        (
+            "RemoveActivities",
+            "Manage ML Jobs,Manage Models,Run Studio Applications",
+        ),
+        ("S3Buckets", "ml-team-data"),
+    ]);
+    assert_eq!(lifted.failed_rules(), Vec::<String>::new());
+    plan_resource(&lifted, "SC-1", "PersonaRole");
+}
+
+/// The activity patterns of the product and portfolio, as the catalog's names make them.
+#[test]
+fn catalog_activity_patterns_list_the_catalogs_activities() {
+    let names: Vec<&str> = catalog::ACTIVITIES.iter().map(|a| a.name).collect();
+    let expected = format!("^({})?$", names.join("|"));
+    for (file, parameter) in [
+        (PRODUCT, "AddActivities"),
+        (PRODUCT, "RemoveActivities"),
+        ("catalog/portfolio.yaml", "OfferedActivities"),
+    ] {
+        let template = deployed::read_template(file);
+        let pattern = template["Parameters"][parameter]["AllowedPattern"]
+            .as_str()
+            .unwrap();
+        // The portfolio's list may not be empty item by item: its default is the empty list.
+        let pattern = pattern.replace(")$", ")?$").replace(")??$", ")?$");
+        assert_eq!(pattern, expected, "{file} {parameter}'s AllowedPattern");
+    }
+}
+
+fn portfolio(overrides: &[(&str, &str)]) -> Deployment {
+    let mut parameters = vec![
+        (
+            "ProductTemplateUrl",
+            "https://catalog-bucket.s3.us-east-1.amazonaws.com/persona-role/product.yaml",
+        ),
+        ("PrincipalArn", "arn:aws:iam::123456789012:role/ml-team-*"),
+        ("PrincipalType", "IAM_PATTERN"),
+    ];
+    parameters.extend_from_slice(overrides);
+    Deployment::of("catalog/portfolio.yaml", &parameters)
+        .knowing("persona-role-ServiceToken", json!(FUNCTION))
+        .knowing("Portfolio", json!("port-abc123"))
+        .knowing("Product", json!("prod-abc123"))
+        .knowing(
+            "LaunchRole.Arn",
+            json!("arn:aws:iam::123456789012:role/launch"),
+        )
+}
+
+/// The portfolio's template constraint, as Service Catalog reads it.
+fn offered_choices(portfolio: &Deployment) -> serde_yaml_ng::Value {
+    let rules = portfolio.properties("OfferedChoices").unwrap()["Rules"].clone();
+    let rules: Value = serde_json::from_str(rules.as_str().unwrap()).unwrap();
+    serde_yaml_ng::to_value(&rules).unwrap()
+}
+
+#[test]
+fn portfolio_offers_only_the_operators_personas_and_activities() {
+    let variant = |name: &str| launch(VARIANTS.iter().find(|v| v.name == name).unwrap().parameters);
+    let narrow = offered_choices(&portfolio(&[
+        ("OfferedPersonas", "DataScientist,SageMakerCompute"),
+        ("OfferedActivities", "Query Athena Workgroups"),
+    ]));
+    assert_eq!(
+        variant("data-scientist").failed_rules_of(&narrow),
+        Vec::<String>::new()
+    );
+    let refused = variant("mlops-with-pipeline-role").failed_rules_of(&narrow);
+    assert!(
+        refused.iter().any(|r| r.starts_with("OfferedPersonas")),
+        "{refused:?}"
+    );
+    let refused = variant("data-scientist-shaped").failed_rules_of(&narrow);
+    assert!(
+        refused
+            .iter()
+            .any(|r| r.starts_with("OfferedActivities") && r.contains("Query Athena Workgroups")),
+        "{refused:?}"
+    );
+    // The defaults offer everything.
+    let everything = offered_choices(&portfolio(&[]));
+    for variant in VARIANTS {
+        assert_eq!(
+            launch(variant.parameters).failed_rules_of(&everything),
+            Vec::<String>::new(),
+            "{}",
+            variant.name
+        );
+    }
+}
+
+#[test]
+fn product_reads_the_function_the_portfolio_records_and_shows_no_plumbing() {
+    let product = deployed::read_template(PRODUCT);
+    let parameters: Vec<&str> = product["Parameters"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    assert!(
+        !parameters.contains(&"PersonaRoleStackName"),
+        "{parameters:?}"
+    );
+    let token = product["Resources"]["PersonaRole"]["Properties"]["ServiceToken"]
+        .as_str()
+        .unwrap();
+    let name = token
+        .strip_prefix("{{resolve:ssm:")
+        .and_then(|t| t.strip_suffix("}}"))
+        .unwrap_or_else(|| panic!("ServiceToken {token} is not an SSM parameter's"));
+    let portfolio = portfolio(&[]);
+    let recorded = portfolio.properties("ServiceTokenParameter").unwrap();
+    assert_eq!(recorded["Name"], json!(name));
+    assert_eq!(recorded["Value"], json!(FUNCTION));
+    // The launch role, which CloudFormation resolves it as, may read it and nothing else of SSM.
+    let launch_role = portfolio.properties("LaunchRole").unwrap();
+    let statements = launch_role["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap();
+    let reads: Vec<&Value> = statements
+        .iter()
+        .filter(|s| s["Action"].to_string().contains("ssm:"))
+        .collect();
+    assert_eq!(reads.len(), 1);
+    assert_eq!(reads[0]["Action"], "ssm:GetParameters");
+    assert!(
+        reads[0]["Resource"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(":parameter{name}"))
+    );
+    // Every parameter an end user sees is one the function reads, or feeds one.
+    for parameter in parameters {
+        let fed = parameter == "PipelineRoles"
+            || persona_role::properties::table::PROPERTIES
+                .iter()
+                .any(|p| p.name == parameter);
+        assert!(fed, "{parameter} is no property of the function");
+    }
+}
+
+// Every file under examples/ and events/ is exercised.
+
+/// The files under examples/ and what exercises each; events/ are exercised by .ci/run.
+const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "README.md",
+        "examples_readme_deploys_with_the_templates_parameters",
+    ),
+    (
+        "local-answer.rs",
+        ".ci/run (scripts/local-answer) and its unit tests under cargo test",
+    ),
+    (
+        "persona-roles.yaml",
+        "persona_roles_example_plans_every_role_with_nothing_an_activity_does_not_take",
+    ),
+    (
+        "studio-domain.yaml",
+        "studio_domain_runs_profiles_as_the_studio_personas_of_the_example",
+    ),
+];
+
+fn file_names(dir: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(common::root().join(dir))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The event files each `scripts/local-answer` run of .ci/run answers, in order, with the
+/// names its globs match as bash sorts them.
+fn ci_runs() -> Vec<Vec<String>> {
+    let script = std::fs::read_to_string(common::root().join(".ci/run")).unwrap();
+    let events = file_names("events");
+    script
+        .replace("\\\n", " ")
+        .lines()
+        .filter(|l| l.trim_start().starts_with("scripts/local-answer"))
+        .map(|line| {
+            let mut words = line.split_whitespace().skip(1);
+            let mut files = Vec::new();
+            while let Some(word) = words.next() {
+                match word {
+                    "--parameter" | "--console-role" => {
+                        words.next();
+                    }
+                    "--expect-failed" => {}
+                    glob => {
+                        let glob = glob.strip_prefix("events/").expect("events/ files");
+                        let (head, tail) = glob.split_once('*').unwrap_or((glob, ""));
+                        let exact = !glob.contains('*');
+                        files.extend(
+                            events
+                                .iter()
+                                .filter(|n| match exact {
+                                    true => *n == glob,
+                                    false => n.starts_with(head) && n.ends_with(tail),
+                                })
+                                .cloned(),
+                        );
+                    }
+                }
+            }
+            files
+        })
+        .collect()
+}
+
+#[test]
+fn every_example_and_event_file_is_exercised() {
+    let examples = file_names("examples");
+    let listed: Vec<String> = EXAMPLES.iter().map(|(n, _)| (*n).to_owned()).collect();
+    assert_eq!(
+        examples, listed,
+        "examples/: list each file with what exercises it in EXAMPLES"
+    );
+    let answered: Vec<String> = ci_runs().concat();
+    for event in file_names("events") {
+        assert!(
+            answered.contains(&event),
+            "events/{event} is answered by no scripts/local-answer run of .ci/run"
+        );
+    }
+}
+
+/// In each run of .ci/run, a role is created before it is updated, deleted or passed.
+#[test]
+fn ci_answers_events_in_an_order_that_can_succeed() {
+    for run in ci_runs() {
+        let mut made: Vec<String> = Vec::new();
+        for file in &run {
+            let path = common::root().join("events").join(file);
+            let event: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let properties = &event["ResourceProperties"];
+            let role = plan::plan_properties(
+                properties,
+                &StackContext::from_stack_id(
+                    event["StackId"].as_str().unwrap(),
+                    event["LogicalResourceId"].as_str().unwrap(),
+                )
+                .unwrap(),
+            )
+            .unwrap()
+            .role
+            .role_name
+            .to_lowercase();
+            let passed: Vec<String> = std::iter::once(&properties["PassRoles"])
+                .chain(
+                    properties["ActivityParameters"]
+                        .as_object()
+                        .into_iter()
+                        .flat_map(|m| m.values().map(|p| &p["PassRoles"])),
+                )
+                .filter_map(Value::as_array)
+                .flatten()
+                .map(|arn| {
+                    arn.as_str()
+                        .unwrap()
+                        .rsplit('/')
+                        .next()
+                        .unwrap()
+                        .to_lowercase()
+                })
+                .collect();
+            match event["RequestType"].as_str().unwrap() {
+                "Create" => {
+                    for name in &passed {
+                        assert!(
+                            made.contains(name),
+                            "{file} passes {name} before any event of {run:?} creates it"
+                        );
+                    }
+                    made.push(role);
+                }
+                "Update" => {
+                    assert!(
+                        made.contains(&role),
+                        "{file} updates {role} before its Create"
+                    );
+                    for name in &passed {
+                        assert!(made.contains(name), "{file} passes {name}, not made");
+                    }
+                }
+                _ => {
+                    assert!(
+                        made.contains(&role),
+                        "{file} deletes {role} that no event made"
+                    );
+                    made.retain(|r| *r != role);
+                }
+            }
         }
     }
 }

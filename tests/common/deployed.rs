@@ -221,8 +221,14 @@ impl Deployment {
     /// The assertions of the template's `Rules` that fail with these parameters, by their
     /// `AssertDescription`, as CloudFormation (and Service Catalog, before a launch) checks them.
     pub fn failed_rules(&self) -> Vec<String> {
+        self.failed_rules_of(&self.template["Rules"])
+    }
+
+    /// The assertions of `rules` (a template's `Rules` section, or a Service Catalog template
+    /// constraint's) that fail with these parameters.
+    pub fn failed_rules_of(&self, rules: &Value) -> Vec<String> {
         let mut failed = Vec::new();
-        let Some(rules) = self.template["Rules"].as_mapping() else {
+        let Some(rules) = rules.as_mapping() else {
             return failed;
         };
         for (name, rule) in rules {
