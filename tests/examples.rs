@@ -1006,3 +1006,32 @@ fn ci_answers_events_in_an_order_that_can_succeed() {
         }
     }
 }
+
+/// docs/data-scientist.md names the example stack's outputs and the function's properties as
+/// they are, and its code passes the Compute role, never `get_execution_role()`.
+#[test]
+fn users_guide_names_what_exists() {
+    let guide = std::fs::read_to_string(common::root().join("docs/data-scientist.md")).unwrap();
+    let (roles, _) = persona_roles(TEAM);
+    let outputs = roles.template()["Outputs"].as_mapping().unwrap();
+    for quoted in guide.split('`').skip(1).step_by(2) {
+        let name = quoted.trim_start_matches('<').trim_end_matches('>');
+        if name.ends_with("RoleArn") {
+            assert!(outputs.contains_key(name), "the guide names output {name}");
+        }
+    }
+    for property in ["AddActivities", "S3BucketAccounts", "Activities"] {
+        assert!(guide.contains(&format!("`{property}`")), "{property}");
+        assert!(
+            persona_role::properties::table::PROPERTIES
+                .iter()
+                .any(|p| p.name == property)
+        );
+    }
+    let code: Vec<&str> = guide.split("```python").skip(1).collect();
+    assert!(!code.is_empty());
+    for block in code {
+        let block = block.split("```").next().unwrap();
+        assert!(!block.contains("role=get_execution_role()"), "{block}");
+    }
+}

@@ -216,20 +216,23 @@ pub fn check_answer_fits(plan: &Plan, request: &Request) -> Result<(), Failure> 
 }
 
 #[cfg(test)]
+#[allow(clippy::panic)]
 mod tests {
     use super::*;
     use crate::lifecycle::delete_target;
 
     #[test]
     fn invalid_properties_point_to_the_users_guide_which_exists() {
-        let context = crate::context::StackContext::from_stack_id(
+        let planned = crate::context::StackContext::from_stack_id(
             "arn:aws:cloudformation:us-east-1:123456789012:stack/s/3f6a2c10-8b1e-11ef-9c4d-0a1b2c3d4e5f",
             "Role",
         )
-        .unwrap();
-        let error =
+        .map(|context| {
             crate::plan::plan_properties(&serde_json::json!({"Persona": "Nobody"}), &context)
-                .unwrap_err();
+        });
+        let Ok(Err(error)) = planned else {
+            panic!("an unknown persona is invalid: {planned:?}");
+        };
         let failure = Failure::from(error);
         assert_eq!(failure.class, FailureClass::InvalidProperties);
         assert!(
