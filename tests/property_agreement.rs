@@ -256,7 +256,7 @@ fn rule_value(rule: Rule, partition: Option<Partition>, cap: usize) -> BoxedStra
         Rule::Boolean => proptest::sample::select(BOOLEANS.to_vec())
             .prop_map(str::to_owned)
             .boxed(),
-        Rule::Persona | Rule::Activity | Rule::Tag(_) | Rule::Any => {
+        Rule::Persona | Rule::Activity | Rule::Tag(_) | Rule::Any(_) => {
             panic!("{rule:?} has no values of its own")
         }
     }
@@ -331,7 +331,7 @@ fn edge_value(rule: Rule) -> BoxedStrategy<String> {
         ])
         .prop_map(str::to_owned)
         .boxed(),
-        Rule::Persona | Rule::Activity | Rule::Tag(_) | Rule::Any => {
+        Rule::Persona | Rule::Activity | Rule::Tag(_) | Rule::Any(_) => {
             panic!("{rule:?} has no values of its own")
         }
     }
