@@ -155,12 +155,23 @@ impl Deployment {
         )
     }
 
+    /// The readiness wait the function reads from its environment.
+    pub fn ready_wait(&self) -> Option<std::time::Duration> {
+        let environment = self.environment();
+        persona_role::handler::ready_wait(
+            environment
+                .get(persona_role::handler::READY_WAIT_ENV)
+                .map(String::as_str),
+        )
+    }
+
     /// The function's guardrails, read from its environment as the Lambda reads it; the
     /// template sets exactly the variables the function reads.
     pub fn guardrails(&self) -> Guardrails {
         let environment = self.environment();
         let mut set: Vec<&str> = environment.keys().map(String::as_str).collect();
         let mut read = ENVIRONMENT.to_vec();
+        read.extend(persona_role::handler::SETTINGS_ENVIRONMENT);
         set.sort_unstable();
         read.sort_unstable();
         assert_eq!(set, read, "the template sets what the function reads");
