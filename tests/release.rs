@@ -64,39 +64,151 @@ fn cli_version() -> String {
         .to_owned()
 }
 
-fn is_semantic_version(version: &str) -> bool {
-    let parts: Vec<&str> = version.split('.').collect();
-    parts.len() == 3
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes().all(|b| b.is_ascii_digit())
-                && (*p == "0" || !p.starts_with('0'))
+/// A version as this project writes one: `x.y.z` for a release, `x.y.z-dev` between releases
+/// (the release being prepared); numbers without leading zeros. `(x, y, z)` and whether it is
+/// a development version.
+fn parse_version(version: &str) -> Option<((u64, u64, u64), bool)> {
+    let (core, dev) = match version.strip_suffix("-dev") {
+        Some(core) => (core, true),
+        None => (version, false),
+    };
+    let numbers: Vec<u64> = core
+        .split('.')
+        .map(|p| {
+            let digits = !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+            (digits && (p == "0" || !p.starts_with('0')))
+                .then(|| p.parse().ok())
+                .flatten()
         })
+        .collect::<Option<_>>()?;
+    match numbers[..] {
+        [major, minor, patch] => Some(((major, minor, patch), dev)),
+        _ => None,
+    }
 }
 
+/// One version everywhere: Cargo.toml, the template's SemanticVersion, `persona-role --version`
+/// and the version the function logs. A release is the changelog's newest; a `-dev` version
+/// names a later one still under `[Unreleased]`, so that a build between releases never
+/// passes for the last release.
 #[test]
-fn cargo_template_changelog_and_cli_name_one_version() {
+fn cargo_template_and_cli_name_one_version_and_the_changelog_agrees() {
     let version = cargo_version();
-    assert!(is_semantic_version(&version), "{version}");
+    let (number, dev) =
+        parse_version(&version).unwrap_or_else(|| panic!("Cargo.toml's version {version:?}"));
     assert_eq!(template_version(), version, "template.yaml SemanticVersion");
-    assert_eq!(
-        changelog_version(),
-        version,
-        "CHANGELOG.md's newest release"
-    );
     assert_eq!(cli_version(), version, "persona-role --version");
     // The Lambda logs the same (env!("CARGO_PKG_VERSION"), proven in tests/lambda_runtime.rs).
     assert_eq!(env!("CARGO_PKG_VERSION"), version);
+    let released = changelog_version();
+    if dev {
+        let (last, _) = parse_version(&released).expect("CHANGELOG.md's newest release");
+        assert!(
+            number > last,
+            "{version} must come after the newest release, {released}"
+        );
+        assert!(
+            read("CHANGELOG.md").contains("\n## [Unreleased]\n"),
+            "a -dev version has its notes under ## [Unreleased]"
+        );
+    } else {
+        assert_eq!(released, version, "CHANGELOG.md's newest release");
+    }
 }
 
 #[test]
-fn semantic_versions_are_three_numbers_without_leading_zeros() {
-    for good in ["0.2.0", "1.0.0", "10.20.30"] {
-        assert!(is_semantic_version(good), "{good}");
+fn versions_are_releases_or_development_versions_of_the_next() {
+    for (good, number, dev) in [
+        ("0.2.0", (0, 2, 0), false),
+        ("1.0.0", (1, 0, 0), false),
+        ("10.20.30", (10, 20, 30), false),
+        ("0.3.0-dev", (0, 3, 0), true),
+    ] {
+        assert_eq!(parse_version(good), Some((number, dev)), "{good}");
     }
-    for bad in ["0.2", "v0.2.0", "0.02.0", "0.2.0-rc1", "0..1", ""] {
-        assert!(!is_semantic_version(bad), "{bad}");
+    for bad in [
+        "0.2",
+        "v0.2.0",
+        "0.02.0",
+        "0.2.0-rc1",
+        "0.3.0-dev.1",
+        "0.3.0-DEV",
+        "0..1",
+        "1.2.3.4",
+        "",
+    ] {
+        assert_eq!(parse_version(bad), None, "{bad}");
     }
+    assert!(parse_version("0.10.0-dev").unwrap().0 > parse_version("0.9.1").unwrap().0);
+}
+
+// ------------------------------------------------------------------------ the toolchain
+
+/// `x.y` or `x.y.z` as numbers, a missing patch being 0.
+fn rust_version(text: &str) -> (u64, u64, u64) {
+    let parts: Vec<u64> = text
+        .split('.')
+        .map(|p| {
+            p.parse()
+                .unwrap_or_else(|_| panic!("rust version {text:?}"))
+        })
+        .collect();
+    match parts[..] {
+        [major, minor] => (major, minor, 0),
+        [major, minor, patch] => (major, minor, patch),
+        _ => panic!("rust version {text:?}"),
+    }
+}
+
+/// Cargo.toml's `rust-version` is the newest any crate in Cargo.lock declares (the oldest
+/// compiler that builds the locked tree), and `rust-toolchain.toml` pins one exact toolchain at
+/// least that new (`1.95` alone would make rustup fetch whatever 1.95 is newest).
+#[test]
+fn rust_version_is_what_the_locked_crates_need_and_the_pinned_toolchain_meets_it() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .arg("--manifest-path")
+        .arg(root().join("Cargo.toml"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let packages = metadata["packages"].as_array().unwrap();
+    let ours = packages
+        .iter()
+        .find(|p| p["name"] == "persona-role")
+        .expect("the persona-role package");
+    let declared = ours["rust_version"]
+        .as_str()
+        .expect("Cargo.toml's rust-version");
+    let (needed, by) = packages
+        .iter()
+        .filter(|p| p["name"] != "persona-role")
+        .filter_map(|p| Some((rust_version(p["rust_version"].as_str()?), p["name"].as_str()?)))
+        .max()
+        .expect("locked crates declare rust versions");
+    assert_eq!(
+        rust_version(declared),
+        needed,
+        "Cargo.toml's rust-version is {declared}; the locked crates need {needed:?} ({by})"
+    );
+
+    let toolchain = read("rust-toolchain.toml");
+    let channel = toolchain
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("channel = \""))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .expect("rust-toolchain.toml names a channel");
+    assert_eq!(
+        channel.split('.').count(),
+        3,
+        "rust-toolchain.toml pins an exact release, not {channel:?}"
+    );
+    assert!(
+        rust_version(channel) >= needed,
+        "the pinned {channel} is older than rust-version {declared}"
+    );
 }
 
 // ------------------------------------------------------------------------ the reproducible zip
