@@ -624,7 +624,7 @@ fn deploy_installs_its_tools_builds_and_deploys_guided_the_first_time() {
             "+ scripts/build-lambda --install-only",
             "+ ensure_venv .venv-sam sam\\ --version scripts/requirements/sam.txt",
             "+ PATH=.venv-build/bin:.venv-sam/bin:$PATH",
-            "+ env AWS_DEFAULT_REGION=us-east-1 sam build --config-file samconfig.toml --config-env default",
+            "+ sam build --config-file samconfig.toml --config-env default",
             "+ sam deploy --config-file samconfig.toml --config-env default --guided",
             "dry run: nothing was installed, built or deployed",
         ]
@@ -648,9 +648,9 @@ fn deploy_installs_its_tools_builds_and_deploys_guided_the_first_time() {
         Some(format!("+ sam deploy --config-file {saved} --config-env default").as_str())
     );
     assert!(
-        lines.iter().any(|l| l.ends_with(&format!(
-            "sam build --config-file {saved} --config-env default"
-        ))),
+        lines
+            .iter()
+            .any(|l| l == &format!("+ sam build --config-file {saved} --config-env default")),
         "{lines:#?}"
     );
     // --guided asks again; options after -- go to sam deploy, in order.
