@@ -81,10 +81,11 @@ fn stack(partition: Partition, account: &str) -> StackContext {
 /// in the account an ARN names.
 fn stacks_for(value: &str) -> Vec<StackContext> {
     let mut accounts = vec![ACCOUNT.to_owned()];
-    if let Some(account) = value.split(':').nth(4) {
-        if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) {
-            accounts.push(account.to_owned());
-        }
+    if let Some(account) = value.split(':').nth(4)
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+    {
+        accounts.push(account.to_owned());
     }
     partitions::SUPPORTED
         .into_iter()

@@ -262,7 +262,8 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
         let start = Instant::now();
         match cfn::parse_event(&event) {
             Ok(request) => {
-                let span = tracing::info_span!(
+                // ERROR: enabled at every log level, so that every line names its request.
+                let span = tracing::error_span!(
                     "custom_resource",
                     RequestId = %request.request_id,
                     LogicalResourceId = %request.logical_resource_id,
@@ -287,7 +288,7 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
         start: Instant,
         deadline: Option<Instant>,
     ) -> Result<Delivered, HandlerError> {
-        let span = tracing::info_span!(
+        let span = tracing::error_span!(
             "custom_resource",
             RequestId = error.request_id.as_deref().unwrap_or(""),
             LogicalResourceId = error.logical_resource_id.as_deref().unwrap_or(""),

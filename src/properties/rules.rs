@@ -99,11 +99,11 @@ impl Charset {
         std::iter::from_fn(move || {
             let lo = rest.next()?;
             let mut ahead = rest.clone();
-            if ahead.next() == Some('-') {
-                if let Some(hi) = ahead.next() {
-                    rest = ahead;
-                    return Some((lo, hi));
-                }
+            if ahead.next() == Some('-')
+                && let Some(hi) = ahead.next()
+            {
+                rest = ahead;
+                return Some((lo, hi));
             }
             Some((lo, lo))
         })
@@ -273,10 +273,10 @@ impl Text {
             return Err(None);
         };
         for forbidden in self.forbidden {
-            if let Forbidden::Chars { chars, reason } = forbidden {
-                if let Some(c) = rest.chars().find(|c| chars.contains(*c)) {
-                    return Err(Some(format!("contains {}; {reason}", show_char(c))));
-                }
+            if let Forbidden::Chars { chars, reason } = forbidden
+                && let Some(c) = rest.chars().find(|c| chars.contains(*c))
+            {
+                return Err(Some(format!("contains {}; {reason}", show_char(c))));
             }
         }
         let separator = |c: char| c == '/' && self.shape != Shape::Word;
