@@ -6,6 +6,8 @@
 //! scripts/local-answer events/data-scientist-create.json events/data-scientist-update.json \
 //!     events/data-scientist-delete.json
 //! scripts/local-answer --expect-failed my-forged-event.json
+//! scripts/local-answer --parameter AllowAdoption=true --parameter AdoptingStacks=ml-personas \
+//!     --console-role SageMaker-TheDataScientist events/compute-create.json events/adopt-console-role.json
 //! ```
 //!
 //! Events run in the order given, against one IAM: moto started for the run (from `.venv`, as the
@@ -18,8 +20,12 @@
 //!
 //! The function's environment is the one `template.yaml`'s parameter defaults give it in the
 //! account and region of the first event's stack: the shipped permissions boundary (created in
-//! IAM), the default allow-lists, adoption off. Any `PERSONA_ROLE_*` guardrail variable set in
-//! the environment replaces them all, as in the deployed function.
+//! IAM), the default allow-lists, adoption off; `--parameter NAME=VALUE` overrides a parameter,
+//! as `sam deploy --parameter-overrides` would. Any `PERSONA_ROLE_*` guardrail variable set in
+//! the environment replaces them all, as in the deployed function. `--console-role NAME` first
+//! makes a role as SageMaker Role Manager's console made it (under `/service-role/`, trusted by
+//! SageMaker, with one per-activity policy named as the console names them), for an event to
+//! adopt.
 //!
 //! Exit code: 0 every answer was SUCCESS (or FAILED where `--expect-failed` said so), 1 an answer
 //! was not as expected or none was delivered, 2 the run could not start.
@@ -62,11 +68,14 @@ const FUNCTION_TIMEOUT: Duration = Duration::from_secs(300);
 const DEFAULT_STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/local/00000000-0000-0000-0000-000000000000";
 
 const USAGE: &str =
-    "usage: scripts/local-answer [--expect-failed] EVENT.json [[--expect-failed] EVENT.json ...]
+    "usage: scripts/local-answer [--parameter NAME=VALUE ...] [--console-role NAME ...]
+       [--expect-failed] EVENT.json [[--expect-failed] EVENT.json ...]
 
 Runs each CloudFormation event, in order, through the function's handler against moto (or
 AWS_ENDPOINT_URL_IAM) and a local CloudFormation that confirms it, and prints the answer the
-ResponseURL received. --expect-failed: the next event's answer is expected to be FAILED.";
+ResponseURL received. --expect-failed: the next event's answer is expected to be FAILED.
+--parameter: a template.yaml parameter of the function's stack (AllowAdoption=true, ...).
+--console-role: first make this role as Role Manager's console made it, for adoption.";
 
 /// One event to run and the answer it should get.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,16 +84,44 @@ struct Planned {
     expect_failed: bool,
 }
 
-fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Vec<Planned>, String> {
-    let mut planned = Vec::new();
+/// What a run was asked to do.
+#[derive(Debug, Default)]
+struct Run {
+    planned: Vec<Planned>,
+    /// `template.yaml` parameters of the function's stack, as `NAME=VALUE`.
+    parameters: Vec<(String, String)>,
+    /// Roles to make as the console made them, before the first event.
+    console_roles: Vec<String>,
+}
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Run, String> {
+    let mut run = Run::default();
     let mut expect_failed = false;
-    for arg in args {
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--expect-failed" => expect_failed = true,
+            "--parameter" => {
+                let given = args.next().unwrap_or_default();
+                let Some((name, value)) = given.split_once('=') else {
+                    return Err(format!("--parameter takes NAME=VALUE, not `{given}`"));
+                };
+                let declared = deployed::template()["Parameters"][name].is_mapping();
+                if !declared {
+                    return Err(format!("template.yaml has no parameter `{name}`"));
+                }
+                run.parameters.push((name.to_owned(), value.to_owned()));
+            }
+            "--console-role" => match args.next() {
+                Some(name) if !name.is_empty() && !name.starts_with('-') => {
+                    run.console_roles.push(name);
+                }
+                _ => return Err("--console-role takes a role name".to_owned()),
+            },
             "-h" | "--help" => return Err(String::new()),
             flag if flag.starts_with('-') => return Err(format!("unknown option `{flag}`")),
             path => {
-                planned.push(Planned {
+                run.planned.push(Planned {
                     path: PathBuf::from(path),
                     expect_failed,
                 });
@@ -95,15 +132,15 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Vec<Planned>, St
     if expect_failed {
         return Err("--expect-failed must precede an event file".to_owned());
     }
-    if planned.is_empty() {
+    if run.planned.is_empty() {
         return Err("no event file given".to_owned());
     }
-    Ok(planned)
+    Ok(run)
 }
 
 fn main() -> ExitCode {
-    let planned = match parse_args(std::env::args().skip(1)) {
-        Ok(planned) => planned,
+    let run_args = match parse_args(std::env::args().skip(1)) {
+        Ok(run_args) => run_args,
         Err(message) if message.is_empty() => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -124,7 +161,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    runtime.block_on(run(planned))
+    runtime.block_on(run(run_args))
 }
 
 /// The handler's own lines (each IAM change, the answer) on stderr; RUST_LOG overrides.
@@ -149,7 +186,12 @@ fn read_event(path: &Path) -> Result<serde_json::Map<String, Value>, String> {
     }
 }
 
-async fn run(planned: Vec<Planned>) -> ExitCode {
+async fn run(run_args: Run) -> ExitCode {
+    let Run {
+        planned,
+        parameters,
+        console_roles,
+    } = run_args;
     let mut events = Vec::new();
     for plan in &planned {
         match read_event(&plan.path) {
@@ -185,13 +227,19 @@ async fn run(planned: Vec<Planned>) -> ExitCode {
             },
             str::to_owned,
         );
-    let local = match Local::start(&place, function_arn).await {
+    let local = match Local::start(&place, function_arn, &parameters).await {
         Ok(local) => local,
         Err(message) => {
             eprintln!("local-answer: {message}");
             return ExitCode::from(2);
         }
     };
+    for name in &console_roles {
+        if let Err(message) = local.make_console_role(name).await {
+            eprintln!("local-answer: {message}");
+            return ExitCode::from(2);
+        }
+    }
     let mut unexpected = 0;
     for (n, (plan, event)) in planned.iter().zip(events).enumerate() {
         if !local.answer(n, plan, event).await {
@@ -216,10 +264,16 @@ struct Local {
     recorder: Recorder,
     handler: Handler,
     function_arn: String,
+    /// The same IAM, for what the run prepares before the events (console roles).
+    iam: aws_sdk_iam::Client,
 }
 
 impl Local {
-    async fn start(place: &StackContext, function_arn: String) -> Result<Local, String> {
+    async fn start(
+        place: &StackContext,
+        function_arn: String,
+        parameters: &[(String, String)],
+    ) -> Result<Local, String> {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         // IAM: the endpoint the environment names, as the SDK reads it, else moto of our own in
         // the stack's account.
@@ -258,6 +312,7 @@ impl Local {
             iam = iam.endpoint_url(moto.endpoint());
         }
         let iam = aws_sdk_iam::Client::from_conf(iam.build());
+        let checker = iam.clone();
         let cloudformation = aws_sdk_cloudformation::Client::from_conf(
             persona_role::cloudformation::configure(
                 &CallPolicy::default(),
@@ -272,7 +327,7 @@ impl Local {
             .any(|name| std::env::var_os(name).is_some())
         {
             true => Guardrails::from_env(),
-            false => template_defaults(place, &iam).await?,
+            false => template_guardrails(place, &iam, parameters).await?,
         };
         let http = persona_role::cfn::answer_client()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
@@ -292,7 +347,54 @@ impl Local {
             recorder,
             handler,
             function_arn,
+            iam: checker,
         })
+    }
+
+    /// Makes `name` as SageMaker Role Manager's console made roles: under `/service-role/`,
+    /// trusted by SageMaker, with one per-activity managed policy named as the console names
+    /// them (`<template>_<epoch ms>`: the S3 Bucket Access activity's).
+    async fn make_console_role(&self, name: &str) -> Result<(), String> {
+        let failed = |what: &str, e: &dyn std::error::Error| {
+            format!("cannot make console role {name} ({what}): {e}")
+        };
+        let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+        self.iam
+            .create_role()
+            .role_name(name)
+            .path("/service-role/")
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .map_err(|e| failed("CreateRole", &e))?;
+        let document = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::ml-team-data"}]});
+        let policy = self
+            .iam
+            .create_policy()
+            .policy_name(format!(
+                "SageMakerS3BucketPolicyTemplate_{}",
+                console_stamp(name)
+            ))
+            .path("/service-role/")
+            .policy_document(document.to_string())
+            .send()
+            .await
+            .map_err(|e| failed("CreatePolicy", &e))?;
+        let arn = policy
+            .policy()
+            .and_then(|p| p.arn())
+            .ok_or_else(|| format!("cannot make console role {name}: CreatePolicy gave no ARN"))?;
+        self.iam
+            .attach_role_policy()
+            .role_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| failed("AttachRolePolicy", &e))?;
+        eprintln!("made console role {name} under /service-role/ with policy {arn}");
+        Ok(())
     }
 
     /// Runs the `n`-th event and prints its answer; whether the answer was the expected one.
@@ -375,6 +477,15 @@ impl Local {
     }
 }
 
+/// The creation time the console puts in its policies' names, made distinct per role name so
+/// that two console roles of one run get two policies.
+fn console_stamp(name: &str) -> u64 {
+    let spread = name.bytes().fold(0u64, |sum, b| {
+        sum.wrapping_mul(31).wrapping_add(u64::from(b))
+    });
+    1_700_000_000_000 + spread % 100_000_000_000
+}
+
 /// Whether an answer's Status is the expected one, and what the summary adds about it.
 fn verdict(status: &str, expect_failed: bool) -> (bool, String) {
     let expected = if expect_failed { "FAILED" } else { "SUCCESS" };
@@ -385,13 +496,19 @@ fn verdict(status: &str, expect_failed: bool) -> (bool, String) {
     }
 }
 
-/// The guardrails `template.yaml`'s parameter defaults give the function in `place`, with the
-/// stack's `PersonaRoleBoundary` created in IAM from the catalog (`src/boundary.rs`).
-async fn template_defaults(
+/// The guardrails `template.yaml`'s parameter defaults, with `parameters` overriding them, give
+/// the function in `place`, with the stack's `PersonaRoleBoundary` created in IAM from the
+/// catalog (`src/boundary.rs`).
+async fn template_guardrails(
     place: &StackContext,
     iam: &aws_sdk_iam::Client,
+    parameters: &[(String, String)],
 ) -> Result<Guardrails, String> {
-    let deployment = deployed::Deployment::defaults().placed(
+    let overrides: Vec<(&str, &str)> = parameters
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let deployment = deployed::Deployment::new(&overrides).placed(
         place.partition.name(),
         &place.account,
         &place.region,
@@ -422,15 +539,35 @@ async fn template_defaults(
 mod tests {
     use super::*;
 
-    fn args(list: &[&str]) -> Result<Vec<Planned>, String> {
+    fn args(list: &[&str]) -> Result<Run, String> {
         parse_args(list.iter().map(|s| (*s).to_owned()))
     }
 
     #[test]
     fn expect_failed_marks_only_the_next_event() {
-        let planned = args(&["a.json", "--expect-failed", "b.json", "c.json"]).unwrap();
-        let marks: Vec<bool> = planned.iter().map(|p| p.expect_failed).collect();
+        let run = args(&["a.json", "--expect-failed", "b.json", "c.json"]).unwrap();
+        let marks: Vec<bool> = run.planned.iter().map(|p| p.expect_failed).collect();
         assert_eq!(marks, [false, true, false]);
+    }
+
+    #[test]
+    fn parameters_must_be_the_templates_and_console_roles_need_a_name() {
+        let run = args(&[
+            "--parameter",
+            "AllowAdoption=true",
+            "--console-role",
+            "SageMaker-Team",
+            "a.json",
+        ])
+        .unwrap();
+        assert_eq!(
+            run.parameters,
+            [("AllowAdoption".to_owned(), "true".to_owned())]
+        );
+        assert_eq!(run.console_roles, ["SageMaker-Team"]);
+        assert!(args(&["--parameter", "AllowAdoptoin=true", "a.json"]).is_err());
+        assert!(args(&["--parameter", "AllowAdoption", "a.json"]).is_err());
+        assert!(args(&["--console-role", "--expect-failed", "a.json"]).is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@ condition keys IAM added to an action (sagemaker:VolumeKmsKeyArn), resource type
 action. These are counted and allowed. Studio's policy variables (${sagemaker:DomainId}), whose
 colon parliament's ARN parser splits on, are replaced by sample values before linting.
 
-Usage: .venv-policy/bin/python scripts/lint-policies.py   (scripts/lint-policies installs it)
+Usage: .venv-lint/bin/python scripts/lint-policies.py   (scripts/lint-policies installs it)
 """
 
 import json

@@ -192,10 +192,10 @@ pub fn live_role_context(
     owner: Option<&Owner>,
     unowned: Unowned<'_>,
 ) -> Result<StackContext, ContextError> {
-    if let Some(owner) = owner {
-        if let Ok(context) = StackContext::from_stack_id(&owner.stack_id, &owner.logical_id) {
-            return Ok(context);
-        }
+    if let Some(owner) = owner
+        && let Ok(context) = StackContext::from_stack_id(&owner.stack_id, &owner.logical_id)
+    {
+        return Ok(context);
     }
     let arn = Arn::parse(role_arn);
     let not_a_role = || ContextError::RoleArn(role_arn.to_owned());

@@ -383,44 +383,47 @@ pub struct PassedRole {
 /// Every role the properties pass, top-level and per activity, each with the property that
 /// names it as the user wrote it.
 pub fn passed_roles(properties: &Properties, raw: &Value) -> Vec<PassedRole> {
-    let name = Param::PassRoles.name();
-    let mut passed: Vec<PassedRole> = properties
-        .parameters
-        .get(Param::PassRoles)
-        .iter()
-        .map(|arn| PassedRole {
-            property: at(name, raw.get(name), arn),
-            arn: arn.clone(),
+    given_values(properties, raw, Param::PassRoles)
+        .into_iter()
+        .map(|(property, arn)| PassedRole {
+            property,
+            arn: arn.to_owned(),
             listed: false,
         })
-        .collect();
-    let given = raw
+        .collect()
+}
+
+/// Every value of `param` the properties give, top-level then per activity, each in the order
+/// the user wrote them and with the property that names it as written (`S3Buckets[1]`,
+/// `ActivityParameters.<activity as written>.S3Buckets[0]`).
+fn given_values<'a>(
+    properties: &'a Properties,
+    raw: &Value,
+    param: Param,
+) -> Vec<(String, &'a str)> {
+    let name = param.name();
+    let mut given: Vec<(String, &str)> =
+        scope::in_given_order(raw.get(name), properties.parameters.get(param))
+            .into_iter()
+            .map(|value| (at(name, raw.get(name), value), value.as_str()))
+            .collect();
+    let written = raw
         .get(table::ACTIVITY_PARAMETERS.name)
         .and_then(Value::as_object);
     for (index, parameters) in &properties.activity_parameters {
         // The key the user wrote for this activity, which names it in the reason.
-        let key = given.and_then(|map| {
+        let key = written.and_then(|map| {
             map.iter()
                 .find(|(key, _)| catalog::find_activity(key) == Some(*index))
         });
-        let prefix = match key {
-            Some((key, _)) => format!("{}.{key}.{name}", table::ACTIVITY_PARAMETERS.name),
-            None => format!(
-                "{}.{}.{name}",
-                table::ACTIVITY_PARAMETERS.name,
-                catalog::activity(*index).name
-            ),
-        };
+        let activity = key.map_or(catalog::activity(*index).name, |(key, _)| key.as_str());
+        let prefix = format!("{}.{activity}.{name}", table::ACTIVITY_PARAMETERS.name);
         let list = key.and_then(|(_, params)| params.get(name));
-        for arn in parameters.get(Param::PassRoles) {
-            passed.push(PassedRole {
-                property: at(&prefix, list, arn),
-                arn: arn.clone(),
-                listed: false,
-            });
+        for value in scope::in_given_order(list, parameters.get(param)) {
+            given.push((at(&prefix, list, value), value.as_str()));
         }
     }
-    passed
+    given
 }
 
 /// Whether a role ARN's path (not its name) contains `sagemaker-` in any case: in IAM's ARN

@@ -23,6 +23,7 @@ pub mod guardrails;
 pub mod handler;
 pub mod iam;
 pub mod lifecycle;
+pub mod logs;
 pub mod metrics;
 pub mod ownership;
 pub mod partitions;

@@ -39,6 +39,13 @@ pub const UNANSWERED: &str = "Unanswered";
 /// Answers that did not reach the ResponseURL after their retries: the stack waits until the
 /// resource's ServiceTimeout.
 pub const ANSWER_DELIVERY_FAILED: &str = "AnswerDeliveryFailed";
+/// FAILED answers the operator must look into: the function, IAM or CloudFormation failed, or
+/// an event came that CloudFormation did not send ([`FailureClass::needs_operator`]). The
+/// template's `OperatorFailuresAlarm` watches it.
+pub const OPERATOR_FAILURES: &str = "OperatorFailures";
+/// FAILED answers the declaring user fixes in the stack (a typo, a guardrail, a name another
+/// owns): counted, shown on the dashboard, and alarming no one.
+pub const USER_ERRORS: &str = "UserErrors";
 /// Milliseconds from the invocation to the answer's last delivery attempt.
 pub const ANSWER_TIME: &str = "AnswerTime";
 pub const IAM_CALLS: &str = "IamCalls";
@@ -115,6 +122,25 @@ impl FailureClass {
         }
     }
 
+    /// Whether a FAILED answer of this class needs the operator rather than the user who
+    /// declared the resource. The user fixes invalid properties, what the guardrails refuse
+    /// and a name someone else owns, in the stack. IAM and CloudFormation failing, the work
+    /// outliving its deadline and a panic are the function's or the account's; an event the
+    /// stack check refuses or that is no valid request did not come from CloudFormation (a
+    /// direct invocation, or a change in CloudFormation itself).
+    pub fn needs_operator(self) -> bool {
+        match self {
+            FailureClass::InvalidProperties | FailureClass::Guardrail | FailureClass::Ownership => {
+                false
+            }
+            FailureClass::InvalidRequest
+            | FailureClass::StackCheck
+            | FailureClass::Iam
+            | FailureClass::Deadline
+            | FailureClass::Internal => true,
+        }
+    }
+
     /// The metric counting FAILED answers of this class.
     pub fn metric(self) -> &'static str {
         match self {
@@ -182,6 +208,8 @@ pub fn document(function: &str, level: &str, facts: &EventFacts, timestamp_ms: u
             values.extend([
                 (SUCCEEDED, "Count", 0),
                 (FAILED, "Count", 0),
+                (OPERATOR_FAILURES, "Count", 0),
+                (USER_ERRORS, "Count", 0),
                 (UNANSWERED, "Count", 1),
                 (ANSWER_DELIVERY_FAILED, "Count", 0),
             ]);
@@ -191,9 +219,16 @@ pub fn document(function: &str, level: &str, facts: &EventFacts, timestamp_ms: u
             delivered,
             time_ms,
         } => {
+            let operator = failure.is_some_and(FailureClass::needs_operator);
             values.extend([
                 (SUCCEEDED, "Count", u64::from(failure.is_none())),
                 (FAILED, "Count", u64::from(failure.is_some())),
+                (OPERATOR_FAILURES, "Count", u64::from(operator)),
+                (
+                    USER_ERRORS,
+                    "Count",
+                    u64::from(failure.is_some() && !operator),
+                ),
                 (UNANSWERED, "Count", 0),
                 (ANSWER_DELIVERY_FAILED, "Count", u64::from(!delivered)),
                 (ANSWER_TIME, "Milliseconds", time_ms),
@@ -248,7 +283,10 @@ pub fn document(function: &str, level: &str, facts: &EventFacts, timestamp_ms: u
         }),
     );
     root.insert("level".to_owned(), json!(level));
-    root.insert("timestamp".to_owned(), json!(rfc3339(timestamp_ms)));
+    root.insert(
+        "timestamp".to_owned(),
+        json!(time::format_millis(timestamp_ms)),
+    );
     root.insert(FUNCTION_NAME.to_owned(), json!(function));
     root.insert(REQUEST_TYPE.to_owned(), json!(request_type));
     for (name, _, value) in values {
@@ -265,13 +303,6 @@ pub fn document(function: &str, level: &str, facts: &EventFacts, timestamp_ms: u
 /// [`document`] as one line of JSON.
 pub fn line(function: &str, level: &str, facts: &EventFacts, timestamp_ms: u64) -> String {
     document(function, level, facts, timestamp_ms).to_string()
-}
-
-/// `2025-12-02T00:00:00.123Z`.
-fn rfc3339(timestamp_ms: u64) -> String {
-    let seconds = time::format(i64::try_from(timestamp_ms / 1000).unwrap_or(i64::MAX));
-    let whole = seconds.strip_suffix('Z').unwrap_or(&seconds);
-    format!("{whole}.{:03}Z", timestamp_ms % 1000)
 }
 
 #[cfg(test)]
@@ -416,6 +447,10 @@ mod tests {
                 .filter_map(|c| document.get(c.metric()).and_then(Value::as_u64))
                 .sum();
             assert_eq!(json!(classes), document[FAILED], "{what}");
+            // And it is either the operator's or the user's.
+            let split = document[OPERATOR_FAILURES].as_u64().unwrap()
+                + document[USER_ERRORS].as_u64().unwrap();
+            assert_eq!(json!(split), document[FAILED], "{what}");
         }
     }
 
@@ -464,7 +499,58 @@ mod tests {
         ] {
             assert_eq!(line_level(configured), level, "{configured:?}");
         }
-        assert_eq!(rfc3339(1_764_633_600_123), "2025-12-02T00:00:00.123Z");
+    }
+
+    /// Who acts on a FAILED answer of each class, and the metric that counts it.
+    #[test]
+    fn each_failure_class_counts_for_the_operator_or_the_user() {
+        let operator = [
+            FailureClass::InvalidRequest,
+            FailureClass::StackCheck,
+            FailureClass::Iam,
+            FailureClass::Deadline,
+            FailureClass::Internal,
+        ];
+        for class in FailureClass::ALL {
+            let document = document(
+                "f",
+                "INFO",
+                &EventFacts {
+                    request_type: Some(RequestType::Create),
+                    request_id: None,
+                    answer: sent(Some(class), true),
+                    iam: NONE,
+                    cloudformation: NONE,
+                },
+                1,
+            );
+            let (one, zero) = if operator.contains(&class) {
+                (OPERATOR_FAILURES, USER_ERRORS)
+            } else {
+                (USER_ERRORS, OPERATOR_FAILURES)
+            };
+            assert_eq!(
+                class.needs_operator(),
+                one == OPERATOR_FAILURES,
+                "{class:?}"
+            );
+            assert_eq!(document[one], 1, "{class:?}");
+            assert_eq!(document[zero], 0, "{class:?}");
+        }
+        let succeeded = document(
+            "f",
+            "INFO",
+            &EventFacts {
+                request_type: Some(RequestType::Delete),
+                request_id: None,
+                answer: sent(None, true),
+                iam: NONE,
+                cloudformation: NONE,
+            },
+            1,
+        );
+        assert_eq!(succeeded[OPERATOR_FAILURES], 0);
+        assert_eq!(succeeded[USER_ERRORS], 0);
     }
 
     #[test]

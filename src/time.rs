@@ -116,9 +116,31 @@ pub fn format(seconds: Seconds) -> String {
     )
 }
 
+/// `2025-12-02T00:00:00.123Z`: milliseconds since the epoch as the log lines and metric lines
+/// stamp them (what Lambda's log-level filtering reads as RFC 3339).
+pub fn format_millis(millis: u64) -> String {
+    let seconds = format(i64::try_from(millis / 1000).unwrap_or(i64::MAX));
+    let whole = seconds.strip_suffix('Z').unwrap_or(&seconds);
+    format!("{whole}.{:03}Z", millis % 1000)
+}
+
+/// Milliseconds since the epoch, now (0 before it: a clock that wrong stamps nothing useful).
+pub fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn milliseconds_format_as_rfc_3339_with_three_decimals() {
+        assert_eq!(format_millis(1_764_633_600_123), "2025-12-02T00:00:00.123Z");
+        assert_eq!(format_millis(5), "1970-01-01T00:00:00.005Z");
+        assert!(now_millis() > 1_764_633_600_000);
+    }
 
     #[test]
     fn cloudtrail_times_and_user_bounds_parse_to_the_same_instant() {

@@ -1,17 +1,41 @@
 # Sourced by the scripts that install tools into project-local venvs (all gitignored).
 #
-#   ensure_venv VENV STAMP CHECK REQUIREMENT...
+#   ensure_venv VENV CHECK REQUIREMENTS
 #
-# Creates VENV with $PYTHON (default python3) if needed and pip-installs the pinned
-# REQUIREMENTs, unless the stamp file VENV/.STAMP already records exactly these pins and CHECK
-# (a command run with VENV/bin first on PATH) succeeds. Idempotent: a second run only checks.
+# Creates VENV with $PYTHON (default python3) and installs exactly the packages REQUIREMENTS
+# (a file under scripts/requirements/) pins, dependencies included: `pip install --no-deps`, so
+# that nothing unpinned comes in, then `pip check`, so that a pin missing from the file fails
+# here rather than in a test. Idempotent: when VENV/.persona-role-requirements already holds the
+# same file and CHECK (a command run with VENV/bin first on PATH) succeeds, it only says so.
+# When the pins change, the venv is made again from nothing, so that no old package lingers.
 #
-# VENV is a link to a venv in a cache shared by every checkout on the machine, one per set of
-# arguments (the pins, and the content of any file they name) and Python version: a fresh clone,
-# or CI on a runner that keeps the cache, installs nothing another checkout already installed
-# (cfn-lint, the SAM CLI, checkov, cargo-lambda and moto take minutes to install). The cache is
+# VENV is a link to a venv in a cache shared by every checkout on the machine, one per
+# requirements file (its content) and Python version: a fresh clone, or CI on a runner that keeps
+# the cache, installs nothing another checkout already installed (cfn-lint, the SAM CLI,
+# checkov, cargo-lambda and moto take minutes to install). The cache is
 # $PERSONA_ROLE_TOOLS_CACHE, by default ~/.cache/persona-role/venvs (XDG_CACHE_HOME honoured);
 # PERSONA_ROLE_TOOLS_CACHE=none keeps every venv in the checkout.
+#
+#   require_python
+#
+# Fails, saying what to install, unless $PYTHON (default python3) can make venvs with pip
+# (Debian and Ubuntu ship the venv module apart, as python3-venv).
+
+require_python() {
+    local python="${PYTHON:-python3}"
+    if ! command -v "$python" >/dev/null 2>&1; then
+        echo "missing: $python (Python 3.10 or newer; set PYTHON to use another)" >&2
+        return 1
+    fi
+    if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+        echo "missing: Python 3.10 or newer ($python is $("$python" --version 2>&1))" >&2
+        return 1
+    fi
+    if ! "$python" -c 'import venv, ensurepip' 2>/dev/null; then
+        echo "missing: Python's venv module with ensurepip (Debian/Ubuntu: apt-get install python3-venv)" >&2
+        return 1
+    fi
+}
 
 ensure_venv() {
     local venv="$1" cache="${PERSONA_ROLE_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/persona-role/venvs}"
@@ -43,20 +67,40 @@ ensure_venv() {
     ln -sfn "$shared" "$venv"
 }
 
+# ensure_venv, with VENV itself the venv.
 ensure_venv_in_place() {
-    local venv="$1" stamp="$1/.$2" check="$3"
-    shift 3
-    local want="$*" python="${PYTHON:-python3}" name="${venv#"${root:-}"/}"
-    if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]] \
+    local venv="$1" check="$2" requirements="$3"
+    local stamp="$venv/.persona-role-requirements" python="${PYTHON:-python3}"
+    local name="${venv#"${root:-}"/}"
+    if [[ ! -f "$requirements" ]]; then
+        echo "ensure_venv: no requirements file $requirements" >&2
+        return 1
+    fi
+    if [[ -x "$venv/bin/python" ]] && cmp -s "$requirements" "$stamp" \
         && PATH="$venv/bin:$PATH" bash -c "$check" >/dev/null 2>&1; then
-        echo "already installed in $name: $want"
+        echo "already installed in $name: $(pins "$requirements")"
         return 0
     fi
-    if [[ ! -x "$venv/bin/python" ]]; then
-        echo "creating $name with $("$python" --version 2>&1)"
-        "$python" -m venv "$venv"
+    require_python
+    if [[ -e "$venv" || -L "$venv" ]]; then
+        echo "making $name again for $(basename "$requirements")'s pins"
+        rm -rf "$venv"
     fi
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@"
-    printf '%s' "$want" > "$stamp"
-    echo "installed in $name: $want"
+    echo "creating $name with $("$python" --version 2>&1)"
+    "$python" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+        --requirement "$requirements"
+    "$venv/bin/python" -m pip check --disable-pip-version-check >/dev/null \
+        || { "$venv/bin/python" -m pip check; echo "$requirements lacks a pin (above)" >&2; return 1; }
+    if ! PATH="$venv/bin:$PATH" bash -c "$check" >/dev/null; then
+        echo "installed $name, but \`$check\` fails" >&2
+        return 1
+    fi
+    cp "$requirements" "$stamp"
+    echo "installed in $name: $(pins "$requirements")"
+}
+
+# The file's top-level pins (its `# top:` line).
+pins() {
+    sed -n 's/^# top: //p' "$1"
 }

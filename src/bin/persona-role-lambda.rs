@@ -2,6 +2,7 @@
 //! `Custom::SageMakerPersonaRole`. Wiring only; the work is in `persona_role::handler`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use lambda_runtime::tracing::Level;
 use lambda_runtime::tracing::subscriber::EnvFilter;
@@ -10,8 +11,13 @@ use lambda_runtime::tracing::subscriber::layer::SubscriberExt;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use persona_role::handler::{Handler, Settings, deadline_from_epoch_ms};
 use persona_role::iam::CallPolicy;
+use persona_role::logs::{JsonLines, SERVICE_ENV, service_name};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
+use tracing::Instrument;
+
+/// Whether the next invocation is this execution environment's first (Powertools' `cold_start`).
+static COLD: AtomicBool = AtomicBool::new(true);
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -51,6 +57,17 @@ async fn main() -> Result<(), Error> {
     // the runtime, before the handler could answer CloudFormation.
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let handler = Arc::clone(&handler);
+        // Every line of the invocation carries these, under Powertools' names. An ERROR span
+        // is enabled at every ApplicationLogLevel, so that even a WARN line has them.
+        let invocation = tracing::error_span!(
+            "invocation",
+            cold_start = COLD.swap(false, Ordering::Relaxed),
+            function_request_id = %event.context.request_id,
+            xray_trace_id = tracing::field::Empty,
+        );
+        if let Some(trace) = &event.context.xray_trace_id {
+            invocation.record("xray_trace_id", trace.as_str());
+        }
         async move {
             let deadline = deadline_from_epoch_ms(event.context.deadline);
             let function_arn =
@@ -64,11 +81,14 @@ async fn main() -> Result<(), Error> {
                 "Reason": delivered.response.reason,
             }))
         }
+        .instrument(invocation)
     }))
     .await
 }
 
-/// JSON lines on stdout, with the span fields (RequestId, LogicalResourceId) on every line. The
+/// Flat JSON lines on stdout in Powertools' keys (`persona_role::logs`): `level`, `message`,
+/// `timestamp`, `service`, the invocation's `cold_start`, `function_request_id` and
+/// `xray_trace_id`, the event's RequestId and LogicalResourceId, then the line's own fields. The
 /// level comes from AWS_LAMBDA_LOG_LEVEL, else RUST_LOG, else INFO, as in lambda_runtime; it
 /// applies to this function's own lines only. Other crates never log below INFO: at TRACE the
 /// runtime logs each raw event, whose ResponseURL is a signed credential.
@@ -76,18 +96,13 @@ fn init_logging() {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".to_owned());
-    let subscriber = lambda_runtime::tracing::subscriber::fmt()
-        .json()
-        .with_env_filter(
-            EnvFilter::try_new(level.to_lowercase()).unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_target(false)
-        .with_current_span(true)
-        .with_span_list(false)
-        .finish()
+    let service = service_name(std::env::var(SERVICE_ENV).ok().as_deref());
+    let subscriber = lambda_runtime::tracing::subscriber::registry()
+        .with(EnvFilter::try_new(level.to_lowercase()).unwrap_or_else(|_| EnvFilter::new("info")))
         .with(filter_fn(|metadata| {
             *metadata.level() <= Level::INFO || metadata.target().starts_with("persona_role")
-        }));
+        }))
+        .with(JsonLines::new(service, std::io::stdout));
     if tracing::subscriber::set_global_default(subscriber).is_err() {
         eprintln!("persona-role: a logger was already installed");
     }

@@ -135,11 +135,11 @@ fn files(
     // Files that share a stack share its note.
     let mut noted = Vec::new();
     for declaration in [&old, &new] {
-        if let Some(note) = declaration.account.note(&declaration.context.account) {
-            if !noted.contains(&note) {
-                writeln!(err, "note: {note}")?;
-                noted.push(note);
-            }
+        if let Some(note) = declaration.account.note(&declaration.context.account)
+            && !noted.contains(&note)
+        {
+            writeln!(err, "note: {note}")?;
+            noted.push(note);
         }
     }
     let old_plan = plan_of(&old, err)?;
@@ -481,7 +481,7 @@ fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::{Guardrails, at, glob_match};
+use super::{Guardrails, given_values, glob_match};
 use crate::catalog::{self, ActivityIndex, Param, Resource};
 use crate::properties::{Properties, PropertyError, table};
 
@@ -130,7 +130,6 @@ fn refused_activities(
 /// Buckets the declaration names, top-level and per activity, outside the allowed patterns; and,
 /// with an allow-list, the buckets activities reach on their own (S3 Full Access: every one).
 fn refused_buckets(allowed: &[String], properties: &Properties, raw: &Value) -> Vec<PropertyError> {
-    let name = Param::S3Buckets.name();
     let allowed_text = allowed.join(", ");
     let within = |pattern: &str| allowed.iter().any(|outer| covers(outer, pattern));
     // The reason a declared pattern is refused, with its help; `None` if it is allowed.
@@ -155,39 +154,16 @@ fn refused_buckets(allowed: &[String], properties: &Properties, raw: &Value) -> 
             })
         }
     };
-    let mut errors: Vec<PropertyError> =
-        in_given_order(raw.get(name), properties.parameters.get(Param::S3Buckets))
-            .into_iter()
-            .filter_map(|bucket| {
-                refusal(bucket).map(|(message, help)| PropertyError {
-                    property: at(name, raw.get(name), bucket),
-                    message,
-                    help: Some(help),
-                })
+    let mut errors: Vec<PropertyError> = given_values(properties, raw, Param::S3Buckets)
+        .into_iter()
+        .filter_map(|(property, bucket)| {
+            refusal(bucket).map(|(message, help)| PropertyError {
+                property,
+                message,
+                help: Some(help),
             })
-            .collect();
-    let given = raw
-        .get(table::ACTIVITY_PARAMETERS.name)
-        .and_then(Value::as_object);
-    for (index, parameters) in &properties.activity_parameters {
-        // The key the user wrote for this activity, which names it in the reason.
-        let key = given.and_then(|map| {
-            map.iter()
-                .find(|(key, _)| catalog::find_activity(key) == Some(*index))
-        });
-        let written = key.map_or(catalog::activity(*index).name, |(key, _)| key.as_str());
-        let prefix = format!("{}.{written}.{name}", table::ACTIVITY_PARAMETERS.name);
-        let list = key.and_then(|(_, params)| params.get(name));
-        for bucket in in_given_order(list, parameters.get(Param::S3Buckets)) {
-            if let Some((message, help)) = refusal(bucket) {
-                errors.push(PropertyError {
-                    property: at(&prefix, list, bucket),
-                    message,
-                    help: Some(help),
-                });
-            }
-        }
-    }
+        })
+        .collect();
     if allowed.is_empty() {
         // Without an allow-list, the activities' own buckets are the operator's through
         // AllowedActivities (S3 Full Access is an activity a reviewer sees by name).
@@ -292,7 +268,7 @@ fn chosen_at(index: ActivityIndex, raw: &Value) -> String {
 
 /// `values` in the order `list` gives them (an array, or a comma-separated string); those not
 /// found last.
-fn in_given_order<'a>(list: Option<&Value>, values: &'a [String]) -> Vec<&'a String> {
+pub(super) fn in_given_order<'a>(list: Option<&Value>, values: &'a [String]) -> Vec<&'a String> {
     let mut ordered: Vec<(Option<usize>, &String)> = values
         .iter()
         .map(|value| (position(list, |item| item == value), value))

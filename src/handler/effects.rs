@@ -2,7 +2,10 @@
 //! resources): each effect is one read or one application of changes in `iam::state`, and comes
 //! back as what it observed. Nothing here decides; the machine does.
 
+use std::time::{Duration, Instant};
+
 use futures_util::future::join;
+use serde_json::Value;
 
 use crate::iam::Iam;
 use crate::iam::state;
@@ -11,14 +14,23 @@ use crate::lifecycle::{Effect, Observation, PolicyUse};
 use crate::ownership::Owner;
 use crate::stack_check::{self, Stacks};
 
-/// Carries out one effect and returns what it observed.
+/// Carries out one effect and returns what it observed. `until`: what waits (a role's
+/// readiness) ends by then, leaving the handler time to answer.
 pub async fn carry_out<I: Iam, S: Stacks>(
     iam: &I,
     stacks: &S,
     owner: &Owner,
     effect: Effect,
+    until: Instant,
 ) -> Observation {
     match effect {
+        Effect::AwaitReady {
+            role,
+            trust,
+            settle,
+        } => Observation::Ready {
+            served: await_ready(iam, &role, &trust, settle, until).await,
+        },
         Effect::ReadPassed {
             roles,
             pause,
@@ -31,7 +43,7 @@ pub async fn carry_out<I: Iam, S: Stacks>(
                 match beside {
                     // Boxed: an effect's future would otherwise contain itself.
                     Some(effect) => Some(Box::new(
-                        Box::pin(carry_out(iam, stacks, owner, *effect)).await,
+                        Box::pin(carry_out(iam, stacks, owner, *effect, until)).await,
                     )),
                     None => None,
                 }
@@ -47,7 +59,7 @@ pub async fn carry_out<I: Iam, S: Stacks>(
             let beside = async {
                 match beside {
                     Some(effect) => Some(Box::new(
-                        Box::pin(carry_out(iam, stacks, owner, *effect)).await,
+                        Box::pin(carry_out(iam, stacks, owner, *effect, until)).await,
                     )),
                     None => None,
                 }
@@ -135,4 +147,50 @@ pub async fn carry_out<I: Iam, S: Stacks>(
             Observation::TornDown(state::delete_role_named(iam, &role, owner).await)
         }
     }
+}
+
+/// Pauses between reads of a role not served as written yet.
+const READY_READS: [Duration; 6] = [
+    Duration::from_millis(200),
+    Duration::from_millis(400),
+    Duration::from_millis(800),
+    Duration::from_millis(1600),
+    Duration::from_millis(3200),
+    Duration::from_millis(6400),
+];
+
+/// Reads the role until IAM serves it with `trust` (pausing longer each time, the last pause
+/// repeating), then waits `settle`; all of it before `until`. Whether it was served.
+async fn await_ready<I: Iam>(
+    iam: &I,
+    role: &str,
+    trust: &Value,
+    settle: Duration,
+    until: Instant,
+) -> bool {
+    let mut pauses = READY_READS.iter().chain(std::iter::repeat(&READY_READS[5]));
+    let waited = Instant::now();
+    let served = loop {
+        match iam.get_role(role).await {
+            Ok(Some(read)) if read.trust == *trust => break true,
+            Ok(_) => {}
+            Err(error) => tracing::warn!(error = %error, "reading the new role back failed"),
+        }
+        let pause = pauses.next().copied().unwrap_or(Duration::from_secs(1));
+        if Instant::now() + pause >= until {
+            break false;
+        }
+        tokio::time::sleep(pause).await;
+    };
+    if served {
+        let settled = (Instant::now() + settle).min(until);
+        tokio::time::sleep_until(settled.into()).await;
+    }
+    tracing::info!(
+        role,
+        served,
+        waited_ms = u64::try_from(waited.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "waited for the role to be usable"
+    );
+    served
 }

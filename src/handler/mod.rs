@@ -46,6 +46,12 @@ pub const FUNCTION_NAME_ENV: &str = "AWS_LAMBDA_FUNCTION_NAME";
 pub const LOG_LEVEL_ENV: &str = "AWS_LAMBDA_LOG_LEVEL";
 /// The `FunctionName` of metrics when the function runs outside Lambda.
 pub const LOCAL_FUNCTION_NAME: &str = "persona-role-local";
+/// Seconds to wait, after IAM serves a role this event made or re-trusted, before answering
+/// SUCCESS (`RoleReadyWaitSeconds`); unset: no wait, not even the read back.
+pub const READY_WAIT_ENV: &str = "PERSONA_ROLE_READY_WAIT_SECONDS";
+/// The variables the handler's settings are read from besides the guardrails'; the template
+/// sets these too.
+pub const SETTINGS_ENVIRONMENT: &[&str] = &[READY_WAIT_ENV];
 
 /// How the handler answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +70,9 @@ pub struct Settings {
     pub metric_level: &'static str,
     /// Where metric lines go: stdout in the function.
     pub metric_sink: MetricSink,
+    /// Before answering SUCCESS for a role this event made or re-trusted: read it back until
+    /// IAM serves it, then wait this long ([`READY_WAIT_ENV`]); none: answer at once.
+    pub ready_wait: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -76,6 +85,7 @@ impl Default for Settings {
             function_name: LOCAL_FUNCTION_NAME.to_owned(),
             metric_level: metrics::line_level(None),
             metric_sink: MetricSink::Stdout,
+            ready_wait: None,
         }
     }
 }
@@ -92,12 +102,20 @@ impl Settings {
             .unwrap_or_else(|| LOCAL_FUNCTION_NAME.to_owned());
         Settings {
             allow_loopback,
+            ready_wait: ready_wait(std::env::var(READY_WAIT_ENV).ok().as_deref()),
             guardrails: Guardrails::from_env(),
             function_name,
             metric_level: metrics::line_level(std::env::var(LOG_LEVEL_ENV).ok().as_deref()),
             ..Settings::default()
         }
     }
+}
+
+/// The readiness wait a variable's value gives: whole seconds (at most an hour); unset, empty or
+/// unreadable: none (the answer waits for nothing, as before).
+pub fn ready_wait(value: Option<&str>) -> Option<Duration> {
+    let seconds: u64 = value?.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds.min(3600)))
 }
 
 /// Why an event could not be answered.
@@ -244,7 +262,8 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
         let start = Instant::now();
         match cfn::parse_event(&event) {
             Ok(request) => {
-                let span = tracing::info_span!(
+                // ERROR: enabled at every log level, so that every line names its request.
+                let span = tracing::error_span!(
                     "custom_resource",
                     RequestId = %request.request_id,
                     LogicalResourceId = %request.logical_resource_id,
@@ -269,7 +288,7 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
         start: Instant,
         deadline: Option<Instant>,
     ) -> Result<Delivered, HandlerError> {
-        let span = tracing::info_span!(
+        let span = tracing::error_span!(
             "custom_resource",
             RequestId = error.request_id.as_deref().unwrap_or(""),
             LogicalResourceId = error.logical_resource_id.as_deref().unwrap_or(""),
@@ -374,6 +393,14 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
                     request.clone(),
                     self.settings.guardrails.clone(),
                     stack,
+                    Readiness {
+                        wait: self.settings.ready_wait,
+                        // It ends a second before the work must stop, so SUCCESS is answered.
+                        until: times
+                            .work
+                            .checked_sub(Duration::from_secs(1))
+                            .unwrap_or(times.work),
+                    },
                     Arc::clone(&progress),
                 ))
                 .instrument(tracing::Span::current()),
@@ -592,6 +619,13 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
+/// How long a new role's answer waits for it to be usable ([`Settings::ready_wait`]), and by
+/// when that wait ends whatever IAM says.
+struct Readiness {
+    wait: Option<Duration>,
+    until: Instant,
+}
+
 /// The work: the request's intent (planned on a blocking thread, so that the deadline guard can
 /// still answer while a large plan is computed), then the machine's effects carried out one
 /// after the other until its answer. `stack`: the stack's roles, as the stack check listed them.
@@ -601,6 +635,7 @@ async fn run<I: Iam, S: Stacks>(
     request: Request,
     guardrails: Guardrails,
     stack: Option<StackRoles>,
+    ready: Readiness,
     progress: Arc<Progress>,
 ) -> Outcome {
     let reading = {
@@ -624,13 +659,14 @@ async fn run<I: Iam, S: Stacks>(
         request.stack_id.clone(),
         request.logical_resource_id.clone(),
     );
-    let (mut machine, mut next) = Machine::start(&request, intent, &guardrails, stack);
+    let (mut machine, mut next) = Machine::start(&request, intent, &guardrails, stack, ready.wait);
     loop {
         progress.set(machine.at_stake());
         match next {
             Next::Answer(outcome) => return outcome,
             Next::Effect(effect) => {
-                let observation = effects::carry_out(&iam, &stacks, &owner, effect).await;
+                let observation =
+                    effects::carry_out(&iam, &stacks, &owner, effect, ready.until).await;
                 next = machine.on(observation);
             }
         }

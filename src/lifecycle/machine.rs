@@ -26,6 +26,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde_json::Value;
+
 use super::intent::{DeleteIntent, Intent};
 use super::limits;
 use super::outcome::{Failure, Ids, Outcome};
@@ -82,6 +84,14 @@ pub enum Effect {
     ReadTeardown { role: String, path: String },
     /// Read the role of that name and delete it with all it owns ([`Observation::TornDown`]).
     TeardownNamed { role: String },
+    /// Read the role back until IAM serves it with this trust policy, then wait `settle`: the
+    /// role is then usable by what depends on it ([`Observation::Ready`]). Bounded by the
+    /// event's deadline; a role not served by then is still answered SUCCESS.
+    AwaitReady {
+        role: String,
+        trust: Value,
+        settle: Duration,
+    },
     /// Read these roles the plan passes (GetRole each), after `pause` if any, beside the read
     /// `beside` in the same wave ([`Observation::Passed`]): each must be this stack's own.
     ReadPassed {
@@ -139,6 +149,10 @@ pub enum Observation {
     Teardown {
         role: Result<Option<RoleState>, IamError>,
         changes: Result<Option<Vec<Change>>, IamError>,
+    },
+    /// Of [`Effect::AwaitReady`]: whether IAM served the role as written before the deadline.
+    Ready {
+        served: bool,
     },
     /// Of [`Effect::ReadPassed`]: each role in the order asked (none when absent), and what the
     /// read beside it observed.
@@ -202,6 +216,10 @@ enum State {
     },
     /// CreateRole found the name taken: the role read.
     Rereading,
+    /// The answer held until the new (or newly trusted) role is served and settled.
+    Readying {
+        outcome: Box<Outcome>,
+    },
     Converging,
     /// Adoption: tagging the role as this resource's, listing its policies, converging it,
     /// reading and deleting the console's policies it no longer has.
@@ -262,6 +280,11 @@ struct Build {
     /// What an adoption detached, and deleted of that (`DeleteConsolePolicies`).
     detached: Vec<String>,
     deleted: Vec<String>,
+    /// Before a SUCCESS that made a role or changed its trust: read it back, then wait this
+    /// long (none: answer at once, as offline and in most tests).
+    ready_wait: Option<Duration>,
+    /// This event made the role, or changed its trust: its answer waits for readiness.
+    new_trust: bool,
     /// The roles the plan passes were read once and some were missing or untagged: the next
     /// reading of them is the last.
     reread_passed: bool,
@@ -313,6 +336,7 @@ impl Machine {
         intent: Intent,
         guardrails: &Guardrails,
         stack: Option<StackRoles>,
+        ready_wait: Option<Duration>,
     ) -> (Machine, Next) {
         let ids = Ids::of(request);
         let owner = Owner::new(
@@ -320,6 +344,7 @@ impl Machine {
             request.logical_resource_id.clone(),
         );
         let build = |plan: Arc<Plan>, current: Option<String>| Build {
+            new_trust: current.is_none(),
             ids: ids.clone(),
             owner: owner.clone(),
             adoption_forbidden: guardrails.adoption_forbidden,
@@ -331,6 +356,7 @@ impl Machine {
             whole: None,
             detached: Vec::new(),
             deleted: Vec::new(),
+            ready_wait,
             reread_passed: false,
             held: None,
             max_own_policies: guardrails.max_own_policies_per_stack.clone(),
@@ -472,6 +498,12 @@ impl Build {
                 Ok(Some(role)) => self.decided(Some(role), true),
                 Err(e) => self.fail(e.into()),
             },
+            (State::Readying { outcome }, Observation::Ready { served }) => {
+                if !served {
+                    tracing::warn!(role = %self.planned_name(), "IAM did not serve the role as written before the deadline; answering SUCCESS: it was made");
+                }
+                self.answer(*outcome)
+            }
             (State::Converging, Observation::Converged(result)) => match result {
                 Ok(role) => self.succeed(&role),
                 Err(e) => self.fail(e.into()),
@@ -844,15 +876,24 @@ impl Build {
 
     fn carry_out(&mut self, step: Step, role: Option<RoleState>, again: bool) -> Next {
         match (step, role) {
-            (Step::Create | Step::Replace { .. }, _) => self.read_policies(again),
+            (Step::Create | Step::Replace { .. }, _) => {
+                self.new_trust = true;
+                self.read_policies(again)
+            }
             (Step::Recreate, _) => {
                 tracing::warn!(role = %self.planned_name(), "the role is gone: creating it again");
+                self.new_trust = true;
                 self.read_policies(again)
             }
             (Step::Converge, Some(role)) => {
                 tracing::info!(role = %role.name, "role exists and is this resource's own: converging");
                 self.at_stake = Some(self.planned_name());
                 let plan = self.plan_arc();
+                let trust = match &self.whole {
+                    Some(Ok(actual)) => &actual.role.trust,
+                    _ => &role.trust,
+                };
+                self.new_trust |= *trust != plan.role.assume_role_policy_document;
                 let effect = match self.whole.take() {
                     Some(Ok(actual)) => Effect::ConvergeFrom {
                         plan,
@@ -1063,7 +1104,24 @@ impl Build {
                 outcome.data.push((key.to_owned(), arns.join(",")));
             }
         }
-        self.answer(outcome)
+        // What depends on a role CloudFormation just made (or re-trusted) assumes it at once:
+        // IAM is eventually consistent, so the answer waits until the role is usable.
+        match self.ready_wait {
+            Some(settle) if self.new_trust => {
+                let effect = Effect::AwaitReady {
+                    role: role.name.clone(),
+                    trust: self.plan.role.assume_role_policy_document.clone(),
+                    settle,
+                };
+                self.go(
+                    State::Readying {
+                        outcome: Box::new(outcome),
+                    },
+                    effect,
+                )
+            }
+            _ => self.answer(outcome),
+        }
     }
 
     // ------------------------------------------------------------------ common
@@ -1256,6 +1314,7 @@ impl Observation {
             Observation::TornDown(_) => "a teardown",
             Observation::Teardown { .. } => "a teardown read",
             Observation::Passed { .. } => "the roles passed",
+            Observation::Ready { .. } => "a role's readiness",
             Observation::OwnPolicies { .. } => "the account's policies",
         }
     }

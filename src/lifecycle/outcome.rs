@@ -43,13 +43,22 @@ impl From<IamError> for Failure {
     }
 }
 
+/// The guide for the people who declare and use persona roles: what each persona and activity
+/// takes, and each refusal's fix. Reasons of their likely mistakes end with it.
+pub const USER_GUIDE: &str = "docs/data-scientist.md";
+
 impl From<PlanError> for Failure {
     fn from(error: PlanError) -> Failure {
-        let class = match error {
-            PlanError::Guardrail(_) => FailureClass::Guardrail,
-            PlanError::Properties(_) | PlanError::Quota(_) => FailureClass::InvalidProperties,
+        let (class, guide) = match error {
+            PlanError::Guardrail(_) => (FailureClass::Guardrail, true),
+            PlanError::Properties(_) => (FailureClass::InvalidProperties, true),
+            PlanError::Quota(_) => (FailureClass::InvalidProperties, false),
         };
-        Failure::new(class, error.to_string())
+        let reason = match guide {
+            true => format!("{error} (see persona-role's {USER_GUIDE})"),
+            false => error.to_string(),
+        };
+        Failure::new(class, reason)
     }
 }
 
@@ -207,9 +216,41 @@ pub fn check_answer_fits(plan: &Plan, request: &Request) -> Result<(), Failure> 
 }
 
 #[cfg(test)]
+#[allow(clippy::panic)]
 mod tests {
     use super::*;
     use crate::lifecycle::delete_target;
+
+    #[test]
+    fn invalid_properties_point_to_the_users_guide_which_exists() {
+        let planned = crate::context::StackContext::from_stack_id(
+            "arn:aws:cloudformation:us-east-1:123456789012:stack/s/3f6a2c10-8b1e-11ef-9c4d-0a1b2c3d4e5f",
+            "Role",
+        )
+        .map(|context| {
+            crate::plan::plan_properties(&serde_json::json!({"Persona": "Nobody"}), &context)
+        });
+        let Ok(Err(error)) = planned else {
+            panic!("an unknown persona is invalid: {planned:?}");
+        };
+        let failure = Failure::from(error);
+        assert_eq!(failure.class, FailureClass::InvalidProperties);
+        assert!(
+            failure.reason.starts_with("Persona: "),
+            "{}",
+            failure.reason
+        );
+        assert!(
+            failure
+                .reason
+                .ends_with(&format!("(see persona-role's {USER_GUIDE})"))
+        );
+        assert!(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(USER_GUIDE)
+                .is_file()
+        );
+    }
 
     fn ids(request_type: RequestType, physical: Option<&str>) -> Ids {
         Ids {

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
 use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -291,6 +292,9 @@ fn describe(effect: &Effect) -> String {
         Effect::ReadTeardown { role, .. } => format!("read teardown {role}"),
         Effect::Teardown { role } => format!("teardown {}", role.name),
         Effect::TeardownNamed { role } => format!("teardown named {role}"),
+        Effect::AwaitReady { role, settle, .. } => {
+            format!("await {role} ready, then {} ms", settle.as_millis())
+        }
         Effect::ReadPassed {
             roles,
             pause,
@@ -349,8 +353,32 @@ fn run_in(
     effects: &[&str],
     answer: &Answer,
 ) -> Outcome {
+    run_waiting(
+        row,
+        request,
+        guardrails,
+        stack,
+        None,
+        observations,
+        effects,
+        answer,
+    )
+}
+
+/// [`run_in`], with the function's readiness wait.
+#[allow(clippy::too_many_arguments)]
+fn run_waiting(
+    row: &str,
+    request: &Request,
+    guardrails: &Guardrails,
+    stack: Option<StackRoles>,
+    ready_wait: Option<Duration>,
+    observations: Vec<Observation>,
+    effects: &[&str],
+    answer: &Answer,
+) -> Outcome {
     let intent = intent(request, guardrails).unwrap_or_else(|f| panic!("{row}: {f:?}"));
-    let (mut machine, mut next) = Machine::start(request, intent, guardrails, stack);
+    let (mut machine, mut next) = Machine::start(request, intent, guardrails, stack, ready_wait);
     let mut observations = VecDeque::from(observations);
     let mut seen = Vec::new();
     let outcome = loop {
@@ -1168,6 +1196,7 @@ fn an_observation_out_of_turn_is_an_internal_failure_not_a_change() {
         intent(&request, &guardrails).unwrap(),
         &guardrails,
         None,
+        None,
     );
     let Next::Answer(outcome) = machine.on(torn_down()) else {
         panic!("a teardown observed while finding must end the machine");
@@ -1778,4 +1807,100 @@ fn the_passed_roles_the_count_and_the_first_read_go_in_one_wave() {
             &["PassRoles[0]"],
         ),
     );
+}
+
+// ------------------------------------------------------------------ readiness
+
+fn ready(served: bool) -> Observation {
+    Observation::Ready { served }
+}
+
+#[test]
+fn a_role_made_or_re_trusted_is_answered_once_iam_serves_it_and_nothing_else_waits() {
+    let settle = Some(Duration::from_secs(10));
+    let mut trusted_elsewhere = ours();
+    trusted_elsewhere.trust = json!({"Version": "2012-10-17", "Statement": []});
+    let plan_trust = match intent(&create(json!({})), &Guardrails::default()).unwrap() {
+        super::Intent::Create { plan } => plan.role.assume_role_policy_document.clone(),
+        other => panic!("{other:?}"),
+    };
+    let mut trusted_as_planned = ours();
+    trusted_as_planned.trust = plan_trust;
+    let rows: Vec<Row> = vec![
+        (
+            "a Create waits for its new role",
+            create(json!({})),
+            vec![absent(), created(), applied(), ready(true)],
+            vec![
+                "read SageMaker-ds",
+                "create sagemaker-ds",
+                "apply",
+                "await sagemaker-ds ready, then 10000 ms",
+            ],
+            ok(NAME),
+        ),
+        (
+            "a role IAM does not serve before the deadline is still answered SUCCESS: it was made",
+            create(json!({})),
+            vec![absent(), created(), applied(), ready(false)],
+            vec![
+                "read SageMaker-ds",
+                "create sagemaker-ds",
+                "apply",
+                "await sagemaker-ds ready, then 10000 ms",
+            ],
+            ok(NAME),
+        ),
+        (
+            "a replacement waits for the new role",
+            update(OLD, json!({})),
+            vec![created(), applied(), ready(true)],
+            vec![
+                "create sagemaker-ds",
+                "apply",
+                "await sagemaker-ds ready, then 10000 ms",
+            ],
+            ok(NAME),
+        ),
+        (
+            "an Update that changes the trust waits",
+            update(NAME, json!({})),
+            vec![whole(trusted_elsewhere), converged(ours()), ready(true)],
+            vec![
+                "read whole sagemaker-ds",
+                "converge from sagemaker-ds",
+                "await sagemaker-ds ready, then 10000 ms",
+            ],
+            ok(NAME),
+        ),
+        (
+            "an Update that leaves the trust as it is waits for nothing",
+            update(NAME, json!({})),
+            vec![
+                whole(trusted_as_planned.clone()),
+                converged(trusted_as_planned),
+            ],
+            vec!["read whole sagemaker-ds", "converge from sagemaker-ds"],
+            ok(NAME),
+        ),
+        (
+            "a Delete waits for nothing",
+            delete(NAME, json!({})),
+            vec![teardown_read(ours()), applied()],
+            vec!["read teardown sagemaker-ds", "teardown"],
+            ok(NAME),
+        ),
+    ];
+    for (row, request, observations, effects, answer) in rows {
+        run_waiting(
+            row,
+            &request,
+            &Guardrails::default(),
+            None,
+            settle,
+            observations,
+            &effects,
+            &answer,
+        );
+    }
 }

@@ -99,11 +99,11 @@ impl Charset {
         std::iter::from_fn(move || {
             let lo = rest.next()?;
             let mut ahead = rest.clone();
-            if ahead.next() == Some('-') {
-                if let Some(hi) = ahead.next() {
-                    rest = ahead;
-                    return Some((lo, hi));
-                }
+            if ahead.next() == Some('-')
+                && let Some(hi) = ahead.next()
+            {
+                rest = ahead;
+                return Some((lo, hi));
             }
             Some((lo, lo))
         })
@@ -273,10 +273,10 @@ impl Text {
             return Err(None);
         };
         for forbidden in self.forbidden {
-            if let Forbidden::Chars { chars, reason } = forbidden {
-                if let Some(c) = rest.chars().find(|c| chars.contains(*c)) {
-                    return Err(Some(format!("contains {}; {reason}", show_char(c))));
-                }
+            if let Forbidden::Chars { chars, reason } = forbidden
+                && let Some(c) = rest.chars().find(|c| chars.contains(*c))
+            {
+                return Err(Some(format!("contains {}; {reason}", show_char(c))));
             }
         }
         let separator = |c: char| c == '/' && self.shape != Shape::Word;
@@ -893,8 +893,9 @@ pub enum Rule {
     Tag(&'static TagRule),
     /// `true` or `false`, as CloudFormation sends YAML and JSON booleans.
     Boolean,
-    /// Anything: CloudFormation's own properties.
-    Any,
+    /// Anything the parser accepts: a property CloudFormation itself reads and checks. The
+    /// text says what it takes, for the documentation.
+    Any(&'static str),
 }
 
 impl Rule {
@@ -930,7 +931,7 @@ impl Rule {
             Rule::Boolean if BOOLEANS.contains(&value) => Ok(()),
             Rule::Boolean => Err(Problem::new(format!("`{value}` is not a boolean"))
                 .help(format!("expected {}", self.expected()))),
-            Rule::Tag(_) | Rule::Any => Ok(()),
+            Rule::Tag(_) | Rule::Any(_) => Ok(()),
         }
     }
 
@@ -943,7 +944,7 @@ impl Rule {
             Rule::Region => Some(region_alternatives(&partitions::SUPPORTED, false)),
             Rule::Arn(arn) => Some(arn.pattern(exclude)),
             Rule::Boolean => Some(format!("^({})$", BOOLEANS.join("|"))),
-            Rule::Persona | Rule::Activity | Rule::Tag(_) | Rule::Any => None,
+            Rule::Persona | Rule::Activity | Rule::Tag(_) | Rule::Any(_) => None,
         }
     }
 
@@ -972,7 +973,7 @@ impl Rule {
                 tag.value.expected()
             ),
             Rule::Boolean => "`true` or `false`".to_owned(),
-            Rule::Any => "anything; added by CloudFormation and ignored".to_owned(),
+            Rule::Any(values) => (*values).to_owned(),
         }
     }
 }

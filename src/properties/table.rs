@@ -585,18 +585,23 @@ pub static ACTIVITY_PARAMETERS: Property = property(
 pub static SERVICE_TOKEN: Property = property(
     "ServiceToken",
     Kind::CloudFormation,
-    Rule::Any,
-    "the function's ARN, which CloudFormation invokes",
+    Rule::Any(
+        "the function's ARN, as its stack exports it (`!ImportValue <stack>-ServiceToken`); the function answers only resources whose ServiceToken CloudFormation recorded as its own",
+    ),
+    "the function CloudFormation invokes for the resource",
 )
 .example(r#""arn:aws:lambda:us-east-1:123456789012:function:persona-role""#);
 
 pub static SERVICE_TIMEOUT: Property = property(
     "ServiceTimeout",
     Kind::CloudFormation,
-    Rule::Any,
-    "seconds CloudFormation waits for the answer",
+    Rule::Any(
+        "a whole number of seconds from 1 to 3600, which CloudFormation checks; the function reads it for its deadlines: it answers before the time runs out, and leaves alone an event sent longer ago",
+    ),
+    "seconds CloudFormation waits for the answer before it fails the stack operation; declare it (the examples give 900) so that a function that cannot answer fails the stack in minutes, not an hour",
 )
-.example(r#""600""#);
+.default("3600")
+.example(r#""900""#);
 
 pub static ADOPT_EXISTING_ROLE: Property = property(
     "AdoptExistingRole",

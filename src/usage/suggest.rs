@@ -45,38 +45,37 @@ impl Change {
 /// the subnets, security groups and keys of its context.
 pub fn values_named(request: &Authorization) -> Vec<(Param, String)> {
     let mut out = Vec::new();
-    if let Some(arn) = &request.resource {
-        if let Some(Arn {
+    if let Some(arn) = &request.resource
+        && let Some(Arn {
             service,
             resource: path,
             ..
         }) = Arn::parse(arn)
-        {
-            let (kind, name) = path.split_once(['/', ':']).unwrap_or((path, ""));
-            let first = name.split('/').next().unwrap_or_default();
-            match (service, kind) {
-                ("s3", _) if !path.is_empty() && path != "*" => {
-                    let bucket = path.split('/').next().unwrap_or_default();
-                    out.push((Param::S3Buckets, bucket.to_owned()));
-                }
-                ("iam", "role") if request.action.eq_ignore_ascii_case("iam:PassRole") => {
-                    out.push((Param::PassRoles, arn.clone()));
-                }
-                ("ecr", "repository") => out.push((Param::EcrRepositories, arn.clone())),
-                ("athena", "workgroup") => out.push((Param::AthenaWorkgroups, first.to_owned())),
-                ("glue", "database" | "table") => {
-                    out.push((Param::GlueDatabases, first.to_owned()));
-                }
-                ("kendra", "index") => out.push((Param::KendraIndexes, first.to_owned())),
-                ("sagemaker", "mlflow-tracking-server") => {
-                    out.push((Param::MlflowTrackingServers, arn.clone()));
-                }
-                ("kms", "key") => {
-                    out.push((Param::DataKmsKeys, arn.clone()));
-                    out.push((Param::VolumeKmsKeys, arn.clone()));
-                }
-                _ => {}
+    {
+        let (kind, name) = path.split_once(['/', ':']).unwrap_or((path, ""));
+        let first = name.split('/').next().unwrap_or_default();
+        match (service, kind) {
+            ("s3", _) if !path.is_empty() && path != "*" => {
+                let bucket = path.split('/').next().unwrap_or_default();
+                out.push((Param::S3Buckets, bucket.to_owned()));
             }
+            ("iam", "role") if request.action.eq_ignore_ascii_case("iam:PassRole") => {
+                out.push((Param::PassRoles, arn.clone()));
+            }
+            ("ecr", "repository") => out.push((Param::EcrRepositories, arn.clone())),
+            ("athena", "workgroup") => out.push((Param::AthenaWorkgroups, first.to_owned())),
+            ("glue", "database" | "table") => {
+                out.push((Param::GlueDatabases, first.to_owned()));
+            }
+            ("kendra", "index") => out.push((Param::KendraIndexes, first.to_owned())),
+            ("sagemaker", "mlflow-tracking-server") => {
+                out.push((Param::MlflowTrackingServers, arn.clone()));
+            }
+            ("kms", "key") => {
+                out.push((Param::DataKmsKeys, arn.clone()));
+                out.push((Param::VolumeKmsKeys, arn.clone()));
+            }
+            _ => {}
         }
     }
     for (key, param) in [

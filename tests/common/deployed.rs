@@ -2,7 +2,9 @@
 //! values), its conditions, and every intrinsic function the template uses, resolved, so that
 //! tests hold the function's environment, its guardrails and its IAM policies exactly as a
 //! stack would give them. Tests run as deployed, never with guardrails that allow everything.
-//! Shared by the tests (`common::deployed`) and `examples/local-answer.rs`.
+//! The same resolution serves the templates users deploy (`examples/`, `catalog/`): their
+//! parameters, `Rules` and the properties their resources send. Shared by the tests
+//! (`common::deployed`) and `examples/local-answer.rs`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -34,16 +36,27 @@ pub const EXECUTION_ROLE_NAME: &str = "sagemaker-fn-ExecutionRole-1AB2C3";
 
 /// The template.
 pub fn template() -> Value {
+    read_template("template.yaml")
+}
+
+/// A template of the project, by its path from the root.
+pub fn read_template(relative: &str) -> Value {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join("template.yaml")).unwrap();
-    serde_yaml_ng::from_str(&text).unwrap()
+    let text =
+        std::fs::read_to_string(root.join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"));
+    serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{relative}: {e}"))
 }
 
 /// A deployment of the template: its parameter values (the template's defaults where not given)
 /// and where it is deployed.
 pub struct Deployment {
+    /// The template's path from the root, for messages.
+    file: String,
     template: Value,
     parameters: BTreeMap<String, Json>,
+    /// What `!Ref`, `!GetAtt` (`Resource.Attribute`) and `!ImportValue` give for names the
+    /// deployment was told of ([`Deployment::knowing`]): other resources, other stacks' exports.
+    known: BTreeMap<String, Json>,
     partition: String,
     account: String,
     region: String,
@@ -53,7 +66,13 @@ impl Deployment {
     /// The template's defaults, with `overrides` (parameter name → value as the console or
     /// `sam deploy --parameter-overrides` gives it: a string, lists comma-separated).
     pub fn new(overrides: &[(&str, &str)]) -> Self {
-        let template = template();
+        Deployment::of("template.yaml", overrides)
+    }
+
+    /// Another template of the project (by its path from the root), deployed with its defaults
+    /// and `overrides` as [`Deployment::new`] takes them.
+    pub fn of(file: &str, overrides: &[(&str, &str)]) -> Self {
+        let template = read_template(file);
         let mut parameters = BTreeMap::new();
         let declared = template["Parameters"].as_mapping().unwrap();
         for (name, declaration) in declared {
@@ -70,7 +89,7 @@ impl Deployment {
             };
             let text = given
                 .or(default)
-                .unwrap_or_else(|| panic!("template.yaml: parameter {name} has no value"));
+                .unwrap_or_else(|| panic!("{file}: parameter {name} has no value"));
             let value = if declaration["Type"].as_str() == Some("CommaDelimitedList") {
                 json!(text.split(',').map(str::trim).collect::<Vec<_>>())
             } else {
@@ -81,16 +100,35 @@ impl Deployment {
         for (name, _) in overrides {
             assert!(
                 parameters.contains_key(*name),
-                "template.yaml has no parameter {name}"
+                "{file} has no parameter {name}"
             );
         }
         Deployment {
+            file: file.to_owned(),
             template,
             parameters,
+            known: BTreeMap::new(),
             partition: "aws".to_owned(),
             account: ACCOUNT.to_owned(),
             region: REGION.to_owned(),
         }
+    }
+
+    /// The same deployment, where `!Ref name`, `!GetAtt name` or `!ImportValue name` gives
+    /// `value`.
+    pub fn knowing(mut self, name: &str, value: Json) -> Self {
+        self.known.insert(name.to_owned(), value);
+        self
+    }
+
+    /// The template, as read.
+    pub fn template(&self) -> &Value {
+        &self.template
+    }
+
+    /// A parameter's value as CloudFormation gives it (a list for `CommaDelimitedList`).
+    pub fn parameter(&self, name: &str) -> &Json {
+        &self.parameters[name]
     }
 
     /// The same deployment in another partition, account and region.
@@ -117,12 +155,23 @@ impl Deployment {
         )
     }
 
+    /// The readiness wait the function reads from its environment.
+    pub fn ready_wait(&self) -> Option<std::time::Duration> {
+        let environment = self.environment();
+        persona_role::handler::ready_wait(
+            environment
+                .get(persona_role::handler::READY_WAIT_ENV)
+                .map(String::as_str),
+        )
+    }
+
     /// The function's guardrails, read from its environment as the Lambda reads it; the
     /// template sets exactly the variables the function reads.
     pub fn guardrails(&self) -> Guardrails {
         let environment = self.environment();
         let mut set: Vec<&str> = environment.keys().map(String::as_str).collect();
         let mut read = ENVIRONMENT.to_vec();
+        read.extend(persona_role::handler::SETTINGS_ENVIRONMENT);
         set.sort_unstable();
         read.sort_unstable();
         assert_eq!(set, read, "the template sets what the function reads");
@@ -158,7 +207,8 @@ impl Deployment {
         let resource = &self.template["Resources"][logical_id];
         assert!(
             resource.is_mapping(),
-            "template.yaml has no resource {logical_id}"
+            "{} has no resource {logical_id}",
+            self.file
         );
         if let Some(condition) = resource["Condition"].as_str()
             && !self.condition(condition)
@@ -173,30 +223,83 @@ impl Deployment {
         let expression = &self.template["Conditions"][name];
         assert!(
             !expression.is_null(),
-            "template.yaml has no condition {name}"
+            "{} has no condition {name}",
+            self.file
         );
         self.truth(expression)
     }
 
+    /// The assertions of the template's `Rules` that fail with these parameters, by their
+    /// `AssertDescription`, as CloudFormation (and Service Catalog, before a launch) checks them.
+    pub fn failed_rules(&self) -> Vec<String> {
+        self.failed_rules_of(&self.template["Rules"])
+    }
+
+    /// The assertions of `rules` (a template's `Rules` section, or a Service Catalog template
+    /// constraint's) that fail with these parameters.
+    pub fn failed_rules_of(&self, rules: &Value) -> Vec<String> {
+        let mut failed = Vec::new();
+        let Some(rules) = rules.as_mapping() else {
+            return failed;
+        };
+        for (name, rule) in rules {
+            let applies = match &rule["RuleCondition"] {
+                Value::Null => true,
+                condition => self.truth(condition),
+            };
+            if !applies {
+                continue;
+            }
+            for assertion in rule["Assertions"].as_sequence().unwrap() {
+                if !self.truth(&assertion["Assert"]) {
+                    let description = assertion["AssertDescription"].as_str().unwrap_or_default();
+                    failed.push(format!("{}: {description}", name.as_str().unwrap()));
+                }
+            }
+        }
+        failed
+    }
+
     fn truth(&self, expression: &Value) -> bool {
-        let Value::Tagged(tagged) = expression else {
+        let Some((function, arg)) = function_call(expression) else {
             panic!("condition {expression:?} is not a function");
         };
-        let arg = &tagged.value;
         let items = || arg.as_sequence().unwrap();
-        match tagged.tag.to_string().trim_start_matches('!') {
+        match function.as_str() {
             "Equals" => self.resolve(&items()[0]) == self.resolve(&items()[1]),
             "Not" => !self.truth(&items()[0]),
             "And" => items().iter().all(|c| self.truth(c)),
             "Or" => items().iter().any(|c| self.truth(c)),
             "Condition" => self.condition(arg.as_str().unwrap()),
+            // The rule functions: a list contains a string; every member of one list is in
+            // another, or equals a string.
+            "Contains" => {
+                let list = self.resolve(&items()[0]).unwrap();
+                let wanted = self.resolve(&items()[1]).unwrap();
+                list.as_array().unwrap().contains(&wanted)
+            }
+            "EachMemberIn" => {
+                let members = self.resolve(&items()[0]).unwrap();
+                let allowed = self.resolve(&items()[1]).unwrap();
+                let allowed = allowed.as_array().unwrap();
+                members
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|m| allowed.contains(m))
+            }
+            "EachMemberEquals" => {
+                let members = self.resolve(&items()[0]).unwrap();
+                let wanted = self.resolve(&items()[1]).unwrap();
+                members.as_array().unwrap().iter().all(|m| *m == wanted)
+            }
             other => panic!("condition function {other} is not resolved here"),
         }
     }
 
     /// The value of `!Ref name`.
     pub fn reference(&self, name: &str) -> Json {
-        if let Some(value) = self.parameters.get(name) {
+        if let Some(value) = self.parameters.get(name).or_else(|| self.known.get(name)) {
             return value.clone();
         }
         match name {
@@ -212,6 +315,9 @@ impl Deployment {
     }
 
     fn get_att(&self, name: &str) -> Json {
+        if let Some(value) = self.known.get(name) {
+            return value.clone();
+        }
         match name {
             "ExecutionRole.Arn" => json!(format!(
                 "arn:{}:iam::{}:role/{EXECUTION_ROLE_NAME}",
@@ -263,17 +369,27 @@ impl Deployment {
             Value::Sequence(items) => {
                 Json::Array(items.iter().filter_map(|v| self.resolve(v)).collect())
             }
-            Value::Mapping(map) => Json::Object(
-                map.iter()
-                    .filter_map(|(k, v)| Some((k.as_str().unwrap().to_owned(), self.resolve(v)?)))
-                    .collect(),
-            ),
-            Value::Tagged(tagged) => {
-                let arg = &tagged.value;
-                match tagged.tag.to_string().trim_start_matches('!') {
+            Value::Mapping(_) | Value::Tagged(_) if function_call(value).is_some() => {
+                let (function, arg) = function_call(value).unwrap();
+                match function.as_str() {
                     "Ref" if arg.as_str() == Some("AWS::NoValue") => return None,
                     "Ref" => self.reference(arg.as_str().unwrap()),
-                    "GetAtt" => self.get_att(arg.as_str().unwrap()),
+                    "GetAtt" => match arg {
+                        Value::Sequence(parts) => self.get_att(&format!(
+                            "{}.{}",
+                            parts[0].as_str().unwrap(),
+                            parts[1].as_str().unwrap()
+                        )),
+                        _ => self.get_att(arg.as_str().unwrap()),
+                    },
+                    "ImportValue" => {
+                        let name = self.resolve(arg).unwrap();
+                        let name = name.as_str().unwrap();
+                        self.known
+                            .get(name)
+                            .cloned()
+                            .unwrap_or_else(|| panic!("no export {name} is known"))
+                    }
                     "If" => {
                         let branches = arg.as_sequence().unwrap();
                         let chosen = if self.condition(branches[0].as_str().unwrap()) {
@@ -330,6 +446,30 @@ impl Deployment {
                     other => panic!("intrinsic {other} is not resolved here"),
                 }
             }
+            Value::Mapping(map) => Json::Object(
+                map.iter()
+                    .filter_map(|(k, v)| Some((k.as_str().unwrap().to_owned(), self.resolve(v)?)))
+                    .collect(),
+            ),
+            Value::Tagged(tagged) => panic!("unknown tag {}", tagged.tag),
         })
+    }
+}
+
+/// An intrinsic function call, short (`!Sub x`) or long (`Fn::Sub: x`, `Ref: x`): its name
+/// without prefix, and its argument.
+fn function_call(value: &Value) -> Option<(String, &Value)> {
+    match value {
+        Value::Tagged(tagged) => Some((
+            tagged.tag.to_string().trim_start_matches('!').to_owned(),
+            &tagged.value,
+        )),
+        Value::Mapping(map) if map.len() == 1 => {
+            let (key, arg) = map.iter().next()?;
+            let key = key.as_str()?;
+            let name = key.strip_prefix("Fn::").or((key == "Ref").then_some(key))?;
+            Some((name.to_owned(), arg))
+        }
+        _ => None,
     }
 }

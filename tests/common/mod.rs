@@ -82,18 +82,17 @@ pub fn cli(args: &[&str], stdin: &str) -> CliOutput {
     }
 }
 
-/// cfn-lint (installed into .venv-lint by scripts/lint-templates, which CI runs before the
-/// tests) finds nothing in `template`, written to a temporary `file_name` (its extension tells
-/// cfn-lint JSON from YAML). Where cfn-lint is not installed, says so and lints nothing.
+/// cfn-lint (pinned in scripts/requirements/test-tools.txt, installed into .venv by
+/// scripts/install-test-tools, which scripts/test runs first) finds nothing in `template`,
+/// written to a temporary `file_name` (its extension tells cfn-lint JSON from YAML). Without
+/// cfn-lint the test fails, naming the command that installs it: a lint never runs silently.
 pub fn assert_cfn_lint_clean(template: &str, file_name: &str) {
-    let lint = root().join(".venv-lint/bin/cfn-lint");
-    if !lint.exists() {
-        eprintln!(
-            "{} is missing (scripts/lint-templates --install-only installs it): template not linted",
-            lint.display()
-        );
-        return;
-    }
+    let lint = root().join(".venv/bin/cfn-lint");
+    assert!(
+        lint.exists(),
+        "{} is missing: run scripts/install-test-tools (scripts/test does) to install it",
+        lint.display()
+    );
     let path =
         std::env::temp_dir().join(format!("persona-role-{}-{file_name}", std::process::id()));
     std::fs::write(&path, template).unwrap();

@@ -4,6 +4,8 @@
 
 use crate::support;
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use support::*;
 
@@ -637,4 +639,63 @@ async fn an_update_with_a_reserved_tag_key_in_another_case_is_refused_and_owners
         "SUCCESS"
     );
     assert_gone(&name).await;
+}
+
+/// Ready before SUCCESS, with the function as deployed (`RoleReadyWaitSeconds=1`): a Create is
+/// answered only once IAM serves the role and the settle time has passed; an Update that
+/// changes nothing of the trust, and a Delete, wait for nothing; and a wait longer than the
+/// event's deadline allows still answers SUCCESS in time.
+#[tokio::test]
+async fn a_new_role_is_answered_once_usable_and_nothing_else_waits() {
+    let recorder = Recorder::start();
+    let waiting = handler_with(
+        iam_client(None),
+        deployed_settings(&[("RoleReadyWaitSeconds", "1")]),
+    );
+    let create = sample_event("compute", "create", "ready", &recorder);
+    let name = plan_of(&create).role.role_name;
+    let started = std::time::Instant::now();
+    let answer = invoke(&waiting, &create, &recorder).await;
+    let took = started.elapsed();
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert!(role_exists(&name).await);
+    assert!(
+        took >= Duration::from_secs(1),
+        "the Create's answer came after the settle time: {took:?}"
+    );
+
+    let same = create["ResourceProperties"].clone();
+    let update = update_after(&create, &name, same, "ready", &recorder);
+    let started = std::time::Instant::now();
+    let answer = invoke(&waiting, &update, &recorder).await;
+    let took = started.elapsed();
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert!(
+        took < Duration::from_secs(1),
+        "an Update changing nothing waits for nothing: {took:?}"
+    );
+
+    let delete = delete_after(&update, &name, "ready", &recorder);
+    let started = std::time::Instant::now();
+    let answer = invoke(&waiting, &delete, &recorder).await;
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "a Delete waits for nothing"
+    );
+
+    // A settle time the deadline does not leave room for: SUCCESS, before the deadline.
+    let patient = handler_with(
+        iam_client(None),
+        deployed_settings(&[("RoleReadyWaitSeconds", "300")]),
+    );
+    let create = sample_event("compute", "create", "ready-deadline", &recorder);
+    let started = std::time::Instant::now();
+    let answer = invoke_with_deadline(&patient, &create, &recorder, Duration::from_secs(8)).await;
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "answered before the deadline: {:?}",
+        started.elapsed()
+    );
 }

@@ -64,7 +64,17 @@ fn metric_names(document: &Value) -> Vec<&str> {
         .collect()
 }
 
-/// A FAILED answer counts once in `Failed` and once under its class, and in no other class.
+/// The failure classes the operator acts on; the others are the declaring user's to fix.
+const OPERATOR_CLASSES: [&str; 5] = [
+    "StackCheck",
+    "Iam",
+    "Deadline",
+    "Internal",
+    "InvalidRequest",
+];
+
+/// A FAILED answer counts once in `Failed` and once under its class, and in no other class;
+/// once as the operator's (`OperatorFailures`) or the user's (`UserErrors`), as its class is.
 fn assert_failed_as(document: &Value, class: &str) {
     assert_eq!(document["Failed"], 1, "{document}");
     assert_eq!(document["Succeeded"], 0, "{document}");
@@ -75,6 +85,13 @@ fn assert_failed_as(document: &Value, class: &str) {
         .filter(|n| n.starts_with("Failed") && *n != "Failed")
         .collect();
     assert_eq!(classes, [format!("Failed{class}")], "{document}");
+    let operator = OPERATOR_CLASSES.contains(&class);
+    assert_eq!(
+        document["OperatorFailures"],
+        u64::from(operator),
+        "{document}"
+    );
+    assert_eq!(document["UserErrors"], u64::from(!operator), "{document}");
 }
 
 // ----------------------------------------------------------------- the validator itself
@@ -648,7 +665,12 @@ fn the_templates_alarms_watch_metrics_the_function_writes() {
         watched.insert(metric.to_owned(), properties.clone());
     }
     let names: Vec<&str> = watched.keys().map(String::as_str).collect();
-    assert_eq!(names, ["AnswerDeliveryFailed", "Failed", "IamThrottles"]);
+    // What needs the operator alarms; users' mistakes (UserErrors, Failed, the user's classes)
+    // page no one.
+    assert_eq!(
+        names,
+        ["AnswerDeliveryFailed", "IamThrottles", "OperatorFailures"]
+    );
     // Throttling alarms only when sustained: every one of several periods.
     let throttling = &watched["IamThrottles"];
     let periods = throttling["EvaluationPeriods"].as_u64().unwrap();
@@ -670,4 +692,155 @@ fn the_templates_alarms_watch_metrics_the_function_writes() {
             .contains(&json!([metrics::FUNCTION_NAME])),
         "{sets}"
     );
+}
+
+/// The alarms of every namespace: none watches a count that users' mistakes raise.
+#[test]
+fn no_alarm_pages_for_what_users_fix_in_their_stacks() {
+    let template: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(root().join("template.yaml")).unwrap())
+            .unwrap();
+    let users = ["Failed", "UserErrors"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(
+            metrics::FailureClass::ALL
+                .into_iter()
+                .filter(|c| !c.needs_operator())
+                .map(|c| c.metric().to_owned()),
+        )
+        .collect::<Vec<_>>();
+    assert!(users.contains(&"FailedInvalidProperties".to_owned()));
+    assert!(users.contains(&"FailedGuardrail".to_owned()));
+    let mut alarms = 0;
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::CloudWatch::Alarm") {
+            continue;
+        }
+        alarms += 1;
+        let metric = resource["Properties"]["MetricName"].as_str().unwrap();
+        assert!(
+            !users.iter().any(|u| u == metric),
+            "{} alarms on {metric}, which users' mistakes raise",
+            name.as_str().unwrap()
+        );
+    }
+    assert!(alarms >= 4, "{alarms} alarms");
+}
+
+// ----------------------------------------------------------------- the template's dashboard
+
+/// The dashboard's body as CloudFormation renders it for a function `fn-1` whose log group is
+/// `/aws/lambda/stack-persona-role`, and the alarms its `${Name.Arn}` references name.
+fn dashboard() -> (Value, Vec<String>) {
+    let template: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(root().join("template.yaml")).unwrap())
+            .unwrap();
+    let resource = &template["Resources"]["Dashboard"];
+    assert_eq!(
+        resource["Type"].as_str(),
+        Some("AWS::CloudWatch::Dashboard")
+    );
+    let serde_yaml_ng::Value::Tagged(sub) = &resource["Properties"]["DashboardBody"] else {
+        panic!("DashboardBody is a !Sub")
+    };
+    assert_eq!(sub.tag, "!Sub");
+    let mut body = sub.value.as_str().unwrap().to_owned();
+    let mut alarms = Vec::new();
+    while let Some(start) = body.find("${") {
+        let end = start + body[start..].find('}').unwrap();
+        let name = body[start + 2..end].to_owned();
+        let value = match name.as_str() {
+            "AWS::Region" => "us-east-1".to_owned(),
+            "AWS::StackName" => "stack".to_owned(),
+            "PersonaRoleFunction" => "fn-1".to_owned(),
+            "LogGroup" => "/aws/lambda/stack-persona-role".to_owned(),
+            other => {
+                let alarm = other
+                    .strip_suffix(".Arn")
+                    .unwrap_or_else(|| panic!("the dashboard names ${{{other}}}"));
+                assert_eq!(
+                    template["Resources"][alarm]["Type"].as_str(),
+                    Some("AWS::CloudWatch::Alarm"),
+                    "{other}"
+                );
+                alarms.push(alarm.to_owned());
+                format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm}")
+            }
+        };
+        body.replace_range(start..=end, &value);
+    }
+    let body: Value = serde_json::from_str(&body).expect("the dashboard body is JSON");
+    (body, alarms)
+}
+
+/// The dashboard shows every metric the function writes, of this function only, and Lambda's
+/// own; lists every alarm of the template; and reads the function's own log group.
+#[test]
+fn the_dashboard_shows_every_metric_the_function_writes_and_every_alarm() {
+    let (body, alarms) = dashboard();
+    let widgets = body["widgets"].as_array().unwrap();
+    let mut shown = BTreeSet::new();
+    for widget in widgets {
+        let properties = &widget["properties"];
+        match widget["type"].as_str().unwrap() {
+            "metric" => {
+                assert_eq!(properties["region"], "us-east-1", "{widget}");
+                for row in properties["metrics"].as_array().unwrap() {
+                    let row = row.as_array().unwrap();
+                    let strings: Vec<&str> = row.iter().filter_map(Value::as_str).collect();
+                    let (namespace, metric, dimensions) = (strings[0], strings[1], &strings[2..]);
+                    let dimensions: BTreeMap<&str, &str> = dimensions
+                        .chunks(2)
+                        .map(|pair| (pair[0], pair[1]))
+                        .collect();
+                    assert_eq!(dimensions.get("FunctionName"), Some(&"fn-1"), "{widget}");
+                    match namespace {
+                        metrics::NAMESPACE => {
+                            shown.insert(metric.to_owned());
+                            if let Some(request_type) = dimensions.get("RequestType") {
+                                assert!(
+                                    ["Create", "Update", "Delete", "Unknown"]
+                                        .contains(request_type),
+                                    "{widget}"
+                                );
+                            }
+                            assert!(dimensions.len() <= 2, "{widget}");
+                        }
+                        "AWS/Lambda" => assert_eq!(dimensions.len(), 1, "{widget}"),
+                        other => panic!("a metric of namespace {other}: {widget}"),
+                    }
+                }
+            }
+            "log" => {
+                let query = properties["query"].as_str().unwrap();
+                assert!(
+                    query.starts_with("SOURCE '/aws/lambda/stack-persona-role' |"),
+                    "{query}"
+                );
+            }
+            "alarm" | "text" => {}
+            other => panic!("a {other} widget"),
+        }
+    }
+    let emittable = emittable();
+    let unknown: Vec<&String> = shown.difference(&emittable).collect();
+    assert!(unknown.is_empty(), "shown, never written: {unknown:?}");
+    let missing: Vec<&String> = emittable.difference(&shown).collect();
+    assert!(missing.is_empty(), "written, not shown: {missing:?}");
+
+    let template: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(root().join("template.yaml")).unwrap())
+            .unwrap();
+    let mut all_alarms: Vec<String> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .map(|(name, _)| name.as_str().unwrap().to_owned())
+        .collect();
+    all_alarms.sort();
+    let mut listed = alarms;
+    listed.sort();
+    assert_eq!(listed, all_alarms, "the alarm widget lists every alarm");
 }

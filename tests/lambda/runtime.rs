@@ -59,39 +59,70 @@ fn the_binary_handles_create_update_delete_through_the_runtime_api() {
         assert_eq!(body["Status"], "SUCCESS");
     }
 
-    // Logs: JSON lines; the release first; one per IAM change, naming the request; never the
-    // URL's signature.
+    // Logs: flat JSON lines in Powertools' keys; the release first; one per IAM change, naming
+    // the invocation and the request; never the URL's signature.
     assert!(!logs.is_empty());
-    let first: Value = serde_json::from_str(&logs[0]).unwrap();
-    assert_eq!(
-        first["fields"]["message"], "persona-role-lambda starting",
-        "{}",
-        logs[0]
-    );
-    assert_eq!(
-        first["fields"]["version"],
-        env!("CARGO_PKG_VERSION"),
-        "{}",
-        logs[0]
+    let entries: Vec<Value> = logs
+        .iter()
+        .filter(|l| !l.starts_with("{\"_aws\""))
+        .map(|line| {
+            assert!(!line.contains(SECRET_SIGNATURE), "secret in log: {line}");
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+        })
+        .collect();
+    let first = &entries[0];
+    assert_eq!(first["message"], "persona-role-lambda starting", "{first}");
+    assert_eq!(first["version"], env!("CARGO_PKG_VERSION"), "{first}");
+    assert!(
+        first.get("function_request_id").is_none(),
+        "before any invocation: {first}"
     );
     let mut changes = 0;
-    for line in &logs {
-        assert!(!line.contains(SECRET_SIGNATURE), "secret in log: {line}");
-        let entry: Value =
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-        if entry["fields"]["message"] == "IAM change" {
+    for entry in &entries {
+        let keys: Vec<&str> = entry
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys[..4],
+            ["level", "message", "timestamp", "service"],
+            "{entry}"
+        );
+        assert!(
+            !keys.contains(&"fields") && !keys.contains(&"span"),
+            "nested: {entry}"
+        );
+        assert_eq!(entry["service"], "persona-role", "{entry}");
+        let stamp = entry["timestamp"].as_str().unwrap();
+        assert!(
+            stamp.len() == 24 && stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T',
+            "{entry}"
+        );
+        if entry["message"] == "IAM change" {
             changes += 1;
-            assert!(entry["fields"]["iam_action"].is_string(), "{line}");
-            assert!(entry["span"]["RequestId"].is_string(), "{line}");
+            assert_eq!(entry["level"], "INFO", "{entry}");
+            assert!(entry["iam_action"].is_string(), "{entry}");
+            assert!(entry["RequestId"].is_string(), "{entry}");
+            assert_eq!(entry["LogicalResourceId"], "DataScientist", "{entry}");
+            // The invocation, under Powertools' names: the first is the cold start.
+            let invocation = entry["function_request_id"].as_str().unwrap();
+            assert!(invocation.starts_with("aws-request-"), "{entry}");
             assert_eq!(
-                entry["span"]["LogicalResourceId"], "DataScientist",
-                "{line}"
+                entry["cold_start"],
+                invocation == "aws-request-0",
+                "{entry}"
+            );
+            assert_eq!(
+                entry["xray_trace_id"], "Root=1-00000000-000000000000000000000000",
+                "{entry}"
             );
         }
     }
-    let create_changes = logs
+    let create_changes = entries
         .iter()
-        .filter(|l| l.contains("IAM change") && l.contains(create["RequestId"].as_str().unwrap()))
+        .filter(|e| e["message"] == "IAM change" && e["RequestId"] == create["RequestId"])
         .count();
     assert!(create_changes >= 2, "CreateRole and PutRolePolicy at least");
     assert!(changes > create_changes);
@@ -127,7 +158,14 @@ fn the_binary_answers_failed_before_a_deadline_it_cannot_meet() {
     let hole_endpoint = black_hole();
     let recorder = Recorder::start();
     let api = RuntimeApi::start();
-    let function = Function::start(&api, &hole_endpoint, "function-deadline");
+    // At WARN, the lowest level Lambda users commonly set: the failure's lines still name the
+    // invocation and the request.
+    let function = Function::start_with_env(
+        &api,
+        &hole_endpoint,
+        "function-deadline",
+        &[("AWS_LAMBDA_LOG_LEVEL", "WARN")],
+    );
     let create = on_stack(
         &own_stack("bindeadline"),
         sample_event("mlops", "create", "bindeadline", &recorder),
@@ -154,9 +192,23 @@ fn the_binary_answers_failed_before_a_deadline_it_cannot_meet() {
     assert!(reason.contains("Lambda deadline"), "{reason}");
     assert_eq!(posted.len(), 1);
     assert_eq!(posted[0].kind, "response");
+    let reached: Value = logs
+        .iter()
+        .find(|l| l.contains("deadline reached"))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .unwrap_or_else(|| panic!("{}", logs.join("\n")));
+    assert_eq!(reached["message"], "deadline reached", "{reached}");
+    assert_eq!(reached["level"], "ERROR", "{reached}");
+    assert_eq!(
+        reached["function_request_id"], "aws-request-deadline",
+        "{reached}"
+    );
+    assert_eq!(reached["cold_start"], true, "{reached}");
+    assert_eq!(reached["RequestId"], request_id.as_str(), "{reached}");
+    assert_eq!(reached["LogicalResourceId"], "MLOps", "{reached}");
     assert!(
-        logs.iter().any(|l| l.contains("deadline reached")),
-        "{}",
+        !logs.iter().any(|l| l.contains("\"level\":\"INFO\"")),
+        "INFO lines at WARN: {}",
         logs.join("\n")
     );
 }

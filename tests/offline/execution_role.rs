@@ -420,7 +420,11 @@ fn the_template_passes_every_guardrail_the_function_reads() {
             .as_mapping()
             .expect("the function has environment variables");
     let names: BTreeSet<&str> = variables.keys().filter_map(Value::as_str).collect();
-    let read: BTreeSet<&str> = ENVIRONMENT.iter().copied().collect();
+    let read: BTreeSet<&str> = ENVIRONMENT
+        .iter()
+        .chain(persona_role::handler::SETTINGS_ENVIRONMENT)
+        .copied()
+        .collect();
     assert_eq!(names, read);
     let adoption = serde_yaml_ng::to_string(&variables[ALLOW_ADOPTION_ENV]).unwrap();
     assert!(adoption.contains("AllowAdoption"), "{adoption}");

@@ -8,6 +8,7 @@
 mod common;
 
 mod cli;
+mod examples;
 mod execution_role;
 mod export;
 mod guardrails;

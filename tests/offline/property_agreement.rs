@@ -81,10 +81,11 @@ fn stack(partition: Partition, account: &str) -> StackContext {
 /// in the account an ARN names.
 fn stacks_for(value: &str) -> Vec<StackContext> {
     let mut accounts = vec![ACCOUNT.to_owned()];
-    if let Some(account) = value.split(':').nth(4) {
-        if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) {
-            accounts.push(account.to_owned());
-        }
+    if let Some(account) = value.split(':').nth(4)
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+    {
+        accounts.push(account.to_owned());
     }
     partitions::SUPPORTED
         .into_iter()
@@ -256,7 +257,7 @@ fn rule_value(rule: Rule, partition: Option<Partition>, cap: usize) -> BoxedStra
         Rule::Boolean => proptest::sample::select(BOOLEANS.to_vec())
             .prop_map(str::to_owned)
             .boxed(),
-        Rule::Persona | Rule::Activity | Rule::Tag(_) | Rule::Any => {
+        Rule::Persona | Rule::Activity | Rule::Tag(_) | Rule::Any(_) => {
             panic!("{rule:?} has no values of its own")
         }
     }
@@ -331,7 +332,7 @@ fn edge_value(rule: Rule) -> BoxedStrategy<String> {
         ])
         .prop_map(str::to_owned)
         .boxed(),
-        Rule::Persona | Rule::Activity | Rule::Tag(_) | Rule::Any => {
+        Rule::Persona | Rule::Activity | Rule::Tag(_) | Rule::Any(_) => {
             panic!("{rule:?} has no values of its own")
         }
     }

@@ -64,39 +64,156 @@ fn cli_version() -> String {
         .to_owned()
 }
 
-fn is_semantic_version(version: &str) -> bool {
-    let parts: Vec<&str> = version.split('.').collect();
-    parts.len() == 3
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes().all(|b| b.is_ascii_digit())
-                && (*p == "0" || !p.starts_with('0'))
+/// A version as this project writes one: `x.y.z` for a release, `x.y.z-dev` between releases
+/// (the release being prepared); numbers without leading zeros. `(x, y, z)` and whether it is
+/// a development version.
+fn parse_version(version: &str) -> Option<((u64, u64, u64), bool)> {
+    let (core, dev) = match version.strip_suffix("-dev") {
+        Some(core) => (core, true),
+        None => (version, false),
+    };
+    let numbers: Vec<u64> = core
+        .split('.')
+        .map(|p| {
+            let digits = !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+            (digits && (p == "0" || !p.starts_with('0')))
+                .then(|| p.parse().ok())
+                .flatten()
         })
+        .collect::<Option<_>>()?;
+    match numbers[..] {
+        [major, minor, patch] => Some(((major, minor, patch), dev)),
+        _ => None,
+    }
 }
 
+/// One version everywhere: Cargo.toml, the template's SemanticVersion, `persona-role --version`
+/// and the version the function logs. A release is the changelog's newest; a `-dev` version
+/// names a later one still under `[Unreleased]`, so that a build between releases never
+/// passes for the last release.
 #[test]
-fn cargo_template_changelog_and_cli_name_one_version() {
+fn cargo_template_and_cli_name_one_version_and_the_changelog_agrees() {
     let version = cargo_version();
-    assert!(is_semantic_version(&version), "{version}");
+    let (number, dev) =
+        parse_version(&version).unwrap_or_else(|| panic!("Cargo.toml's version {version:?}"));
     assert_eq!(template_version(), version, "template.yaml SemanticVersion");
-    assert_eq!(
-        changelog_version(),
-        version,
-        "CHANGELOG.md's newest release"
-    );
     assert_eq!(cli_version(), version, "persona-role --version");
     // The Lambda logs the same (env!("CARGO_PKG_VERSION"), proven in tests/lambda/runtime.rs).
     assert_eq!(env!("CARGO_PKG_VERSION"), version);
+    let released = changelog_version();
+    if dev {
+        let (last, _) = parse_version(&released).expect("CHANGELOG.md's newest release");
+        assert!(
+            number > last,
+            "{version} must come after the newest release, {released}"
+        );
+        assert!(
+            read("CHANGELOG.md").contains("\n## [Unreleased]\n"),
+            "a -dev version has its notes under ## [Unreleased]"
+        );
+    } else {
+        assert_eq!(released, version, "CHANGELOG.md's newest release");
+    }
 }
 
 #[test]
-fn semantic_versions_are_three_numbers_without_leading_zeros() {
-    for good in ["0.2.0", "1.0.0", "10.20.30"] {
-        assert!(is_semantic_version(good), "{good}");
+fn versions_are_releases_or_development_versions_of_the_next() {
+    for (good, number, dev) in [
+        ("0.2.0", (0, 2, 0), false),
+        ("1.0.0", (1, 0, 0), false),
+        ("10.20.30", (10, 20, 30), false),
+        ("0.3.0-dev", (0, 3, 0), true),
+    ] {
+        assert_eq!(parse_version(good), Some((number, dev)), "{good}");
     }
-    for bad in ["0.2", "v0.2.0", "0.02.0", "0.2.0-rc1", "0..1", ""] {
-        assert!(!is_semantic_version(bad), "{bad}");
+    for bad in [
+        "0.2",
+        "v0.2.0",
+        "0.02.0",
+        "0.2.0-rc1",
+        "0.3.0-dev.1",
+        "0.3.0-DEV",
+        "0..1",
+        "1.2.3.4",
+        "",
+    ] {
+        assert_eq!(parse_version(bad), None, "{bad}");
     }
+    assert!(parse_version("0.10.0-dev").unwrap().0 > parse_version("0.9.1").unwrap().0);
+}
+
+// ------------------------------------------------------------------------ the toolchain
+
+/// `x.y` or `x.y.z` as numbers, a missing patch being 0.
+fn rust_version(text: &str) -> (u64, u64, u64) {
+    let parts: Vec<u64> = text
+        .split('.')
+        .map(|p| {
+            p.parse()
+                .unwrap_or_else(|_| panic!("rust version {text:?}"))
+        })
+        .collect();
+    match parts[..] {
+        [major, minor] => (major, minor, 0),
+        [major, minor, patch] => (major, minor, patch),
+        _ => panic!("rust version {text:?}"),
+    }
+}
+
+/// Cargo.toml's `rust-version` is the newest any crate in Cargo.lock declares (the oldest
+/// compiler that builds the locked tree), and `rust-toolchain.toml` pins one exact toolchain at
+/// least that new (`1.95` alone would make rustup fetch whatever 1.95 is newest).
+#[test]
+fn rust_version_is_what_the_locked_crates_need_and_the_pinned_toolchain_meets_it() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .arg("--manifest-path")
+        .arg(root().join("Cargo.toml"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let packages = metadata["packages"].as_array().unwrap();
+    let ours = packages
+        .iter()
+        .find(|p| p["name"] == "persona-role")
+        .expect("the persona-role package");
+    let declared = ours["rust_version"]
+        .as_str()
+        .expect("Cargo.toml's rust-version");
+    let (needed, by) = packages
+        .iter()
+        .filter(|p| p["name"] != "persona-role")
+        .filter_map(|p| {
+            Some((
+                rust_version(p["rust_version"].as_str()?),
+                p["name"].as_str()?,
+            ))
+        })
+        .max()
+        .expect("locked crates declare rust versions");
+    assert_eq!(
+        rust_version(declared),
+        needed,
+        "Cargo.toml's rust-version is {declared}; the locked crates need {needed:?} ({by})"
+    );
+
+    let toolchain = read("rust-toolchain.toml");
+    let channel = toolchain
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("channel = \""))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .expect("rust-toolchain.toml names a channel");
+    assert_eq!(
+        channel.split('.').count(),
+        3,
+        "rust-toolchain.toml pins an exact release, not {channel:?}"
+    );
+    assert!(
+        rust_version(channel) >= needed,
+        "the pinned {channel} is older than rust-version {declared}"
+    );
 }
 
 // ------------------------------------------------------------------------ the reproducible zip
@@ -278,6 +395,46 @@ fn the_serverless_repo_metadata_is_publishable_and_names_the_crates_license() {
     }
 }
 
+/// The Serverless Application Repository shows the readme on the application's page to those
+/// who deploy it: a short one of its own (not the developers' README.md), naming every
+/// parameter of the form, its links absolute (a relative link leads nowhere there).
+#[test]
+fn the_serverless_repo_readme_is_short_and_names_every_parameter() {
+    let template = template();
+    let path = template["Metadata"]["AWS::ServerlessRepo::Application"]["ReadmeUrl"]
+        .as_str()
+        .unwrap();
+    assert_ne!(path, "README.md", "the developers' README");
+    let readme = read(path);
+    assert!(
+        readme.len() < 12 * 1024,
+        "{path} has {} bytes: the application's page wants a short readme",
+        readme.len()
+    );
+    for name in template["Parameters"].as_mapping().unwrap().keys() {
+        let name = name.as_str().unwrap();
+        assert!(
+            readme.contains(&format!("`{name}`")),
+            "{path} does not name the parameter {name}"
+        );
+    }
+    for link in readme.split("](").skip(1) {
+        assert!(
+            link.starts_with("https://"),
+            "a relative link in {path}: ]({link:.40}"
+        );
+    }
+    // The export the readme tells users to import is the one the template makes, under the
+    // stack name the Serverless Application Repository gives.
+    let export =
+        serde_yaml_ng::to_string(&template["Outputs"]["ServiceToken"]["Export"]["Name"]).unwrap();
+    assert_eq!(export.trim(), "!Sub ${AWS::StackName}-ServiceToken");
+    let name = template["Metadata"]["AWS::ServerlessRepo::Application"]["Name"]
+        .as_str()
+        .unwrap();
+    assert!(readme.contains(&format!("serverlessrepo-{name}-ServiceToken")));
+}
+
 /// The Serverless Application Repository's deploy form shows each parameter with its
 /// Description and no groups: every parameter needs one that stands on its own, within
 /// CloudFormation's 4,000 characters; the CloudFormation console's groups list every one.
@@ -308,4 +465,246 @@ fn every_parameter_is_described_and_grouped_for_the_consoles() {
         );
     }
     assert_eq!(grouped.len(), parameters.len(), "a parameter grouped twice");
+}
+
+// ------------------------------------------------------------------------ the release's tag
+
+/// A scratch git repository with one commit, isolated from the machine's git configuration.
+fn scratch_repository(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    git(&dir, &["init", "--quiet", "--initial-branch=main"]);
+    std::fs::write(dir.join("file"), "one\n").unwrap();
+    git(&dir, &["add", "file"]);
+    git(&dir, &["commit", "--quiet", "--message", "one"]);
+    dir
+}
+
+/// `program` run in `dir` with git's identity given and the machine's git configuration
+/// ignored (a signing or hooks setting there would change what the tests see).
+fn isolated(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
+    let mut command = Command::new(program);
+    command
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Release Test")
+        .env("GIT_AUTHOR_EMAIL", "release@example.com")
+        .env("GIT_COMMITTER_NAME", "Release Test")
+        .env("GIT_COMMITTER_EMAIL", "release@example.com");
+    command
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = isolated("git", dir).args(args).output().unwrap();
+    assert!(output.status.success(), "git {args:?}: {output:?}");
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// `scripts/lib/release-tag ACTION VERSION` in `dir`: whether it succeeded, and what it said.
+fn release_tag(dir: &Path, action: &str, version: &str) -> (bool, String) {
+    let output = isolated(root().join("scripts/lib/release-tag"), dir)
+        .args([action, version])
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+/// A release is tagged `v<version>` on the commit it was built from, annotated; tagging again
+/// changes nothing; the tag never moves to another commit; a -dev version is never tagged, nor
+/// a tree with uncommitted changes.
+#[test]
+fn a_release_is_tagged_once_on_its_commit_and_the_tag_never_moves() {
+    let dir = scratch_repository("tag");
+    let first = git(&dir, &["rev-parse", "HEAD"]);
+
+    let (ok, said) = release_tag(&dir, "check", "0.3.0");
+    assert!(ok, "{said}");
+    let (ok, said) = release_tag(&dir, "create", "0.3.0");
+    assert!(ok, "{said}");
+    assert_eq!(git(&dir, &["rev-parse", "v0.3.0^{commit}"]), first);
+    assert_eq!(git(&dir, &["cat-file", "-t", "v0.3.0"]), "tag", "annotated");
+    assert_eq!(
+        git(
+            &dir,
+            &["tag", "--list", "--format=%(contents:subject)", "v0.3.0"]
+        ),
+        "persona-role 0.3.0"
+    );
+    // Again, on the same commit (a release rerun): nothing changes.
+    let tag_object = git(&dir, &["rev-parse", "v0.3.0"]);
+    let (ok, said) = release_tag(&dir, "create", "0.3.0");
+    assert!(ok && said.contains("already tags HEAD"), "{said}");
+    assert_eq!(git(&dir, &["rev-parse", "v0.3.0"]), tag_object);
+
+    // Another commit cannot be released as 0.3.0: checked before building, and refused again
+    // when tagging.
+    std::fs::write(dir.join("file"), "two\n").unwrap();
+    git(&dir, &["commit", "--quiet", "--all", "--message", "two"]);
+    for action in ["check", "create"] {
+        let (ok, said) = release_tag(&dir, action, "0.3.0");
+        assert!(!ok, "{action}: {said}");
+        assert!(
+            said.contains(&format!("v0.3.0 already tags {first}")),
+            "{said}"
+        );
+    }
+    assert_eq!(git(&dir, &["rev-parse", "v0.3.0^{commit}"]), first);
+
+    // Uncommitted changes: may be built (--allow-dirty), never tagged.
+    std::fs::write(dir.join("file"), "three\n").unwrap();
+    let (ok, said) = release_tag(&dir, "check", "0.4.0");
+    assert!(ok, "{said}");
+    let (ok, said) = release_tag(&dir, "create", "0.4.0");
+    assert!(!ok && said.contains("uncommitted changes"), "{said}");
+    assert_eq!(git(&dir, &["tag", "--list", "v0.4.0"]), "");
+}
+
+#[test]
+fn only_release_versions_are_tagged() {
+    let dir = scratch_repository("tag-versions");
+    for version in ["0.3.0-dev", "0.3", "v0.3.0", "0.03.0", "0.3.0-rc1", ""] {
+        for action in ["check", "create"] {
+            let (ok, said) = release_tag(&dir, action, version);
+            assert!(!ok, "{action} {version:?}: {said}");
+        }
+    }
+    let (_, said) = release_tag(&dir, "check", "0.3.0-dev");
+    assert!(said.contains("development version"), "{said}");
+    assert_eq!(git(&dir, &["tag", "--list"]), "");
+}
+
+// ------------------------------------------------------------------------ deploying
+
+/// `scripts/deploy --dry-run ARGS` without a Python to install with: its exit code and the
+/// lines it printed. The dry run installs, builds and deploys nothing (an install would fail
+/// without Python), whatever region the environment names.
+fn deploy_dry_run(args: &[&str]) -> (Option<i32>, Vec<String>) {
+    let output = Command::new(root().join("scripts/deploy"))
+        .arg("--dry-run")
+        .args(args)
+        .env("PYTHON", "/nonexistent/python3")
+        .env("AWS_REGION", "ap-south-1")
+        .output()
+        .unwrap();
+    let lines = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    (output.status.code(), lines)
+}
+
+/// The `sam deploy` line of a dry run, if any.
+fn sam_deploy(lines: &[String]) -> Option<&str> {
+    lines
+        .iter()
+        .find(|l| l.starts_with("+ sam deploy"))
+        .map(String::as_str)
+}
+
+/// One command from a checkout: the tools installed once, `sam build`, then `sam deploy` —
+/// guided until the configuration holds a region for the environment, with the saved settings
+/// after; and nothing run at all in a dry run.
+#[test]
+fn deploy_installs_its_tools_builds_and_deploys_guided_the_first_time() {
+    // The committed samconfig.toml names no region: a new user's first deploy is guided.
+    let (code, lines) = deploy_dry_run(&[]);
+    assert_eq!(code, Some(0), "{lines:#?}");
+    assert_eq!(
+        lines,
+        [
+            "+ scripts/build-lambda --install-only",
+            "+ ensure_venv .venv-sam sam\\ --version scripts/requirements/sam.txt",
+            "+ PATH=.venv-build/bin:.venv-sam/bin:$PATH",
+            "+ sam build --config-file samconfig.toml --config-env default",
+            "+ sam deploy --config-file samconfig.toml --config-env default --guided",
+            "dry run: nothing was installed, built or deployed",
+        ]
+    );
+
+    let dir = scratch("deploy");
+    let config = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    // What a guided deploy saves: the region under the environment's global parameters.
+    let saved = config(
+        "saved.toml",
+        "version = 0.1\n[default.global.parameters]\nstack_name = \"persona-role\"\nregion = \"eu-west-1\"\n",
+    );
+    let (code, lines) = deploy_dry_run(&["--config-file", &saved]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        sam_deploy(&lines),
+        Some(format!("+ sam deploy --config-file {saved} --config-env default").as_str())
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == &format!("+ sam build --config-file {saved} --config-env default")),
+        "{lines:#?}"
+    );
+    // --guided asks again; options after -- go to sam deploy, in order.
+    let (_, lines) = deploy_dry_run(&[
+        "--guided",
+        "--config-file",
+        &saved,
+        "--",
+        "--no-execute-changeset",
+        "--parameter-overrides",
+        "AllowAdoption=false MaxRolesPerStack=50",
+    ]);
+    assert_eq!(
+        sam_deploy(&lines),
+        Some(format!(
+            "+ sam deploy --config-file {saved} --config-env default --guided --no-execute-changeset \
+             --parameter-overrides AllowAdoption=false\\ MaxRolesPerStack=50"
+        ).as_str())
+    );
+    // The region is saved per environment; one under the deploy command counts too; a region
+    // in a comment or another key does not.
+    let (_, lines) = deploy_dry_run(&["--config-file", &saved, "--config-env", "prod"]);
+    assert!(
+        sam_deploy(&lines).unwrap().ends_with("--guided"),
+        "{lines:#?}"
+    );
+    let prod = config(
+        "prod.toml",
+        "[prod.deploy.parameters]\n  region = \"us-west-2\"\n",
+    );
+    let (_, lines) = deploy_dry_run(&["--config-file", &prod, "--config-env", "prod"]);
+    assert!(
+        !sam_deploy(&lines).unwrap().contains("--guided"),
+        "{lines:#?}"
+    );
+    let unsaved = config(
+        "unsaved.toml",
+        "[default.deploy.parameters]\n# region = \"us-west-2\"\ns3_region = \"x\"\n[default.build.parameters]\nregion = \"us-west-2\"\n",
+    );
+    let (_, lines) = deploy_dry_run(&["--config-file", &unsaved]);
+    assert!(
+        sam_deploy(&lines).unwrap().ends_with("--guided"),
+        "{lines:#?}"
+    );
+
+    // --build-only stops before anything reaches AWS.
+    let (code, lines) = deploy_dry_run(&["--build-only"]);
+    assert_eq!(code, Some(0));
+    assert!(sam_deploy(&lines).is_none(), "{lines:#?}");
+    assert!(lines.iter().any(|l| l.contains("sam build")), "{lines:#?}");
+
+    // A mistyped option is refused before anything runs.
+    for args in [&["--bogus"][..], &["--config-env"][..]] {
+        let (code, lines) = deploy_dry_run(args);
+        assert_eq!(code, Some(2), "{args:?}");
+        assert!(lines.is_empty(), "{args:?}: {lines:#?}");
+    }
 }

@@ -173,17 +173,18 @@ pub fn validate(line: &str) -> Result<Value, Vec<String>> {
                     errors.push(format!("{at} has an unknown member `{key}`"));
                 }
             }
-            if let Some(unit) = definition.get("Unit") {
-                if !unit.as_str().is_some_and(|u| UNITS.contains(&u)) {
-                    errors.push(format!("{at}.Unit {unit} is not a CloudWatch unit"));
-                }
+            if let Some(unit) = definition.get("Unit")
+                && !unit.as_str().is_some_and(|u| UNITS.contains(&u))
+            {
+                errors.push(format!("{at}.Unit {unit} is not a CloudWatch unit"));
             }
-            if let Some(resolution) = definition.get("StorageResolution") {
-                if resolution.as_u64() != Some(1) && resolution.as_u64() != Some(60) {
-                    errors.push(format!(
-                        "{at}.StorageResolution {resolution} is not 1 or 60"
-                    ));
-                }
+            if let Some(resolution) = definition.get("StorageResolution")
+                && resolution.as_u64() != Some(1)
+                && resolution.as_u64() != Some(60)
+            {
+                errors.push(format!(
+                    "{at}.StorageResolution {resolution} is not 1 or 60"
+                ));
             }
             let Some(name) = definition.get("Name").and_then(Value::as_str) else {
                 errors.push(format!("{at} has no string Name"));

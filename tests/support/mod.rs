@@ -442,10 +442,17 @@ pub fn settings() -> Settings {
 }
 
 /// Settings for tests, with the guardrails of the function as `template.yaml` deploys it with
-/// the operator's `overrides` (its parameters' defaults otherwise).
+/// the operator's `overrides` (its parameters' defaults otherwise). The readiness wait is left
+/// out unless the overrides give `RoleReadyWaitSeconds`: moto serves a role at once, and the
+/// wait has tests of its own.
 pub fn deployed_settings(overrides: &[(&str, &str)]) -> Settings {
+    let deployment = deployed::Deployment::new(overrides);
+    let waits = overrides
+        .iter()
+        .any(|(name, _)| *name == "RoleReadyWaitSeconds");
     Settings {
-        guardrails: deployed::Deployment::new(overrides).guardrails(),
+        guardrails: deployment.guardrails(),
+        ready_wait: deployment.ready_wait().filter(|_| waits),
         ..settings()
     }
 }
