@@ -44,11 +44,11 @@ ensure_venv() {
         return
     fi
     local python="${PYTHON:-python3}" arg key base shared
+    # A file is known by its content, whatever path names it.
     key="$(
         "$python" -c 'import sys; print(sys.version)'
-        printf '%s\n' "${@:2}"
         for arg in "${@:2}"; do
-            if [[ -f "$arg" ]]; then cat -- "$arg"; fi
+            if [[ -f "$arg" ]]; then cat -- "$arg"; else printf '%s\n' "$arg"; fi
         done
     )"
     key="$(printf '%s' "$key" | sha256sum | cut -c1-16)"
