@@ -15,6 +15,7 @@ pub mod compare;
 pub mod context;
 #[cfg(feature = "cli")]
 pub mod discover;
+pub mod drift;
 pub mod export;
 pub mod guardrails;
 pub mod handler;

@@ -665,7 +665,8 @@ async fn run<I: Iam, S: Stacks>(
         match next {
             Next::Answer(outcome) => return outcome,
             Next::Effect(effect) => {
-                let observation = effects::carry_out(&iam, &stacks, &owner, effect, ready.until).await;
+                let observation =
+                    effects::carry_out(&iam, &stacks, &owner, effect, ready.until).await;
                 next = machine.on(observation);
             }
         }
