@@ -681,3 +681,46 @@ pub async fn assert_role_converged(name: &str, event: &Value) {
         "IAM differs from the plan of {name}"
     );
 }
+
+// ------------------------------------------------------------------- stacks at rest
+
+/// Registers stack `stack_id` as CloudFormation shows it while it creates its resources.
+pub fn stack_creating(stack_id: &str) {
+    stand_in().put_stack(stack_id, "CREATE_IN_PROGRESS");
+}
+
+/// Creates a role as stack `stack_id` (registered) would: a Create of `logical_id` with
+/// `properties` through `handler`, which the stand-in confirms; then the resource's
+/// `CREATE_COMPLETE` event with the role's id and the properties, as CloudFormation records it
+/// once the answer came. Returns the role's name.
+pub async fn deploy_role(
+    handler: &TestHandler,
+    stack_id: &str,
+    logical_id: &str,
+    properties: Value,
+    recorder: &Recorder,
+) -> String {
+    let mut event = create_event(logical_id, properties, logical_id, recorder);
+    event["StackId"] = json!(stack_id);
+    let answer = invoke(handler, &event, recorder).await;
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    let role = answer["PhysicalResourceId"].as_str().unwrap().to_owned();
+    completed(
+        stack_id,
+        logical_id,
+        "CREATE_COMPLETE",
+        &role,
+        &event["ResourceProperties"],
+    );
+    role
+}
+
+/// CloudFormation took an answer for `logical_id`: the resource rests in `status` with `role`,
+/// and its event records `properties`.
+pub fn completed(stack_id: &str, logical_id: &str, status: &str, role: &str, properties: &Value) {
+    stand_in().put_event(
+        stack_id,
+        Event::custom(logical_id, status, Some(role), properties),
+    );
+    stand_in().put_resource(stack_id, logical_id, Resource::custom(status, Some(role)));
+}
