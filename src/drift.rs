@@ -86,7 +86,7 @@ pub struct StackRead {
 
 /// Why a role is not re-planned: reported, never touched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "Reason", rename_all = "PascalCase")]
+#[serde(tag = "Kind", rename_all_fields = "PascalCase")]
 pub enum Skip {
     /// Its stack is of another account or region: another deployment's role.
     OtherRegion { stack_id: String },
@@ -297,7 +297,7 @@ pub fn replan(
 
 /// Something IAM holds on a role that the function never writes: changed by hand.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(tag = "Kind", rename_all = "PascalCase")]
+#[serde(tag = "Kind", rename_all_fields = "PascalCase")]
 pub enum HandEdit {
     /// An inline policy other than the function's own.
     InlinePolicy { name: String },
@@ -874,7 +874,7 @@ mod tests {
                 }
                 (Err(kind), Err(skip)) => {
                     let json = serde_json::to_value(&skip).unwrap();
-                    assert_eq!(json["Reason"], kind, "{what}: {skip:?}");
+                    assert_eq!(json["Kind"], kind, "{what}: {skip:?}");
                 }
                 (expected, got) => panic!("{what}: expected {expected:?}, got {got:?}"),
             }

@@ -28,6 +28,7 @@ pub mod partitions;
 pub mod plan;
 pub mod policy;
 pub mod properties;
+pub mod reconcile;
 pub mod reference;
 #[cfg(feature = "cli")]
 pub mod schema;

@@ -448,7 +448,7 @@ async fn drift_lists_what_a_release_and_hand_edits_change_and_what_cannot_be_rep
     );
 
     let skipped = |role: &str| {
-        roles[role]["Skipped"]["Reason"]
+        roles[role]["Skipped"]["Kind"]
             .as_str()
             .unwrap_or_default()
             .to_owned()
