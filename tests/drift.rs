@@ -492,7 +492,212 @@ async fn drift_lists_what_a_release_and_hand_edits_change_and_what_cannot_be_rep
         text.stdout
     );
     assert!(text.stdout.contains(&format!("{compute_b} (ml-team-b Compute): not re-planned: CloudFormation is running an operation (UPDATE_IN_PROGRESS)")), "{}", text.stdout);
+
+    // The reconcile run: refused unless the function's stack names it.
+    let refused_calls = CallLog::default();
+    let unallowed = handler_with(iam_client(Some(&refused_calls)), deployed_settings(&[]));
+    let report = start_run(
+        &unallowed,
+        r#"{"PersonaRoleReconcile": {"Run": "upgrade-1"}}"#,
+    )
+    .await;
+    assert_eq!(report["Status"], "Refused", "{report:#}");
+    let (allowed, sink) = run_handler("upgrade-1", None);
+    let report = start_run(
+        &allowed,
+        r#"{"PersonaRoleReconcile": {"Run": "upgrade-2"}}"#,
+    )
+    .await;
+    assert_eq!(report["Status"], "Refused", "{report:#}");
+    assert!(
+        report["Reason"].as_str().unwrap().contains("`upgrade-1`"),
+        "{report:#}"
+    );
+    assert_eq!(
+        refused_calls.calls(),
+        Vec::<String>::new(),
+        "a refused run calls nothing"
+    );
+
+    // Allowed: the lagging and the hand-edited roles converge; the current one is unchanged;
+    // the mid-operation stack's role, the refused declaration and the deleted stack's role are
+    // reported and left as they are.
+    let before_b = inline_policy(&compute_b).await;
+    let calls = CallLog::default();
+    let (allowed, sink) = run_handler("upgrade-1", Some((&calls, sink)));
+    let report = start_run(
+        &allowed,
+        r#"{"PersonaRoleReconcile": {"Run": "upgrade-1"}}"#,
+    )
+    .await;
+    assert_eq!(report["Status"], "Complete", "{report:#}");
+    let outcomes = outcomes_of(&report);
+    assert_eq!(outcomes[&compute_a]["Outcome"], "Converged", "{report:#}");
+    assert_eq!(outcomes[&analyst_a]["Outcome"], "Converged", "{report:#}");
+    assert_eq!(outcomes[&ds_a]["Outcome"], "Unchanged", "{report:#}");
+    assert_eq!(
+        outcomes[&compute_b]["Skip"]["Kind"], "InProgress",
+        "{report:#}"
+    );
+    assert_eq!(
+        outcomes[&analyst_c]["Skip"]["Kind"], "DoesNotPlan",
+        "{report:#}"
+    );
+    assert_eq!(
+        outcomes[&compute_d]["Skip"]["Kind"], "StackGone",
+        "{report:#}"
+    );
+    assert!(
+        !outcomes.contains_key(&console),
+        "an unowned role is no run's"
+    );
+    assert_eq!(
+        inline_policy(&compute_b).await,
+        before_b,
+        "the mid-operation stack's role is as an older release wrote it"
+    );
+    let lines = emf::validated(&sink.lines());
+    let line = lines.last().unwrap();
+    assert_eq!(line["RequestType"], "Reconcile");
+    assert_eq!(line["ReconcileConverged"], report["Converged"]);
+    assert_eq!(line["ReconcileSkipped"], report["Skipped"]);
+    assert!(line["IamCalls"].as_u64().unwrap() > 0);
+
+    // The report now shows them current.
+    let (_, _, roles) = drift_json("persona-role-drift");
+    for role in [&compute_a, &analyst_a, &ds_a] {
+        assert_eq!(
+            roles[role]["Standing"], "Current",
+            "{role}: {:#}",
+            roles[role]
+        );
+    }
+    assert_eq!(roles[&compute_b]["Standing"], "NotReplanned");
+
+    // Idempotent: a second run changes nothing, not one mutating call.
+    calls.clear();
+    let report = start_run(
+        &allowed,
+        r#"{"PersonaRoleReconcile": {"Run": "upgrade-1"}}"#,
+    )
+    .await;
+    assert_eq!(report["Converged"], 0, "{report:#}");
+    assert_eq!(calls.mutating(), Vec::<String>::new());
+
+    // Continued after a role, a run takes only the roles after it.
+    write_as_older_release(&compute_a).await;
+    edit_by_hand(&analyst_a).await;
+    let after =
+        format!(r#"{{"PersonaRoleReconcile": {{"Run": "upgrade-1", "After": "{analyst_a}"}}}}"#);
+    let report = start_run(&allowed, &after).await;
+    let outcomes = outcomes_of(&report);
+    assert!(!outcomes.contains_key(&analyst_a), "{report:#}");
+    assert_eq!(outcomes[&compute_a]["Outcome"], "Converged", "{report:#}");
+
+    // Stopped before its deadline (too little time for a wave), it says where to continue.
+    let report = start_run_before(
+        &allowed,
+        r#"{"PersonaRoleReconcile": {"Run": "upgrade-1"}}"#,
+        std::time::Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(report["Status"], "Stopped", "{report:#}");
+    assert_eq!(
+        report["Continue"]["PersonaRoleReconcile"]["Run"],
+        "upgrade-1"
+    );
+    // It continues after every role it finished (unowned and skipped ones are), before the
+    // first it did not reach.
+    let resume = report["Continue"]["PersonaRoleReconcile"]["After"]
+        .as_str()
+        .unwrap_or("");
+    let not_reached: Vec<&str> = report["Outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["Outcome"] == "NotReached")
+        .map(|o| o["RoleName"].as_str().unwrap())
+        .collect();
+    assert!(!not_reached.is_empty(), "{report:#}");
+    assert!(
+        not_reached.iter().all(|name| *name > resume),
+        "{resume}: {not_reached:?}"
+    );
+    let report = start_run(&allowed, &report["Continue"].to_string()).await;
+    assert_eq!(report["Status"], "Complete", "{report:#}");
+    assert_eq!(
+        outcomes_of(&report)[&analyst_a]["Outcome"],
+        "Converged",
+        "{report:#}"
+    );
     let _ = function;
+}
+
+/// The role's inline policy as IAM holds it.
+async fn inline_policy(role: &str) -> Value {
+    let got = checker()
+        .get_role_policy()
+        .role_name(role)
+        .policy_name("persona-role")
+        .send()
+        .await
+        .unwrap();
+    persona_role::iam::decode_document(got.policy_document()).unwrap()
+}
+
+/// A handler deployed with `ReconcileRun` set to `run`, its guardrails and its run read from
+/// the environment the template gives the function; its IAM calls logged to `calls`, its metric
+/// lines to `sink` (a new one unless given).
+fn run_handler(
+    run: &str,
+    logged: Option<(&CallLog, persona_role::handler::MetricSink)>,
+) -> (TestHandler, persona_role::handler::MetricSink) {
+    let overrides = [("ReconcileRun", run)];
+    let environment = deployed::Deployment::new(&overrides).environment();
+    let (calls, sink) = match logged {
+        Some((calls, sink)) => (Some(calls), sink),
+        None => (None, persona_role::handler::MetricSink::buffer()),
+    };
+    let settings = persona_role::handler::Settings {
+        reconcile_run: environment
+            .get(persona_role::reconcile::RUN_ENV)
+            .cloned()
+            .filter(|r| !r.is_empty()),
+        metric_sink: sink.clone(),
+        ..deployed_settings(&overrides)
+    };
+    (handler_with(iam_client(calls), settings), sink)
+}
+
+/// Invokes the function with `payload` as Lambda would, a minute before its deadline; its answer.
+async fn start_run(handler: &TestHandler, payload: &str) -> Value {
+    start_run_before(handler, payload, std::time::Duration::from_secs(60)).await
+}
+
+async fn start_run_before(
+    handler: &TestHandler,
+    payload: &str,
+    left: std::time::Duration,
+) -> Value {
+    let request = persona_role::reconcile::read(payload.as_bytes()).expect("a run's event");
+    let report = handler
+        .handler
+        .reconcile(
+            request,
+            Some(std::time::Instant::now() + left),
+            Some(FUNCTION_ARN),
+        )
+        .await;
+    serde_json::to_value(&report).unwrap()
+}
+
+fn outcomes_of(report: &Value) -> BTreeMap<String, Value> {
+    report["Outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["RoleName"].as_str().unwrap().to_owned(), o.clone()))
+        .collect()
 }
 
 /// Without the function's stack there is nothing to plan with: exit 2, naming the flag.
