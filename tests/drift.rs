@@ -17,64 +17,6 @@ use persona_role::guardrails::Guardrails;
 use serde_json::{Value, json};
 use support::*;
 
-/// The function as its stack ships it: the ARN the stack's `ServiceToken` output names, which
-/// the resources' recorded `ServiceToken` names too.
-const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:persona-role";
-
-fn stack_id(name: &str) -> String {
-    format!(
-        "arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/{name}/{}",
-        request_id("id")
-    )
-}
-
-/// The template's parameters as DescribeStacks shows them: lists joined by commas.
-fn stack_parameters(deployment: &deployed::Deployment) -> BTreeMap<String, String> {
-    deployment.template()["Parameters"]
-        .as_mapping()
-        .unwrap()
-        .keys()
-        .map(|name| {
-            let name = name.as_str().unwrap();
-            let value = match deployment.parameter(name) {
-                Value::Array(items) => items
-                    .iter()
-                    .map(|i| i.as_str().unwrap().to_owned())
-                    .collect::<Vec<_>>()
-                    .join(","),
-                Value::String(text) => text.clone(),
-                other => other.to_string(),
-            };
-            (name.to_owned(), value)
-        })
-        .collect()
-}
-
-/// The function's own stack, deployed with the template's defaults and `overrides`, as
-/// CloudFormation shows it: its parameters, its `ServiceToken` output and the boundary it
-/// ships. Named `name`.
-fn function_stack(name: &str, overrides: &[(&str, &str)]) -> String {
-    let deployment = deployed::Deployment::new(overrides);
-    let id = stack_id(name);
-    stand_in().put_stack(&id, "UPDATE_COMPLETE");
-    let parameters = stack_parameters(&deployment);
-    let parameters: Vec<(&str, &str)> = parameters
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    stand_in().put_stack_details(&id, &parameters, &[("ServiceToken", FUNCTION_ARN)]);
-    stand_in().put_resource(
-        &id,
-        "PersonaRoleBoundary",
-        Resource {
-            resource_type: "AWS::IAM::ManagedPolicy".to_owned(),
-            status: "CREATE_COMPLETE".to_owned(),
-            physical_id: Some(deployment.shipped_boundary()),
-        },
-    );
-    id
-}
-
 /// The CLI's guardrails, read from the function stack's parameters and the boundary it ships,
 /// are the function's own, as the template sets its environment from the same parameters.
 #[test]
@@ -189,37 +131,6 @@ fn data_scientist(suffix: &str, compute_role: &str) -> Value {
         "PassRoles": [format!("arn:aws:iam::{ACCOUNT}:role/{compute_role}")],
         "S3Buckets": ["ml-team-data"],
     })
-}
-
-/// The role's inline policy as an older release wrote it: the first statement of several actions
-/// without its last, as if the catalog had not granted it yet.
-async fn write_as_older_release(role: &str) -> String {
-    let iam = checker();
-    let got = iam
-        .get_role_policy()
-        .role_name(role)
-        .policy_name("persona-role")
-        .send()
-        .await
-        .unwrap();
-    let mut document = persona_role::iam::decode_document(got.policy_document()).unwrap();
-    let statement = document["Statement"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|s| s["Action"].as_array().is_some_and(|a| a.len() > 1))
-        .unwrap();
-    let sid = statement["Sid"].as_str().unwrap().to_owned();
-    let actions = statement["Action"].as_array_mut().unwrap();
-    let removed = actions.pop().unwrap();
-    iam.put_role_policy()
-        .role_name(role)
-        .policy_name("persona-role")
-        .policy_document(document.to_string())
-        .send()
-        .await
-        .unwrap();
-    format!("{sid}: {}", removed.as_str().unwrap())
 }
 
 /// Hand edits to a role: a foreign inline policy, its boundary removed, another account
@@ -402,8 +313,8 @@ async fn drift_lists_what_a_release_and_hand_edits_change_and_what_cannot_be_rep
     let console = console_role(&format!("Drift{tag}")).await;
 
     // A catalog change: team A's compute role as an older release wrote it, and team B's too.
-    let older = write_as_older_release(&compute_a).await;
-    write_as_older_release(&compute_b).await;
+    let older = write_as_older_release(&checker(), &compute_a).await;
+    write_as_older_release(&checker(), &compute_b).await;
     // Hand edits to team A's analyst.
     edit_by_hand(&analyst_a).await;
 
@@ -585,7 +496,7 @@ async fn drift_lists_what_a_release_and_hand_edits_change_and_what_cannot_be_rep
     assert_eq!(calls.mutating(), Vec::<String>::new());
 
     // Continued after a role, a run takes only the roles after it.
-    write_as_older_release(&compute_a).await;
+    write_as_older_release(&checker(), &compute_a).await;
     edit_by_hand(&analyst_a).await;
     let after =
         format!(r#"{{"PersonaRoleReconcile": {{"Run": "upgrade-1", "After": "{analyst_a}"}}}}"#);
@@ -652,19 +563,13 @@ fn run_handler(
     run: &str,
     logged: Option<(&CallLog, persona_role::handler::MetricSink)>,
 ) -> (TestHandler, persona_role::handler::MetricSink) {
-    let overrides = [("ReconcileRun", run)];
-    let environment = deployed::Deployment::new(&overrides).environment();
     let (calls, sink) = match logged {
         Some((calls, sink)) => (Some(calls), sink),
         None => (None, persona_role::handler::MetricSink::buffer()),
     };
     let settings = persona_role::handler::Settings {
-        reconcile_run: environment
-            .get(persona_role::reconcile::RUN_ENV)
-            .cloned()
-            .filter(|r| !r.is_empty()),
         metric_sink: sink.clone(),
-        ..deployed_settings(&overrides)
+        ..reconcile_settings(run)
     };
     (handler_with(iam_client(calls), settings), sink)
 }
