@@ -508,7 +508,7 @@ async fn read_events<S: Stacks>(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::iam::inventory::AttachedPolicy;
@@ -567,7 +567,9 @@ mod tests {
         })
     }
 
-    /// (what, the stack as read, the function, the declaration's event status or the skip)
+    /// (what, the stack as read, the function, the declaration or the skip)
+    type RecoveryRow<'a> = (&'a str, StackView, Option<&'a str>, Result<&'a Value, Skip>);
+
     #[test]
     fn a_roles_declaration_is_its_latest_event_with_its_id_and_properties() {
         let mine = properties(FUNCTION);
@@ -605,7 +607,7 @@ mod tests {
                 events,
             )
         };
-        let rows: Vec<(&str, StackView, Option<&str>, Result<&Value, Skip>)> = vec![
+        let rows: Vec<RecoveryRow> = vec![
             ("created", at_rest(created()), Some(FUNCTION), Ok(&mine)),
             (
                 "updated in place",
@@ -825,11 +827,13 @@ mod tests {
     }
 
     /// (what, declaration, guardrails, role name, planned or the skip's kind)
+    type ReplanRow<'a> = (&'a str, Value, Guardrails, &'a str, Result<(), &'a str>);
+
     #[test]
     fn a_declaration_replans_with_this_release_and_the_guardrails() {
         let boundary = "arn:aws:iam::123456789012:policy/persona-boundary";
         let guarded = Guardrails::from_values(Some(boundary), Some(""));
-        let rows: Vec<(&str, Value, Guardrails, &str, Result<(), &str>)> = vec![
+        let rows: Vec<ReplanRow> = vec![
             ("plans", properties(FUNCTION), guarded.clone(), ROLE, Ok(())),
             (
                 "adopted spelling",
