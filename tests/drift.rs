@@ -616,3 +616,40 @@ fn drift_without_the_function_stack_cannot_run() {
         output.stderr
     );
 }
+
+/// The compiled function tells the run's event from CloudFormation's: invoked with it while its
+/// deployment names no run (or another), it answers the invocation with the refusal, calls
+/// nothing, and writes the run's metric line.
+#[test]
+fn the_binary_answers_a_run_its_deployment_does_not_name_with_a_refusal() {
+    let api = RuntimeApi::start();
+    let function = Function::start_with_env(
+        &api,
+        &black_hole(),
+        "function-reconcile",
+        &[(persona_role::reconcile::RUN_ENV, "upgrade-7")],
+    );
+    api.push(
+        "aws-request-run",
+        json!({"PersonaRoleReconcile": {"Run": "upgrade-8"}}),
+        std::time::Duration::from_secs(30),
+    );
+    let posted = api.wait_posted(1, std::time::Duration::from_secs(20));
+    let logs = function.stop();
+    assert_eq!(posted.len(), 1, "{}", logs.join("\n"));
+    assert_eq!(posted[0].kind, "response", "{:?}", posted[0]);
+    let answer: Value = serde_json::from_str(&posted[0].body).unwrap();
+    assert_eq!(answer["Status"], "Refused", "{answer:#}");
+    assert_eq!(answer["Run"], "upgrade-8");
+    assert!(
+        answer["Reason"].as_str().unwrap().contains("`upgrade-7`"),
+        "{answer:#}"
+    );
+    let metric = logs
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["RequestType"] == "Reconcile")
+        .unwrap_or_else(|| panic!("no metric line: {}", logs.join("\n")));
+    assert_eq!(metric["IamCalls"], 0, "{metric}");
+    assert_eq!(metric["Status"], "Refused");
+}

@@ -58,13 +58,17 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
     ) -> Report {
         let start = Instant::now();
         let meter = CallMeter::default();
+        let named = request
+            .as_ref()
+            .map_or("", |request| request.run.as_str())
+            .to_owned();
         let admitted = request.and_then(|request| {
             reconcile::admit(&request, self.settings.reconcile_run.as_deref()).map(|()| request)
         });
         let report = match admitted {
             Err(reason) => {
                 tracing::error!(reason = %reason, "refusing a reconcile run");
-                Report::refused("", reason)
+                Report::refused(&named, reason)
             }
             Ok(request) => {
                 let span = tracing::error_span!("reconcile", Run = %request.run);
