@@ -160,6 +160,12 @@ impl Skip {
         }
     }
 
+    /// Whether the role is another deployment's (another region's or another function's): not
+    /// this function's to report or touch.
+    pub fn is_foreign(&self) -> bool {
+        matches!(self, Skip::OtherRegion { .. } | Skip::OtherFunction { .. })
+    }
+
     /// Whether a later run may find it otherwise without anyone acting (an operation that ends,
     /// a read that succeeds): the rest need the stack's owner or the operator.
     pub fn is_transient(&self) -> bool {

@@ -311,6 +311,31 @@ async fn drift_lists_what_a_release_and_hand_edits_change_and_what_cannot_be_rep
     let compute_d = deploy_role(&handler, &team_d, "Compute", kept, &recorder).await;
     stand_in().put_stack(&team_d, "DELETE_COMPLETE");
     let console = console_role(&format!("Drift{tag}")).await;
+    // A role of the function's deployment in another region: not this function's.
+    let elsewhere = format!("sagemaker-elsewhere-{tag}");
+    checker()
+        .create_role()
+        .role_name(&elsewhere)
+        .assume_role_policy_document(json!({"Version": "2012-10-17", "Statement": []}).to_string())
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("persona-role:stack-id")
+                .value(format!(
+                    "arn:aws:cloudformation:eu-west-1:{ACCOUNT}:stack/ml-eu/1"
+                ))
+                .build()
+                .unwrap(),
+        )
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("persona-role:logical-id")
+                .value("Compute")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
 
     // A catalog change: team A's compute role as an older release wrote it, and team B's too.
     let older = write_as_older_release(&checker(), &compute_a).await;
@@ -377,6 +402,11 @@ async fn drift_lists_what_a_release_and_hand_edits_change_and_what_cannot_be_rep
     );
     assert_eq!(skipped(&compute_d), "StackGone");
     assert_eq!(roles[&console]["Standing"], "NotAdopted");
+    assert!(
+        !roles.contains_key(&elsewhere),
+        "another region's role is not listed"
+    );
+    assert_eq!(report["Summary"]["OtherDeployments"], 1);
     let summary = &report["Summary"];
     assert!(summary["Changes"].as_u64().unwrap() >= 2, "{summary}");
     assert!(summary["WithHandEdits"].as_u64().unwrap() >= 1, "{summary}");
@@ -461,6 +491,10 @@ async fn drift_lists_what_a_release_and_hand_edits_change_and_what_cannot_be_rep
     assert!(
         !outcomes.contains_key(&console),
         "an unowned role is no run's"
+    );
+    assert!(
+        !outcomes.contains_key(&elsewhere),
+        "another region's role is no run's"
     );
     assert_eq!(
         inline_policy(&compute_b).await,

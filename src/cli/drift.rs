@@ -92,6 +92,9 @@ pub struct Summary {
     pub with_hand_edits: usize,
     pub not_replanned: usize,
     pub not_adopted: usize,
+    /// Roles with ownership tags of another deployment (another region's or another function's
+    /// stack): not listed.
+    pub other_deployments: usize,
 }
 
 /// The whole report.
@@ -259,11 +262,17 @@ pub async fn report<I: Iam, S: Stacks>(
         .collect()
         .await;
     let mut roles = Vec::new();
+    let mut others = 0;
     for inventory in &inventories {
         let entry = match Owner::of(&inventory.role.tags) {
             Some(owner) => {
                 let view = views.get(&owner.stack_id).unwrap_or(&StackView::Gone);
-                owned(inventory, &owner, view, &function)
+                let entry = owned(inventory, &owner, view, &function);
+                if entry.skipped.as_ref().is_some_and(Skip::is_foreign) {
+                    others += 1;
+                    continue;
+                }
+                entry
             }
             None => match discover::classify(inventory) {
                 Ok(Origin::RoleManager) => RoleReport {
@@ -294,6 +303,7 @@ pub async fn report<I: Iam, S: Stacks>(
         }
     }
     summary.owned = summary.current + summary.changes + summary.not_replanned;
+    summary.other_deployments = others;
     Ok(Report {
         function_stack: args.function_stack.clone(),
         function: function.arn,
@@ -427,7 +437,13 @@ fn write_text(out: &mut dyn Write, report: &Report, colour: bool) -> std::io::Re
     let s = &report.summary;
     writeln!(
         out,
-        "{} roles owned: {} current, {} a re-plan changes ({} with hand edits), {} not re-planned; {} of Role Manager's not adopted",
-        s.owned, s.current, s.changes, s.with_hand_edits, s.not_replanned, s.not_adopted
+        "{} roles owned: {} current, {} a re-plan changes ({} with hand edits), {} not re-planned; {} of Role Manager's not adopted; {} of other deployments not listed",
+        s.owned,
+        s.current,
+        s.changes,
+        s.with_hand_edits,
+        s.not_replanned,
+        s.not_adopted,
+        s.other_deployments
     )
 }

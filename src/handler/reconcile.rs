@@ -278,8 +278,11 @@ async fn run<I: Iam, S: Stacks>(
             Some(outcome) => outcome,
             None => Outcome::NotReached,
         };
-        if let Outcome::Skipped { .. } = &outcome {
-            log(found, &outcome);
+        match &outcome {
+            // Another deployment's role: not this run's to report.
+            Outcome::Skipped { skip } if skip.is_foreign() => continue,
+            Outcome::Skipped { .. } => log(found, &outcome),
+            _ => {}
         }
         results.push(RoleOutcome {
             role_name: found.role.name.clone(),
