@@ -165,15 +165,6 @@ impl Skip {
     pub fn is_foreign(&self) -> bool {
         matches!(self, Skip::OtherRegion { .. } | Skip::OtherFunction { .. })
     }
-
-    /// Whether a later run may find it otherwise without anyone acting (an operation that ends,
-    /// a read that succeeds): the rest need the stack's owner or the operator.
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Skip::InProgress { .. } | Skip::StackUnreadable { .. } | Skip::ChangedDuringRun { .. }
-        )
-    }
 }
 
 /// A role's declaration, recovered from its stack's events.
