@@ -8,8 +8,8 @@ use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, S
 use crate::iam::meter::{MeterInterceptor, Service};
 use crate::iam::{CallPolicy, Op};
 use crate::stack_check::{
-    Described, EventPage, ListedResource, ResourcePage, StackEvent, StackResource, Stacks,
-    StacksError,
+    Described, EventPage, ListedResource, ResourcePage, StackDetails, StackEvent, StackResource,
+    Stacks, StacksError,
 };
 
 /// CloudFormation's error code for an unknown stack or resource ("Stack with id … does not
@@ -124,6 +124,53 @@ impl Stacks for SdkStacks {
                 message: "the answer has no stack status".to_owned(),
             })?;
         Ok(Described::Found(status.as_str().to_owned()))
+    }
+
+    async fn stack_details(&self, stack: &str) -> Result<Described<StackDetails>, StacksError> {
+        let op = Op::DescribeStacks;
+        let call = self.client.describe_stacks().stack_name(stack).send().await;
+        let output = match known(op, stack, call)? {
+            Described::Found(output) => output,
+            Described::Unknown(message) => return Ok(Described::Unknown(message)),
+        };
+        let incomplete = |what: &str| StacksError {
+            operation: op,
+            target: stack.to_owned(),
+            message: format!("the answer has no {what}"),
+        };
+        let found = output.stacks().first().ok_or_else(|| incomplete("stack"))?;
+        Ok(Described::Found(StackDetails {
+            stack_id: found
+                .stack_id()
+                .ok_or_else(|| incomplete("StackId"))?
+                .to_owned(),
+            status: found
+                .stack_status()
+                .ok_or_else(|| incomplete("StackStatus"))?
+                .as_str()
+                .to_owned(),
+            last_updated: found.last_updated_time().map(ToString::to_string),
+            parameters: found
+                .parameters()
+                .iter()
+                .filter_map(|p| {
+                    Some((
+                        p.parameter_key()?.to_owned(),
+                        p.parameter_value().unwrap_or_default().to_owned(),
+                    ))
+                })
+                .collect(),
+            outputs: found
+                .outputs()
+                .iter()
+                .filter_map(|o| {
+                    Some((
+                        o.output_key()?.to_owned(),
+                        o.output_value().unwrap_or_default().to_owned(),
+                    ))
+                })
+                .collect(),
+        }))
     }
 
     async fn stack_events(

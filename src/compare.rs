@@ -632,23 +632,9 @@ struct Flat {
     conditions: BTreeSet<ConditionEntry>,
 }
 
-fn strings(value: Option<&Value>) -> BTreeSet<String> {
-    policy::values(value).into_iter().collect()
-}
-
 /// `{"Service": "sagemaker.amazonaws.com"}` → `Service:sagemaker.amazonaws.com`; `"*"` → `*`.
 fn principals(value: Option<&Value>) -> BTreeSet<String> {
-    match value {
-        Some(Value::Object(map)) => map
-            .iter()
-            .flat_map(|(kind, values)| {
-                strings(Some(values))
-                    .into_iter()
-                    .map(move |v| format!("{kind}:{v}"))
-            })
-            .collect(),
-        other => strings(other),
-    }
+    policy::principals(value).into_iter().collect()
 }
 
 fn conditions(statement: Statement<'_>) -> BTreeSet<ConditionEntry> {

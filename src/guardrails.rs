@@ -38,6 +38,26 @@ pub const ENVIRONMENT: &[&str] = &[
     MAX_ROLES_PER_STACK_ENV,
     MAX_OWN_POLICIES_PER_STACK_ENV,
 ];
+/// The function's stack parameter each guardrail variable is set from, as `template.yaml`'s
+/// Environment sets it (a list parameter joined by commas, as DescribeStacks shows it too).
+/// [`REQUIRED_BOUNDARY_ENV`] is [`BOUNDARY_PARAMETER`], else the stack's own
+/// [`SHIPPED_BOUNDARY`].
+pub const PARAMETERS: [(&str, &str); 10] = [
+    (ALLOWED_MANAGED_POLICIES_ENV, "AllowedManagedPolicyArns"),
+    (ALLOWED_PASS_ROLES_ENV, "AllowedPassRoles"),
+    (ALLOW_ADOPTION_ENV, "AllowAdoption"),
+    (ADOPTION_SCOPE_ENV, "AdoptionScope"),
+    (ADOPTING_STACKS_ENV, "AdoptingStacks"),
+    (ALLOWED_S3_BUCKETS_ENV, "AllowedS3Buckets"),
+    (ALLOWED_ACTIVITIES_ENV, "AllowedActivities"),
+    (ALLOWED_TAG_KEYS_ENV, "AllowedTagKeys"),
+    (MAX_ROLES_PER_STACK_ENV, "MaxRolesPerStack"),
+    (MAX_OWN_POLICIES_PER_STACK_ENV, "MaxOwnPoliciesPerStack"),
+];
+/// The parameter naming the operator's own boundary.
+pub const BOUNDARY_PARAMETER: &str = "RequiredPermissionsBoundary";
+/// The logical id of the boundary the function's stack ships (its physical id is its ARN).
+pub const SHIPPED_BOUNDARY: &str = "PersonaRoleBoundary";
 /// The `AdoptionScope` that widens adoption beyond Role Manager's roles.
 pub const ADOPT_ANY_UNOWNED_ROLE: &str = "AnyUnownedRole";
 
@@ -200,6 +220,27 @@ impl Guardrails {
         );
         guardrails.boundary_missing = guardrails.required_boundary.is_none();
         guardrails
+    }
+
+    /// The function's guardrails as its stack deploys them, from the stack's parameters as
+    /// DescribeStacks shows them and the ARN of the boundary it ships: what `persona-role
+    /// drift` plans with, outside the function.
+    pub fn from_stack_parameters(
+        parameters: &std::collections::BTreeMap<String, String>,
+        shipped_boundary: Option<&str>,
+    ) -> Self {
+        Guardrails::from_variables(|name| {
+            if name == REQUIRED_BOUNDARY_ENV {
+                return parameters
+                    .get(BOUNDARY_PARAMETER)
+                    .map(|value| value.trim())
+                    .filter(|value| !value.is_empty())
+                    .or(shipped_boundary)
+                    .map(str::to_owned);
+            }
+            let (_, parameter) = PARAMETERS.iter().find(|(variable, _)| *variable == name)?;
+            parameters.get(*parameter).cloned()
+        })
     }
 
     /// Applies the required boundary and checks every managed policy the role would attach —

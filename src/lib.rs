@@ -17,6 +17,7 @@ pub mod compare;
 pub mod context;
 #[cfg(feature = "cli")]
 pub mod discover;
+pub mod drift;
 #[cfg(feature = "cli")]
 pub mod export;
 pub mod guardrails;
@@ -30,6 +31,7 @@ pub mod partitions;
 pub mod plan;
 pub mod policy;
 pub mod properties;
+pub mod reconcile;
 #[cfg(feature = "cli")]
 pub mod reference;
 #[cfg(feature = "cli")]

@@ -156,6 +156,13 @@ impl FailureClass {
     }
 }
 
+/// A class is its name wherever it is written (a reconcile run's report).
+impl serde::Serialize for FailureClass {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// Calls one service answered for one event: each paginated page is a call; retries are the
 /// attempts after a call's first; throttles are the attempts answered with a throttling error.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

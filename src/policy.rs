@@ -89,6 +89,22 @@ impl<'a> Statement<'a> {
     }
 }
 
+/// A `Principal` element's principals as `kind:value`: `{"Service": "sagemaker.amazonaws.com"}`
+/// is `Service:sagemaker.amazonaws.com`; `"*"` is `*`.
+pub fn principals(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::Object(map)) => map
+            .iter()
+            .flat_map(|(kind, principals)| {
+                values(Some(principals))
+                    .into_iter()
+                    .map(move |principal| format!("{kind}:{principal}"))
+            })
+            .collect(),
+        other => values(other),
+    }
+}
+
 /// An element's values as IAM reads them: one value or a list (nested lists flattened);
 /// numbers and booleans (condition values such as `false`) as their text. Anything else is
 /// kept as its JSON text rather than dropped, so a malformed element still shows in a diff.

@@ -434,13 +434,7 @@ pub fn against_events(request: &Request, function_arn: Option<&str>, seen: &Seen
             .filter(move |event| event.logical_id == logical)
     };
     let id = request.physical_resource_id.as_deref().unwrap_or_default();
-    // An id that cannot be a role finds its role by the properties, which CloudFormation
-    // recorded without an id too (the Create's first event).
-    let names_role = crate::lifecycle::delete_target(id).is_some();
-    let of_id = |event: &&StackEvent| match &event.physical_id {
-        Some(held) => held.eq_ignore_ascii_case(id),
-        None => !names_role,
-    };
+    let of_id = |event: &&StackEvent| holds_id(event, id);
     let candidates: Vec<(&StackEvent, &str)> = match request.request_type {
         RequestType::Create | RequestType::Update => {
             let wanted = match request.request_type {
@@ -453,16 +447,7 @@ pub fn against_events(request: &Request, function_arn: Option<&str>, seen: &Seen
                 .into_iter()
                 .collect()
         }
-        RequestType::Delete => {
-            let mut chain = Vec::new();
-            for found in of_resource().filter(of_id).filter_map(with_properties) {
-                chain.push(found);
-                if found.0.status != UPDATE_IN_PROGRESS {
-                    break;
-                }
-            }
-            chain
-        }
+        RequestType::Delete => recorded_for_id(&events.events, logical, id),
     };
     let complete = match request.request_type {
         RequestType::Delete => candidates
@@ -520,6 +505,41 @@ pub fn against_events(request: &Request, function_arn: Option<&str>, seen: &Seen
         ),
         settled,
     )
+}
+
+/// Whether an event of a resource is about the physical id `id` (ignoring ASCII case, as IAM
+/// compares role names). An id that cannot be a role finds its role by the properties, which
+/// CloudFormation recorded without an id too (the Create's first event).
+fn holds_id(event: &StackEvent, id: &str) -> bool {
+    match &event.physical_id {
+        Some(held) => held.eq_ignore_ascii_case(id),
+        None => crate::lifecycle::delete_target(id).is_none(),
+    }
+}
+
+/// The events of resource `logical_id` (among `events`, newest first) that record the
+/// properties CloudFormation holds for the physical id `id`, newest first: the resource's latest
+/// event with that id and properties and, while that is an `UPDATE_IN_PROGRESS` (an Update that
+/// may have replaced the id recorded the new declaration with it), the id's next older ones,
+/// down to and including the first of another status. A Delete's properties must be one of
+/// them; the declaration a role of that id was last made or updated with is the first.
+pub fn recorded_for_id<'a>(
+    events: &'a [StackEvent],
+    logical_id: &str,
+    id: &str,
+) -> Vec<(&'a StackEvent, &'a str)> {
+    let mut chain = Vec::new();
+    for found in events
+        .iter()
+        .filter(|event| event.logical_id == logical_id && holds_id(event, id))
+        .filter_map(with_properties)
+    {
+        chain.push(found);
+        if found.0.status != UPDATE_IN_PROGRESS {
+            break;
+        }
+    }
+    chain
 }
 
 /// The refusal of an event whose operation CloudFormation recorded in none of the events read:
@@ -620,7 +640,7 @@ pub fn normalized(value: &Value) -> Value {
 }
 
 /// An event's recorded properties, normalised; the parse error when they are no JSON.
-fn read_properties(text: &str) -> Result<Value, String> {
+pub fn read_properties(text: &str) -> Result<Value, String> {
     serde_json::from_str::<Value>(text)
         .map(|value| normalized(&value))
         .map_err(|e| e.to_string())
@@ -681,6 +701,12 @@ pub trait Stacks: Send + Sync {
         &self,
         stack_id: &str,
     ) -> impl Future<Output = Result<Described<String>, StacksError>> + Send;
+    /// DescribeStacks: the stack's status, when it last changed, its parameters and outputs
+    /// (`stack` may be a name: the function's own stack, as an operator names it).
+    fn stack_details(
+        &self,
+        stack: &str,
+    ) -> impl Future<Output = Result<Described<StackDetails>, StacksError>> + Send;
     /// DescribeStackEvents: one page of the stack's events, newest first; the first page
     /// without a token.
     fn stack_events(
@@ -694,6 +720,21 @@ pub trait Stacks: Send + Sync {
         stack_id: &str,
         next_token: Option<&str>,
     ) -> impl Future<Output = Result<Described<ResourcePage>, StacksError>> + Send;
+}
+
+/// A stack as DescribeStacks shows it, beyond its status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StackDetails {
+    /// The stack's id (its ARN).
+    pub stack_id: String,
+    pub status: String,
+    /// When its last update began (CloudFormation's `LastUpdatedTime`, as text); none for a
+    /// stack never updated. With the status, it tells whether the stack changed between reads.
+    pub last_updated: Option<String>,
+    /// Parameter values by key, as CloudFormation shows them (a list joined by commas).
+    pub parameters: std::collections::BTreeMap<String, String>,
+    /// Output values by key.
+    pub outputs: std::collections::BTreeMap<String, String>,
 }
 
 /// The most pages of a stack's resources read. A page holds up to a megabyte of resources and a
@@ -1890,6 +1931,17 @@ mod tests {
 
         async fn stack_status(&self, _: &str) -> Result<Described<String>, StacksError> {
             Ok(self.status.clone())
+        }
+
+        async fn stack_details(&self, stack: &str) -> Result<Described<StackDetails>, StacksError> {
+            Ok(match &self.status {
+                Described::Found(status) => Described::Found(StackDetails {
+                    stack_id: stack.to_owned(),
+                    status: status.clone(),
+                    ..StackDetails::default()
+                }),
+                Described::Unknown(message) => Described::Unknown(message.clone()),
+            })
         }
 
         async fn stack_events(

@@ -72,9 +72,13 @@ async fn main() -> Result<(), Error> {
             let deadline = deadline_from_epoch_ms(event.context.deadline);
             let function_arn =
                 Some(event.context.invoked_function_arn.as_str()).filter(|arn| !arn.is_empty());
-            let delivered = handler
-                .handle_raw(event.payload.get().as_bytes(), deadline, function_arn)
-                .await?;
+            let raw = event.payload.get().as_bytes();
+            // The operator's reconcile run, not a CloudFormation event: its report is the answer.
+            if let Some(run) = persona_role::reconcile::read(raw) {
+                let report = handler.reconcile(run, deadline, function_arn).await;
+                return Ok::<Value, Error>(serde_json::to_value(&report)?);
+            }
+            let delivered = handler.handle_raw(raw, deadline, function_arn).await?;
             Ok::<Value, Error>(json!({
                 "Status": delivered.response.status.as_str(),
                 "PhysicalResourceId": delivered.response.physical_resource_id,

@@ -6,6 +6,7 @@
 mod catalog;
 pub mod diff;
 pub mod discover;
+pub mod drift;
 mod input;
 mod offline;
 pub mod usage;
@@ -54,15 +55,17 @@ impl Exit {
     /// What the code tells the caller, as the README's table says it.
     pub const fn meaning(self) -> &'static str {
         match self {
-            Exit::Ok => "success; `diff`: no change; `usage`: nothing to propose",
+            Exit::Ok => {
+                "success; `diff`: no change; `drift`: every owned role current; `usage`: nothing to propose"
+            }
             Exit::Invalid => {
                 "invalid properties (all of them listed on stderr) or schema violations"
             }
             Exit::Changes => {
-                "`diff`: the declarations differ (like `git diff --exit-code`, so it can gate a pull request); `usage`: changes proposed"
+                "`diff`: the declarations differ (like `git diff --exit-code`, so it can gate a pull request); `drift`: a role this release or a hand edit changes, one not re-planned, or one of Role Manager's not adopted; `usage`: changes proposed"
             }
             Exit::CannotRun => {
-                "the command could not run: unknown arguments, unreadable input, IAM unreachable or refusing; for `diff` and `usage` every error, invalid properties included, so that 1 always means changes"
+                "the command could not run: unknown arguments, unreadable input, IAM unreachable or refusing; for `diff`, `drift` and `usage` every error, invalid properties included, so that 1 always means changes"
             }
         }
     }
@@ -132,6 +135,11 @@ pub enum Command {
     /// between a role as IAM holds it now and a declaration (`--live`). Exit code 0: no change,
     /// 1: changes, 2: could not compare.
     Diff(diff::DiffArgs),
+    /// Every role the function owns, with its stack, the declaration recovered from the stack's
+    /// events, and what a re-plan with this release would change, hand edits named; roles that
+    /// cannot be re-planned and Role Manager's roles not adopted, listed. Read-only. Exit code
+    /// 0: every owned role current, 1: something listed, 2: could not run.
+    Drift(drift::DriftArgs),
     /// Find the roles SageMaker Role Manager or this project made (read-only IAM calls with the
     /// standard AWS credential chain) and declare them as Custom::SageMakerPersonaRole resources
     /// that adopt them.
@@ -194,6 +202,8 @@ pub enum CliError {
     Iam(#[from] IamError),
     #[error("no role named `{0}` in IAM")]
     NoSuchRole(String),
+    #[error("{0}")]
+    Stacks(#[from] crate::stack_check::StacksError),
     #[error("cannot start the AWS client: {0}")]
     Runtime(String),
     #[error("cannot write output: {0}")]
@@ -215,7 +225,10 @@ impl Command {
     /// Whether the command's exit code says "changes" ([`Exit::Changes`]), so that every
     /// failure, invalid properties included, must be [`Exit::CannotRun`].
     fn reports_changes(&self) -> bool {
-        matches!(self, Command::Diff(_) | Command::Usage(_))
+        matches!(
+            self,
+            Command::Diff(_) | Command::Drift(_) | Command::Usage(_)
+        )
     }
 }
 
@@ -297,6 +310,7 @@ fn execute(
         Command::Validate { input } => offline::validate(input, stdin, out).map(|()| Exit::Ok),
         Command::Diff(args) => diff::run(args, stdin, out, err, terminal),
         Command::Discover(args) => discover::run(args, out, err).map(|()| Exit::Ok),
+        Command::Drift(args) => drift::run(args, out, err, terminal),
         Command::Usage(args) => usage::run(args, stdin, out, err, terminal),
         Command::Schema => {
             out.write_all(crate::schema::properties_schema_text().as_bytes())?;

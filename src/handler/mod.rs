@@ -13,6 +13,7 @@
 //! and the calls its [`CallMeter`] counted.
 
 mod effects;
+mod reconcile;
 mod sink;
 
 pub use sink::MetricSink;
@@ -51,7 +52,7 @@ pub const LOCAL_FUNCTION_NAME: &str = "persona-role-local";
 pub const READY_WAIT_ENV: &str = "PERSONA_ROLE_READY_WAIT_SECONDS";
 /// The variables the handler's settings are read from besides the guardrails'; the template
 /// sets these too.
-pub const SETTINGS_ENVIRONMENT: &[&str] = &[READY_WAIT_ENV];
+pub const SETTINGS_ENVIRONMENT: &[&str] = &[READY_WAIT_ENV, crate::reconcile::RUN_ENV];
 
 /// How the handler answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +74,8 @@ pub struct Settings {
     /// Before answering SUCCESS for a role this event made or re-trusted: read it back until
     /// IAM serves it, then wait this long ([`READY_WAIT_ENV`]); none: answer at once.
     pub ready_wait: Option<Duration>,
+    /// The reconcile run this deployment allows ([`crate::reconcile::RUN_ENV`]); none: no run.
+    pub reconcile_run: Option<String>,
 }
 
 impl Default for Settings {
@@ -86,6 +89,7 @@ impl Default for Settings {
             metric_level: metrics::line_level(None),
             metric_sink: MetricSink::Stdout,
             ready_wait: None,
+            reconcile_run: None,
         }
     }
 }
@@ -103,6 +107,9 @@ impl Settings {
         Settings {
             allow_loopback,
             ready_wait: ready_wait(std::env::var(READY_WAIT_ENV).ok().as_deref()),
+            reconcile_run: std::env::var(crate::reconcile::RUN_ENV)
+                .ok()
+                .filter(|run| !run.trim().is_empty()),
             guardrails: Guardrails::from_env(),
             function_name,
             metric_level: metrics::line_level(std::env::var(LOG_LEVEL_ENV).ok().as_deref()),

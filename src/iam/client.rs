@@ -299,6 +299,26 @@ impl SdkIam {
 }
 
 impl Iam for SdkIam {
+    async fn all_roles(&self) -> Result<Vec<super::inventory::RoleSummary>, IamError> {
+        let mut pages = self.client.list_roles().into_paginator().send();
+        let mut roles = Vec::new();
+        loop {
+            // Each page takes a slot of the event's calls, as every other read does.
+            let page = {
+                let _slot = CallMeter::admit().await;
+                pages.next().await
+            };
+            let Some(page) = page else { break };
+            let page = page.map_err(|e| call_error(Op::ListRoles, "*", e))?;
+            roles.extend(page.roles().iter().map(|r| super::inventory::RoleSummary {
+                name: r.role_name().to_owned(),
+                path: r.path().to_owned(),
+                arn: r.arn().to_owned(),
+            }));
+        }
+        Ok(roles)
+    }
+
     async fn get_role(&self, name: &str) -> Result<Option<RoleState>, IamError> {
         let output = match read(
             Op::GetRole,

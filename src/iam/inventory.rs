@@ -76,7 +76,7 @@ pub async fn list_roles(
 }
 
 /// The role with its policies and their documents; `None` when there is no such role.
-pub async fn read_role(iam: &SdkIam, name: &str) -> Result<Option<RoleInventory>, IamError> {
+pub async fn read_role<I: Iam>(iam: &I, name: &str) -> Result<Option<RoleInventory>, IamError> {
     let Some(role) = iam.get_role(name).await? else {
         return Ok(None);
     };

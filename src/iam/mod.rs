@@ -330,6 +330,11 @@ pub trait Iam: Send + Sync {
         arn: &str,
         role: &str,
     ) -> impl Future<Output = Result<Vec<String>, IamError>> + Send;
+    /// Every role of the account (ListRoles, page after page): name, path and ARN, without tags
+    /// (ListRoles shows none).
+    fn all_roles(
+        &self,
+    ) -> impl Future<Output = Result<Vec<inventory::RoleSummary>, IamError>> + Send;
     /// Creates the role as planned (trust, description, path, max session, boundary, tags).
     fn create_role(
         &self,

@@ -66,8 +66,9 @@ operations! {
     ListPolicyVersions: iam read function,
     GetPolicyVersion: iam read function,
     ListEntitiesForPolicy: iam read function,
-    /// `persona-role discover` only: the function never lists roles.
-    ListRoles: iam read cli,
+    /// `persona-role discover` and `drift`, and the function's reconcile run, which finds the
+    /// roles it owns among the account's.
+    ListRoles: iam read function,
     CreateRole: iam write function,
     UpdateRole: iam write function,
     UpdateAssumeRolePolicy: iam write function,

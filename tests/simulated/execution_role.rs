@@ -518,6 +518,10 @@ fn always() -> Vec<(bool, Call)> {
         (true, call("list policies", "iam:ListPolicies", "*")),
         (
             true,
+            call("list roles (a reconcile run)", "iam:ListRoles", "*"),
+        ),
+        (
+            true,
             call(
                 "leave an instance profile",
                 "iam:RemoveRoleFromInstanceProfile",

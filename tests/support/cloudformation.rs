@@ -154,6 +154,11 @@ struct Stack {
     page: Option<usize>,
     /// Resources a page of ListStackResources holds; all of them unless set.
     resource_page: Option<usize>,
+    /// Parameters and outputs DescribeStacks shows (the function's own stack's).
+    parameters: BTreeMap<String, String>,
+    outputs: BTreeMap<String, String>,
+    /// How many times its status was set: DescribeStacks' LastUpdatedTime moves with it.
+    updates: usize,
 }
 
 impl Stack {
@@ -212,6 +217,7 @@ impl StandIn {
         let mut state = self.state.lock().unwrap();
         let stack = state.stacks.entry(stack_id.to_owned()).or_default();
         stack.status = status.to_owned();
+        stack.updates += 1;
         stack.push(Event {
             logical_id: stack_short_name(stack_id).to_owned(),
             physical_id: Some(stack_id.to_owned()),
@@ -219,6 +225,28 @@ impl StandIn {
             status: status.to_owned(),
             properties: None,
         });
+    }
+
+    /// Sets the parameters and outputs DescribeStacks shows of a registered stack.
+    pub fn put_stack_details(
+        &self,
+        stack_id: &str,
+        parameters: &[(&str, &str)],
+        outputs: &[(&str, &str)],
+    ) {
+        let mut state = self.state.lock().unwrap();
+        let stack = state
+            .stacks
+            .get_mut(stack_id)
+            .unwrap_or_else(|| panic!("stack {stack_id} is not registered"));
+        let owned = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        stack.parameters = owned(parameters);
+        stack.outputs = owned(outputs);
     }
 
     /// Records an event of a registered stack (the newest).
@@ -435,10 +463,18 @@ fn answer(state: &Mutex<State>, params: BTreeMap<String, String>) -> (u16, Strin
         action: action.clone(),
         params: params.clone(),
     });
-    let stack_name = params.get("StackName").cloned().unwrap_or_default();
+    let mut stack_name = params.get("StackName").cloned().unwrap_or_default();
     if let Some(left @ 1..) = state.throttle.get_mut(&stack_name) {
         *left -= 1;
         return error("Throttling", "Rate exceeded");
+    }
+    // A stack named rather than given by id: the one of that name not deleted.
+    if !stack_name.starts_with("arn:")
+        && let Some((id, _)) = state.stacks.iter().find(|(id, stack)| {
+            stack_short_name(id) == stack_name && stack.status != "DELETE_COMPLETE"
+        })
+    {
+        stack_name = id.clone();
     }
     let Some(stack) = state.stacks.get_mut(&stack_name) else {
         return error(
@@ -484,20 +520,41 @@ fn answer(state: &Mutex<State>, params: BTreeMap<String, String>) -> (u16, Strin
                 ),
             )
         }
-        "DescribeStacks" => (
-            200,
-            format!(
-                "<DescribeStacksResponse xmlns=\"{NAMESPACE}\"><DescribeStacksResult><Stacks><member>\
-                 <StackName>{name}</StackName><StackId>{id}</StackId>\
-                 <CreationTime>2026-01-01T00:00:00Z</CreationTime>\
-                 <StackStatus>{status}</StackStatus></member></Stacks></DescribeStacksResult>\
-                 <ResponseMetadata><RequestId>standin</RequestId></ResponseMetadata>\
-                 </DescribeStacksResponse>",
-                name = escape(stack_short_name(&stack_name)),
-                id = escape(&stack_name),
-                status = escape(&stack.status),
-            ),
-        ),
+        "DescribeStacks" => {
+            let members = |list: &BTreeMap<String, String>, key: &str, value: &str| -> String {
+                list.iter()
+                    .map(|(k, v)| {
+                        format!(
+                            "<member><{key}>{}</{key}><{value}>{}</{value}></member>",
+                            escape(k),
+                            escape(v)
+                        )
+                    })
+                    .collect()
+            };
+            let n = stack.updates;
+            (
+                200,
+                format!(
+                    "<DescribeStacksResponse xmlns=\"{NAMESPACE}\"><DescribeStacksResult><Stacks><member>\
+                     <StackName>{name}</StackName><StackId>{id}</StackId>\
+                     <CreationTime>2026-01-01T00:00:00Z</CreationTime>\
+                     <LastUpdatedTime>2026-01-01T{:02}:{:02}:{:02}Z</LastUpdatedTime>\
+                     <Parameters>{parameters}</Parameters><Outputs>{outputs}</Outputs>\
+                     <StackStatus>{status}</StackStatus></member></Stacks></DescribeStacksResult>\
+                     <ResponseMetadata><RequestId>standin</RequestId></ResponseMetadata>\
+                     </DescribeStacksResponse>",
+                    n / 3600 % 24,
+                    n / 60 % 60,
+                    n % 60,
+                    name = escape(stack_short_name(&stack_name)),
+                    id = escape(&stack_name),
+                    status = escape(&stack.status),
+                    parameters = members(&stack.parameters, "ParameterKey", "ParameterValue"),
+                    outputs = members(&stack.outputs, "OutputKey", "OutputValue"),
+                ),
+            )
+        }
         "DescribeStackEvents" => {
             let size = stack.page.unwrap_or(EVENTS_PER_PAGE);
             let start: usize = match params.get("NextToken") {

@@ -698,3 +698,149 @@ pub async fn assert_role_converged(name: &str, event: &Value) {
         "IAM differs from the plan of {name}"
     );
 }
+
+// ------------------------------------------------------------------- stacks at rest
+
+/// Registers stack `stack_id` as CloudFormation shows it while it creates its resources.
+pub fn stack_creating(stack_id: &str) {
+    stand_in().put_stack(stack_id, "CREATE_IN_PROGRESS");
+}
+
+/// Creates a role as stack `stack_id` (registered) would: a Create of `logical_id` with
+/// `properties` through `handler`, which the stand-in confirms; then the resource's
+/// `CREATE_COMPLETE` event with the role's id and the properties, as CloudFormation records it
+/// once the answer came. Returns the role's name.
+pub async fn deploy_role(
+    handler: &TestHandler,
+    stack_id: &str,
+    logical_id: &str,
+    properties: Value,
+    recorder: &Recorder,
+) -> String {
+    let mut event = create_event(logical_id, properties, logical_id, recorder);
+    event["StackId"] = json!(stack_id);
+    let answer = invoke(handler, &event, recorder).await;
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    let role = answer["PhysicalResourceId"].as_str().unwrap().to_owned();
+    completed(
+        stack_id,
+        logical_id,
+        "CREATE_COMPLETE",
+        &role,
+        &event["ResourceProperties"],
+    );
+    role
+}
+
+/// CloudFormation took an answer for `logical_id`: the resource rests in `status` with `role`,
+/// and its event records `properties`.
+pub fn completed(stack_id: &str, logical_id: &str, status: &str, role: &str, properties: &Value) {
+    stand_in().put_event(
+        stack_id,
+        Event::custom(logical_id, status, Some(role), properties),
+    );
+    stand_in().put_resource(stack_id, logical_id, Resource::custom(status, Some(role)));
+}
+
+/// Writes role `role`'s inline policy as an older release would have: its first statement of
+/// several actions without its last, as if the catalog had not granted it yet (a catalog change
+/// this release brings). Returns `<Sid>: <action>` of what was left out.
+pub async fn write_as_older_release(iam: &aws_sdk_iam::Client, role: &str) -> String {
+    let got = iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name("persona-role")
+        .send()
+        .await
+        .unwrap();
+    let mut document = persona_role::iam::decode_document(got.policy_document()).unwrap();
+    let statement = document["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|s| s["Action"].as_array().is_some_and(|a| a.len() > 1))
+        .unwrap();
+    let sid = statement["Sid"].as_str().unwrap().to_owned();
+    let removed = statement["Action"].as_array_mut().unwrap().pop().unwrap();
+    iam.put_role_policy()
+        .role_name(role)
+        .policy_name("persona-role")
+        .policy_document(document.to_string())
+        .send()
+        .await
+        .unwrap();
+    format!("{sid}: {}", removed.as_str().unwrap())
+}
+
+/// The ServiceToken the tests' events name ([`create_event`]): the function a function stack
+/// of [`function_stack`] outputs.
+pub const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:persona-role";
+
+/// A new stack id of this account and region, named `name`.
+pub fn stack_id(name: &str) -> String {
+    format!(
+        "arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/{name}/{}",
+        request_id("id")
+    )
+}
+
+/// The template's parameters as DescribeStacks shows them: lists joined by commas.
+pub fn stack_parameters(deployment: &deployed::Deployment) -> BTreeMap<String, String> {
+    deployment.template()["Parameters"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|name| {
+            let name = name.as_str().unwrap();
+            let value = match deployment.parameter(name) {
+                Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str().unwrap().to_owned())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            (name.to_owned(), value)
+        })
+        .collect()
+}
+
+/// The function's own stack, deployed with the template's defaults and `overrides`, as
+/// CloudFormation shows it: its parameters, its `ServiceToken` output ([`FUNCTION_ARN`]) and
+/// the boundary it ships. Named `name`; returns its id.
+pub fn function_stack(name: &str, overrides: &[(&str, &str)]) -> String {
+    let deployment = deployed::Deployment::new(overrides);
+    let id = stack_id(name);
+    stand_in().put_stack(&id, "UPDATE_COMPLETE");
+    let parameters = stack_parameters(&deployment);
+    let parameters: Vec<(&str, &str)> = parameters
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    stand_in().put_stack_details(&id, &parameters, &[("ServiceToken", FUNCTION_ARN)]);
+    stand_in().put_resource(
+        &id,
+        "PersonaRoleBoundary",
+        Resource {
+            resource_type: "AWS::IAM::ManagedPolicy".to_owned(),
+            status: "CREATE_COMPLETE".to_owned(),
+            physical_id: Some(deployment.shipped_boundary()),
+        },
+    );
+    id
+}
+
+/// Settings of the function deployed with `ReconcileRun` set to `run`: its guardrails and the
+/// run read from the environment the template gives it.
+pub fn reconcile_settings(run: &str) -> Settings {
+    let overrides = [("ReconcileRun", run)];
+    let environment = deployed::Deployment::new(&overrides).environment();
+    Settings {
+        reconcile_run: environment
+            .get(persona_role::reconcile::RUN_ENV)
+            .cloned()
+            .filter(|r| !r.is_empty()),
+        ..deployed_settings(&overrides)
+    }
+}
