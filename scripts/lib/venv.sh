@@ -9,12 +9,7 @@
 # same file and CHECK (a command run with VENV/bin first on PATH) succeeds, it only says so.
 # When the pins change, the venv is made again from nothing, so that no old package lingers.
 #
-# VENV is a link to a venv in a cache shared by every checkout on the machine, one per
-# requirements file (its content) and Python version: a fresh clone, or CI on a runner that keeps
-# the cache, installs nothing another checkout already installed (cfn-lint, the SAM CLI,
-# checkov, cargo-lambda and moto take minutes to install). The cache is
-# $PERSONA_ROLE_TOOLS_CACHE, by default ~/.cache/persona-role/venvs (XDG_CACHE_HOME honoured);
-# PERSONA_ROLE_TOOLS_CACHE=none keeps every venv in the checkout.
+# Every venv lives in the checkout: nothing is cached outside it.
 #
 #   require_python
 #
@@ -38,37 +33,6 @@ require_python() {
 }
 
 ensure_venv() {
-    local venv="$1" cache="${PERSONA_ROLE_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/persona-role/venvs}"
-    if [[ "$cache" == none ]]; then
-        ensure_venv_in_place "$@"
-        return
-    fi
-    local python="${PYTHON:-python3}" arg key base shared
-    # A file is known by its content, whatever path names it.
-    key="$(
-        "$python" -c 'import sys; print(sys.version)'
-        for arg in "${@:2}"; do
-            if [[ -f "$arg" ]]; then cat -- "$arg"; else printf '%s\n' "$arg"; fi
-        done
-    )"
-    key="$(printf '%s' "$key" | sha256sum | cut -c1-16)"
-    base="${venv##*/}"
-    shared="$cache/${base#.}-$key"
-    mkdir -p "$cache"
-    # Installed where it stays (its scripts name their interpreter by that path); checkouts that
-    # need it at once wait for each other rather than both install.
-    (
-        flock 9
-        ensure_venv_in_place "$shared" "${@:2}"
-    ) 9>"$shared.lock"
-    if [[ -e "$venv" && ! -L "$venv" ]]; then
-        rm -rf "$venv"
-    fi
-    ln -sfn "$shared" "$venv"
-}
-
-# ensure_venv, with VENV itself the venv.
-ensure_venv_in_place() {
     local venv="$1" check="$2" requirements="$3"
     local stamp="$venv/.persona-role-requirements" python="${PYTHON:-python3}"
     local name="${venv#"${root:-}"/}"
