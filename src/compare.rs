@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::ownership::fold_key;
+use crate::plan::naming::is_own_policy;
 use crate::plan::{Plan, PlanTag, TRUST_LIMIT};
 use crate::policy::{self, Statement};
 
@@ -516,16 +517,6 @@ fn labelled<'a>(documents: &'a [Document<'a>]) -> Vec<(&'a str, &'a Value)> {
     documents.iter().map(|d| (d.name, d.document)).collect()
 }
 
-/// Whether a managed policy is the role's own (`<role>-<n>`), which goes with the role.
-pub fn is_own_policy(role_name: &str, policy_name: &str) -> bool {
-    policy_name
-        .get(..role_name.len())
-        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(role_name))
-        && policy_name[role_name.len()..]
-            .strip_prefix('-')
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-}
-
 fn policy_changes(
     old: &Plan,
     new: &Plan,
@@ -977,16 +968,5 @@ mod tests {
         assert_eq!(changes[0].change, StatementChangeKind::Renamed);
         assert_eq!(changes[0].statement, "trust policy #1");
         assert_eq!(changes[0].renamed_from.as_deref(), Some("AssumeRole"));
-    }
-
-    #[test]
-    fn own_managed_policy_names_carry_the_role_name_and_a_number() {
-        assert!(is_own_policy("sagemaker-x", "sagemaker-x-1"));
-        assert!(is_own_policy("SageMaker-x", "sagemaker-x-12"));
-        assert!(!is_own_policy("sagemaker-x", "sagemaker-x-y-1"));
-        assert!(!is_own_policy(
-            "sagemaker-x",
-            "SM_CommonJobManagement_1733462327347"
-        ));
     }
 }

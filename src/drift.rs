@@ -356,7 +356,7 @@ pub fn hand_edits(plan: &Plan, live: &RoleInventory) -> Vec<HandEdit> {
         .flat_map(|activity| activity.aws_managed_policies.iter().copied())
         .collect();
     for attached in &live.attached {
-        let own = crate::compare::is_own_policy(&live.role.name, &attached.name);
+        let own = crate::plan::naming::is_own_policy(&live.role.name, &attached.name);
         let from_catalog = attached.is_aws_managed() && catalogued.contains(attached.name.as_str());
         if !declared.contains(&attached.arn) && !own && !from_catalog {
             edits.push(HandEdit::AttachedPolicy {

@@ -288,7 +288,7 @@ fn read(inventory: &RoleInventory, origin: &Origin) -> Reading {
                 stack_id,
                 logical_id,
             } => {
-                compare::is_own_policy(&role.name, &policy.name)
+                crate::plan::naming::is_own_policy(&role.name, &policy.name)
                     && Owner::new(stack_id, logical_id).owns(&policy.tags)
             }
             Origin::RoleManager => false,

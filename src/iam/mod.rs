@@ -10,7 +10,6 @@
 
 pub mod client;
 pub mod diff;
-#[cfg(feature = "cli")]
 pub mod inventory;
 pub mod meter;
 pub mod operations;

@@ -48,6 +48,16 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// Whether a managed policy is the role's own (`<role>-<n>`), which goes with the role.
+pub fn is_own_policy(role_name: &str, policy_name: &str) -> bool {
+    policy_name
+        .get(..role_name.len())
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(role_name))
+        && policy_name[role_name.len()..]
+            .strip_prefix('-')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -94,5 +104,16 @@ mod tests {
     fn fnv1a_matches_reference_vectors() {
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn own_managed_policy_names_carry_the_role_name_and_a_number() {
+        assert!(is_own_policy("sagemaker-x", "sagemaker-x-1"));
+        assert!(is_own_policy("SageMaker-x", "sagemaker-x-12"));
+        assert!(!is_own_policy("sagemaker-x", "sagemaker-x-y-1"));
+        assert!(!is_own_policy(
+            "sagemaker-x",
+            "SM_CommonJobManagement_1733462327347"
+        ));
     }
 }
