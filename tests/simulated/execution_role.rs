@@ -12,14 +12,11 @@ use crate::common;
 
 use std::collections::BTreeMap;
 
-use common::{ACCOUNT, STACK_ID, root, simulator};
-use serde_json::{Map, Value as Json, json};
-use serde_yaml_ng::Value;
+use common::deployed::{Deployment, FUNCTION_ARN, SHIPPED_BOUNDARY};
+use common::{ACCOUNT, STACK_ID, simulator};
+use serde_json::{Value as Json, json};
 
 const FUNCTION_ROLE: &str = "arn:aws:iam::123456789012:role/sagemaker-fn-ExecutionRole-1AB2C3";
-/// The function, as CloudFormation names it in a stack named `sagemaker-fn`.
-const FUNCTION_ARN: &str =
-    "arn:aws:lambda:us-east-1:123456789012:function:sagemaker-fn-PersonaRoleFunction-9ZY8X7W6V5U4";
 /// Another function of the account, given the same execution role.
 const OTHER_FUNCTION_ARN: &str =
     "arn:aws:lambda:us-east-1:123456789012:function:sagemaker-fn-PersonaRoleFunction-Copy";
@@ -28,10 +25,6 @@ const SOURCE_FUNCTION: &str = "lambda:SourceFunctionArn";
 const OTHER_ACCOUNT_STACK: &str =
     "arn:aws:cloudformation:us-east-1:210987654321:stack/ml-personas/3f6a2c10-8b1e-11ef-9c4d";
 const BOUNDARY: &str = "arn:aws:iam::123456789012:policy/sagemaker-ml-boundary";
-/// The shipped boundary, as CloudFormation names it in a stack named `sagemaker-fn`: inside the
-/// function's `sagemaker-*` scope, the hardest case.
-const SHIPPED_BOUNDARY: &str =
-    "arn:aws:iam::123456789012:policy/sagemaker-fn-PersonaRoleBoundary-4XK2Q9";
 /// Another stack of the function's own account and region.
 const OTHER_STACK: &str =
     "arn:aws:cloudformation:us-east-1:123456789012:stack/other-team/0c1d2e3f-8b1e-11ef-9c4d";
@@ -78,145 +71,31 @@ impl Setting {
                 .any(|pattern| persona_role::guardrails::glob_match(pattern, name))
     }
 
-    fn reference(&self, name: &str) -> Json {
-        match name {
-            "AWS::Partition" => json!("aws"),
-            "AWS::AccountId" => json!(ACCOUNT),
-            "AWS::Region" => json!("us-east-1"),
-            "AWS::StackName" => json!("sagemaker-fn"),
-            "AllowAdoption" => json!(self.allow_adoption.to_string()),
-            "RequiredPermissionsBoundary" => json!(self.boundary.unwrap_or_default()),
-            "AllowedManagedPolicyArns" => json!([
-                "arn:*:iam::aws:policy/AmazonSageMakerCanvasFullAccess",
-                "arn:*:iam::aws:policy/AmazonSageMakerCanvasDataPrepFullAccess",
-                "arn:*:iam::aws:policy/AmazonSageMakerCanvasAIServicesAccess",
-                "arn:*:iam::aws:policy/service-role/AmazonSageMakerCanvasDirectDeployAccess"
-            ]),
-            "AllowedPassRoles" => json!([""]),
-            // A CommaDelimitedList left empty is one empty string.
-            "AdoptingStacks" if self.adopting_stacks.is_empty() => json!([""]),
-            "AdoptingStacks" => json!(self.adopting_stacks),
-            // CloudFormation gives an empty list parameter as one empty value.
-            "AllowedTagKeys" if self.allowed_tag_keys.is_empty() => json!([""]),
-            "AllowedTagKeys" => json!(self.allowed_tag_keys),
-            "ExecutionRole" => json!("sagemaker-fn-ExecutionRole-1AB2C3"),
-            "PersonaRoleBoundary" => json!(SHIPPED_BOUNDARY),
-            other => panic!("no value for !Ref {other}"),
-        }
-    }
-
-    fn condition(&self, name: &str) -> bool {
-        match name {
-            "AdoptionAllowed" => self.allow_adoption,
-            "AdoptAnyUnownedRole" => self.adopt_any,
-            "BoundaryRequired" => self.boundary.is_some(),
-            "PassRolesDefault" => true,
-            other => panic!("unknown condition {other}"),
-        }
-    }
-
-    fn get_att(&self, name: &str) -> Json {
-        match name {
-            "ExecutionRole.Arn" => json!(FUNCTION_ROLE),
-            "PersonaRoleFunction.Arn" => json!(FUNCTION_ARN),
-            "LogGroup.Arn" => json!("arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/fn"),
-            other => panic!("no value for !GetAtt {other}"),
-        }
-    }
-
-    /// `${Name}` in a `!Sub` string, from `vars` first.
-    fn substitute(&self, text: &str, vars: &Map<String, Json>) -> String {
-        let mut out = String::new();
-        let mut rest = text;
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            let end = rest[start..].find('}').unwrap() + start;
-            let name = &rest[start + 2..end];
-            let value = vars
-                .get(name)
-                .cloned()
-                .unwrap_or_else(|| self.reference(name));
-            out.push_str(value.as_str().unwrap());
-            rest = &rest[end + 1..];
-        }
-        out.push_str(rest);
-        out
-    }
-
-    /// The value CloudFormation gives a template fragment; `None` for `AWS::NoValue`.
-    fn resolve(&self, value: &Value) -> Option<Json> {
-        Some(match value {
-            Value::Null => Json::Null,
-            Value::Bool(b) => json!(b),
-            Value::Number(n) => serde_json::to_value(n).unwrap(),
-            Value::String(s) => json!(s),
-            Value::Sequence(items) => {
-                Json::Array(items.iter().filter_map(|v| self.resolve(v)).collect())
-            }
-            Value::Mapping(map) => Json::Object(
-                map.iter()
-                    .filter_map(|(k, v)| Some((k.as_str().unwrap().to_owned(), self.resolve(v)?)))
-                    .collect(),
-            ),
-            Value::Tagged(tagged) => {
-                let arg = &tagged.value;
-                match tagged.tag.to_string().trim_start_matches('!') {
-                    "Ref" if arg.as_str() == Some("AWS::NoValue") => return None,
-                    "Ref" => self.reference(arg.as_str().unwrap()),
-                    "GetAtt" => self.get_att(arg.as_str().unwrap()),
-                    "If" => {
-                        let branches = arg.as_sequence().unwrap();
-                        let chosen = if self.condition(branches[0].as_str().unwrap()) {
-                            &branches[1]
-                        } else {
-                            &branches[2]
-                        };
-                        return self.resolve(chosen);
-                    }
-                    "Sub" => {
-                        match arg {
-                            Value::String(text) => json!(self.substitute(text, &Map::new())),
-                            Value::Sequence(parts) => {
-                                let vars = self.resolve(&parts[1]).unwrap();
-                                json!(self.substitute(
-                                    parts[0].as_str().unwrap(),
-                                    vars.as_object().unwrap()
-                                ))
-                            }
-                            other => panic!("!Sub {other:?}"),
-                        }
-                    }
-                    "Join" => {
-                        let parts = arg.as_sequence().unwrap();
-                        let items = self.resolve(&parts[1]).unwrap();
-                        let items: Vec<&str> = items
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .map(|v| v.as_str().unwrap())
-                            .collect();
-                        json!(items.join(parts[0].as_str().unwrap()))
-                    }
-                    "Split" => {
-                        let parts = arg.as_sequence().unwrap();
-                        let text = self.resolve(&parts[1]).unwrap();
-                        json!(
-                            text.as_str()
-                                .unwrap()
-                                .split(parts[0].as_str().unwrap())
-                                .collect::<Vec<_>>()
-                        )
-                    }
-                    other => panic!("intrinsic {other} is not resolved here"),
-                }
-            }
-        })
+    /// The template deployed with this setting's parameters (the others at their defaults).
+    fn deployment(&self) -> Deployment {
+        let boundary = self.boundary.unwrap_or_default();
+        let adopting_stacks = self.adopting_stacks.join(",");
+        let allowed_tag_keys = self.allowed_tag_keys.join(",");
+        let allow_adoption = self.allow_adoption.to_string();
+        let scope = if self.adopt_any {
+            "AnyUnownedRole"
+        } else {
+            "RoleManagerRoles"
+        };
+        Deployment::new(&[
+            ("AllowAdoption", allow_adoption.as_str()),
+            ("AdoptionScope", scope),
+            ("RequiredPermissionsBoundary", boundary),
+            ("AdoptingStacks", adopting_stacks.as_str()),
+            ("AllowedTagKeys", allowed_tag_keys.as_str()),
+        ])
     }
 
     /// The execution role's identity policies as deployed with this setting: its own inline
     /// policies and the role policies of the template that name it.
-    fn policies(&self, template: &Value) -> Vec<Json> {
-        let resources = &template["Resources"];
+    fn policies(&self) -> Vec<Json> {
+        let deployment = self.deployment();
+        let resources = &deployment.template()["Resources"];
         let mut policies: Vec<Json> = resources["ExecutionRole"]["Properties"]["Policies"]
             .as_sequence()
             .unwrap()
@@ -224,7 +103,7 @@ impl Setting {
             .map(|p| {
                 json!({
                     "name": p["PolicyName"].as_str().unwrap(),
-                    "policy": self.resolve(&p["PolicyDocument"]).unwrap(),
+                    "policy": deployment.resolve(&p["PolicyDocument"]).unwrap(),
                 })
             })
             .collect();
@@ -236,19 +115,19 @@ impl Setting {
             );
             policies.push(json!({
                 "name": policy["PolicyName"].as_str().unwrap(),
-                "policy": self.resolve(&policy["PolicyDocument"]).unwrap(),
+                "policy": deployment.resolve(&policy["PolicyDocument"]).unwrap(),
             }));
         }
         let tag_keys = &resources["ExecutionRoleTagKeys"];
         assert_eq!(tag_keys["Type"].as_str(), Some("AWS::IAM::ManagedPolicy"));
         assert_eq!(
-            self.resolve(&tag_keys["Properties"]["Roles"]),
+            deployment.resolve(&tag_keys["Properties"]["Roles"]),
             Some(json!(["sagemaker-fn-ExecutionRole-1AB2C3"])),
             "attached to the execution role"
         );
         policies.push(json!({
             "name": "ExecutionRoleTagKeys",
-            "policy": self.resolve(&tag_keys["Properties"]["PolicyDocument"]).unwrap(),
+            "policy": deployment.resolve(&tag_keys["Properties"]["PolicyDocument"]).unwrap(),
         }));
         policies
     }
@@ -1098,11 +977,9 @@ fn depending(setting: &Setting) -> Vec<(bool, Call)> {
 /// adopting stacks of 34 characters included.
 #[test]
 fn the_execution_roles_inline_policies_fit_iams_quota_in_every_setting() {
-    let path = root().join("template.yaml");
-    let template: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     for setting in settings() {
         let size: usize = setting
-            .policies(&template)
+            .policies()
             .iter()
             // A managed policy: its own 6,144 characters, not the role's inline quota.
             .filter(|p| p["name"] != "ExecutionRoleTagKeys")
@@ -1191,12 +1068,10 @@ fn settings() -> [Setting; 7] {
 
 #[test]
 fn the_execution_role_allows_the_functions_calls_and_denies_escalations_in_every_setting() {
-    let path = root().join("template.yaml");
-    let template: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let settings = settings();
     let mut cases = Vec::new();
     for setting in &settings {
-        let policies = setting.policies(&template);
+        let policies = setting.policies();
         let mut calls = Vec::new();
         for (allow, call) in always().into_iter().chain(depending(setting)) {
             // Whatever the function may do, nothing else may do with its role.
