@@ -48,7 +48,7 @@ fn bench(c: &mut Criterion) {
     });
     let large = event(workgroups(30_000));
     c.bench_function("read an event over the size bound", |b| {
-        b.iter(|| cfn::read_event(std::hint::black_box(&large)))
+        b.iter(|| cfn::event::read_event(std::hint::black_box(&large)))
     });
     let mut deep = json!("x");
     for _ in 0..1_000 {
@@ -56,7 +56,7 @@ fn bench(c: &mut Criterion) {
     }
     let deep = serde_json::to_vec(&deep).unwrap_or_default();
     c.bench_function("read an event nested 1,000 deep", |b| {
-        b.iter(|| cfn::read_event(std::hint::black_box(&deep)))
+        b.iter(|| cfn::event::read_event(std::hint::black_box(&deep)))
     });
 }
 

@@ -21,9 +21,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use persona_role::cfn::stacks::SdkStacks;
 use persona_role::cli::diff::Colour;
 use persona_role::cli::drift::{DriftArgs, Report as DriftReport, Standing, report};
-use persona_role::cloudformation::SdkStacks;
 use persona_role::iam::SdkIam;
 use serde_json::{Value, json};
 use support::*;

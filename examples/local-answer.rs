@@ -52,11 +52,11 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region};
 use lambda_runtime::tracing::subscriber::EnvFilter;
+use persona_role::aws::CallPolicy;
 use persona_role::boundary;
 use persona_role::context::StackContext;
 use persona_role::guardrails::{self, Guardrails};
 use persona_role::handler::{Handler, Settings};
-use persona_role::iam::CallPolicy;
 use serde_json::Value;
 
 use cloudformation::{Resource, StandIn};
@@ -314,7 +314,7 @@ impl Local {
         let iam = aws_sdk_iam::Client::from_conf(iam.build());
         let checker = iam.clone();
         let cloudformation = aws_sdk_cloudformation::Client::from_conf(
-            persona_role::cloudformation::configure(
+            persona_role::cfn::stacks::configure(
                 &CallPolicy::default(),
                 aws_sdk_cloudformation::config::Builder::from(&config),
             )
@@ -329,7 +329,7 @@ impl Local {
             true => Guardrails::from_env(),
             false => template_guardrails(place, &iam, parameters).await?,
         };
-        let http = persona_role::cfn::answer_client()
+        let http = persona_role::cfn::send::answer_client()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let handler = Handler::new(
             iam,
@@ -526,7 +526,7 @@ async fn template_guardrails(
             if code != Some("EntityAlreadyExists") {
                 return Err(format!(
                     "cannot create the permissions boundary in IAM: {}",
-                    persona_role::cfn::error_chain(&e)
+                    persona_role::cfn::send::error_chain(&e)
                 ));
             }
         }

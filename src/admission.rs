@@ -7,7 +7,8 @@
 use std::time::{Duration, SystemTime};
 
 use crate::arn::Arn;
-use crate::cfn::{DEFAULT_SERVICE_TIMEOUT, Signature};
+use crate::cfn::event::DEFAULT_SERVICE_TIMEOUT;
+use crate::cfn::response_url::Signature;
 
 /// How long ago CloudFormation sent the event, by its ResponseURL's signing time (zero when
 /// the URL carries none, or the clock is behind it).

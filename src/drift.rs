@@ -26,6 +26,9 @@ use serde_json::Value;
 
 use crate::admission;
 use crate::catalog;
+use crate::cfn::stack_check::{
+    self, Described, Events, ListedResource, Older, StackDetails, Stacks, StacksError,
+};
 use crate::context::StackContext;
 use crate::guardrails::Guardrails;
 use crate::iam::RoleState;
@@ -34,9 +37,6 @@ use crate::ownership::{Owner, fold_key, is_reserved_tag_key};
 use crate::plan::{self, Plan, naming::INLINE_POLICY_NAME};
 use crate::policy;
 use crate::properties::ROLE_NAME_PREFIX;
-use crate::stack_check::{
-    self, Described, Events, ListedResource, Older, StackDetails, Stacks, StacksError,
-};
 
 /// Whether a role's name is one this function gives (`sagemaker-…`) or adopts (the console's
 /// `SageMaker-…`): IAM compares names ignoring case. Only such roles are read.
@@ -508,8 +508,8 @@ async fn read_events<S: Stacks>(
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
+    use crate::cfn::stack_check::StackEvent;
     use crate::iam::inventory::AttachedPolicy;
-    use crate::stack_check::StackEvent;
     use serde_json::json;
     use std::collections::BTreeMap;
 

@@ -5,13 +5,13 @@
 
 pub mod admission;
 pub mod arn;
+pub mod aws;
 #[cfg(feature = "cli")]
 pub mod boundary;
 pub mod catalog;
 pub mod cfn;
 #[cfg(feature = "cli")]
 pub mod cli;
-pub mod cloudformation;
 #[cfg(feature = "cli")]
 pub mod compare;
 pub mod context;
@@ -36,7 +36,6 @@ pub mod reconcile;
 pub mod reference;
 #[cfg(feature = "cli")]
 pub mod schema;
-pub mod stack_check;
 pub mod time;
 #[cfg(feature = "cli")]
 pub mod usage;

@@ -15,7 +15,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::cfn::RequestType;
+use crate::cfn::event::RequestType;
 use crate::time;
 
 /// The CloudWatch namespace of every metric (`template.yaml`'s alarms name it too).

@@ -9,8 +9,8 @@ use lambda_runtime::tracing::subscriber::EnvFilter;
 use lambda_runtime::tracing::subscriber::filter::filter_fn;
 use lambda_runtime::tracing::subscriber::layer::SubscriberExt;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use persona_role::aws::CallPolicy;
 use persona_role::handler::{Handler, Settings, deadline_from_epoch_ms};
-use persona_role::iam::CallPolicy;
 use persona_role::logs::{JsonLines, SERVICE_ENV, service_name};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -40,13 +40,13 @@ async fn main() -> Result<(), Error> {
     );
     // Same retries and timeouts as IAM; `AWS_ENDPOINT_URL_CLOUDFORMATION` is honoured.
     let cloudformation = aws_sdk_cloudformation::Client::from_conf(
-        persona_role::cloudformation::configure(
+        persona_role::cfn::stacks::configure(
             &CallPolicy::default(),
             aws_sdk_cloudformation::config::Builder::from(&config),
         )
         .build(),
     );
-    let http = persona_role::cfn::answer_client()?;
+    let http = persona_role::cfn::send::answer_client()?;
     let handler = Arc::new(Handler::new(
         iam,
         cloudformation,

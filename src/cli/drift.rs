@@ -13,15 +13,16 @@ use serde::Serialize;
 
 use super::diff::{Colour, render};
 use super::{CliError, Exit, Terminal, runtime, write_json};
-use crate::cloudformation::SdkStacks;
+use crate::aws::CallPolicy;
+use crate::cfn::stack_check::{Described, Stacks};
+use crate::cfn::stacks::SdkStacks;
 use crate::compare::{Comparison, compare};
 use crate::discover::{self, Origin};
 use crate::drift::{self, HandEdit, Skip, StackView};
 use crate::guardrails::{BOUNDARY_PARAMETER, Guardrails, SHIPPED_BOUNDARY};
 use crate::iam::inventory::{self, RoleInventory};
-use crate::iam::{CallPolicy, Iam, SdkIam};
+use crate::iam::{Iam, SdkIam};
 use crate::ownership::Owner;
-use crate::stack_check::{Described, Stacks};
 
 #[derive(Debug, clap::Args)]
 pub struct DriftArgs {
@@ -159,7 +160,7 @@ async fn clients_from_environment() -> Result<(SdkIam, SdkStacks), CliError> {
             .build(),
     );
     let cloudformation = aws_sdk_cloudformation::Client::from_conf(
-        crate::cloudformation::configure(
+        crate::cfn::stacks::configure(
             &policy,
             aws_sdk_cloudformation::config::Builder::from(&config),
         )

@@ -203,7 +203,7 @@ pub enum CliError {
     #[error("no role named `{0}` in IAM")]
     NoSuchRole(String),
     #[error("{0}")]
-    Stacks(#[from] crate::stack_check::StacksError),
+    Stacks(#[from] crate::cfn::stack_check::StacksError),
     #[error("cannot start the AWS client: {0}")]
     Runtime(String),
     #[error("cannot write output: {0}")]

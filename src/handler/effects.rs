@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 use futures_util::future::join;
 use serde_json::Value;
 
+use crate::cfn::stack_check::{self, Stacks};
 use crate::iam::Iam;
 use crate::iam::state;
 use crate::iam::waves::concurrently;
 use crate::lifecycle::{Effect, Observation, PolicyUse};
 use crate::ownership::Owner;
-use crate::stack_check::{self, Stacks};
 
 /// Carries out one effect and returns what it observed. `until`: what waits (a role's
 /// readiness) ends by then, leaving the handler time to answer.

@@ -26,18 +26,19 @@ use thiserror::Error;
 use tracing::Instrument;
 
 use crate::admission;
-use crate::cfn::{
-    self, AnswerRetry, DEFAULT_SERVICE_TIMEOUT, PutError, Request, RequestType, Response,
-    Signature, Status,
-};
-use crate::cloudformation::SdkStacks;
+use crate::aws::meter::{CallMeter, Service};
+use crate::cfn;
+use crate::cfn::answer::{Response, Status};
+use crate::cfn::event::{DEFAULT_SERVICE_TIMEOUT, Request, RequestType};
+use crate::cfn::response_url::Signature;
+use crate::cfn::send::{AnswerRetry, PutError};
+use crate::cfn::stack_check::{self, StackRoles, Stacks, Unverified};
+use crate::cfn::stacks::SdkStacks;
 use crate::guardrails::{Guardrails, PerStack};
-use crate::iam::meter::{CallMeter, Service};
-use crate::iam::{self, Iam, SdkIam};
+use crate::iam::{Iam, SdkIam};
 use crate::lifecycle::{self, Failure, Ids, Machine, Next, Outcome};
 use crate::metrics::{self, Answer, EventFacts, FailureClass};
 use crate::ownership::Owner;
-use crate::stack_check::{self, StackRoles, Stacks, Unverified};
 
 /// Environment variable that lets the ResponseURL be http on 127.0.0.1/localhost (local tests).
 pub const ALLOW_LOOPBACK_ENV: &str = "RESPONSE_URL_ALLOW_LOOPBACK";
@@ -205,7 +206,7 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
         deadline: Option<Instant>,
         function_arn: Option<&str>,
     ) -> Result<Delivered, HandlerError> {
-        match cfn::read_event(raw) {
+        match cfn::event::read_event(raw) {
             Ok(event) => self.handle_invoked(event, deadline, function_arn).await,
             Err(error) => self.refuse_malformed(error, Instant::now(), deadline).await,
         }
@@ -267,7 +268,7 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
         function_arn: Option<&str>,
     ) -> Result<Delivered, HandlerError> {
         let start = Instant::now();
-        match cfn::parse_event(&event) {
+        match cfn::event::parse_event(&event) {
             Ok(request) => {
                 // ERROR: enabled at every log level, so that every line names its request.
                 let span = tracing::error_span!(
@@ -291,7 +292,7 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
 
     async fn refuse_malformed(
         &self,
-        error: Box<cfn::EventError>,
+        error: Box<cfn::event::EventError>,
         start: Instant,
         deadline: Option<Instant>,
     ) -> Result<Delivered, HandlerError> {
@@ -317,12 +318,17 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
         function_arn: Option<&str>,
         meter: &CallMeter,
     ) -> Result<Delivered, HandlerError> {
-        let url = cfn::validate_response_url(&request.response_url, self.settings.allow_loopback)
-            .and_then(|url| cfn::check_response_region(&url, &request.stack_id).map(|()| url))
-            .map_err(|e| {
-                tracing::error!(error = %e, "refusing to act on an event that cannot be answered");
-                HandlerError::NoResponseUrl(e.to_string())
-            })?;
+        let url = cfn::response_url::validate_response_url(
+            &request.response_url,
+            self.settings.allow_loopback,
+        )
+        .and_then(|url| {
+            cfn::response_url::check_response_region(&url, &request.stack_id).map(|()| url)
+        })
+        .map_err(|e| {
+            tracing::error!(error = %e, "refusing to act on an event that cannot be answered");
+            HandlerError::NoResponseUrl(e.to_string())
+        })?;
         let signature = Signature::of(&url);
         let now = SystemTime::now();
         let sent = start
@@ -364,7 +370,7 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
         .await
         .unwrap_or_else(|_| {
             Err(Unverified::Unavailable(stack_check::StacksError {
-                operation: iam::Op::DescribeStackResource,
+                operation: crate::aws::Op::DescribeStackResource,
                 target: request.stack_id.clone(),
                 message: format!("no answer before the {}", times.limit),
             }))
@@ -381,7 +387,7 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
             }
         };
         tracing::info!(
-            host = cfn::loggable_host(&url),
+            host = cfn::response_url::loggable_host(&url),
             physical_resource_id = request.physical_resource_id.as_deref().unwrap_or(""),
             work_seconds = times
                 .work
@@ -456,7 +462,7 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
     /// Answers FAILED to an event that is no valid request, if it names a usable ResponseURL.
     async fn answer_malformed(
         &self,
-        error: Box<cfn::EventError>,
+        error: Box<cfn::event::EventError>,
         start: Instant,
         deadline: Option<Instant>,
     ) -> Result<Delivered, HandlerError> {
@@ -466,7 +472,7 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
                 "the event has no ResponseURL ({error})"
             )));
         };
-        let url = cfn::validate_response_url(raw_url, self.settings.allow_loopback)
+        let url = cfn::response_url::validate_response_url(raw_url, self.settings.allow_loopback)
             .map_err(|e| HandlerError::NoResponseUrl(e.to_string()))?;
         let request_id = error.request_id.clone().unwrap_or_default();
         let response = Response {
@@ -513,7 +519,7 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
             reason = response.reason.as_deref().unwrap_or(""),
             "answering"
         );
-        match cfn::put_response(
+        match cfn::send::put_response(
             &self.http,
             url,
             body,

@@ -23,11 +23,12 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use super::{Handler, effects};
-use crate::cfn::{Request, RequestType};
+use crate::aws::meter::{CallMeter, Service};
+use crate::cfn::event::{Request, RequestType};
+use crate::cfn::stack_check::{Described, Stacks};
 use crate::drift::{self, Declared, Skip, StackView};
 use crate::guardrails::Guardrails;
 use crate::iam::inventory::RoleSummary;
-use crate::iam::meter::{CallMeter, Service};
 use crate::iam::waves::concurrently;
 use crate::iam::{Change, CreateRoleError, Iam, IamError, PolicyState, RoleState};
 use crate::lifecycle::{Intent, Machine, Next};
@@ -37,7 +38,6 @@ use crate::reconcile::{
     self, Outcome, Report, RoleOutcome, RunRequest, WAVE_ROLES, continue_after, may_start_wave,
     pause_after,
 };
-use crate::stack_check::{Described, Stacks};
 
 /// Time kept back before the Lambda deadline to answer the invocation and write the metric line.
 const ANSWER_RESERVE: Duration = Duration::from_secs(3);

@@ -14,12 +14,13 @@ use serde_json::Value;
 use crate::plan::{PlanTag, RolePlan};
 
 use super::diff::created_role;
-use super::meter::{CallMeter, MeterInterceptor, Service};
 use super::waves::concurrently;
 use super::{
-    ALREADY_EXISTS, Change, CreateRoleError, Iam, IamError, NO_SUCH_ENTITY, Op, PolicyState,
-    RoleState, decode_document,
+    ALREADY_EXISTS, Change, CreateRoleError, Iam, IamError, NO_SUCH_ENTITY, PolicyState, RoleState,
+    decode_document,
 };
+use crate::aws::Op;
+use crate::aws::meter::{CallMeter, MeterInterceptor, Service};
 
 /// Every item of a paginated listing, as one future of `Result<Vec<_>, SdkError>`.
 macro_rules! all_items {
@@ -32,46 +33,10 @@ macro_rules! all_items {
     };
 }
 
-/// How IAM calls are retried and timed out. IAM's mutating calls share one rate per account, so
-/// a Service Catalog or StackSets roll-out of many roles at once meets sustained throttling:
-/// every call is retried many times with exponential backoff and full jitter, and one hung
-/// attempt cannot eat the event's deadline. The handler's own deadline bounds the whole; there
-/// is no retry quota to run dry under throttling.
-///
-/// Not the SDK's adaptive mode: its client-side rate limiter cuts the rate by 30 % at each
-/// throttle and, when throttles keep coming (as they do for a function that is one of many
-/// callers of the account's rate), sinks to its floor of half a call per second. Measured with
-/// 30 % of calls throttled: a Delete of a sample role took about 90 s in adaptive mode, a few
-/// seconds in standard mode. A Lambda instance serves one event of a few dozen calls at a time,
-/// so a per-instance limiter has little to learn from; the jittered backoff already spreads
-/// the retries of all instances.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallPolicy {
-    pub max_attempts: u32,
-    /// Backoff before retry n is a random time up to `initial_backoff * 2^n`, at most
-    /// `max_backoff` (the SDK's exponential backoff with full jitter).
-    pub initial_backoff: Duration,
-    pub max_backoff: Duration,
-    pub attempt_timeout: Duration,
-    pub connect_timeout: Duration,
-}
-
-impl Default for CallPolicy {
-    fn default() -> Self {
-        CallPolicy {
-            max_attempts: 10,
-            initial_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(20),
-            attempt_timeout: Duration::from_secs(20),
-            connect_timeout: Duration::from_secs(3),
-        }
-    }
-}
-
-impl CallPolicy {
+impl crate::aws::CallPolicy {
     /// An IAM client configuration with this policy on top of `base` (its endpoint, region and
     /// credentials: the SDK's standard settings, `AWS_ENDPOINT_URL_IAM` included), its calls
-    /// counted into the event's [`CallMeter`](super::meter::CallMeter).
+    /// counted into the event's [`CallMeter`](crate::aws::meter::CallMeter).
     pub fn configure(&self, base: aws_sdk_iam::config::Builder) -> aws_sdk_iam::config::Builder {
         use aws_sdk_iam::config::retry::{RetryConfig, RetryPartition, TokenBucket};
         use aws_sdk_iam::config::timeout::TimeoutConfig;

@@ -1,18 +1,15 @@
 //! The IAM side: the actual state of a role as plain data; the changes that take it to a plan,
 //! tear it down or undo a half-done creation (pure, in [`diff`]); reading that state and applying
-//! changes over any [`Iam`] (in [`state`]); and the thin adapter over aws-sdk-iam that implements
-//! [`Iam`] (in [`client`]), calling only the operations of the [`operations`] registry; and a
-//! read-only inventory of an account's roles for `persona-role discover` (in [`inventory`]); and
-//! the per-event count of calls, retries and throttles that the clients' interceptor keeps (in
-//! [`meter`]).
+//! changes over any [`Iam`] (in [`state`]); the thin adapter over aws-sdk-iam that implements
+//! [`Iam`] (in [`client`]), calling only the operations of the registry
+//! ([`crate::aws::operations`]); and a read-only inventory of an account's roles (in
+//! [`inventory`]).
 //!
 //! [`Plan`]: crate::plan::Plan
 
 pub mod client;
 pub mod diff;
 pub mod inventory;
-pub mod meter;
-pub mod operations;
 pub mod state;
 pub mod waves;
 
@@ -23,12 +20,12 @@ use percent_encoding::percent_decode_str;
 use serde_json::Value;
 use thiserror::Error;
 
+use crate::aws::Op;
 use crate::ownership::policy_not_ours;
 use crate::plan::{PlanTag, RolePlan};
 
-pub use client::{CallPolicy, SdkIam};
+pub use client::SdkIam;
 pub use diff::diff;
-pub use operations::Op;
 
 /// Highest number a role's own managed policy can have (`<role>-<n>`): IAM's highest quota of
 /// managed policies per role.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::outcome::{Failure, check_answer_fits};
-use crate::cfn::{Request, RequestType};
+use crate::cfn::event::{Request, RequestType};
 use crate::context::StackContext;
 use crate::guardrails::Guardrails;
 use crate::metrics::FailureClass;

@@ -18,10 +18,10 @@
 //! about to make: several Creates or Updates of one stack at once can together pass the policy
 //! limit by what they make at the same time.
 
+use crate::cfn::stack_check::StackRoles;
 use crate::guardrails::{MAX_OWN_POLICIES_PER_STACK_ENV, MAX_ROLES_PER_STACK_ENV, PerStack};
 use crate::iam::MAX_OWN_POLICIES;
 use crate::metrics::FailureClass;
-use crate::stack_check::StackRoles;
 
 use super::Failure;
 
@@ -171,7 +171,7 @@ fn unreadable(parameter: &str, variable: &str, value: &str) -> Failure {
 #[allow(clippy::panic)]
 mod tests {
     use super::*;
-    use crate::stack_check::ListedResource;
+    use crate::cfn::stack_check::ListedResource;
 
     const TYPE: &str = "Custom::SageMakerPersonaRole";
     const STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/ml/3f6a2c10-8b1e-11ef-9c4d-0a1b2c3d4e5f";

@@ -34,14 +34,14 @@ use super::outcome::{Failure, Ids, Outcome};
 use super::passing::{self, Proof};
 use super::{Found, Step, console_name, decide, made_by_role_manager, not_role_managers};
 use crate::catalog::console;
-use crate::cfn::Request;
+use crate::cfn::event::Request;
+use crate::cfn::stack_check::{ListedStack, StackRoles, StacksError};
 use crate::guardrails::{Guardrails, PerStack, names_adopting_stack, stack_name};
 use crate::iam::state::Deletion;
 use crate::iam::{Actual, Change, CreateRoleError, IamError, PolicyState, RoleState};
 use crate::metrics::FailureClass;
 use crate::ownership::Owner;
 use crate::plan::{Plan, PlanTag};
-use crate::stack_check::{ListedStack, StackRoles, StacksError};
 
 /// What the handler is to do next.
 // One of these per IAM round trip: their size does not matter, boxing would only add noise.

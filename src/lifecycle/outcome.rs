@@ -2,7 +2,8 @@
 //! role's attributes, or FAILED of a class with a reason; and which PhysicalResourceId a failure
 //! names, so that the rollback's Delete finds what a Create may have left.
 
-use crate::cfn::{PLACEHOLDER_PREFIX, Request, RequestType, Response, Status};
+use crate::cfn::answer::{PLACEHOLDER_PREFIX, Response, Status};
+use crate::cfn::event::{Request, RequestType};
 use crate::iam::{IamError, RoleState};
 use crate::metrics::FailureClass;
 use crate::plan::{Plan, PlanError};

@@ -128,7 +128,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::iam::Op;
+    use crate::aws::Op;
 
     const STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/ml/1111";
     const OTHER: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/other/2222";

@@ -10,13 +10,15 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{Effect, Failure, Machine, Next, Observation, Outcome, PolicyUse, intent};
-use crate::cfn::{PLACEHOLDER_PREFIX, Request, RequestType};
+use crate::aws::Op;
+use crate::cfn::answer::PLACEHOLDER_PREFIX;
+use crate::cfn::event::{Request, RequestType};
+use crate::cfn::stack_check::{ListedResource, ListedStack, StackRoles, StacksError};
 use crate::guardrails::Guardrails;
 use crate::iam::state::Deletion;
-use crate::iam::{Actual, Change, CreateRoleError, IamError, Op, PolicyState, RoleState};
+use crate::iam::{Actual, Change, CreateRoleError, IamError, PolicyState, RoleState};
 use crate::metrics::FailureClass;
 use crate::ownership::{ADOPTED_TAG, Owner};
-use crate::stack_check::{ListedResource, ListedStack, StackRoles, StacksError};
 
 const STACK: &str =
     "arn:aws:cloudformation:us-east-1:123456789012:stack/ml/3f6a2c10-8b1e-11ef-9c4d-0a1b2c3d4e5f";

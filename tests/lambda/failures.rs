@@ -7,7 +7,7 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 
-use persona_role::cfn::{MAX_BODY_BYTES, PLACEHOLDER_PREFIX};
+use persona_role::cfn::answer::{MAX_BODY_BYTES, PLACEHOLDER_PREFIX};
 use persona_role::context::StackContext;
 use persona_role::guardrails::Guardrails;
 use persona_role::handler::{HandlerError, Settings};

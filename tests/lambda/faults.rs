@@ -77,7 +77,7 @@ async fn creates_succeed_within_a_calls_per_second_budget() {
     let recorder = Recorder::start();
     // The function's own call policy, unquickened: against a steady budget, retries must
     // outlast the others' calls, which quickened backoffs do not reliably do.
-    let policy = persona_role::iam::CallPolicy::default();
+    let policy = persona_role::aws::CallPolicy::default();
     let handler = handler_with(iam_client_with(proxy.endpoint(), None, &policy), settings());
     let mut tasks = Vec::new();
     let mut creates = Vec::new();
@@ -523,7 +523,7 @@ async fn two_copies_of_one_create_at_once_both_converge_on_one_role() {
 
 #[tokio::test]
 async fn once_iam_throttles_an_event_its_later_waves_run_a_few_calls_at_a_time() {
-    use persona_role::iam::meter::THROTTLED_CALLS_IN_FLIGHT;
+    use persona_role::aws::meter::THROTTLED_CALLS_IN_FLIGHT;
     let recorder = Recorder::start();
     for throttled in [false, true] {
         let proxy = FaultProxy::start(moto_endpoint());

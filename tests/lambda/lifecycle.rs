@@ -138,7 +138,7 @@ fn sample_events_chain_and_plan() {
                     .unwrap()
                     .starts_with("https://")
             );
-            persona_role::cfn::parse_event(event).unwrap();
+            persona_role::cfn::event::parse_event(event).unwrap();
         }
     }
 }

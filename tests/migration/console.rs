@@ -89,7 +89,7 @@ pub async fn create_with_handler(properties: &Value, logical_id: &str) {
 pub async fn create_event_with_handler(
     properties: &Value,
     logical_id: &str,
-) -> persona_role::cfn::Response {
+) -> persona_role::cfn::answer::Response {
     let recorder = support::Recorder::start();
     let mut event = support::create_event(logical_id, properties.clone(), "migration", &recorder);
     event["StackId"] = json!(STACK_ID);

@@ -1,11 +1,11 @@
 //! `template.yaml`'s execution role grants exactly the IAM and CloudFormation operations the
-//! function calls: the registry in `persona_role::iam::operations`. A new call that the role lacks would ship as an
+//! function calls: the registry in `persona_role::aws::operations`. A new call that the role lacks would ship as an
 //! AccessDenied; a grant nothing calls is privilege for nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
 
-use persona_role::iam::Op;
+use persona_role::aws::Op;
 use serde_yaml_ng::Value;
 
 fn template() -> Value {

@@ -41,7 +41,7 @@ fn readme_property_table_is_up_to_date() {
 #[test]
 fn service_timeout_documents_the_default_the_handler_waits_for() {
     let documented = persona_role::properties::table::SERVICE_TIMEOUT.default;
-    let used = persona_role::cfn::DEFAULT_SERVICE_TIMEOUT
+    let used = persona_role::cfn::event::DEFAULT_SERVICE_TIMEOUT
         .as_secs()
         .to_string();
     assert_eq!(documented, Some(used.as_str()));

@@ -27,10 +27,10 @@ use aws_sdk_iam::config::{
 };
 use aws_sdk_iam::error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use persona_role::cfn::AnswerRetry;
+use persona_role::aws::Op;
+use persona_role::aws::meter::{MeterInterceptor, Service};
+use persona_role::cfn::send::AnswerRetry;
 use persona_role::handler::{Delivered, Handler, HandlerError, MetricSink, Settings};
-use persona_role::iam::meter::{MeterInterceptor, Service};
-use persona_role::iam::operations::Op;
 use persona_role::iam::state::read_actual;
 use persona_role::iam::{Iam, SdkIam, diff};
 use persona_role::ownership::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Owner};
@@ -99,7 +99,7 @@ pub fn iam_client_at(endpoint: &str, calls: Option<&CallLog>) -> aws_sdk_iam::Cl
 pub fn iam_client_with(
     endpoint: &str,
     calls: Option<&CallLog>,
-    policy: &persona_role::iam::CallPolicy,
+    policy: &persona_role::aws::CallPolicy,
 ) -> aws_sdk_iam::Client {
     let base = aws_sdk_iam::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -115,12 +115,12 @@ pub fn iam_client_with(
 
 /// The function's call policy with backoffs and timeouts scaled down, so that tests of
 /// throttling and hangs take seconds: the same number of attempts and the same mechanisms.
-pub fn quick_policy() -> persona_role::iam::CallPolicy {
-    persona_role::iam::CallPolicy {
+pub fn quick_policy() -> persona_role::aws::CallPolicy {
+    persona_role::aws::CallPolicy {
         initial_backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(400),
         attempt_timeout: Duration::from_secs(2),
-        ..persona_role::iam::CallPolicy::default()
+        ..persona_role::aws::CallPolicy::default()
     }
 }
 
@@ -144,7 +144,7 @@ pub fn cloudformation_client_at(endpoint: &str) -> aws_sdk_cloudformation::Clien
         ))
         .endpoint_url(endpoint);
     aws_sdk_cloudformation::Client::from_conf(
-        persona_role::cloudformation::configure(&quick_policy(), base).build(),
+        persona_role::cfn::stacks::configure(&quick_policy(), base).build(),
     )
 }
 
@@ -268,7 +268,7 @@ pub fn is_mutating(operation: &str) -> bool {
     match Op::ALL.iter().find(|op| op.name() == operation) {
         Some(op) => op.is_write(),
         None => {
-            panic!("the SDK called {operation}, which is not an operation of persona_role::iam::Op")
+            panic!("the SDK called {operation}, which is not an operation of persona_role::aws::Op")
         }
     }
 }
@@ -462,7 +462,7 @@ pub fn handler(calls: Option<&CallLog>) -> TestHandler {
 }
 
 pub fn http() -> reqwest::Client {
-    persona_role::cfn::answer_client().unwrap()
+    persona_role::cfn::send::answer_client().unwrap()
 }
 
 /// Runs the handler on an event with a Lambda deadline a minute away, and returns the one

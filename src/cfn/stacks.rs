@@ -5,9 +5,9 @@
 
 use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-use crate::iam::meter::{MeterInterceptor, Service};
-use crate::iam::{CallPolicy, Op};
-use crate::stack_check::{
+use crate::aws::meter::{MeterInterceptor, Service};
+use crate::aws::{CallPolicy, Op};
+use crate::cfn::stack_check::{
     Described, EventPage, ListedResource, ResourcePage, StackDetails, StackEvent, StackResource,
     Stacks, StacksError,
 };
@@ -19,7 +19,7 @@ pub const VALIDATION_ERROR: &str = "ValidationError";
 /// A CloudFormation client configuration with `policy`'s retries and timeouts on top of `base`
 /// (its endpoint, region and credentials: the SDK's standard settings,
 /// `AWS_ENDPOINT_URL_CLOUDFORMATION` included), its calls counted into the event's
-/// [`CallMeter`](crate::iam::meter::CallMeter).
+/// [`CallMeter`](crate::aws::meter::CallMeter).
 pub fn configure(
     policy: &CallPolicy,
     base: aws_sdk_cloudformation::config::Builder,

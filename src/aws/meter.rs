@@ -1,6 +1,6 @@
 //! Counting, per event, the SDK calls the function makes and the retries and throttles inside
 //! them: an interceptor that [`CallPolicy::configure`](super::CallPolicy::configure) and
-//! `cloudformation::configure` install on their clients, and the [`CallMeter`] of the event.
+//! `cfn::stacks::configure` install on their clients, and the [`CallMeter`] of the event.
 //!
 //! The retries happen inside the SDK (the call policy's standard mode), out of the adapters'
 //! sight; the interceptor sees each attempt. One client serves every event of an instance
@@ -59,7 +59,7 @@ pub struct CallMeter {
 /// [`THROTTLED_CALLS_IN_FLIGHT`] at the first throttle. Slots held when the cut comes are
 /// forgotten as they are given back.
 ///
-/// [`MAX_CALLS_IN_FLIGHT`]: super::waves::MAX_CALLS_IN_FLIGHT
+/// [`MAX_CALLS_IN_FLIGHT`]: crate::iam::waves::MAX_CALLS_IN_FLIGHT
 #[derive(Debug)]
 struct Pace {
     slots: Arc<Semaphore>,
@@ -71,7 +71,7 @@ struct Pace {
 impl Default for Pace {
     fn default() -> Self {
         Pace {
-            slots: Arc::new(Semaphore::new(super::waves::MAX_CALLS_IN_FLIGHT)),
+            slots: Arc::new(Semaphore::new(crate::iam::waves::MAX_CALLS_IN_FLIGHT)),
             excess: AtomicUsize::new(0),
             slowed: AtomicBool::new(false),
         }
@@ -83,7 +83,7 @@ impl Pace {
         if self.slowed.swap(true, Ordering::SeqCst) {
             return;
         }
-        let cut = super::waves::MAX_CALLS_IN_FLIGHT.saturating_sub(THROTTLED_CALLS_IN_FLIGHT);
+        let cut = crate::iam::waves::MAX_CALLS_IN_FLIGHT.saturating_sub(THROTTLED_CALLS_IN_FLIGHT);
         let forgotten = self.slots.forget_permits(cut);
         self.excess.fetch_add(cut - forgotten, Ordering::SeqCst);
     }

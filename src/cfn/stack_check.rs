@@ -29,8 +29,8 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::arn::Arn;
-use crate::cfn::{Request, RequestType};
-use crate::iam::Op;
+use crate::aws::Op;
+use crate::cfn::event::{Request, RequestType};
 
 /// A stack resource as DescribeStackResource shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
