@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::state::read_actual;
-use super::{Iam, IamError, RoleState, SdkIam};
+use super::{Actual, Iam, IamError, RoleState, SdkIam};
 use crate::arn::Arn;
 use crate::ownership::{ADOPTED_TAG, OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Owner, fold_key};
 use crate::plan::{
@@ -77,6 +77,17 @@ pub async fn list_roles(
 
 /// The role with its policies and their documents; `None` when there is no such role.
 pub async fn read_role<I: Iam>(iam: &I, name: &str) -> Result<Option<RoleInventory>, IamError> {
+    Ok(read_role_and_state(iam, name)
+        .await?
+        .map(|(inventory, _)| inventory))
+}
+
+/// [`read_role`], and the role's state as the function reads it to converge it ([`Actual`]:
+/// what `iam::diff` compares with a plan), from the same reads.
+pub async fn read_role_and_state<I: Iam>(
+    iam: &I,
+    name: &str,
+) -> Result<Option<(RoleInventory, Actual)>, IamError> {
     let Some(role) = iam.get_role(name).await? else {
         return Ok(None);
     };
@@ -105,11 +116,12 @@ pub async fn read_role<I: Iam>(iam: &I, name: &str) -> Result<Option<RoleInvento
         }
         attached.push(policy);
     }
-    Ok(Some(RoleInventory {
-        role: actual.role,
-        inline_policies: actual.inline_policies,
+    let inventory = RoleInventory {
+        role: actual.role.clone(),
+        inline_policies: actual.inline_policies.clone(),
         attached,
-    }))
+    };
+    Ok(Some((inventory, actual)))
 }
 
 impl RoleInventory {
