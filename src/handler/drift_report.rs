@@ -20,7 +20,7 @@ use crate::drift::{self, StackView};
 use crate::drift_report::{self, Report, RoleStanding, Standing};
 use crate::guardrails::Guardrails;
 use crate::iam::diff::diff;
-use crate::iam::inventory::{self, RoleInventory};
+use crate::iam::inventory::{self, Documents, RoleInventory};
 use crate::iam::meter::{CallMeter, Service};
 use crate::iam::{Actual, Iam};
 use crate::ownership::Owner;
@@ -144,7 +144,11 @@ async fn report<I: Iam, S: Stacks>(
         if Instant::now() >= stop {
             return Read::Unchecked("not read before the function's deadline".to_owned());
         }
-        match tokio::time::timeout_at(stop.into(), inventory::read_role_and_state(iam, name)).await
+        match tokio::time::timeout_at(
+            stop.into(),
+            inventory::read_role_and_state(iam, name, Documents::Own),
+        )
+        .await
         {
             Ok(Ok(Some(read))) => Read::Role(Box::new(read)),
             Ok(Ok(None)) => Read::Gone,

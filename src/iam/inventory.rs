@@ -77,9 +77,19 @@ pub async fn list_roles(
 
 /// The role with its policies and their documents; `None` when there is no such role.
 pub async fn read_role<I: Iam>(iam: &I, name: &str) -> Result<Option<RoleInventory>, IamError> {
-    Ok(read_role_and_state(iam, name)
+    Ok(read_role_and_state(iam, name, Documents::All)
         .await?
         .map(|(inventory, _)| inventory))
+}
+
+/// Which attached customer-managed policies' documents and tags [`read_role_and_state`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Documents {
+    /// Every one's (the CLI compares them).
+    All,
+    /// The role's own only: others are named, unread. The function's execution role may read
+    /// only its own policies, and its drift report needs no other's document.
+    Own,
 }
 
 /// [`read_role`], and the role's state as the function reads it to converge it ([`Actual`]:
@@ -87,6 +97,7 @@ pub async fn read_role<I: Iam>(iam: &I, name: &str) -> Result<Option<RoleInvento
 pub async fn read_role_and_state<I: Iam>(
     iam: &I,
     name: &str,
+    documents: Documents,
 ) -> Result<Option<(RoleInventory, Actual)>, IamError> {
     let Some(role) = iam.get_role(name).await? else {
         return Ok(None);
@@ -105,14 +116,20 @@ pub async fn read_role_and_state<I: Iam>(
             tags: BTreeMap::new(),
         };
         if !policy.is_aws_managed() {
-            let state = match actual.own_policies.get(arn) {
-                Some(state) => Some(state.clone()),
-                None => iam.get_policy(arn).await?,
+            let state = match (actual.own_policies.get(arn), documents) {
+                (Some(state), _) => Some(state.clone()),
+                (None, Documents::All) => iam.get_policy(arn).await?,
+                (None, Documents::Own) => None,
             };
-            // A policy detached and deleted between the two reads is simply not there.
-            let Some(state) = state else { continue };
-            policy.document = Some(state.document);
-            policy.tags = state.tags;
+            match state {
+                Some(state) => {
+                    policy.document = Some(state.document);
+                    policy.tags = state.tags;
+                }
+                // A policy detached and deleted between the two reads is simply not there.
+                None if documents == Documents::All => continue,
+                None => {}
+            }
         }
         attached.push(policy);
     }
