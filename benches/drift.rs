@@ -7,7 +7,8 @@
 //! CloudFormation events recorded with its properties in the local stand-in), without latency;
 //! then a catalog change reaches every one of them (each role's inline policy written as an older
 //! release would have: one action fewer) and a few are edited by hand. Measured: `persona-role
-//! drift`'s report (in process, as the CLI runs it, 8 roles at a time), the reconcile run with
+//! drift`'s report (in process, as the CLI runs it, 8 roles at a time), the function's scheduled
+//! drift report (the same reads, in the handler, with the function's timeout), the reconcile run with
 //! the function's 300 s timeout as its deadline, invoked again with its `Continue` until it is
 //! complete, a second run that finds nothing to change, and the report once more. The stand-in's
 //! CloudFormation reads have no latency: the figures are IAM's.
@@ -213,7 +214,40 @@ async fn run(full: bool) {
         took.as_secs_f64()
     );
 
+    // The function's scheduled report: the same reads, in the function, with its deadline.
     let calls = CallLog::default();
+    let reporting = handler_with(
+        iam_client_with(proxy.endpoint(), Some(&calls), &quick_policy()),
+        persona_role::handler::Settings {
+            drift_report_schedule: Some("rate(1 day)".to_owned()),
+            ..reconcile_settings("bench")
+        },
+    );
+    let before_calls = proxy.total_seen();
+    let start = Instant::now();
+    let scheduled = reporting
+        .handler
+        .drift_report(Ok(()), Some(start + FUNCTION_TIMEOUT), Some(FUNCTION_ARN))
+        .await;
+    let took = start.elapsed();
+    assert_eq!(scheduled.status, "Complete", "{scheduled:?}");
+    assert!(scheduled.drifted >= scale.hand_edited, "{scheduled:?}");
+    assert!(
+        scheduled.drifted + scheduled.lagging >= names.len(),
+        "{scheduled:?}"
+    );
+    assert!(calls.mutating().is_empty(), "the report writes nothing");
+    assert!(took < FUNCTION_TIMEOUT, "within the function's timeout");
+    println!(
+        "scheduled drift report (the function): {} drifted, {} lagging, {} current in {:.1} s (timeout {} s), {} IAM calls, none mutating",
+        scheduled.drifted,
+        scheduled.lagging,
+        scheduled.current,
+        took.as_secs_f64(),
+        FUNCTION_TIMEOUT.as_secs(),
+        proxy.total_seen() - before_calls
+    );
+
     let handler = handler_with(
         iam_client_with(proxy.endpoint(), Some(&calls), &quick_policy()),
         reconcile_settings("bench"),

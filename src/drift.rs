@@ -19,8 +19,10 @@
 //! they need it, over any [`Stacks`]. `persona-role drift` reports on them; the function's
 //! reconcile run (`handler::reconcile`) converges the roles they plan.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
 
+use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -44,6 +46,22 @@ pub fn is_candidate_name(name: &str) -> bool {
     name.get(..ROLE_NAME_PREFIX.len())
         .is_some_and(|prefix| prefix.eq_ignore_ascii_case(ROLE_NAME_PREFIX))
         && name.len() > ROLE_NAME_PREFIX.len()
+}
+
+/// Whether a role without ownership tags is Role Manager's, not yet adopted: a candidate name
+/// with one of the console's per-activity policies attached.
+pub fn is_role_managers(inventory: &RoleInventory) -> bool {
+    Owner::of(&inventory.role.tags).is_none()
+        && is_candidate_name(&inventory.role.name)
+        && has_console_policy(inventory)
+}
+
+/// Whether one of the policies Role Manager's console made is attached to the role.
+pub fn has_console_policy(inventory: &RoleInventory) -> bool {
+    inventory
+        .attached
+        .iter()
+        .any(|p| !p.is_aws_managed() && catalog::console::find(&p.name).is_some())
 }
 
 /// The statuses of a stack at rest: no operation runs and the last one completed. A role of a
@@ -468,6 +486,37 @@ pub async fn read_stack<S: Stacks>(
         (_, Ok(None)) => StackView::Gone,
         (Err(e), _) | (_, Err(e)) => unreadable(e),
     }
+}
+
+/// The owning stacks of `owned` roles (owner, role name), each read once for all its roles,
+/// `at_once` at a time. With `until`, a stack not read by then is left out: its roles' reader
+/// says they were not reached.
+pub async fn read_stacks<'a, S: Stacks>(
+    stacks: &S,
+    owned: impl IntoIterator<Item = (&'a Owner, &'a str)>,
+    at_once: usize,
+    until: Option<Instant>,
+) -> BTreeMap<String, StackView> {
+    let mut wanted: BTreeMap<&str, Vec<(String, String)>> = BTreeMap::new();
+    for (owner, role) in owned {
+        wanted
+            .entry(owner.stack_id.as_str())
+            .or_default()
+            .push((owner.logical_id.clone(), role.to_owned()));
+    }
+    futures_util::stream::iter(wanted.into_iter().map(|(stack_id, roles)| async move {
+        let read = read_stack(stacks, stack_id, &roles);
+        let view = match until {
+            None => Some(read.await),
+            Some(until) if Instant::now() >= until => None,
+            Some(until) => tokio::time::timeout_at(until.into(), read).await.ok(),
+        };
+        view.map(|view| (stack_id.to_owned(), view))
+    }))
+    .buffered(at_once.max(1))
+    .filter_map(std::future::ready)
+    .collect()
+    .await
 }
 
 /// The stack's events, newest first, until every wanted role's newest event with properties is

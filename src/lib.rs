@@ -18,6 +18,7 @@ pub mod context;
 #[cfg(feature = "cli")]
 pub mod discover;
 pub mod drift;
+pub mod drift_report;
 #[cfg(feature = "cli")]
 pub mod export;
 pub mod guardrails;

@@ -307,6 +307,59 @@ pub fn document(function: &str, level: &str, facts: &EventFacts, timestamp_ms: u
     Value::Object(root)
 }
 
+/// The one metric line of a run the operator starts or schedules (the reconcile run, the drift
+/// report): its own `values` (name, unit, value) under `request_type`, then its IAM and
+/// CloudFormation calls as an event's, then `properties` (not metrics: a status, a name).
+#[allow(clippy::too_many_arguments)]
+pub fn run_document(
+    function: &str,
+    level: &str,
+    request_type: &str,
+    values: &[(&str, &str, u64)],
+    iam: CallCounts,
+    cloudformation: CallCounts,
+    properties: Map<String, Value>,
+    timestamp_ms: u64,
+) -> Value {
+    let mut values: Vec<(&str, &str, u64)> = values.to_vec();
+    values.extend([
+        (IAM_CALLS, "Count", iam.calls),
+        (IAM_RETRIES, "Count", iam.retries),
+        (IAM_THROTTLES, "Count", iam.throttles),
+        (CLOUDFORMATION_CALLS, "Count", cloudformation.calls),
+        (CLOUDFORMATION_RETRIES, "Count", cloudformation.retries),
+        (CLOUDFORMATION_THROTTLES, "Count", cloudformation.throttles),
+    ]);
+    let definitions: Vec<Value> = values
+        .iter()
+        .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
+        .collect();
+    let mut root = Map::new();
+    root.insert(
+        "_aws".to_owned(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [[FUNCTION_NAME, REQUEST_TYPE], [FUNCTION_NAME]],
+                "Metrics": definitions,
+            }],
+        }),
+    );
+    root.insert("level".to_owned(), json!(level));
+    root.insert(
+        "timestamp".to_owned(),
+        json!(time::format_millis(timestamp_ms)),
+    );
+    root.insert(FUNCTION_NAME.to_owned(), json!(function));
+    root.insert(REQUEST_TYPE.to_owned(), json!(request_type));
+    for (name, _, value) in values {
+        root.insert(name.to_owned(), json!(value));
+    }
+    root.extend(properties);
+    Value::Object(root)
+}
+
 /// [`document`] as one line of JSON.
 pub fn line(function: &str, level: &str, facts: &EventFacts, timestamp_ms: u64) -> String {
     document(function, level, facts, timestamp_ms).to_string()

@@ -23,7 +23,6 @@ use serde_json::{Map, Value, json};
 
 use crate::drift::Skip;
 use crate::metrics::{self, CallCounts, FailureClass};
-use crate::time;
 
 /// The environment variable naming the run this deployment allows (the stack's `ReconcileRun`);
 /// unset or empty: none.
@@ -272,7 +271,7 @@ pub fn metric_document(
     timestamp_ms: u64,
 ) -> Value {
     let as_count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
-    let values: Vec<(&str, &str, u64)> = vec![
+    let values = [
         (RECONCILE_ROLES, "Count", as_count(report.owned)),
         (RECONCILE_CONVERGED, "Count", as_count(report.converged)),
         (RECONCILE_UNCHANGED, "Count", as_count(report.unchanged)),
@@ -280,54 +279,21 @@ pub fn metric_document(
         (RECONCILE_FAILED, "Count", as_count(report.failed)),
         (RECONCILE_NOT_REACHED, "Count", as_count(report.not_reached)),
         (RECONCILE_TIME, "Milliseconds", time_ms),
-        (metrics::IAM_CALLS, "Count", iam.calls),
-        (metrics::IAM_RETRIES, "Count", iam.retries),
-        (metrics::IAM_THROTTLES, "Count", iam.throttles),
-        (metrics::CLOUDFORMATION_CALLS, "Count", cloudformation.calls),
-        (
-            metrics::CLOUDFORMATION_RETRIES,
-            "Count",
-            cloudformation.retries,
-        ),
-        (
-            metrics::CLOUDFORMATION_THROTTLES,
-            "Count",
-            cloudformation.throttles,
-        ),
     ];
-    let definitions: Vec<Value> = values
-        .iter()
-        .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
-        .collect();
-    let mut root = Map::new();
-    root.insert(
-        "_aws".to_owned(),
-        json!({
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": metrics::NAMESPACE,
-                "Dimensions": [[metrics::FUNCTION_NAME, metrics::REQUEST_TYPE], [metrics::FUNCTION_NAME]],
-                "Metrics": definitions,
-            }],
-        }),
-    );
-    root.insert("level".to_owned(), json!(level));
-    root.insert(
-        "timestamp".to_owned(),
-        json!(time::format_millis(timestamp_ms)),
-    );
-    root.insert(metrics::FUNCTION_NAME.to_owned(), json!(function));
-    root.insert(
-        metrics::REQUEST_TYPE.to_owned(),
-        json!(RECONCILE_REQUEST_TYPE),
-    );
-    for (name, _, value) in values {
-        root.insert(name.to_owned(), json!(value));
-    }
     let run: String = report.run.chars().take(MAX_RUN_NAME).collect();
-    root.insert("Run".to_owned(), json!(run));
-    root.insert("Status".to_owned(), json!(report.status));
-    Value::Object(root)
+    let mut properties = Map::new();
+    properties.insert("Run".to_owned(), json!(run));
+    properties.insert("Status".to_owned(), json!(report.status));
+    metrics::run_document(
+        function,
+        level,
+        RECONCILE_REQUEST_TYPE,
+        &values,
+        iam,
+        cloudformation,
+        properties,
+        timestamp_ms,
+    )
 }
 
 #[cfg(test)]

@@ -136,7 +136,11 @@ fn data_scientist(suffix: &str, compute_role: &str) -> Value {
 /// Hand edits to a role: a foreign inline policy, its boundary removed, another account
 /// trusted, a tag nobody declared.
 async fn edit_by_hand(role: &str) {
-    let iam = checker();
+    edit_by_hand_in(&checker(), role).await;
+}
+
+/// [`edit_by_hand`] in the IAM `iam` serves.
+async fn edit_by_hand_in(iam: &aws_sdk_iam::Client, role: &str) {
     iam.put_role_policy()
         .role_name(role)
         .policy_name("break-glass")
@@ -185,7 +189,11 @@ async fn edit_by_hand(role: &str) {
 /// A role as Role Manager's console made it: `SageMaker-…` under `/service-role/`, a console
 /// policy attached, no ownership tags.
 async fn console_role(name: &str) -> String {
-    let iam = checker();
+    console_role_in(&checker(), name).await
+}
+
+/// [`console_role`] in the IAM `iam` serves.
+async fn console_role_in(iam: &aws_sdk_iam::Client, name: &str) -> String {
     let role = format!("SageMaker-{name}");
     iam.create_role()
         .role_name(&role)
@@ -686,4 +694,332 @@ fn the_binary_answers_a_run_its_deployment_does_not_name_with_a_refusal() {
         .unwrap_or_else(|| panic!("no metric line: {}", logs.join("\n")));
     assert_eq!(metric["IamCalls"], 0, "{metric}");
     assert_eq!(metric["Status"], "Refused");
+}
+
+// ------------------------------------------------------------------ the scheduled drift report
+
+/// The template: without `DriftReportSchedule` (the default) no rule invokes the function, no
+/// permission lets EventBridge, no `DriftAlarm` exists and the function's environment names no
+/// schedule; with one, the rule sends the report's event (which the function reads as such) to
+/// the function on that schedule, only that rule may invoke it through EventBridge, the alarm
+/// watches `DriftedRoles` and tells the alarm topic, and the function's environment admits the
+/// report. cfn-lint accepts the template either way.
+#[test]
+fn the_drift_report_schedule_is_off_by_default_and_wired_when_set() {
+    use persona_role::drift_report;
+    const RULE_ARN: &str =
+        "arn:aws:events:us-east-1:123456789012:rule/sagemaker-fn-DriftReportRule-1";
+    let off = deployed::Deployment::new(&[]);
+    assert!(!off.condition("DriftReportScheduled"));
+    for resource in [
+        "DriftReportRule",
+        "DriftReportInvokePermission",
+        "DriftAlarm",
+    ] {
+        assert_eq!(
+            off.properties(resource),
+            None,
+            "{resource} exists by default"
+        );
+    }
+    let environment = off.environment();
+    assert_eq!(environment[drift_report::SCHEDULE_ENV], "");
+    assert!(drift_report::admit(Some(&environment[drift_report::SCHEDULE_ENV])).is_err());
+
+    let topic = "arn:aws:sns:us-east-1:123456789012:ops";
+    for schedule in ["rate(1 day)", "cron(0 6 * * ? *)"] {
+        let on = deployed::Deployment::new(&[
+            ("DriftReportSchedule", schedule),
+            ("AlarmTopicArn", topic),
+        ])
+        .knowing("DriftReportRule.Arn", json!(RULE_ARN));
+        assert!(on.condition("DriftReportScheduled"));
+        let rule = on.properties("DriftReportRule").unwrap();
+        assert_eq!(rule["ScheduleExpression"], schedule);
+        assert_eq!(rule["State"], "ENABLED");
+        let target = &rule["Targets"][0];
+        assert_eq!(target["Arn"], on.function_arn());
+        let input = target["Input"].as_str().unwrap();
+        assert_eq!(
+            drift_report::read(input.as_bytes()),
+            Some(Ok(())),
+            "the rule's input is the report's event: {input}"
+        );
+        let permission = on.properties("DriftReportInvokePermission").unwrap();
+        assert_eq!(permission["Principal"], "events.amazonaws.com");
+        assert_eq!(permission["SourceArn"], RULE_ARN);
+        assert_eq!(permission["FunctionName"], on.function_arn());
+        assert_eq!(permission["Action"], "lambda:InvokeFunction");
+        let alarm = on.properties("DriftAlarm").unwrap();
+        assert_eq!(alarm["Namespace"], "PersonaRole");
+        assert_eq!(alarm["MetricName"], drift_report::DRIFTED_ROLES);
+        assert_eq!(alarm["AlarmActions"], json!([topic]));
+        let environment = on.environment();
+        assert_eq!(environment[drift_report::SCHEDULE_ENV], schedule);
+        assert!(drift_report::admit(Some(&environment[drift_report::SCHEDULE_ENV])).is_ok());
+    }
+
+    // cfn-lint on the template as it is (off) and with the schedule on by default.
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    assert_cfn_lint_clean(&text, "template-drift-off.yaml");
+    let declared = "  DriftReportSchedule:\n    Type: String\n    Default: \"\"\n";
+    assert!(text.contains(declared), "the parameter's declaration moved");
+    let on = text.replace(
+        declared,
+        "  DriftReportSchedule:\n    Type: String\n    Default: rate(1 day)\n",
+    );
+    assert_cfn_lint_clean(&on, "template-drift-on.yaml");
+}
+
+/// The compiled function's JSON lines, parsed.
+fn json_lines(logs: &[String]) -> Vec<Value> {
+    logs.iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .collect()
+}
+
+/// The compiled function, deployed with `DriftReportSchedule` set (its whole environment as the
+/// template sets it), given the report's event as EventBridge sends it: against its own moto
+/// (the report reads the whole account) holding a current role, one a release has not reached,
+/// one edited by hand, one of a stack mid-update and a console role, it answers with the
+/// report, logs one line per role that is not current (role, stack, logical id, standing,
+/// what differs), writes one metric line counting each standing, and calls IAM only to read:
+/// the proxy between it and moto sees no mutating call, and the roles are as they were.
+#[tokio::test]
+async fn the_compiled_function_reports_drift_on_schedule_and_writes_nothing() {
+    let own = support::moto::Moto::start(
+        &root(),
+        &std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("moto-drift-report-{}.log", std::process::id())),
+        &[],
+    )
+    .unwrap();
+    let iam = iam_client_at(own.endpoint(), None);
+    let recorder = Recorder::start();
+    let handler = handler_with(iam_client_at(own.endpoint(), None), deployed_settings(&[]));
+    let tag = request_id("r").replace('-', "");
+
+    let team = stack_id("ml-team-report");
+    stack_creating(&team);
+    let compute_role = deploy_role(
+        &handler,
+        &team,
+        "Compute",
+        compute(&format!("compute-{tag}")),
+        &recorder,
+    )
+    .await;
+    let current = deploy_role(
+        &handler,
+        &team,
+        "DataScientist",
+        data_scientist(&format!("ds-{tag}"), &compute_role),
+        &recorder,
+    )
+    .await;
+    let edited = deploy_role(
+        &handler,
+        &team,
+        "Analyst",
+        analyst(&format!("analyst-{tag}")),
+        &recorder,
+    )
+    .await;
+    stand_in().put_stack(&team, "CREATE_COMPLETE");
+    let busy = stack_id("ml-team-busy");
+    stack_creating(&busy);
+    let in_progress = deploy_role(
+        &handler,
+        &busy,
+        "Compute",
+        compute(&format!("busy-{tag}")),
+        &recorder,
+    )
+    .await;
+    stand_in().put_stack(&busy, "UPDATE_IN_PROGRESS");
+    let console = console_role_in(&iam, &format!("Report{tag}")).await;
+    let older = write_as_older_release(&iam, &compute_role).await;
+    edit_by_hand_in(&iam, &edited).await;
+    let policies_before = roles_policies(&iam, &[&compute_role, &edited]).await;
+
+    let proxy = FaultProxy::start(own.endpoint());
+    let deployment = deployed::Deployment::new(&[("DriftReportSchedule", "rate(1 day)")]);
+    let environment = deployment.environment();
+    let env: Vec<(&str, &str)> = environment
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let api = RuntimeApi::start();
+    let function = Function::start_exactly(&api, proxy.endpoint(), "function-drift-report", &env);
+    api.push(
+        "aws-request-drift-report",
+        json!({"PersonaRoleDriftReport": {}}),
+        std::time::Duration::from_secs(120),
+    );
+    let posted = api.wait_posted(1, std::time::Duration::from_secs(90));
+    let logs = function.stop();
+    assert_eq!(posted.len(), 1, "{}", logs.join("\n"));
+    assert_eq!(posted[0].kind, "response", "{:?}", posted[0]);
+    let answer: Value = serde_json::from_str(&posted[0].body).unwrap();
+    assert_eq!(answer["Status"], "Complete", "{answer:#}");
+
+    let lines = json_lines(&logs);
+    let metric = lines
+        .iter()
+        .find(|line| line["RequestType"] == "DriftReport")
+        .unwrap_or_else(|| panic!("no metric line: {}", logs.join("\n")));
+    let metric_text = serde_json::to_string(metric).unwrap();
+    support::emf::validate(&metric_text).unwrap_or_else(|e| panic!("{e:?}: {metric_text}"));
+    for (name, count) in [
+        ("CurrentRoles", 1),
+        ("DriftedRoles", 1),
+        ("LaggingRoles", 1),
+        ("UnreplannableRoles", 1),
+        ("NotAdoptedRoles", 1),
+        ("UncheckedRoles", 0),
+        ("DriftReportIncomplete", 0),
+    ] {
+        assert_eq!(metric[name], count, "{name}: {metric:#}\n{answer:#}");
+    }
+    assert_eq!(metric["Status"], "Complete");
+    assert!(metric["IamCalls"].as_u64().unwrap() > 0, "{metric}");
+    assert!(
+        metric["CloudFormationCalls"].as_u64().unwrap() > 0,
+        "{metric}"
+    );
+
+    let per_role: BTreeMap<String, &Value> = lines
+        .iter()
+        .filter(|line| line["message"] == "drift report")
+        .map(|line| (line["role"].as_str().unwrap().to_owned(), line))
+        .collect();
+    assert!(
+        !per_role.contains_key(&current),
+        "a current role has no line: {per_role:#?}"
+    );
+    let drifted = per_role[&edited];
+    assert_eq!(drifted["standing"], "Drifted", "{drifted}");
+    assert_eq!(drifted["level"], "WARN", "{drifted}");
+    assert_eq!(drifted["stack_id"], team.as_str());
+    assert_eq!(drifted["logical_id"], "Analyst");
+    let differs = drifted["differs"].as_str().unwrap();
+    for edit in [
+        "break-glass",
+        "no permissions boundary",
+        "111122223333",
+        "cost-center",
+    ] {
+        assert!(differs.contains(edit), "{edit}: {differs}");
+    }
+    let lagging = per_role[&compute_role];
+    assert_eq!(lagging["standing"], "Lagging", "{lagging}");
+    assert_eq!(lagging["logical_id"], "Compute");
+    assert!(
+        lagging["differs"]
+            .as_str()
+            .unwrap()
+            .contains("PutRolePolicy persona-role"),
+        "the re-plan puts back {older}: {lagging}"
+    );
+    assert_eq!(per_role[&in_progress]["standing"], "Unreplannable");
+    assert!(
+        per_role[&in_progress]["differs"]
+            .as_str()
+            .unwrap()
+            .contains("UPDATE_IN_PROGRESS")
+    );
+    assert_eq!(per_role[&console]["standing"], "NotAdopted");
+    let listed: Vec<&str> = answer["Roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["RoleName"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed.len(), 4, "{answer:#}");
+
+    // Read-only: no mutating call reached IAM, none was logged, and the roles are as they were.
+    let seen = proxy.seen();
+    assert!(seen.contains_key("ListRoles"), "{seen:?}");
+    let writes: Vec<&String> = seen.keys().filter(|op| is_mutating(op)).collect();
+    assert!(writes.is_empty(), "mutating calls: {writes:?}");
+    assert!(
+        !lines.iter().any(|line| line["message"] == "IAM change"),
+        "{}",
+        logs.join("\n")
+    );
+    assert_eq!(
+        roles_policies(&iam, &[&compute_role, &edited]).await,
+        policies_before
+    );
+    drop(own);
+}
+
+/// Each role's inline policies with their documents, as IAM holds them.
+async fn roles_policies(iam: &aws_sdk_iam::Client, roles: &[&str]) -> Vec<Vec<(String, Value)>> {
+    let mut all = Vec::new();
+    for role in roles {
+        let names = iam
+            .list_role_policies()
+            .role_name(*role)
+            .send()
+            .await
+            .unwrap();
+        let mut policies = Vec::new();
+        for name in names.policy_names() {
+            let got = iam
+                .get_role_policy()
+                .role_name(*role)
+                .policy_name(name)
+                .send()
+                .await
+                .unwrap();
+            policies.push((
+                name.clone(),
+                persona_role::iam::decode_document(got.policy_document()).unwrap(),
+            ));
+        }
+        all.push(policies);
+    }
+    all
+}
+
+/// Deployed without a schedule, the compiled function refuses the report's event before any
+/// call: its answer says why, its metric line counts the refusal and no IAM call, and the proxy
+/// in front of moto sees nothing.
+#[test]
+fn the_binary_refuses_the_report_when_no_schedule_is_set() {
+    let proxy = FaultProxy::start(moto_endpoint());
+    let environment = deployed::Deployment::new(&[]).environment();
+    let env: Vec<(&str, &str)> = environment
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let api = RuntimeApi::start();
+    let function = Function::start_exactly(&api, proxy.endpoint(), "function-drift-off", &env);
+    api.push(
+        "aws-request-drift-off",
+        json!({"PersonaRoleDriftReport": {}}),
+        std::time::Duration::from_secs(30),
+    );
+    let posted = api.wait_posted(1, std::time::Duration::from_secs(20));
+    let logs = function.stop();
+    assert_eq!(posted.len(), 1, "{}", logs.join("\n"));
+    let answer: Value = serde_json::from_str(&posted[0].body).unwrap();
+    assert_eq!(answer["Status"], "Refused", "{answer:#}");
+    assert!(
+        answer["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("DriftReportSchedule"),
+        "{answer:#}"
+    );
+    let lines = json_lines(&logs);
+    let metric = lines
+        .iter()
+        .find(|line| line["RequestType"] == "DriftReport")
+        .unwrap_or_else(|| panic!("no metric line: {}", logs.join("\n")));
+    assert_eq!(metric["DriftReportRefused"], 1, "{metric}");
+    assert_eq!(metric["IamCalls"], 0, "{metric}");
+    assert_eq!(metric.get("DriftedRoles"), None, "{metric}");
+    assert_eq!(proxy.total_seen(), 0, "{:?}", proxy.seen());
 }

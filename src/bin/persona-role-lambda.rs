@@ -10,7 +10,7 @@ use lambda_runtime::tracing::subscriber::filter::filter_fn;
 use lambda_runtime::tracing::subscriber::layer::SubscriberExt;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use persona_role::aws::CallPolicy;
-use persona_role::handler::{Handler, Settings, deadline_from_epoch_ms};
+use persona_role::handler::{Handler, Invocation, Settings, deadline_from_epoch_ms, route};
 use persona_role::logs::{JsonLines, SERVICE_ENV, service_name};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -73,10 +73,18 @@ async fn main() -> Result<(), Error> {
             let function_arn =
                 Some(event.context.invoked_function_arn.as_str()).filter(|arn| !arn.is_empty());
             let raw = event.payload.get().as_bytes();
-            // The operator's reconcile run, not a CloudFormation event: its report is the answer.
-            if let Some(run) = persona_role::reconcile::read(raw) {
-                let report = handler.reconcile(run, deadline, function_arn).await;
-                return Ok::<Value, Error>(serde_json::to_value(&report)?);
+            match route(raw) {
+                // The operator's reconcile run and the scheduled drift report are no
+                // CloudFormation events: their reports are the answers.
+                Invocation::Reconcile(run) => {
+                    let report = handler.reconcile(run, deadline, function_arn).await;
+                    return Ok::<Value, Error>(serde_json::to_value(&report)?);
+                }
+                Invocation::DriftReport(request) => {
+                    let report = handler.drift_report(request, deadline, function_arn).await;
+                    return Ok::<Value, Error>(serde_json::to_value(&report)?);
+                }
+                Invocation::CloudFormation => {}
             }
             let delivered = handler.handle_raw(raw, deadline, function_arn).await?;
             Ok::<Value, Error>(json!({

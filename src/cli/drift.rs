@@ -5,7 +5,6 @@
 //! Manager's roles not yet adopted, listed. Read-only. Exit code 0: nothing to change, 1:
 //! something listed, 2: could not run.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 
 use futures_util::StreamExt;
@@ -17,7 +16,7 @@ use crate::aws::CallPolicy;
 use crate::cfn::stack_check::{Described, Stacks};
 use crate::cfn::stacks::SdkStacks;
 use crate::compare::{Comparison, compare};
-use crate::discover::{self, Origin};
+use crate::discover;
 use crate::drift::{self, HandEdit, Skip, StackView};
 use crate::guardrails::{BOUNDARY_PARAMETER, Guardrails, SHIPPED_BOUNDARY};
 use crate::iam::inventory::{self, RoleInventory};
@@ -243,25 +242,19 @@ pub async fn report<I: Iam, S: Stacks>(
         }
     }
     // Each owning stack is read once for all its roles.
-    let mut wanted: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    for inventory in &inventories {
-        if let Some(owner) = Owner::of(&inventory.role.tags) {
-            wanted
-                .entry(owner.stack_id)
-                .or_default()
-                .push((owner.logical_id, inventory.role.name.clone()));
-        }
-    }
-    let views: BTreeMap<String, StackView> =
-        futures_util::stream::iter(wanted.iter().map(|(stack_id, roles)| async move {
-            (
-                stack_id.clone(),
-                drift::read_stack(stacks, stack_id, roles).await,
-            )
-        }))
-        .buffered(concurrency)
-        .collect()
-        .await;
+    let owners: Vec<(Owner, &str)> = inventories
+        .iter()
+        .filter_map(|inventory| {
+            Owner::of(&inventory.role.tags).map(|owner| (owner, inventory.role.name.as_str()))
+        })
+        .collect();
+    let views = drift::read_stacks(
+        stacks,
+        owners.iter().map(|(owner, name)| (owner, *name)),
+        concurrency,
+        None,
+    )
+    .await;
     let mut roles = Vec::new();
     let mut others = 0;
     for inventory in &inventories {
@@ -275,19 +268,17 @@ pub async fn report<I: Iam, S: Stacks>(
                 }
                 entry
             }
-            None => match discover::classify(inventory) {
-                Ok(Origin::RoleManager) => RoleReport {
-                    role_name: inventory.role.name.clone(),
-                    standing: Standing::NotAdopted,
-                    reason: Some(format!(
-                        "Role Manager's role, not adopted: `persona-role discover --role {}` declares it for a stack",
-                        inventory.role.name
-                    )),
-                    ..empty(inventory)
-                },
-                // Neither this function's nor Role Manager's.
-                _ => continue,
+            None if drift::is_role_managers(inventory) => RoleReport {
+                role_name: inventory.role.name.clone(),
+                standing: Standing::NotAdopted,
+                reason: Some(format!(
+                    "Role Manager's role, not adopted: `persona-role discover --role {}` declares it for a stack",
+                    inventory.role.name
+                )),
+                ..empty(inventory)
             },
+            // Neither this function's nor Role Manager's.
+            None => continue,
         };
         roles.push(entry);
     }

@@ -95,12 +95,7 @@ pub fn classify(inventory: &RoleInventory) -> Result<Origin, NotDeclarable> {
     if !is_candidate_name(&role.name) {
         return Err(NotDeclarable::Name);
     }
-    let console_policies = inventory
-        .attached
-        .iter()
-        .filter(|p| !p.is_aws_managed() && console::find(&p.name).is_some())
-        .count();
-    if console_policies == 0 {
+    if !crate::drift::has_console_policy(inventory) {
         return Err(NotDeclarable::NoRoleManagerPolicy);
     }
     Ok(Origin::RoleManager)

@@ -12,6 +12,7 @@
 //! ([`metrics`]): the answer's status and failure class, carried by the work's typed failures,
 //! and the calls its [`CallMeter`] counted.
 
+mod drift_report;
 mod effects;
 mod reconcile;
 mod sink;
@@ -53,7 +54,11 @@ pub const LOCAL_FUNCTION_NAME: &str = "persona-role-local";
 pub const READY_WAIT_ENV: &str = "PERSONA_ROLE_READY_WAIT_SECONDS";
 /// The variables the handler's settings are read from besides the guardrails'; the template
 /// sets these too.
-pub const SETTINGS_ENVIRONMENT: &[&str] = &[READY_WAIT_ENV, crate::reconcile::RUN_ENV];
+pub const SETTINGS_ENVIRONMENT: &[&str] = &[
+    READY_WAIT_ENV,
+    crate::reconcile::RUN_ENV,
+    crate::drift_report::SCHEDULE_ENV,
+];
 
 /// How the handler answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +82,9 @@ pub struct Settings {
     pub ready_wait: Option<Duration>,
     /// The reconcile run this deployment allows ([`crate::reconcile::RUN_ENV`]); none: no run.
     pub reconcile_run: Option<String>,
+    /// The drift report's schedule this deployment sets ([`crate::drift_report::SCHEDULE_ENV`]);
+    /// none: no report is accepted.
+    pub drift_report_schedule: Option<String>,
 }
 
 impl Default for Settings {
@@ -91,6 +99,7 @@ impl Default for Settings {
             metric_sink: MetricSink::Stdout,
             ready_wait: None,
             reconcile_run: None,
+            drift_report_schedule: None,
         }
     }
 }
@@ -111,12 +120,40 @@ impl Settings {
             reconcile_run: std::env::var(crate::reconcile::RUN_ENV)
                 .ok()
                 .filter(|run| !run.trim().is_empty()),
+            drift_report_schedule: std::env::var(crate::drift_report::SCHEDULE_ENV)
+                .ok()
+                .filter(|schedule| !schedule.trim().is_empty()),
             guardrails: Guardrails::from_env(),
             function_name,
             metric_level: metrics::line_level(std::env::var(LOG_LEVEL_ENV).ok().as_deref()),
             ..Settings::default()
         }
     }
+}
+
+/// What an invocation asks for, told by its payload's shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invocation {
+    /// The operator's reconcile run (`{"PersonaRoleReconcile": …}`), or why its event does not
+    /// read.
+    Reconcile(Result<crate::reconcile::RunRequest, String>),
+    /// The scheduled drift report (`{"PersonaRoleDriftReport": {}}`), or why its event does not
+    /// read.
+    DriftReport(Result<(), String>),
+    /// Anything else is taken for CloudFormation's: even a malformed event is answered FAILED.
+    CloudFormation,
+}
+
+/// Routes a raw invocation payload: the run's and the report's events by their one key, all else
+/// to [`Handler::handle_raw`].
+pub fn route(raw: &[u8]) -> Invocation {
+    if let Some(run) = crate::reconcile::read(raw) {
+        return Invocation::Reconcile(run);
+    }
+    if let Some(report) = crate::drift_report::read(raw) {
+        return Invocation::DriftReport(report);
+    }
+    Invocation::CloudFormation
 }
 
 /// The readiness wait a variable's value gives: whole seconds (at most an hour); unset, empty or
@@ -738,5 +775,46 @@ mod tests {
         let relative = deadline_from_epoch_ms(600_000).unwrap();
         let left = relative.saturating_duration_since(Instant::now());
         assert!(left > Duration::from_secs(590) && left <= Duration::from_secs(600));
+    }
+
+    /// (the invocation's payload, where it goes: the run, the report, or CloudFormation's
+    /// handling, which answers even a malformed event)
+    #[test]
+    fn invocations_are_routed_by_their_shape() {
+        let rows: Vec<(&str, &str)> = vec![
+            (r#"{"PersonaRoleReconcile": {"Run": "v1"}}"#, "Reconcile ok"),
+            (
+                r#"{"PersonaRoleReconcile": {"Run": ""}}"#,
+                "Reconcile refused",
+            ),
+            (r#"{"PersonaRoleDriftReport": {}}"#, "DriftReport ok"),
+            (
+                r#"{"PersonaRoleDriftReport": {"Run": "v1"}}"#,
+                "DriftReport refused",
+            ),
+            (
+                r#"{"PersonaRoleDriftReport": {}, "PersonaRoleReconcile": {"Run": "v1"}}"#,
+                "Reconcile ok",
+            ),
+            (
+                r#"{"RequestType": "Create", "ResponseURL": "https://x", "ResourceProperties": {}}"#,
+                "CloudFormation",
+            ),
+            (
+                r#"{"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}"#,
+                "CloudFormation",
+            ),
+            ("not json", "CloudFormation"),
+        ];
+        for (payload, expected) in rows {
+            let got = match route(payload.as_bytes()) {
+                Invocation::Reconcile(Ok(_)) => "Reconcile ok",
+                Invocation::Reconcile(Err(_)) => "Reconcile refused",
+                Invocation::DriftReport(Ok(())) => "DriftReport ok",
+                Invocation::DriftReport(Err(_)) => "DriftReport refused",
+                Invocation::CloudFormation => "CloudFormation",
+            };
+            assert_eq!(got, expected, "{payload}");
+        }
     }
 }

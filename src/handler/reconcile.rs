@@ -17,7 +17,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use futures_util::StreamExt;
 use futures_util::future::join_all;
 use serde_json::Value;
 use tracing::Instrument;
@@ -170,23 +169,15 @@ async fn run<I: Iam, S: Stacks>(
             Err(e) => return failed(format!("reading role `{name}`: {e}; nothing was changed")),
         }
     }
-    let mut wanted: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    for found in &owned {
-        wanted
-            .entry(found.owner.stack_id.clone())
-            .or_default()
-            .push((found.owner.logical_id.clone(), found.role.name.clone()));
-    }
-    let views: BTreeMap<String, StackView> =
-        futures_util::stream::iter(wanted.iter().map(|(stack_id, roles)| async move {
-            (
-                stack_id.clone(),
-                drift::read_stack(stacks, stack_id, roles).await,
-            )
-        }))
-        .buffered(STACKS_AT_ONCE)
-        .collect()
-        .await;
+    let views = drift::read_stacks(
+        stacks,
+        owned
+            .iter()
+            .map(|found| (&found.owner, found.role.name.as_str())),
+        STACKS_AT_ONCE,
+        None,
+    )
+    .await;
 
     // Each owned role: skipped now, or its declaration kept for its wave.
     let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(owned.len());

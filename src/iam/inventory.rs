@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::state::read_actual;
-use super::{Iam, IamError, RoleState, SdkIam};
+use super::{Actual, Iam, IamError, RoleState, SdkIam};
 use crate::arn::Arn;
 use crate::ownership::{ADOPTED_TAG, OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Owner, fold_key};
 use crate::plan::{
@@ -77,6 +77,28 @@ pub async fn list_roles(
 
 /// The role with its policies and their documents; `None` when there is no such role.
 pub async fn read_role<I: Iam>(iam: &I, name: &str) -> Result<Option<RoleInventory>, IamError> {
+    Ok(read_role_and_state(iam, name, Documents::All)
+        .await?
+        .map(|(inventory, _)| inventory))
+}
+
+/// Which attached customer-managed policies' documents and tags [`read_role_and_state`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Documents {
+    /// Every one's (the CLI compares them).
+    All,
+    /// The role's own only: others are named, unread. The function's execution role may read
+    /// only its own policies, and its drift report needs no other's document.
+    Own,
+}
+
+/// [`read_role`], and the role's state as the function reads it to converge it ([`Actual`]:
+/// what `iam::diff` compares with a plan), from the same reads.
+pub async fn read_role_and_state<I: Iam>(
+    iam: &I,
+    name: &str,
+    documents: Documents,
+) -> Result<Option<(RoleInventory, Actual)>, IamError> {
     let Some(role) = iam.get_role(name).await? else {
         return Ok(None);
     };
@@ -94,22 +116,29 @@ pub async fn read_role<I: Iam>(iam: &I, name: &str) -> Result<Option<RoleInvento
             tags: BTreeMap::new(),
         };
         if !policy.is_aws_managed() {
-            let state = match actual.own_policies.get(arn) {
-                Some(state) => Some(state.clone()),
-                None => iam.get_policy(arn).await?,
+            let state = match (actual.own_policies.get(arn), documents) {
+                (Some(state), _) => Some(state.clone()),
+                (None, Documents::All) => iam.get_policy(arn).await?,
+                (None, Documents::Own) => None,
             };
-            // A policy detached and deleted between the two reads is simply not there.
-            let Some(state) = state else { continue };
-            policy.document = Some(state.document);
-            policy.tags = state.tags;
+            match state {
+                Some(state) => {
+                    policy.document = Some(state.document);
+                    policy.tags = state.tags;
+                }
+                // A policy detached and deleted between the two reads is simply not there.
+                None if documents == Documents::All => continue,
+                None => {}
+            }
         }
         attached.push(policy);
     }
-    Ok(Some(RoleInventory {
-        role: actual.role,
-        inline_policies: actual.inline_policies,
+    let inventory = RoleInventory {
+        role: actual.role.clone(),
+        inline_policies: actual.inline_policies.clone(),
         attached,
-    }))
+    };
+    Ok(Some((inventory, actual)))
 }
 
 impl RoleInventory {
