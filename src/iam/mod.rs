@@ -4,13 +4,16 @@
 //! [`Iam`] (in [`client`]), calling only the operations of the [`operations`] registry; and a
 //! read-only inventory of an account's roles for `persona-role discover` (in [`inventory`]); and
 //! the per-event count of calls, retries and throttles that the clients' interceptor keeps (in
-//! [`meter`]).
+//! [`meter`]); and, for tests only, one IAM account in memory that implements [`Iam`] as IAM
+//! answers (in `memory`).
 //!
 //! [`Plan`]: crate::plan::Plan
 
 pub mod client;
 pub mod diff;
 pub mod inventory;
+#[cfg(any(test, feature = "memory-iam"))]
+pub mod memory;
 pub mod meter;
 pub mod operations;
 pub mod state;
