@@ -264,6 +264,14 @@ impl MemoryIam {
         self.attach_elsewhere(arn, format!("group `{group}`"))
     }
 
+    /// Detaches policy `arn` from user `user`.
+    pub fn detach_user_policy(&self, user: &str, arn: &str) {
+        let principal = format!("user `{user}`");
+        if let Some(principals) = self.lock().principals.get_mut(&arn.to_lowercase()) {
+            principals.retain(|p| *p != principal);
+        }
+    }
+
     /// An AWS managed policy (`arn:PARTITION:iam::aws:policy/...`) the account can attach.
     pub fn add_aws_managed_policy(&self, arn: &str, document: Value) {
         let name = arn.rsplit('/').next().unwrap_or(arn).to_owned();
