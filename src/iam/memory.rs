@@ -254,6 +254,14 @@ impl MemoryIam {
         Ok(())
     }
 
+    /// The roles in instance profile `profile`; none when there is no such profile.
+    pub fn instance_profile_roles(&self, profile: &str) -> Option<Vec<String>> {
+        self.lock()
+            .profiles
+            .get(&profile.to_lowercase())
+            .map(|p| p.roles.clone())
+    }
+
     /// Attaches policy `arn` to user `user`, outside of any role.
     pub fn attach_user_policy(&self, user: &str, arn: &str) -> Result<(), IamError> {
         self.attach_elsewhere(arn, format!("user `{user}`"))
