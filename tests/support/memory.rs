@@ -227,3 +227,12 @@ pub async fn assert_role_converged(iam: &MemoryIam, name: &str, event: &Value) {
         "IAM differs from the plan of {name}"
     );
 }
+
+/// A handler on `iam` whose CloudFormation answers only what the test registered with the
+/// stand-in.
+pub fn strict_handler(iam: &MemoryIam) -> TestHandler<MemoryIam> {
+    TestHandler {
+        strict: true,
+        ..handler(iam)
+    }
+}
