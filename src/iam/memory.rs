@@ -1080,3 +1080,198 @@ fn gone_is_done(result: Result<(), IamError>) -> Result<(), IamError> {
 fn panic_in(op: Op) -> ! {
     panic!("injected panic in {}", op.name())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn plan(name: &str) -> RolePlan {
+        RolePlan {
+            role_name: name.to_owned(),
+            path: "/".to_owned(),
+            arn: format!("arn:aws:iam::123456789012:role/{name}"),
+            description: "d".to_owned(),
+            assume_role_policy_document: json!({}),
+            max_session_duration: 3600,
+            permissions_boundary: None,
+            tags: Vec::new(),
+        }
+    }
+
+    fn document() -> Value {
+        json!({"Version": "2012-10-17", "Statement": []})
+    }
+
+    fn create_policy(name: &str) -> Change {
+        Change::CreatePolicy {
+            name: name.to_owned(),
+            path: "/".to_owned(),
+            arn: format!("arn:aws:iam::123456789012:policy/{name}"),
+            document: document(),
+            tags: Vec::new(),
+        }
+    }
+
+    fn put(name: &str) -> Change {
+        Change::PutRolePolicy {
+            name: name.to_owned(),
+            document: document(),
+        }
+    }
+
+    #[tokio::test]
+    async fn each_method_logs_the_sdk_calls_the_adapter_makes() {
+        let iam = MemoryIam::new();
+        iam.create_role(&plan("r")).await.unwrap();
+        iam.apply("r", &create_policy("p")).await.unwrap();
+        iam.apply("r", &put("a")).await.unwrap();
+        iam.clear_calls();
+        let arn = "arn:aws:iam::123456789012:policy/p";
+        iam.get_policy(arn).await.unwrap().unwrap();
+        iam.policy_summary(arn).await.unwrap().unwrap();
+        iam.inline_policies("r").await.unwrap();
+        let delete = Change::DeletePolicy {
+            arn: arn.to_owned(),
+            old_versions: vec!["v9".to_owned()],
+        };
+        iam.apply("r", &delete).await.unwrap();
+        assert_eq!(
+            iam.calls(),
+            [
+                "GetPolicy",
+                "ListPolicyVersions",
+                "GetPolicyVersion",
+                "GetPolicy",
+                "ListPolicyVersions",
+                "ListRolePolicies",
+                "GetRolePolicy",
+                "DeletePolicyVersion",
+                "DeletePolicy",
+            ]
+        );
+        assert_eq!(iam.mutating(), ["DeletePolicyVersion", "DeletePolicy"]);
+        assert!(iam.admin().get_role("r").await.unwrap().is_some());
+        assert_eq!(iam.calls().len(), 9, "the admin's calls are not logged");
+    }
+
+    #[tokio::test]
+    async fn the_nth_call_of_an_operation_is_throttled_without_effect() {
+        let iam = MemoryIam::new();
+        iam.create_role(&plan("r")).await.unwrap();
+        iam.inject(Fault::Throttle {
+            op: Op::PutRolePolicy,
+            nth: 2,
+        });
+        iam.apply("r", &put("a")).await.unwrap();
+        let throttled = iam.apply("r", &put("b")).await.unwrap_err();
+        assert_eq!(throttled.code(), Some(THROTTLING));
+        assert!(throttled.is_definite());
+        iam.apply("r", &put("c")).await.unwrap();
+        assert_eq!(iam.inline_policy_names("r").await.unwrap(), ["a", "c"]);
+    }
+
+    #[tokio::test]
+    async fn a_lost_answer_leaves_the_call_done_and_its_retry_finds_it_done() {
+        let iam = MemoryIam::new();
+        iam.inject(Fault::LoseAnswer {
+            op: Op::CreateRole,
+            nth: 1,
+        });
+        let lost = iam.create_role(&plan("r")).await.unwrap_err();
+        let CreateRoleError::Failed(lost) = lost else {
+            panic!("an error without answer, not AlreadyExists");
+        };
+        assert_eq!(lost.code(), None);
+        assert!(!lost.is_definite());
+        assert!(matches!(
+            iam.create_role(&plan("r")).await,
+            Err(CreateRoleError::AlreadyExists)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_write_fails_or_panics_at_its_count_from_injection() {
+        let iam = MemoryIam::new();
+        iam.create_role(&plan("r")).await.unwrap();
+        iam.inject(Fault::FailWrite { nth: 2 });
+        iam.apply("r", &put("a")).await.unwrap();
+        let failed = iam.apply("r", &put("b")).await.unwrap_err();
+        assert_eq!(failed.code(), None);
+        assert!(
+            failed
+                .to_string()
+                .contains("injected failure in PutRolePolicy")
+        );
+        assert_eq!(iam.inline_policy_names("r").await.unwrap(), ["a"]);
+        iam.inject(Fault::PanicWrite { nth: 1 });
+        let panicked = tokio::spawn({
+            let iam = iam.clone();
+            async move { iam.apply("r", &put("c")).await }
+        })
+        .await;
+        assert!(panicked.unwrap_err().is_panic());
+        assert_eq!(iam.inline_policy_names("r").await.unwrap(), ["a"]);
+    }
+
+    #[tokio::test]
+    async fn what_was_just_created_is_missed_by_the_next_reads_naming_it() {
+        let iam = MemoryIam::new();
+        iam.invisible_for(2);
+        iam.create_role(&plan("r")).await.unwrap();
+        assert!(iam.admin().get_role("r").await.unwrap().is_some());
+        assert_eq!(iam.get_role("r").await.unwrap(), None);
+        assert_eq!(iam.get_role("R").await.unwrap(), None);
+        assert!(iam.get_role("r").await.unwrap().is_some());
+
+        // Writes naming a role not yet shown are tried again, as the adapter tries them.
+        iam.create_role(&plan("s")).await.unwrap();
+        iam.clear_calls();
+        iam.apply("s", &put("a")).await.unwrap();
+        assert_eq!(
+            iam.calls(),
+            ["PutRolePolicy", "PutRolePolicy", "PutRolePolicy"]
+        );
+        // Past the adapter's retries: NoSuchEntity.
+        iam.invisible_for(9);
+        iam.apply("s", &create_policy("p")).await.unwrap();
+        let attach = Change::AttachRolePolicy {
+            arn: "arn:aws:iam::123456789012:policy/p".to_owned(),
+        };
+        let missing = iam.apply("s", &attach).await.unwrap_err();
+        assert_eq!(missing.code(), Some(NO_SUCH_ENTITY));
+    }
+
+    #[tokio::test]
+    async fn quotas_answer_limit_exceeded() {
+        let iam = MemoryIam::new().with_attachment_quota(1);
+        iam.create_role(&plan("r")).await.unwrap();
+        for name in ["p", "q"] {
+            iam.apply("r", &create_policy(name)).await.unwrap();
+        }
+        let attach = |name: &str| Change::AttachRolePolicy {
+            arn: format!("arn:aws:iam::123456789012:policy/{name}"),
+        };
+        iam.apply("r", &attach("p")).await.unwrap();
+        let refused = iam.apply("r", &attach("q")).await.unwrap_err();
+        assert_eq!(refused.code(), Some(LIMIT_EXCEEDED));
+
+        let tags: Vec<PlanTag> = (0..=MAX_ROLE_TAGS)
+            .map(|i| PlanTag {
+                key: format!("k{i}"),
+                value: String::new(),
+            })
+            .collect();
+        let refused = iam.apply("r", &Change::TagRole { tags }).await.unwrap_err();
+        assert_eq!(refused.code(), Some(LIMIT_EXCEEDED));
+
+        let big = json!({"Statement": [{"Action": "x".repeat(MAX_INLINE_POLICY_SIZE)}]});
+        let put = Change::PutRolePolicy {
+            name: "big".to_owned(),
+            document: big,
+        };
+        let refused = iam.apply("r", &put).await.unwrap_err();
+        assert_eq!(refused.code(), Some(LIMIT_EXCEEDED));
+    }
+}
