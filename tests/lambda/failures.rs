@@ -153,6 +153,32 @@ async fn a_name_clash_with_a_foreign_role_fails_and_leaves_it_unchanged() {
     assert_eq!(memory::snapshot(&iam, &name).await, before);
 }
 
+/// A foreign role IAM does not show yet: the first read misses it, CreateRole finds the name
+/// taken, and the read after it finds the role someone else owns.
+#[tokio::test]
+async fn a_name_clash_iam_does_not_show_yet_is_found_by_create_role_and_left_unchanged() {
+    let recorder = Recorder::start();
+    let iam = MemoryIam::new();
+    let handler = memory::handler(&iam);
+    let create = sample_event("mlops", "create", "clash-unseen", &recorder);
+    let name = plan_of(&create).role.role_name;
+    iam.invisible_for(1);
+    memory::make_foreign_role(&iam, &name).await;
+    iam.invisible_for(0);
+    let before = memory::snapshot(&iam, &name).await;
+
+    let response = invoke(&handler, &create, &recorder).await;
+    assert_eq!(response["Status"], "FAILED");
+    assert!(
+        reason(&response).contains(&format!("role `{name}` already exists")),
+        "{response}"
+    );
+    let id = response["PhysicalResourceId"].as_str().unwrap();
+    assert!(id.starts_with(PLACEHOLDER_PREFIX), "{id}");
+    assert_eq!(iam.calls(), ["GetRole", "CreateRole", "GetRole"]);
+    assert_eq!(memory::snapshot(&iam, &name).await, before);
+}
+
 #[tokio::test]
 async fn another_logical_id_of_the_same_stack_is_foreign_too() {
     let recorder = Recorder::start();
