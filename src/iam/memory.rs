@@ -867,9 +867,7 @@ impl Iam for MemoryIam {
     }
 
     async fn get_policy(&self, arn: &str) -> Result<Option<PolicyState>, IamError> {
-        let head = self.run(Op::GetPolicy, arn, |a, admin| {
-            a.policy(arn, admin).map(|p| p.clone())
-        });
+        let head = self.run(Op::GetPolicy, arn, |a, admin| a.policy(arn, admin).cloned());
         let Some(policy) = found(head)? else {
             return Ok(None);
         };
@@ -892,9 +890,7 @@ impl Iam for MemoryIam {
     }
 
     async fn policy_summary(&self, arn: &str) -> Result<Option<PolicyState>, IamError> {
-        let head = self.run(Op::GetPolicy, arn, |a, admin| {
-            a.policy(arn, admin).map(|p| p.clone())
-        });
+        let head = self.run(Op::GetPolicy, arn, |a, admin| a.policy(arn, admin).cloned());
         let versions = self.policy_versions(arn);
         let Some(policy) = found(head)? else {
             return Ok(None);

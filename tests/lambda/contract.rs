@@ -376,7 +376,7 @@ async fn script<I: Iam>(iam: &I, account: &Account, tag: &str) {
     .unwrap();
     assert_eq!(
         iam.local_policy_arns(&path).await.unwrap(),
-        [own_arn.clone()]
+        [own_arn.as_str()]
     );
     assert!(
         iam.local_policy_arns("/")
@@ -436,7 +436,7 @@ async fn script<I: Iam>(iam: &I, account: &Account, tag: &str) {
     account.add_to_instance_profile(&profile, &name).await;
     assert_eq!(
         iam.instance_profiles(&name).await.unwrap(),
-        [profile.clone()]
+        [profile.as_str()]
     );
 
     // A role with policies or in a profile is not deleted.
