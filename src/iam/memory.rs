@@ -50,8 +50,10 @@ pub const MAX_MANAGED_POLICY_SIZE: usize = 6_144;
 /// Managed policies attached to a role: IAM's quota once raised to its highest (the default is
 /// 10); [`MemoryIam::with_attachment_quota`] sets another.
 pub const DEFAULT_ATTACHMENT_QUOTA: usize = 20;
-/// Items of a listing's page (IAM's default MaxItems).
+/// Items of a listing's page: IAM's default MaxItems, and the 1,000 the adapter asks
+/// ListPolicies for.
 pub const PAGE_SIZE: usize = 100;
+pub const POLICIES_PAGE_SIZE: usize = 1_000;
 
 /// A fault of one call, counted from when it is injected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -553,7 +555,11 @@ impl MemoryIam {
 
     /// A listing of `items`, one logged call of `op` per page; a fault on a page fails it.
     fn paged<T>(&self, op: Op, target: &str, items: Vec<T>) -> Result<Vec<T>, IamError> {
-        let pages = items.len().div_ceil(PAGE_SIZE).max(1);
+        let size = match op {
+            Op::ListPolicies => POLICIES_PAGE_SIZE,
+            _ => PAGE_SIZE,
+        };
+        let pages = items.len().div_ceil(size).max(1);
         for _ in 1..pages {
             self.run(op, target, |_, _| Ok(()))?;
         }
@@ -1237,6 +1243,17 @@ mod tests {
         };
         let missing = iam.apply("s", &attach).await.unwrap_err();
         assert_eq!(missing.code(), Some(NO_SUCH_ENTITY));
+    }
+
+    #[tokio::test]
+    async fn a_listing_is_one_call_per_page() {
+        let iam = MemoryIam::new();
+        for i in 0..=PAGE_SIZE {
+            iam.create_role(&plan(&format!("r{i}"))).await.unwrap();
+        }
+        iam.clear_calls();
+        assert_eq!(iam.all_roles().await.unwrap().len(), PAGE_SIZE + 1);
+        assert_eq!(iam.calls(), ["ListRoles", "ListRoles"]);
     }
 
     #[tokio::test]
