@@ -103,7 +103,9 @@ struct Account {
     counts: BTreeMap<Op, usize>,
     writes: usize,
     faults: Vec<Armed>,
-    invisible_for: usize,
+    /// Reads that miss a role, and a policy, just created.
+    invisible_roles: usize,
+    invisible_policies: usize,
     /// Entities not yet visible, with the reads that will still miss them.
     unseen: BTreeMap<String, usize>,
 }
@@ -170,7 +172,8 @@ impl MemoryIam {
                 counts: BTreeMap::new(),
                 writes: 0,
                 faults: Vec::new(),
-                invisible_for: 0,
+                invisible_roles: 0,
+                invisible_policies: 0,
                 unseen: BTreeMap::new(),
             })),
             admin: false,
@@ -206,7 +209,16 @@ impl MemoryIam {
     /// From now on, each role or policy created is missed by the next `reads` calls naming it
     /// (IAM's eventual consistency).
     pub fn invisible_for(&self, reads: usize) {
-        self.lock().invisible_for = reads;
+        let mut account = self.lock();
+        account.invisible_roles = reads;
+        account.invisible_policies = reads;
+    }
+
+    /// As [`MemoryIam::invisible_for`], for roles only: policies are seen at once.
+    pub fn roles_invisible_for(&self, reads: usize) {
+        let mut account = self.lock();
+        account.invisible_roles = reads;
+        account.invisible_policies = 0;
     }
 
     /// The SDK operations called, in order, by name.
@@ -589,9 +601,9 @@ impl Account {
         }
     }
 
-    fn written(&mut self, key: String) {
-        if self.invisible_for > 0 {
-            self.unseen.insert(key, self.invisible_for);
+    fn written(&mut self, key: String, reads: usize) {
+        if reads > 0 {
+            self.unseen.insert(key, reads);
         }
     }
 
@@ -665,7 +677,7 @@ impl Account {
                 attached: Vec::new(),
             },
         );
-        self.written(Account::role_key(&plan.role_name));
+        self.written(Account::role_key(&plan.role_name), self.invisible_roles);
         Ok(state)
     }
 
@@ -704,7 +716,7 @@ impl Account {
                     .collect(),
             },
         );
-        self.written(Account::policy_key(&arn));
+        self.written(Account::policy_key(&arn), self.invisible_policies);
         Ok(arn)
     }
 

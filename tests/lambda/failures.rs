@@ -692,3 +692,36 @@ async fn an_event_removing_an_own_policy_attached_elsewhere_fails_before_any_cha
         assert!(memory::policy_exists(&iam, &own).await, "{kind}");
     }
 }
+
+/// IAM shows a new role late: the writes naming it are tried again while the adapter pauses
+/// (four times), so a role missed by up to four reads gets its policies once visible; missed by
+/// a fifth, the Create fails and everything it made is removed again.
+#[tokio::test]
+async fn a_role_iam_shows_late_is_written_once_visible_or_the_create_undone() {
+    for (misses, status) in [(4, "SUCCESS"), (5, "FAILED")] {
+        let recorder = Recorder::start();
+        let iam = MemoryIam::new();
+        let handler = memory::handler(&iam);
+        let tag = format!("late{misses}");
+        let attached = memory::make_policy(&iam, &format!("persona-role-test-{tag}-extra")).await;
+        iam.roles_invisible_for(misses);
+        let create = create_event(
+            "Late",
+            big_properties(&format!("{tag}-test"), &attached),
+            &tag,
+            &recorder,
+        );
+        let name = plan_of(&create).role.role_name;
+        let response = invoke(&handler, &create, &recorder).await;
+        assert_eq!(response["Status"], status, "{misses}: {response}");
+        if status == "SUCCESS" {
+            memory::assert_converged(&iam, &create).await;
+        } else {
+            let reason = reason(&response);
+            assert!(reason.contains("NoSuchEntity"), "{reason}");
+            assert!(reason.contains("removed again"), "{reason}");
+            memory::assert_gone(&iam, &name).await;
+            assert!(memory::policy_exists(&iam, &attached).await);
+        }
+    }
+}
