@@ -639,7 +639,7 @@ where
 
 /// Pauses before each retry of a write that names a role or policy created moments ago: IAM is
 /// eventually consistent, so the first calls may not see it yet (NoSuchEntity).
-const VISIBILITY_RETRIES: [Duration; 4] = [
+pub(super) const VISIBILITY_RETRIES: [Duration; 4] = [
     Duration::from_millis(250),
     Duration::from_millis(500),
     Duration::from_secs(1),

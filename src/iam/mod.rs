@@ -3,13 +3,16 @@
 //! changes over any [`Iam`] (in [`state`]); the thin adapter over aws-sdk-iam that implements
 //! [`Iam`] (in [`client`]), calling only the operations of the registry
 //! ([`crate::aws::operations`]); and a read-only inventory of an account's roles (in
-//! [`inventory`]).
+//! [`inventory`]); and, for tests only, one IAM account in memory that implements [`Iam`] as
+//! IAM answers (in `memory`).
 //!
 //! [`Plan`]: crate::plan::Plan
 
 pub mod client;
 pub mod diff;
 pub mod inventory;
+#[cfg(any(test, feature = "memory-iam"))]
+pub mod memory;
 pub mod state;
 pub mod waves;
 

@@ -4,67 +4,67 @@
 //! the console's policies; it never takes a role without the property or one another stack
 //! owns, nor when the function's stack forbids adoption or does not name the resource's stack
 //! in `AdoptingStacks`; `RetainOnDelete` leaves the role on Delete. Deployed with the template's
-//! guardrails, no resource attaches another resource's own policy.
+//! guardrails, no resource attaches another resource's own policy. On the in-memory IAM, each test
+//! an account of its own: names found in any case, as IAM finds them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support;
 
 use persona_role::guardrails::Guardrails;
 use persona_role::handler::Settings;
+use persona_role::iam::{Change, Iam};
 use persona_role::ownership::{ADOPTED_TAG, OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG};
+use persona_role::plan::RolePlan;
 use serde_json::{Value, json};
+use support::memory::{self, Fault, MemoryIam};
 use support::*;
 
 /// A role under `/service-role/` that SageMaker may assume, as the console made it; returns its
 /// RoleId.
-async fn seed_role(name: &str) -> String {
+async fn seed_role(iam: &MemoryIam, name: &str) -> String {
     let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
         "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
-    let role = checker()
-        .create_role()
-        .role_name(name)
-        .path("/service-role/")
-        .assume_role_policy_document(trust.to_string())
-        .send()
-        .await
-        .unwrap();
-    role.role().unwrap().role_id().to_owned()
+    let plan = RolePlan {
+        role_name: name.to_owned(),
+        path: "/service-role/".to_owned(),
+        arn: format!("arn:aws:iam::{ACCOUNT}:role/service-role/{name}"),
+        description: String::new(),
+        assume_role_policy_document: trust,
+        max_session_duration: 3600,
+        permissions_boundary: None,
+        tags: Vec::new(),
+    };
+    iam.admin().create_role(&plan).await.unwrap().role_id
 }
 
-fn bucket_document(action: &str) -> String {
+fn bucket_document(action: &str) -> Value {
     json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
         "Action": action, "Resource": "arn:aws:s3:::ml-team-data"}]})
-    .to_string()
 }
 
 /// A managed policy under `/service-role/`, attached to `role`; returns its ARN.
-async fn seed_policy(role: &str, policy: &str) -> String {
-    let iam = checker();
-    let made = iam
-        .create_policy()
-        .policy_name(policy)
-        .path("/service-role/")
-        .policy_document(bucket_document("s3:ListBucket"))
-        .send()
-        .await
-        .unwrap();
-    let arn = made.policy().unwrap().arn().unwrap().to_owned();
-    iam.attach_role_policy()
-        .role_name(role)
-        .policy_arn(&arn)
-        .send()
-        .await
-        .unwrap();
+async fn seed_policy(iam: &MemoryIam, role: &str, policy: &str) -> String {
+    let arn = format!("arn:aws:iam::{ACCOUNT}:policy/service-role/{policy}");
+    let create = Change::CreatePolicy {
+        name: policy.to_owned(),
+        path: "/service-role/".to_owned(),
+        arn: arn.clone(),
+        document: bucket_document("s3:ListBucket"),
+        tags: Vec::new(),
+    };
+    memory::change(iam, role, create).await;
+    let attach = Change::AttachRolePolicy { arn: arn.clone() };
+    memory::change(iam, role, attach).await;
     arn
 }
 
 /// A role as the console made it, with two per-activity policies; returns its RoleId and the
 /// policies' ARNs.
-async fn seed_console_role(name: &str) -> (String, Vec<String>) {
-    let id = seed_role(name).await;
+async fn seed_console_role(iam: &MemoryIam, name: &str) -> (String, Vec<String>) {
+    let id = seed_role(iam, name).await;
     let mut arns = Vec::new();
     for activity in ["ComputeExecutionRole", "S3BucketAccess"] {
-        arns.push(seed_policy(name, &format!("SM_{activity}_{name}")).await);
+        arns.push(seed_policy(iam, name, &format!("SM_{activity}_{name}")).await);
     }
     (id, arns)
 }
@@ -79,10 +79,10 @@ fn deployed_for_migration(adopting_stacks: &str) -> Guardrails {
     .guardrails()
 }
 
-/// A handler with `guardrails`, its IAM calls logged in `calls`.
-fn deployed_handler(guardrails: Guardrails, calls: Option<&CallLog>) -> support::TestHandler {
-    handler_with(
-        iam_client(calls),
+/// A handler on `iam` with `guardrails`.
+fn deployed_handler(iam: &MemoryIam, guardrails: Guardrails) -> TestHandler<MemoryIam> {
+    memory::handler_with(
+        iam,
         Settings {
             guardrails,
             ..settings()
@@ -106,10 +106,10 @@ fn adopting(suffix: &str, adopt: bool) -> Value {
 #[tokio::test]
 async fn a_console_role_is_adopted_in_place_and_its_policies_detached_not_deleted() {
     let recorder = Recorder::start();
-    let calls = CallLog::default();
-    let handler = handler(Some(&calls));
+    let iam = MemoryIam::new();
+    let handler = memory::handler(&iam);
     let name = "SageMaker-AdoptMe";
-    let (role_id, console_policies) = seed_console_role(name).await;
+    let (role_id, console_policies) = seed_console_role(&iam, name).await;
 
     // Without the property: refused, nothing changed.
     let create = create_event("Compute", adopting("AdoptMe", false), "adopt", &recorder);
@@ -117,8 +117,8 @@ async fn a_console_role_is_adopted_in_place_and_its_policies_detached_not_delete
     assert_eq!(response["Status"], "FAILED", "{response}");
     let reason = response["Reason"].as_str().unwrap();
     assert!(reason.contains("set AdoptExistingRole: true"), "{reason}");
-    assert_eq!(calls.mutating(), Vec::<String>::new());
-    assert!(role_tags(name).await.is_empty());
+    assert_eq!(iam.mutating(), Vec::<String>::new());
+    assert!(memory::role_tags(&iam, name).await.is_empty());
 
     // With it: the same role, converged, its console policies detached and reported.
     let create = create_event("Compute", adopting("AdoptMe", true), "adopt", &recorder);
@@ -134,9 +134,12 @@ async fn a_console_role_is_adopted_in_place_and_its_policies_detached_not_delete
         .collect();
     assert_eq!(detached, console_policies);
     for arn in &console_policies {
-        assert!(policy_exists(arn).await, "{arn} stays in the account");
+        assert!(
+            memory::policy_exists(&iam, arn).await,
+            "{arn} stays in the account"
+        );
     }
-    let tags = role_tags(name).await;
+    let tags = memory::role_tags(&iam, name).await;
     assert_eq!(
         tags.get(OWNER_STACK_TAG).map(String::as_str),
         Some(STACK_ID)
@@ -145,10 +148,10 @@ async fn a_console_role_is_adopted_in_place_and_its_policies_detached_not_delete
         tags.get(OWNER_LOGICAL_ID_TAG).map(String::as_str),
         Some("Compute")
     );
-    assert_role_converged(name, &create).await;
+    memory::assert_role_converged(&iam, name, &create).await;
 
     // An Update keeps the console's spelling of the name: no replacement, no change.
-    calls.clear();
+    iam.clear_calls();
     let update = update_after(
         &create,
         name,
@@ -159,11 +162,7 @@ async fn a_console_role_is_adopted_in_place_and_its_policies_detached_not_delete
     let response = invoke(&handler, &update, &recorder).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     assert_eq!(response["PhysicalResourceId"], name);
-    assert_eq!(
-        calls.mutating(),
-        Vec::<String>::new(),
-        "already as declared"
-    );
+    assert_eq!(iam.mutating(), Vec::<String>::new(), "already as declared");
 
     // RetainOnDelete: the Delete leaves the role.
     let mut retained = create["ResourceProperties"].clone();
@@ -178,7 +177,7 @@ async fn a_console_role_is_adopted_in_place_and_its_policies_detached_not_delete
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert!(role_exists(name).await, "retained");
+    assert!(memory::role_exists(&iam, name).await, "retained");
 
     // Without it, the adopted role goes with its own policies; the console's stay.
     let delete = delete_after(&create, name, "adopt", &recorder);
@@ -186,23 +185,27 @@ async fn a_console_role_is_adopted_in_place_and_its_policies_detached_not_delete
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(name).await;
+    memory::assert_gone(&iam, name).await;
     for arn in &console_policies {
-        assert!(policy_exists(arn).await, "{arn} stays in the account");
+        assert!(
+            memory::policy_exists(&iam, arn).await,
+            "{arn} stays in the account"
+        );
     }
 }
 
 #[tokio::test]
 async fn a_role_another_stack_owns_is_never_adopted() {
     let recorder = Recorder::start();
-    let handler = handler(None);
+    let iam = MemoryIam::new();
+    let handler = memory::handler(&iam);
     let other = create_event("Other", adopting("Owned", false), "owned", &recorder);
     let response = invoke(&handler, &other, &recorder).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     let name = response["PhysicalResourceId"].as_str().unwrap().to_owned();
 
-    let calls = CallLog::default();
-    let adopting_handler = support::handler(Some(&calls));
+    iam.clear_calls();
+    let adopting_handler = memory::handler(&iam);
     let create = create_event("Thief", adopting("Owned", true), "owned", &recorder);
     let response = invoke(&adopting_handler, &create, &recorder).await;
     assert_eq!(response["Status"], "FAILED", "{response}");
@@ -213,29 +216,29 @@ async fn a_role_another_stack_owns_is_never_adopted() {
             .contains("not managed by this resource"),
         "{response}"
     );
-    assert_eq!(calls.mutating(), Vec::<String>::new());
-    assert_role_converged(&name, &other).await;
+    assert_eq!(iam.mutating(), Vec::<String>::new());
+    memory::assert_role_converged(&iam, &name, &other).await;
     let delete = delete_after(&other, &name, "owned", &recorder);
     assert_eq!(
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(&name).await;
+    memory::assert_gone(&iam, &name).await;
 }
 
 #[tokio::test]
 async fn a_function_deployed_without_allow_adoption_refuses_to_adopt_but_still_creates() {
     let recorder = Recorder::start();
-    let calls = CallLog::default();
-    let forbidding = handler_with(
-        iam_client(Some(&calls)),
+    let iam = MemoryIam::new();
+    let forbidding = memory::handler_with(
+        &iam,
         Settings {
             guardrails: Guardrails::default().with_adoption(Some("false")),
             ..settings()
         },
     );
     let name = "SageMaker-NotAdoptable";
-    seed_console_role(name).await;
+    seed_console_role(&iam, name).await;
 
     let create = create_event(
         "Compute",
@@ -251,8 +254,11 @@ async fn a_function_deployed_without_allow_adoption_refuses_to_adopt_but_still_c
         "{reason}"
     );
     assert!(reason.contains("AllowAdoption=true"), "{reason}");
-    assert_eq!(calls.mutating(), Vec::<String>::new());
-    assert!(role_tags(name).await.is_empty(), "left unchanged");
+    assert_eq!(iam.mutating(), Vec::<String>::new());
+    assert!(
+        memory::role_tags(&iam, name).await.is_empty(),
+        "left unchanged"
+    );
 
     // Where there is nothing to adopt, the property does not stand in the way.
     let fresh = create_event(
@@ -265,31 +271,32 @@ async fn a_function_deployed_without_allow_adoption_refuses_to_adopt_but_still_c
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     let made = response["PhysicalResourceId"].as_str().unwrap().to_owned();
     assert_eq!(made, "sagemaker-NothingToAdopt");
-    assert_role_converged(&made, &fresh).await;
+    memory::assert_role_converged(&iam, &made, &fresh).await;
     let delete = delete_after(&fresh, &made, "forbid", &recorder);
     assert_eq!(
         invoke(&forbidding, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(&made).await;
+    memory::assert_gone(&iam, &made).await;
 }
 
 /// The role's RoleId, as IAM holds it now.
-async fn role_id(name: &str) -> String {
-    let role = checker().get_role().role_name(name).send().await.unwrap();
-    role.role().unwrap().role_id().to_owned()
+async fn role_id(iam: &MemoryIam, name: &str) -> String {
+    memory::role(iam, name).await.unwrap().role_id
 }
 
 #[tokio::test]
 async fn an_adoption_that_fails_part_way_never_lets_the_rollback_delete_the_role() {
     let recorder = Recorder::start();
+    let iam = MemoryIam::new();
     // A hand-made role spelt as planned, so that the Delete's lookup by the planned name finds
     // it even in an emulator that compares names with case.
     let name = "sagemaker-Halfway";
-    let (id, _) = seed_console_role(name).await;
+    let (id, _) = seed_console_role(&iam, name).await;
 
     // TagRole goes through; the next change fails.
-    let failing = handler(Some(&CallLog::failing_at(2)));
+    iam.inject(Fault::FailWrite { nth: 2 });
+    let failing = memory::handler(&iam);
     let create = create_event("Compute", adopting("Halfway", true), "halfway", &recorder);
     let response = invoke(&failing, &create, &recorder).await;
     assert_eq!(response["Status"], "FAILED", "{response}");
@@ -303,7 +310,7 @@ async fn an_adoption_that_fails_part_way_never_lets_the_rollback_delete_the_role
         reason.contains("adopting role `sagemaker-Halfway` stopped part-way"),
         "{reason}"
     );
-    let tags = role_tags(name).await;
+    let tags = memory::role_tags(&iam, name).await;
     assert_eq!(
         tags.get(OWNER_STACK_TAG).map(String::as_str),
         Some(STACK_ID)
@@ -314,10 +321,10 @@ async fn an_adoption_that_fails_part_way_never_lets_the_rollback_delete_the_role
     // answer was lost: either way the properties plan the role's name, and the role stays.
     for physical_id in [placeholder.as_str(), "ml-roles-Compute-1X2Y3Z4W5V6U"] {
         let rollback = delete_after(&create, physical_id, "halfway", &recorder);
-        let answer = invoke(&handler(None), &rollback, &recorder).await;
+        let answer = invoke(&memory::handler(&iam), &rollback, &recorder).await;
         assert_eq!(answer["Status"], "SUCCESS", "{answer}");
         assert_eq!(
-            role_id(name).await,
+            role_id(&iam, name).await,
             id,
             "the role that existed before stays"
         );
@@ -325,11 +332,11 @@ async fn an_adoption_that_fails_part_way_never_lets_the_rollback_delete_the_role
 
     // Deploying again converges it in place.
     let retry = create_event("Compute", adopting("Halfway", true), "halfway", &recorder);
-    let response = invoke(&handler(None), &retry, &recorder).await;
+    let response = invoke(&memory::handler(&iam), &retry, &recorder).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     assert_eq!(response["PhysicalResourceId"], name);
-    assert_eq!(role_id(name).await, id);
-    assert_role_converged(name, &retry).await;
+    assert_eq!(role_id(&iam, name).await, id);
+    memory::assert_role_converged(&iam, name, &retry).await;
 
     // An update keeps the adoption mark (the execution role could not remove it anyway).
     let update = update_after(
@@ -340,26 +347,31 @@ async fn an_adoption_that_fails_part_way_never_lets_the_rollback_delete_the_role
         &recorder,
     );
     assert_eq!(
-        invoke(&handler(None), &update, &recorder).await["Status"],
+        invoke(&memory::handler(&iam), &update, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert!(role_tags(name).await.contains_key(ADOPTED_TAG));
+    assert!(
+        memory::role_tags(&iam, name)
+            .await
+            .contains_key(ADOPTED_TAG)
+    );
 
     // Once an answer named it, removing the resource removes the role.
     let delete = delete_after(&retry, name, "halfway", &recorder);
     assert_eq!(
-        invoke(&handler(None), &delete, &recorder).await["Status"],
+        invoke(&memory::handler(&iam), &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(name).await;
+    memory::assert_gone(&iam, name).await;
 }
 
 #[tokio::test]
 async fn delete_console_policies_deletes_only_console_policies_nothing_else_uses() {
     let recorder = Recorder::start();
+    let iam = MemoryIam::new();
     let name = "SageMaker-Tidy";
-    seed_role(name).await;
-    seed_role("team-notebook-Tidy").await;
+    seed_role(&iam, name).await;
+    seed_role(&iam, "team-notebook-Tidy").await;
     let mut arns = Vec::new();
     // Console policies (one edited once, so it has two versions), and one made by hand.
     for policy in [
@@ -367,28 +379,23 @@ async fn delete_console_policies_deletes_only_console_policies_nothing_else_uses
         "SageMakerS3BucketPolicyTemplate_1733462399001",
         "TeamExtras_Tidy",
     ] {
-        arns.push(seed_policy(name, policy).await);
+        arns.push(seed_policy(&iam, name, policy).await);
     }
-    let iam = checker();
-    iam.create_policy_version()
-        .policy_arn(&arns[0])
-        .policy_document(bucket_document("s3:GetObject"))
-        .set_as_default(true)
-        .send()
-        .await
-        .unwrap();
+    let version = Change::CreatePolicyVersion {
+        arn: arns[0].clone(),
+        document: bucket_document("s3:GetObject"),
+    };
+    memory::change(&iam, name, version).await;
     // Another user's role still uses the bucket policy.
-    iam.attach_role_policy()
-        .role_name("team-notebook-Tidy")
-        .policy_arn(&arns[1])
-        .send()
-        .await
-        .unwrap();
+    let attach = Change::AttachRolePolicy {
+        arn: arns[1].clone(),
+    };
+    memory::change(&iam, "team-notebook-Tidy", attach).await;
 
     let mut properties = adopting("Tidy", true);
     properties["DeleteConsolePolicies"] = json!("true");
     let create = create_event("Compute", properties, "tidy", &recorder);
-    let response = invoke(&handler(None), &create, &recorder).await;
+    let response = invoke(&memory::handler(&iam), &create, &recorder).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     let listed = |key: &str| -> Vec<String> {
         response["Data"][key]
@@ -402,44 +409,38 @@ async fn delete_console_policies_deletes_only_console_policies_nothing_else_uses
     assert_eq!(listed("DetachedPolicies"), arns);
     assert_eq!(listed("DeletedPolicies"), [arns[0].clone()]);
     assert!(
-        !policy_exists(&arns[0]).await,
+        !memory::policy_exists(&iam, &arns[0]).await,
         "unused console policy deleted"
     );
     assert!(
-        policy_exists(&arns[1]).await,
+        memory::policy_exists(&iam, &arns[1]).await,
         "console policy used elsewhere kept"
     );
     assert!(
-        policy_exists(&arns[2]).await,
+        memory::policy_exists(&iam, &arns[2]).await,
         "a policy not the console's is never deleted"
     );
-    assert_role_converged(name, &create).await;
+    memory::assert_role_converged(&iam, name, &create).await;
 
     let delete = delete_after(&create, name, "tidy", &recorder);
     assert_eq!(
-        invoke(&handler(None), &delete, &recorder).await["Status"],
+        invoke(&memory::handler(&iam), &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(name).await;
+    memory::assert_gone(&iam, name).await;
 }
 
 #[tokio::test]
 async fn only_roles_shaped_as_role_managers_are_adopted_unless_the_operator_widens_it() {
     let recorder = Recorder::start();
-    let calls = CallLog::default();
-    let handler = handler(Some(&calls));
+    let iam = MemoryIam::new();
+    let handler = memory::handler(&iam);
     // A hand-made role that happens to match the planned name: not the console's.
     let name = "sagemaker-prod-admin";
     let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
         "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
-    checker()
-        .create_role()
-        .role_name(name)
-        .assume_role_policy_document(trust.to_string())
-        .send()
-        .await
-        .unwrap();
-    let admin = seed_policy(name, "prod-admin-access").await;
+    memory::make_role(&iam, name, trust, &[]).await;
+    let admin = seed_policy(&iam, name, "prod-admin-access").await;
     let mut properties = adopting("prod-admin", true);
     properties["Path"] = json!("/");
 
@@ -452,8 +453,11 @@ async fn only_roles_shaped_as_role_managers_are_adopted_unless_the_operator_wide
         "{reason}"
     );
     assert!(reason.contains("AdoptionScope=AnyUnownedRole"), "{reason}");
-    assert_eq!(calls.mutating(), Vec::<String>::new());
-    assert!(role_tags(name).await.is_empty(), "left unchanged");
+    assert_eq!(iam.mutating(), Vec::<String>::new());
+    assert!(
+        memory::role_tags(&iam, name).await.is_empty(),
+        "left unchanged"
+    );
     assert!(
         !response["PhysicalResourceId"]
             .as_str()
@@ -463,8 +467,8 @@ async fn only_roles_shaped_as_role_managers_are_adopted_unless_the_operator_wide
     );
 
     // The operator widens adoption: the same declaration takes the role over.
-    let widened = handler_with(
-        iam_client(None),
+    let widened = memory::handler_with(
+        &iam,
         Settings {
             guardrails: Guardrails::default().with_adoption_scope(Some("AnyUnownedRole")),
             ..settings()
@@ -475,7 +479,10 @@ async fn only_roles_shaped_as_role_managers_are_adopted_unless_the_operator_wide
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     assert_eq!(response["Data"]["DetachedPolicies"], admin.as_str());
     assert_eq!(
-        role_tags(name).await.get(ADOPTED_TAG).map(String::as_str),
+        memory::role_tags(&iam, name)
+            .await
+            .get(ADOPTED_TAG)
+            .map(String::as_str),
         Some("true")
     );
 }
@@ -483,12 +490,12 @@ async fn only_roles_shaped_as_role_managers_are_adopted_unless_the_operator_wide
 #[tokio::test]
 async fn only_a_stack_adopting_stacks_names_adopts_a_console_role() {
     let recorder = Recorder::start();
+    let iam = MemoryIam::new();
     let name = "SageMaker-NamedStacksOnly";
-    let (role_id, _) = seed_console_role(name).await;
+    let (role_id, _) = seed_console_role(&iam, name).await;
 
     // Deployed for the migration of another stack: this one (`ml-personas`) may not adopt.
-    let calls = CallLog::default();
-    let elsewhere = deployed_handler(deployed_for_migration("ml-roles"), Some(&calls));
+    let elsewhere = deployed_handler(&iam, deployed_for_migration("ml-roles"));
     let create = create_event(
         "Compute",
         adopting("NamedStacksOnly", true),
@@ -505,11 +512,14 @@ async fn only_a_stack_adopting_stacks_names_adopts_a_console_role() {
         ),
         "{reason}"
     );
-    assert_eq!(calls.mutating(), Vec::<String>::new());
-    assert!(role_tags(name).await.is_empty(), "left unchanged");
+    assert_eq!(iam.mutating(), Vec::<String>::new());
+    assert!(
+        memory::role_tags(&iam, name).await.is_empty(),
+        "left unchanged"
+    );
 
     // Another stack, first to ask, is refused too when the function names only this one.
-    let named = deployed_handler(deployed_for_migration("ml-roles,ml-*"), Some(&calls));
+    let named = deployed_handler(&iam, deployed_for_migration("ml-roles,ml-*"));
     let mut thief = create_event(
         "Thief",
         adopting("NamedStacksOnly", true),
@@ -522,8 +532,11 @@ async fn only_a_stack_adopting_stacks_names_adopts_a_console_role() {
     let reason = response["Reason"].as_str().unwrap();
     assert!(reason.contains("stack `other-team`"), "{reason}");
     assert!(reason.contains("AdoptingStacks"), "{reason}");
-    assert_eq!(calls.mutating(), Vec::<String>::new());
-    assert!(role_tags(name).await.is_empty(), "left unchanged");
+    assert_eq!(iam.mutating(), Vec::<String>::new());
+    assert!(
+        memory::role_tags(&iam, name).await.is_empty(),
+        "left unchanged"
+    );
 
     // The stack it names adopts it, in place.
     let create = create_event(
@@ -536,27 +549,28 @@ async fn only_a_stack_adopting_stacks_names_adopts_a_console_role() {
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     assert_eq!(response["PhysicalResourceId"], name);
     assert_eq!(response["Data"]["RoleId"], role_id.as_str());
-    let tags = role_tags(name).await;
+    let tags = memory::role_tags(&iam, name).await;
     assert_eq!(
         tags.get(OWNER_STACK_TAG).map(String::as_str),
         Some(STACK_ID)
     );
     assert_eq!(tags.get(ADOPTED_TAG).map(String::as_str), Some("true"));
-    assert_role_converged(name, &create).await;
+    memory::assert_role_converged(&iam, name, &create).await;
 
     let delete = delete_after(&create, name, "named", &recorder);
     assert_eq!(
         invoke(&named, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(name).await;
+    memory::assert_gone(&iam, name).await;
 }
 
 #[tokio::test]
 async fn no_resource_attaches_another_stacks_own_policy_or_the_boundary() {
     let recorder = Recorder::start();
+    let iam = MemoryIam::new();
     // Another team's role, large enough to have customer-managed policies of its own.
-    let attached = make_policy("persona-role-test-ownpol-extra").await;
+    let attached = memory::make_policy(&iam, "persona-role-test-ownpol-extra").await;
     let mut theirs = create_event(
         "Theirs",
         big_properties("ownpol-theirs", &attached),
@@ -564,11 +578,14 @@ async fn no_resource_attaches_another_stacks_own_policy_or_the_boundary() {
         &recorder,
     );
     theirs["StackId"] = json!(OTHER_STACK_ID);
-    let response = invoke(&handler(None), &theirs, &recorder).await;
+    let response = invoke(&memory::handler(&iam), &theirs, &recorder).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     let their_name = response["PhysicalResourceId"].as_str().unwrap().to_owned();
     let their_policy = plan_of(&theirs).managed_policies[0].arn.clone();
-    assert!(policy_exists(&their_policy).await, "{their_policy}");
+    assert!(
+        memory::policy_exists(&iam, &their_policy).await,
+        "{their_policy}"
+    );
 
     // Under the template's defaults, and under an operator's list wide enough to admit every
     // customer-managed policy of the account: refused, naming the property, nothing made.
@@ -591,8 +608,8 @@ async fn no_resource_attaches_another_stacks_own_policy_or_the_boundary() {
             (their_policy.as_str(), "persona role's own policy"),
             (deployed::SHIPPED_BOUNDARY, "permissions boundary"),
         ] {
-            let calls = CallLog::default();
-            let guarded = deployed_handler(guardrails.clone(), Some(&calls));
+            iam.clear_calls();
+            let guarded = deployed_handler(&iam, guardrails.clone());
             let properties = json!({
                 "Persona": "SageMakerCompute",
                 "RoleNameSuffix": "ownpol-mine",
@@ -608,15 +625,18 @@ async fn no_resource_attaches_another_stacks_own_policy_or_the_boundary() {
                 "{setting}: {reason}"
             );
             assert!(reason.contains(why), "{setting}: {reason}");
-            assert_eq!(calls.mutating(), Vec::<String>::new(), "{setting}");
-            assert!(!role_exists("sagemaker-ownpol-mine").await, "{setting}");
+            assert_eq!(iam.mutating(), Vec::<String>::new(), "{setting}");
+            assert!(
+                !memory::role_exists(&iam, "sagemaker-ownpol-mine").await,
+                "{setting}"
+            );
         }
     }
 
     let delete = delete_after(&theirs, &their_name, "ownpol", &recorder);
     assert_eq!(
-        invoke(&handler(None), &delete, &recorder).await["Status"],
+        invoke(&memory::handler(&iam), &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(&their_name).await;
+    memory::assert_gone(&iam, &their_name).await;
 }

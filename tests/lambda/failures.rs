@@ -1,6 +1,8 @@
 //! Every event gets exactly one answer, and nothing the stack does not own is touched: bad
 //! properties, name clashes, failures and panics half-way through a Create, deadlines, flaky
-//! ResponseURLs, oversized reasons, malformed events, redelivered events.
+//! ResponseURLs, oversized reasons, malformed events, redelivered events. On the in-memory IAM
+//! (each test an account of its own), but for the deadlines met against an IAM that never
+//! answers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support;
@@ -11,8 +13,10 @@ use persona_role::cfn::answer::{MAX_BODY_BYTES, PLACEHOLDER_PREFIX};
 use persona_role::context::StackContext;
 use persona_role::guardrails::Guardrails;
 use persona_role::handler::{HandlerError, Settings};
+use persona_role::iam::Change;
 use persona_role::plan::plan_properties;
 use serde_json::{Value, json};
+use support::memory::{self, Fault, MemoryIam};
 use support::*;
 
 fn reason(response: &Value) -> &str {
@@ -22,8 +26,8 @@ fn reason(response: &Value) -> &str {
 #[tokio::test]
 async fn bad_properties_fail_with_a_reason_naming_the_property() {
     let recorder = Recorder::start();
-    let calls = CallLog::default();
-    let handler = handler(Some(&calls));
+    let iam = MemoryIam::new();
+    let handler = memory::handler(&iam);
     let mut create = sample_event("data-scientist", "create", "badprops", &recorder);
     create["ResourceProperties"]["Persona"] = json!("DataScientst");
     create["ResourceProperties"]["MaxSessionDuration"] = json!("60");
@@ -37,7 +41,7 @@ async fn bad_properties_fail_with_a_reason_naming_the_property() {
     let id = response["PhysicalResourceId"].as_str().unwrap();
     assert!(id.starts_with(PLACEHOLDER_PREFIX), "{id}");
     assert_eq!(
-        calls.calls(),
+        iam.calls(),
         Vec::<String>::new(),
         "no IAM call for bad input"
     );
@@ -48,20 +52,21 @@ async fn bad_properties_fail_with_a_reason_naming_the_property() {
     let response = invoke(&handler, &delete, &recorder).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     assert_eq!(response["PhysicalResourceId"], id);
-    assert_eq!(calls.calls(), ["GetRole"]);
+    assert_eq!(iam.calls(), ["GetRole"]);
 }
 
 #[tokio::test]
 async fn bad_properties_in_an_update_leave_the_role_as_it_was() {
     let recorder = Recorder::start();
-    let handler = handler(None);
+    let iam = MemoryIam::new();
+    let handler = memory::handler(&iam);
     let create = sample_event("compute", "create", "badupd", &recorder);
     let name = plan_of(&create).role.role_name;
     assert_eq!(
         invoke(&handler, &create, &recorder).await["Status"],
         "SUCCESS"
     );
-    let before = checker().get_role().role_name(&name).send().await.unwrap();
+    let before = memory::role(&iam, &name).await.unwrap();
 
     let mut properties = create["ResourceProperties"].clone();
     properties["S3Buckets"] = json!("");
@@ -75,76 +80,26 @@ async fn bad_properties_in_an_update_leave_the_role_as_it_was() {
         reason(&response).contains("did you mean `Activities`"),
         "{response}"
     );
-    let after = checker().get_role().role_name(&name).send().await.unwrap();
-    assert_eq!(before.role(), after.role());
+    let after = memory::role(&iam, &name).await.unwrap();
+    assert_eq!(before, after);
 
     let delete = delete_after(&create, &name, "badupd", &recorder);
     assert_eq!(
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(&name).await;
-}
-
-async fn make_foreign_role(name: &str) {
-    let iam = checker();
-    iam.create_role()
-        .role_name(name)
-        .description("someone else's role")
-        .assume_role_policy_document(
-            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-                "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
-            .to_string(),
-        )
-        .tags(
-            aws_sdk_iam::types::Tag::builder()
-                .key("owner")
-                .value("them")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    iam.put_role_policy()
-        .role_name(name)
-        .policy_name("theirs")
-        .policy_document(
-            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-                "Action": "s3:ListAllMyBuckets", "Resource": "*"}]})
-            .to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
-}
-
-async fn snapshot(name: &str) -> (Value, Vec<String>, Vec<String>) {
-    let role = checker().get_role().role_name(name).send().await.unwrap();
-    let role = role.role().unwrap();
-    let summary = json!({
-        "description": role.description(),
-        "trust": role.assume_role_policy_document(),
-        "max": role.max_session_duration(),
-        "tags": role_tags(name).await,
-        "id": role.role_id(),
-    });
-    (
-        summary,
-        inline_policy_names(name).await,
-        attached_arns(name).await,
-    )
+    memory::assert_gone(&iam, &name).await;
 }
 
 #[tokio::test]
 async fn a_name_clash_with_a_foreign_role_fails_and_leaves_it_unchanged() {
     let recorder = Recorder::start();
-    let calls = CallLog::default();
-    let handler = handler(Some(&calls));
+    let iam = MemoryIam::new();
+    let handler = memory::handler(&iam);
     let create = sample_event("mlops", "create", "clash", &recorder);
     let name = plan_of(&create).role.role_name;
-    make_foreign_role(&name).await;
-    let before = snapshot(&name).await;
+    memory::make_foreign_role(&iam, &name).await;
+    let before = memory::snapshot(&iam, &name).await;
 
     let response = invoke(&handler, &create, &recorder).await;
     assert_eq!(response["Status"], "FAILED");
@@ -154,23 +109,22 @@ async fn a_name_clash_with_a_foreign_role_fails_and_leaves_it_unchanged() {
     );
     let id = response["PhysicalResourceId"].as_str().unwrap().to_owned();
     assert!(id.starts_with(PLACEHOLDER_PREFIX), "{id}");
-    assert_eq!(
-        calls.mutating(),
-        ["CreateRole"],
-        "only the refused CreateRole"
-    );
-    assert_eq!(snapshot(&name).await, before);
+    // IAM finds names in any case: the first read, of the console's spelling (`SageMaker-…`),
+    // finds the role, so not even CreateRole is sent. (moto, whose names differ by case,
+    // answers that read with nothing and refuses the CreateRole instead.)
+    assert_eq!(iam.mutating(), Vec::<String>::new(), "nothing sent");
+    assert_eq!(memory::snapshot(&iam, &name).await, before);
 
     // CloudFormation's rollback Delete carries the placeholder: the planned role is looked at,
     // found to be someone else's, and left.
-    calls.clear();
+    iam.clear_calls();
     let delete = delete_after(&create, &id, "clash", &recorder);
     assert_eq!(
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_eq!(calls.mutating(), Vec::<String>::new());
-    assert_eq!(snapshot(&name).await, before);
+    assert_eq!(iam.mutating(), Vec::<String>::new());
+    assert_eq!(memory::snapshot(&iam, &name).await, before);
 
     // Even a Delete naming the foreign role leaves it: its tags name no stack of ours.
     let delete = delete_after(&create, &name, "clash", &recorder);
@@ -178,8 +132,8 @@ async fn a_name_clash_with_a_foreign_role_fails_and_leaves_it_unchanged() {
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_eq!(calls.mutating(), Vec::<String>::new());
-    assert_eq!(snapshot(&name).await, before);
+    assert_eq!(iam.mutating(), Vec::<String>::new());
+    assert_eq!(memory::snapshot(&iam, &name).await, before);
 
     // And an Update naming it is refused.
     let update = update_after(
@@ -195,14 +149,41 @@ async fn a_name_clash_with_a_foreign_role_fails_and_leaves_it_unchanged() {
         reason(&response).contains("not managed by this resource"),
         "{response}"
     );
-    assert_eq!(calls.mutating(), Vec::<String>::new());
-    assert_eq!(snapshot(&name).await, before);
+    assert_eq!(iam.mutating(), Vec::<String>::new());
+    assert_eq!(memory::snapshot(&iam, &name).await, before);
+}
+
+/// A foreign role IAM does not show yet: the first read misses it, CreateRole finds the name
+/// taken, and the read after it finds the role someone else owns.
+#[tokio::test]
+async fn a_name_clash_iam_does_not_show_yet_is_found_by_create_role_and_left_unchanged() {
+    let recorder = Recorder::start();
+    let iam = MemoryIam::new();
+    let handler = memory::handler(&iam);
+    let create = sample_event("mlops", "create", "clash-unseen", &recorder);
+    let name = plan_of(&create).role.role_name;
+    iam.invisible_for(1);
+    memory::make_foreign_role(&iam, &name).await;
+    iam.invisible_for(0);
+    let before = memory::snapshot(&iam, &name).await;
+
+    let response = invoke(&handler, &create, &recorder).await;
+    assert_eq!(response["Status"], "FAILED");
+    assert!(
+        reason(&response).contains(&format!("role `{name}` already exists")),
+        "{response}"
+    );
+    let id = response["PhysicalResourceId"].as_str().unwrap();
+    assert!(id.starts_with(PLACEHOLDER_PREFIX), "{id}");
+    assert_eq!(iam.calls(), ["GetRole", "CreateRole", "GetRole"]);
+    assert_eq!(memory::snapshot(&iam, &name).await, before);
 }
 
 #[tokio::test]
 async fn another_logical_id_of_the_same_stack_is_foreign_too() {
     let recorder = Recorder::start();
-    let handler = handler(None);
+    let iam = MemoryIam::new();
+    let handler = memory::handler(&iam);
     let create = sample_event("custom", "create", "sibling", &recorder);
     let name = plan_of(&create).role.role_name;
     assert_eq!(
@@ -221,7 +202,7 @@ async fn another_logical_id_of_the_same_stack_is_foreign_too() {
         "SUCCESS"
     );
     assert!(
-        role_exists(&name).await,
+        memory::role_exists(&iam, &name).await,
         "the sibling's Delete left our role alone"
     );
 
@@ -230,15 +211,15 @@ async fn another_logical_id_of_the_same_stack_is_foreign_too() {
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(&name).await;
+    memory::assert_gone(&iam, &name).await;
 }
 
 #[tokio::test]
 async fn a_foreign_policy_under_a_planned_name_fails_the_create_before_any_change() {
     let recorder = Recorder::start();
-    let calls = CallLog::default();
-    let handler = handler(Some(&calls));
-    let attached = make_policy("persona-role-test-polclash-extra").await;
+    let iam = MemoryIam::new();
+    let handler = memory::handler(&iam);
+    let attached = memory::make_policy(&iam, "persona-role-test-polclash-extra").await;
     let create = create_event(
         "PolicyClash",
         big_properties("polclash-test", &attached),
@@ -247,17 +228,13 @@ async fn a_foreign_policy_under_a_planned_name_fails_the_create_before_any_chang
     );
     let plan = plan_of(&create);
     let taken = &plan.managed_policies[0];
-    checker()
-        .create_policy()
-        .policy_name(&taken.policy_name)
-        .policy_document(
-            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny",
-            "Action": "*", "Resource": "*"}]})
-            .to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
+    memory::make_policy_with(
+        &iam,
+        &taken.policy_name,
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny",
+            "Action": "*", "Resource": "*"}]}),
+    )
+    .await;
     let response = invoke(&handler, &create, &recorder).await;
     assert_eq!(response["Status"], "FAILED");
     assert!(reason(&response).contains(&taken.arn), "{response}");
@@ -267,17 +244,18 @@ async fn a_foreign_policy_under_a_planned_name_fails_the_create_before_any_chang
             .unwrap()
             .starts_with(PLACEHOLDER_PREFIX)
     );
-    assert_eq!(calls.mutating(), Vec::<String>::new());
-    assert!(!role_exists(&plan.role.role_name).await);
-    assert!(policy_exists(&taken.arn).await);
+    assert_eq!(iam.mutating(), Vec::<String>::new());
+    assert!(!memory::role_exists(&iam, &plan.role.role_name).await);
+    assert!(memory::policy_exists(&iam, &taken.arn).await);
 }
 
 /// Big properties create: CreateRole, CreatePolicy ×N, PutRolePolicy, AttachRolePolicy ×M.
 async fn fail_create_at(n: usize, tag: &str) {
     let recorder = Recorder::start();
-    let calls = CallLog::failing_at(n);
-    let handler = handler(Some(&calls));
-    let attached = make_policy(&format!("persona-role-test-{tag}-extra")).await;
+    let iam = MemoryIam::new();
+    iam.inject(Fault::FailWrite { nth: n });
+    let handler = memory::handler(&iam);
+    let attached = memory::make_policy(&iam, &format!("persona-role-test-{tag}-extra")).await;
     let create = create_event(
         "Half",
         big_properties(&format!("{tag}-test"), &attached),
@@ -291,11 +269,11 @@ async fn fail_create_at(n: usize, tag: &str) {
     assert!(reason(&response).contains("removed again"), "{response}");
     let id = response["PhysicalResourceId"].as_str().unwrap().to_owned();
     assert!(id.starts_with(PLACEHOLDER_PREFIX), "{id}");
-    assert_gone(&name).await;
-    assert!(policy_exists(&attached).await);
-    let failed_op = calls.mutating()[n - 1].clone();
+    memory::assert_gone(&iam, &name).await;
+    assert!(memory::policy_exists(&iam, &attached).await);
+    let failed_op = iam.mutating()[n - 1].clone();
     assert!(
-        calls.mutating().len() > n || n == 1,
+        iam.mutating().len() > n || n == 1,
         "undo ran after {failed_op}"
     );
 
@@ -305,7 +283,7 @@ async fn fail_create_at(n: usize, tag: &str) {
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(&name).await;
+    memory::assert_gone(&iam, &name).await;
 }
 
 #[tokio::test]
@@ -337,8 +315,8 @@ async fn a_create_failing_at_its_last_attachment_leaves_nothing() {
 #[tokio::test]
 async fn an_attachment_iam_cannot_find_is_retried_then_fails_leaving_nothing() {
     let recorder = Recorder::start();
-    let calls = CallLog::default();
-    let handler = handler(Some(&calls));
+    let iam = MemoryIam::new();
+    let handler = memory::handler(&iam);
     // IAM may not see a just-created policy at once; a policy that never appears is retried on
     // the visibility schedule (4 pauses), then the Create fails and is undone.
     let missing = "arn:aws:iam::123456789012:policy/persona-role-test-never-created";
@@ -357,7 +335,7 @@ async fn an_attachment_iam_cannot_find_is_retried_then_fails_leaving_nothing() {
         "{reason}"
     );
     assert!(reason.contains(missing), "{reason}");
-    let attempts = calls
+    let attempts = iam
         .mutating()
         .iter()
         .filter(|op| op.as_str() == "AttachRolePolicy")
@@ -368,15 +346,16 @@ async fn an_attachment_iam_cannot_find_is_retried_then_fails_leaving_nothing() {
         attempts, 5,
         "the missing one five times, nothing else attached"
     );
-    assert_gone(&name).await;
+    memory::assert_gone(&iam, &name).await;
 }
 
 #[tokio::test]
 async fn a_panic_inside_the_handler_is_answered_failed_and_cleaned_by_the_delete() {
     let recorder = Recorder::start();
-    let calls = CallLog::panicking_at(3);
-    let handler = handler(Some(&calls));
-    let attached = make_policy("persona-role-test-panic-extra").await;
+    let iam = MemoryIam::new();
+    iam.inject(Fault::PanicWrite { nth: 3 });
+    let handler = memory::handler(&iam);
+    let attached = memory::make_policy(&iam, "persona-role-test-panic-extra").await;
     let create = create_event(
         "Panic",
         big_properties("panic-test", &attached),
@@ -390,37 +369,35 @@ async fn a_panic_inside_the_handler_is_answered_failed_and_cleaned_by_the_delete
     assert!(reason(&response).contains("injected panic"), "{response}");
     // The role was created before the panic: the answer names it so the rollback Delete cleans up.
     assert_eq!(response["PhysicalResourceId"], name.as_str());
-    assert!(role_exists(&name).await);
+    assert!(memory::role_exists(&iam, &name).await);
 
     let delete = delete_after(&create, &name, "panic", &recorder);
     assert_eq!(
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(&name).await;
+    memory::assert_gone(&iam, &name).await;
 }
 
 #[tokio::test]
 async fn a_redelivered_create_converges_on_its_own_role() {
     let recorder = Recorder::start();
-    let calls = CallLog::default();
-    let handler = handler(Some(&calls));
+    let iam = MemoryIam::new();
+    let handler = memory::handler(&iam);
     let create = sample_event("data-scientist", "create", "redeliver", &recorder);
     let name = plan_of(&create).role.role_name;
     let request_id = create["RequestId"].as_str().unwrap().to_owned();
     let first = handler.handle(create.clone(), None).await.unwrap();
-    calls.clear();
+    iam.clear_calls();
     let second = handler.handle(create.clone(), None).await.unwrap();
     assert_eq!(first.response.status.as_str(), "SUCCESS");
     assert_eq!(second.response.status.as_str(), "SUCCESS");
     assert_eq!(first.response.physical_resource_id, name);
     assert_eq!(second.response.physical_resource_id, name);
     assert_eq!(first.response.data, second.response.data);
-    assert_eq!(
-        calls.mutating(),
-        ["CreateRole"],
-        "the refused CreateRole, then nothing"
-    );
+    // The first read, of the console's spelling, finds the role in IAM (names in any case):
+    // nothing to change, not even a CreateRole to refuse (moto refuses one).
+    assert_eq!(iam.mutating(), Vec::<String>::new(), "nothing sent");
     assert_eq!(
         recorder.for_request(&request_id).len(),
         2,
@@ -432,7 +409,7 @@ async fn a_redelivered_create_converges_on_its_own_role() {
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(&name).await;
+    memory::assert_gone(&iam, &name).await;
 }
 
 #[tokio::test]
@@ -487,7 +464,7 @@ async fn a_short_service_timeout_is_honoured() {
 #[tokio::test]
 async fn the_response_put_has_an_empty_content_type_and_is_retried_on_5xx() {
     let recorder = Recorder::start_failing(2);
-    let handler = handler(None);
+    let handler = memory::handler(&MemoryIam::new());
     let delete = sample_event("custom", "delete", "retry", &recorder);
     let request_id = delete["RequestId"].as_str().unwrap().to_owned();
     let delivered = handler.handle(delete, None).await.unwrap();
@@ -508,7 +485,7 @@ async fn the_response_put_has_an_empty_content_type_and_is_retried_on_5xx() {
 #[tokio::test]
 async fn an_undeliverable_answer_is_an_error_after_bounded_retries() {
     let recorder = Recorder::start_failing(usize::MAX);
-    let handler = handler(None);
+    let handler = memory::handler(&MemoryIam::new());
     let delete = sample_event("custom", "delete", "undeliverable", &recorder);
     let request_id = delete["RequestId"].as_str().unwrap().to_owned();
     let error = handler.handle(delete, None).await.unwrap_err();
@@ -521,7 +498,7 @@ async fn an_undeliverable_answer_is_an_error_after_bounded_retries() {
 #[tokio::test]
 async fn an_oversized_reason_is_trimmed_to_fit_the_body() {
     let recorder = Recorder::start();
-    let handler = handler(None);
+    let handler = memory::handler(&MemoryIam::new());
     let mut create = sample_event("compute", "create", "trim", &recorder);
     for i in 0..150 {
         create["ResourceProperties"][format!("UnknownPropertyWithAVeryLongName{i:03}")] =
@@ -546,8 +523,8 @@ async fn an_oversized_reason_is_trimmed_to_fit_the_body() {
 #[tokio::test]
 async fn malformed_events_are_answered_when_they_can_be() {
     let recorder = Recorder::start();
-    let calls = CallLog::default();
-    let handler = handler(Some(&calls));
+    let iam = MemoryIam::new();
+    let handler = memory::handler(&iam);
 
     let mut event = sample_event("custom", "update", "malformed", &recorder);
     event["RequestType"] = json!("Upsert");
@@ -586,17 +563,18 @@ async fn malformed_events_are_answered_when_they_can_be() {
         assert!(matches!(error, HandlerError::NoResponseUrl(_)), "{error}");
     }
     assert_eq!(recorder.requests().len(), before);
-    assert_eq!(calls.calls(), Vec::<String>::new());
+    assert_eq!(iam.calls(), Vec::<String>::new());
 }
 
 #[tokio::test]
 async fn the_function_guardrails_apply_to_every_role() {
     let recorder = Recorder::start();
-    let boundary = make_policy("persona-role-test-guard-boundary").await;
-    let allowed = make_policy("persona-role-test-guard-allowed").await;
-    let refused = make_policy("persona-role-test-guard-refused").await;
-    let guarded = handler_with(
-        iam_client(None),
+    let iam = MemoryIam::new();
+    let boundary = memory::make_policy(&iam, "persona-role-test-guard-boundary").await;
+    let allowed = memory::make_policy(&iam, "persona-role-test-guard-allowed").await;
+    let refused = memory::make_policy(&iam, "persona-role-test-guard-refused").await;
+    let guarded = memory::handler_with(
+        &iam,
         Settings {
             guardrails: Guardrails::from_values(
                 Some(&boundary),
@@ -612,10 +590,9 @@ async fn the_function_guardrails_apply_to_every_role() {
     let name = plan_of(&create).role.role_name;
     let response = invoke(&guarded, &create, &recorder).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
-    let role = checker().get_role().role_name(&name).send().await.unwrap();
-    let set = role.role().unwrap().permissions_boundary().unwrap();
-    assert_eq!(set.permissions_boundary_arn(), Some(boundary.as_str()));
-    assert_eq!(attached_arns(&name).await, [allowed.as_str()]);
+    let role = memory::role(&iam, &name).await.unwrap();
+    assert_eq!(role.permissions_boundary, Some(boundary.clone()));
+    assert_eq!(memory::attached_arns(&iam, &name).await, [allowed.as_str()]);
 
     let mut properties = create["ResourceProperties"].clone();
     properties["ManagedPolicyArns"] = json!([&allowed, &refused]);
@@ -626,7 +603,7 @@ async fn the_function_guardrails_apply_to_every_role() {
         reason(&response).starts_with("ManagedPolicyArns[1]"),
         "{response}"
     );
-    assert_eq!(attached_arns(&name).await, [allowed.as_str()]);
+    assert_eq!(memory::attached_arns(&iam, &name).await, [allowed.as_str()]);
 
     // A role to pass outside AllowedPassRoles, which no stack made: refused, the role left as
     // it was.
@@ -643,24 +620,24 @@ async fn the_function_guardrails_apply_to_every_role() {
         reason(&response).starts_with("PassRoles[0]: role `arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-20240101T000000` does not exist"),
         "{response}"
     );
-    assert_converged(&create).await;
+    memory::assert_converged(&iam, &create).await;
 
     let delete = delete_after(&create, &name, "guard", &recorder);
     assert_eq!(
         invoke(&guarded, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(&name).await;
+    memory::assert_gone(&iam, &name).await;
 }
 
 #[tokio::test]
 async fn an_event_removing_an_own_policy_attached_elsewhere_fails_before_any_change() {
     let recorder = Recorder::start();
-    let calls = CallLog::default();
-    let handler = handler(Some(&calls));
+    let iam = MemoryIam::new();
+    let handler = memory::handler(&iam);
     // (the event that would remove an own policy, its tag)
     for (kind, tag) in [("Delete", "inuse"), ("Update", "inuseupd")] {
-        let attached = make_policy(&format!("persona-role-test-{tag}-extra")).await;
+        let attached = memory::make_policy(&iam, &format!("persona-role-test-{tag}-extra")).await;
         let create = create_event(
             &format!("InUse{kind}"),
             big_properties(&format!("{tag}-test"), &attached),
@@ -696,27 +673,55 @@ async fn an_event_removing_an_own_policy_attached_elsewhere_fails_before_any_cha
         assert_eq!(response["Status"], "SUCCESS", "{response}");
         // Someone attaches the role's own policy to a role of theirs.
         let other = format!("persona-role-test-{tag}-other");
-        make_foreign_role(&other).await;
-        checker()
-            .attach_role_policy()
-            .role_name(&other)
-            .policy_arn(&own)
-            .send()
-            .await
-            .unwrap();
-        let before = snapshot(&name).await;
-        calls.clear();
+        memory::make_foreign_role(&iam, &other).await;
+        let attach = Change::AttachRolePolicy { arn: own.clone() };
+        memory::change(&iam, &other, attach).await;
+        let before = memory::snapshot(&iam, &name).await;
+        iam.clear_calls();
         let response = invoke(&handler, &event, &recorder).await;
         assert_eq!(response["Status"], "FAILED", "{kind}: {response}");
         assert_eq!(response["PhysicalResourceId"], name.as_str());
         assert!(reason(&response).contains(&own), "{kind}: {response}");
         assert!(reason(&response).contains(&other), "{kind}: {response}");
         assert_eq!(
-            calls.mutating(),
+            iam.mutating(),
             Vec::<String>::new(),
             "{kind}: nothing changed"
         );
-        assert_eq!(snapshot(&name).await, before, "{kind}");
-        assert!(policy_exists(&own).await, "{kind}");
+        assert_eq!(memory::snapshot(&iam, &name).await, before, "{kind}");
+        assert!(memory::policy_exists(&iam, &own).await, "{kind}");
+    }
+}
+
+/// IAM shows a new role late: the writes naming it are tried again while the adapter pauses
+/// (four times), so a role missed by up to four reads gets its policies once visible; missed by
+/// a fifth, the Create fails and everything it made is removed again.
+#[tokio::test]
+async fn a_role_iam_shows_late_is_written_once_visible_or_the_create_undone() {
+    for (misses, status) in [(4, "SUCCESS"), (5, "FAILED")] {
+        let recorder = Recorder::start();
+        let iam = MemoryIam::new();
+        let handler = memory::handler(&iam);
+        let tag = format!("late{misses}");
+        let attached = memory::make_policy(&iam, &format!("persona-role-test-{tag}-extra")).await;
+        iam.roles_invisible_for(misses);
+        let create = create_event(
+            "Late",
+            big_properties(&format!("{tag}-test"), &attached),
+            &tag,
+            &recorder,
+        );
+        let name = plan_of(&create).role.role_name;
+        let response = invoke(&handler, &create, &recorder).await;
+        assert_eq!(response["Status"], status, "{misses}: {response}");
+        if status == "SUCCESS" {
+            memory::assert_converged(&iam, &create).await;
+        } else {
+            let reason = reason(&response);
+            assert!(reason.contains("NoSuchEntity"), "{reason}");
+            assert!(reason.contains("removed again"), "{reason}");
+            memory::assert_gone(&iam, &name).await;
+            assert!(memory::policy_exists(&iam, &attached).await);
+        }
     }
 }

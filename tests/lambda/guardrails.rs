@@ -1,15 +1,17 @@
 //! The operator's limits through the handler, as `template.yaml` deploys them: the function's
 //! environment is evaluated from the template (its parameters' defaults, or the operator's
 //! values), read as the Lambda reads it, and one refusal per parameter arrives as FAILED with
-//! nothing made in IAM.
+//! nothing made in IAM. On the in-memory IAM, each test an account of its own.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support;
 
 use persona_role::guardrails::Guardrails;
 use persona_role::handler::Settings;
+use persona_role::iam::Change;
 use serde_json::{Value, json};
 use support::deployed::Deployment;
+use support::memory::{self, MemoryIam};
 use support::*;
 
 /// The guardrails of the function deployed from `template.yaml` with the operator's
@@ -18,9 +20,9 @@ async fn deployed(overrides: &[(&str, &str)]) -> Guardrails {
     Deployment::new(overrides).guardrails()
 }
 
-fn guarded(calls: &CallLog, guardrails: Guardrails) -> TestHandler {
-    handler_with(
-        iam_client(Some(calls)),
+fn guarded(iam: &MemoryIam, guardrails: Guardrails) -> TestHandler<MemoryIam> {
+    memory::handler_with(
+        iam,
         Settings {
             guardrails,
             ..settings()
@@ -34,18 +36,18 @@ fn reason(response: &Value) -> &str {
 
 /// A Create answered FAILED with a reason starting with `start`, having made nothing.
 async fn assert_refused(
-    handler: &TestHandler,
-    calls: &CallLog,
+    handler: &TestHandler<MemoryIam>,
+    iam: &MemoryIam,
     create: &Value,
     recorder: &Recorder,
     start: &str,
 ) {
-    calls.clear();
+    iam.clear_calls();
     let response = invoke(handler, create, recorder).await;
     assert_eq!(response["Status"], "FAILED", "{response}");
     assert!(reason(&response).starts_with(start), "{response}");
-    assert_eq!(calls.mutating(), Vec::<String>::new(), "nothing changed");
-    assert!(!role_exists(&plan_of(create).role.role_name).await);
+    assert_eq!(iam.mutating(), Vec::<String>::new(), "nothing changed");
+    assert!(!memory::role_exists(iam, &plan_of(create).role.role_name).await);
 }
 
 // ------------------------------------------------------------------------------ the tests
@@ -55,20 +57,20 @@ async fn assert_refused(
 #[tokio::test]
 async fn buckets_outside_allowed_s3_buckets_are_refused_as_deployed() {
     let recorder = Recorder::start();
-    let calls = CallLog::default();
-    let by_default = guarded(&calls, deployed(&[]).await);
+    let iam = MemoryIam::new();
+    let by_default = guarded(&iam, deployed(&[]).await);
     let mut create = sample_event("compute", "create", "scope-every", &recorder);
     create["ResourceProperties"]["S3Buckets"] = json!(["ml-team-data", "*"]);
     assert_refused(
         &by_default,
-        &calls,
+        &iam,
         &create,
         &recorder,
         "S3Buckets[1]: `*` starts with `*`, so it reaches every bucket, which this function's AllowedS3Buckets does not allow",
     )
     .await;
 
-    let listed = guarded(&calls, deployed(&[("AllowedS3Buckets", "ml-team-*")]).await);
+    let listed = guarded(&iam, deployed(&[("AllowedS3Buckets", "ml-team-*")]).await);
     let create = sample_event("compute", "create", "scope-s3", &recorder);
     let name = plan_of(&create).role.role_name;
     let response = invoke(&listed, &create, &recorder).await;
@@ -76,31 +78,31 @@ async fn buckets_outside_allowed_s3_buckets_are_refused_as_deployed() {
     let mut properties = create["ResourceProperties"].clone();
     properties["S3Buckets"] = json!(["ml-team-data", "other-team-data"]);
     let update = update_after(&create, &name, properties, "scope-s3", &recorder);
-    calls.clear();
+    iam.clear_calls();
     let response = invoke(&listed, &update, &recorder).await;
     assert_eq!(response["Status"], "FAILED", "{response}");
     assert!(
         reason(&response).starts_with("S3Buckets[1]: `other-team-data` is not within this function's AllowedS3Buckets (allowed: ml-team-*"),
         "{response}"
     );
-    assert_eq!(calls.mutating(), Vec::<String>::new());
-    assert_converged(&create).await;
+    assert_eq!(iam.mutating(), Vec::<String>::new());
+    memory::assert_converged(&iam, &create).await;
 
     let delete = delete_after(&create, &name, "scope-s3", &recorder);
     assert_eq!(
         invoke(&listed, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(&name).await;
+    memory::assert_gone(&iam, &name).await;
 }
 
 /// AllowedActivities: an activity outside the operator's list is refused by name, at its place.
 #[tokio::test]
 async fn activities_outside_allowed_activities_are_refused_as_deployed() {
     let recorder = Recorder::start();
-    let calls = CallLog::default();
+    let iam = MemoryIam::new();
     let handler = guarded(
-        &calls,
+        &iam,
         deployed(&[(
             "AllowedActivities",
             "Access Required AWS Services,S3 Bucket Access",
@@ -111,7 +113,7 @@ async fn activities_outside_allowed_activities_are_refused_as_deployed() {
     create["ResourceProperties"]["AddActivities"] = json!(["S3 Full Access"]);
     assert_refused(
         &handler,
-        &calls,
+        &iam,
         &create,
         &recorder,
         "AddActivities[0]: activity `S3 Full Access` is not on this function's AllowedActivities (allowed: Access Required AWS Services, S3 Bucket Access)",
@@ -128,7 +130,7 @@ async fn activities_outside_allowed_activities_are_refused_as_deployed() {
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(&name).await;
+    memory::assert_gone(&iam, &name).await;
 }
 
 /// AllowedTagKeys: with the template's default no declaration sets a tag key; the operator's
@@ -136,29 +138,32 @@ async fn activities_outside_allowed_activities_are_refused_as_deployed() {
 #[tokio::test]
 async fn tag_keys_outside_allowed_tag_keys_are_refused_as_deployed() {
     let recorder = Recorder::start();
-    let calls = CallLog::default();
+    let iam = MemoryIam::new();
     let tagged = |tag: &str| {
         let mut create = sample_event("compute", "create", tag, &recorder);
         create["ResourceProperties"]["Tags"] = json!([{"Key": "team", "Value": "ml-platform"}]);
         create
     };
-    let by_default = guarded(&calls, deployed(&[]).await);
+    let by_default = guarded(&iam, deployed(&[]).await);
     assert_refused(
         &by_default,
-        &calls,
+        &iam,
         &tagged("scope-tag"),
         &recorder,
         "Tags[0].Key: tag key `team` is not on this function's AllowedTagKeys (this function lets no declaration set tag keys",
     )
     .await;
 
-    let listed = guarded(&calls, deployed(&[("AllowedTagKeys", "team")]).await);
+    let listed = guarded(&iam, deployed(&[("AllowedTagKeys", "team")]).await);
     let create = tagged("scope-tag-ok");
     let name = plan_of(&create).role.role_name;
     let response = invoke(&listed, &create, &recorder).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     assert_eq!(
-        role_tags(&name).await.get("team").map(String::as_str),
+        memory::role_tags(&iam, &name)
+            .await
+            .get("team")
+            .map(String::as_str),
         Some("ml-platform")
     );
     let delete = delete_after(&create, &name, "scope-tag-ok", &recorder);
@@ -166,7 +171,7 @@ async fn tag_keys_outside_allowed_tag_keys_are_refused_as_deployed() {
         invoke(&listed, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(&name).await;
+    memory::assert_gone(&iam, &name).await;
 }
 
 // ------------------------------------------------------------------ per-stack limits
@@ -204,8 +209,8 @@ fn completed(create: &Value, id: &str) {
 #[tokio::test]
 async fn a_stack_at_its_role_limit_gets_no_more_roles_as_deployed() {
     let recorder = Recorder::start();
-    let calls = CallLog::default();
-    let handler = guarded(&calls, deployed(&[]).await);
+    let iam = MemoryIam::new();
+    let handler = guarded(&iam, deployed(&[]).await);
     let stack = fresh_stack("limits-roles");
     for i in 0..100 {
         stand_in().put_resource(
@@ -246,8 +251,8 @@ async fn a_stack_at_its_role_limit_gets_no_more_roles_as_deployed() {
         ),
         "{response}"
     );
-    assert_eq!(calls.calls(), Vec::<String>::new(), "not one IAM call");
-    assert!(!role_exists(&name).await);
+    assert_eq!(iam.calls(), Vec::<String>::new(), "not one IAM call");
+    assert!(!memory::role_exists(&iam, &name).await);
     assert_eq!(
         listed(&stack),
         4,
@@ -263,7 +268,7 @@ async fn a_stack_at_its_role_limit_gets_no_more_roles_as_deployed() {
     retarget(&mut again, "limit-roles", &recorder);
     let response = invoke(&handler, &again, &recorder).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
-    assert_converged(&again).await;
+    memory::assert_converged(&iam, &again).await;
 
     // Updates and Deletes add no role: the stack is not listed for them.
     let before = listed(&stack);
@@ -273,26 +278,26 @@ async fn a_stack_at_its_role_limit_gets_no_more_roles_as_deployed() {
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(&name).await;
+    memory::assert_gone(&iam, &name).await;
     assert_eq!(listed(&stack), before);
 }
 
 /// Makes `count` customer managed policies named as role `role`'s own (`<role>-1…`), at `path`.
-async fn own_policies_of(role: &str, count: usize, path: &str) {
+async fn own_policies_of(iam: &MemoryIam, role: &str, count: usize, path: &str) {
     let document = json!({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::ml-team-data"}]
-    })
-    .to_string();
+    });
     for n in 1..=count {
-        checker()
-            .create_policy()
-            .policy_name(format!("{role}-{n}"))
-            .path(path)
-            .policy_document(&document)
-            .send()
-            .await
-            .unwrap();
+        let name = format!("{role}-{n}");
+        let create = Change::CreatePolicy {
+            arn: format!("arn:aws:iam::{ACCOUNT}:policy{path}{name}"),
+            name,
+            path: path.to_owned(),
+            document: document.clone(),
+            tags: Vec::new(),
+        };
+        memory::change(iam, "", create).await;
     }
 }
 
@@ -304,8 +309,8 @@ async fn own_policies_of(role: &str, count: usize, path: &str) {
 #[tokio::test]
 async fn own_policies_past_the_stacks_limit_are_refused_as_deployed() {
     let recorder = Recorder::start();
-    let calls = CallLog::default();
-    let handler = guarded(&calls, deployed(&[]).await);
+    let iam = MemoryIam::new();
+    let handler = guarded(&iam, deployed(&[]).await);
     let stack = fresh_stack("limits-policies");
     let tag = format!("{}", std::process::id());
     // 28 roles with 5 each and one with 1: 141.
@@ -323,10 +328,10 @@ async fn own_policies_past_the_stacks_limit_are_refused_as_deployed() {
             ),
             _ => (role.clone(), "/"),
         };
-        own_policies_of(&spelled, if i == 28 { 1 } else { 5 }, path).await;
+        own_policies_of(&iam, &spelled, if i == 28 { 1 } else { 5 }, path).await;
     }
     // Another stack's role with many own policies counts for its own stack only.
-    own_policies_of(&format!("sagemaker-lp{tag}-elsewhere"), 20, "/").await;
+    own_policies_of(&iam, &format!("sagemaker-lp{tag}-elsewhere"), 20, "/").await;
 
     let many_buckets = |mut create: Value| {
         let buckets: Vec<String> = (0..400).map(|i| format!("ml-team-bucket-{i:03}")).collect();
@@ -339,12 +344,12 @@ async fn own_policies_past_the_stacks_limit_are_refused_as_deployed() {
     assert_eq!(plan_of(&first).managed_policies.len(), 5);
     let response = invoke(&handler, &first, &recorder).await;
     assert_eq!(response["Status"], "SUCCESS", "141 + 5 = 146: {response}");
-    assert_converged(&first).await;
+    memory::assert_converged(&iam, &first).await;
     completed(&first, &first_name);
 
     let second = many_buckets(create_in(&stack, "Larger", "limit-policies-b", &recorder));
     let second_plan = plan_of(&second);
-    calls.clear();
+    iam.clear_calls();
     let response = invoke(&handler, &second, &recorder).await;
     assert_eq!(response["Status"], "FAILED", "{response}");
     assert!(
@@ -353,15 +358,19 @@ async fn own_policies_past_the_stacks_limit_are_refused_as_deployed() {
         ),
         "{response}"
     );
-    assert_eq!(calls.mutating(), Vec::<String>::new(), "nothing changed");
+    assert_eq!(iam.mutating(), Vec::<String>::new(), "nothing changed");
     assert!(
-        calls.calls().contains(&"ListPolicies".to_owned()),
+        iam.calls().contains(&"ListPolicies".to_owned()),
         "{:?}",
-        calls.calls()
+        iam.calls()
     );
-    assert!(!role_exists(&second_plan.role.role_name).await);
+    assert!(!memory::role_exists(&iam, &second_plan.role.role_name).await);
     for policy in &second_plan.managed_policies {
-        assert!(!policy_exists(&policy.arn).await, "{}", policy.arn);
+        assert!(
+            !memory::policy_exists(&iam, &policy.arn).await,
+            "{}",
+            policy.arn
+        );
     }
 
     // An Update growing the first role to 10 (141 + 10 = 151) lists the stack itself, beside its
@@ -371,7 +380,7 @@ async fn own_policies_past_the_stacks_limit_are_refused_as_deployed() {
     grown["S3Buckets"] = json!(buckets);
     let update = update_after(&first, &first_name, grown, "limit-policies-a", &recorder);
     assert_eq!(plan_of(&update).managed_policies.len(), 10);
-    calls.clear();
+    iam.clear_calls();
     let response = invoke(&handler, &update, &recorder).await;
     assert_eq!(response["Status"], "FAILED", "{response}");
     assert!(
@@ -380,8 +389,8 @@ async fn own_policies_past_the_stacks_limit_are_refused_as_deployed() {
         ),
         "{response}"
     );
-    assert_eq!(calls.mutating(), Vec::<String>::new(), "nothing changed");
-    assert_converged(&first).await;
+    assert_eq!(iam.mutating(), Vec::<String>::new(), "nothing changed");
+    memory::assert_converged(&iam, &first).await;
 
     // The same Update while CloudFormation takes an update back returns the role to what it had
     // before: never refused, or the stack would be left UPDATE_ROLLBACK_FAILED.
@@ -390,12 +399,12 @@ async fn own_policies_past_the_stacks_limit_are_refused_as_deployed() {
     retarget(&mut rollback, "limit-policies-a", &recorder);
     let response = invoke(&handler, &rollback, &recorder).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
-    assert_converged(&rollback).await;
+    memory::assert_converged(&iam, &rollback).await;
 
     let delete = delete_after(&rollback, &first_name, "limit-policies-a", &recorder);
     assert_eq!(
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(&first_name).await;
+    memory::assert_gone(&iam, &first_name).await;
 }

@@ -1,12 +1,16 @@
-//! The handler's lifecycle against moto: Create, Update in place, Update with replacement,
-//! Delete, drift repair and no-change Updates, for every persona's sample events.
+//! The handler's lifecycle: Create, Update in place, Update with replacement, Delete, drift
+//! repair and no-change Updates. Every persona's sample events end to end against moto; the
+//! other cases on the in-memory IAM, each test an account of its own.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support;
 
 use std::time::Duration;
 
+use persona_role::iam::{Change, Iam};
+use persona_role::plan::PlanTag;
 use serde_json::{Value, json};
+use support::memory::{self, MemoryIam};
 use support::*;
 
 async fn lifecycle(persona: &str) {
@@ -146,7 +150,8 @@ fn sample_events_chain_and_plan() {
 #[tokio::test]
 async fn a_new_name_replaces_the_role_and_the_old_one_goes_with_the_later_delete() {
     let recorder = Recorder::start();
-    let handler = handler(None);
+    let iam = MemoryIam::new();
+    let handler = memory::handler(&iam);
     let create = sample_event("mlops", "create", "repl", &recorder);
     let old = plan_of(&create).role.role_name;
     let response = invoke(&handler, &create, &recorder).await;
@@ -161,32 +166,33 @@ async fn a_new_name_replaces_the_role_and_the_old_one_goes_with_the_later_delete
     assert_eq!(response["PhysicalResourceId"], new.as_str());
     assert_eq!(response["Data"]["RoleName"], new.as_str());
     assert!(
-        role_exists(&old).await,
+        memory::role_exists(&iam, &old).await,
         "the old role stays until CloudFormation deletes it"
     );
-    assert_converged(&update).await;
+    memory::assert_converged(&iam, &update).await;
 
     // CloudFormation's cleanup: Delete of the old id.
     let cleanup = delete_after(&create, &old, "repl", &recorder);
     let response = invoke(&handler, &cleanup, &recorder).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
-    assert_gone(&old).await;
-    assert!(role_exists(&new).await);
-    assert_converged(&update).await;
+    memory::assert_gone(&iam, &old).await;
+    assert!(memory::role_exists(&iam, &new).await);
+    memory::assert_converged(&iam, &update).await;
 
     let delete = delete_after(&update, &new, "repl", &recorder);
     assert_eq!(
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(&new).await;
+    memory::assert_gone(&iam, &new).await;
 }
 
 #[tokio::test]
 async fn a_new_path_alone_is_refused_and_a_new_name_with_it_replaces_the_role() {
     let recorder = Recorder::start();
-    let handler = handler(None);
-    let attached = make_policy("persona-role-test-path-extra").await;
+    let iam = MemoryIam::new();
+    let handler = memory::handler(&iam);
+    let attached = memory::make_policy(&iam, "persona-role-test-path-extra").await;
     let create = create_event(
         "PathRole",
         big_properties("path-test", &attached),
@@ -211,9 +217,9 @@ async fn a_new_path_alone_is_refused_and_a_new_name_with_it_replaces_the_role() 
     );
     assert!(reason.contains("RoleNameSuffix"), "{reason}");
     assert_eq!(response["PhysicalResourceId"], name.as_str());
-    assert_converged(&create).await;
-    let role = checker().get_role().role_name(&name).send().await.unwrap();
-    assert_eq!(json!(role.role().unwrap().role_id()), role_id);
+    memory::assert_converged(&iam, &create).await;
+    let role = memory::role(&iam, &name).await.unwrap();
+    assert_eq!(json!(role.role_id), role_id);
 
     // A new Path with a new name: a replacement, the new role under the new path.
     properties["RoleNameSuffix"] = json!("path-test-moved");
@@ -226,7 +232,7 @@ async fn a_new_path_alone_is_refused_and_a_new_name_with_it_replaces_the_role() 
         response["Data"]["Arn"],
         format!("arn:aws:iam::{ACCOUNT}:role/ml/personas/{moved}").as_str()
     );
-    assert_converged(&update).await;
+    memory::assert_converged(&iam, &update).await;
     for policy in &plan_of(&update).managed_policies {
         assert!(
             policy.arn.contains(":policy/ml/personas/"),
@@ -240,17 +246,17 @@ async fn a_new_path_alone_is_refused_and_a_new_name_with_it_replaces_the_role() 
         invoke(&handler, &cleanup, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(&name).await;
-    assert_converged(&update).await;
+    memory::assert_gone(&iam, &name).await;
+    memory::assert_converged(&iam, &update).await;
 
     let delete = delete_after(&update, &moved, "path", &recorder);
     assert_eq!(
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(&moved).await;
+    memory::assert_gone(&iam, &moved).await;
     assert!(
-        policy_exists(&attached).await,
+        memory::policy_exists(&iam, &attached).await,
         "a policy the stack does not own stays"
     );
 }
@@ -258,11 +264,11 @@ async fn a_new_path_alone_is_refused_and_a_new_name_with_it_replaces_the_role() 
 #[tokio::test]
 async fn update_repairs_hand_made_drift() {
     let recorder = Recorder::start();
-    let calls = CallLog::default();
-    let handler = handler(Some(&calls));
-    let attached = make_policy("persona-role-test-drift-extra").await;
-    let foreign = make_policy("persona-role-test-drift-foreign").await;
-    let boundary = make_policy("persona-role-test-drift-boundary").await;
+    let iam = MemoryIam::new();
+    let handler = memory::handler(&iam);
+    let attached = memory::make_policy(&iam, "persona-role-test-drift-extra").await;
+    let foreign = memory::make_policy(&iam, "persona-role-test-drift-foreign").await;
+    let boundary = memory::make_policy(&iam, "persona-role-test-drift-boundary").await;
     let mut properties = big_properties("drift-test", &attached);
     properties["PermissionsBoundary"] = json!(boundary);
     let create = create_event("DriftRole", properties, "drift", &recorder);
@@ -274,109 +280,61 @@ async fn update_repairs_hand_made_drift() {
     );
     let response = invoke(&handler, &create, &recorder).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
-    assert_converged(&create).await;
+    memory::assert_converged(&iam, &create).await;
 
     // Drift by hand, on every kind of thing the plan declares.
-    let iam = checker();
-    iam.update_role()
-        .role_name(&name)
-        .description("changed by hand")
-        .max_session_duration(7200)
-        .send()
-        .await
-        .unwrap();
-    iam.update_assume_role_policy()
-        .role_name(&name)
-        .policy_document(
-            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-                "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]})
-            .to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
-    iam.put_role_permissions_boundary()
-        .role_name(&name)
-        .permissions_boundary(&foreign)
-        .send()
-        .await
-        .unwrap();
-    iam.tag_role()
-        .role_name(&name)
-        .tags(
-            aws_sdk_iam::types::Tag::builder()
-                .key("by-hand")
-                .value("1")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    iam.untag_role()
-        .role_name(&name)
-        .tag_keys("team")
-        .send()
-        .await
-        .unwrap();
-    iam.put_role_policy()
-        .role_name(&name)
-        .policy_name("by-hand")
-        .policy_document(
-            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-            "Action": "*", "Resource": "*"}]})
-            .to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
-    iam.put_role_policy()
-        .role_name(&name)
-        .policy_name(&plan.inline_policies[0].policy_name)
-        .policy_document(
-            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-            "Action": "s3:*", "Resource": "*"}]})
-            .to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
-    iam.attach_role_policy()
-        .role_name(&name)
-        .policy_arn(&foreign)
-        .send()
-        .await
-        .unwrap();
-    iam.detach_role_policy()
-        .role_name(&name)
-        .policy_arn(&attached)
-        .send()
-        .await
-        .unwrap();
     let own = &plan.managed_policies[0].arn;
-    iam.detach_role_policy()
-        .role_name(&name)
-        .policy_arn(own)
-        .send()
-        .await
-        .unwrap();
-    iam.create_policy_version()
-        .policy_arn(&plan.managed_policies[1].arn)
-        .policy_document(
-            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-            "Action": "iam:*", "Resource": "*"}]})
-            .to_string(),
-        )
-        .set_as_default(true)
-        .send()
-        .await
-        .unwrap();
-    iam.untag_policy()
-        .policy_arn(own)
-        .tag_keys("team")
-        .send()
-        .await
-        .unwrap();
+    let by_hand = [
+        Change::UpdateRole {
+            description: "changed by hand".to_owned(),
+            max_session_duration: 7200,
+        },
+        Change::UpdateAssumeRolePolicy {
+            document: json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]}),
+        },
+        Change::PutRolePermissionsBoundary {
+            arn: foreign.clone(),
+        },
+        Change::TagRole {
+            tags: vec![PlanTag {
+                key: "by-hand".to_owned(),
+                value: "1".to_owned(),
+            }],
+        },
+        Change::UntagRole {
+            keys: vec!["team".to_owned()],
+        },
+        Change::PutRolePolicy {
+            name: "by-hand".to_owned(),
+            document: json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Action": "*", "Resource": "*"}]}),
+        },
+        Change::PutRolePolicy {
+            name: plan.inline_policies[0].policy_name.clone(),
+            document: json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Action": "s3:*", "Resource": "*"}]}),
+        },
+        Change::AttachRolePolicy {
+            arn: foreign.clone(),
+        },
+        Change::DetachRolePolicy {
+            arn: attached.clone(),
+        },
+        Change::DetachRolePolicy { arn: own.clone() },
+        Change::CreatePolicyVersion {
+            arn: plan.managed_policies[1].arn.clone(),
+            document: json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Action": "iam:*", "Resource": "*"}]}),
+        },
+        Change::UntagPolicy {
+            arn: own.clone(),
+            keys: vec!["team".to_owned()],
+        },
+    ];
+    for change in by_hand {
+        memory::change(&iam, &name, change).await;
+    }
 
     let mut update = update_after(
         &create,
@@ -386,11 +344,11 @@ async fn update_repairs_hand_made_drift() {
         &recorder,
     );
     update["OldResourceProperties"] = create["ResourceProperties"].clone();
-    calls.clear();
+    iam.clear_calls();
     let response = invoke(&handler, &update, &recorder).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
-    assert_converged(&update).await;
-    let mut repairs = calls.mutating();
+    memory::assert_converged(&iam, &update).await;
+    let mut repairs = iam.mutating();
     repairs.sort();
     let mut expected = vec![
         "UpdateRole",
@@ -408,23 +366,29 @@ async fn update_repairs_hand_made_drift() {
     ];
     expected.sort();
     assert_eq!(repairs, expected);
-    assert!(policy_exists(&foreign).await, "detached, not deleted");
-    assert!(!role_tags(&name).await.contains_key("by-hand"));
+    assert!(
+        memory::policy_exists(&iam, &foreign).await,
+        "detached, not deleted"
+    );
+    assert!(!memory::role_tags(&iam, &name).await.contains_key("by-hand"));
 
     let delete = delete_after(&update, &name, "drift", &recorder);
     assert_eq!(
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(&name).await;
-    assert!(policy_exists(&foreign).await && policy_exists(&attached).await);
+    memory::assert_gone(&iam, &name).await;
+    assert!(
+        memory::policy_exists(&iam, &foreign).await && memory::policy_exists(&iam, &attached).await
+    );
 }
 
 #[tokio::test]
 async fn managed_policy_versions_stay_within_five() {
     let recorder = Recorder::start();
-    let handler = handler(None);
-    let attached = make_policy("persona-role-test-versions-extra").await;
+    let iam = MemoryIam::new();
+    let handler = memory::handler(&iam);
+    let attached = memory::make_policy(&iam, "persona-role-test-versions-extra").await;
     let create = create_event(
         "VersionsRole",
         big_properties("versions-test", &attached),
@@ -441,19 +405,13 @@ async fn managed_policy_versions_stay_within_five() {
     // Four versions made by hand, the last one default: the policy is at IAM's limit of five
     // and its default no longer matches the plan.
     let arn = &plan.managed_policies[0].arn;
-    let iam = checker();
     for i in 0..4 {
-        iam.create_policy_version()
-            .policy_arn(arn)
-            .policy_document(
-                json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-                "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::b{i}/*")}]})
-                .to_string(),
-            )
-            .set_as_default(i == 3)
-            .send()
-            .await
-            .unwrap();
+        let version = Change::CreatePolicyVersion {
+            arn: arn.clone(),
+            document: json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::b{i}/*")}]}),
+        };
+        memory::change(&iam, &name, version).await;
     }
     let update = update_after(
         &create,
@@ -466,44 +424,30 @@ async fn managed_policy_versions_stay_within_five() {
         invoke(&handler, &update, &recorder).await["Status"],
         "SUCCESS"
     );
-    let versions = iam
-        .list_policy_versions()
-        .policy_arn(arn)
-        .send()
-        .await
-        .unwrap();
-    let mut ids: Vec<&str> = versions
-        .versions()
-        .iter()
-        .filter_map(|v| v.version_id())
-        .collect();
+    let policy = iam.admin().policy_summary(arn).await.unwrap().unwrap();
+    let mut ids: Vec<&str> = policy.versions.iter().map(String::as_str).collect();
     ids.sort();
     // The two oldest non-default versions (v1, v2) made room for the new default (v6) and for
     // one more, should a CreatePolicyVersion whose answer was lost be retried.
     assert_eq!(ids, ["v3", "v4", "v5", "v6"]);
-    let default: Vec<&str> = versions
-        .versions()
-        .iter()
-        .filter(|v| v.is_default_version())
-        .filter_map(|v| v.version_id())
-        .collect();
-    assert_eq!(default, ["v6"]);
-    assert!(versions.versions().len() < 5);
-    assert_converged(&update).await;
+    assert_eq!(policy.default_version_id, "v6");
+    assert!(policy.versions.len() < 5);
+    memory::assert_converged(&iam, &update).await;
 
     let delete = delete_after(&update, &name, "vers", &recorder);
     assert_eq!(
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(&name).await;
+    memory::assert_gone(&iam, &name).await;
 }
 
 #[tokio::test]
 async fn shrinking_and_growing_the_plan_deletes_and_creates_own_policies() {
     let recorder = Recorder::start();
-    let handler = handler(None);
-    let attached = make_policy("persona-role-test-shrink-extra").await;
+    let iam = MemoryIam::new();
+    let handler = memory::handler(&iam);
+    let attached = memory::make_policy(&iam, "persona-role-test-shrink-extra").await;
     let big = big_properties("shrink-test", &attached);
     let create = create_event("ShrinkRole", big.clone(), "shrink", &recorder);
     let plan = plan_of(&create);
@@ -513,7 +457,7 @@ async fn shrinking_and_growing_the_plan_deletes_and_creates_own_policies() {
         invoke(&handler, &create, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_converged(&create).await;
+    memory::assert_converged(&iam, &create).await;
 
     let small = json!({"Persona": "SageMakerCompute", "RoleNameSuffix": "shrink-test",
         "S3Buckets": ["ml-team-data"]});
@@ -523,66 +467,51 @@ async fn shrinking_and_growing_the_plan_deletes_and_creates_own_policies() {
         invoke(&handler, &shrink, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_converged(&shrink).await;
+    memory::assert_converged(&iam, &shrink).await;
     assert_eq!(
-        local_policies(&format!("{name}-")).await,
+        memory::local_policies(&iam, &format!("{name}-")).await,
         Vec::<String>::new()
     );
-    assert!(policy_exists(&attached).await);
+    assert!(memory::policy_exists(&iam, &attached).await);
 
     let grow = update_after(&shrink, &name, big, "shrink", &recorder);
     assert_eq!(
         invoke(&handler, &grow, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_converged(&grow).await;
+    memory::assert_converged(&iam, &grow).await;
 
     let delete = delete_after(&grow, &name, "shrink", &recorder);
     assert_eq!(
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(&name).await;
+    memory::assert_gone(&iam, &name).await;
 }
 
 #[tokio::test]
 async fn delete_removes_the_role_from_instance_profiles() {
     let recorder = Recorder::start();
-    let handler = handler(None);
+    let iam = MemoryIam::new();
+    let handler = memory::handler(&iam);
     let create = sample_event("compute", "create", "profile", &recorder);
     let name = plan_of(&create).role.role_name;
     assert_eq!(
         invoke(&handler, &create, &recorder).await["Status"],
         "SUCCESS"
     );
-    let iam = checker();
     let profile = format!("{name}-profile");
-    iam.create_instance_profile()
-        .instance_profile_name(&profile)
-        .send()
-        .await
-        .unwrap();
-    iam.add_role_to_instance_profile()
-        .instance_profile_name(&profile)
-        .role_name(&name)
-        .send()
-        .await
-        .unwrap();
+    iam.add_role_to_instance_profile(&profile, &name).unwrap();
 
     let delete = delete_after(&create, &name, "profile", &recorder);
     assert_eq!(
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(&name).await;
-    let left = iam
-        .get_instance_profile()
-        .instance_profile_name(&profile)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        left.instance_profile().unwrap().roles().is_empty(),
+    memory::assert_gone(&iam, &name).await;
+    assert_eq!(
+        iam.instance_profile_roles(&profile),
+        Some(Vec::new()),
         "profile kept, role removed"
     );
 }
@@ -593,8 +522,8 @@ async fn delete_removes_the_role_from_instance_profiles() {
 #[tokio::test]
 async fn an_update_with_a_reserved_tag_key_in_another_case_is_refused_and_ownership_stays() {
     let recorder = Recorder::start();
-    let calls = CallLog::default();
-    let handler = handler(Some(&calls));
+    let iam = MemoryIam::new();
+    let handler = memory::handler(&iam);
     let properties = json!({
         "Persona": "Custom",
         "RoleNameSuffix": "tag-case",
@@ -619,18 +548,18 @@ async fn an_update_with_a_reserved_tag_key_in_another_case_is_refused_and_owners
             {"Key": key, "Value": "arn:aws:cloudformation:us-east-1:123456789012:stack/other/1"},
         ]);
         let update = update_after(&create, &name, changed, "tagcase", &recorder);
-        calls.clear();
+        iam.clear_calls();
         let response = invoke(&handler, &update, &recorder).await;
         assert_eq!(response["Status"], "FAILED", "{key}: {response}");
         let reason = response["Reason"].as_str().unwrap();
         assert!(reason.starts_with(at), "{key}: {reason}");
         assert!(reason.contains("in any case"), "{key}: {reason}");
         assert_eq!(response["PhysicalResourceId"], name.as_str());
-        assert_eq!(calls.mutating(), Vec::<String>::new(), "{key}");
-        let tags = role_tags(&name).await;
+        assert_eq!(iam.mutating(), Vec::<String>::new(), "{key}");
+        let tags = memory::role_tags(&iam, &name).await;
         assert!(owner.owns(&tags), "{key}: {tags:?}");
         assert_eq!(tags.len(), 3, "{key}: {tags:?}");
-        assert_converged(&create).await;
+        memory::assert_converged(&iam, &create).await;
     }
 
     let delete = delete_after(&create, &name, "tagcase", &recorder);
@@ -638,7 +567,7 @@ async fn an_update_with_a_reserved_tag_key_in_another_case_is_refused_and_owners
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(&name).await;
+    memory::assert_gone(&iam, &name).await;
 }
 
 /// Ready before SUCCESS, with the function as deployed (`RoleReadyWaitSeconds=1`): a Create is
@@ -648,17 +577,15 @@ async fn an_update_with_a_reserved_tag_key_in_another_case_is_refused_and_owners
 #[tokio::test]
 async fn a_new_role_is_answered_once_usable_and_nothing_else_waits() {
     let recorder = Recorder::start();
-    let waiting = handler_with(
-        iam_client(None),
-        deployed_settings(&[("RoleReadyWaitSeconds", "1")]),
-    );
+    let iam = MemoryIam::new();
+    let waiting = memory::handler_with(&iam, deployed_settings(&[("RoleReadyWaitSeconds", "1")]));
     let create = sample_event("compute", "create", "ready", &recorder);
     let name = plan_of(&create).role.role_name;
     let started = std::time::Instant::now();
     let answer = invoke(&waiting, &create, &recorder).await;
     let took = started.elapsed();
     assert_eq!(answer["Status"], "SUCCESS", "{answer}");
-    assert!(role_exists(&name).await);
+    assert!(memory::role_exists(&iam, &name).await);
     assert!(
         took >= Duration::from_secs(1),
         "the Create's answer came after the settle time: {took:?}"
@@ -685,10 +612,7 @@ async fn a_new_role_is_answered_once_usable_and_nothing_else_waits() {
     );
 
     // A settle time the deadline does not leave room for: SUCCESS, before the deadline.
-    let patient = handler_with(
-        iam_client(None),
-        deployed_settings(&[("RoleReadyWaitSeconds", "300")]),
-    );
+    let patient = memory::handler_with(&iam, deployed_settings(&[("RoleReadyWaitSeconds", "300")]));
     let create = sample_event("compute", "create", "ready-deadline", &recorder);
     let started = std::time::Instant::now();
     let answer = invoke_with_deadline(&patient, &create, &recorder, Duration::from_secs(8)).await;

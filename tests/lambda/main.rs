@@ -12,6 +12,7 @@
 mod support;
 
 mod adoption;
+mod contract;
 mod failures;
 mod faults;
 mod guardrails;

@@ -1,5 +1,5 @@
-//! Every event is checked with CloudFormation before any IAM call. Against moto and the local
-//! CloudFormation stand-in, with each stack's state and events registered as CloudFormation would
+//! Every event is checked with CloudFormation before any IAM call. Against the in-memory IAM
+//! (each test an account of its own) and the local CloudFormation stand-in, with each stack's state and events registered as CloudFormation would
 //! show them: forged events (another stack's resource updated or deleted, a Create for a stack
 //! that does not exist, the wrong state, the wrong physical id, a resource that is no custom
 //! resource, other properties than CloudFormation is applying, another function's custom
@@ -13,7 +13,9 @@
 
 use crate::support;
 
+use persona_role::cfn::stacks::SdkStacks;
 use serde_json::{Value, json};
+use support::memory::{self, Fault, MemoryIam};
 use support::*;
 
 const LOGICAL_ID: &str = "Compute";
@@ -60,7 +62,7 @@ fn reason(answer: &Value) -> &str {
 }
 
 /// Sends `event` through `handler`; asserts it answered SUCCESS and returns the answer.
-async fn succeeds(handler: &TestHandler, event: &Value, recorder: &Recorder) -> Value {
+async fn succeeds(handler: &TestHandler<MemoryIam>, event: &Value, recorder: &Recorder) -> Value {
     let answer = invoke(handler, event, recorder).await;
     assert_eq!(answer["Status"], "SUCCESS", "{answer}");
     answer
@@ -68,11 +70,11 @@ async fn succeeds(handler: &TestHandler, event: &Value, recorder: &Recorder) -> 
 
 /// A Compute role created by its stack, which now rests in CREATE_COMPLETE: its Create event and
 /// the role's name.
-async fn victim(tag: &str, recorder: &Recorder) -> (String, Value, String) {
+async fn victim(iam: &MemoryIam, tag: &str, recorder: &Recorder) -> (String, Value, String) {
     let stack = new_stack(&format!("victim-{tag}"), "CREATE_IN_PROGRESS");
     let create = on(&stack, sample_event("compute", "create", tag, recorder));
     sends(&create, "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", None);
-    let answer = succeeds(&strict_handler(None), &create, recorder).await;
+    let answer = succeeds(&memory::strict_handler(iam), &create, recorder).await;
     let role = answer["PhysicalResourceId"].as_str().unwrap().to_owned();
     completes(&create, "CREATE_COMPLETE", &role);
     shows(&stack, "CREATE_COMPLETE", "CREATE_COMPLETE", Some(&role));
@@ -81,14 +83,14 @@ async fn victim(tag: &str, recorder: &Recorder) -> (String, Value, String) {
 
 /// Sends `event` through a handler whose CloudFormation answers only what was registered;
 /// asserts the FAILED answer leads with `field` and that IAM was not called at all.
-async fn refused(event: &Value, field: &str, recorder: &Recorder) -> String {
-    let calls = CallLog::default();
-    let answer = invoke(&strict_handler(Some(&calls)), event, recorder).await;
+async fn refused(iam: &MemoryIam, event: &Value, field: &str, recorder: &Recorder) -> String {
+    iam.clear_calls();
+    let answer = invoke(&memory::strict_handler(iam), event, recorder).await;
     assert_eq!(answer["Status"], "FAILED", "{answer}");
     let reason = reason(&answer).to_owned();
     assert!(reason.starts_with(&format!("{field}: ")), "{reason}");
     assert!(reason.contains("nothing was changed"), "{reason}");
-    assert_eq!(calls.calls(), Vec::<String>::new(), "IAM was called");
+    assert_eq!(iam.calls(), Vec::<String>::new(), "IAM was called");
     reason
 }
 
@@ -99,30 +101,32 @@ async fn refused(event: &Value, field: &str, recorder: &Recorder) -> String {
 #[tokio::test]
 async fn a_forged_update_of_a_resource_cloudformation_is_not_updating_changes_nothing() {
     let recorder = Recorder::start();
+    let iam = MemoryIam::new();
     for (tag, resting) in [
         ("forgedupdate", "CREATE_COMPLETE"),
         ("notupdating", "UPDATE_COMPLETE"),
     ] {
-        let (stack, create, role) = victim(tag, &recorder).await;
+        let (stack, create, role) = victim(&iam, tag, &recorder).await;
         shows(&stack, resting, resting, Some(&role));
         let mut properties = create["ResourceProperties"].clone();
         properties["MaxSessionDuration"] = json!("43200");
         properties["S3Buckets"] = json!(["attacker-exfiltration"]);
         let forged = update_after(&create, &role, properties, tag, &recorder);
-        let reason = refused(&forged, "RequestType", &recorder).await;
+        let reason = refused(&iam, &forged, "RequestType", &recorder).await;
         assert!(reason.contains(resting), "{tag}: {reason}");
-        assert_role_converged(&role, &create).await;
+        memory::assert_role_converged(&iam, &role, &create).await;
     }
 }
 
 #[tokio::test]
 async fn a_forged_delete_of_another_stacks_role_deletes_nothing() {
     let recorder = Recorder::start();
-    let (_, create, role) = victim("forgeddelete", &recorder).await;
+    let iam = MemoryIam::new();
+    let (_, create, role) = victim(&iam, "forgeddelete", &recorder).await;
     let forged = delete_after(&create, &role, "forgeddelete", &recorder);
-    refused(&forged, "RequestType", &recorder).await;
-    assert!(role_exists(&role).await);
-    assert_role_converged(&role, &create).await;
+    refused(&iam, &forged, "RequestType", &recorder).await;
+    assert!(memory::role_exists(&iam, &role).await);
+    memory::assert_role_converged(&iam, &role, &create).await;
 }
 
 /// A Create for a custom resource CloudFormation does not hold: in a stack that does not exist,
@@ -130,6 +134,7 @@ async fn a_forged_delete_of_another_stacks_role_deletes_nothing() {
 #[tokio::test]
 async fn a_forged_create_of_a_resource_cloudformation_does_not_hold_creates_nothing() {
     let recorder = Recorder::start();
+    let iam = MemoryIam::new();
     let nowhere = format!(
         "arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/nowhere/{}",
         request_id("id")
@@ -143,7 +148,7 @@ async fn a_forged_create_of_a_resource_cloudformation_does_not_hold_creates_noth
             ..Resource::custom("CREATE_IN_PROGRESS", None)
         },
     );
-    let (victims_stack, victims_create, victims_role) = victim("nological", &recorder).await;
+    let (victims_stack, victims_create, victims_role) = victim(&iam, "nological", &recorder).await;
     // The stack, the event's tag and logical id, the field refused and what its reason names.
     let rows = [
         (&nowhere, "nowhere", LOGICAL_ID, "StackId", "does not exist"),
@@ -165,21 +170,22 @@ async fn a_forged_create_of_a_resource_cloudformation_does_not_hold_creates_noth
     for (stack, tag, logical_id, field, named) in rows {
         let mut forged = on(stack, sample_event("compute", "create", tag, &recorder));
         forged["LogicalResourceId"] = json!(logical_id);
-        let reason = refused(&forged, field, &recorder).await;
+        let reason = refused(&iam, &forged, field, &recorder).await;
         assert!(reason.contains(named), "{tag}: {reason}");
         assert!(
-            !role_exists(&plan_of(&forged).role.role_name).await,
+            !memory::role_exists(&iam, &plan_of(&forged).role.role_name).await,
             "{tag}"
         );
     }
-    assert_role_converged(&victims_role, &victims_create).await;
+    memory::assert_role_converged(&iam, &victims_role, &victims_create).await;
 }
 
 #[tokio::test]
 async fn an_update_naming_another_physical_id_is_refused() {
     let recorder = Recorder::start();
-    let (stack, create, role) = victim("otherid", &recorder).await;
-    let (_, _, other_role) = victim("otheridtoo", &recorder).await;
+    let iam = MemoryIam::new();
+    let (stack, create, role) = victim(&iam, "otherid", &recorder).await;
+    let (_, _, other_role) = victim(&iam, "otheridtoo", &recorder).await;
     // The victim's stack is really updating its resource; the event names another role.
     shows(
         &stack,
@@ -194,12 +200,12 @@ async fn an_update_naming_another_physical_id_is_refused() {
         "otherid",
         &recorder,
     );
-    let reason = refused(&forged, "PhysicalResourceId", &recorder).await;
+    let reason = refused(&iam, &forged, "PhysicalResourceId", &recorder).await;
     assert!(
         reason.contains(&other_role) && reason.contains(&role),
         "{reason}"
     );
-    assert!(role_exists(&other_role).await);
+    assert!(memory::role_exists(&iam, &other_role).await);
 }
 
 // --------------------------------------------------- against what CloudFormation is applying
@@ -222,10 +228,16 @@ fn real_update(stack_role: (&Value, &str), tag: &str, recorder: &Recorder) -> Va
 
 /// Sends a forged event, asserts it is refused on `field` after a single round of reads (one
 /// DescribeStackResource beside one DescribeStackEvents, no re-read), and returns the reason.
-async fn refused_at_once(stack: &str, forged: &Value, field: &str, recorder: &Recorder) -> String {
+async fn refused_at_once(
+    iam: &MemoryIam,
+    stack: &str,
+    forged: &Value,
+    field: &str,
+    recorder: &Recorder,
+) -> String {
     let before = stand_in().calls_for(stack).len();
     let start = std::time::Instant::now();
-    let reason = refused(forged, field, recorder).await;
+    let reason = refused(iam, forged, field, recorder).await;
     let reads: Vec<String> = stand_in().calls_for(stack)[before..]
         .iter()
         .map(|c| c.action.clone())
@@ -251,38 +263,40 @@ async fn refused_at_once(stack: &str, forged: &Value, field: &str, recorder: &Re
 #[tokio::test]
 async fn a_forged_update_racing_a_real_one_changes_nothing_and_the_real_one_succeeds() {
     let recorder = Recorder::start();
-    let (stack, create, role) = victim("racing", &recorder).await;
+    let iam = MemoryIam::new();
+    let (stack, create, role) = victim(&iam, "racing", &recorder).await;
     let update = real_update((&create, &role), "racing", &recorder);
 
     let mut properties = update["ResourceProperties"].clone();
     properties["AddActivities"] = json!(["s3-full-access"]);
     properties["S3Buckets"] = json!(["attacker-exfiltration", "attacker-drop"]);
     let forged = update_after(&create, &role, properties, "racing", &recorder);
-    let reason = refused_at_once(&stack, &forged, "ResourceProperties", &recorder).await;
+    let reason = refused_at_once(&iam, &stack, &forged, "ResourceProperties", &recorder).await;
     assert!(
         reason.contains("`AddActivities`") && reason.contains("`S3Buckets`"),
         "{reason}"
     );
     assert!(reason.contains("UPDATE_IN_PROGRESS"), "{reason}");
-    assert_role_converged(&role, &create).await;
+    memory::assert_role_converged(&iam, &role, &create).await;
 
-    succeeds(&strict_handler(None), &update, &recorder).await;
-    assert_role_converged(&role, &update).await;
+    succeeds(&memory::strict_handler(&iam), &update, &recorder).await;
+    memory::assert_role_converged(&iam, &role, &update).await;
 }
 
 /// A forged Update with another RoleNameSuffix would make a role no Delete ever removes.
 #[tokio::test]
 async fn a_forged_update_with_another_role_name_makes_no_role() {
     let recorder = Recorder::start();
-    let (stack, create, role) = victim("orphan", &recorder).await;
+    let iam = MemoryIam::new();
+    let (stack, create, role) = victim(&iam, "orphan", &recorder).await;
     let update = real_update((&create, &role), "orphan", &recorder);
     let mut properties = update["ResourceProperties"].clone();
     properties["RoleNameSuffix"] = json!("compute-orphan-forged");
     let forged = update_after(&create, &role, properties, "orphan", &recorder);
-    let reason = refused_at_once(&stack, &forged, "ResourceProperties", &recorder).await;
+    let reason = refused_at_once(&iam, &stack, &forged, "ResourceProperties", &recorder).await;
     assert!(reason.contains("`RoleNameSuffix`"), "{reason}");
-    assert!(!role_exists("sagemaker-compute-orphan-forged").await);
-    assert_role_converged(&role, &create).await;
+    assert!(!memory::role_exists(&iam, "sagemaker-compute-orphan-forged").await);
+    memory::assert_role_converged(&iam, &role, &create).await;
 }
 
 /// While CloudFormation deletes a stack whose role is declared `RetainOnDelete`, a forged
@@ -290,6 +304,7 @@ async fn a_forged_update_with_another_role_name_makes_no_role() {
 #[tokio::test]
 async fn a_forged_delete_dropping_retain_on_delete_deletes_nothing() {
     let recorder = Recorder::start();
+    let iam = MemoryIam::new();
     let stack = new_stack("retained", "CREATE_IN_PROGRESS");
     let mut create = on(
         &stack,
@@ -297,7 +312,7 @@ async fn a_forged_delete_dropping_retain_on_delete_deletes_nothing() {
     );
     create["ResourceProperties"]["RetainOnDelete"] = json!("true");
     sends(&create, "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", None);
-    let answer = succeeds(&strict_handler(None), &create, &recorder).await;
+    let answer = succeeds(&memory::strict_handler(&iam), &create, &recorder).await;
     let role = answer["PhysicalResourceId"].as_str().unwrap().to_owned();
     completes(&create, "CREATE_COMPLETE", &role);
 
@@ -310,13 +325,13 @@ async fn a_forged_delete_dropping_retain_on_delete_deletes_nothing() {
     );
     let mut forged = delete_after(&create, &role, "retained", &recorder);
     forged["ResourceProperties"]["RetainOnDelete"] = json!("false");
-    let reason = refused_at_once(&stack, &forged, "ResourceProperties", &recorder).await;
+    let reason = refused_at_once(&iam, &stack, &forged, "ResourceProperties", &recorder).await;
     assert!(reason.contains("`RetainOnDelete`"), "{reason}");
-    assert_role_converged(&role, &create).await;
+    memory::assert_role_converged(&iam, &role, &create).await;
 
-    succeeds(&strict_handler(None), &delete, &recorder).await;
-    assert!(role_exists(&role).await, "retained");
-    assert_role_converged(&role, &create).await;
+    succeeds(&memory::strict_handler(&iam), &delete, &recorder).await;
+    assert!(memory::role_exists(&iam, &role).await, "retained");
+    memory::assert_role_converged(&iam, &role, &create).await;
     // The test's own clean-up, as an operator would after a retained role.
     let cleanup = delete_after(&create, &role, "retained", &recorder);
     let mut released = cleanup.clone();
@@ -327,8 +342,8 @@ async fn a_forged_delete_dropping_retain_on_delete_deletes_nothing() {
         "DELETE_IN_PROGRESS",
         Some(&role),
     );
-    succeeds(&strict_handler(None), &released, &recorder).await;
-    assert_gone(&role).await;
+    succeeds(&memory::strict_handler(&iam), &released, &recorder).await;
+    memory::assert_gone(&iam, &role).await;
 }
 
 /// During a replacement's clean-up, a Delete naming the current role in another case: IAM
@@ -336,8 +351,9 @@ async fn a_forged_delete_dropping_retain_on_delete_deletes_nothing() {
 #[tokio::test]
 async fn a_cleanup_delete_naming_the_current_role_in_another_case_is_refused() {
     let recorder = Recorder::start();
-    let handler = strict_handler(None);
-    let (stack, create, role) = victim("casecleanup", &recorder).await;
+    let iam = MemoryIam::new();
+    let handler = memory::strict_handler(&iam);
+    let (stack, create, role) = victim(&iam, "casecleanup", &recorder).await;
     let mut properties = create["ResourceProperties"].clone();
     properties["RoleNameSuffix"] = json!("ml-ds-casecleanup");
     let replace = update_after(&create, &role, properties, "casecleanup", &recorder);
@@ -363,18 +379,18 @@ async fn a_cleanup_delete_naming_the_current_role_in_another_case_is_refused() {
         "casecleanup",
         &recorder,
     );
-    let reason = refused(&forged, "RequestType", &recorder).await;
+    let reason = refused(&iam, &forged, "RequestType", &recorder).await;
     assert!(
         reason.contains("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"),
         "{reason}"
     );
-    assert_role_converged(&new_role, &replace).await;
+    memory::assert_role_converged(&iam, &new_role, &replace).await;
 
     // The real clean-up still removes the old role.
     let cleanup = delete_after(&create, &role, "casecleanup", &recorder);
     succeeds(&handler, &cleanup, &recorder).await;
-    assert_gone(&role).await;
-    assert_role_converged(&new_role, &replace).await;
+    memory::assert_gone(&iam, &role).await;
+    memory::assert_role_converged(&iam, &new_role, &replace).await;
 }
 
 /// A custom resource another function serves, whose stack CloudFormation really is updating
@@ -383,6 +399,7 @@ async fn a_cleanup_delete_naming_the_current_role_in_another_case_is_refused() {
 #[tokio::test]
 async fn an_event_of_another_functions_custom_resource_is_refused() {
     let recorder = Recorder::start();
+    let iam = MemoryIam::new();
     let own = format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:persona-role");
     let other = format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:team-b-provisioner");
     let stack = new_stack("servicetoken", "CREATE_IN_PROGRESS");
@@ -392,8 +409,8 @@ async fn an_event_of_another_functions_custom_resource_is_refused() {
     );
     create["ResourceProperties"]["ServiceToken"] = json!(other);
     sends(&create, "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", None);
-    let calls = CallLog::default();
-    let handler = strict_handler(Some(&calls));
+    iam.clear_calls();
+    let handler = memory::strict_handler(&iam);
     let delivered = handler
         .handle_invoked(create.clone(), None, Some(&own))
         .await
@@ -402,8 +419,8 @@ async fn an_event_of_another_functions_custom_resource_is_refused() {
     assert_eq!(delivered.response.status.as_str(), "FAILED", "{reason}");
     assert!(reason.starts_with("ServiceToken: "), "{reason}");
     assert!(reason.contains("team-b-provisioner"), "{reason}");
-    assert_eq!(calls.calls(), Vec::<String>::new(), "IAM was called");
-    assert!(!role_exists(&plan_of(&create).role.role_name).await);
+    assert_eq!(iam.calls(), Vec::<String>::new(), "IAM was called");
+    assert!(!memory::role_exists(&iam, &plan_of(&create).role.role_name).await);
 
     // The same resource served by this function, invoked through an alias.
     let mut create = on(
@@ -422,7 +439,7 @@ async fn an_event_of_another_functions_custom_resource_is_refused() {
         "{:?}",
         delivered.response.reason
     );
-    assert_converged(&create).await;
+    memory::assert_converged(&iam, &create).await;
     let delete = delete_after(
         &create,
         &plan_of(&create).role.role_name,
@@ -443,6 +460,7 @@ async fn an_event_of_another_functions_custom_resource_is_refused() {
 #[tokio::test]
 async fn cloudformation_throttling_is_retried_and_the_event_carried_out() {
     let recorder = Recorder::start();
+    let iam = MemoryIam::new();
     let stack = new_stack("cfn-throttled", "CREATE_IN_PROGRESS");
     let create = on(
         &stack,
@@ -450,7 +468,7 @@ async fn cloudformation_throttling_is_retried_and_the_event_carried_out() {
     );
     sends(&create, "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", None);
     stand_in().throttle(&stack, 3);
-    succeeds(&strict_handler(None), &create, &recorder).await;
+    succeeds(&memory::strict_handler(&iam), &create, &recorder).await;
     let reads = stand_in().calls_for(&stack);
     assert_eq!(
         reads.len(),
@@ -463,21 +481,21 @@ async fn cloudformation_throttling_is_retried_and_the_event_carried_out() {
         actions,
         ["DescribeStackEvents", "DescribeStackResource"].into()
     );
-    assert_converged(&create).await;
+    memory::assert_converged(&iam, &create).await;
 }
 
 #[tokio::test]
 async fn cloudformation_unreachable_is_failed_without_any_iam_call() {
     let recorder = Recorder::start();
+    let iam = MemoryIam::new();
     let closed = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", listener.local_addr().unwrap())
     };
-    let calls = CallLog::default();
     let handler = TestHandler {
-        handler: persona_role::handler::Handler::new(
-            iam_client(Some(&calls)),
-            cloudformation_client_at(&closed),
+        handler: persona_role::handler::Handler::with_clients(
+            iam.clone(),
+            SdkStacks::new(cloudformation_client_at(&closed)),
             http(),
             settings(),
         ),
@@ -492,14 +510,15 @@ async fn cloudformation_unreachable_is_failed_without_any_iam_call() {
         "{reason}"
     );
     assert!(reason.contains("nothing was changed"), "{reason}");
-    assert_eq!(calls.calls(), Vec::<String>::new(), "IAM was called");
-    assert!(!role_exists(&plan_of(&create).role.role_name).await);
+    assert_eq!(iam.calls(), Vec::<String>::new(), "IAM was called");
+    assert!(!memory::role_exists(&iam, &plan_of(&create).role.role_name).await);
 }
 
 #[tokio::test]
 async fn a_state_cloudformation_shows_late_is_read_again() {
     let recorder = Recorder::start();
-    let (stack, create, role) = victim("shown-late", &recorder).await;
+    let iam = MemoryIam::new();
+    let (stack, create, role) = victim(&iam, "shown-late", &recorder).await;
     stand_in().put_stack(&stack, "UPDATE_IN_PROGRESS");
     stand_in().put_resource_reads(
         &stack,
@@ -513,8 +532,8 @@ async fn a_state_cloudformation_shows_late_is_read_again() {
     properties["MaxSessionDuration"] = json!("7200");
     let update = update_after(&create, &role, properties, "shown-late", &recorder);
     stand_in().record(&update);
-    succeeds(&strict_handler(None), &update, &recorder).await;
-    assert_converged(&update).await;
+    succeeds(&memory::strict_handler(&iam), &update, &recorder).await;
+    memory::assert_converged(&iam, &update).await;
 }
 
 /// The resource's event lies on the third page of the stack's events: the check pages back to
@@ -522,6 +541,7 @@ async fn a_state_cloudformation_shows_late_is_read_again() {
 #[tokio::test]
 async fn the_stacks_events_are_paged_back_to_the_operations_event() {
     let recorder = Recorder::start();
+    let iam = MemoryIam::new();
     let stack = new_stack("paged", "CREATE_IN_PROGRESS");
     let create = on(
         &stack,
@@ -540,7 +560,7 @@ async fn the_stacks_events_are_paged_back_to_the_operations_event() {
         );
     }
     stand_in().page_events(&stack, 2);
-    succeeds(&strict_handler(None), &create, &recorder).await;
+    succeeds(&memory::strict_handler(&iam), &create, &recorder).await;
     let pages: Vec<Option<String>> = stand_in()
         .calls_for(&stack)
         .into_iter()
@@ -551,7 +571,7 @@ async fn the_stacks_events_are_paged_back_to_the_operations_event() {
         pages,
         [None, Some("page-2".to_owned()), Some("page-4".to_owned())]
     );
-    assert_converged(&create).await;
+    memory::assert_converged(&iam, &create).await;
 }
 
 // -------------------------------------------------------------------------- real flows
@@ -559,9 +579,10 @@ async fn the_stacks_events_are_paged_back_to_the_operations_event() {
 #[tokio::test]
 async fn a_stacks_create_updates_replacement_cleanup_and_deletion_are_carried_out() {
     let recorder = Recorder::start();
-    let handler = strict_handler(None);
-    let (stack, create, role) = victim("stack-life", &recorder).await;
-    assert_converged(&create).await;
+    let iam = MemoryIam::new();
+    let handler = memory::strict_handler(&iam);
+    let (stack, create, role) = victim(&iam, "stack-life", &recorder).await;
+    memory::assert_converged(&iam, &create).await;
 
     // In place.
     let mut properties = create["ResourceProperties"].clone();
@@ -575,7 +596,7 @@ async fn a_stacks_create_updates_replacement_cleanup_and_deletion_are_carried_ou
     );
     succeeds(&handler, &update, &recorder).await;
     completes(&update, "UPDATE_COMPLETE", &role);
-    assert_converged(&update).await;
+    memory::assert_converged(&iam, &update).await;
 
     // Replacement: a new name, then the old role's Delete in the cleanup, which carries the old
     // role's properties while the old id's latest event with properties is the replacing
@@ -608,8 +629,8 @@ async fn a_stacks_create_updates_replacement_cleanup_and_deletion_are_carried_ou
     );
     let cleanup = delete_after(&update, &role, "stack-life", &recorder);
     succeeds(&handler, &cleanup, &recorder).await;
-    assert_gone(&role).await;
-    assert_converged(&replace).await;
+    memory::assert_gone(&iam, &role).await;
+    memory::assert_converged(&iam, &replace).await;
 
     // Outside the cleanup, the same Delete of the current role is refused.
     shows(
@@ -619,8 +640,8 @@ async fn a_stacks_create_updates_replacement_cleanup_and_deletion_are_carried_ou
         Some(&new_role),
     );
     let early = delete_after(&replace, &new_role, "stack-life", &recorder);
-    refused(&early, "RequestType", &recorder).await;
-    assert_converged(&replace).await;
+    refused(&iam, &early, "RequestType", &recorder).await;
+    memory::assert_converged(&iam, &replace).await;
 
     // Stack deletion.
     let delete = delete_after(&replace, &new_role, "stack-life", &recorder);
@@ -631,7 +652,7 @@ async fn a_stacks_create_updates_replacement_cleanup_and_deletion_are_carried_ou
         Some(&new_role),
     );
     succeeds(&handler, &delete, &recorder).await;
-    assert_gone(&new_role).await;
+    memory::assert_gone(&iam, &new_role).await;
 }
 
 /// A Create's rollback: after the Create failed (it undid itself and answered a placeholder id,
@@ -641,6 +662,7 @@ async fn a_stacks_create_updates_replacement_cleanup_and_deletion_are_carried_ou
 #[tokio::test]
 async fn the_rollback_delete_of_a_create_deletes_the_role_it_planned() {
     let recorder = Recorder::start();
+    let iam = MemoryIam::new();
     // The tag, the IAM write the Create fails at, the resource's state during the rollback, and
     // the id CloudFormation made up.
     let rows: [(&str, Option<usize>, &str, Option<&str>); 2] = [
@@ -656,8 +678,10 @@ async fn the_rollback_delete_of_a_create_deletes_the_role_it_planned() {
         let stack = new_stack(tag, "CREATE_IN_PROGRESS");
         let create = on(&stack, sample_event("compute", "create", tag, &recorder));
         sends(&create, "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", None);
-        let calls = failing_at.map(CallLog::failing_at);
-        let answer = invoke(&strict_handler(calls.as_ref()), &create, &recorder).await;
+        if let Some(nth) = failing_at {
+            iam.inject(Fault::FailWrite { nth });
+        }
+        let answer = invoke(&memory::strict_handler(&iam), &create, &recorder).await;
         let status = if failing_at.is_some() {
             "FAILED"
         } else {
@@ -676,15 +700,16 @@ async fn the_rollback_delete_of_a_create_deletes_the_role_it_planned() {
         } else {
             shows(&stack, "ROLLBACK_IN_PROGRESS", resource_status, shown);
         }
-        succeeds(&strict_handler(None), &rollback, &recorder).await;
-        assert_gone(&plan_of(&create).role.role_name).await;
+        succeeds(&memory::strict_handler(&iam), &rollback, &recorder).await;
+        memory::assert_gone(&iam, &plan_of(&create).role.role_name).await;
     }
 }
 
 #[tokio::test]
 async fn the_rollback_of_a_failed_update_restores_the_old_declaration() {
     let recorder = Recorder::start();
-    let (_, create, role) = victim("failedupdate", &recorder).await;
+    let iam = MemoryIam::new();
+    let (_, create, role) = victim(&iam, "failedupdate", &recorder).await;
     let mut properties = create["ResourceProperties"].clone();
     properties["MaxSessionDuration"] = json!("7200");
     properties["S3Buckets"] = json!(["ml-team-other"]);
@@ -695,7 +720,8 @@ async fn the_rollback_of_a_failed_update_restores_the_old_declaration() {
         "UPDATE_IN_PROGRESS",
         Some(&role),
     );
-    let failing = strict_handler(Some(&CallLog::failing_at(2)));
+    iam.inject(Fault::FailWrite { nth: 2 });
+    let failing = memory::strict_handler(&iam);
     let answer = invoke(&failing, &update, &recorder).await;
     assert_eq!(answer["Status"], "FAILED", "{answer}");
 
@@ -714,6 +740,6 @@ async fn the_rollback_of_a_failed_update_restores_the_old_declaration() {
         "UPDATE_IN_PROGRESS",
         Some(&role),
     );
-    succeeds(&strict_handler(None), &rollback, &recorder).await;
-    assert_role_converged(&role, &create).await;
+    succeeds(&memory::strict_handler(&iam), &rollback, &recorder).await;
+    memory::assert_role_converged(&iam, &role, &create).await;
 }

@@ -1,6 +1,7 @@
 //! Which events the function acts on: not a stale one (its signature or ServiceTimeout run out,
 //! as a late or redelivered event's are), not one of a stack in another account or region, and
-//! its answer never follows a redirect.
+//! its answer never follows a redirect. On the in-memory IAM, but for the ServiceTimeout's count
+//! against an IAM that never answers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support;
@@ -9,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use persona_role::handler::HandlerError;
 use serde_json::{Value, json};
+use support::memory::{self, MemoryIam};
 use support::*;
 
 /// `20261125T120000Z` for a time `ago` before now.
@@ -34,8 +36,8 @@ fn signed(event: &mut Value, ago: Duration, expires: Duration) {
 #[tokio::test]
 async fn an_event_whose_response_url_expired_is_not_acted_on() {
     let recorder = Recorder::start();
-    let calls = CallLog::default();
-    let handler = handler(Some(&calls));
+    let iam = MemoryIam::new();
+    let handler = memory::handler(&iam);
     let mut create = sample_event("compute", "create", "expired", &recorder);
     signed(
         &mut create,
@@ -46,15 +48,15 @@ async fn an_event_whose_response_url_expired_is_not_acted_on() {
     let error = handler.handle(create, None).await.unwrap_err();
     assert!(matches!(error, HandlerError::Stale(_)), "{error}");
     assert!(error.to_string().contains("expired"), "{error}");
-    assert_eq!(calls.calls(), Vec::<String>::new(), "no IAM call");
+    assert_eq!(iam.calls(), Vec::<String>::new(), "no IAM call");
     assert!(recorder.for_request(&request_id).is_empty(), "no answer");
 }
 
 #[tokio::test]
 async fn an_event_older_than_its_service_timeout_is_not_acted_on() {
     let recorder = Recorder::start();
-    let calls = CallLog::default();
-    let handler = handler(Some(&calls));
+    let iam = MemoryIam::new();
+    let handler = memory::handler(&iam);
     let mut create = sample_event("compute", "create", "late", &recorder);
     create["ResourceProperties"]["ServiceTimeout"] = json!("60");
     signed(
@@ -65,7 +67,7 @@ async fn an_event_older_than_its_service_timeout_is_not_acted_on() {
     let error = handler.handle(create, None).await.unwrap_err();
     assert!(matches!(error, HandlerError::Stale(_)), "{error}");
     assert!(error.to_string().contains("ServiceTimeout"), "{error}");
-    assert_eq!(calls.calls(), Vec::<String>::new(), "no IAM call");
+    assert_eq!(iam.calls(), Vec::<String>::new(), "no IAM call");
 }
 
 #[tokio::test]
@@ -101,8 +103,8 @@ async fn service_timeout_counts_from_when_the_event_was_sent() {
 #[tokio::test]
 async fn an_event_of_a_stack_in_another_account_is_refused_without_iam_calls() {
     let recorder = Recorder::start();
-    let calls = CallLog::default();
-    let handler = handler(Some(&calls));
+    let iam = MemoryIam::new();
+    let handler = memory::handler(&iam);
     let create = sample_event("compute", "create", "foreign", &recorder);
     let own = format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:persona-role");
     let other = "arn:aws:lambda:us-east-1:210987654321:function:persona-role";
@@ -126,7 +128,7 @@ async fn an_event_of_a_stack_in_another_account_is_refused_without_iam_calls() {
                 .starts_with("persona-role:failed:")
         );
     }
-    assert_eq!(calls.calls(), Vec::<String>::new(), "no IAM call");
+    assert_eq!(iam.calls(), Vec::<String>::new(), "no IAM call");
     // The function's own account and region: acted on.
     let delivered = handler
         .handle_invoked(create.clone(), None, Some(&own))
@@ -139,14 +141,14 @@ async fn an_event_of_a_stack_in_another_account_is_refused_without_iam_calls() {
         invoke(&handler, &delete, &recorder).await["Status"],
         "SUCCESS"
     );
-    assert_gone(&name).await;
+    memory::assert_gone(&iam, &name).await;
 }
 
 #[tokio::test]
 async fn the_answer_never_follows_a_redirect() {
     let elsewhere = Recorder::start();
     let redirecting = Recorder::start_redirecting(elsewhere.url("stolen"));
-    let handler = handler(None);
+    let handler = memory::handler(&MemoryIam::new());
     let delete = sample_event("custom", "delete", "redirect", &redirecting);
     let request_id = delete["RequestId"].as_str().unwrap().to_owned();
     let error = handler.handle(delete, None).await.unwrap_err();

@@ -30,6 +30,7 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use persona_role::aws::Op;
 use persona_role::aws::meter::{MeterInterceptor, Service};
 use persona_role::cfn::send::AnswerRetry;
+use persona_role::cfn::stacks::SdkStacks;
 use persona_role::handler::{Delivered, Handler, HandlerError, MetricSink, Settings};
 use persona_role::iam::state::read_actual;
 use persona_role::iam::{Iam, SdkIam, diff};
@@ -42,6 +43,7 @@ mod common;
 pub mod emf;
 pub mod faults;
 pub mod http;
+pub mod memory;
 pub mod moto;
 pub mod recorder;
 pub mod runtime;
@@ -153,12 +155,12 @@ pub fn cloudformation_client_at(endpoint: &str) -> aws_sdk_cloudformation::Clien
 /// sends it, so that lifecycle tests read as CloudFormation's own events; strict, the stand-in
 /// answers only what a test registered.
 #[derive(Debug, Clone)]
-pub struct TestHandler {
-    pub handler: Handler,
+pub struct TestHandler<I = SdkIam> {
+    pub handler: Handler<I, SdkStacks>,
     pub strict: bool,
 }
 
-impl TestHandler {
+impl<I: Iam + Clone + 'static> TestHandler<I> {
     pub async fn handle(
         &self,
         event: Value,
@@ -467,12 +469,16 @@ pub fn http() -> reqwest::Client {
 
 /// Runs the handler on an event with a Lambda deadline a minute away, and returns the one
 /// response the recorder got for it.
-pub async fn invoke(handler: &TestHandler, event: &Value, recorder: &Recorder) -> Value {
+pub async fn invoke<I: Iam + Clone + 'static>(
+    handler: &TestHandler<I>,
+    event: &Value,
+    recorder: &Recorder,
+) -> Value {
     invoke_with_deadline(handler, event, recorder, Duration::from_secs(60)).await
 }
 
-pub async fn invoke_with_deadline(
-    handler: &TestHandler,
+pub async fn invoke_with_deadline<I: Iam + Clone + 'static>(
+    handler: &TestHandler<I>,
     event: &Value,
     recorder: &Recorder,
     left: Duration,
@@ -710,8 +716,8 @@ pub fn stack_creating(stack_id: &str) {
 /// `properties` through `handler`, which the stand-in confirms; then the resource's
 /// `CREATE_COMPLETE` event with the role's id and the properties, as CloudFormation records it
 /// once the answer came. Returns the role's name.
-pub async fn deploy_role(
-    handler: &TestHandler,
+pub async fn deploy_role<I: Iam + Clone + 'static>(
+    handler: &TestHandler<I>,
     stack_id: &str,
     logical_id: &str,
     properties: Value,
