@@ -255,61 +255,26 @@ pub fn document(function: &str, level: &str, facts: &EventFacts, timestamp_ms: u
             }
         }
     }
-    for (counts, [calls, retries, throttles]) in [
-        (facts.iam, [IAM_CALLS, IAM_RETRIES, IAM_THROTTLES]),
-        (
-            facts.cloudformation,
-            [
-                CLOUDFORMATION_CALLS,
-                CLOUDFORMATION_RETRIES,
-                CLOUDFORMATION_THROTTLES,
-            ],
-        ),
-    ] {
-        values.extend([
-            (calls, "Count", counts.calls),
-            (retries, "Count", counts.retries),
-            (throttles, "Count", counts.throttles),
-        ]);
-    }
-
-    let definitions: Vec<Value> = values
-        .iter()
-        .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
-        .collect();
-    let mut root = Map::new();
-    root.insert(
-        "_aws".to_owned(),
-        json!({
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [[FUNCTION_NAME, REQUEST_TYPE], [FUNCTION_NAME]],
-                "Metrics": definitions,
-            }],
-        }),
-    );
-    root.insert("level".to_owned(), json!(level));
-    root.insert(
-        "timestamp".to_owned(),
-        json!(time::format_millis(timestamp_ms)),
-    );
-    root.insert(FUNCTION_NAME.to_owned(), json!(function));
-    root.insert(REQUEST_TYPE.to_owned(), json!(request_type));
-    for (name, _, value) in values {
-        root.insert(name.to_owned(), json!(value));
-    }
-    root.extend(properties);
     if let Some(id) = &facts.request_id {
         let id: String = id.chars().take(MAX_REQUEST_ID_CHARS).collect();
-        root.insert("RequestId".to_owned(), json!(id));
+        properties.insert("RequestId".to_owned(), json!(id));
     }
-    Value::Object(root)
+    run_document(
+        function,
+        level,
+        request_type,
+        &values,
+        facts.iam,
+        facts.cloudformation,
+        properties,
+        timestamp_ms,
+    )
 }
 
-/// The one metric line of a run the operator starts or schedules (the reconcile run, the drift
-/// report): its own `values` (name, unit, value) under `request_type`, then its IAM and
-/// CloudFormation calls as an event's, then `properties` (not metrics: a status, a name).
+/// One metric line: `values` (name, unit, value) under `request_type`, then the IAM and
+/// CloudFormation calls, then `properties` (not metrics: a status, a name). An event's line
+/// ([`document`]) and the line of a run the operator starts or schedules (the reconcile run,
+/// the drift report) alike.
 #[allow(clippy::too_many_arguments)]
 pub fn run_document(
     function: &str,

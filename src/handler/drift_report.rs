@@ -10,7 +10,7 @@
 //! ([`drift::read_stacks`]). Each read starts only while time is left before the function's
 //! deadline; a role not read by then is reported `Unchecked`, and the report `Incomplete`.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use tracing::Instrument;
@@ -71,11 +71,7 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
             }
         };
         let time_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| {
-                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-            });
+        let now_ms = crate::time::now_millis();
         let line = drift_report::metric_document(
             &self.settings.function_name,
             self.settings.metric_level,

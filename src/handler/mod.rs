@@ -279,11 +279,7 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
             iam: meter.counts(Service::Iam),
             cloudformation: meter.counts(Service::CloudFormation),
         };
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| {
-                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-            });
+        let now_ms = crate::time::now_millis();
         self.settings.metric_sink.write(metrics::line(
             &self.settings.function_name,
             self.settings.metric_level,

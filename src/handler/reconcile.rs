@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use serde_json::Value;
@@ -88,11 +88,7 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
             }
         };
         let time_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| {
-                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-            });
+        let now_ms = crate::time::now_millis();
         let line = reconcile::metric_document(
             &self.settings.function_name,
             self.settings.metric_level,
