@@ -2,16 +2,19 @@
 //! resources): each effect is one read or one application of changes in `iam::state`, and comes
 //! back as what it observed. Nothing here decides; the machine does.
 
-use std::time::{Duration, Instant};
-
 use futures_util::future::join;
 use serde_json::Value;
 
-use crate::iam::Iam;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use crate::iam::state;
 use crate::iam::waves::concurrently;
+use crate::iam::{Actual, Iam, IamError, Op, RoleState};
+use crate::lifecycle::procedures::{Progress, WholeRead};
 use crate::lifecycle::{Effect, Observation, PolicyUse};
 use crate::ownership::Owner;
+use crate::plan::Plan;
 use crate::stack_check::{self, Stacks};
 
 /// Carries out one effect and returns what it observed. `until`: what waits (a role's
@@ -82,29 +85,34 @@ pub async fn carry_out<I: Iam, S: Stacks>(
         Effect::Read { roles, policies } => {
             let (found, policies) = join(
                 concurrently(roles.iter().map(|name| iam.get_role(name))),
-                state::planned_policies(iam, &policies, owner),
+                concurrently(policies.iter().map(|arn| iam.get_policy(arn))),
             )
             .await;
+            // Only the policies that exist.
+            let policies = policies
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
+                .map(|found| {
+                    found
+                        .into_iter()
+                        .flatten()
+                        .map(|p| (p.arn.clone(), p))
+                        .collect()
+                });
             Observation::Read {
                 roles: found.into_iter().collect(),
                 policies,
             }
         }
-        Effect::ReadWhole { plan, role } => {
-            let (role, actual) = state::read_whole(iam, &plan, &role, owner).await;
-            Observation::Whole { role, actual }
-        }
+        Effect::Reads(reads) => Observation::Replies(state::read(iam, &reads).await),
         Effect::CreateRole { plan } => Observation::Created(iam.create_role(&plan.role).await),
         Effect::Apply { role, changes } => {
-            let mut done = Vec::new();
-            let result = state::apply(iam, &role, &changes, owner, &mut done).await;
-            Observation::Applied { done, result }
-        }
-        Effect::Converge { plan, role } => {
-            Observation::Converged(state::converge(iam, &plan, role, owner).await)
-        }
-        Effect::ConvergeFrom { plan, actual } => {
-            Observation::Converged(state::converge_from(iam, &plan, *actual, owner).await)
+            let applied = state::apply(iam, &role, &changes).await;
+            Observation::Applied {
+                done: applied.done,
+                taken: applied.taken,
+                result: applied.result,
+            }
         }
         Effect::ListAttached { role } => Observation::Attached(
             iam.attached_policy_arns(&role)
@@ -129,22 +137,6 @@ pub async fn carry_out<I: Iam, S: Stacks>(
                     })
                     .collect(),
             )
-        }
-        Effect::Undo { role, done } => {
-            Observation::Done(state::undo_create(iam, &role, &done, owner).await)
-        }
-        Effect::Sweep { role, policies } => {
-            Observation::Done(state::sweep_planned(iam, &role, &policies, owner).await)
-        }
-        Effect::Teardown { role } => {
-            Observation::TornDown(state::delete_role(iam, role, owner).await)
-        }
-        Effect::ReadTeardown { role, path } => {
-            let (role, changes) = state::read_teardown(iam, &role, &path, owner).await;
-            Observation::Teardown { role, changes }
-        }
-        Effect::TeardownNamed { role } => {
-            Observation::TornDown(state::delete_role_named(iam, &role, owner).await)
         }
     }
 }
@@ -193,4 +185,36 @@ async fn await_ready<I: Iam>(
         "waited for the role to be usable"
     );
     served
+}
+
+/// A role's actual state for its plan, read as a convergence reads it ([`WholeRead`]): for
+/// checking a role against its plan from outside the lifecycle.
+pub async fn read_actual<I: Iam>(
+    iam: &I,
+    plan: Arc<Plan>,
+    role: RoleState,
+    owner: &Owner,
+) -> Result<Actual, IamError> {
+    let (mut read, mut effect) = WholeRead::start(plan, role);
+    loop {
+        let Effect::Reads(reads) = &effect else {
+            return Err(IamError::Incomplete {
+                operation: Op::GetRole,
+                target: String::new(),
+                what: "a read of the role whole",
+            });
+        };
+        let observation = Observation::Replies(state::read(iam, reads).await);
+        match read.on(owner, observation) {
+            Progress::Effect(next) => effect = next,
+            Progress::Done(actual) => return actual,
+            Progress::OutOfTurn(what) => {
+                return Err(IamError::Incomplete {
+                    operation: Op::GetRole,
+                    target: String::new(),
+                    what,
+                });
+            }
+        }
+    }
 }

@@ -16,6 +16,7 @@ mod effects;
 mod reconcile;
 mod sink;
 
+pub use effects::read_actual;
 pub use sink::MetricSink;
 
 use std::sync::{Arc, Mutex, PoisonError};

@@ -6,10 +6,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::state::read_actual;
 use super::{Iam, IamError, RoleState, SdkIam};
 use crate::arn::Arn;
-use crate::ownership::{ADOPTED_TAG, OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Owner, fold_key};
+use crate::ownership::{ADOPTED_TAG, OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, fold_key};
 use crate::plan::{
     INLINE_LIMIT, InlinePolicy, MANAGED_LIMIT, ManagedPolicy, Plan, PlanTag, QuotaUsage, RolePlan,
     iam_size,
@@ -80,11 +79,14 @@ pub async fn read_role<I: Iam>(iam: &I, name: &str) -> Result<Option<RoleInvento
     let Some(role) = iam.get_role(name).await? else {
         return Ok(None);
     };
-    // The role's own managed policies are found by its ownership tags, when it has them.
-    let owner = Owner::of(&role.tags).unwrap_or_else(|| Owner::new("", ""));
-    let actual = read_actual(iam, role, &[], &owner).await?;
-    let mut attached = Vec::new();
-    for arn in &actual.attached_policy_arns {
+    let (inline_policies, attached_policy_arns) = futures_util::future::join(
+        iam.inline_policies(&role.name),
+        iam.attached_policy_arns(&role.name),
+    )
+    .await;
+    let (inline_policies, attached_policy_arns) = (inline_policies?, attached_policy_arns?);
+    // Customer managed policies' documents and tags, read together.
+    let read = super::waves::concurrently(attached_policy_arns.iter().map(|arn| async move {
         let (name, path) = policy_name_and_path(arn);
         let mut policy = AttachedPolicy {
             arn: arn.clone(),
@@ -94,20 +96,23 @@ pub async fn read_role<I: Iam>(iam: &I, name: &str) -> Result<Option<RoleInvento
             tags: BTreeMap::new(),
         };
         if !policy.is_aws_managed() {
-            let state = match actual.own_policies.get(arn) {
-                Some(state) => Some(state.clone()),
-                None => iam.get_policy(arn).await?,
-            };
             // A policy detached and deleted between the two reads is simply not there.
-            let Some(state) = state else { continue };
+            let Some(state) = iam.get_policy(arn).await? else {
+                return Ok(None);
+            };
             policy.document = Some(state.document);
             policy.tags = state.tags;
         }
-        attached.push(policy);
+        Ok(Some(policy))
+    }))
+    .await;
+    let mut attached = Vec::new();
+    for policy in read {
+        attached.extend(policy?);
     }
     Ok(Some(RoleInventory {
-        role: actual.role,
-        inline_policies: actual.inline_policies,
+        role,
+        inline_policies,
         attached,
     }))
 }

@@ -8,7 +8,9 @@ pub mod intent;
 pub mod limits;
 pub mod machine;
 pub mod outcome;
+pub mod own;
 pub mod passing;
+pub mod procedures;
 #[cfg(test)]
 mod rows;
 

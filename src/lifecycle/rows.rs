@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use super::{Effect, Failure, Machine, Next, Observation, Outcome, PolicyUse, intent};
 use crate::cfn::{PLACEHOLDER_PREFIX, Request, RequestType};
 use crate::guardrails::Guardrails;
-use crate::iam::state::Deletion;
-use crate::iam::{Actual, Change, CreateRoleError, IamError, Op, PolicyState, RoleState};
+use crate::iam::state::{Reads, Replies};
+use crate::iam::{Change, CreateRoleError, IamError, Op, PolicyState, RoleState};
 use crate::metrics::FailureClass;
 use crate::ownership::{ADOPTED_TAG, Owner};
 use crate::stack_check::{ListedResource, ListedStack, StackRoles, StacksError};
@@ -28,6 +28,7 @@ const OLD: &str = "sagemaker-old";
 const CONSOLE_POLICY: &str =
     "arn:aws:iam::123456789012:policy/service-role/SM_CommonJobManagement_1733462327347";
 const OTHER_POLICY: &str = "arn:aws:iam::123456789012:policy/team-extra";
+const OWN_POLICY: &str = "arn:aws:iam::123456789012:policy/sagemaker-ds-1";
 
 fn properties(extra: Value) -> Value {
     let mut properties = json!({
@@ -127,6 +128,13 @@ fn policy(arn: &str) -> PolicyState {
     }
 }
 
+/// A policy with this resource's ownership tags.
+fn owned_policy(arn: &str) -> PolicyState {
+    let mut state = policy(arn);
+    state.tags = tags(Tags::Ours);
+    state
+}
+
 fn denied(operation: Op) -> IamError {
     IamError::Call {
         operation,
@@ -166,30 +174,34 @@ fn no_roles() -> Observation {
     read(Vec::new())
 }
 
+/// Replies in which IAM holds `role` and, beside it, nothing the reads ask for (the runner
+/// answers every read a row leaves out as empty: [`fill`]).
+fn holding(role: RoleState) -> Observation {
+    let mut replies = Replies::default();
+    replies.roles.insert(role.name.clone(), Ok(Some(role)));
+    Observation::Replies(replies)
+}
+
+/// The first reads of a role whole (an Update's), finding `role` with nothing attached.
 fn whole(role: RoleState) -> Observation {
-    Observation::Whole {
-        role: Ok(Some(role.clone())),
-        actual: Ok(Some(Actual {
-            role,
-            inline_policies: BTreeMap::new(),
-            attached_policy_arns: Default::default(),
-            own_policies: BTreeMap::new(),
-        })),
-    }
+    holding(role)
 }
 
-fn whole_absent() -> Observation {
-    Observation::Whole {
-        role: Ok(None),
-        actual: Ok(None),
-    }
-}
-
+/// A teardown's first reads, finding `role` with nothing attached.
 fn teardown_read(role: RoleState) -> Observation {
-    Observation::Teardown {
-        role: Ok(Some(role)),
-        changes: Ok(Some(vec![Change::DeleteRole])),
-    }
+    holding(role)
+}
+
+/// Replies that find nothing: no role, empty lists, no policy.
+fn nothing() -> Observation {
+    Observation::Replies(Replies::default())
+}
+
+/// Replies with one reply set by `set`, the rest found empty.
+fn replies(set: impl FnOnce(&mut Replies)) -> Observation {
+    let mut replies = Replies::default();
+    set(&mut replies);
+    Observation::Replies(replies)
 }
 
 fn created() -> Observation {
@@ -199,27 +211,102 @@ fn created() -> Observation {
 fn applied() -> Observation {
     Observation::Applied {
         done: Vec::new(),
+        taken: Vec::new(),
         result: Ok(()),
     }
 }
 
 fn apply_failed() -> Observation {
+    failed_with(Op::AttachRolePolicy)
+}
+
+fn failed_with(operation: Op) -> Observation {
     Observation::Applied {
         done: Vec::new(),
-        result: Err(denied(Op::AttachRolePolicy)),
+        taken: Vec::new(),
+        result: Err(denied(operation)),
     }
 }
 
-fn converged(role: RoleState) -> Observation {
-    Observation::Converged(Ok(role))
+/// Completes `replies` to what `reads` asked: every read a row leaves out found empty (no
+/// role, no policy, empty lists), as IAM answers for a role with nothing attached.
+fn fill(reads: &Reads, replies: &mut Replies) {
+    // IAM finds a role by its name in any case.
+    for name in &reads.roles {
+        let held = replies
+            .roles
+            .iter()
+            .find(|(held, _)| held.eq_ignore_ascii_case(name))
+            .map(|(_, role)| role.clone());
+        replies
+            .roles
+            .entry(name.clone())
+            .or_insert(held.unwrap_or(Ok(None)));
+    }
+    for name in &reads.inline_names {
+        replies
+            .inline_names
+            .entry(name.clone())
+            .or_insert(Ok(Vec::new()));
+    }
+    for key in &reads.inline_documents {
+        replies
+            .inline_documents
+            .entry(key.clone())
+            .or_insert(Ok(None));
+    }
+    for name in &reads.attached {
+        replies
+            .attached
+            .entry(name.clone())
+            .or_insert(Ok(Default::default()));
+    }
+    for name in &reads.profiles {
+        replies
+            .profiles
+            .entry(name.clone())
+            .or_insert(Ok(Vec::new()));
+    }
+    for arn in &reads.policies {
+        replies.policies.entry(arn.clone()).or_insert(Ok(None));
+    }
+    for arn in &reads.summaries {
+        replies.summaries.entry(arn.clone()).or_insert(Ok(None));
+    }
+    for path in &reads.under {
+        replies.under.entry(path.clone()).or_insert(Ok(Vec::new()));
+    }
+    for key in &reads.uses {
+        replies.uses.entry(key.clone()).or_insert(Ok(Vec::new()));
+    }
 }
 
-fn done() -> Observation {
-    Observation::Done(Ok(()))
-}
-
-fn torn_down() -> Observation {
-    Observation::TornDown(Ok(Deletion::Deleted))
+/// Fills the replies inside `observation` (and what was read beside) for `effect`.
+fn fill_for(effect: &Effect, observation: &mut Observation) {
+    match (effect, observation) {
+        (Effect::Reads(reads), Observation::Replies(replies)) => fill(reads, replies),
+        (
+            Effect::ReadPassed {
+                beside: Some(effect),
+                ..
+            },
+            Observation::Passed {
+                beside: Some(observed),
+                ..
+            },
+        )
+        | (
+            Effect::ReadOwnPolicies {
+                beside: Some(effect),
+                ..
+            },
+            Observation::OwnPolicies {
+                beside: Some(observed),
+                ..
+            },
+        ) => fill_for(effect, observed),
+        _ => {}
+    }
 }
 
 // ------------------------------------------------------------------ the driver
@@ -282,16 +369,9 @@ fn describe(effect: &Effect) -> String {
                 "apply".to_owned()
             }
         }
-        Effect::ReadWhole { role, .. } => format!("read whole {role}"),
-        Effect::Converge { role, .. } => format!("converge {}", role.name),
-        Effect::ConvergeFrom { actual, .. } => format!("converge from {}", actual.role.name),
+        Effect::Reads(reads) => describe_reads(reads),
         Effect::ListAttached { role } => format!("list {role}"),
         Effect::ReadPolicyUse { arns, .. } => format!("policy use {}", arns.len()),
-        Effect::Undo { .. } => "undo".to_owned(),
-        Effect::Sweep { .. } => "sweep".to_owned(),
-        Effect::ReadTeardown { role, .. } => format!("read teardown {role}"),
-        Effect::Teardown { role } => format!("teardown {}", role.name),
-        Effect::TeardownNamed { role } => format!("teardown named {role}"),
         Effect::AwaitReady { role, settle, .. } => {
             format!("await {role} ready, then {} ms", settle.as_millis())
         }
@@ -319,6 +399,34 @@ fn describe(effect: &Effect) -> String {
             }
             what
         }
+    }
+}
+
+/// A short name of a batch of reads: what it reads the role for.
+fn describe_reads(reads: &Reads) -> String {
+    let role = reads.roles.join("+");
+    let lists = reads
+        .inline_names
+        .first()
+        .or(reads.profiles.first())
+        .cloned()
+        .unwrap_or_default();
+    if !reads.profiles.is_empty() && !role.is_empty() {
+        format!("read teardown {role}")
+    } else if !reads.profiles.is_empty() {
+        format!("read teardown lists {lists}")
+    } else if !reads.inline_names.is_empty() && !role.is_empty() {
+        format!("read whole {role}")
+    } else if !reads.inline_names.is_empty() {
+        format!("read lists {lists}")
+    } else if !reads.summaries.is_empty() {
+        format!("read {} own candidates", reads.summaries.len())
+    } else if !reads.policies.is_empty() {
+        format!("read {} policies", reads.policies.len())
+    } else if !reads.uses.is_empty() {
+        format!("read use of {}", reads.uses.len())
+    } else {
+        format!("list policies under {}", reads.under.join("+"))
     }
 }
 
@@ -386,9 +494,10 @@ fn run_waiting(
             Next::Answer(outcome) => break outcome,
             Next::Effect(effect) => {
                 seen.push(describe(&effect));
-                let observation = observations
+                let mut observation = observations
                     .pop_front()
                     .unwrap_or_else(|| panic!("{row}: no observation for {seen:?}"));
+                fill_for(&effect, &mut observation);
                 next = machine.on(observation);
             }
         }
@@ -495,8 +604,8 @@ fn creates() {
         (
             "a redelivered Create finds its own role and converges it",
             create(json!({})),
-            vec![found(ours()), converged(ours())],
-            vec!["read SageMaker-ds", "converge sagemaker-ds"],
+            vec![found(ours()), nothing(), applied()],
+            vec!["read SageMaker-ds", "read lists sagemaker-ds", "apply"],
             ok(NAME),
         ),
         (
@@ -526,9 +635,11 @@ fn creates() {
             create(json!({})),
             vec![Observation::Read {
                 roles: Ok(vec![None]),
-                policies: Err(IamError::ForeignPolicy {
-                    arn: "arn:aws:iam::123456789012:policy/sagemaker-ds-1".to_owned(),
-                }),
+                policies: Ok(BTreeMap::from([(OWN_POLICY.to_owned(), {
+                    let mut foreign = policy(OWN_POLICY);
+                    foreign.tags = tags(Tags::OtherStack);
+                    foreign
+                })])),
             }],
             vec!["read SageMaker-ds"],
             failed(
@@ -558,13 +669,15 @@ fn creates() {
                 absent(),
                 Observation::Created(Err(CreateRoleError::AlreadyExists)),
                 found(ours()),
-                converged(ours()),
+                nothing(),
+                applied(),
             ],
             vec![
                 "read SageMaker-ds",
                 "create sagemaker-ds",
                 "read sagemaker-ds",
-                "converge sagemaker-ds",
+                "read lists sagemaker-ds",
+                "apply",
             ],
             ok(NAME),
         ),
@@ -603,15 +716,14 @@ fn creates() {
             failed(FailureClass::Ownership, PLACEHOLDER_PREFIX, &[NAME]),
         ),
         (
-            "a creation failing half-way is undone and swept; the answer names no role",
+            "a creation failing half-way is undone (no policy planned: none to sweep); the answer names no role",
             create(json!({})),
-            vec![absent(), created(), apply_failed(), done(), done()],
+            vec![absent(), created(), apply_failed(), applied()],
             vec![
                 "read SageMaker-ds",
                 "create sagemaker-ds",
                 "apply",
-                "undo",
-                "sweep",
+                "teardown",
             ],
             failed(
                 FailureClass::Iam,
@@ -626,43 +738,22 @@ fn creates() {
                 absent(),
                 created(),
                 apply_failed(),
-                Observation::Done(Err(denied(Op::DetachRolePolicy))),
-                torn_down(),
+                failed_with(Op::DetachRolePolicy),
+                teardown_read(ours()),
+                applied(),
             ],
             vec![
                 "read SageMaker-ds",
                 "create sagemaker-ds",
                 "apply",
-                "undo",
-                "teardown named sagemaker-ds",
+                "teardown",
+                "read teardown sagemaker-ds",
+                "teardown",
             ],
             failed(
                 FailureClass::Iam,
                 PLACEHOLDER_PREFIX,
                 &["everything created was removed again"],
-            ),
-        ),
-        (
-            "a sweep that fails leaves the role named, for the rollback to delete",
-            create(json!({})),
-            vec![
-                absent(),
-                created(),
-                apply_failed(),
-                done(),
-                Observation::Done(Err(denied(Op::DeletePolicy))),
-            ],
-            vec![
-                "read SageMaker-ds",
-                "create sagemaker-ds",
-                "apply",
-                "undo",
-                "sweep",
-            ],
-            failed(
-                FailureClass::Iam,
-                NAME,
-                &["removing what was created failed too", "DeletePolicy"],
             ),
         ),
         (
@@ -693,14 +784,16 @@ fn creates() {
                 found(console()),
                 applied(),
                 Observation::Attached(Ok(vec![CONSOLE_POLICY.to_owned()])),
-                converged(console()),
+                nothing(),
+                applied(),
             ],
             vec![
                 "read sagemaker-ds",
                 "read SageMaker-ds",
                 "tag",
                 "list SageMaker-ds",
-                "converge SageMaker-ds",
+                "read lists SageMaker-ds",
+                "apply",
             ],
             Answer {
                 failure: None,
@@ -715,13 +808,15 @@ fn creates() {
                 found(role(NAME, "/service-role/", Tags::None)),
                 applied(),
                 Observation::Attached(Ok(Vec::new())),
-                Observation::Converged(Err(denied(Op::PutRolePolicy))),
+                nothing(),
+                failed_with(Op::PutRolePolicy),
             ],
             vec![
                 "read sagemaker-ds",
                 "tag",
                 "list sagemaker-ds",
-                "converge sagemaker-ds",
+                "read lists sagemaker-ds",
+                "apply",
             ],
             failed(
                 FailureClass::Iam,
@@ -788,14 +883,16 @@ fn adoption_obeys_the_operators_guardrails() {
                     found(console.clone()),
                     applied(),
                     Observation::Attached(Ok(Vec::new())),
-                    converged(console),
+                    nothing(),
+                    applied(),
                 ],
                 &[
                     "read sagemaker-ds",
                     "read SageMaker-ds",
                     "tag",
                     "list SageMaker-ds",
-                    "converge SageMaker-ds",
+                    "read lists SageMaker-ds",
+                    "apply",
                 ],
                 &ok(CONSOLE_NAME),
             );
@@ -849,13 +946,15 @@ fn adoption_obeys_the_operators_guardrails() {
             found(hand_made.clone()),
             applied(),
             Observation::Attached(Ok(Vec::new())),
-            converged(hand_made),
+            nothing(),
+            applied(),
         ],
         &[
             "read sagemaker-ds",
             "tag",
             "list sagemaker-ds",
-            "converge sagemaker-ds",
+            "read lists sagemaker-ds",
+            "apply",
         ],
         &ok(NAME),
     );
@@ -871,6 +970,7 @@ fn an_adoption_deletes_only_the_consoles_policies_no_one_else_uses() {
             arn: CONSOLE_POLICY.to_owned(),
             old_versions: vec!["v1".to_owned()],
         }],
+        taken: Vec::new(),
         result: Ok(()),
     };
     let outcome = run(
@@ -886,7 +986,8 @@ fn an_adoption_deletes_only_the_consoles_policies_no_one_else_uses() {
                 shared.to_owned(),
                 OTHER_POLICY.to_owned(),
             ])),
-            converged(console),
+            nothing(),
+            applied(),
             Observation::PolicyUse(Ok(vec![
                 PolicyUse {
                     arn: CONSOLE_POLICY.to_owned(),
@@ -906,7 +1007,8 @@ fn an_adoption_deletes_only_the_consoles_policies_no_one_else_uses() {
             "read SageMaker-ds",
             "tag",
             "list SageMaker-ds",
-            "converge SageMaker-ds",
+            "read lists SageMaker-ds",
+            "apply",
             // The non-console policy is never considered.
             "policy use 2",
             "delete 1 policies",
@@ -927,24 +1029,21 @@ fn updates() {
         (
             "an Update in place reads the role and converges it",
             update(NAME, json!({})),
-            vec![whole(ours()), converged(ours())],
-            vec!["read whole sagemaker-ds", "converge from sagemaker-ds"],
+            vec![whole(ours()), applied()],
+            vec!["read whole sagemaker-ds", "apply"],
             ok(NAME),
         ),
         (
             "an adopted console role keeps its spelling",
             update(CONSOLE_NAME, json!({})),
-            vec![
-                whole(role(CONSOLE_NAME, "/", Tags::OursAdopted)),
-                converged(role(CONSOLE_NAME, "/", Tags::OursAdopted)),
-            ],
-            vec!["read whole SageMaker-ds", "converge from SageMaker-ds"],
+            vec![whole(role(CONSOLE_NAME, "/", Tags::OursAdopted)), applied()],
+            vec!["read whole SageMaker-ds", "apply"],
             ok(CONSOLE_NAME),
         ),
         (
             "a role deleted by hand is created again",
             update(NAME, json!({})),
-            vec![whole_absent(), created(), applied()],
+            vec![nothing(), created(), applied()],
             vec!["read whole sagemaker-ds", "create sagemaker-ds", "apply"],
             ok(NAME),
         ),
@@ -965,12 +1064,14 @@ fn updates() {
         (
             "whose role it is is decided before the rest of the read matters",
             update(NAME, json!({})),
-            vec![Observation::Whole {
-                role: Ok(Some(role(NAME, "/", Tags::OtherStack))),
-                actual: Err(IamError::ForeignPolicy {
-                    arn: "arn:aws:iam::123456789012:policy/sagemaker-ds-1".to_owned(),
-                }),
-            }],
+            vec![replies(|replies| {
+                replies
+                    .roles
+                    .insert(NAME.to_owned(), Ok(Some(role(NAME, "/", Tags::OtherStack))));
+                replies
+                    .attached
+                    .insert(NAME.to_owned(), Err(denied(Op::ListAttachedRolePolicies)));
+            })],
             vec!["read whole sagemaker-ds"],
             failed(
                 FailureClass::Ownership,
@@ -981,10 +1082,12 @@ fn updates() {
         (
             "an own role whose policies cannot be read is left unchanged",
             update(NAME, json!({})),
-            vec![Observation::Whole {
-                role: Ok(Some(ours())),
-                actual: Err(denied(Op::ListAttachedRolePolicies)),
-            }],
+            vec![replies(|replies| {
+                replies.roles.insert(NAME.to_owned(), Ok(Some(ours())));
+                replies
+                    .attached
+                    .insert(NAME.to_owned(), Err(denied(Op::ListAttachedRolePolicies)));
+            })],
             vec!["read whole sagemaker-ds"],
             failed(FailureClass::Iam, NAME, &["ListAttachedRolePolicies"]),
         ),
@@ -1001,10 +1104,17 @@ fn updates() {
             vec![
                 created(),
                 apply_failed(),
-                done(),
-                Observation::Done(Err(denied(Op::DeletePolicy))),
+                failed_with(Op::DeleteRole),
+                teardown_read(ours()),
+                failed_with(Op::DeleteRole),
             ],
-            vec!["create sagemaker-ds", "apply", "undo", "sweep"],
+            vec![
+                "create sagemaker-ds",
+                "apply",
+                "teardown",
+                "read teardown sagemaker-ds",
+                "teardown",
+            ],
             failed(FailureClass::Iam, OLD, &["left behind", NAME]),
         ),
         (
@@ -1013,12 +1123,14 @@ fn updates() {
             vec![
                 Observation::Created(Err(CreateRoleError::AlreadyExists)),
                 found(ours()),
-                converged(ours()),
+                nothing(),
+                applied(),
             ],
             vec![
                 "create sagemaker-ds",
                 "read sagemaker-ds",
-                "converge sagemaker-ds",
+                "read lists sagemaker-ds",
+                "apply",
             ],
             ok(NAME),
         ),
@@ -1048,32 +1160,34 @@ fn deletes() {
         (
             "a role already gone is success",
             delete(NAME, json!({})),
-            vec![Observation::Teardown {
-                role: Ok(None),
-                changes: Ok(None),
-            }],
+            vec![nothing()],
             vec!["read teardown sagemaker-ds"],
             ok(NAME),
         ),
         (
             "another stack's role is never touched",
             delete(NAME, json!({})),
-            vec![Observation::Teardown {
-                role: Ok(Some(role(NAME, "/", Tags::OtherStack))),
+            vec![replies(|replies| {
+                replies
+                    .roles
+                    .insert(NAME.to_owned(), Ok(Some(role(NAME, "/", Tags::OtherStack))));
                 // Another stack's policy under the prefix: never looked at.
-                changes: Err(IamError::PolicyInUse {
-                    arn: "arn:aws:iam::123456789012:policy/sagemaker-ds-1".to_owned(),
-                    entities: "role other".to_owned(),
-                }),
-            }],
+                replies
+                    .under
+                    .insert("/".to_owned(), Ok(vec![OWN_POLICY.to_owned()]));
+            })],
             vec!["read teardown sagemaker-ds"],
             ok(NAME),
         ),
         (
             "a placeholder id looks for the planned role and removes it if it is ours",
             delete(placeholder, json!({"RoleNameSuffix": "ds"})),
-            vec![found(ours()), torn_down()],
-            vec!["read sagemaker-ds", "teardown sagemaker-ds"],
+            vec![found(ours()), nothing(), applied()],
+            vec![
+                "read sagemaker-ds",
+                "read teardown lists sagemaker-ds",
+                "teardown",
+            ],
             ok(placeholder),
         ),
         (
@@ -1091,17 +1205,31 @@ fn deletes() {
             ok(NAME),
         ),
         (
-            "a teardown that fails answers FAILED with the id",
+            "an own policy attached elsewhere is refused before any change, naming both",
             delete(NAME, json!({})),
-            vec![Observation::Teardown {
-                role: Ok(Some(ours())),
-                changes: Err(IamError::PolicyInUse {
-                    arn: "arn:aws:iam::123456789012:policy/sagemaker-ds-1".to_owned(),
-                    entities: "role other".to_owned(),
+            vec![
+                replies(|replies| {
+                    replies.roles.insert(NAME.to_owned(), Ok(Some(ours())));
+                    replies
+                        .under
+                        .insert("/".to_owned(), Ok(vec![OWN_POLICY.to_owned()]));
                 }),
-            }],
-            vec!["read teardown sagemaker-ds"],
-            failed(FailureClass::Ownership, NAME, &["role other"]),
+                replies(|replies| {
+                    replies
+                        .summaries
+                        .insert(OWN_POLICY.to_owned(), Ok(Some(owned_policy(OWN_POLICY))));
+                    replies.uses.insert(
+                        (OWN_POLICY.to_owned(), NAME.to_owned()),
+                        Ok(vec!["role `other`".to_owned()]),
+                    );
+                }),
+            ],
+            vec!["read teardown sagemaker-ds", "read 1 own candidates"],
+            failed(
+                FailureClass::Ownership,
+                NAME,
+                &["sagemaker-ds-1", "role `other`"],
+            ),
         ),
         (
             "a rollback Delete that finds nothing reads only the role",
@@ -1113,20 +1241,22 @@ fn deletes() {
         (
             "a teardown of a role read alone that fails answers FAILED with the id",
             delete(placeholder, json!({"RoleNameSuffix": "ds"})),
+            vec![found(ours()), nothing(), failed_with(Op::DeleteRole)],
             vec![
-                found(ours()),
-                Observation::TornDown(Err(denied(Op::DeleteRole))),
+                "read sagemaker-ds",
+                "read teardown lists sagemaker-ds",
+                "teardown",
             ],
-            vec!["read sagemaker-ds", "teardown sagemaker-ds"],
             failed(FailureClass::Iam, PLACEHOLDER_PREFIX, &["DeleteRole"]),
         ),
         (
             "a failed read answers FAILED with the id",
             delete(NAME, json!({})),
-            vec![Observation::Teardown {
-                role: Err(denied(Op::GetRole)),
-                changes: Ok(None),
-            }],
+            vec![replies(|replies| {
+                replies
+                    .roles
+                    .insert(NAME.to_owned(), Err(denied(Op::GetRole)));
+            })],
             vec!["read teardown sagemaker-ds"],
             failed(FailureClass::Iam, NAME, &["GetRole"]),
         ),
@@ -1171,9 +1301,14 @@ fn deletes() {
             delete(CONSOLE_NAME, json!({})),
             vec![
                 teardown_read(role(CONSOLE_NAME, "/service-role/", Tags::OursAdopted)),
+                nothing(),
                 applied(),
             ],
-            vec!["read teardown SageMaker-ds", "teardown"],
+            vec![
+                "read teardown SageMaker-ds",
+                "list policies under /service-role/",
+                "teardown",
+            ],
             ok(CONSOLE_NAME),
         ),
         (
@@ -1198,7 +1333,7 @@ fn an_observation_out_of_turn_is_an_internal_failure_not_a_change() {
         None,
         None,
     );
-    let Next::Answer(outcome) = machine.on(torn_down()) else {
+    let Next::Answer(outcome) = machine.on(applied()) else {
         panic!("a teardown observed while finding must end the machine");
     };
     assert_eq!(outcome.failure, Some(FailureClass::Internal));
@@ -1327,11 +1462,11 @@ fn a_role_passes_only_its_own_stacks_roles_and_nothing_changes_before_that_is_sh
             update(NAME, json!({})),
             vec![
                 passed(vec![Some(compute(Tags::Ours))], Some(whole(ours()))),
-                converged(ours()),
+                applied(),
             ],
             vec![
                 "passed sagemaker-compute beside read whole sagemaker-ds",
-                "converge from sagemaker-ds",
+                "apply",
             ],
             ok(NAME),
         ),
@@ -1561,8 +1696,8 @@ fn a_create_past_the_stacks_role_limit_is_refused_before_any_effect() {
         "an Update adds no role: no limit is looked at",
         &update(NAME, json!({})),
         &guardrails,
-        vec![whole(ours()), converged(ours())],
-        &["read whole sagemaker-ds", "converge from sagemaker-ds"],
+        vec![whole(ours()), applied()],
+        &["read whole sagemaker-ds", "apply"],
         &ok(NAME),
     );
     run_in(
@@ -1662,11 +1797,11 @@ fn own_policies_are_counted_in_the_first_read_wave_and_nothing_changes_past_the_
         &limited("100", "1"),
         vec![
             counted(has_them, Some(listing(Some(NAME), 10)), whole(ours())),
-            converged(ours()),
+            applied(),
         ],
         &[
             "count policies+stack beside read whole sagemaker-ds",
-            "converge from sagemaker-ds",
+            "apply",
         ],
         &ok(NAME),
     );
@@ -1681,11 +1816,11 @@ fn own_policies_are_counted_in_the_first_read_wave_and_nothing_changes_past_the_
                 Some(listing(Some(NAME), 10)),
                 whole(ours()),
             ),
-            converged(ours()),
+            applied(),
         ],
         &[
             "count policies+stack beside read whole sagemaker-ds",
-            "converge from sagemaker-ds",
+            "apply",
         ],
         &ok(NAME),
     );
@@ -1693,8 +1828,8 @@ fn own_policies_are_counted_in_the_first_read_wave_and_nothing_changes_past_the_
         "a plan without own policies is not counted",
         &update(NAME, json!({})),
         &limited("100", "0"),
-        vec![whole(ours()), converged(ours())],
-        &["read whole sagemaker-ds", "converge from sagemaker-ds"],
+        vec![whole(ours()), applied()],
+        &["read whole sagemaker-ds", "apply"],
         &ok(NAME),
     );
     run(
@@ -1865,10 +2000,10 @@ fn a_role_made_or_re_trusted_is_answered_once_iam_serves_it_and_nothing_else_wai
         (
             "an Update that changes the trust waits",
             update(NAME, json!({})),
-            vec![whole(trusted_elsewhere), converged(ours()), ready(true)],
+            vec![whole(trusted_elsewhere), applied(), ready(true)],
             vec![
                 "read whole sagemaker-ds",
-                "converge from sagemaker-ds",
+                "apply",
                 "await sagemaker-ds ready, then 10000 ms",
             ],
             ok(NAME),
@@ -1876,11 +2011,8 @@ fn a_role_made_or_re_trusted_is_answered_once_iam_serves_it_and_nothing_else_wai
         (
             "an Update that leaves the trust as it is waits for nothing",
             update(NAME, json!({})),
-            vec![
-                whole(trusted_as_planned.clone()),
-                converged(trusted_as_planned),
-            ],
-            vec!["read whole sagemaker-ds", "converge from sagemaker-ds"],
+            vec![whole(trusted_as_planned.clone()), applied()],
+            vec!["read whole sagemaker-ds", "apply"],
             ok(NAME),
         ),
         (

@@ -28,10 +28,9 @@ use aws_sdk_iam::config::{
 use aws_sdk_iam::error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use persona_role::cfn::AnswerRetry;
-use persona_role::handler::{Delivered, Handler, HandlerError, MetricSink, Settings};
+use persona_role::handler::{Delivered, Handler, HandlerError, MetricSink, Settings, read_actual};
 use persona_role::iam::meter::{MeterInterceptor, Service};
 use persona_role::iam::operations::Op;
-use persona_role::iam::state::read_actual;
 use persona_role::iam::{Iam, SdkIam, diff};
 use persona_role::ownership::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Owner};
 use serde_json::{Value, json};
@@ -684,14 +683,14 @@ pub async fn assert_role_converged(name: &str, event: &Value) {
     // Then the whole state through the adapter: nothing left to change.
     let iam = SdkIam::new(checker());
     let role = iam.get_role(name).await.unwrap().expect("role exists");
-    let planned: Vec<String> = plan
-        .managed_policies
-        .iter()
-        .map(|p| p.arn.clone())
-        .collect();
-    let actual = read_actual(&iam, role, &planned, &owner_of(event))
-        .await
-        .unwrap();
+    let actual = read_actual(
+        &iam,
+        std::sync::Arc::new(plan.clone()),
+        role,
+        &owner_of(event),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         diff(&plan, &actual),
         Vec::new(),
