@@ -138,7 +138,18 @@ impl Replies {
 /// Makes every read of `reads` together (at most [`waves::MAX_CALLS_IN_FLIGHT`] calls at once)
 /// and returns each reply.
 pub async fn read<I: Iam>(iam: &I, reads: &Reads) -> Replies {
-    let (roles, inline_names, inline_documents, attached, profiles) = futures_util::join!(
+    // One join: every read of the batch is in flight at once.
+    let (
+        roles,
+        inline_names,
+        inline_documents,
+        attached,
+        profiles,
+        policies,
+        summaries,
+        under,
+        uses,
+    ) = futures_util::join!(
         concurrently(reads.roles.iter().map(|name| iam.get_role(name))),
         concurrently(
             reads
@@ -154,8 +165,6 @@ pub async fn read<I: Iam>(iam: &I, reads: &Reads) -> Replies {
         ),
         concurrently(reads.attached.iter().map(|r| iam.attached_policy_arns(r))),
         concurrently(reads.profiles.iter().map(|r| iam.instance_profiles(r))),
-    );
-    let (policies, summaries, under, uses) = futures_util::join!(
         concurrently(reads.policies.iter().map(|arn| iam.get_policy(arn))),
         concurrently(reads.summaries.iter().map(|arn| iam.policy_summary(arn))),
         concurrently(reads.under.iter().map(|path| iam.local_policy_arns(path))),
