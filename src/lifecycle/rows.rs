@@ -2036,3 +2036,492 @@ fn a_role_made_or_re_trusted_is_answered_once_iam_serves_it_and_nothing_else_wai
         );
     }
 }
+
+// ------------------------------------------------------------------ what IAM holds, decided
+
+/// The plan a Create or Update of `request` builds.
+fn plan_of(request: &Request) -> std::sync::Arc<crate::plan::Plan> {
+    match intent(request, &Guardrails::default()).unwrap() {
+        super::Intent::Create { plan } | super::Intent::Update { plan, .. } => plan,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Runs the machine over `observations` (each completed to its effect's reads: [`fill`]) and
+/// returns every effect it asked for and its answer.
+fn walk(request: &Request, observations: Vec<Observation>) -> (Vec<Effect>, Outcome) {
+    let guardrails = Guardrails::default();
+    let intent = intent(request, &guardrails).unwrap();
+    let (mut machine, mut next) = Machine::start(request, intent, &guardrails, None, None);
+    let mut observations = VecDeque::from(observations);
+    let mut effects = Vec::new();
+    loop {
+        match next {
+            Next::Answer(outcome) => {
+                assert!(observations.is_empty(), "observations left: {effects:?}");
+                return (effects, outcome);
+            }
+            Next::Effect(effect) => {
+                let mut observation = observations
+                    .pop_front()
+                    .unwrap_or_else(|| panic!("no observation for {}", describe(&effect)));
+                fill_for(&effect, &mut observation);
+                effects.push(effect);
+                next = machine.on(observation);
+            }
+        }
+    }
+}
+
+/// Every change the effects asked for, in order.
+fn changes(effects: &[Effect]) -> Vec<Change> {
+    effects
+        .iter()
+        .flat_map(|effect| match effect {
+            Effect::Apply { changes, .. } => changes.clone(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+fn deletes_policy(changes: &[Change], arn: &str) -> bool {
+    changes
+        .iter()
+        .any(|c| matches!(c, Change::DeletePolicy { arn: a, .. } if a == arn))
+}
+
+fn own_policy(n: usize) -> String {
+    format!("arn:aws:iam::123456789012:policy/sagemaker-ds-{n}")
+}
+
+/// A policy tagged as `whose`; `Recased`: this resource's tags in another case.
+fn policy_of(arn: &str, whose: Whose) -> PolicyState {
+    let mut state = policy(arn);
+    state.tags = match whose {
+        Whose::Ours => tags(Tags::Ours),
+        Whose::Recased => tags(Tags::Ours)
+            .into_iter()
+            .map(|(k, v)| (k.to_uppercase(), v))
+            .collect(),
+        Whose::OtherStack => tags(Tags::OtherStack),
+        Whose::Untagged => tags(Tags::None),
+    };
+    state
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Whose {
+    Ours,
+    Recased,
+    OtherStack,
+    Untagged,
+}
+
+/// The replies in which IAM holds the plan's role exactly as planned, under `name`.
+fn as_planned(plan: &crate::plan::Plan, replies: &mut Replies) {
+    let name = &plan.role.role_name;
+    let mut role =
+        crate::iam::diff::created_role(&plan.role, plan.role.arn.clone(), "AROA1".to_owned());
+    role.name = name.clone();
+    replies.roles.insert(name.clone(), Ok(Some(role)));
+    replies.inline_names.insert(
+        name.clone(),
+        Ok(plan
+            .inline_policies
+            .iter()
+            .map(|p| p.policy_name.clone())
+            .collect()),
+    );
+    for p in &plan.inline_policies {
+        replies.inline_documents.insert(
+            (name.clone(), p.policy_name.clone()),
+            Ok(Some(p.policy_document.clone())),
+        );
+    }
+    replies.attached.insert(
+        name.clone(),
+        Ok(plan.all_attached_arns().into_iter().collect()),
+    );
+}
+
+#[test]
+fn a_planned_policy_is_created_over_only_when_its_tags_name_this_resource_in_any_case() {
+    let request = create(large());
+    let plan = plan_of(&request);
+    let first = plan.managed_policies[0].arn.clone();
+    for (whose, ours) in [
+        (Whose::Ours, true),
+        (Whose::Recased, true),
+        (Whose::OtherStack, false),
+        (Whose::Untagged, false),
+    ] {
+        let found = Observation::Read {
+            roles: Ok(vec![None]),
+            policies: Ok(BTreeMap::from([(first.clone(), policy_of(&first, whose))])),
+        };
+        if ours {
+            let (effects, outcome) = walk(&request, vec![found, created(), applied()]);
+            assert_eq!(outcome.failure, None, "{whose:?}: {outcome:?}");
+            let made = changes(&effects);
+            assert!(
+                !made
+                    .iter()
+                    .any(|c| matches!(c, Change::CreatePolicy { arn, .. } if *arn == first)),
+                "{whose:?}: an own planned policy is converged on, not created again"
+            );
+        } else {
+            let (effects, outcome) = walk(&request, vec![found]);
+            assert_eq!(effects.len(), 1, "{whose:?}: nothing after the read");
+            assert_eq!(outcome.failure, Some(FailureClass::Ownership), "{whose:?}");
+            assert!(outcome.reason.unwrap().contains(&first), "{whose:?}");
+        }
+    }
+}
+
+#[test]
+fn a_teardown_deletes_the_numbered_policies_whose_tags_name_this_resource_and_no_other() {
+    let whose = [
+        Whose::Ours,
+        Whose::Recased,
+        Whose::OtherStack,
+        Whose::Untagged,
+    ];
+    let first = replies(|replies| {
+        replies.roles.insert(NAME.to_owned(), Ok(Some(ours())));
+        replies.under.insert(
+            "/".to_owned(),
+            Ok((1..=whose.len()).map(own_policy).collect()),
+        );
+        replies
+            .profiles
+            .insert(NAME.to_owned(), Ok(vec!["profile".to_owned()]));
+        replies
+            .inline_names
+            .insert(NAME.to_owned(), Ok(vec!["persona-role".to_owned()]));
+        replies.attached.insert(
+            NAME.to_owned(),
+            Ok([own_policy(1), OTHER_POLICY.to_owned()].into()),
+        );
+    });
+    let candidates = replies(|replies| {
+        for (n, whose) in whose.iter().enumerate() {
+            let arn = own_policy(n + 1);
+            let mut state = policy_of(&arn, *whose);
+            state.versions = vec!["v1".to_owned(), "v2".to_owned()];
+            replies.summaries.insert(arn, Ok(Some(state)));
+        }
+    });
+    let (effects, outcome) = walk(&delete(NAME, json!({})), vec![first, candidates, applied()]);
+    assert_eq!(outcome.failure, None, "{outcome:?}");
+    let made = changes(&effects);
+    assert!(deletes_policy(&made, &own_policy(1)));
+    assert!(
+        deletes_policy(&made, &own_policy(2)),
+        "tag keys in another case"
+    );
+    assert!(!deletes_policy(&made, &own_policy(3)), "another stack's");
+    assert!(!deletes_policy(&made, &own_policy(4)), "untagged");
+    assert!(!deletes_policy(&made, OTHER_POLICY));
+    let operations: Vec<&str> = made.iter().map(|c| c.operation().name()).collect();
+    assert_eq!(
+        operations,
+        [
+            "RemoveRoleFromInstanceProfile",
+            "DetachRolePolicy",
+            "DetachRolePolicy",
+            "DeleteRolePolicy",
+            "DeletePolicyVersion",
+            "DeletePolicyVersion",
+            "DeletePolicy",
+            "DeletePolicy",
+            "DeleteRole",
+        ]
+    );
+    assert_eq!(made.last(), Some(&Change::DeleteRole));
+}
+
+#[test]
+fn an_update_applies_the_diff_from_what_was_read() {
+    // In place: a role as planned needs no change; one whose description differs, that alone.
+    let request = update(NAME, json!({}));
+    let plan = plan_of(&request);
+    let (effects, outcome) = walk(&request, vec![replies(|r| as_planned(&plan, r))]);
+    assert_eq!(outcome.failure, None);
+    assert_eq!(changes(&effects), Vec::<Change>::new(), "nothing to change");
+    assert_eq!(effects.len(), 1, "no Apply for an empty diff");
+    let described = replies(|r| {
+        as_planned(&plan, r);
+        if let Some(Ok(Some(role))) = r.roles.get_mut(NAME) {
+            role.description = Some("by hand".to_owned());
+        }
+    });
+    let (effects, _) = walk(&request, vec![described, applied()]);
+    assert!(
+        matches!(changes(&effects).as_slice(), [Change::UpdateRole { .. }]),
+        "{effects:?}"
+    );
+
+    // Statements packed into managed policies: each created before it is attached.
+    let request = update(NAME, large());
+    let plan = plan_of(&request);
+    let mut inline_only = plan.as_ref().clone();
+    inline_only.managed_policies.clear();
+    inline_only.attached_policy_arns.clear();
+    let (effects, outcome) = walk(
+        &request,
+        vec![replies(|r| as_planned(&inline_only, r)), applied()],
+    );
+    assert_eq!(outcome.failure, None);
+    let made = changes(&effects);
+    for policy in &plan.managed_policies {
+        let created = made
+            .iter()
+            .position(|c| matches!(c, Change::CreatePolicy { arn, .. } if *arn == policy.arn));
+        let attached = made
+            .iter()
+            .position(|c| matches!(c, Change::AttachRolePolicy { arn } if *arn == policy.arn));
+        assert!(created.is_some() && created < attached, "{made:?}");
+    }
+
+    // A stale own policy is deleted; another stack's under the same name is only detached.
+    let request = update(NAME, json!({}));
+    let plan = plan_of(&request);
+    let (stale, foreign) = (own_policy(7), own_policy(8));
+    let first = replies(|r| {
+        as_planned(&plan, r);
+        r.under
+            .insert("/".to_owned(), Ok(vec![stale.clone(), foreign.clone()]));
+        if let Some(Ok(attached)) = r.attached.get_mut(NAME) {
+            attached.insert(foreign.clone());
+        }
+    });
+    let candidates = replies(|r| {
+        r.summaries
+            .insert(stale.clone(), Ok(Some(policy_of(&stale, Whose::Ours))));
+        r.summaries.insert(
+            foreign.clone(),
+            Ok(Some(policy_of(&foreign, Whose::OtherStack))),
+        );
+    });
+    let (effects, outcome) = walk(&request, vec![first, candidates, applied()]);
+    assert_eq!(outcome.failure, None);
+    let made = changes(&effects);
+    assert!(deletes_policy(&made, &stale), "{made:?}");
+    assert!(!deletes_policy(&made, &foreign), "{made:?}");
+    assert!(made.contains(&Change::DetachRolePolicy {
+        arn: foreign.clone()
+    }));
+}
+
+#[test]
+fn an_own_policy_attached_elsewhere_fails_the_convergence_before_any_change() {
+    let request = update(NAME, json!({}));
+    let plan = plan_of(&request);
+    let stale = own_policy(3);
+    let first = replies(|r| {
+        as_planned(&plan, r);
+        r.under.insert("/".to_owned(), Ok(vec![stale.clone()]));
+    });
+    let candidates = replies(|r| {
+        r.summaries
+            .insert(stale.clone(), Ok(Some(policy_of(&stale, Whose::Ours))));
+        r.uses.insert(
+            (stale.clone(), NAME.to_owned()),
+            Ok(vec!["user `alice`".to_owned()]),
+        );
+    });
+    let (effects, outcome) = walk(&request, vec![first, candidates]);
+    assert_eq!(outcome.failure, Some(FailureClass::Ownership));
+    let reason = outcome.reason.unwrap();
+    assert!(
+        reason.contains(&stale) && reason.contains("user `alice`"),
+        "{reason}"
+    );
+    assert_eq!(
+        changes(&effects),
+        Vec::<Change>::new(),
+        "no mutating change"
+    );
+}
+
+#[test]
+fn a_policy_createpolicy_finds_taken_is_converged_when_ours_and_refused_otherwise() {
+    let request = create(large());
+    let plan = plan_of(&request);
+    let taken_arn = plan.managed_policies[0].arn.clone();
+    let taken = Change::CreatePolicy {
+        name: plan.managed_policies[0].policy_name.clone(),
+        path: plan.managed_policies[0].path.clone(),
+        arn: taken_arn.clone(),
+        document: plan.managed_policies[0].policy_document.clone(),
+        tags: plan.role.tags.clone(),
+    };
+    let applied_taken = Observation::Applied {
+        done: Vec::new(),
+        taken: vec![taken.clone()],
+        result: Ok(()),
+    };
+    let read_back = |whose| Observation::Read {
+        roles: Ok(Vec::new()),
+        policies: Ok(BTreeMap::from([(
+            taken_arn.clone(),
+            policy_of(&taken_arn, whose),
+        )])),
+    };
+
+    // Ours: its document brought to the plan, then the rest applied.
+    let (effects, outcome) = walk(
+        &request,
+        vec![
+            absent(),
+            created(),
+            applied_taken.clone(),
+            read_back(Whose::Ours),
+            applied(),
+        ],
+    );
+    assert_eq!(outcome.failure, None, "{outcome:?}");
+    let Some(Effect::Apply { changes: rest, .. }) = effects.last() else {
+        panic!("{effects:?}");
+    };
+    assert!(
+        rest.contains(&Change::CreatePolicyVersion {
+            arn: taken_arn.clone(),
+            document: plan.managed_policies[0].policy_document.clone(),
+        }),
+        "{rest:?}"
+    );
+    assert!(!rest.contains(&taken), "not created again");
+    assert!(
+        rest.iter()
+            .any(|c| matches!(c, Change::AttachRolePolicy { arn } if *arn == taken_arn)),
+        "attached once current"
+    );
+
+    // Another's: FAILED naming it, and nothing of it is changed (the new role is undone).
+    let (effects, outcome) = walk(
+        &request,
+        vec![
+            absent(),
+            created(),
+            applied_taken,
+            read_back(Whose::OtherStack),
+            applied(),
+            replies(|r| {
+                r.policies.insert(
+                    taken_arn.clone(),
+                    Ok(Some(policy_of(&taken_arn, Whose::OtherStack))),
+                );
+            }),
+        ],
+    );
+    assert_eq!(outcome.failure, Some(FailureClass::Ownership));
+    assert!(outcome.reason.unwrap().contains(&taken_arn));
+    let after_read: Vec<Change> = changes(&effects[3..]);
+    assert!(
+        !after_read
+            .iter()
+            .any(|c| format!("{c:?}").contains(&taken_arn)),
+        "{after_read:?}"
+    );
+}
+
+#[test]
+fn a_failed_create_is_undone_from_what_it_made_then_swept_of_own_policies_made_unanswered() {
+    let request = create(large());
+    let plan = plan_of(&request);
+    let arns: Vec<String> = plan
+        .managed_policies
+        .iter()
+        .map(|p| p.arn.clone())
+        .collect();
+    assert!(arns.len() >= 2, "the large plan has managed policies");
+    let made = Change::CreatePolicy {
+        name: plan.managed_policies[0].policy_name.clone(),
+        path: plan.managed_policies[0].path.clone(),
+        arn: arns[0].clone(),
+        document: plan.managed_policies[0].policy_document.clone(),
+        tags: plan.role.tags.clone(),
+    };
+    let half = Observation::Applied {
+        done: vec![made],
+        taken: Vec::new(),
+        result: Err(no_answer(Op::CreatePolicy)),
+    };
+    // The second policy's CreatePolicy took effect without an answer: only the sweep finds it.
+    let unanswered = || {
+        replies(|r| {
+            r.policies
+                .insert(arns[1].clone(), Ok(Some(policy_of(&arns[1], Whose::Ours))));
+        })
+    };
+    let (effects, outcome) = walk(
+        &request,
+        vec![
+            absent(),
+            created(),
+            half.clone(),
+            applied(),
+            unanswered(),
+            nothing(),
+            applied(),
+        ],
+    );
+    let described: Vec<String> = effects.iter().map(describe).collect();
+    assert_eq!(
+        described[2..],
+        [
+            "apply",
+            "teardown",
+            format!("read {} policies", arns.len()).as_str(),
+            "read use of 1",
+            "delete 1 policies",
+        ]
+    );
+    let Effect::Apply { changes: undo, .. } = &effects[3] else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(
+        undo,
+        &[
+            Change::DeletePolicy {
+                arn: arns[0].clone(),
+                old_versions: Vec::new()
+            },
+            Change::DeleteRole
+        ]
+    );
+    assert!(deletes_policy(&changes(&effects[5..]), &arns[1]));
+    assert_eq!(outcome.failure, Some(FailureClass::Iam));
+    assert!(
+        outcome
+            .reason
+            .unwrap()
+            .contains("everything created was removed again")
+    );
+
+    // One attached elsewhere meanwhile is refused, and the answer names the role to remove.
+    let (effects, outcome) = walk(
+        &request,
+        vec![
+            absent(),
+            created(),
+            half,
+            applied(),
+            unanswered(),
+            replies(|r| {
+                r.uses.insert(
+                    (arns[1].clone(), NAME.to_owned()),
+                    Ok(vec!["role `other`".to_owned()]),
+                );
+            }),
+        ],
+    );
+    assert_eq!(effects.len(), 6);
+    assert_eq!(outcome.physical_resource_id, NAME);
+    let reason = outcome.reason.unwrap();
+    assert!(
+        reason.contains("removing what was created failed too") && reason.contains("role `other`"),
+        "{reason}"
+    );
+}
