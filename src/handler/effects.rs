@@ -1,6 +1,7 @@
 //! Carries out the lifecycle machine's effects over any [`Iam`] (and [`Stacks`], for the stack's
-//! resources): each effect is one read or one application of changes in `iam::state`, and comes
-//! back as what it observed. Nothing here decides; the machine does.
+//! resources): each effect is a batch of reads or one application of changes as given (both in
+//! `iam::state`), CreateRole, or the wait for a new role's readiness, and comes back as what it
+//! observed. Nothing here decides; the machine does.
 
 use futures_util::future::join;
 use serde_json::Value;

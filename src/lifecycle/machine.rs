@@ -1,8 +1,12 @@
 //! The lifecycle as a machine that only decides. [`Machine::start`] takes a request's
 //! [`Intent`] and gives the first [`Effect`]; [`Machine::on`] takes what that effect observed and
-//! gives the next, until [`Next::Answer`]. Effects are IAM reads, IAM changes (carried out in
-//! waves by `iam::state`) and the answer; the handler carries them out and decides nothing, so
-//! every path of a Create, Update and Delete is a row of the tests in `lifecycle/rows.rs`.
+//! gives the next, until [`Next::Answer`]. Effects are primitives: a batch of named IAM reads,
+//! one list of changes applied as given (in waves, by `iam::state`), CreateRole, and the answer;
+//! the handler carries them out and decides nothing. What the reads mean — which policies are
+//! the role's own ([`super::own`]), the diff to converge, the refusal of an own policy in use
+//! elsewhere, the takeover of a policy CreatePolicy finds taken, every teardown — is decided
+//! here and in [`super::procedures`], so every path of a Create, Update and Delete is a row of
+//! the tests in `lifecycle/rows.rs`.
 //!
 //! Each request type's path:
 //! - Create and Update: the roles the plan passes that the operator does not list are read
@@ -18,9 +22,16 @@
 //!   that fails half-way is undone; one that finds the name taken reads the role and decides
 //!   again.
 //! - Update: to a new name, a Create of the new role (CloudFormation deletes the old one);
-//!   otherwise read the role and converge, re-create or refuse.
-//! - Delete: read the one role the id (or the planned name) can be, and tear it down if it is
-//!   this resource's own, not retained, and its name is the id byte for byte.
+//!   otherwise read the role whole and converge, re-create or refuse.
+//! - Converge (a Create that finds its own role, an adoption, an Update): read the role whole,
+//!   its own candidate policies' tags, versions and uses next; refuse an own policy to delete
+//!   that is attached elsewhere; apply the diff.
+//! - Delete: read the one role the id (or the planned name) can be with its lists, and tear it
+//!   down if it is this resource's own, not retained, and its name is the id byte for byte; the
+//!   ownership is decided once, there.
+//! - A creation that fails half-way is undone from what it made, then swept of the planned
+//!   policies that are this resource's own; an undo that fails tears the role down, as a Delete
+//!   does.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -228,7 +239,7 @@ enum DeleteState {
         named: bool,
     },
     TearingDown {
-        removing: Removing,
+        removing: Box<Removing>,
     },
     Answered,
 }
@@ -1324,7 +1335,7 @@ impl Delete {
             }
             (DeleteState::TearingDown { mut removing }, observation) => {
                 let progress = removing.on(&self.owner, observation);
-                self.tearing_down(removing, progress)
+                self.tearing_down(*removing, progress)
             }
             (state, observation) => self.fail(Failure::new(
                 FailureClass::Internal,
@@ -1397,7 +1408,9 @@ impl Delete {
     ) -> Next {
         match progress {
             Progress::Effect(effect) => {
-                self.state = DeleteState::TearingDown { removing };
+                self.state = DeleteState::TearingDown {
+                    removing: Box::new(removing),
+                };
                 Next::Effect(effect)
             }
             Progress::OutOfTurn(what) => self.fail(Failure::new(

@@ -1,8 +1,10 @@
 //! The custom resource's lifecycle, decided without AWS or time: what a request asks for
 //! ([`intent`]), the one [`Step`] from what CloudFormation asks, what the properties plan and the
 //! role as IAM holds it ([`decide`], tested as a table below), the machine that walks a request
-//! from its first read to its answer ([`machine`], tested as rows in `rows.rs`), and what the
-//! answer says ([`outcome`]). `handler` carries the machine's effects out.
+//! from its first read to its answer ([`machine`], tested as rows in `rows.rs`), its IAM
+//! procedures — applying changes, converging, tearing down ([`procedures`]) — and which policies
+//! are a role's own ([`own`]), and what the answer says ([`outcome`]). `handler` carries the
+//! machine's effects out.
 
 pub mod intent;
 pub mod limits;

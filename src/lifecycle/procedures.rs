@@ -369,6 +369,17 @@ struct Torn {
     profiles: Vec<String>,
 }
 
+impl Torn {
+    fn read(role: RoleState, first: &Replies) -> Result<Torn, IamError> {
+        Ok(Torn {
+            inline: first.inline_names(&role.name)?,
+            attached: first.attached(&role.name)?,
+            profiles: first.profiles(&role.name)?,
+            role,
+        })
+    }
+}
+
 /// What is being removed: a role with all it owns, or (`None`) the planned policies a failed
 /// Create may have left.
 #[derive(Debug, Clone, PartialEq)]
@@ -453,23 +464,9 @@ impl Removing {
         first: &Replies,
         path: &str,
     ) -> Progress<Result<(), IamError>> {
-        let name = role.name.clone();
-        let read = || -> Result<(Vec<String>, BTreeSet<String>, Vec<String>), IamError> {
-            Ok((
-                first.inline_names(&name)?,
-                first.attached(&name)?,
-                first.profiles(&name)?,
-            ))
-        };
-        let (inline, attached, profiles) = match read() {
-            Ok(lists) => lists,
+        let torn = match Torn::read(role, first) {
+            Ok(torn) => torn,
             Err(e) => return self.done(Err(e)),
-        };
-        let torn = Torn {
-            role,
-            inline,
-            attached,
-            profiles,
         };
         if torn.role.path != path {
             let path = torn.role.path.clone();
