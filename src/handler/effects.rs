@@ -13,7 +13,7 @@ use crate::iam::state;
 use crate::iam::waves::concurrently;
 use crate::iam::{Actual, Iam, IamError, Op, RoleState};
 use crate::lifecycle::procedures::{Progress, WholeRead};
-use crate::lifecycle::{Effect, Observation, PolicyUse};
+use crate::lifecycle::{Effect, Observation};
 use crate::ownership::Owner;
 use crate::plan::Plan;
 use crate::stack_check::{self, Stacks};
@@ -114,30 +114,6 @@ pub async fn carry_out<I: Iam, S: Stacks>(
                 taken: applied.taken,
                 result: applied.result,
             }
-        }
-        Effect::ListAttached { role } => Observation::Attached(
-            iam.attached_policy_arns(&role)
-                .await
-                .map(|arns| arns.into_iter().collect()),
-        ),
-        Effect::ReadPolicyUse { role, arns } => {
-            let found = concurrently(
-                arns.iter()
-                    .map(|arn| join(iam.other_attachments(arn, &role), iam.get_policy(arn))),
-            )
-            .await;
-            Observation::PolicyUse(
-                arns.into_iter()
-                    .zip(found)
-                    .map(|(arn, (others, policy))| {
-                        Ok(PolicyUse {
-                            arn,
-                            others: others?,
-                            policy: policy?,
-                        })
-                    })
-                    .collect(),
-            )
         }
     }
 }

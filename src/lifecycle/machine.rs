@@ -73,10 +73,6 @@ pub enum Effect {
     CreateRole { plan: Arc<Plan> },
     /// Make these changes to `role`, as given, in waves ([`Observation::Applied`]).
     Apply { role: String, changes: Vec<Change> },
-    /// The managed policies attached to `role` ([`Observation::Attached`]).
-    ListAttached { role: String },
-    /// For each policy: who else has it attached, and the policy ([`Observation::PolicyUse`]).
-    ReadPolicyUse { role: String, arns: Vec<String> },
     /// Read the role back until IAM serves it with this trust policy, then wait `settle`: the
     /// role is then usable by what depends on it ([`Observation::Ready`]). Bounded by the
     /// event's deadline; a role not served by then is still answered SUCCESS.
@@ -131,8 +127,6 @@ pub enum Observation {
         taken: Vec<Change>,
         result: Result<(), IamError>,
     },
-    Attached(Result<Vec<String>, IamError>),
-    PolicyUse(Result<Vec<PolicyUse>, IamError>),
     /// Of [`Effect::AwaitReady`]: whether IAM served the role as written before the deadline.
     Ready {
         served: bool,
@@ -150,16 +144,6 @@ pub enum Observation {
         stack: Option<Result<ListedStack, StacksError>>,
         beside: Option<Box<Observation>>,
     },
-}
-
-/// One policy as [`Effect::ReadPolicyUse`] found it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PolicyUse {
-    pub arn: String,
-    /// Roles, users and groups other than the role that have it attached.
-    pub others: Vec<String>,
-    /// None when it does not exist.
-    pub policy: Option<PolicyState>,
 }
 
 /// Where the machine is: what its last effect was for.
@@ -223,6 +207,7 @@ enum State {
     },
     ReadingPolicyUse {
         role: RoleState,
+        arns: Vec<String>,
     },
     DeletingConsolePolicies {
         role: RoleState,
@@ -528,45 +513,51 @@ impl Build {
                                     .extend(tags.into_iter().map(|tag| (tag.key, tag.value)));
                             }
                         }
-                        let name = role.name.clone();
+                        let reads = Reads {
+                            attached: vec![role.name.clone()],
+                            ..Reads::default()
+                        };
+                        self.go(State::ListingAttached { role }, Effect::Reads(reads))
+                    }
+                    Err(e) => self.adoption_failed(&role.name, e.into()),
+                }
+            }
+            (State::ListingAttached { role }, Observation::Replies(replies)) => {
+                match replies.attached(&role.name) {
+                    Ok(attached) => {
+                        let planned = self.plan().all_attached_arns();
+                        self.detached = attached
+                            .into_iter()
+                            .filter(|arn| !planned.contains(arn))
+                            .collect();
+                        let (converging, effect) = Converging::start(self.plan_arc(), role);
                         self.go(
-                            State::ListingAttached { role },
-                            Effect::ListAttached { role: name },
+                            State::Converging {
+                                converging: Box::new(converging),
+                                adopted: true,
+                            },
+                            effect,
                         )
                     }
                     Err(e) => self.adoption_failed(&role.name, e.into()),
                 }
             }
-            (State::ListingAttached { role }, Observation::Attached(result)) => match result {
-                Ok(attached) => {
-                    let planned = self.plan().all_attached_arns();
-                    self.detached = attached
-                        .into_iter()
-                        .filter(|arn| !planned.contains(arn))
-                        .collect();
-                    let (converging, effect) = Converging::start(self.plan_arc(), role);
-                    self.go(
-                        State::Converging {
-                            converging: Box::new(converging),
-                            adopted: true,
-                        },
-                        effect,
-                    )
-                }
-                Err(e) => self.adoption_failed(&role.name, e.into()),
-            },
-            (State::ReadingPolicyUse { role }, Observation::PolicyUse(result)) => match result {
+            (State::ReadingPolicyUse { role, arns }, Observation::Replies(replies)) => match arns
+                .iter()
+                .map(|arn| Ok((arn, replies.uses(arn, &role.name)?, replies.policy(arn)?)))
+                .collect::<Result<Vec<_>, IamError>>()
+            {
                 Ok(uses) => {
                     let changes: Vec<Change> = uses
                         .into_iter()
-                        .filter_map(|used| {
-                            if !used.others.is_empty() {
-                                tracing::warn!(policy = %used.arn, used_by = %used.others.join(", "), "console policy is still attached elsewhere: kept");
+                        .filter_map(|(arn, others, policy)| {
+                            if !others.is_empty() {
+                                tracing::warn!(policy = %arn, used_by = %others.join(", "), "console policy is still attached elsewhere: kept");
                                 return None;
                             }
-                            let policy = used.policy?;
+                            let policy = policy?;
                             Some(Change::DeletePolicy {
-                                arn: used.arn,
+                                arn: arn.clone(),
                                 old_versions: policy.old_versions(),
                             })
                         })
@@ -1205,11 +1196,16 @@ impl Build {
         if arns.is_empty() {
             return self.succeed(&role);
         }
-        let name = role.name.clone();
-        self.go(
-            State::ReadingPolicyUse { role },
-            Effect::ReadPolicyUse { role: name, arns },
-        )
+        // Each policy beside who else has it attached.
+        let reads = Reads {
+            policies: arns.clone(),
+            uses: arns
+                .iter()
+                .map(|arn| (arn.clone(), role.name.clone()))
+                .collect(),
+            ..Reads::default()
+        };
+        self.go(State::ReadingPolicyUse { role, arns }, Effect::Reads(reads))
     }
 
     fn adoption_failed(&mut self, name: &str, failure: Failure) -> Next {
@@ -1445,8 +1441,6 @@ impl Observation {
             Observation::Replies(_) => "read replies",
             Observation::Created(_) => "a CreateRole",
             Observation::Applied { .. } => "applied changes",
-            Observation::Attached(_) => "attached policies",
-            Observation::PolicyUse(_) => "policy use",
             Observation::Passed { .. } => "the roles passed",
             Observation::Ready { .. } => "a role's readiness",
             Observation::OwnPolicies { .. } => "the account's policies",

@@ -17,7 +17,7 @@ pub mod procedures;
 mod rows;
 
 pub use intent::{DeleteIntent, Intent, intent};
-pub use machine::{Effect, Machine, Next, Observation, PolicyUse};
+pub use machine::{Effect, Machine, Next, Observation};
 pub use outcome::{Failure, Ids, Outcome, placeholder};
 
 use crate::metrics::FailureClass;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{Effect, Failure, Machine, Next, Observation, Outcome, PolicyUse, intent};
+use super::{Effect, Failure, Machine, Next, Observation, Outcome, intent};
 use crate::cfn::{PLACEHOLDER_PREFIX, Request, RequestType};
 use crate::guardrails::Guardrails;
 use crate::iam::state::{Reads, Replies};
@@ -197,6 +197,16 @@ fn nothing() -> Observation {
     Observation::Replies(Replies::default())
 }
 
+/// Replies in which `role` has `arns` attached.
+fn attached(role: &str, arns: &[&str]) -> Observation {
+    replies(|r| {
+        r.attached.insert(
+            role.to_owned(),
+            Ok(arns.iter().map(|arn| (*arn).to_owned()).collect()),
+        );
+    })
+}
+
 /// Replies with one reply set by `set`, the rest found empty.
 fn replies(set: impl FnOnce(&mut Replies)) -> Observation {
     let mut replies = Replies::default();
@@ -370,8 +380,6 @@ fn describe(effect: &Effect) -> String {
             }
         }
         Effect::Reads(reads) => describe_reads(reads),
-        Effect::ListAttached { role } => format!("list {role}"),
-        Effect::ReadPolicyUse { arns, .. } => format!("policy use {}", arns.len()),
         Effect::AwaitReady { role, settle, .. } => {
             format!("await {role} ready, then {} ms", settle.as_millis())
         }
@@ -421,10 +429,14 @@ fn describe_reads(reads: &Reads) -> String {
         format!("read lists {lists}")
     } else if !reads.summaries.is_empty() {
         format!("read {} own candidates", reads.summaries.len())
+    } else if !reads.policies.is_empty() && !reads.uses.is_empty() {
+        format!("policy use {}", reads.policies.len())
     } else if !reads.policies.is_empty() {
         format!("read {} policies", reads.policies.len())
     } else if !reads.uses.is_empty() {
         format!("read use of {}", reads.uses.len())
+    } else if !reads.attached.is_empty() {
+        format!("list {}", reads.attached.join("+"))
     } else {
         format!("list policies under {}", reads.under.join("+"))
     }
@@ -783,7 +795,7 @@ fn creates() {
                 absent(),
                 found(console()),
                 applied(),
-                Observation::Attached(Ok(vec![CONSOLE_POLICY.to_owned()])),
+                attached(CONSOLE_NAME, &[CONSOLE_POLICY]),
                 nothing(),
                 applied(),
             ],
@@ -807,7 +819,7 @@ fn creates() {
             vec![
                 found(role(NAME, "/service-role/", Tags::None)),
                 applied(),
-                Observation::Attached(Ok(Vec::new())),
+                nothing(),
                 nothing(),
                 failed_with(Op::PutRolePolicy),
             ],
@@ -882,7 +894,7 @@ fn adoption_obeys_the_operators_guardrails() {
                     absent(),
                     found(console.clone()),
                     applied(),
-                    Observation::Attached(Ok(Vec::new())),
+                    nothing(),
                     nothing(),
                     applied(),
                 ],
@@ -945,7 +957,7 @@ fn adoption_obeys_the_operators_guardrails() {
         vec![
             found(hand_made.clone()),
             applied(),
-            Observation::Attached(Ok(Vec::new())),
+            nothing(),
             nothing(),
             applied(),
         ],
@@ -981,25 +993,18 @@ fn an_adoption_deletes_only_the_consoles_policies_no_one_else_uses() {
             absent(),
             found(console.clone()),
             applied(),
-            Observation::Attached(Ok(vec![
-                CONSOLE_POLICY.to_owned(),
-                shared.to_owned(),
-                OTHER_POLICY.to_owned(),
-            ])),
+            attached(CONSOLE_NAME, &[CONSOLE_POLICY, shared, OTHER_POLICY]),
             nothing(),
             applied(),
-            Observation::PolicyUse(Ok(vec![
-                PolicyUse {
-                    arn: CONSOLE_POLICY.to_owned(),
-                    others: Vec::new(),
-                    policy: Some(policy(CONSOLE_POLICY)),
-                },
-                PolicyUse {
-                    arn: shared.to_owned(),
-                    others: vec!["role other".to_owned()],
-                    policy: Some(policy(shared)),
-                },
-            ])),
+            replies(|r| {
+                for arn in [CONSOLE_POLICY, shared] {
+                    r.policies.insert(arn.to_owned(), Ok(Some(policy(arn))));
+                }
+                r.uses.insert(
+                    (shared.to_owned(), CONSOLE_NAME.to_owned()),
+                    Ok(vec!["role other".to_owned()]),
+                );
+            }),
             deleting,
         ],
         &[
