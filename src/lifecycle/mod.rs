@@ -6,6 +6,7 @@
 //! are a role's own ([`own`]), and what the answer says ([`outcome`]). `handler` carries the
 //! machine's effects out.
 
+pub mod effect;
 pub mod intent;
 pub mod limits;
 pub mod machine;
@@ -16,8 +17,9 @@ pub mod procedures;
 #[cfg(test)]
 mod rows;
 
+pub use effect::{Effect, Next, Observation};
 pub use intent::{DeleteIntent, Intent, intent};
-pub use machine::{Effect, Machine, Next, Observation};
+pub use machine::Machine;
 pub use outcome::{Failure, Ids, Outcome, placeholder};
 
 use crate::metrics::FailureClass;

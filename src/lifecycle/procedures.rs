@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::machine::{Effect, Observation};
+use super::effect::{Effect, Observation};
 use super::own;
 use crate::iam::diff::{self, teardown};
 use crate::iam::state::{Reads, Replies};
