@@ -83,28 +83,6 @@ pub async fn carry_out<I: Iam, S: Stacks>(
                 beside,
             }
         }
-        Effect::Read { roles, policies } => {
-            let (found, policies) = join(
-                concurrently(roles.iter().map(|name| iam.get_role(name))),
-                concurrently(policies.iter().map(|arn| iam.get_policy(arn))),
-            )
-            .await;
-            // Only the policies that exist.
-            let policies = policies
-                .into_iter()
-                .collect::<Result<Vec<_>, _>>()
-                .map(|found| {
-                    found
-                        .into_iter()
-                        .flatten()
-                        .map(|p| (p.arn.clone(), p))
-                        .collect()
-                });
-            Observation::Read {
-                roles: found.into_iter().collect(),
-                policies,
-            }
-        }
         Effect::Reads(reads) => Observation::Replies(state::read(iam, &reads).await),
         Effect::CreateRole { plan } => Observation::Created(iam.create_role(&plan.role).await),
         Effect::Apply { role, changes } => {

@@ -3,7 +3,6 @@
 //! CreateRole, the reads and waits beside them — what each [`Observation`] brought back, and
 //! [`Next`]: an effect or the answer.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use serde_json::Value;
 
 use super::outcome::Outcome;
 use crate::iam::state::{Reads, Replies};
-use crate::iam::{Change, CreateRoleError, IamError, PolicyState, RoleState};
+use crate::iam::{Change, CreateRoleError, IamError, RoleState};
 use crate::plan::Plan;
 use crate::stack_check::{ListedStack, StacksError};
 
@@ -20,12 +19,6 @@ use crate::stack_check::{ListedStack, StacksError};
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Read, together: the roles of these names (GetRole each), and these managed policies
-    /// ([`Observation::Read`]).
-    Read {
-        roles: Vec<String>,
-        policies: Vec<String>,
-    },
     /// Make these reads together ([`Observation::Replies`]).
     Reads(Reads),
     /// CreateRole of the plan's role ([`Observation::Created`]).
@@ -70,12 +63,6 @@ pub enum Next {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Observation {
-    /// Of [`Effect::Read`]: each role in the order asked (none when absent), and the policies
-    /// that exist, whoever owns them.
-    Read {
-        roles: Result<Vec<Option<RoleState>>, IamError>,
-        policies: Result<BTreeMap<String, PolicyState>, IamError>,
-    },
     /// Of [`Effect::Reads`]: each read's reply.
     Replies(Replies),
     Created(Result<RoleState, CreateRoleError>),
@@ -108,7 +95,6 @@ pub enum Observation {
 impl Observation {
     pub fn name(&self) -> &'static str {
         match self {
-            Observation::Read { .. } => "a read",
             Observation::Replies(_) => "read replies",
             Observation::Created(_) => "a CreateRole",
             Observation::Applied { .. } => "applied changes",

@@ -61,6 +61,7 @@ enum State {
     /// Create: a spelling of the planned name read (`rest` still to read, in order), and the
     /// planned policies with the first.
     Finding {
+        asked: Vec<String>,
         rest: Vec<String>,
         own: Option<Result<BTreeMap<String, PolicyState>, IamError>>,
     },
@@ -320,8 +321,10 @@ impl Build {
         };
         let state = std::mem::replace(&mut self.state, State::Answered);
         match (state, observation) {
-            (State::Finding { rest, own }, Observation::Read { roles, policies }) => {
-                self.found(rest, own.unwrap_or(policies), roles)
+            (State::Finding { asked, rest, own }, Observation::Replies(replies)) => {
+                let own = own
+                    .unwrap_or_else(|| own::found_planned(&self.planned_policy_arns(), &replies));
+                self.found(rest, own, first(&replies, &asked))
             }
             (State::ReadingCurrent, Observation::Replies(replies)) => {
                 let current = self.current.clone().unwrap_or_default();
@@ -333,8 +336,9 @@ impl Build {
                     Err(e) => self.fail(e.into()),
                 }
             }
-            (State::ReadingPolicies { again }, Observation::Read { policies, .. }) => {
-                match policies.and_then(|found| own::planned(&self.owner, found)) {
+            (State::ReadingPolicies { again }, Observation::Replies(replies)) => {
+                let found = own::found_planned(&self.planned_policy_arns(), &replies);
+                match found.and_then(|found| own::planned(&self.owner, found)) {
                     Ok(own) => self.create_role(own, again),
                     Err(e) => self.fail(e.into()),
                 }
@@ -383,20 +387,22 @@ impl Build {
                 let progress = removing.on(&self.owner, observation);
                 self.removing_role(error, removing, progress)
             }
-            (State::Rereading, Observation::Read { roles, .. }) => match first(roles) {
-                Ok(None) => {
-                    // IAM is eventually consistent: CreateRole saw the name taken, GetRole not yet.
-                    let name = self.planned_name();
-                    self.fail(Failure::new(
+            (State::Rereading, Observation::Replies(replies)) => {
+                match first(&replies, &[self.planned_name()]) {
+                    Ok(None) => {
+                        // IAM is eventually consistent: CreateRole saw the name taken, GetRole not yet.
+                        let name = self.planned_name();
+                        self.fail(Failure::new(
                         FailureClass::Iam,
                         format!(
                             "role `{name}` exists but cannot be read yet; retry the stack operation"
                         ),
                     ))
+                    }
+                    Ok(Some(role)) => self.decided(Some(role), true),
+                    Err(e) => self.fail(e.into()),
                 }
-                Ok(Some(role)) => self.decided(Some(role), true),
-                Err(e) => self.fail(e.into()),
-            },
+            }
             (State::Readying { outcome }, Observation::Ready { served }) => {
                 if !served {
                     tracing::warn!(role = %self.planned_name(), "IAM did not serve the role as written before the deadline; answering SUCCESS: it was made");
@@ -520,9 +526,9 @@ impl Build {
             return first;
         }
         let beside = match first {
-            Next::Effect(
-                effect @ (Effect::Read { .. } | Effect::Reads(_) | Effect::ReadOwnPolicies { .. }),
-            ) => Some(Box::new(effect)),
+            Next::Effect(effect @ (Effect::Reads(_) | Effect::ReadOwnPolicies { .. })) => {
+                Some(Box::new(effect))
+            }
             Next::Effect(effect) => {
                 self.held = Some(Held::Effect(Box::new(effect)));
                 None
@@ -595,7 +601,7 @@ impl Build {
         }
         // A plan with own policies always reads first: the role, or the policies it plans.
         match first {
-            Next::Effect(effect @ (Effect::Read { .. } | Effect::Reads(_))) => {
+            Next::Effect(effect @ Effect::Reads(_)) => {
                 Next::Effect(Effect::ReadOwnPolicies {
                     list_stack: self.stack.is_none(),
                     beside: Some(Box::new(effect)),
@@ -689,11 +695,12 @@ impl Build {
         let rest = spellings.split_off(spellings.len().min(1));
         let policies = self.planned_policy_arns();
         self.go(
-            State::Finding { rest, own: None },
-            Effect::Read {
-                roles: spellings,
-                policies,
+            State::Finding {
+                asked: spellings.clone(),
+                rest,
+                own: None,
             },
+            read(spellings, policies),
         )
     }
 
@@ -702,22 +709,20 @@ impl Build {
         &mut self,
         mut rest: Vec<String>,
         own: Result<BTreeMap<String, PolicyState>, IamError>,
-        roles: Result<Vec<Option<RoleState>>, IamError>,
+        role: Result<Option<RoleState>, IamError>,
     ) -> Next {
-        match first(roles) {
+        match role {
             Err(e) => self.fail(e.into()),
             Ok(Some(role)) => self.decided(Some(role), true),
             Ok(None) if !rest.is_empty() => {
                 let next = rest.remove(0);
                 self.go(
                     State::Finding {
+                        asked: vec![next.clone()],
                         rest,
                         own: Some(own),
                     },
-                    Effect::Read {
-                        roles: vec![next],
-                        policies: Vec::new(),
-                    },
+                    read(vec![next], Vec::new()),
                 )
             }
             Ok(None) => match own.and_then(|found| own::planned(&self.owner, found)) {
@@ -870,13 +875,7 @@ impl Build {
         if policies.is_empty() {
             return self.create_role(BTreeMap::new(), again);
         }
-        self.go(
-            State::ReadingPolicies { again },
-            Effect::Read {
-                roles: Vec::new(),
-                policies,
-            },
-        )
+        self.go(State::ReadingPolicies { again }, read(Vec::new(), policies))
     }
 
     fn create_role(&mut self, own: BTreeMap<String, PolicyState>, again: bool) -> Next {
@@ -915,13 +914,7 @@ impl Build {
                         ),
                     ));
                 }
-                self.go(
-                    State::Rereading,
-                    Effect::Read {
-                        roles: vec![name],
-                        policies: Vec::new(),
-                    },
-                )
+                self.go(State::Rereading, read(vec![name], Vec::new()))
             }
             // IAM answered: nothing was created. No answer (a timeout): the role may exist.
             Err(CreateRoleError::Failed(e)) => {
@@ -1216,24 +1209,21 @@ impl Delete {
         Next::Effect(if named {
             Effect::Reads(own::teardown_reads(&target, &self.intent.path, true))
         } else {
-            Effect::Read {
-                roles: vec![target],
-                policies: Vec::new(),
-            }
+            read(vec![target], Vec::new())
         })
     }
 
     fn on(&mut self, observation: Observation) -> Next {
         let state = std::mem::replace(&mut self.state, DeleteState::Answered);
         match (state, observation) {
-            (DeleteState::Reading { target, named }, Observation::Replies(replies)) => {
+            (DeleteState::Reading { target, named }, Observation::Replies(replies)) if named => {
                 match replies.role(&target) {
                     Ok(role) => self.decided(&target, named, role, Some(&replies)),
                     Err(e) => self.fail(e.into()),
                 }
             }
-            (DeleteState::Reading { target, named }, Observation::Read { roles, .. }) => {
-                match first(roles) {
+            (DeleteState::Reading { target, named }, Observation::Replies(replies)) if !named => {
+                match replies.role(&target) {
                     Ok(role) => self.decided(&target, named, role, None),
                     Err(e) => self.fail(e.into()),
                 }
@@ -1338,7 +1328,22 @@ impl Delete {
     }
 }
 
-/// The first role of a read of one name.
-fn first(roles: Result<Vec<Option<RoleState>>, IamError>) -> Result<Option<RoleState>, IamError> {
-    roles.map(|roles| roles.into_iter().flatten().next())
+/// Reads, together, of these roles (GetRole each) and managed policies (with their tags,
+/// versions and documents).
+fn read(roles: Vec<String>, policies: Vec<String>) -> Effect {
+    Effect::Reads(Reads {
+        roles,
+        policies,
+        ..Reads::default()
+    })
+}
+
+/// The first of the roles `names` that the replies found; none when all are absent.
+fn first(replies: &Replies, names: &[String]) -> Result<Option<RoleState>, IamError> {
+    for name in names {
+        if let Some(role) = replies.role(name)? {
+            return Ok(Some(role));
+        }
+    }
+    Ok(None)
 }

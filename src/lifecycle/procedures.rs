@@ -106,13 +106,21 @@ impl Applying {
                     .collect();
                 self.taken = taken;
                 self.sent = rest;
-                Progress::Effect(Effect::Read {
-                    roles: Vec::new(),
+                Progress::Effect(Effect::Reads(Reads {
                     policies,
-                })
+                    ..Reads::default()
+                }))
             }
-            Observation::Read { policies, .. } if !self.taken.is_empty() => {
-                let found = match policies {
+            Observation::Replies(replies) if !self.taken.is_empty() => {
+                let arns: Vec<String> = self
+                    .taken
+                    .iter()
+                    .filter_map(|change| match change {
+                        Change::CreatePolicy { arn, .. } => Some(arn.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                let found = match own::found_planned(&arns, &replies) {
                     Ok(found) => found,
                     Err(e) => return self.finish(Err(e)),
                 };

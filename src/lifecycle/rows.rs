@@ -156,10 +156,11 @@ fn no_answer(operation: Op) -> IamError {
 // ------------------------------------------------------------------ observations
 
 fn read(roles: Vec<Option<RoleState>>) -> Observation {
-    Observation::Read {
-        roles: Ok(roles),
-        policies: Ok(BTreeMap::new()),
+    let mut replies = Replies::default();
+    for role in roles.into_iter().flatten() {
+        replies.roles.insert(role.name.clone(), Ok(Some(role)));
     }
+    Observation::Replies(replies)
 }
 
 fn absent() -> Observation {
@@ -359,13 +360,6 @@ type Row = (
 /// A short name of an effect, so that a row reads as a sequence of calls.
 fn describe(effect: &Effect) -> String {
     match effect {
-        Effect::Read { roles, policies } => {
-            let mut what = roles.clone();
-            if !policies.is_empty() {
-                what.push("policies".to_owned());
-            }
-            format!("read {}", what.join("+"))
-        }
         Effect::CreateRole { plan } => format!("create {}", plan.role.role_name),
         Effect::Apply { changes, .. } => {
             let names: Vec<&str> = changes.iter().map(|c| c.operation().name()).collect();
@@ -413,6 +407,20 @@ fn describe(effect: &Effect) -> String {
 /// A short name of a batch of reads: what it reads the role for.
 fn describe_reads(reads: &Reads) -> String {
     let role = reads.roles.join("+");
+    // Roles and the planned policies alone: a Create's look for its name.
+    if *reads
+        == (Reads {
+            roles: reads.roles.clone(),
+            policies: reads.policies.clone(),
+            ..Reads::default()
+        })
+    {
+        let mut what = reads.roles.clone();
+        if !reads.policies.is_empty() {
+            what.push("policies".to_owned());
+        }
+        return format!("read {}", what.join("+"));
+    }
     let lists = reads
         .inline_names
         .first()
@@ -431,8 +439,6 @@ fn describe_reads(reads: &Reads) -> String {
         format!("read {} own candidates", reads.summaries.len())
     } else if !reads.policies.is_empty() && !reads.uses.is_empty() {
         format!("policy use {}", reads.policies.len())
-    } else if !reads.policies.is_empty() {
-        format!("read {} policies", reads.policies.len())
     } else if !reads.uses.is_empty() {
         format!("read use of {}", reads.uses.len())
     } else if !reads.attached.is_empty() {
@@ -582,10 +588,9 @@ fn a_plan_with_managed_policies_reads_them_beside_the_role_and_creates_from_them
         &request,
         &Guardrails::default(),
         vec![
-            Observation::Read {
-                roles: Ok(vec![None]),
-                policies: Ok(BTreeMap::from([(first.arn.clone(), owned)])),
-            },
+            replies(|r| {
+                r.policies.insert(first.arn.clone(), Ok(Some(owned)));
+            }),
             created(),
             applied(),
         ],
@@ -644,16 +649,13 @@ fn creates() {
         ),
         (
             "a planned policy another owner holds is refused before any change",
-            create(json!({})),
-            vec![Observation::Read {
-                roles: Ok(vec![None]),
-                policies: Ok(BTreeMap::from([(OWN_POLICY.to_owned(), {
-                    let mut foreign = policy(OWN_POLICY);
-                    foreign.tags = tags(Tags::OtherStack);
-                    foreign
-                })])),
-            }],
-            vec!["read SageMaker-ds"],
+            create(large()),
+            vec![replies(|r| {
+                let mut foreign = policy(OWN_POLICY);
+                foreign.tags = tags(Tags::OtherStack);
+                r.policies.insert(OWN_POLICY.to_owned(), Ok(Some(foreign)));
+            })],
+            vec!["read SageMaker-ds+policies"],
             failed(
                 FailureClass::Ownership,
                 PLACEHOLDER_PREFIX,
@@ -663,10 +665,10 @@ fn creates() {
         (
             "a failed role read answers FAILED naming no role",
             create(json!({})),
-            vec![Observation::Read {
-                roles: Err(denied(Op::GetRole)),
-                policies: Ok(BTreeMap::new()),
-            }],
+            vec![replies(|r| {
+                r.roles
+                    .insert(CONSOLE_NAME.to_owned(), Err(denied(Op::GetRole)));
+            })],
             vec!["read SageMaker-ds"],
             failed(
                 FailureClass::Iam,
@@ -2160,10 +2162,10 @@ fn a_planned_policy_is_created_over_only_when_its_tags_name_this_resource_in_any
         (Whose::OtherStack, false),
         (Whose::Untagged, false),
     ] {
-        let found = Observation::Read {
-            roles: Ok(vec![None]),
-            policies: Ok(BTreeMap::from([(first.clone(), policy_of(&first, whose))])),
-        };
+        let found = replies(|r| {
+            r.policies
+                .insert(first.clone(), Ok(Some(policy_of(&first, whose))));
+        });
         if ours {
             let (effects, outcome) = walk(&request, vec![found, created(), applied()]);
             assert_eq!(outcome.failure, None, "{whose:?}: {outcome:?}");
@@ -2366,12 +2368,11 @@ fn a_policy_createpolicy_finds_taken_is_converged_when_ours_and_refused_otherwis
         taken: vec![taken.clone()],
         result: Ok(()),
     };
-    let read_back = |whose| Observation::Read {
-        roles: Ok(Vec::new()),
-        policies: Ok(BTreeMap::from([(
-            taken_arn.clone(),
-            policy_of(&taken_arn, whose),
-        )])),
+    let read_back = |whose| {
+        replies(|r| {
+            r.policies
+                .insert(taken_arn.clone(), Ok(Some(policy_of(&taken_arn, whose))));
+        })
     };
 
     // Ours: its document brought to the plan, then the rest applied.
@@ -2478,7 +2479,7 @@ fn a_failed_create_is_undone_from_what_it_made_then_swept_of_own_policies_made_u
         [
             "apply",
             "teardown",
-            format!("read {} policies", arns.len()).as_str(),
+            "read policies",
             "read use of 1",
             "delete 1 policies",
         ]
