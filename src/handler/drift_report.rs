@@ -6,8 +6,9 @@
 //! no IAM write, no CloudFormation answer.
 //!
 //! The reads are the reconcile run's and `persona-role drift`'s: `ListRoles`, each candidate
-//! read whole ([`inventory::read_role_and_state`]), each owning stack once
-//! ([`drift::read_stacks`]). Each read starts only while time is left before the function's
+//! read with its own policies' documents ([`inventory::read_role_with`]), each owning stack once
+//! ([`drift::read_stacks`]), and each owned role whose declaration re-plans read whole for that
+//! plan, as an Update converging it would ([`super::effects::read_actual`]). Each read starts only while time is left before the function's
 //! deadline; a role not read by then is reported `Unchecked`, and the report `Incomplete`.
 
 use std::time::{Duration, Instant};
@@ -21,10 +22,11 @@ use crate::cfn::stack_check::Stacks;
 use crate::drift::{self, StackView};
 use crate::drift_report::{self, Report, RoleStanding, Standing};
 use crate::guardrails::Guardrails;
+use crate::iam::Iam;
 use crate::iam::diff::diff;
 use crate::iam::inventory::{self, Documents, RoleInventory};
-use crate::iam::{Actual, Iam};
 use crate::ownership::Owner;
+use crate::plan::Plan;
 
 /// Time kept back before the Lambda deadline to decide, answer and write the metric line.
 const ANSWER_RESERVE: Duration = Duration::from_secs(5);
@@ -107,7 +109,7 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
 
 /// A candidate role as the report read it.
 enum Read {
-    Role(Box<(RoleInventory, Actual)>),
+    Role(Box<RoleInventory>),
     /// Deleted since the listing.
     Gone,
     Unchecked(String),
@@ -142,7 +144,7 @@ async fn report<I: Iam, S: Stacks>(
         }
         match tokio::time::timeout_at(
             stop.into(),
-            inventory::read_role_and_state(iam, name, Documents::Own),
+            inventory::read_role_with(iam, name, Documents::Own),
         )
         .await
         {
@@ -167,10 +169,10 @@ async fn report<I: Iam, S: Stacks>(
                 logical_id: None,
                 standing: Standing::Unchecked { reason },
             }),
-            Read::Role(read) => {
-                let (inventory, actual) = *read;
+            Read::Role(inventory) => {
+                let inventory = *inventory;
                 match Owner::of(&inventory.role.tags) {
-                    Some(owner) => owned.push((owner, inventory, actual)),
+                    Some(owner) => owned.push((owner, inventory)),
                     None if drift::is_role_managers(&inventory) => roles.push(RoleStanding {
                         role_name: name.clone(),
                         stack_id: None,
@@ -187,22 +189,58 @@ async fn report<I: Iam, S: Stacks>(
         stacks,
         owned
             .iter()
-            .map(|(owner, inventory, _)| (owner, inventory.role.name.as_str())),
+            .map(|(owner, inventory)| (owner, inventory.role.name.as_str())),
         STACKS_AT_ONCE,
         Some(stop),
     )
     .await;
-    for (owner, inventory, actual) in &owned {
-        let standing = match views.get(&owner.stack_id) {
-            None => Standing::Unchecked {
-                reason: "its stack was not read before the function's deadline".to_owned(),
-            },
-            Some(view) => match decide(owner, inventory, actual, view, guardrails, function_arn) {
-                Some(standing) => standing,
-                // Another deployment's role: not this function's to report.
-                None => continue,
-            },
-        };
+    let replanned: Vec<(&Owner, &RoleInventory, Replanned)> = owned
+        .iter()
+        .filter_map(|(owner, inventory)| {
+            let replanned = match views.get(&owner.stack_id) {
+                None => Replanned::Standing(Standing::Unchecked {
+                    reason: "its stack was not read before the function's deadline".to_owned(),
+                }),
+                // `None`: another deployment's role, not this function's to report.
+                Some(view) => replan(owner, inventory, view, guardrails, function_arn)?,
+            };
+            Some((owner, inventory, replanned))
+        })
+        .collect();
+    let standings: Vec<Standing> = futures_util::stream::iter(replanned.iter().map(
+        |(owner, inventory, replanned)| async move {
+            let plan = match replanned {
+                Replanned::Standing(standing) => return standing.clone(),
+                Replanned::Plan(plan) => plan,
+            };
+            if Instant::now() >= stop {
+                return Standing::Unchecked {
+                    reason: "not read before the function's deadline".to_owned(),
+                };
+            }
+            let read = super::effects::read_actual(
+                iam,
+                std::sync::Arc::clone(plan),
+                inventory.role.clone(),
+                owner,
+            );
+            match tokio::time::timeout_at(stop.into(), read).await {
+                Ok(Ok(actual)) => {
+                    drift_report::standing(drift::hand_edits(plan, inventory), &diff(plan, &actual))
+                }
+                Ok(Err(e)) => Standing::Unchecked {
+                    reason: format!("IAM refused a read: {e}"),
+                },
+                Err(_) => Standing::Unchecked {
+                    reason: "not read before the function's deadline".to_owned(),
+                },
+            }
+        },
+    ))
+    .buffered(ROLES_AT_ONCE)
+    .collect()
+    .await;
+    for ((owner, inventory, _), standing) in replanned.iter().zip(standings) {
         roles.push(RoleStanding {
             role_name: inventory.role.name.clone(),
             stack_id: Some(owner.stack_id.clone()),
@@ -222,26 +260,31 @@ fn failed(reason: String) -> Report {
     Report::failed(reason)
 }
 
-/// An owned role's standing from its stack as read; `None` for another deployment's role.
-fn decide(
+/// What an owned role's stack says of it: its standing already (its declaration does not
+/// re-plan), or this release's plan of its declaration, to compare with the role read whole.
+enum Replanned {
+    Standing(Standing),
+    Plan(std::sync::Arc<Plan>),
+}
+
+/// An owned role's declaration from its stack as read, re-planned; `None` for another
+/// deployment's role.
+fn replan(
     owner: &Owner,
     inventory: &RoleInventory,
-    actual: &Actual,
     view: &StackView,
     guardrails: &Guardrails,
     function_arn: Option<&str>,
-) -> Option<Standing> {
+) -> Option<Replanned> {
     let role = &inventory.role;
     let declared = match drift::recover(&role.name, owner, function_arn, view) {
         Ok(declared) => declared,
         Err(skip) if skip.is_foreign() => return None,
-        Err(skip) => return Some(Standing::Unreplannable { skip }),
+        Err(skip) => return Some(Replanned::Standing(Standing::Unreplannable { skip })),
     };
     Some(match drift::replan(role, owner, &declared, guardrails) {
-        Ok(plan) => {
-            drift_report::standing(drift::hand_edits(&plan, inventory), &diff(&plan, actual))
-        }
-        Err(skip) => Standing::Unreplannable { skip },
+        Ok(plan) => Replanned::Plan(std::sync::Arc::new(plan)),
+        Err(skip) => Replanned::Standing(Standing::Unreplannable { skip }),
     })
 }
 

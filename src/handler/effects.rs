@@ -1,18 +1,23 @@
 //! Carries out the lifecycle machine's effects over any [`Iam`] (and [`Stacks`], for the stack's
-//! resources): each effect is one read or one application of changes in `iam::state`, and comes
-//! back as what it observed. Nothing here decides; the machine does.
-
-use std::time::{Duration, Instant};
+//! resources): each effect is a batch of reads or one application of changes as given (both in
+//! `iam::state`), CreateRole, or the wait for a new role's readiness, and comes back as what it
+//! observed. Nothing here decides; the machine does.
 
 use futures_util::future::join;
 use serde_json::Value;
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::aws::Op;
 use crate::cfn::stack_check::{self, Stacks};
-use crate::iam::Iam;
 use crate::iam::state;
 use crate::iam::waves::concurrently;
-use crate::lifecycle::{Effect, Observation, PolicyUse};
+use crate::iam::{Actual, Iam, IamError, RoleState};
+use crate::lifecycle::procedures::{Progress, WholeRead};
+use crate::lifecycle::{Effect, Observation};
 use crate::ownership::Owner;
+use crate::plan::Plan;
 
 /// Carries out one effect and returns what it observed. `until`: what waits (a role's
 /// readiness) ends by then, leaving the handler time to answer.
@@ -79,72 +84,15 @@ pub async fn carry_out<I: Iam, S: Stacks>(
                 beside,
             }
         }
-        Effect::Read { roles, policies } => {
-            let (found, policies) = join(
-                concurrently(roles.iter().map(|name| iam.get_role(name))),
-                state::planned_policies(iam, &policies, owner),
-            )
-            .await;
-            Observation::Read {
-                roles: found.into_iter().collect(),
-                policies,
-            }
-        }
-        Effect::ReadWhole { plan, role } => {
-            let (role, actual) = state::read_whole(iam, &plan, &role, owner).await;
-            Observation::Whole { role, actual }
-        }
+        Effect::Reads(reads) => Observation::Replies(state::read(iam, &reads).await),
         Effect::CreateRole { plan } => Observation::Created(iam.create_role(&plan.role).await),
         Effect::Apply { role, changes } => {
-            let mut done = Vec::new();
-            let result = state::apply(iam, &role, &changes, owner, &mut done).await;
-            Observation::Applied { done, result }
-        }
-        Effect::Converge { plan, role } => {
-            Observation::Converged(state::converge(iam, &plan, role, owner).await)
-        }
-        Effect::ConvergeFrom { plan, actual } => {
-            Observation::Converged(state::converge_from(iam, &plan, *actual, owner).await)
-        }
-        Effect::ListAttached { role } => Observation::Attached(
-            iam.attached_policy_arns(&role)
-                .await
-                .map(|arns| arns.into_iter().collect()),
-        ),
-        Effect::ReadPolicyUse { role, arns } => {
-            let found = concurrently(
-                arns.iter()
-                    .map(|arn| join(iam.other_attachments(arn, &role), iam.get_policy(arn))),
-            )
-            .await;
-            Observation::PolicyUse(
-                arns.into_iter()
-                    .zip(found)
-                    .map(|(arn, (others, policy))| {
-                        Ok(PolicyUse {
-                            arn,
-                            others: others?,
-                            policy: policy?,
-                        })
-                    })
-                    .collect(),
-            )
-        }
-        Effect::Undo { role, done } => {
-            Observation::Done(state::undo_create(iam, &role, &done, owner).await)
-        }
-        Effect::Sweep { role, policies } => {
-            Observation::Done(state::sweep_planned(iam, &role, &policies, owner).await)
-        }
-        Effect::Teardown { role } => {
-            Observation::TornDown(state::delete_role(iam, role, owner).await)
-        }
-        Effect::ReadTeardown { role, path } => {
-            let (role, changes) = state::read_teardown(iam, &role, &path, owner).await;
-            Observation::Teardown { role, changes }
-        }
-        Effect::TeardownNamed { role } => {
-            Observation::TornDown(state::delete_role_named(iam, &role, owner).await)
+            let applied = state::apply(iam, &role, &changes).await;
+            Observation::Applied {
+                done: applied.done,
+                taken: applied.taken,
+                result: applied.result,
+            }
         }
     }
 }
@@ -193,4 +141,36 @@ async fn await_ready<I: Iam>(
         "waited for the role to be usable"
     );
     served
+}
+
+/// A role's actual state for its plan, read as a convergence reads it ([`WholeRead`]): for
+/// checking a role against its plan from outside the lifecycle.
+pub async fn read_actual<I: Iam>(
+    iam: &I,
+    plan: Arc<Plan>,
+    role: RoleState,
+    owner: &Owner,
+) -> Result<Actual, IamError> {
+    let (mut read, mut effect) = WholeRead::start(plan, role);
+    loop {
+        let Effect::Reads(reads) = &effect else {
+            return Err(IamError::Incomplete {
+                operation: Op::GetRole,
+                target: String::new(),
+                what: "a read of the role whole",
+            });
+        };
+        let observation = Observation::Replies(state::read(iam, reads).await);
+        match read.on(owner, observation) {
+            Progress::Effect(next) => effect = next,
+            Progress::Done(actual) => return actual,
+            Progress::OutOfTurn(what) => {
+                return Err(IamError::Incomplete {
+                    operation: Op::GetRole,
+                    target: String::new(),
+                    what,
+                });
+            }
+        }
+    }
 }

@@ -17,6 +17,7 @@ mod effects;
 mod reconcile;
 mod sink;
 
+pub use effects::read_actual;
 pub use sink::MetricSink;
 
 use std::sync::{Arc, Mutex, PoisonError};

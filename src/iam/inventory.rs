@@ -6,10 +6,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::state::read_actual;
-use super::{Actual, Iam, IamError, RoleState, SdkIam};
+use super::{Iam, IamError, RoleState, SdkIam};
 use crate::arn::Arn;
-use crate::ownership::{ADOPTED_TAG, OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Owner, fold_key};
+use crate::ownership::{ADOPTED_TAG, OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, fold_key};
 use crate::plan::{
     INLINE_LIMIT, InlinePolicy, MANAGED_LIMIT, ManagedPolicy, Plan, PlanTag, QuotaUsage, RolePlan,
     iam_size,
@@ -77,36 +76,38 @@ pub async fn list_roles(
 
 /// The role with its policies and their documents; `None` when there is no such role.
 pub async fn read_role<I: Iam>(iam: &I, name: &str) -> Result<Option<RoleInventory>, IamError> {
-    Ok(read_role_and_state(iam, name, Documents::All)
-        .await?
-        .map(|(inventory, _)| inventory))
+    read_role_with(iam, name, Documents::All).await
 }
 
-/// Which attached customer-managed policies' documents and tags [`read_role_and_state`] reads.
+/// Which attached customer-managed policies' documents and tags [`read_role_with`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Documents {
     /// Every one's (the CLI compares them).
     All,
-    /// The role's own only: others are named, unread. The function's execution role may read
-    /// only its own policies, and its drift report needs no other's document.
+    /// The role's own only (`<role>-<n>`): others are named, unread. The function's execution
+    /// role may read only its own policies, and its drift report needs no other's document.
     Own,
 }
 
-/// [`read_role`], and the role's state as the function reads it to converge it ([`Actual`]:
-/// what `iam::diff` compares with a plan), from the same reads.
-pub async fn read_role_and_state<I: Iam>(
+/// The role with its policies, and the documents `documents` says; `None` when there is no
+/// such role.
+pub async fn read_role_with<I: Iam>(
     iam: &I,
     name: &str,
     documents: Documents,
-) -> Result<Option<(RoleInventory, Actual)>, IamError> {
+) -> Result<Option<RoleInventory>, IamError> {
     let Some(role) = iam.get_role(name).await? else {
         return Ok(None);
     };
-    // The role's own managed policies are found by its ownership tags, when it has them.
-    let owner = Owner::of(&role.tags).unwrap_or_else(|| Owner::new("", ""));
-    let actual = read_actual(iam, role, &[], &owner).await?;
-    let mut attached = Vec::new();
-    for arn in &actual.attached_policy_arns {
+    let (inline_policies, attached_policy_arns) = futures_util::future::join(
+        iam.inline_policies(&role.name),
+        iam.attached_policy_arns(&role.name),
+    )
+    .await;
+    let (inline_policies, attached_policy_arns) = (inline_policies?, attached_policy_arns?);
+    // Customer managed policies' documents and tags, read together.
+    let role_name = role.name.as_str();
+    let read = super::waves::concurrently(attached_policy_arns.iter().map(|arn| async move {
         let (name, path) = policy_name_and_path(arn);
         let mut policy = AttachedPolicy {
             arn: arn.clone(),
@@ -115,30 +116,30 @@ pub async fn read_role_and_state<I: Iam>(
             document: None,
             tags: BTreeMap::new(),
         };
-        if !policy.is_aws_managed() {
-            let state = match (actual.own_policies.get(arn), documents) {
-                (Some(state), _) => Some(state.clone()),
-                (None, Documents::All) => iam.get_policy(arn).await?,
-                (None, Documents::Own) => None,
+        let read = match documents {
+            Documents::All => !policy.is_aws_managed(),
+            Documents::Own => crate::plan::naming::is_own_policy(role_name, &policy.name),
+        };
+        if read {
+            // A policy detached and deleted between the two reads is simply not there.
+            let Some(state) = iam.get_policy(arn).await? else {
+                return Ok(None);
             };
-            match state {
-                Some(state) => {
-                    policy.document = Some(state.document);
-                    policy.tags = state.tags;
-                }
-                // A policy detached and deleted between the two reads is simply not there.
-                None if documents == Documents::All => continue,
-                None => {}
-            }
+            policy.document = Some(state.document);
+            policy.tags = state.tags;
         }
-        attached.push(policy);
+        Ok(Some(policy))
+    }))
+    .await;
+    let mut attached = Vec::new();
+    for policy in read {
+        attached.extend(policy?);
     }
-    let inventory = RoleInventory {
-        role: actual.role.clone(),
-        inline_policies: actual.inline_policies.clone(),
+    Ok(Some(RoleInventory {
+        role,
+        inline_policies,
         attached,
-    };
-    Ok(Some((inventory, actual)))
+    }))
 }
 
 impl RoleInventory {

@@ -1,10 +1,10 @@
 //! The IAM side: the actual state of a role as plain data; the changes that take it to a plan,
-//! tear it down or undo a half-done creation (pure, in [`diff`]); reading that state and applying
-//! changes over any [`Iam`] (in [`state`]); the thin adapter over aws-sdk-iam that implements
-//! [`Iam`] (in [`client`]), calling only the operations of the registry
-//! ([`crate::aws::operations`]); and a read-only inventory of an account's roles (in
-//! [`inventory`]); and, for tests only, one IAM account in memory that implements [`Iam`] as
-//! IAM answers (in `memory`).
+//! tear it down or undo a half-done creation (pure, in [`diff`]); the executor that makes a
+//! batch of named reads and applies changes as given over any [`Iam`], deciding nothing (in
+//! [`state`]); the thin adapter over aws-sdk-iam that implements [`Iam`] (in [`client`]),
+//! calling only the operations of the registry ([`crate::aws::operations`]); a read-only
+//! inventory of an account's roles (in [`inventory`]); and, for tests only, one IAM account in
+//! memory that implements [`Iam`] as IAM answers (in `memory`).
 //!
 //! [`Plan`]: crate::plan::Plan
 
@@ -272,7 +272,8 @@ pub enum CreateRoleError {
 
 /// The IAM calls the lifecycle needs: reads of one role or policy, CreateRole, and one [`Change`]
 /// at a time. Decisions (which policies are the role's own, what to change, in which order) are
-/// made over this trait in [`state`] and [`diff`], so an implementation only calls IAM.
+/// the lifecycle machine's and [`diff`]'s; [`state`] only carries them out over this trait, so
+/// an implementation only calls IAM.
 pub trait Iam: Send + Sync {
     /// The role and its tags; `None` when there is no such role.
     fn get_role(

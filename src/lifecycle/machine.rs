@@ -1,8 +1,12 @@
 //! The lifecycle as a machine that only decides. [`Machine::start`] takes a request's
 //! [`Intent`] and gives the first [`Effect`]; [`Machine::on`] takes what that effect observed and
-//! gives the next, until [`Next::Answer`]. Effects are IAM reads, IAM changes (carried out in
-//! waves by `iam::state`) and the answer; the handler carries them out and decides nothing, so
-//! every path of a Create, Update and Delete is a row of the tests in `lifecycle/rows.rs`.
+//! gives the next, until [`Next::Answer`]. Effects are primitives: a batch of named IAM reads,
+//! one list of changes applied as given (in waves, by `iam::state`), CreateRole, and the answer;
+//! the handler carries them out and decides nothing. What the reads mean — which policies are
+//! the role's own ([`super::own`]), the diff to converge, the refusal of an own policy in use
+//! elsewhere, the takeover of a policy CreatePolicy finds taken, every teardown — is decided
+//! here and in [`super::procedures`], so every path of a Create, Update and Delete is a row of
+//! the tests in `lifecycle/rows.rs`.
 //!
 //! Each request type's path:
 //! - Create and Update: the roles the plan passes that the operator does not list are read
@@ -18,166 +22,38 @@
 //!   that fails half-way is undone; one that finds the name taken reads the role and decides
 //!   again.
 //! - Update: to a new name, a Create of the new role (CloudFormation deletes the old one);
-//!   otherwise read the role and converge, re-create or refuse.
-//! - Delete: read the one role the id (or the planned name) can be, and tear it down if it is
-//!   this resource's own, not retained, and its name is the id byte for byte.
+//!   otherwise read the role whole and converge, re-create or refuse.
+//! - Converge (a Create that finds its own role, an adoption, an Update): read the role whole,
+//!   its own candidate policies' tags, versions and uses next; refuse an own policy to delete
+//!   that is attached elsewhere; apply the diff.
+//! - Delete: read the one role the id (or the planned name) can be with its lists, and tear it
+//!   down if it is this resource's own, not retained, and its name is the id byte for byte; the
+//!   ownership is decided once, there.
+//! - A creation that fails half-way is undone from what it made, then swept of the planned
+//!   policies that are this resource's own; an undo that fails tears the role down, as a Delete
+//!   does.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
-
+use super::effect::{Effect, Next, Observation};
 use super::intent::{DeleteIntent, Intent};
 use super::limits;
 use super::outcome::{Failure, Ids, Outcome};
+use super::own;
 use super::passing::{self, Proof};
+use super::procedures::{Applying, Converging, Made, Progress, Removing};
 use super::{Found, Step, console_name, decide, made_by_role_manager, not_role_managers};
 use crate::catalog::console;
 use crate::cfn::event::Request;
 use crate::cfn::stack_check::{ListedStack, StackRoles, StacksError};
 use crate::guardrails::{Guardrails, PerStack, names_adopting_stack, stack_name};
-use crate::iam::state::Deletion;
+use crate::iam::state::{Reads, Replies};
 use crate::iam::{Actual, Change, CreateRoleError, IamError, PolicyState, RoleState};
 use crate::metrics::FailureClass;
 use crate::ownership::Owner;
 use crate::plan::{Plan, PlanTag};
-
-/// What the handler is to do next.
-// One of these per IAM round trip: their size does not matter, boxing would only add noise.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    /// Read, together: the roles of these names (GetRole each), and these planned managed
-    /// policies, failing on one another owner holds ([`Observation::Read`]).
-    Read {
-        roles: Vec<String>,
-        policies: Vec<String>,
-    },
-    /// The role of that name read whole for the plan: the role beside its inline, attached and
-    /// own policies ([`Observation::Whole`]).
-    ReadWhole { plan: Arc<Plan>, role: String },
-    /// CreateRole of the plan's role ([`Observation::Created`]).
-    CreateRole { plan: Arc<Plan> },
-    /// Make these changes to `role`, in waves ([`Observation::Applied`]).
-    Apply { role: String, changes: Vec<Change> },
-    /// Bring the role, this resource's own, to the plan in place ([`Observation::Converged`]).
-    Converge { plan: Arc<Plan>, role: RoleState },
-    /// The same, from the role as read whole ([`Observation::Converged`]).
-    ConvergeFrom {
-        plan: Arc<Plan>,
-        actual: Box<Actual>,
-    },
-    /// The managed policies attached to `role` ([`Observation::Attached`]).
-    ListAttached { role: String },
-    /// For each policy: who else has it attached, and the policy ([`Observation::PolicyUse`]).
-    ReadPolicyUse { role: String, arns: Vec<String> },
-    /// Undo the changes a creation made ([`Observation::Done`]).
-    Undo { role: String, done: Vec<Change> },
-    /// Delete whichever of these planned policies exist and are this resource's own: a
-    /// CreatePolicy that took effect without an answer is in no undo ([`Observation::Done`]).
-    Sweep { role: String, policies: Vec<String> },
-    /// Delete this role with all it owns, as read ([`Observation::TornDown`]).
-    Teardown { role: RoleState },
-    /// The role of that name and what deleting it with all it owns takes, read together
-    /// ([`Observation::Teardown`]); its own policies are listed under `path`.
-    ReadTeardown { role: String, path: String },
-    /// Read the role of that name and delete it with all it owns ([`Observation::TornDown`]).
-    TeardownNamed { role: String },
-    /// Read the role back until IAM serves it with this trust policy, then wait `settle`: the
-    /// role is then usable by what depends on it ([`Observation::Ready`]). Bounded by the
-    /// event's deadline; a role not served by then is still answered SUCCESS.
-    AwaitReady {
-        role: String,
-        trust: Value,
-        settle: Duration,
-    },
-    /// Read these roles the plan passes (GetRole each), after `pause` if any, beside the read
-    /// `beside` in the same wave ([`Observation::Passed`]): each must be this stack's own.
-    ReadPassed {
-        roles: Vec<String>,
-        pause: Option<Duration>,
-        beside: Option<Box<Effect>>,
-    },
-    /// List the account's customer managed policies (ListPolicies, Scope=Local) and, when
-    /// `list_stack`, the event's stack's status and resources (DescribeStacks,
-    /// ListStackResources), beside the read `beside` in the same wave
-    /// ([`Observation::OwnPolicies`]): the plan's own policies must keep the stack within its
-    /// limit.
-    ReadOwnPolicies {
-        list_stack: bool,
-        beside: Option<Box<Effect>>,
-    },
-}
-
-/// What the machine asks for next: an effect to carry out, or the answer, after which it is done.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Next {
-    Effect(Effect),
-    Answer(Outcome),
-}
-
-/// What an effect found.
-// One of these per IAM round trip: their size does not matter, boxing would only add noise.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq)]
-pub enum Observation {
-    /// Of [`Effect::Read`]: each role in the order asked (none when absent), and the planned
-    /// policies that exist (all this resource's own).
-    Read {
-        roles: Result<Vec<Option<RoleState>>, IamError>,
-        policies: Result<BTreeMap<String, PolicyState>, IamError>,
-    },
-    /// Of [`Effect::ReadWhole`]: the role, and the rest of it (none when there is no role).
-    Whole {
-        role: Result<Option<RoleState>, IamError>,
-        actual: Result<Option<Actual>, IamError>,
-    },
-    Created(Result<RoleState, CreateRoleError>),
-    /// `done`: every change that succeeded, even when another failed.
-    Applied {
-        done: Vec<Change>,
-        result: Result<(), IamError>,
-    },
-    Converged(Result<RoleState, IamError>),
-    Attached(Result<Vec<String>, IamError>),
-    PolicyUse(Result<Vec<PolicyUse>, IamError>),
-    Done(Result<(), IamError>),
-    TornDown(Result<Deletion, IamError>),
-    /// Of [`Effect::ReadTeardown`]: the role, and the changes that delete it (none when there
-    /// is no role, or when only the role was read).
-    Teardown {
-        role: Result<Option<RoleState>, IamError>,
-        changes: Result<Option<Vec<Change>>, IamError>,
-    },
-    /// Of [`Effect::AwaitReady`]: whether IAM served the role as written before the deadline.
-    Ready {
-        served: bool,
-    },
-    /// Of [`Effect::ReadPassed`]: each role in the order asked (none when absent), and what the
-    /// read beside it observed.
-    Passed {
-        roles: Vec<Result<Option<RoleState>, IamError>>,
-        beside: Option<Box<Observation>>,
-    },
-    /// Of [`Effect::ReadOwnPolicies`]: the ARNs of the account's customer managed policies, the
-    /// stack's status and resources when listed, and what the read beside them observed.
-    OwnPolicies {
-        policies: Result<Vec<String>, IamError>,
-        stack: Option<Result<ListedStack, StacksError>>,
-        beside: Option<Box<Observation>>,
-    },
-}
-
-/// One policy as [`Effect::ReadPolicyUse`] found it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PolicyUse {
-    pub arn: String,
-    /// Roles, users and groups other than the role that have it attached.
-    pub others: Vec<String>,
-    /// None when it does not exist.
-    pub policy: Option<PolicyState>,
-}
 
 /// Where the machine is: what its last effect was for.
 #[derive(Debug, Clone, PartialEq)]
@@ -185,6 +61,7 @@ enum State {
     /// Create: a spelling of the planned name read (`rest` still to read, in order), and the
     /// planned policies with the first.
     Finding {
+        asked: Vec<String>,
         rest: Vec<String>,
         own: Option<Result<BTreeMap<String, PolicyState>, IamError>>,
     },
@@ -203,16 +80,21 @@ enum State {
     /// The new role's policies being made.
     Provisioning {
         role: RoleState,
+        applying: Applying,
     },
-    /// A half-done creation being undone, then swept, or deleted whole when the undo failed.
+    /// A half-done creation being undone, then swept, or deleted whole when the undo failed
+    /// (`removing`: none while the role is read).
     Undoing {
         error: Failure,
+        applying: Applying,
     },
     Sweeping {
         error: Failure,
+        removing: Removing,
     },
     RemovingRole {
         error: Failure,
+        removing: Option<Removing>,
     },
     /// CreateRole found the name taken: the role read.
     Rereading,
@@ -220,7 +102,11 @@ enum State {
     Readying {
         outcome: Box<Outcome>,
     },
-    Converging,
+    /// The role, this resource's own, brought to its plan; `adopted`: after its adoption.
+    Converging {
+        converging: Box<Converging>,
+        adopted: bool,
+    },
     /// Adoption: tagging the role as this resource's, listing its policies, converging it,
     /// reading and deleting the console's policies it no longer has.
     Tagging {
@@ -229,9 +115,9 @@ enum State {
     ListingAttached {
         role: RoleState,
     },
-    ConvergingAdopted,
     ReadingPolicyUse {
         role: RoleState,
+        arns: Vec<String>,
     },
     DeletingConsolePolicies {
         role: RoleState,
@@ -247,7 +133,9 @@ enum DeleteState {
         target: String,
         named: bool,
     },
-    TearingDown,
+    TearingDown {
+        removing: Box<Removing>,
+    },
     Answered,
 }
 
@@ -275,8 +163,8 @@ struct Build {
     current: Option<String>,
     /// The role this work may have made: a failed Create names it.
     at_stake: Option<String>,
-    /// The role as read whole, for its convergence.
-    whole: Option<Result<Actual, IamError>>,
+    /// Update: the first reads of the role whole, for its convergence.
+    whole: Option<Replies>,
     /// What an adoption detached, and deleted of that (`DeleteConsolePolicies`).
     detached: Vec<String>,
     deleted: Vec<String>,
@@ -433,18 +321,24 @@ impl Build {
         };
         let state = std::mem::replace(&mut self.state, State::Answered);
         match (state, observation) {
-            (State::Finding { rest, own }, Observation::Read { roles, policies }) => {
-                self.found(rest, own.unwrap_or(policies), roles)
+            (State::Finding { asked, rest, own }, Observation::Replies(replies)) => {
+                let own = own
+                    .unwrap_or_else(|| own::found_planned(&self.planned_policy_arns(), &replies));
+                self.found(rest, own, first(&replies, &asked))
             }
-            (State::ReadingCurrent, Observation::Whole { role, actual }) => match role {
-                Ok(role) => {
-                    self.whole = actual.transpose();
-                    self.decided(role, true)
+            (State::ReadingCurrent, Observation::Replies(replies)) => {
+                let current = self.current.clone().unwrap_or_default();
+                match replies.role(&current) {
+                    Ok(role) => {
+                        self.whole = Some(replies);
+                        self.decided(role, true)
+                    }
+                    Err(e) => self.fail(e.into()),
                 }
-                Err(e) => self.fail(e.into()),
-            },
-            (State::ReadingPolicies { again }, Observation::Read { policies, .. }) => {
-                match policies {
+            }
+            (State::ReadingPolicies { again }, Observation::Replies(replies)) => {
+                let found = own::found_planned(&self.planned_policy_arns(), &replies);
+                match found.and_then(|found| own::planned(&self.owner, found)) {
                     Ok(own) => self.create_role(own, again),
                     Err(e) => self.fail(e.into()),
                 }
@@ -452,109 +346,133 @@ impl Build {
             (State::Creating { own, again }, Observation::Created(created)) => {
                 self.created(created, own, again)
             }
-            (State::Provisioning { role }, Observation::Applied { done, result }) => match result {
-                Ok(()) => self.succeed(&role),
-                Err(error) => {
-                    tracing::warn!(error = %error, "create failed half-way: removing what it made");
-                    let role = role.name;
-                    self.go(
-                        State::Undoing {
-                            error: error.into(),
-                        },
-                        Effect::Undo { role, done },
-                    )
-                }
-            },
-            (State::Undoing { error }, Observation::Done(result)) => match result {
-                Ok(()) => {
-                    let policies = self.planned_policy_arns();
-                    let role = self.planned_name();
-                    self.go(State::Sweeping { error }, Effect::Sweep { role, policies })
-                }
-                Err(first) => {
-                    tracing::warn!(error = %first, "undo failed; deleting the role with all it owns");
-                    let role = self.planned_name();
-                    self.go(
-                        State::RemovingRole { error },
-                        Effect::TeardownNamed { role },
-                    )
-                }
-            },
-            (State::Sweeping { error }, Observation::Done(result)) => self.undone(error, result),
-            (State::RemovingRole { error }, Observation::TornDown(result)) => {
-                self.undone(error, result.map(drop))
+            (State::Provisioning { role, mut applying }, observation) => {
+                let progress = applying.on(&self.owner, observation);
+                self.provisioning(role, applying, progress)
             }
-            (State::Rereading, Observation::Read { roles, .. }) => match first(roles) {
-                Ok(None) => {
-                    // IAM is eventually consistent: CreateRole saw the name taken, GetRole not yet.
-                    let name = self.planned_name();
-                    self.fail(Failure::new(
+            (
+                State::Undoing {
+                    error,
+                    mut applying,
+                },
+                observation,
+            ) => {
+                let progress = applying.on(&self.owner, observation);
+                self.undoing(error, applying, progress)
+            }
+            (
+                State::Sweeping {
+                    error,
+                    mut removing,
+                },
+                observation,
+            ) => {
+                let progress = removing.on(&self.owner, observation);
+                self.sweeping(error, removing, progress)
+            }
+            (
+                State::RemovingRole {
+                    error,
+                    removing: None,
+                },
+                Observation::Replies(replies),
+            ) => self.remove_role(error, &replies),
+            (
+                State::RemovingRole {
+                    error,
+                    removing: Some(mut removing),
+                },
+                observation,
+            ) => {
+                let progress = removing.on(&self.owner, observation);
+                self.removing_role(error, removing, progress)
+            }
+            (State::Rereading, Observation::Replies(replies)) => {
+                match first(&replies, &[self.planned_name()]) {
+                    Ok(None) => {
+                        // IAM is eventually consistent: CreateRole saw the name taken, GetRole not yet.
+                        let name = self.planned_name();
+                        self.fail(Failure::new(
                         FailureClass::Iam,
                         format!(
                             "role `{name}` exists but cannot be read yet; retry the stack operation"
                         ),
                     ))
+                    }
+                    Ok(Some(role)) => self.decided(Some(role), true),
+                    Err(e) => self.fail(e.into()),
                 }
-                Ok(Some(role)) => self.decided(Some(role), true),
-                Err(e) => self.fail(e.into()),
-            },
+            }
             (State::Readying { outcome }, Observation::Ready { served }) => {
                 if !served {
                     tracing::warn!(role = %self.planned_name(), "IAM did not serve the role as written before the deadline; answering SUCCESS: it was made");
                 }
                 self.answer(*outcome)
             }
-            (State::Converging, Observation::Converged(result)) => match result {
-                Ok(role) => self.succeed(&role),
-                Err(e) => self.fail(e.into()),
-            },
-            (State::Tagging { mut role }, Observation::Applied { done, result }) => match result {
-                Ok(()) => {
-                    for change in done {
-                        if let Change::TagRole { tags } = change {
-                            role.tags
-                                .extend(tags.into_iter().map(|tag| (tag.key, tag.value)));
+            (
+                State::Converging {
+                    mut converging,
+                    adopted,
+                },
+                observation,
+            ) => {
+                let progress = converging.on(&self.plan, &self.owner, observation);
+                self.converging(converging, adopted, progress)
+            }
+            (State::Tagging { mut role }, Observation::Applied { done, result, .. }) => {
+                match result {
+                    Ok(()) => {
+                        for change in done {
+                            if let Change::TagRole { tags } = change {
+                                role.tags
+                                    .extend(tags.into_iter().map(|tag| (tag.key, tag.value)));
+                            }
                         }
+                        let reads = Reads {
+                            attached: vec![role.name.clone()],
+                            ..Reads::default()
+                        };
+                        self.go(State::ListingAttached { role }, Effect::Reads(reads))
                     }
-                    let name = role.name.clone();
-                    self.go(
-                        State::ListingAttached { role },
-                        Effect::ListAttached { role: name },
-                    )
+                    Err(e) => self.adoption_failed(&role.name, e.into()),
                 }
-                Err(e) => self.adoption_failed(&role.name, e.into()),
-            },
-            (State::ListingAttached { role }, Observation::Attached(result)) => match result {
-                Ok(attached) => {
-                    let planned = self.plan().all_attached_arns();
-                    self.detached = attached
-                        .into_iter()
-                        .filter(|arn| !planned.contains(arn))
-                        .collect();
-                    let plan = self.plan_arc();
-                    self.go(State::ConvergingAdopted, Effect::Converge { plan, role })
+            }
+            (State::ListingAttached { role }, Observation::Replies(replies)) => {
+                match replies.attached(&role.name) {
+                    Ok(attached) => {
+                        let planned = self.plan().all_attached_arns();
+                        self.detached = attached
+                            .into_iter()
+                            .filter(|arn| !planned.contains(arn))
+                            .collect();
+                        let (converging, effect) = Converging::start(self.plan_arc(), role);
+                        self.go(
+                            State::Converging {
+                                converging: Box::new(converging),
+                                adopted: true,
+                            },
+                            effect,
+                        )
+                    }
+                    Err(e) => self.adoption_failed(&role.name, e.into()),
                 }
-                Err(e) => self.adoption_failed(&role.name, e.into()),
-            },
-            (State::ConvergingAdopted, Observation::Converged(result)) => match result {
-                Ok(role) => self.delete_console_policies(role),
-                Err(e) => {
-                    let name = self.planned_name();
-                    self.adoption_failed(&name, e.into())
-                }
-            },
-            (State::ReadingPolicyUse { role }, Observation::PolicyUse(result)) => match result {
+            }
+            (State::ReadingPolicyUse { role, arns }, Observation::Replies(replies)) => match arns
+                .iter()
+                .map(|arn| Ok((arn, replies.uses(arn, &role.name)?, replies.policy(arn)?)))
+                .collect::<Result<Vec<_>, IamError>>()
+            {
                 Ok(uses) => {
                     let changes: Vec<Change> = uses
                         .into_iter()
-                        .filter_map(|used| {
-                            if !used.others.is_empty() {
-                                tracing::warn!(policy = %used.arn, used_by = %used.others.join(", "), "console policy is still attached elsewhere: kept");
+                        .filter_map(|(arn, others, policy)| {
+                            if !others.is_empty() {
+                                tracing::warn!(policy = %arn, used_by = %others.join(", "), "console policy is still attached elsewhere: kept");
                                 return None;
                             }
-                            let policy = used.policy?;
+                            let policy = policy?;
                             Some(Change::DeletePolicy {
-                                arn: used.arn,
+                                arn: arn.clone(),
                                 old_versions: policy.old_versions(),
                             })
                         })
@@ -573,21 +491,22 @@ impl Build {
                 }
                 Err(e) => self.adoption_failed(&role.name, e.into()),
             },
-            (State::DeletingConsolePolicies { role }, Observation::Applied { done, result }) => {
-                match result {
-                    Ok(()) => {
-                        self.deleted = done
-                            .into_iter()
-                            .filter_map(|change| match change {
-                                Change::DeletePolicy { arn, .. } => Some(arn),
-                                _ => None,
-                            })
-                            .collect();
-                        self.succeed(&role)
-                    }
-                    Err(e) => self.adoption_failed(&role.name, e.into()),
+            (
+                State::DeletingConsolePolicies { role },
+                Observation::Applied { done, result, .. },
+            ) => match result {
+                Ok(()) => {
+                    self.deleted = done
+                        .into_iter()
+                        .filter_map(|change| match change {
+                            Change::DeletePolicy { arn, .. } => Some(arn),
+                            _ => None,
+                        })
+                        .collect();
+                    self.succeed(&role)
                 }
-            }
+                Err(e) => self.adoption_failed(&role.name, e.into()),
+            },
             (state, observation) => self.fail(Failure::new(
                 FailureClass::Internal,
                 format!(
@@ -607,11 +526,9 @@ impl Build {
             return first;
         }
         let beside = match first {
-            Next::Effect(
-                effect @ (Effect::Read { .. }
-                | Effect::ReadWhole { .. }
-                | Effect::ReadOwnPolicies { .. }),
-            ) => Some(Box::new(effect)),
+            Next::Effect(effect @ (Effect::Reads(_) | Effect::ReadOwnPolicies { .. })) => {
+                Some(Box::new(effect))
+            }
             Next::Effect(effect) => {
                 self.held = Some(Held::Effect(Box::new(effect)));
                 None
@@ -684,7 +601,7 @@ impl Build {
         }
         // A plan with own policies always reads first: the role, or the policies it plans.
         match first {
-            Next::Effect(effect @ (Effect::Read { .. } | Effect::ReadWhole { .. })) => {
+            Next::Effect(effect @ Effect::Reads(_)) => {
                 Next::Effect(Effect::ReadOwnPolicies {
                     list_stack: self.stack.is_none(),
                     beside: Some(Box::new(effect)),
@@ -778,11 +695,12 @@ impl Build {
         let rest = spellings.split_off(spellings.len().min(1));
         let policies = self.planned_policy_arns();
         self.go(
-            State::Finding { rest, own: None },
-            Effect::Read {
-                roles: spellings,
-                policies,
+            State::Finding {
+                asked: spellings.clone(),
+                rest,
+                own: None,
             },
+            read(spellings, policies),
         )
     }
 
@@ -791,25 +709,23 @@ impl Build {
         &mut self,
         mut rest: Vec<String>,
         own: Result<BTreeMap<String, PolicyState>, IamError>,
-        roles: Result<Vec<Option<RoleState>>, IamError>,
+        role: Result<Option<RoleState>, IamError>,
     ) -> Next {
-        match first(roles) {
+        match role {
             Err(e) => self.fail(e.into()),
             Ok(Some(role)) => self.decided(Some(role), true),
             Ok(None) if !rest.is_empty() => {
                 let next = rest.remove(0);
                 self.go(
                     State::Finding {
+                        asked: vec![next.clone()],
                         rest,
                         own: Some(own),
                     },
-                    Effect::Read {
-                        roles: vec![next],
-                        policies: Vec::new(),
-                    },
+                    read(vec![next], Vec::new()),
                 )
             }
-            Ok(None) => match own {
+            Ok(None) => match own.and_then(|found| own::planned(&self.owner, found)) {
                 Ok(own) => match self.step(None) {
                     Step::Create => self.create_role(own, false),
                     step => self.carry_out(step, None, false),
@@ -833,14 +749,8 @@ impl Build {
         }
         // The role's own spelling of the name (an adopted `SageMaker-` role keeps it), read
         // whole: nearly every such role is this resource's own, converged next.
-        let plan = self.plan_arc();
-        self.go(
-            State::ReadingCurrent,
-            Effect::ReadWhole {
-                plan,
-                role: current,
-            },
-        )
+        let reads = own::whole_reads(self.plan(), &current, &self.plan.role.path, true);
+        self.go(State::ReadingCurrent, Effect::Reads(reads))
     }
 
     // ------------------------------------------------------------------ Create and Update
@@ -889,20 +799,15 @@ impl Build {
                 tracing::info!(role = %role.name, "role exists and is this resource's own: converging");
                 self.at_stake = Some(self.planned_name());
                 let plan = self.plan_arc();
-                let trust = match &self.whole {
-                    Some(Ok(actual)) => &actual.role.trust,
-                    _ => &role.trust,
+                self.new_trust |= role.trust != plan.role.assume_role_policy_document;
+                let (converging, progress) = match self.whole.take() {
+                    Some(first) => Converging::from(plan, role, &self.owner, first),
+                    None => {
+                        let (converging, effect) = Converging::start(plan, role);
+                        (converging, Progress::Effect(effect))
+                    }
                 };
-                self.new_trust |= *trust != plan.role.assume_role_policy_document;
-                let effect = match self.whole.take() {
-                    Some(Ok(actual)) => Effect::ConvergeFrom {
-                        plan,
-                        actual: Box::new(actual),
-                    },
-                    Some(Err(e)) => return self.fail(e.into()),
-                    None => Effect::Converge { plan, role },
-                };
-                self.go(State::Converging, effect)
+                self.converging(Box::new(converging), false, progress)
             }
             (Step::Adopt, Some(role)) if self.adoption_forbidden => self.fail(Failure::new(
                 FailureClass::Guardrail,
@@ -970,13 +875,7 @@ impl Build {
         if policies.is_empty() {
             return self.create_role(BTreeMap::new(), again);
         }
-        self.go(
-            State::ReadingPolicies { again },
-            Effect::Read {
-                roles: Vec::new(),
-                policies,
-            },
-        )
+        self.go(State::ReadingPolicies { again }, read(Vec::new(), policies))
     }
 
     fn create_role(&mut self, own: BTreeMap<String, PolicyState>, again: bool) -> Next {
@@ -1000,14 +899,8 @@ impl Build {
                     own_policies: own,
                 };
                 let changes = crate::iam::diff(self.plan(), &actual);
-                let name = role.name.clone();
-                self.go(
-                    State::Provisioning { role },
-                    Effect::Apply {
-                        role: name,
-                        changes,
-                    },
-                )
+                let (applying, progress) = Applying::start(role.name.clone(), changes);
+                self.provisioning(role, applying, progress)
             }
             Err(CreateRoleError::AlreadyExists) => {
                 self.at_stake = None;
@@ -1021,13 +914,7 @@ impl Build {
                         ),
                     ));
                 }
-                self.go(
-                    State::Rereading,
-                    Effect::Read {
-                        roles: vec![name],
-                        policies: Vec::new(),
-                    },
-                )
+                self.go(State::Rereading, read(vec![name], Vec::new()))
             }
             // IAM answered: nothing was created. No answer (a timeout): the role may exist.
             Err(CreateRoleError::Failed(e)) => {
@@ -1037,6 +924,142 @@ impl Build {
                 self.fail(e.into())
             }
         }
+    }
+
+    /// The new role's policies as made so far: made, undone after a failure, or going on.
+    fn provisioning(
+        &mut self,
+        role: RoleState,
+        applying: Applying,
+        progress: Progress<Made>,
+    ) -> Next {
+        match progress {
+            Progress::Effect(effect) => self.go(State::Provisioning { role, applying }, effect),
+            Progress::OutOfTurn(what) => self.out_of_turn(what),
+            Progress::Done(Made { result: Ok(()), .. }) => self.succeed(&role),
+            Progress::Done(Made {
+                done,
+                result: Err(error),
+            }) => {
+                tracing::warn!(error = %error, "create failed half-way: removing what it made");
+                let (applying, progress) =
+                    Applying::start(role.name, crate::iam::diff::undo(&done));
+                self.undoing(error.into(), applying, progress)
+            }
+        }
+    }
+
+    /// The undo of a half-done creation: then the sweep, or the role deleted with all it owns
+    /// when the undo failed.
+    fn undoing(&mut self, error: Failure, applying: Applying, progress: Progress<Made>) -> Next {
+        match progress {
+            Progress::Effect(effect) => self.go(State::Undoing { error, applying }, effect),
+            Progress::OutOfTurn(what) => self.out_of_turn(what),
+            Progress::Done(Made { result: Ok(()), .. }) => {
+                let (removing, progress) =
+                    Removing::sweep(self.planned_name(), self.planned_policy_arns());
+                self.sweeping(error, removing, progress)
+            }
+            Progress::Done(Made {
+                result: Err(first), ..
+            }) => {
+                tracing::warn!(error = %first, "undo failed; deleting the role with all it owns");
+                let name = self.planned_name();
+                let path = self.plan().role.path.clone();
+                self.go(
+                    State::RemovingRole {
+                        error,
+                        removing: None,
+                    },
+                    Effect::Reads(own::teardown_reads(&name, &path, true)),
+                )
+            }
+        }
+    }
+
+    fn sweeping(
+        &mut self,
+        error: Failure,
+        removing: Removing,
+        progress: Progress<Result<(), IamError>>,
+    ) -> Next {
+        match progress {
+            Progress::Effect(effect) => self.go(State::Sweeping { error, removing }, effect),
+            Progress::OutOfTurn(what) => self.out_of_turn(what),
+            Progress::Done(result) => self.undone(error, result),
+        }
+    }
+
+    /// The role a failed undo leaves, read with its lists: torn down when it is this resource's
+    /// own; gone, or someone else's, it is not this creation's to remove.
+    fn remove_role(&mut self, error: Failure, replies: &Replies) -> Next {
+        let name = self.planned_name();
+        match replies.role(&name) {
+            Err(e) => self.undone(error, Err(e)),
+            Ok(None) => self.undone(error, Ok(())),
+            Ok(Some(role)) if !self.owner.owns(&role.tags) => {
+                tracing::warn!(role = %name, "role is not managed by this resource: left untouched");
+                self.undone(error, Ok(()))
+            }
+            Ok(Some(role)) => {
+                let path = self.plan().role.path.clone();
+                let (removing, progress) = Removing::teardown_from(role, replies, &path);
+                self.removing_role(error, removing, progress)
+            }
+        }
+    }
+
+    fn removing_role(
+        &mut self,
+        error: Failure,
+        removing: Removing,
+        progress: Progress<Result<(), IamError>>,
+    ) -> Next {
+        match progress {
+            Progress::Effect(effect) => self.go(
+                State::RemovingRole {
+                    error,
+                    removing: Some(removing),
+                },
+                effect,
+            ),
+            Progress::OutOfTurn(what) => self.out_of_turn(what),
+            Progress::Done(result) => self.undone(error, result),
+        }
+    }
+
+    /// A convergence as far as it got: the role converged (then answered, or after an adoption,
+    /// the console's policies deleted), failed, or going on.
+    fn converging(
+        &mut self,
+        converging: Box<Converging>,
+        adopted: bool,
+        progress: Progress<Result<RoleState, IamError>>,
+    ) -> Next {
+        match progress {
+            Progress::Effect(effect) => self.go(
+                State::Converging {
+                    converging,
+                    adopted,
+                },
+                effect,
+            ),
+            Progress::OutOfTurn(what) => self.out_of_turn(what),
+            Progress::Done(Ok(role)) if adopted => self.delete_console_policies(role),
+            Progress::Done(Ok(role)) => self.succeed(&role),
+            Progress::Done(Err(e)) if adopted => {
+                let name = self.planned_name();
+                self.adoption_failed(&name, e.into())
+            }
+            Progress::Done(Err(e)) => self.fail(e.into()),
+        }
+    }
+
+    fn out_of_turn(&mut self, what: &str) -> Next {
+        self.fail(Failure::new(
+            FailureClass::Internal,
+            format!("internal error: {what} observed out of turn"),
+        ))
     }
 
     /// The end of an undo: FAILED with the creation's error, saying whether all was removed.
@@ -1075,11 +1098,16 @@ impl Build {
         if arns.is_empty() {
             return self.succeed(&role);
         }
-        let name = role.name.clone();
-        self.go(
-            State::ReadingPolicyUse { role },
-            Effect::ReadPolicyUse { role: name, arns },
-        )
+        // Each policy beside who else has it attached.
+        let reads = Reads {
+            policies: arns.clone(),
+            uses: arns
+                .iter()
+                .map(|arn| (arn.clone(), role.name.clone()))
+                .collect(),
+            ..Reads::default()
+        };
+        self.go(State::ReadingPolicyUse { role, arns }, Effect::Reads(reads))
     }
 
     fn adoption_failed(&mut self, name: &str, failure: Failure) -> Next {
@@ -1179,45 +1207,31 @@ impl Delete {
         // with its teardown. A placeholder's or made-up id's role (a rollback after a failed or
         // lost Create) is mostly absent: read alone.
         Next::Effect(if named {
-            Effect::ReadTeardown {
-                role: target,
-                path: self.intent.path.clone(),
-            }
+            Effect::Reads(own::teardown_reads(&target, &self.intent.path, true))
         } else {
-            Effect::Read {
-                roles: vec![target],
-                policies: Vec::new(),
-            }
+            read(vec![target], Vec::new())
         })
     }
 
     fn on(&mut self, observation: Observation) -> Next {
         let state = std::mem::replace(&mut self.state, DeleteState::Answered);
         match (state, observation) {
-            (DeleteState::Reading { target, named }, Observation::Teardown { role, changes }) => {
-                match role {
-                    Ok(role) => self.decided(&target, named, role, changes),
+            (DeleteState::Reading { target, named }, Observation::Replies(replies)) if named => {
+                match replies.role(&target) {
+                    Ok(role) => self.decided(&target, named, role, Some(&replies)),
                     Err(e) => self.fail(e.into()),
                 }
             }
-            (DeleteState::Reading { target, named }, Observation::Read { roles, .. }) => {
-                match first(roles) {
-                    Ok(role) => self.decided(&target, named, role, Ok(None)),
+            (DeleteState::Reading { target, named }, Observation::Replies(replies)) if !named => {
+                match replies.role(&target) {
+                    Ok(role) => self.decided(&target, named, role, None),
                     Err(e) => self.fail(e.into()),
                 }
             }
-            (DeleteState::TearingDown, Observation::Applied { result, .. }) => match result {
-                Ok(()) => self.succeed(),
-                Err(e) => self.fail(e.into()),
-            },
-            (DeleteState::TearingDown, Observation::TornDown(result)) => match result {
-                Ok(Deletion::Deleted | Deletion::NotFound) => self.succeed(),
-                Ok(Deletion::NotOwned) => {
-                    tracing::warn!("role is not managed by this resource: left untouched");
-                    self.succeed()
-                }
-                Err(e) => self.fail(e.into()),
-            },
+            (DeleteState::TearingDown { mut removing }, observation) => {
+                let progress = removing.on(&self.owner, observation);
+                self.tearing_down(*removing, progress)
+            }
             (state, observation) => self.fail(Failure::new(
                 FailureClass::Internal,
                 format!(
@@ -1233,7 +1247,7 @@ impl Delete {
         target: &str,
         named: bool,
         role: Option<RoleState>,
-        changes: Result<Option<Vec<Change>>, IamError>,
+        first: Option<&Replies>,
     ) -> Next {
         let found = match &role {
             None => Found::Absent,
@@ -1257,22 +1271,20 @@ impl Delete {
                 tracing::info!(role = %name, "RetainOnDelete is set: the role is left as it is");
                 self.succeed()
             }
-            // As read together with the role: no second read before tearing it down.
-            (Step::Teardown { .. }, Some(read)) => match changes {
-                Ok(Some(changes)) => {
-                    self.state = DeleteState::TearingDown;
-                    Next::Effect(Effect::Apply {
-                        role: read.name,
-                        changes,
-                    })
-                }
-                // Only the role was read: its teardown reads the rest.
-                Ok(None) => {
-                    self.state = DeleteState::TearingDown;
-                    Next::Effect(Effect::Teardown { role: read })
-                }
-                Err(e) => self.fail(e.into()),
-            },
+            // As read together with the role: its lists are not read again.
+            (Step::Teardown { .. }, Some(read)) => {
+                let (removing, progress) = match first {
+                    Some(first) => {
+                        Removing::teardown_from(read, first, &self.intent.path)
+                    }
+                    // Only the role was read: its teardown reads the rest.
+                    None => {
+                        let (removing, effect) = Removing::teardown(read);
+                        (removing, Progress::Effect(effect))
+                    }
+                };
+                self.tearing_down(removing, progress)
+            }
             (Step::Nothing { why }, _) => {
                 tracing::info!(role = %target, "{why}");
                 self.succeed()
@@ -1281,6 +1293,27 @@ impl Delete {
                 FailureClass::Internal,
                 format!("internal error: step {step:?} cannot be carried out for a Delete"),
             )),
+        }
+    }
+
+    fn tearing_down(
+        &mut self,
+        removing: Removing,
+        progress: Progress<Result<(), IamError>>,
+    ) -> Next {
+        match progress {
+            Progress::Effect(effect) => {
+                self.state = DeleteState::TearingDown {
+                    removing: Box::new(removing),
+                };
+                Next::Effect(effect)
+            }
+            Progress::OutOfTurn(what) => self.fail(Failure::new(
+                FailureClass::Internal,
+                format!("internal error: {what} observed out of turn"),
+            )),
+            Progress::Done(Ok(())) => self.succeed(),
+            Progress::Done(Err(e)) => self.fail(e.into()),
         }
     }
 
@@ -1295,27 +1328,22 @@ impl Delete {
     }
 }
 
-/// The first role of a read of one name.
-fn first(roles: Result<Vec<Option<RoleState>>, IamError>) -> Result<Option<RoleState>, IamError> {
-    roles.map(|roles| roles.into_iter().flatten().next())
+/// Reads, together, of these roles (GetRole each) and managed policies (with their tags,
+/// versions and documents).
+fn read(roles: Vec<String>, policies: Vec<String>) -> Effect {
+    Effect::Reads(Reads {
+        roles,
+        policies,
+        ..Reads::default()
+    })
 }
 
-impl Observation {
-    fn name(&self) -> &'static str {
-        match self {
-            Observation::Read { .. } => "a read",
-            Observation::Whole { .. } => "a whole role",
-            Observation::Created(_) => "a CreateRole",
-            Observation::Applied { .. } => "applied changes",
-            Observation::Converged(_) => "a convergence",
-            Observation::Attached(_) => "attached policies",
-            Observation::PolicyUse(_) => "policy use",
-            Observation::Done(_) => "an undo",
-            Observation::TornDown(_) => "a teardown",
-            Observation::Teardown { .. } => "a teardown read",
-            Observation::Passed { .. } => "the roles passed",
-            Observation::Ready { .. } => "a role's readiness",
-            Observation::OwnPolicies { .. } => "the account's policies",
+/// The first of the roles `names` that the replies found; none when all are absent.
+fn first(replies: &Replies, names: &[String]) -> Result<Option<RoleState>, IamError> {
+    for name in names {
+        if let Some(role) = replies.role(name)? {
+            return Ok(Some(role));
         }
     }
+    Ok(None)
 }

@@ -1,19 +1,25 @@
 //! The custom resource's lifecycle, decided without AWS or time: what a request asks for
 //! ([`intent`]), the one [`Step`] from what CloudFormation asks, what the properties plan and the
 //! role as IAM holds it ([`decide`], tested as a table below), the machine that walks a request
-//! from its first read to its answer ([`machine`], tested as rows in `rows.rs`), and what the
-//! answer says ([`outcome`]). `handler` carries the machine's effects out.
+//! from its first read to its answer ([`machine`], tested as rows in `rows.rs`), its IAM
+//! procedures — applying changes, converging, tearing down ([`procedures`]) — and which policies
+//! are a role's own ([`own`]), and what the answer says ([`outcome`]). `handler` carries the
+//! machine's effects out.
 
+pub mod effect;
 pub mod intent;
 pub mod limits;
 pub mod machine;
 pub mod outcome;
+pub mod own;
 pub mod passing;
+pub mod procedures;
 #[cfg(test)]
 mod rows;
 
+pub use effect::{Effect, Next, Observation};
 pub use intent::{DeleteIntent, Intent, intent};
-pub use machine::{Effect, Machine, Next, Observation, PolicyUse};
+pub use machine::Machine;
 pub use outcome::{Failure, Ids, Outcome, placeholder};
 
 use crate::metrics::FailureClass;

@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{Effect, Failure, Machine, Next, Observation, Outcome, PolicyUse, intent};
+use super::{Effect, Failure, Machine, Next, Observation, Outcome, intent};
 use crate::aws::Op;
 use crate::cfn::answer::PLACEHOLDER_PREFIX;
 use crate::cfn::event::{Request, RequestType};
 use crate::cfn::stack_check::{ListedResource, ListedStack, StackRoles, StacksError};
 use crate::guardrails::Guardrails;
-use crate::iam::state::Deletion;
-use crate::iam::{Actual, Change, CreateRoleError, IamError, PolicyState, RoleState};
+use crate::iam::state::{Reads, Replies};
+use crate::iam::{Change, CreateRoleError, IamError, PolicyState, RoleState};
 use crate::metrics::FailureClass;
 use crate::ownership::{ADOPTED_TAG, Owner};
 
@@ -30,6 +30,7 @@ const OLD: &str = "sagemaker-old";
 const CONSOLE_POLICY: &str =
     "arn:aws:iam::123456789012:policy/service-role/SM_CommonJobManagement_1733462327347";
 const OTHER_POLICY: &str = "arn:aws:iam::123456789012:policy/team-extra";
+const OWN_POLICY: &str = "arn:aws:iam::123456789012:policy/sagemaker-ds-1";
 
 fn properties(extra: Value) -> Value {
     let mut properties = json!({
@@ -129,6 +130,13 @@ fn policy(arn: &str) -> PolicyState {
     }
 }
 
+/// A policy with this resource's ownership tags.
+fn owned_policy(arn: &str) -> PolicyState {
+    let mut state = policy(arn);
+    state.tags = tags(Tags::Ours);
+    state
+}
+
 fn denied(operation: Op) -> IamError {
     IamError::Call {
         operation,
@@ -150,10 +158,11 @@ fn no_answer(operation: Op) -> IamError {
 // ------------------------------------------------------------------ observations
 
 fn read(roles: Vec<Option<RoleState>>) -> Observation {
-    Observation::Read {
-        roles: Ok(roles),
-        policies: Ok(BTreeMap::new()),
+    let mut replies = Replies::default();
+    for role in roles.into_iter().flatten() {
+        replies.roles.insert(role.name.clone(), Ok(Some(role)));
     }
+    Observation::Replies(replies)
 }
 
 fn absent() -> Observation {
@@ -168,30 +177,44 @@ fn no_roles() -> Observation {
     read(Vec::new())
 }
 
+/// Replies in which IAM holds `role` and, beside it, nothing the reads ask for (the runner
+/// answers every read a row leaves out as empty: [`fill`]).
+fn holding(role: RoleState) -> Observation {
+    let mut replies = Replies::default();
+    replies.roles.insert(role.name.clone(), Ok(Some(role)));
+    Observation::Replies(replies)
+}
+
+/// The first reads of a role whole (an Update's), finding `role` with nothing attached.
 fn whole(role: RoleState) -> Observation {
-    Observation::Whole {
-        role: Ok(Some(role.clone())),
-        actual: Ok(Some(Actual {
-            role,
-            inline_policies: BTreeMap::new(),
-            attached_policy_arns: Default::default(),
-            own_policies: BTreeMap::new(),
-        })),
-    }
+    holding(role)
 }
 
-fn whole_absent() -> Observation {
-    Observation::Whole {
-        role: Ok(None),
-        actual: Ok(None),
-    }
-}
-
+/// A teardown's first reads, finding `role` with nothing attached.
 fn teardown_read(role: RoleState) -> Observation {
-    Observation::Teardown {
-        role: Ok(Some(role)),
-        changes: Ok(Some(vec![Change::DeleteRole])),
-    }
+    holding(role)
+}
+
+/// Replies that find nothing: no role, empty lists, no policy.
+fn nothing() -> Observation {
+    Observation::Replies(Replies::default())
+}
+
+/// Replies in which `role` has `arns` attached.
+fn attached(role: &str, arns: &[&str]) -> Observation {
+    replies(|r| {
+        r.attached.insert(
+            role.to_owned(),
+            Ok(arns.iter().map(|arn| (*arn).to_owned()).collect()),
+        );
+    })
+}
+
+/// Replies with one reply set by `set`, the rest found empty.
+fn replies(set: impl FnOnce(&mut Replies)) -> Observation {
+    let mut replies = Replies::default();
+    set(&mut replies);
+    Observation::Replies(replies)
 }
 
 fn created() -> Observation {
@@ -201,27 +224,102 @@ fn created() -> Observation {
 fn applied() -> Observation {
     Observation::Applied {
         done: Vec::new(),
+        taken: Vec::new(),
         result: Ok(()),
     }
 }
 
 fn apply_failed() -> Observation {
+    failed_with(Op::AttachRolePolicy)
+}
+
+fn failed_with(operation: Op) -> Observation {
     Observation::Applied {
         done: Vec::new(),
-        result: Err(denied(Op::AttachRolePolicy)),
+        taken: Vec::new(),
+        result: Err(denied(operation)),
     }
 }
 
-fn converged(role: RoleState) -> Observation {
-    Observation::Converged(Ok(role))
+/// Completes `replies` to what `reads` asked: every read a row leaves out found empty (no
+/// role, no policy, empty lists), as IAM answers for a role with nothing attached.
+fn fill(reads: &Reads, replies: &mut Replies) {
+    // IAM finds a role by its name in any case.
+    for name in &reads.roles {
+        let held = replies
+            .roles
+            .iter()
+            .find(|(held, _)| held.eq_ignore_ascii_case(name))
+            .map(|(_, role)| role.clone());
+        replies
+            .roles
+            .entry(name.clone())
+            .or_insert(held.unwrap_or(Ok(None)));
+    }
+    for name in &reads.inline_names {
+        replies
+            .inline_names
+            .entry(name.clone())
+            .or_insert(Ok(Vec::new()));
+    }
+    for key in &reads.inline_documents {
+        replies
+            .inline_documents
+            .entry(key.clone())
+            .or_insert(Ok(None));
+    }
+    for name in &reads.attached {
+        replies
+            .attached
+            .entry(name.clone())
+            .or_insert(Ok(Default::default()));
+    }
+    for name in &reads.profiles {
+        replies
+            .profiles
+            .entry(name.clone())
+            .or_insert(Ok(Vec::new()));
+    }
+    for arn in &reads.policies {
+        replies.policies.entry(arn.clone()).or_insert(Ok(None));
+    }
+    for arn in &reads.summaries {
+        replies.summaries.entry(arn.clone()).or_insert(Ok(None));
+    }
+    for path in &reads.under {
+        replies.under.entry(path.clone()).or_insert(Ok(Vec::new()));
+    }
+    for key in &reads.uses {
+        replies.uses.entry(key.clone()).or_insert(Ok(Vec::new()));
+    }
 }
 
-fn done() -> Observation {
-    Observation::Done(Ok(()))
-}
-
-fn torn_down() -> Observation {
-    Observation::TornDown(Ok(Deletion::Deleted))
+/// Fills the replies inside `observation` (and what was read beside) for `effect`.
+fn fill_for(effect: &Effect, observation: &mut Observation) {
+    match (effect, observation) {
+        (Effect::Reads(reads), Observation::Replies(replies)) => fill(reads, replies),
+        (
+            Effect::ReadPassed {
+                beside: Some(effect),
+                ..
+            },
+            Observation::Passed {
+                beside: Some(observed),
+                ..
+            },
+        )
+        | (
+            Effect::ReadOwnPolicies {
+                beside: Some(effect),
+                ..
+            },
+            Observation::OwnPolicies {
+                beside: Some(observed),
+                ..
+            },
+        ) => fill_for(effect, observed),
+        _ => {}
+    }
 }
 
 // ------------------------------------------------------------------ the driver
@@ -264,13 +362,6 @@ type Row = (
 /// A short name of an effect, so that a row reads as a sequence of calls.
 fn describe(effect: &Effect) -> String {
     match effect {
-        Effect::Read { roles, policies } => {
-            let mut what = roles.clone();
-            if !policies.is_empty() {
-                what.push("policies".to_owned());
-            }
-            format!("read {}", what.join("+"))
-        }
         Effect::CreateRole { plan } => format!("create {}", plan.role.role_name),
         Effect::Apply { changes, .. } => {
             let names: Vec<&str> = changes.iter().map(|c| c.operation().name()).collect();
@@ -284,16 +375,7 @@ fn describe(effect: &Effect) -> String {
                 "apply".to_owned()
             }
         }
-        Effect::ReadWhole { role, .. } => format!("read whole {role}"),
-        Effect::Converge { role, .. } => format!("converge {}", role.name),
-        Effect::ConvergeFrom { actual, .. } => format!("converge from {}", actual.role.name),
-        Effect::ListAttached { role } => format!("list {role}"),
-        Effect::ReadPolicyUse { arns, .. } => format!("policy use {}", arns.len()),
-        Effect::Undo { .. } => "undo".to_owned(),
-        Effect::Sweep { .. } => "sweep".to_owned(),
-        Effect::ReadTeardown { role, .. } => format!("read teardown {role}"),
-        Effect::Teardown { role } => format!("teardown {}", role.name),
-        Effect::TeardownNamed { role } => format!("teardown named {role}"),
+        Effect::Reads(reads) => describe_reads(reads),
         Effect::AwaitReady { role, settle, .. } => {
             format!("await {role} ready, then {} ms", settle.as_millis())
         }
@@ -321,6 +403,50 @@ fn describe(effect: &Effect) -> String {
             }
             what
         }
+    }
+}
+
+/// A short name of a batch of reads: what it reads the role for.
+fn describe_reads(reads: &Reads) -> String {
+    let role = reads.roles.join("+");
+    // Roles and the planned policies alone: a Create's look for its name.
+    if *reads
+        == (Reads {
+            roles: reads.roles.clone(),
+            policies: reads.policies.clone(),
+            ..Reads::default()
+        })
+    {
+        let mut what = reads.roles.clone();
+        if !reads.policies.is_empty() {
+            what.push("policies".to_owned());
+        }
+        return format!("read {}", what.join("+"));
+    }
+    let lists = reads
+        .inline_names
+        .first()
+        .or(reads.profiles.first())
+        .cloned()
+        .unwrap_or_default();
+    if !reads.profiles.is_empty() && !role.is_empty() {
+        format!("read teardown {role}")
+    } else if !reads.profiles.is_empty() {
+        format!("read teardown lists {lists}")
+    } else if !reads.inline_names.is_empty() && !role.is_empty() {
+        format!("read whole {role}")
+    } else if !reads.inline_names.is_empty() {
+        format!("read lists {lists}")
+    } else if !reads.summaries.is_empty() {
+        format!("read {} own candidates", reads.summaries.len())
+    } else if !reads.policies.is_empty() && !reads.uses.is_empty() {
+        format!("policy use {}", reads.policies.len())
+    } else if !reads.uses.is_empty() {
+        format!("read use of {}", reads.uses.len())
+    } else if !reads.attached.is_empty() {
+        format!("list {}", reads.attached.join("+"))
+    } else {
+        format!("list policies under {}", reads.under.join("+"))
     }
 }
 
@@ -388,9 +514,10 @@ fn run_waiting(
             Next::Answer(outcome) => break outcome,
             Next::Effect(effect) => {
                 seen.push(describe(&effect));
-                let observation = observations
+                let mut observation = observations
                     .pop_front()
                     .unwrap_or_else(|| panic!("{row}: no observation for {seen:?}"));
+                fill_for(&effect, &mut observation);
                 next = machine.on(observation);
             }
         }
@@ -463,10 +590,9 @@ fn a_plan_with_managed_policies_reads_them_beside_the_role_and_creates_from_them
         &request,
         &Guardrails::default(),
         vec![
-            Observation::Read {
-                roles: Ok(vec![None]),
-                policies: Ok(BTreeMap::from([(first.arn.clone(), owned)])),
-            },
+            replies(|r| {
+                r.policies.insert(first.arn.clone(), Ok(Some(owned)));
+            }),
             created(),
             applied(),
         ],
@@ -497,8 +623,8 @@ fn creates() {
         (
             "a redelivered Create finds its own role and converges it",
             create(json!({})),
-            vec![found(ours()), converged(ours())],
-            vec!["read SageMaker-ds", "converge sagemaker-ds"],
+            vec![found(ours()), nothing(), applied()],
+            vec!["read SageMaker-ds", "read lists sagemaker-ds", "apply"],
             ok(NAME),
         ),
         (
@@ -525,14 +651,13 @@ fn creates() {
         ),
         (
             "a planned policy another owner holds is refused before any change",
-            create(json!({})),
-            vec![Observation::Read {
-                roles: Ok(vec![None]),
-                policies: Err(IamError::ForeignPolicy {
-                    arn: "arn:aws:iam::123456789012:policy/sagemaker-ds-1".to_owned(),
-                }),
-            }],
-            vec!["read SageMaker-ds"],
+            create(large()),
+            vec![replies(|r| {
+                let mut foreign = policy(OWN_POLICY);
+                foreign.tags = tags(Tags::OtherStack);
+                r.policies.insert(OWN_POLICY.to_owned(), Ok(Some(foreign)));
+            })],
+            vec!["read SageMaker-ds+policies"],
             failed(
                 FailureClass::Ownership,
                 PLACEHOLDER_PREFIX,
@@ -542,10 +667,10 @@ fn creates() {
         (
             "a failed role read answers FAILED naming no role",
             create(json!({})),
-            vec![Observation::Read {
-                roles: Err(denied(Op::GetRole)),
-                policies: Ok(BTreeMap::new()),
-            }],
+            vec![replies(|r| {
+                r.roles
+                    .insert(CONSOLE_NAME.to_owned(), Err(denied(Op::GetRole)));
+            })],
             vec!["read SageMaker-ds"],
             failed(
                 FailureClass::Iam,
@@ -560,13 +685,15 @@ fn creates() {
                 absent(),
                 Observation::Created(Err(CreateRoleError::AlreadyExists)),
                 found(ours()),
-                converged(ours()),
+                nothing(),
+                applied(),
             ],
             vec![
                 "read SageMaker-ds",
                 "create sagemaker-ds",
                 "read sagemaker-ds",
-                "converge sagemaker-ds",
+                "read lists sagemaker-ds",
+                "apply",
             ],
             ok(NAME),
         ),
@@ -605,15 +732,14 @@ fn creates() {
             failed(FailureClass::Ownership, PLACEHOLDER_PREFIX, &[NAME]),
         ),
         (
-            "a creation failing half-way is undone and swept; the answer names no role",
+            "a creation failing half-way is undone (no policy planned: none to sweep); the answer names no role",
             create(json!({})),
-            vec![absent(), created(), apply_failed(), done(), done()],
+            vec![absent(), created(), apply_failed(), applied()],
             vec![
                 "read SageMaker-ds",
                 "create sagemaker-ds",
                 "apply",
-                "undo",
-                "sweep",
+                "teardown",
             ],
             failed(
                 FailureClass::Iam,
@@ -628,43 +754,22 @@ fn creates() {
                 absent(),
                 created(),
                 apply_failed(),
-                Observation::Done(Err(denied(Op::DetachRolePolicy))),
-                torn_down(),
+                failed_with(Op::DetachRolePolicy),
+                teardown_read(ours()),
+                applied(),
             ],
             vec![
                 "read SageMaker-ds",
                 "create sagemaker-ds",
                 "apply",
-                "undo",
-                "teardown named sagemaker-ds",
+                "teardown",
+                "read teardown sagemaker-ds",
+                "teardown",
             ],
             failed(
                 FailureClass::Iam,
                 PLACEHOLDER_PREFIX,
                 &["everything created was removed again"],
-            ),
-        ),
-        (
-            "a sweep that fails leaves the role named, for the rollback to delete",
-            create(json!({})),
-            vec![
-                absent(),
-                created(),
-                apply_failed(),
-                done(),
-                Observation::Done(Err(denied(Op::DeletePolicy))),
-            ],
-            vec![
-                "read SageMaker-ds",
-                "create sagemaker-ds",
-                "apply",
-                "undo",
-                "sweep",
-            ],
-            failed(
-                FailureClass::Iam,
-                NAME,
-                &["removing what was created failed too", "DeletePolicy"],
             ),
         ),
         (
@@ -694,15 +799,17 @@ fn creates() {
                 absent(),
                 found(console()),
                 applied(),
-                Observation::Attached(Ok(vec![CONSOLE_POLICY.to_owned()])),
-                converged(console()),
+                attached(CONSOLE_NAME, &[CONSOLE_POLICY]),
+                nothing(),
+                applied(),
             ],
             vec![
                 "read sagemaker-ds",
                 "read SageMaker-ds",
                 "tag",
                 "list SageMaker-ds",
-                "converge SageMaker-ds",
+                "read lists SageMaker-ds",
+                "apply",
             ],
             Answer {
                 failure: None,
@@ -716,14 +823,16 @@ fn creates() {
             vec![
                 found(role(NAME, "/service-role/", Tags::None)),
                 applied(),
-                Observation::Attached(Ok(Vec::new())),
-                Observation::Converged(Err(denied(Op::PutRolePolicy))),
+                nothing(),
+                nothing(),
+                failed_with(Op::PutRolePolicy),
             ],
             vec![
                 "read sagemaker-ds",
                 "tag",
                 "list sagemaker-ds",
-                "converge sagemaker-ds",
+                "read lists sagemaker-ds",
+                "apply",
             ],
             failed(
                 FailureClass::Iam,
@@ -789,15 +898,17 @@ fn adoption_obeys_the_operators_guardrails() {
                     absent(),
                     found(console.clone()),
                     applied(),
-                    Observation::Attached(Ok(Vec::new())),
-                    converged(console),
+                    nothing(),
+                    nothing(),
+                    applied(),
                 ],
                 &[
                     "read sagemaker-ds",
                     "read SageMaker-ds",
                     "tag",
                     "list SageMaker-ds",
-                    "converge SageMaker-ds",
+                    "read lists SageMaker-ds",
+                    "apply",
                 ],
                 &ok(CONSOLE_NAME),
             );
@@ -850,14 +961,16 @@ fn adoption_obeys_the_operators_guardrails() {
         vec![
             found(hand_made.clone()),
             applied(),
-            Observation::Attached(Ok(Vec::new())),
-            converged(hand_made),
+            nothing(),
+            nothing(),
+            applied(),
         ],
         &[
             "read sagemaker-ds",
             "tag",
             "list sagemaker-ds",
-            "converge sagemaker-ds",
+            "read lists sagemaker-ds",
+            "apply",
         ],
         &ok(NAME),
     );
@@ -873,6 +986,7 @@ fn an_adoption_deletes_only_the_consoles_policies_no_one_else_uses() {
             arn: CONSOLE_POLICY.to_owned(),
             old_versions: vec!["v1".to_owned()],
         }],
+        taken: Vec::new(),
         result: Ok(()),
     };
     let outcome = run(
@@ -883,24 +997,18 @@ fn an_adoption_deletes_only_the_consoles_policies_no_one_else_uses() {
             absent(),
             found(console.clone()),
             applied(),
-            Observation::Attached(Ok(vec![
-                CONSOLE_POLICY.to_owned(),
-                shared.to_owned(),
-                OTHER_POLICY.to_owned(),
-            ])),
-            converged(console),
-            Observation::PolicyUse(Ok(vec![
-                PolicyUse {
-                    arn: CONSOLE_POLICY.to_owned(),
-                    others: Vec::new(),
-                    policy: Some(policy(CONSOLE_POLICY)),
-                },
-                PolicyUse {
-                    arn: shared.to_owned(),
-                    others: vec!["role other".to_owned()],
-                    policy: Some(policy(shared)),
-                },
-            ])),
+            attached(CONSOLE_NAME, &[CONSOLE_POLICY, shared, OTHER_POLICY]),
+            nothing(),
+            applied(),
+            replies(|r| {
+                for arn in [CONSOLE_POLICY, shared] {
+                    r.policies.insert(arn.to_owned(), Ok(Some(policy(arn))));
+                }
+                r.uses.insert(
+                    (shared.to_owned(), CONSOLE_NAME.to_owned()),
+                    Ok(vec!["role other".to_owned()]),
+                );
+            }),
             deleting,
         ],
         &[
@@ -908,7 +1016,8 @@ fn an_adoption_deletes_only_the_consoles_policies_no_one_else_uses() {
             "read SageMaker-ds",
             "tag",
             "list SageMaker-ds",
-            "converge SageMaker-ds",
+            "read lists SageMaker-ds",
+            "apply",
             // The non-console policy is never considered.
             "policy use 2",
             "delete 1 policies",
@@ -929,24 +1038,21 @@ fn updates() {
         (
             "an Update in place reads the role and converges it",
             update(NAME, json!({})),
-            vec![whole(ours()), converged(ours())],
-            vec!["read whole sagemaker-ds", "converge from sagemaker-ds"],
+            vec![whole(ours()), applied()],
+            vec!["read whole sagemaker-ds", "apply"],
             ok(NAME),
         ),
         (
             "an adopted console role keeps its spelling",
             update(CONSOLE_NAME, json!({})),
-            vec![
-                whole(role(CONSOLE_NAME, "/", Tags::OursAdopted)),
-                converged(role(CONSOLE_NAME, "/", Tags::OursAdopted)),
-            ],
-            vec!["read whole SageMaker-ds", "converge from SageMaker-ds"],
+            vec![whole(role(CONSOLE_NAME, "/", Tags::OursAdopted)), applied()],
+            vec!["read whole SageMaker-ds", "apply"],
             ok(CONSOLE_NAME),
         ),
         (
             "a role deleted by hand is created again",
             update(NAME, json!({})),
-            vec![whole_absent(), created(), applied()],
+            vec![nothing(), created(), applied()],
             vec!["read whole sagemaker-ds", "create sagemaker-ds", "apply"],
             ok(NAME),
         ),
@@ -967,12 +1073,14 @@ fn updates() {
         (
             "whose role it is is decided before the rest of the read matters",
             update(NAME, json!({})),
-            vec![Observation::Whole {
-                role: Ok(Some(role(NAME, "/", Tags::OtherStack))),
-                actual: Err(IamError::ForeignPolicy {
-                    arn: "arn:aws:iam::123456789012:policy/sagemaker-ds-1".to_owned(),
-                }),
-            }],
+            vec![replies(|replies| {
+                replies
+                    .roles
+                    .insert(NAME.to_owned(), Ok(Some(role(NAME, "/", Tags::OtherStack))));
+                replies
+                    .attached
+                    .insert(NAME.to_owned(), Err(denied(Op::ListAttachedRolePolicies)));
+            })],
             vec!["read whole sagemaker-ds"],
             failed(
                 FailureClass::Ownership,
@@ -983,10 +1091,12 @@ fn updates() {
         (
             "an own role whose policies cannot be read is left unchanged",
             update(NAME, json!({})),
-            vec![Observation::Whole {
-                role: Ok(Some(ours())),
-                actual: Err(denied(Op::ListAttachedRolePolicies)),
-            }],
+            vec![replies(|replies| {
+                replies.roles.insert(NAME.to_owned(), Ok(Some(ours())));
+                replies
+                    .attached
+                    .insert(NAME.to_owned(), Err(denied(Op::ListAttachedRolePolicies)));
+            })],
             vec!["read whole sagemaker-ds"],
             failed(FailureClass::Iam, NAME, &["ListAttachedRolePolicies"]),
         ),
@@ -1003,10 +1113,17 @@ fn updates() {
             vec![
                 created(),
                 apply_failed(),
-                done(),
-                Observation::Done(Err(denied(Op::DeletePolicy))),
+                failed_with(Op::DeleteRole),
+                teardown_read(ours()),
+                failed_with(Op::DeleteRole),
             ],
-            vec!["create sagemaker-ds", "apply", "undo", "sweep"],
+            vec![
+                "create sagemaker-ds",
+                "apply",
+                "teardown",
+                "read teardown sagemaker-ds",
+                "teardown",
+            ],
             failed(FailureClass::Iam, OLD, &["left behind", NAME]),
         ),
         (
@@ -1015,12 +1132,14 @@ fn updates() {
             vec![
                 Observation::Created(Err(CreateRoleError::AlreadyExists)),
                 found(ours()),
-                converged(ours()),
+                nothing(),
+                applied(),
             ],
             vec![
                 "create sagemaker-ds",
                 "read sagemaker-ds",
-                "converge sagemaker-ds",
+                "read lists sagemaker-ds",
+                "apply",
             ],
             ok(NAME),
         ),
@@ -1050,32 +1169,34 @@ fn deletes() {
         (
             "a role already gone is success",
             delete(NAME, json!({})),
-            vec![Observation::Teardown {
-                role: Ok(None),
-                changes: Ok(None),
-            }],
+            vec![nothing()],
             vec!["read teardown sagemaker-ds"],
             ok(NAME),
         ),
         (
             "another stack's role is never touched",
             delete(NAME, json!({})),
-            vec![Observation::Teardown {
-                role: Ok(Some(role(NAME, "/", Tags::OtherStack))),
+            vec![replies(|replies| {
+                replies
+                    .roles
+                    .insert(NAME.to_owned(), Ok(Some(role(NAME, "/", Tags::OtherStack))));
                 // Another stack's policy under the prefix: never looked at.
-                changes: Err(IamError::PolicyInUse {
-                    arn: "arn:aws:iam::123456789012:policy/sagemaker-ds-1".to_owned(),
-                    entities: "role other".to_owned(),
-                }),
-            }],
+                replies
+                    .under
+                    .insert("/".to_owned(), Ok(vec![OWN_POLICY.to_owned()]));
+            })],
             vec!["read teardown sagemaker-ds"],
             ok(NAME),
         ),
         (
             "a placeholder id looks for the planned role and removes it if it is ours",
             delete(placeholder, json!({"RoleNameSuffix": "ds"})),
-            vec![found(ours()), torn_down()],
-            vec!["read sagemaker-ds", "teardown sagemaker-ds"],
+            vec![found(ours()), nothing(), applied()],
+            vec![
+                "read sagemaker-ds",
+                "read teardown lists sagemaker-ds",
+                "teardown",
+            ],
             ok(placeholder),
         ),
         (
@@ -1093,17 +1214,31 @@ fn deletes() {
             ok(NAME),
         ),
         (
-            "a teardown that fails answers FAILED with the id",
+            "an own policy attached elsewhere is refused before any change, naming both",
             delete(NAME, json!({})),
-            vec![Observation::Teardown {
-                role: Ok(Some(ours())),
-                changes: Err(IamError::PolicyInUse {
-                    arn: "arn:aws:iam::123456789012:policy/sagemaker-ds-1".to_owned(),
-                    entities: "role other".to_owned(),
+            vec![
+                replies(|replies| {
+                    replies.roles.insert(NAME.to_owned(), Ok(Some(ours())));
+                    replies
+                        .under
+                        .insert("/".to_owned(), Ok(vec![OWN_POLICY.to_owned()]));
                 }),
-            }],
-            vec!["read teardown sagemaker-ds"],
-            failed(FailureClass::Ownership, NAME, &["role other"]),
+                replies(|replies| {
+                    replies
+                        .summaries
+                        .insert(OWN_POLICY.to_owned(), Ok(Some(owned_policy(OWN_POLICY))));
+                    replies.uses.insert(
+                        (OWN_POLICY.to_owned(), NAME.to_owned()),
+                        Ok(vec!["role `other`".to_owned()]),
+                    );
+                }),
+            ],
+            vec!["read teardown sagemaker-ds", "read 1 own candidates"],
+            failed(
+                FailureClass::Ownership,
+                NAME,
+                &["sagemaker-ds-1", "role `other`"],
+            ),
         ),
         (
             "a rollback Delete that finds nothing reads only the role",
@@ -1115,20 +1250,22 @@ fn deletes() {
         (
             "a teardown of a role read alone that fails answers FAILED with the id",
             delete(placeholder, json!({"RoleNameSuffix": "ds"})),
+            vec![found(ours()), nothing(), failed_with(Op::DeleteRole)],
             vec![
-                found(ours()),
-                Observation::TornDown(Err(denied(Op::DeleteRole))),
+                "read sagemaker-ds",
+                "read teardown lists sagemaker-ds",
+                "teardown",
             ],
-            vec!["read sagemaker-ds", "teardown sagemaker-ds"],
             failed(FailureClass::Iam, PLACEHOLDER_PREFIX, &["DeleteRole"]),
         ),
         (
             "a failed read answers FAILED with the id",
             delete(NAME, json!({})),
-            vec![Observation::Teardown {
-                role: Err(denied(Op::GetRole)),
-                changes: Ok(None),
-            }],
+            vec![replies(|replies| {
+                replies
+                    .roles
+                    .insert(NAME.to_owned(), Err(denied(Op::GetRole)));
+            })],
             vec!["read teardown sagemaker-ds"],
             failed(FailureClass::Iam, NAME, &["GetRole"]),
         ),
@@ -1173,9 +1310,14 @@ fn deletes() {
             delete(CONSOLE_NAME, json!({})),
             vec![
                 teardown_read(role(CONSOLE_NAME, "/service-role/", Tags::OursAdopted)),
+                nothing(),
                 applied(),
             ],
-            vec!["read teardown SageMaker-ds", "teardown"],
+            vec![
+                "read teardown SageMaker-ds",
+                "list policies under /service-role/",
+                "teardown",
+            ],
             ok(CONSOLE_NAME),
         ),
         (
@@ -1200,7 +1342,7 @@ fn an_observation_out_of_turn_is_an_internal_failure_not_a_change() {
         None,
         None,
     );
-    let Next::Answer(outcome) = machine.on(torn_down()) else {
+    let Next::Answer(outcome) = machine.on(applied()) else {
         panic!("a teardown observed while finding must end the machine");
     };
     assert_eq!(outcome.failure, Some(FailureClass::Internal));
@@ -1329,11 +1471,11 @@ fn a_role_passes_only_its_own_stacks_roles_and_nothing_changes_before_that_is_sh
             update(NAME, json!({})),
             vec![
                 passed(vec![Some(compute(Tags::Ours))], Some(whole(ours()))),
-                converged(ours()),
+                applied(),
             ],
             vec![
                 "passed sagemaker-compute beside read whole sagemaker-ds",
-                "converge from sagemaker-ds",
+                "apply",
             ],
             ok(NAME),
         ),
@@ -1563,8 +1705,8 @@ fn a_create_past_the_stacks_role_limit_is_refused_before_any_effect() {
         "an Update adds no role: no limit is looked at",
         &update(NAME, json!({})),
         &guardrails,
-        vec![whole(ours()), converged(ours())],
-        &["read whole sagemaker-ds", "converge from sagemaker-ds"],
+        vec![whole(ours()), applied()],
+        &["read whole sagemaker-ds", "apply"],
         &ok(NAME),
     );
     run_in(
@@ -1664,11 +1806,11 @@ fn own_policies_are_counted_in_the_first_read_wave_and_nothing_changes_past_the_
         &limited("100", "1"),
         vec![
             counted(has_them, Some(listing(Some(NAME), 10)), whole(ours())),
-            converged(ours()),
+            applied(),
         ],
         &[
             "count policies+stack beside read whole sagemaker-ds",
-            "converge from sagemaker-ds",
+            "apply",
         ],
         &ok(NAME),
     );
@@ -1683,11 +1825,11 @@ fn own_policies_are_counted_in_the_first_read_wave_and_nothing_changes_past_the_
                 Some(listing(Some(NAME), 10)),
                 whole(ours()),
             ),
-            converged(ours()),
+            applied(),
         ],
         &[
             "count policies+stack beside read whole sagemaker-ds",
-            "converge from sagemaker-ds",
+            "apply",
         ],
         &ok(NAME),
     );
@@ -1695,8 +1837,8 @@ fn own_policies_are_counted_in_the_first_read_wave_and_nothing_changes_past_the_
         "a plan without own policies is not counted",
         &update(NAME, json!({})),
         &limited("100", "0"),
-        vec![whole(ours()), converged(ours())],
-        &["read whole sagemaker-ds", "converge from sagemaker-ds"],
+        vec![whole(ours()), applied()],
+        &["read whole sagemaker-ds", "apply"],
         &ok(NAME),
     );
     run(
@@ -1867,10 +2009,10 @@ fn a_role_made_or_re_trusted_is_answered_once_iam_serves_it_and_nothing_else_wai
         (
             "an Update that changes the trust waits",
             update(NAME, json!({})),
-            vec![whole(trusted_elsewhere), converged(ours()), ready(true)],
+            vec![whole(trusted_elsewhere), applied(), ready(true)],
             vec![
                 "read whole sagemaker-ds",
-                "converge from sagemaker-ds",
+                "apply",
                 "await sagemaker-ds ready, then 10000 ms",
             ],
             ok(NAME),
@@ -1878,11 +2020,8 @@ fn a_role_made_or_re_trusted_is_answered_once_iam_serves_it_and_nothing_else_wai
         (
             "an Update that leaves the trust as it is waits for nothing",
             update(NAME, json!({})),
-            vec![
-                whole(trusted_as_planned.clone()),
-                converged(trusted_as_planned),
-            ],
-            vec!["read whole sagemaker-ds", "converge from sagemaker-ds"],
+            vec![whole(trusted_as_planned.clone()), applied()],
+            vec!["read whole sagemaker-ds", "apply"],
             ok(NAME),
         ),
         (
@@ -1905,4 +2044,492 @@ fn a_role_made_or_re_trusted_is_answered_once_iam_serves_it_and_nothing_else_wai
             &answer,
         );
     }
+}
+
+// ------------------------------------------------------------------ what IAM holds, decided
+
+/// The plan a Create or Update of `request` builds.
+fn plan_of(request: &Request) -> std::sync::Arc<crate::plan::Plan> {
+    match intent(request, &Guardrails::default()).unwrap() {
+        super::Intent::Create { plan } | super::Intent::Update { plan, .. } => plan,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Runs the machine over `observations` (each completed to its effect's reads: [`fill`]) and
+/// returns every effect it asked for and its answer.
+fn walk(request: &Request, observations: Vec<Observation>) -> (Vec<Effect>, Outcome) {
+    let guardrails = Guardrails::default();
+    let intent = intent(request, &guardrails).unwrap();
+    let (mut machine, mut next) = Machine::start(request, intent, &guardrails, None, None);
+    let mut observations = VecDeque::from(observations);
+    let mut effects = Vec::new();
+    loop {
+        match next {
+            Next::Answer(outcome) => {
+                assert!(observations.is_empty(), "observations left: {effects:?}");
+                return (effects, outcome);
+            }
+            Next::Effect(effect) => {
+                let mut observation = observations
+                    .pop_front()
+                    .unwrap_or_else(|| panic!("no observation for {}", describe(&effect)));
+                fill_for(&effect, &mut observation);
+                effects.push(effect);
+                next = machine.on(observation);
+            }
+        }
+    }
+}
+
+/// Every change the effects asked for, in order.
+fn changes(effects: &[Effect]) -> Vec<Change> {
+    effects
+        .iter()
+        .flat_map(|effect| match effect {
+            Effect::Apply { changes, .. } => changes.clone(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+fn deletes_policy(changes: &[Change], arn: &str) -> bool {
+    changes
+        .iter()
+        .any(|c| matches!(c, Change::DeletePolicy { arn: a, .. } if a == arn))
+}
+
+fn own_policy(n: usize) -> String {
+    format!("arn:aws:iam::123456789012:policy/sagemaker-ds-{n}")
+}
+
+/// A policy tagged as `whose`; `Recased`: this resource's tags in another case.
+fn policy_of(arn: &str, whose: Whose) -> PolicyState {
+    let mut state = policy(arn);
+    state.tags = match whose {
+        Whose::Ours => tags(Tags::Ours),
+        Whose::Recased => tags(Tags::Ours)
+            .into_iter()
+            .map(|(k, v)| (k.to_uppercase(), v))
+            .collect(),
+        Whose::OtherStack => tags(Tags::OtherStack),
+        Whose::Untagged => tags(Tags::None),
+    };
+    state
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Whose {
+    Ours,
+    Recased,
+    OtherStack,
+    Untagged,
+}
+
+/// The replies in which IAM holds the plan's role exactly as planned, under `name`.
+fn as_planned(plan: &crate::plan::Plan, replies: &mut Replies) {
+    let name = &plan.role.role_name;
+    let mut role =
+        crate::iam::diff::created_role(&plan.role, plan.role.arn.clone(), "AROA1".to_owned());
+    role.name = name.clone();
+    replies.roles.insert(name.clone(), Ok(Some(role)));
+    replies.inline_names.insert(
+        name.clone(),
+        Ok(plan
+            .inline_policies
+            .iter()
+            .map(|p| p.policy_name.clone())
+            .collect()),
+    );
+    for p in &plan.inline_policies {
+        replies.inline_documents.insert(
+            (name.clone(), p.policy_name.clone()),
+            Ok(Some(p.policy_document.clone())),
+        );
+    }
+    replies.attached.insert(
+        name.clone(),
+        Ok(plan.all_attached_arns().into_iter().collect()),
+    );
+}
+
+#[test]
+fn a_planned_policy_is_created_over_only_when_its_tags_name_this_resource_in_any_case() {
+    let request = create(large());
+    let plan = plan_of(&request);
+    let first = plan.managed_policies[0].arn.clone();
+    for (whose, ours) in [
+        (Whose::Ours, true),
+        (Whose::Recased, true),
+        (Whose::OtherStack, false),
+        (Whose::Untagged, false),
+    ] {
+        let found = replies(|r| {
+            r.policies
+                .insert(first.clone(), Ok(Some(policy_of(&first, whose))));
+        });
+        if ours {
+            let (effects, outcome) = walk(&request, vec![found, created(), applied()]);
+            assert_eq!(outcome.failure, None, "{whose:?}: {outcome:?}");
+            let made = changes(&effects);
+            assert!(
+                !made
+                    .iter()
+                    .any(|c| matches!(c, Change::CreatePolicy { arn, .. } if *arn == first)),
+                "{whose:?}: an own planned policy is converged on, not created again"
+            );
+        } else {
+            let (effects, outcome) = walk(&request, vec![found]);
+            assert_eq!(effects.len(), 1, "{whose:?}: nothing after the read");
+            assert_eq!(outcome.failure, Some(FailureClass::Ownership), "{whose:?}");
+            assert!(outcome.reason.unwrap().contains(&first), "{whose:?}");
+        }
+    }
+}
+
+#[test]
+fn a_teardown_deletes_the_numbered_policies_whose_tags_name_this_resource_and_no_other() {
+    let whose = [
+        Whose::Ours,
+        Whose::Recased,
+        Whose::OtherStack,
+        Whose::Untagged,
+    ];
+    let first = replies(|replies| {
+        replies.roles.insert(NAME.to_owned(), Ok(Some(ours())));
+        replies.under.insert(
+            "/".to_owned(),
+            Ok((1..=whose.len()).map(own_policy).collect()),
+        );
+        replies
+            .profiles
+            .insert(NAME.to_owned(), Ok(vec!["profile".to_owned()]));
+        replies
+            .inline_names
+            .insert(NAME.to_owned(), Ok(vec!["persona-role".to_owned()]));
+        replies.attached.insert(
+            NAME.to_owned(),
+            Ok([own_policy(1), OTHER_POLICY.to_owned()].into()),
+        );
+    });
+    let candidates = replies(|replies| {
+        for (n, whose) in whose.iter().enumerate() {
+            let arn = own_policy(n + 1);
+            let mut state = policy_of(&arn, *whose);
+            state.versions = vec!["v1".to_owned(), "v2".to_owned()];
+            replies.summaries.insert(arn, Ok(Some(state)));
+        }
+    });
+    let (effects, outcome) = walk(&delete(NAME, json!({})), vec![first, candidates, applied()]);
+    assert_eq!(outcome.failure, None, "{outcome:?}");
+    let made = changes(&effects);
+    assert!(deletes_policy(&made, &own_policy(1)));
+    assert!(
+        deletes_policy(&made, &own_policy(2)),
+        "tag keys in another case"
+    );
+    assert!(!deletes_policy(&made, &own_policy(3)), "another stack's");
+    assert!(!deletes_policy(&made, &own_policy(4)), "untagged");
+    assert!(!deletes_policy(&made, OTHER_POLICY));
+    let operations: Vec<&str> = made.iter().map(|c| c.operation().name()).collect();
+    assert_eq!(
+        operations,
+        [
+            "RemoveRoleFromInstanceProfile",
+            "DetachRolePolicy",
+            "DetachRolePolicy",
+            "DeleteRolePolicy",
+            "DeletePolicyVersion",
+            "DeletePolicyVersion",
+            "DeletePolicy",
+            "DeletePolicy",
+            "DeleteRole",
+        ]
+    );
+    assert_eq!(made.last(), Some(&Change::DeleteRole));
+}
+
+#[test]
+fn an_update_applies_the_diff_from_what_was_read() {
+    // In place: a role as planned needs no change; one whose description differs, that alone.
+    let request = update(NAME, json!({}));
+    let plan = plan_of(&request);
+    let (effects, outcome) = walk(&request, vec![replies(|r| as_planned(&plan, r))]);
+    assert_eq!(outcome.failure, None);
+    assert_eq!(changes(&effects), Vec::<Change>::new(), "nothing to change");
+    assert_eq!(effects.len(), 1, "no Apply for an empty diff");
+    let described = replies(|r| {
+        as_planned(&plan, r);
+        if let Some(Ok(Some(role))) = r.roles.get_mut(NAME) {
+            role.description = Some("by hand".to_owned());
+        }
+    });
+    let (effects, _) = walk(&request, vec![described, applied()]);
+    assert!(
+        matches!(changes(&effects).as_slice(), [Change::UpdateRole { .. }]),
+        "{effects:?}"
+    );
+
+    // Statements packed into managed policies: each created before it is attached.
+    let request = update(NAME, large());
+    let plan = plan_of(&request);
+    let mut inline_only = plan.as_ref().clone();
+    inline_only.managed_policies.clear();
+    inline_only.attached_policy_arns.clear();
+    let (effects, outcome) = walk(
+        &request,
+        vec![replies(|r| as_planned(&inline_only, r)), applied()],
+    );
+    assert_eq!(outcome.failure, None);
+    let made = changes(&effects);
+    for policy in &plan.managed_policies {
+        let created = made
+            .iter()
+            .position(|c| matches!(c, Change::CreatePolicy { arn, .. } if *arn == policy.arn));
+        let attached = made
+            .iter()
+            .position(|c| matches!(c, Change::AttachRolePolicy { arn } if *arn == policy.arn));
+        assert!(created.is_some() && created < attached, "{made:?}");
+    }
+
+    // A stale own policy is deleted; another stack's under the same name is only detached.
+    let request = update(NAME, json!({}));
+    let plan = plan_of(&request);
+    let (stale, foreign) = (own_policy(7), own_policy(8));
+    let first = replies(|r| {
+        as_planned(&plan, r);
+        r.under
+            .insert("/".to_owned(), Ok(vec![stale.clone(), foreign.clone()]));
+        if let Some(Ok(attached)) = r.attached.get_mut(NAME) {
+            attached.insert(foreign.clone());
+        }
+    });
+    let candidates = replies(|r| {
+        r.summaries
+            .insert(stale.clone(), Ok(Some(policy_of(&stale, Whose::Ours))));
+        r.summaries.insert(
+            foreign.clone(),
+            Ok(Some(policy_of(&foreign, Whose::OtherStack))),
+        );
+    });
+    let (effects, outcome) = walk(&request, vec![first, candidates, applied()]);
+    assert_eq!(outcome.failure, None);
+    let made = changes(&effects);
+    assert!(deletes_policy(&made, &stale), "{made:?}");
+    assert!(!deletes_policy(&made, &foreign), "{made:?}");
+    assert!(made.contains(&Change::DetachRolePolicy {
+        arn: foreign.clone()
+    }));
+}
+
+#[test]
+fn an_own_policy_attached_elsewhere_fails_the_convergence_before_any_change() {
+    let request = update(NAME, json!({}));
+    let plan = plan_of(&request);
+    let stale = own_policy(3);
+    let first = replies(|r| {
+        as_planned(&plan, r);
+        r.under.insert("/".to_owned(), Ok(vec![stale.clone()]));
+    });
+    let candidates = replies(|r| {
+        r.summaries
+            .insert(stale.clone(), Ok(Some(policy_of(&stale, Whose::Ours))));
+        r.uses.insert(
+            (stale.clone(), NAME.to_owned()),
+            Ok(vec!["user `alice`".to_owned()]),
+        );
+    });
+    let (effects, outcome) = walk(&request, vec![first, candidates]);
+    assert_eq!(outcome.failure, Some(FailureClass::Ownership));
+    let reason = outcome.reason.unwrap();
+    assert!(
+        reason.contains(&stale) && reason.contains("user `alice`"),
+        "{reason}"
+    );
+    assert_eq!(
+        changes(&effects),
+        Vec::<Change>::new(),
+        "no mutating change"
+    );
+}
+
+#[test]
+fn a_policy_createpolicy_finds_taken_is_converged_when_ours_and_refused_otherwise() {
+    let request = create(large());
+    let plan = plan_of(&request);
+    let taken_arn = plan.managed_policies[0].arn.clone();
+    let taken = Change::CreatePolicy {
+        name: plan.managed_policies[0].policy_name.clone(),
+        path: plan.managed_policies[0].path.clone(),
+        arn: taken_arn.clone(),
+        document: plan.managed_policies[0].policy_document.clone(),
+        tags: plan.role.tags.clone(),
+    };
+    let applied_taken = Observation::Applied {
+        done: Vec::new(),
+        taken: vec![taken.clone()],
+        result: Ok(()),
+    };
+    let read_back = |whose| {
+        replies(|r| {
+            r.policies
+                .insert(taken_arn.clone(), Ok(Some(policy_of(&taken_arn, whose))));
+        })
+    };
+
+    // Ours: its document brought to the plan, then the rest applied.
+    let (effects, outcome) = walk(
+        &request,
+        vec![
+            absent(),
+            created(),
+            applied_taken.clone(),
+            read_back(Whose::Ours),
+            applied(),
+        ],
+    );
+    assert_eq!(outcome.failure, None, "{outcome:?}");
+    let Some(Effect::Apply { changes: rest, .. }) = effects.last() else {
+        panic!("{effects:?}");
+    };
+    assert!(
+        rest.contains(&Change::CreatePolicyVersion {
+            arn: taken_arn.clone(),
+            document: plan.managed_policies[0].policy_document.clone(),
+        }),
+        "{rest:?}"
+    );
+    assert!(!rest.contains(&taken), "not created again");
+    assert!(
+        rest.iter()
+            .any(|c| matches!(c, Change::AttachRolePolicy { arn } if *arn == taken_arn)),
+        "attached once current"
+    );
+
+    // Another's: FAILED naming it, and nothing of it is changed (the new role is undone).
+    let (effects, outcome) = walk(
+        &request,
+        vec![
+            absent(),
+            created(),
+            applied_taken,
+            read_back(Whose::OtherStack),
+            applied(),
+            replies(|r| {
+                r.policies.insert(
+                    taken_arn.clone(),
+                    Ok(Some(policy_of(&taken_arn, Whose::OtherStack))),
+                );
+            }),
+        ],
+    );
+    assert_eq!(outcome.failure, Some(FailureClass::Ownership));
+    assert!(outcome.reason.unwrap().contains(&taken_arn));
+    let after_read: Vec<Change> = changes(&effects[3..]);
+    assert!(
+        !after_read
+            .iter()
+            .any(|c| format!("{c:?}").contains(&taken_arn)),
+        "{after_read:?}"
+    );
+}
+
+#[test]
+fn a_failed_create_is_undone_from_what_it_made_then_swept_of_own_policies_made_unanswered() {
+    let request = create(large());
+    let plan = plan_of(&request);
+    let arns: Vec<String> = plan
+        .managed_policies
+        .iter()
+        .map(|p| p.arn.clone())
+        .collect();
+    assert!(arns.len() >= 2, "the large plan has managed policies");
+    let made = Change::CreatePolicy {
+        name: plan.managed_policies[0].policy_name.clone(),
+        path: plan.managed_policies[0].path.clone(),
+        arn: arns[0].clone(),
+        document: plan.managed_policies[0].policy_document.clone(),
+        tags: plan.role.tags.clone(),
+    };
+    let half = Observation::Applied {
+        done: vec![made],
+        taken: Vec::new(),
+        result: Err(no_answer(Op::CreatePolicy)),
+    };
+    // The second policy's CreatePolicy took effect without an answer: only the sweep finds it.
+    let unanswered = || {
+        replies(|r| {
+            r.policies
+                .insert(arns[1].clone(), Ok(Some(policy_of(&arns[1], Whose::Ours))));
+        })
+    };
+    let (effects, outcome) = walk(
+        &request,
+        vec![
+            absent(),
+            created(),
+            half.clone(),
+            applied(),
+            unanswered(),
+            nothing(),
+            applied(),
+        ],
+    );
+    let described: Vec<String> = effects.iter().map(describe).collect();
+    assert_eq!(
+        described[2..],
+        [
+            "apply",
+            "teardown",
+            "read policies",
+            "read use of 1",
+            "delete 1 policies",
+        ]
+    );
+    let Effect::Apply { changes: undo, .. } = &effects[3] else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(
+        undo,
+        &[
+            Change::DeletePolicy {
+                arn: arns[0].clone(),
+                old_versions: Vec::new()
+            },
+            Change::DeleteRole
+        ]
+    );
+    assert!(deletes_policy(&changes(&effects[5..]), &arns[1]));
+    assert_eq!(outcome.failure, Some(FailureClass::Iam));
+    assert!(
+        outcome
+            .reason
+            .unwrap()
+            .contains("everything created was removed again")
+    );
+
+    // One attached elsewhere meanwhile is refused, and the answer names the role to remove.
+    let (effects, outcome) = walk(
+        &request,
+        vec![
+            absent(),
+            created(),
+            half,
+            applied(),
+            unanswered(),
+            replies(|r| {
+                r.uses.insert(
+                    (arns[1].clone(), NAME.to_owned()),
+                    Ok(vec!["role `other`".to_owned()]),
+                );
+            }),
+        ],
+    );
+    assert_eq!(effects.len(), 6);
+    assert_eq!(outcome.physical_resource_id, NAME);
+    let reason = outcome.reason.unwrap();
+    assert!(
+        reason.contains("removing what was created failed too") && reason.contains("role `other`"),
+        "{reason}"
+    );
 }

@@ -7,8 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use persona_role::handler::read_actual;
 use persona_role::handler::{Handler, Settings};
-use persona_role::iam::state::read_actual;
 use persona_role::iam::{Change, Iam, RoleState, diff};
 use persona_role::ownership::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG};
 use persona_role::plan::{PlanTag, RolePlan};
@@ -213,14 +213,14 @@ pub async fn assert_role_converged(iam: &MemoryIam, name: &str, event: &Value) {
     assert_eq!(attached_arns(iam, name).await, attached);
     let admin = iam.admin();
     let role = admin.get_role(name).await.unwrap().expect("role exists");
-    let planned: Vec<String> = plan
-        .managed_policies
-        .iter()
-        .map(|p| p.arn.clone())
-        .collect();
-    let actual = read_actual(&admin, role, &planned, &owner_of(event))
-        .await
-        .unwrap();
+    let actual = read_actual(
+        &admin,
+        std::sync::Arc::new(plan.clone()),
+        role,
+        &owner_of(event),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         diff(&plan, &actual),
         Vec::new(),

@@ -31,8 +31,7 @@ use persona_role::aws::Op;
 use persona_role::aws::meter::{MeterInterceptor, Service};
 use persona_role::cfn::send::AnswerRetry;
 use persona_role::cfn::stacks::SdkStacks;
-use persona_role::handler::{Delivered, Handler, HandlerError, MetricSink, Settings};
-use persona_role::iam::state::read_actual;
+use persona_role::handler::{Delivered, Handler, HandlerError, MetricSink, Settings, read_actual};
 use persona_role::iam::{Iam, SdkIam, diff};
 use persona_role::ownership::{OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG, Owner};
 use serde_json::{Value, json};
@@ -690,14 +689,14 @@ pub async fn assert_role_converged(name: &str, event: &Value) {
     // Then the whole state through the adapter: nothing left to change.
     let iam = SdkIam::new(checker());
     let role = iam.get_role(name).await.unwrap().expect("role exists");
-    let planned: Vec<String> = plan
-        .managed_policies
-        .iter()
-        .map(|p| p.arn.clone())
-        .collect();
-    let actual = read_actual(&iam, role, &planned, &owner_of(event))
-        .await
-        .unwrap();
+    let actual = read_actual(
+        &iam,
+        std::sync::Arc::new(plan.clone()),
+        role,
+        &owner_of(event),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         diff(&plan, &actual),
         Vec::new(),
