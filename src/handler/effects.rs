@@ -84,6 +84,11 @@ pub async fn carry_out<I: Iam, S: Stacks>(
                 beside,
             }
         }
+        Effect::Pause(pause) => {
+            let left = until.saturating_duration_since(Instant::now());
+            tokio::time::sleep(pause.min(left)).await;
+            Observation::Paused
+        }
         Effect::Reads(reads) => Observation::Replies(state::read(iam, &reads).await),
         Effect::CreateRole { plan } => Observation::Created(iam.create_role(&plan.role).await),
         Effect::Apply { role, changes } => {

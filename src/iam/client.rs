@@ -664,7 +664,6 @@ where
     }
 }
 
-/// Deleting what is already gone is success.
 /// A GetPolicy answer's default version id and tags (GetPolicy carries the tags: no
 /// ListPolicyTags call is needed).
 fn policy_head(
@@ -686,6 +685,7 @@ fn policy_head(
     ))
 }
 
+/// Deleting what is already gone is success.
 fn gone_is_done(result: Result<impl Sized, IamError>) -> Result<(), IamError> {
     match result {
         Ok(_) => Ok(()),

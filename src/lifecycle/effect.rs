@@ -49,6 +49,9 @@ pub enum Effect {
         list_stack: bool,
         beside: Option<Box<Effect>>,
     },
+    /// Wait this long, bounded by the event's deadline ([`Observation::Paused`]): IAM is
+    /// eventually consistent, and what was just made may not show yet.
+    Pause(Duration),
 }
 
 /// What the machine asks for next: an effect to carry out, or the answer, after which it is done.
@@ -73,6 +76,8 @@ pub enum Observation {
         taken: Vec<Change>,
         result: Result<(), IamError>,
     },
+    /// Of [`Effect::Pause`].
+    Paused,
     /// Of [`Effect::AwaitReady`]: whether IAM served the role as written before the deadline.
     Ready {
         served: bool,
@@ -98,6 +103,7 @@ impl Observation {
             Observation::Replies(_) => "read replies",
             Observation::Created(_) => "a CreateRole",
             Observation::Applied { .. } => "applied changes",
+            Observation::Paused => "a pause",
             Observation::Passed { .. } => "the roles passed",
             Observation::Ready { .. } => "a role's readiness",
             Observation::OwnPolicies { .. } => "the account's policies",

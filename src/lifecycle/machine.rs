@@ -82,6 +82,17 @@ enum State {
         role: RoleState,
         applying: Applying,
     },
+    /// A half-done creation about to be undone: the policies it made, read until IAM shows them
+    /// (a DeletePolicy of a policy IAM does not show yet answers NoSuchEntity, which an undo
+    /// would take for done), pausing between reads (`paused`: the pause is under way).
+    Confirming {
+        error: Failure,
+        role: String,
+        done: Vec<Change>,
+        unseen: Vec<String>,
+        attempt: usize,
+        paused: bool,
+    },
     /// A half-done creation being undone, then swept, or deleted whole when the undo failed
     /// (`removing`: none while the role is read).
     Undoing {
@@ -163,6 +174,9 @@ struct Build {
     current: Option<String>,
     /// The role this work may have made: a failed Create names it.
     at_stake: Option<String>,
+    /// Policies a failed creation made that IAM did not show before its undo: they may be left
+    /// behind, and the answer says so.
+    unconfirmed: Vec<String>,
     /// Update: the first reads of the role whole, for its convergence.
     whole: Option<Replies>,
     /// What an adoption detached, and deleted of that (`DeleteConsolePolicies`).
@@ -241,6 +255,7 @@ impl Machine {
             plan,
             current,
             at_stake: None,
+            unconfirmed: Vec::new(),
             whole: None,
             detached: Vec::new(),
             deleted: Vec::new(),
@@ -350,6 +365,48 @@ impl Build {
                 let progress = applying.on(&self.owner, observation);
                 self.provisioning(role, applying, progress)
             }
+            (
+                State::Confirming {
+                    error,
+                    role,
+                    done,
+                    unseen,
+                    attempt,
+                    paused: false,
+                },
+                Observation::Replies(replies),
+            ) => {
+                // A read IAM refused shows nothing either way: the undo goes on as it would.
+                let unseen: Vec<String> = unseen
+                    .into_iter()
+                    .filter(|arn| matches!(replies.summary(arn), Ok(None)))
+                    .collect();
+                match MADE_PAUSES.get(attempt) {
+                    Some(pause) if !unseen.is_empty() => self.go(
+                        State::Confirming {
+                            error,
+                            role,
+                            done,
+                            unseen,
+                            attempt,
+                            paused: true,
+                        },
+                        Effect::Pause(*pause),
+                    ),
+                    _ => self.confirming(error, role, done, unseen, MADE_PAUSES.len() + 1),
+                }
+            }
+            (
+                State::Confirming {
+                    error,
+                    role,
+                    done,
+                    unseen,
+                    attempt,
+                    paused: true,
+                },
+                Observation::Paused,
+            ) => self.confirming(error, role, done, unseen, attempt + 1),
             (
                 State::Undoing {
                     error,
@@ -942,11 +999,43 @@ impl Build {
                 result: Err(error),
             }) => {
                 tracing::warn!(error = %error, "create failed half-way: removing what it made");
-                let (applying, progress) =
-                    Applying::start(role.name, crate::iam::diff::undo(&done));
-                self.undoing(error.into(), applying, progress)
+                let unseen = made_policies(&done);
+                self.confirming(error.into(), role.name, done, unseen, 0)
             }
         }
+    }
+
+    /// Before the undo: reads the policies the creation made that IAM has not shown yet, and
+    /// pauses between reads while some are missing; then undoes. Those IAM never showed are
+    /// named in the answer: their DeletePolicy may have found nothing to delete.
+    fn confirming(
+        &mut self,
+        error: Failure,
+        role: String,
+        done: Vec<Change>,
+        unseen: Vec<String>,
+        attempt: usize,
+    ) -> Next {
+        if unseen.is_empty() || attempt > MADE_PAUSES.len() {
+            self.unconfirmed = unseen;
+            let (applying, progress) = Applying::start(role, crate::iam::diff::undo(&done));
+            return self.undoing(error, applying, progress);
+        }
+        let reads = Reads {
+            summaries: unseen.clone(),
+            ..Reads::default()
+        };
+        self.go(
+            State::Confirming {
+                error,
+                role,
+                done,
+                unseen,
+                attempt,
+                paused: false,
+            },
+            Effect::Reads(reads),
+        )
     }
 
     /// The undo of a half-done creation: then the sweep, or the role deleted with all it owns
@@ -1065,10 +1154,18 @@ impl Build {
     /// The end of an undo: FAILED with the creation's error, saying whether all was removed.
     fn undone(&mut self, error: Failure, result: Result<(), IamError>) -> Next {
         match result {
-            Ok(()) => {
+            Ok(()) if self.unconfirmed.is_empty() => {
                 self.at_stake = None;
                 self.fail(error.map_reason(|reason| {
                     format!("{reason} (everything created was removed again)")
+                }))
+            }
+            Ok(()) => {
+                let unconfirmed = self.unconfirmed.join("`, `");
+                self.fail(error.map_reason(|reason| {
+                    format!(
+                        "{reason}; IAM did not show the policies `{unconfirmed}` this creation made, so they may be left behind: delete them once IAM shows them"
+                    )
                 }))
             }
             Err(undo_error) => self.fail(error.map_reason(|reason| {
@@ -1330,6 +1427,24 @@ impl Delete {
 
 /// Reads, together, of these roles (GetRole each) and managed policies (with their tags,
 /// versions and documents).
+/// Pauses between reads of the policies a failed creation made, before its undo: about 7 s in
+/// all, past what IAM usually takes to show what was just made.
+const MADE_PAUSES: [Duration; 3] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+];
+
+/// The ARNs of the policies `done` created.
+fn made_policies(done: &[Change]) -> Vec<String> {
+    done.iter()
+        .filter_map(|change| match change {
+            Change::CreatePolicy { arn, .. } => Some(arn.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 fn read(roles: Vec<String>, policies: Vec<String>) -> Effect {
     Effect::Reads(Reads {
         roles,

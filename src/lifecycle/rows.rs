@@ -376,6 +376,7 @@ fn describe(effect: &Effect) -> String {
             }
         }
         Effect::Reads(reads) => describe_reads(reads),
+        Effect::Pause(pause) => format!("pause {} ms", pause.as_millis()),
         Effect::AwaitReady { role, settle, .. } => {
             format!("await {role} ready, then {} ms", settle.as_millis())
         }
@@ -2463,12 +2464,20 @@ fn a_failed_create_is_undone_from_what_it_made_then_swept_of_own_policies_made_u
                 .insert(arns[1].clone(), Ok(Some(policy_of(&arns[1], Whose::Ours))));
         })
     };
+    // The policy the creation made shows: the undo goes on.
+    let seen = || {
+        replies(|r| {
+            r.summaries
+                .insert(arns[0].clone(), Ok(Some(policy_of(&arns[0], Whose::Ours))));
+        })
+    };
     let (effects, outcome) = walk(
         &request,
         vec![
             absent(),
             created(),
             half.clone(),
+            seen(),
             applied(),
             unanswered(),
             nothing(),
@@ -2480,13 +2489,14 @@ fn a_failed_create_is_undone_from_what_it_made_then_swept_of_own_policies_made_u
         described[2..],
         [
             "apply",
+            "read 1 own candidates",
             "teardown",
             "read policies",
             "read use of 1",
             "delete 1 policies",
         ]
     );
-    let Effect::Apply { changes: undo, .. } = &effects[3] else {
+    let Effect::Apply { changes: undo, .. } = &effects[4] else {
         panic!("{effects:?}");
     };
     assert_eq!(
@@ -2499,7 +2509,7 @@ fn a_failed_create_is_undone_from_what_it_made_then_swept_of_own_policies_made_u
             Change::DeleteRole
         ]
     );
-    assert!(deletes_policy(&changes(&effects[5..]), &arns[1]));
+    assert!(deletes_policy(&changes(&effects[6..]), &arns[1]));
     assert_eq!(outcome.failure, Some(FailureClass::Iam));
     assert!(
         outcome
@@ -2515,6 +2525,7 @@ fn a_failed_create_is_undone_from_what_it_made_then_swept_of_own_policies_made_u
             absent(),
             created(),
             half,
+            seen(),
             applied(),
             unanswered(),
             replies(|r| {
@@ -2525,11 +2536,118 @@ fn a_failed_create_is_undone_from_what_it_made_then_swept_of_own_policies_made_u
             }),
         ],
     );
-    assert_eq!(effects.len(), 6);
+    assert_eq!(effects.len(), 7);
     assert_eq!(outcome.physical_resource_id, NAME);
     let reason = outcome.reason.unwrap();
     assert!(
         reason.contains("removing what was created failed too") && reason.contains("role `other`"),
+        "{reason}"
+    );
+}
+
+/// A policy the creation made that IAM does not show yet is read again after a pause before the
+/// undo deletes it (a DeletePolicy of what IAM does not show answers NoSuchEntity, which the
+/// undo would take for done); one IAM never shows is named in the answer as maybe left behind.
+#[test]
+fn a_failed_create_waits_for_iam_to_show_what_it_made_before_undoing_it() {
+    let request = create(large());
+    let plan = plan_of(&request);
+    let arn = plan.managed_policies[0].arn.clone();
+    let made = Change::CreatePolicy {
+        name: plan.managed_policies[0].policy_name.clone(),
+        path: plan.managed_policies[0].path.clone(),
+        arn: arn.clone(),
+        document: plan.managed_policies[0].policy_document.clone(),
+        tags: plan.role.tags.clone(),
+    };
+    let half = Observation::Applied {
+        done: vec![made],
+        taken: Vec::new(),
+        result: Err(no_answer(Op::CreatePolicy)),
+    };
+    let unseen = || {
+        replies(|r| {
+            r.summaries.insert(arn.clone(), Ok(None));
+        })
+    };
+    let seen = || {
+        replies(|r| {
+            r.summaries
+                .insert(arn.clone(), Ok(Some(policy_of(&arn, Whose::Ours))));
+        })
+    };
+
+    // Shown after one pause: undone, and everything created removed again.
+    let (effects, outcome) = walk(
+        &request,
+        vec![
+            absent(),
+            created(),
+            half.clone(),
+            unseen(),
+            Observation::Paused,
+            seen(),
+            applied(),
+            nothing(),
+        ],
+    );
+    let described: Vec<String> = effects.iter().map(describe).collect();
+    assert_eq!(
+        described[2..],
+        [
+            "apply",
+            "read 1 own candidates",
+            "pause 1000 ms",
+            "read 1 own candidates",
+            "teardown",
+            "read policies",
+        ]
+    );
+    assert!(
+        outcome
+            .reason
+            .unwrap()
+            .contains("everything created was removed again")
+    );
+
+    // Never shown: the undo still runs, and the answer names the policy as maybe left behind.
+    let (effects, outcome) = walk(
+        &request,
+        vec![
+            absent(),
+            created(),
+            half,
+            unseen(),
+            Observation::Paused,
+            unseen(),
+            Observation::Paused,
+            unseen(),
+            Observation::Paused,
+            unseen(),
+            applied(),
+            nothing(),
+        ],
+    );
+    let described: Vec<String> = effects.iter().map(describe).collect();
+    assert_eq!(
+        described[3..9],
+        [
+            "read 1 own candidates",
+            "pause 1000 ms",
+            "read 1 own candidates",
+            "pause 2000 ms",
+            "read 1 own candidates",
+            "pause 4000 ms",
+        ]
+    );
+    assert_eq!(outcome.failure, Some(FailureClass::Iam));
+    let reason = outcome.reason.unwrap();
+    assert!(
+        reason.contains("may be left behind") && reason.contains(&arn),
+        "{reason}"
+    );
+    assert!(
+        !reason.contains("everything created was removed again"),
         "{reason}"
     );
 }

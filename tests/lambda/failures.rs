@@ -693,6 +693,44 @@ async fn an_event_removing_an_own_policy_attached_elsewhere_fails_before_any_cha
     }
 }
 
+/// IAM may not yet show what a Create just made when the Create fails and is undone: a
+/// DeletePolicy of an own policy IAM still hides answers NoSuchEntity. The undo must not count
+/// that policy as gone: whatever the visibility, a failed Create leaves no role and none of its
+/// own policies behind (or says it left them).
+#[tokio::test]
+async fn a_failed_create_leaves_nothing_behind_whatever_iam_shows_late() {
+    for misses in 1..=8 {
+        let recorder = Recorder::start();
+        let iam = MemoryIam::new();
+        let handler = memory::handler(&iam);
+        let tag = format!("hidden{misses}");
+        let attached = memory::make_policy(&iam, &format!("persona-role-test-{tag}-extra")).await;
+        iam.invisible_for(misses);
+        let create = create_event(
+            "Hidden",
+            big_properties(&format!("{tag}-test"), &attached),
+            &tag,
+            &recorder,
+        );
+        let name = plan_of(&create).role.role_name;
+        let response = invoke(&handler, &create, &recorder).await;
+        if response["Status"] == "SUCCESS" {
+            memory::assert_converged(&iam, &create).await;
+            continue;
+        }
+        let reason = reason(&response);
+        if reason.contains("left behind") {
+            continue;
+        }
+        memory::assert_gone(&iam, &name).await;
+        let physical_id = response["PhysicalResourceId"].as_str().unwrap();
+        let delete = delete_after(&create, physical_id, &tag, &recorder);
+        let deleted = invoke(&handler, &delete, &recorder).await;
+        assert_eq!(deleted["Status"], "SUCCESS", "{misses}: {deleted}");
+        memory::assert_gone(&iam, &name).await;
+    }
+}
+
 /// IAM shows a new role late: the writes naming it are tried again while the adapter pauses
 /// (four times), so a role missed by up to four reads gets its policies once visible; missed by
 /// a fifth, the Create fails and everything it made is removed again.
