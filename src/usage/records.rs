@@ -400,7 +400,12 @@ struct Position {
 impl Position {
     /// The position after `bytes`, which start here.
     fn after(self, bytes: &[u8]) -> Position {
-        let lines = bytes.iter().filter(|b| **b == b'\n').count();
+        // Every byte read passes here once: counted a byte-sized lane at a time, which
+        // vectorises (a count in usize lanes took a tenth of the reading's time).
+        let lines: usize = bytes
+            .chunks(255)
+            .map(|chunk| usize::from(chunk.iter().fold(0u8, |n, b| n + u8::from(*b == b'\n'))))
+            .sum();
         if lines == 0 {
             return Position {
                 line: self.line,
