@@ -794,6 +794,7 @@ pub fn read_files<F: Source, S: Sink + Send>(
 }
 
 #[cfg(test)]
+#[allow(clippy::panic)]
 mod tests {
     use super::*;
 

@@ -160,6 +160,7 @@ pub fn run(input: Input<'_>) -> Result<Outcome, UsageError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::panic)]
 mod tests {
     use super::*;
     use crate::context::Partition;
@@ -235,6 +236,20 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// A case: what, the documents, `--since`; then the records, the role's, the changes that
+    /// widen, whether activities are removed, the problems, and whether nothing was readable.
+    type Case<'a> = (
+        &'a str,
+        Vec<Document>,
+        Option<&'a str>,
+        u64,
+        u64,
+        Vec<&'a str>,
+        bool,
+        usize,
+        bool,
+    );
+
     /// The changes that widen the declaration, as `Property: value`.
     fn widened(outcome: &Outcome) -> Vec<String> {
         outcome
@@ -280,19 +295,7 @@ mod tests {
             label: "stack.json".to_owned(),
             bytes: br#"{"Resources": {}}"#.to_vec(),
         };
-        // (what, documents, since, records, the role's, widened, activities removed, problems,
-        // unreadable)
-        let cases: Vec<(
-            &str,
-            Vec<Document>,
-            Option<&str>,
-            u64,
-            u64,
-            Vec<&str>,
-            bool,
-            usize,
-            bool,
-        )> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "no records: nothing to propose",
                 vec![trail_file("a", &[])],
@@ -306,7 +309,7 @@ mod tests {
             ),
             (
                 "an allowed call: the activities no call used are removed",
-                vec![trail_file("a", &[read.clone()])],
+                vec![trail_file("a", std::slice::from_ref(&read))],
                 None,
                 1,
                 1,
@@ -328,7 +331,7 @@ mod tests {
             ),
             (
                 "another role's calls do not count",
-                vec![trail_file("a", &[other_role.clone()])],
+                vec![trail_file("a", std::slice::from_ref(&other_role))],
                 None,
                 1,
                 0,
@@ -351,7 +354,7 @@ mod tests {
             (
                 "files are merged",
                 vec![
-                    trail_file("a", &[read.clone()]),
+                    trail_file("a", std::slice::from_ref(&read)),
                     trail_file("b", &[refused.clone(), other_role.clone()]),
                 ],
                 None,
@@ -364,7 +367,10 @@ mod tests {
             ),
             (
                 "what is not a trail is a problem, the rest is read",
-                vec![trail_file("a", &[refused.clone()]), not_trail.clone()],
+                vec![
+                    trail_file("a", std::slice::from_ref(&refused)),
+                    not_trail.clone(),
+                ],
                 None,
                 1,
                 1,
