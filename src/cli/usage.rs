@@ -109,13 +109,11 @@ pub fn run(
         Ok(outcome) => outcome,
         Err(UsageError::Plan(e)) => return Err(CliError::Plan(e)),
         Err(e @ UsageError::Properties) => return Err(CliError::Usage(e.to_string())),
-        Err(e @ UsageError::NoFiles(_)) => {
-            if let UsageError::NoFiles(problems) = &e {
-                for problem in problems {
-                    writeln!(err, "error: {problem}")?;
-                }
+        Err(UsageError::NoFiles(problems)) => {
+            for problem in &problems {
+                writeln!(err, "error: {problem}")?;
             }
-            return Err(CliError::Usage(e.to_string()));
+            return Err(CliError::Usage(UsageError::NoFiles(problems).to_string()));
         }
         Err(UsageError::Proposal(e)) => {
             writeln!(err, "the proposed declaration does not plan:")?;
