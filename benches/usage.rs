@@ -1,7 +1,8 @@
 //! `persona-role usage` reading speed and memory: a synthetic trail of gzip files as CloudTrail
 //! delivers them (about 1.2 GB of records uncompressed, generated here on first run under
-//! target/usage-bench and reused; never committed), read with the command's reader, mapping and
-//! attribution for a Data Scientist role on all cores. Reports MB/s of uncompressed records and
+//! target/usage-bench and reused; never committed), read by the command's one call
+//! (`usage::run`: the reader, mapping, attribution and the report) for a Data Scientist role on
+//! all cores. Reports MB/s of uncompressed records and
 //! the peak resident memory of the read. Targets: at least 1 GB per 10 s on two cores, under
 //! 100 MB.
 //!
@@ -13,10 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use persona_role::context::{Partition, StackContext};
-use persona_role::plan;
-use persona_role::usage::attribution::plan_statements;
-use persona_role::usage::records;
-use persona_role::usage::report::{Collector, Scope, Usage};
+use persona_role::usage::{self, Input, Trail};
 use serde_json::json;
 
 const ACCOUNT: &str = "123456789012";
@@ -166,44 +164,38 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "PassRoles": [format!("arn:aws:iam::{ACCOUNT}:role/sagemaker-compute")],
         "S3Buckets": ["ml-team-data"]
     });
-    let plan = plan::plan_properties(&properties, &context)?;
-    let statements = plan_statements(&plan);
-    let scope = Scope {
-        role_arn: plan.role.arn.clone(),
-        account: ACCOUNT.to_owned(),
-        partition: "aws".to_owned(),
-        region: "us-east-1".to_owned(),
-        since: None,
-        until: None,
-    };
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     // Measure the read's peak alone: reset the high-water mark the generation left (Linux).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let cpu_before = cpu_seconds();
     let started = Instant::now();
-    let (sinks, bytes) = records::read_files(
-        &files,
+    let outcome = usage::run(Input {
+        properties: &properties,
+        context: &context,
+        role_arn: None,
+        since: None,
+        until: None,
+        trail: Trail::Paths(&files),
         threads,
-        || Collector::new(&scope, &statements),
-        None,
-    );
+        propose: false,
+        progress: None,
+    })?;
     let seconds = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds()
         .zip(cpu_before)
         .map(|(after, before)| after - before);
-    let mut usage = Usage::default();
-    for sink in sinks {
-        usage.merge(sink.usage);
-    }
+    let bytes = outcome.bytes;
+    let report = &outcome.report;
+    let refused: usize = report.denied.iter().map(|g| g.calls.len()).sum();
     let mb = bytes as f64 / 1_000_000.0;
     let speed = mb / seconds;
     let peak = peak_rss_mb();
     println!(
         "usage: {mb:.0} MB of records ({} records, {} of the role, {} refused call kinds) in {} gzip files on {threads} threads: {seconds:.2} s, {speed:.0} MB/s ({:.1} s per GB); peak RSS {} MB",
-        usage.records,
-        usage.role_records,
-        usage.denied.len(),
-        files.len(),
+        report.records,
+        report.role_records,
+        refused,
+        report.files,
         seconds * 1000.0 / mb,
         peak.map_or_else(|| "?".to_owned(), |m| format!("{m:.1}")),
     );

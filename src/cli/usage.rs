@@ -3,21 +3,17 @@
 //! and, with `--propose FILE`, the declaration tightened and widened accordingly, with the diff
 //! against the current one. Exit code 0: nothing to propose, 1: proposals, 2: could not run.
 
+mod render;
+
 use std::io::Write;
 use std::path::PathBuf;
-
-use serde::Serialize;
 
 use super::diff::render as render_diff;
 use super::input::{StackArgs, declare, read_document};
 use super::{CliError, Exit, Terminal, write_json};
-use crate::compare::{Comparison, compare};
-use crate::plan;
 use crate::time;
-use crate::usage::records::{self, Progress};
-use crate::usage::report::{self, Collector, Declared, Report, Scope};
-use crate::usage::suggest::Change;
-use crate::usage::{attribution, propose};
+use crate::usage::records::Progress;
+use crate::usage::{self, Input, Trail, UsageError};
 
 #[derive(Debug, clap::Args)]
 pub struct UsageArgs {
@@ -52,28 +48,6 @@ pub struct UsageArgs {
     pub stack: StackArgs,
 }
 
-/// A proposed change in the JSON output.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ProposedChange<'a> {
-    change: &'static str,
-    property: &'static str,
-    value: &'a str,
-    evidence: &'a str,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Output<'a> {
-    #[serde(flatten)]
-    report: &'a Report,
-    proposals: Vec<ProposedChange<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    proposed_file: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    diff: Option<&'a Comparison>,
-}
-
 fn bound(flag: &str, text: Option<&str>) -> Result<Option<time::Seconds>, CliError> {
     text.map(|t| {
         time::parse(t).ok_or_else(|| {
@@ -99,32 +73,6 @@ pub fn run(
     if let Some(note) = declaration.account.note(&declaration.context.account) {
         writeln!(err, "note: {note}")?;
     }
-    let context = &declaration.context;
-    let current = plan::plan_properties(&declaration.properties, context)?;
-    let properties = report::parse_properties(&declaration.properties, context)
-        .ok_or_else(|| CliError::Usage("the declaration's properties do not parse".to_owned()))?;
-    let scope = Scope {
-        role_arn: args
-            .role_arn
-            .clone()
-            .unwrap_or_else(|| current.role.arn.clone()),
-        account: context.account.clone(),
-        partition: context.partition.name().to_owned(),
-        region: context.region.clone(),
-        since,
-        until,
-    };
-
-    let (files, mut problems) = records::files(&args.cloudtrail);
-    if files.is_empty() {
-        for problem in &problems {
-            writeln!(err, "error: {problem}")?;
-        }
-        return Err(CliError::Usage(
-            "no CloudTrail files to read (.json or .gz files, or directories of them)".to_owned(),
-        ));
-    }
-    let statements = attribution::plan_statements(&current);
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
@@ -143,107 +91,72 @@ pub fn run(
     } else {
         None
     };
-    let (sinks, _bytes) = records::read_files(
-        &files,
+    let outcome = usage::run(Input {
+        properties: &declaration.properties,
+        context: &declaration.context,
+        role_arn: args.role_arn.as_deref(),
+        since,
+        until,
+        trail: Trail::Paths(&args.cloudtrail),
         threads,
-        || Collector::new(&scope, &statements),
+        propose: args.propose.is_some(),
         progress,
-    );
+    });
     if terminal.progress {
         writeln!(err)?;
     }
-    let mut usage = report::Usage::default();
-    for sink in sinks {
-        usage.merge(sink.usage);
-    }
-    usage.problems.append(&mut problems);
-    let declared = Declared {
-        properties_value: &declaration.properties,
-        properties: &properties,
-        plan: &current,
-        context,
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(UsageError::Plan(e)) => return Err(CliError::Plan(e)),
+        Err(e @ UsageError::Properties) => return Err(CliError::Usage(e.to_string())),
+        Err(UsageError::NoFiles(problems)) => {
+            for problem in &problems {
+                writeln!(err, "error: {problem}")?;
+            }
+            return Err(CliError::Usage(UsageError::NoFiles(problems).to_string()));
+        }
+        Err(UsageError::Proposal(e)) => {
+            writeln!(err, "the proposed declaration does not plan:")?;
+            return Err(CliError::Plan(e));
+        }
     };
-    let (report, changes) = report::build(&scope, &declared, &usage, files.len());
-    for problem in &report.problems {
+    for problem in &outcome.report.problems {
         writeln!(err, "warning: {problem}")?;
     }
 
-    let mut diff: Option<(String, Comparison)> = None;
-    if let (Some(path), false) = (&args.propose, changes.is_empty()) {
-        let proposed = propose::proposed(&declaration.properties, &changes);
-        let proposed_plan = plan::plan_properties(&proposed, context).map_err(|e| {
-            let _ = writeln!(err, "the proposed declaration does not plan:");
-            CliError::Plan(e)
-        })?;
-        let heading = format!(
-            "Proposed by `persona-role usage` for {}\nfrom {} of the role in {} file(s), {} to {}.\nReview, then deploy it; `persona-role diff {} {}` shows what changes.",
-            scope.role_arn,
-            report.role_records,
-            report.files,
-            report.window.first_call.as_deref().unwrap_or("-"),
-            report.window.last_call.as_deref().unwrap_or("-"),
-            declaration.label,
-            path.display()
-        );
-        let text = propose::yaml(&proposed, &changes, &heading)
+    let mut written: Option<String> = None;
+    if let (Some(path), Some(proposal)) = (&args.propose, &outcome.proposal) {
+        let file = path.display().to_string();
+        let heading = render::heading(&outcome.report, &declaration.label, &file);
+        let text = render::yaml(&proposal.properties, &outcome.changes, &heading)
             .map_err(|e| CliError::Write(std::io::Error::other(e.to_string())))?;
         std::fs::write(path, text).map_err(|source| CliError::Read {
-            path: path.display().to_string(),
+            path: file.clone(),
             source,
         })?;
-        diff = Some((
-            path.display().to_string(),
-            compare(&current, &proposed_plan),
-        ));
+        written = Some(file);
     }
 
     if args.json {
-        let proposals = changes
-            .iter()
-            .map(|(change, evidence)| ProposedChange {
-                change: if matches!(change, Change::RemoveActivity(_)) {
-                    "Remove"
-                } else {
-                    "Add"
-                },
-                property: change.property(),
-                value: change.value(),
-                evidence,
-            })
-            .collect();
-        write_json(
-            out,
-            &Output {
-                report: &report,
-                proposals,
-                proposed_file: diff.as_ref().map(|(f, _)| f.clone()),
-                diff: diff.as_ref().map(|(_, c)| c),
-            },
-        )?;
+        write_json(out, &render::json(&outcome, written.as_deref()))?;
     } else {
-        report::render(out, &report)?;
-        if !changes.is_empty() {
+        render::report(out, &outcome.report)?;
+        render::proposals(out, &outcome.changes)?;
+        if let (Some(file), Some(proposal)) = (&written, &outcome.proposal) {
             writeln!(out)?;
-            writeln!(out, "proposals")?;
-            for (change, evidence) in &changes {
-                let sign = if matches!(change, Change::RemoveActivity(_)) {
-                    '-'
-                } else {
-                    '+'
-                };
-                writeln!(out, "  {sign} {}: {}", change.property(), change.value())?;
-                writeln!(out, "      {evidence}")?;
-            }
-        }
-        if let Some((file, comparison)) = &diff {
-            writeln!(out)?;
-            render_diff(out, &declaration.label, file, comparison, terminal.colour)?;
+            render_diff(
+                out,
+                &declaration.label,
+                file,
+                &proposal.comparison,
+                terminal.colour,
+            )?;
         }
     }
-    if report.records == 0 && !report.problems.is_empty() {
+    if outcome.unreadable() {
         return Ok(Exit::CannotRun);
     }
-    Ok(if changes.is_empty() {
+    Ok(if outcome.changes.is_empty() {
         Exit::Ok
     } else {
         Exit::Changes

@@ -1,18 +1,22 @@
 //! What a role really did, from CloudTrail, against what its declaration grants: which plan
 //! statement allowed each call, which activities were never used, and which declaration changes
-//! would allow the calls IAM refused. Pure but for [`records`], which reads files.
+//! would allow the calls IAM refused. Pure but for [`records`], which reads files. [`run`] is
+//! the one call: a trail and a declaration in, the report and the proposed declaration out, as
+//! data the CLI renders.
 //!
 //! [`records`] streams CloudTrail's files into [`mapping::Event`]s; [`mapping`] turns each into
 //! the [`Authorization`]s its call needed; [`attribution`] decides them on the plan's statements
 //! as IAM does; [`suggest`] finds the declaration change that allows a refused call; [`report`]
-//! tallies it all, and [`propose`] writes the declaration it proposes.
+//! tallies it all.
 
 pub mod attribution;
 pub mod mapping;
-pub mod propose;
 pub mod records;
 pub mod report;
+mod run;
 pub mod suggest;
+
+pub use run::{Input, Outcome, Proposal, Trail, UsageError, run};
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -2,16 +2,17 @@
 //! plain, `{"Records": […]}`), whole directory trees of them, and what `aws cloudtrail
 //! lookup-events` prints (`{"Events": [{"CloudTrailEvent": "<record as a JSON string>"}]}`).
 //!
-//! Records are streamed: a serde visitor over the array hands each record on as it is parsed, so
-//! memory holds one record per thread, never a file. Files are read in parallel, one per thread.
-//! What cannot be read is reported with its file and record index, and the rest is read.
+//! Records are streamed: each file is read a chunk at a time and each record handed on as it is
+//! parsed, so memory holds a chunk and a record per thread, never a file. Files are read in
+//! parallel, one per thread. What cannot be read is reported with its file, record index and
+//! line and column, and the rest is read.
 
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -253,122 +254,217 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<Problem>) {
     }
 }
 
-/// Counts the bytes read through it (uncompressed, for gzip).
-struct Counting<'a, R> {
-    inner: R,
-    total: &'a AtomicU64,
+/// Where records come from: a file as CloudTrail delivers it, or a document in memory. Either
+/// may be gzip; the reader decodes what starts with gzip's magic bytes.
+pub trait Source: Sync {
+    /// How problems name it.
+    fn label(&self) -> String;
+    /// Its size as stored, so that the largest are read first.
+    fn size(&self) -> u64;
+    /// Its bytes as stored.
+    fn open(&self) -> std::io::Result<Box<dyn Read + '_>>;
 }
 
-impl<R: Read> Read for Counting<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.total.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
+impl Source for PathBuf {
+    fn label(&self) -> String {
+        self.display().to_string()
+    }
+    fn size(&self) -> u64 {
+        std::fs::metadata(self).map_or(0, |m| m.len())
+    }
+    fn open(&self) -> std::io::Result<Box<dyn Read + '_>> {
+        Ok(Box::new(std::fs::File::open(self)?))
     }
 }
 
-/// Opens a file for reading: decoded when it starts with gzip's magic bytes, else as it is.
-fn open(path: &Path) -> std::io::Result<Box<dyn Read>> {
-    let file = std::fs::File::open(path)?;
-    let mut raw = BufReader::with_capacity(1 << 16, file);
-    let gzip = matches!(raw.fill_buf(), Ok([0x1f, 0x8b, ..]));
-    Ok(if gzip {
-        Box::new(flate2::bufread::MultiGzDecoder::new(raw))
+/// A trail's document held in memory: a file's bytes, gzip or plain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    pub label: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Source for Document {
+    fn label(&self) -> String {
+        self.label.clone()
+    }
+    fn size(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+    fn open(&self) -> std::io::Result<Box<dyn Read + '_>> {
+        Ok(Box::new(self.bytes.as_slice()))
+    }
+}
+
+/// Reads one source into `sink`, decoding gzip when it starts with gzip's magic bytes.
+pub fn read_source(source: &impl Source, sink: &mut dyn Sink, bytes: &AtomicU64) {
+    let label = source.label();
+    let raw = match source.open() {
+        Ok(raw) => raw,
+        Err(e) => {
+            return sink.problem(Problem {
+                file: label,
+                record: None,
+                message: format!("cannot open: {e}"),
+            });
+        }
+    };
+    let mut raw = BufReader::with_capacity(1 << 16, raw);
+    if matches!(raw.fill_buf(), Ok([0x1f, 0x8b, ..])) {
+        read(
+            &label,
+            flate2::bufread::MultiGzDecoder::new(raw),
+            sink,
+            bytes,
+        );
     } else {
-        Box::new(raw)
-    })
+        read(&label, raw, sink, bytes);
+    }
 }
 
-/// Reads one file into `sink`: gzip when it starts with gzip's magic bytes, else plain JSON.
-/// A trail's file is read in chunks ([`read_chunked`]); anything else, and any file that is not
-/// a well-formed trail file, by the streaming reader ([`read_stream`]), which says what is wrong
-/// and where.
-pub fn read_file(path: &Path, sink: &mut dyn Sink, bytes: &AtomicU64) {
-    let label = path.display().to_string();
-    let cannot_open = |e: std::io::Error| Problem {
-        file: label.clone(),
-        record: None,
-        message: format!("cannot open: {e}"),
-    };
-    let reader = match open(path) {
-        Ok(reader) => reader,
-        Err(e) => return sink.problem(cannot_open(e)),
-    };
-    read_chunked(&label, reader, || open(path), sink, bytes);
+/// Bytes read at a time.
+const CHUNK: usize = 1 << 18;
+/// A value longer than this (CloudTrail's records are a few hundred KB at most) ends the
+/// reading of its file, so that memory stays bounded whatever the input.
+const MAX_VALUE: usize = 1 << 24;
+
+/// Reads one JSON document of records from `reader`: `{"Records": […]}` (a trail's file) or
+/// `{"Events": […]}` (lookup-events), other members passed over. It is read a chunk at a time
+/// into one buffer and each record parsed from the buffer (serde_json reads a slice several
+/// times faster than a stream), so memory holds a chunk and one record, never a file. What is
+/// wrong is reported where it is, as a line and column of the decoded document.
+pub fn read(label: &str, reader: impl Read, sink: &mut dyn Sink, bytes: &AtomicU64) {
+    read_by(label, reader, sink, bytes, CHUNK, MAX_VALUE);
 }
 
-/// Reads one document of records with the chunked reader, and when it cannot (not a trail's
-/// file, or not well-formed), from `reopen` with the streaming reader, which passes over the
-/// records already given to `sink`.
-fn read_chunked<R: Read>(
+fn read_by(
     label: &str,
-    reader: R,
-    reopen: impl FnOnce() -> std::io::Result<R>,
-    sink: &mut dyn Sink,
-    bytes: &AtomicU64,
-) {
-    read_chunked_by(label, reader, reopen, sink, bytes, CHUNK);
-}
-
-fn read_chunked_by<R: Read>(
-    label: &str,
-    reader: R,
-    reopen: impl FnOnce() -> std::io::Result<R>,
+    reader: impl Read,
     sink: &mut dyn Sink,
     bytes: &AtomicU64,
     chunk: usize,
+    max_value: usize,
 ) {
-    let mut chunks = Chunks {
+    let mut input = Input {
         reader,
         chunk,
+        max_value,
         buf: Vec::new(),
         at: 0,
+        origin: Position { line: 1, column: 0 },
         eof: false,
+        failed: None,
         read: 0,
     };
-    let mut given = 0;
-    let done = chunks.records(label, sink, &mut given).is_ok();
-    bytes.fetch_add(chunks.read, Ordering::Relaxed);
-    if done {
-        return;
-    }
-    match reopen() {
-        Ok(reader) => {
-            let again = AtomicU64::new(0);
-            read_stream_from(label, reader, sink, &again, given);
-            let extra = again.load(Ordering::Relaxed).saturating_sub(chunks.read);
-            bytes.fetch_add(extra, Ordering::Relaxed);
-        }
-        Err(e) => sink.problem(Problem {
+    let mut state = Reading {
+        label,
+        sink,
+        index: 0,
+        found: false,
+    };
+    let result = input.document(&mut state);
+    bytes.fetch_add(input.read, Ordering::Relaxed);
+    let problem = match result {
+        Err(Broken(e)) if state.found => Some(Problem {
+            file: label.to_owned(),
+            record: Some(state.index),
+            message: format!("unreadable from here on ({e}); the records before it were read"),
+        }),
+        Err(Broken(e)) => Some(Problem {
             file: label.to_owned(),
             record: None,
-            message: format!("cannot open: {e}"),
+            message: format!("not CloudTrail JSON: {e}"),
         }),
+        Ok(()) if !state.found => Some(Problem {
+            file: label.to_owned(),
+            record: None,
+            message: "not CloudTrail JSON: no `Records` (a trail's file) or `Events` (lookup-events) array".to_owned(),
+        }),
+        Ok(()) => None,
+    };
+    if let Some(problem) = problem {
+        state.sink.problem(problem);
     }
 }
 
-/// Bytes read at a time by the chunked reader.
-const CHUNK: usize = 1 << 18;
-/// A record longer than this (CloudTrail's are at most a few hundred KB) is left to the
-/// streaming reader, so that memory stays bounded whatever the input.
-const MAX_RECORD: usize = 1 << 24;
-/// Nesting the chunked reader leaves to the streaming reader, well inside serde_json's limit
-/// of 128, which counts the file's object and array too.
-const MAX_OPENINGS: usize = 100;
+/// What is wrong with the document and where; the rest of it is not read.
+struct Broken(String);
 
-/// The chunked reader has given up on the file; the streaming reader takes over.
-struct Unusual;
+/// Where in the decoded document, as serde_json says it: lines from 1, columns from 0.
+#[derive(Debug, Clone, Copy)]
+struct Position {
+    line: usize,
+    column: usize,
+}
 
-/// A trail's file read a chunk at a time into one buffer, each record parsed from the buffer
-/// (serde_json reads a slice several times faster than a stream).
-struct Chunks<R> {
+impl Position {
+    /// The position after `bytes`, which start here.
+    fn after(self, bytes: &[u8]) -> Position {
+        // Every byte read passes here once: counted a byte-sized lane at a time, which
+        // vectorises (a count in usize lanes took a tenth of the reading's time).
+        let lines: usize = bytes
+            .chunks(255)
+            .map(|chunk| usize::from(chunk.iter().fold(0u8, |n, b| n + u8::from(*b == b'\n'))))
+            .sum();
+        if lines == 0 {
+            return Position {
+                line: self.line,
+                column: self.column + bytes.len(),
+            };
+        }
+        let last = bytes.iter().rposition(|b| *b == b'\n').unwrap_or_default();
+        Position {
+            line: self.line + lines,
+            column: bytes.len() - last - 1,
+        }
+    }
+
+    /// A position serde_json gives relative to a slice that starts here.
+    fn plus(self, line: usize, column: usize) -> Position {
+        if line <= 1 {
+            Position {
+                line: self.line,
+                column: self.column + column,
+            }
+        } else {
+            Position {
+                line: self.line + line - 1,
+                column,
+            }
+        }
+    }
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {} column {}", self.line, self.column)
+    }
+}
+
+/// The reading of one document: where its records go, and how far it got.
+struct Reading<'a> {
+    label: &'a str,
+    sink: &'a mut dyn Sink,
+    /// Elements of the arrays seen so far.
+    index: usize,
+    /// A `Records` or `Events` member was found.
+    found: bool,
+}
+
+/// A document read a chunk at a time into one buffer.
+struct Input<R> {
     reader: R,
     /// Bytes read at a time (at least).
     chunk: usize,
+    max_value: usize,
     buf: Vec<u8>,
     /// Start of what has not been parsed yet.
     at: usize,
+    /// The position of `buf[0]` in the document.
+    origin: Position,
     eof: bool,
+    /// Why the input ended early (a gzip stream cut short).
+    failed: Option<std::io::Error>,
     read: u64,
 }
 
@@ -376,33 +472,23 @@ fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\n' | b'\t' | b'\r')
 }
 
-/// How many `{` and `[` (a bound of the nesting), counted a byte-sized lane at a time.
-fn openings(bytes: &[u8]) -> usize {
-    bytes
-        .chunks(255)
-        .map(|chunk| {
-            // `[` is `{` but for bit 0x20.
-            let n = chunk
-                .iter()
-                .fold(0u8, |n, b| n + u8::from(*b | 0x20 == b'{'));
-            usize::from(n)
-        })
-        .sum()
-}
-
-impl<R: Read> Chunks<R> {
+impl<R: Read> Input<R> {
     /// Reads more, keeping what is not parsed yet; false at the end of the input.
-    fn more(&mut self) -> Result<bool, Unusual> {
+    fn more(&mut self) -> Result<bool, Broken> {
         if self.eof {
             return Ok(false);
         }
+        self.origin = self.origin.after(&self.buf[..self.at]);
         self.buf.drain(..self.at);
         self.at = 0;
         let kept = self.buf.len();
-        if kept > MAX_RECORD {
-            return Err(Unusual);
+        if kept > self.max_value {
+            return Err(Broken(format!(
+                "a value longer than {} bytes at {}",
+                self.max_value, self.origin
+            )));
         }
-        // A record longer than a chunk doubles what is read next.
+        // A value longer than a chunk doubles what is read next.
         self.buf.resize(kept + self.chunk.max(kept), 0);
         let mut filled = kept;
         while filled < self.buf.len() {
@@ -413,7 +499,12 @@ impl<R: Read> Chunks<R> {
                 }
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => return Err(Unusual),
+                Err(e) => {
+                    // What was read before the error is read; the error ends the input.
+                    self.failed = Some(e);
+                    self.eof = true;
+                    break;
+                }
             }
         }
         self.buf.truncate(filled);
@@ -421,8 +512,27 @@ impl<R: Read> Chunks<R> {
         Ok(filled > kept)
     }
 
+    /// The position of `buf[offset]`.
+    fn position(&self, offset: usize) -> Position {
+        self.origin.after(&self.buf[..offset])
+    }
+
+    /// What is wrong, said at `buf[offset]` (after the byte in question, as serde_json says).
+    fn broken(&self, offset: usize, what: &str) -> Broken {
+        Broken(format!("{what} at {}", self.position(offset)))
+    }
+
+    /// The input ended: cut short by an error reading it, or while `what` was parsed.
+    fn ended(&self, what: &str) -> Broken {
+        let end = self.position(self.buf.len());
+        match &self.failed {
+            Some(e) => Broken(format!("{e} at {end}")),
+            None => Broken(format!("EOF while parsing {what} at {end}")),
+        }
+    }
+
     /// The next byte that is not white space, not consumed; None at the end of the input.
-    fn peek(&mut self) -> Result<Option<u8>, Unusual> {
+    fn peek(&mut self) -> Result<Option<u8>, Broken> {
         loop {
             if let Some(skip) = self.buf[self.at..].iter().position(|b| !is_space(*b)) {
                 self.at += skip;
@@ -435,222 +545,129 @@ impl<R: Read> Chunks<R> {
         }
     }
 
-    fn expect(&mut self, token: &[u8]) -> Result<(), Unusual> {
-        self.peek()?;
-        while self.buf.len() - self.at < token.len() {
-            if !self.more()? {
-                return Err(Unusual);
+    /// The next byte that is not white space, consumed; `what` is parsed meanwhile.
+    fn next(&mut self, what: &str) -> Result<u8, Broken> {
+        match self.peek()? {
+            Some(b) => {
+                self.at += 1;
+                Ok(b)
             }
-        }
-        if self.buf[self.at..].starts_with(token) {
-            self.at += token.len();
-            Ok(())
-        } else {
-            Err(Unusual)
+            None => Err(self.ended(what)),
         }
     }
 
-    /// `{"Records":[…]}` and nothing else; `given` counts the elements given to `sink`.
-    fn records(
-        &mut self,
-        label: &str,
-        sink: &mut dyn Sink,
-        given: &mut usize,
-    ) -> Result<(), Unusual> {
-        self.expect(b"{")?;
-        self.expect(b"\"Records\"")?;
-        self.expect(b":")?;
-        self.expect(b"[")?;
-        if self.peek()? == Some(b']') {
+    /// The next value, parsed from the buffer; parsed again with more input when the buffer
+    /// ends inside it or right after it (a number may go on).
+    fn value<T: serde::de::DeserializeOwned>(&mut self, what: &str) -> Result<T, Broken> {
+        if self.peek()?.is_none() {
+            return Err(self.ended(what));
+        }
+        loop {
+            let rest = &self.buf[self.at..];
+            let mut stream = serde_json::Deserializer::from_slice(rest).into_iter::<T>();
+            match stream.next() {
+                Some(Ok(value)) => {
+                    let end = stream.byte_offset();
+                    let complete = rest[end..].iter().any(|b| !is_space(*b));
+                    if complete || self.eof {
+                        self.at += end;
+                        return Ok(value);
+                    }
+                }
+                Some(Err(e)) if !e.is_eof() || self.eof => {
+                    if e.is_eof() && self.failed.is_some() {
+                        return Err(self.ended(what));
+                    }
+                    let at = self.position(self.at).plus(e.line(), e.column());
+                    let message = e.to_string();
+                    let suffix = format!(" at line {} column {}", e.line(), e.column());
+                    let code = message.strip_suffix(&suffix).unwrap_or(&message);
+                    return Err(Broken(format!("{code} at {at}")));
+                }
+                // Cut off by the buffer's end.
+                Some(Err(_)) | None => {}
+            }
+            if !self.more()? {
+                // `None` above at the end of the input: nothing but white space was left.
+                return Err(self.ended(what));
+            }
+        }
+    }
+
+    /// `{"Records": […]}` or `{"Events": […]}`, any other member passed over, and nothing after.
+    fn document(&mut self, reading: &mut Reading<'_>) -> Result<(), Broken> {
+        match self.next("a value")? {
+            b'{' => {}
+            _ => {
+                return Err(self.broken(
+                    self.at,
+                    "expected an object with a `Records` or `Events` array",
+                ));
+            }
+        }
+        if self.peek()? == Some(b'}') {
             self.at += 1;
         } else {
             loop {
-                let (element, delimiter) = self.element()?;
-                let index = *given;
-                *given += 1;
-                match element.0 {
-                    Ok(record) => sink.record(label, index, record),
-                    Err(message) => sink.problem(Problem {
-                        file: label.to_owned(),
-                        record: Some(index),
-                        message,
-                    }),
+                if self.peek()? != Some(b'"') {
+                    self.next("an object")?;
+                    return Err(self.broken(self.at, "key must be a string"));
                 }
-                match delimiter {
+                let key: String = self.value("an object")?;
+                if self.next("an object")? != b':' {
+                    return Err(self.broken(self.at, "expected `:`"));
+                }
+                match key.as_str() {
+                    "Records" | "Events" => {
+                        reading.found = true;
+                        self.array(reading, key == "Events")?;
+                    }
+                    _ => {
+                        self.value::<IgnoredAny>("an object")?;
+                    }
+                }
+                match self.next("an object")? {
                     b',' => {}
-                    b']' => break,
-                    _ => return Err(Unusual),
+                    b'}' => break,
+                    _ => return Err(self.broken(self.at, "expected `,` or `}`")),
                 }
             }
         }
-        self.expect(b"}")?;
         match self.peek()? {
             None => Ok(()),
-            Some(_) => Err(Unusual),
+            Some(_) => Err(self.broken(self.at + 1, "trailing characters")),
         }
     }
 
-    /// The next element of the array and the byte after it (both consumed). Parsed again with
-    /// more input when the buffer ends inside it or before the byte after it.
-    fn element(&mut self) -> Result<(Element, u8), Unusual> {
-        self.peek()?;
+    /// An array of records, or of lookup-events' events.
+    fn array(&mut self, reading: &mut Reading<'_>, lookup: bool) -> Result<(), Broken> {
+        if self.next("a value")? != b'[' {
+            return Err(self.broken(self.at, "expected an array of records"));
+        }
+        if self.peek()? == Some(b']') {
+            self.at += 1;
+            return Ok(());
+        }
         loop {
-            let rest = &self.buf[self.at..];
-            let mut stream = serde_json::Deserializer::from_slice(rest).into_iter::<Element>();
-            if let Some(Ok(element)) = stream.next() {
-                let end = stream.byte_offset();
-                if let Some(gap) = rest[end..].iter().position(|b| !is_space(*b)) {
-                    if openings(&rest[..end]) > MAX_OPENINGS {
-                        return Err(Unusual);
-                    }
-                    let delimiter = rest[end + gap];
-                    self.at += end + gap + 1;
-                    return Ok((element, delimiter));
-                }
-            }
-            // Cut off by the buffer's end, or wrong: with the rest of the input it parses, or
-            // the streaming reader says what is wrong.
-            if !self.more()? {
-                return Err(Unusual);
-            }
-        }
-    }
-}
-
-/// Reads one JSON document of records from `reader`.
-pub fn read_stream(label: &str, reader: impl Read, sink: &mut dyn Sink, bytes: &AtomicU64) {
-    read_stream_from(label, reader, sink, bytes, 0);
-}
-
-/// [`read_stream`], giving `sink` the elements from index `skip` on (those before were given).
-fn read_stream_from(
-    label: &str,
-    reader: impl Read,
-    sink: &mut dyn Sink,
-    bytes: &AtomicU64,
-    skip: usize,
-) {
-    let counting = Counting {
-        inner: reader,
-        total: bytes,
-    };
-    let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 16, counting));
-    let mut state = State {
-        label,
-        sink,
-        index: 0,
-        skip,
-        found: false,
-    };
-    let result = Top { state: &mut state }.deserialize(&mut de);
-    let result = result.and_then(|()| de.end());
-    let (index, found) = (state.index, state.found);
-    let problem = match result {
-        Err(e) if found => Some(Problem {
-            file: label.to_owned(),
-            record: Some(index),
-            message: format!("unreadable from here on ({e}); the records before it were read"),
-        }),
-        Err(e) => Some(Problem {
-            file: label.to_owned(),
-            record: None,
-            message: format!("not CloudTrail JSON: {e}"),
-        }),
-        Ok(()) if !found => Some(Problem {
-            file: label.to_owned(),
-            record: None,
-            message: "not CloudTrail JSON: no `Records` (a trail's file) or `Events` (lookup-events) array".to_owned(),
-        }),
-        Ok(()) => None,
-    };
-    if let Some(problem) = problem {
-        state.sink.problem(problem);
-    }
-}
-
-struct State<'a> {
-    label: &'a str,
-    sink: &'a mut dyn Sink,
-    index: usize,
-    /// Elements before this index were given to the sink already.
-    skip: usize,
-    found: bool,
-}
-
-struct Top<'s, 'a> {
-    state: &'s mut State<'a>,
-}
-
-impl<'de> DeserializeSeed<'de> for Top<'_, '_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Top<'_, '_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object with a `Records` or `Events` array")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                "Records" | "Events" => {
-                    self.state.found = true;
-                    map.next_value_seed(Array {
-                        state: &mut *self.state,
-                        lookup: key == "Events",
-                    })?;
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-struct Array<'s, 'a> {
-    state: &'s mut State<'a>,
-    lookup: bool,
-}
-
-impl<'de> DeserializeSeed<'de> for Array<'_, '_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Array<'_, '_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of records")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        loop {
-            let element = if self.lookup {
-                seq.next_element::<LookupEvent>()?.map(|e| e.record())
+            let element = if lookup {
+                self.value::<LookupEvent>("a list")?.record()
             } else {
-                seq.next_element::<Element>()?.map(|e| e.0)
+                self.value::<Element>("a list")?.0
             };
-            let Some(element) = element else {
-                return Ok(());
-            };
-            let index = self.state.index;
-            self.state.index += 1;
-            if index < self.state.skip {
-                continue;
-            }
+            let index = reading.index;
+            reading.index += 1;
             match element {
-                Ok(record) => self.state.sink.record(self.state.label, index, record),
-                Err(message) => self.state.sink.problem(Problem {
-                    file: self.state.label.to_owned(),
+                Ok(record) => reading.sink.record(reading.label, index, record),
+                Err(message) => reading.sink.problem(Problem {
+                    file: reading.label.to_owned(),
                     record: Some(index),
                     message,
                 }),
+            }
+            match self.next("a list")? {
+                b',' => {}
+                b']' => return Ok(()),
+                _ => return Err(self.broken(self.at, "expected `,` or `]`")),
             }
         }
     }
@@ -727,8 +744,8 @@ pub struct Progress {
 /// Reads `files` on up to `threads` threads, each into its own sink from `make`; returns the
 /// sinks and the uncompressed bytes read. `progress` is called on the calling thread about
 /// every quarter second while the threads read.
-pub fn read_files<S: Sink + Send>(
-    files: &[PathBuf],
+pub fn read_files<F: Source, S: Sink + Send>(
+    files: &[F],
     threads: usize,
     make: impl Fn() -> S + Sync,
     mut progress: Option<&mut dyn FnMut(Progress)>,
@@ -737,12 +754,9 @@ pub fn read_files<S: Sink + Send>(
     let done = AtomicUsize::new(0);
     let bytes = AtomicU64::new(0);
     let threads = threads.clamp(1, files.len().max(1));
-    // Largest first (by size on disk; equals in path order), so that the threads finish
+    // Largest first (by size as stored; equals in the given order), so that the threads finish
     // together rather than one reading a large file alone at the end.
-    let mut order: Vec<(u64, &PathBuf)> = files
-        .iter()
-        .map(|f| (std::fs::metadata(f).map_or(0, |m| m.len()), f))
-        .collect();
+    let mut order: Vec<(u64, &F)> = files.iter().map(|f| (f.size(), f)).collect();
     order.sort_by_key(|(size, _)| std::cmp::Reverse(*size));
     let sinks = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
@@ -754,7 +768,7 @@ pub fn read_files<S: Sink + Send>(
                         let Some((_, path)) = order.get(i) else {
                             break;
                         };
-                        read_file(path, &mut sink, &bytes);
+                        read_source(*path, &mut sink, &bytes);
                         done.fetch_add(1, Ordering::Relaxed);
                     }
                     sink
@@ -780,6 +794,7 @@ pub fn read_files<S: Sink + Send>(
 }
 
 #[cfg(test)]
+#[allow(clippy::panic)]
 mod tests {
     use super::*;
 
@@ -798,9 +813,9 @@ mod tests {
         }
     }
 
-    fn read(text: &str) -> Collect {
+    fn read_text(text: &str) -> Collect {
         let mut sink = Collect::default();
-        read_stream("t.json", text.as_bytes(), &mut sink, &AtomicU64::new(0));
+        read("t.json", text.as_bytes(), &mut sink, &AtomicU64::new(0));
         sink
     }
 
@@ -817,84 +832,232 @@ mod tests {
         }
     }
 
-    /// The chunked reader (with its fallback) gives the sink exactly what the streaming reader
-    /// does, whatever the chunk size, and counts every byte once.
-    fn assert_read_alike(text: &str, well_formed: bool) {
-        let mut streamed = Everything::default();
-        let streamed_bytes = AtomicU64::new(0);
-        read_stream("t.json", text.as_bytes(), &mut streamed, &streamed_bytes);
-        for chunk in [1, 2, 3, 7, 64, 1000, CHUNK] {
-            let mut chunked = Everything::default();
+    /// How a document's reading ends.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum End {
+        Whole,
+        /// Unreadable from this element on.
+        Broken(usize),
+        NotTrail,
+    }
+
+    /// What the reader gives `sink` with chunks of `chunk` bytes, and the bytes it counted.
+    fn read_in_chunks(text: &str, chunk: usize) -> (Everything, u64) {
+        let mut sink = Everything::default();
+        let bytes = AtomicU64::new(0);
+        read_by(
+            "t.json",
+            text.as_bytes(),
+            &mut sink,
+            &bytes,
+            chunk,
+            MAX_VALUE,
+        );
+        (sink, bytes.load(Ordering::Relaxed))
+    }
+
+    /// Every form of document: the records and the elements that are not records it gives, how
+    /// it ends; and exactly the same, problems' lines and columns included, whatever the chunk
+    /// size, every byte counted once.
+    #[test]
+    fn each_document_is_read_as_far_as_it_is_readable_whatever_the_chunk_size() {
+        let record = r#"{"eventVersion":"1.09","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/r/s","accountId":"1","invokedBy":"sagemaker.amazonaws.com","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/r"}}},"eventTime":"2026-11-23T08:55:02Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.10","errorCode":"AccessDenied","errorMessage":"a \"quoted\" \u00e9 message","requestParameters":{"bucketName":"b","key":"k é","n":[1,2.5e3,-0,true,null]},"resources":[{"ARN":"arn:aws:s3:::b/k"}],"recipientAccountId":"1","unknown":{"deep":[[[{}]]]}}"#;
+        let deep = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        use End::*;
+        let cases: Vec<(String, usize, usize, End)> = vec![
+            (format!(r#"{{"Records":[{record},{record}]}}"#), 2, 0, Whole),
+            (format!(" \n\t{{ \"Records\" :\r\n[ {record} ,\n{record}\n]\n}}\n "), 2, 0, Whole),
+            (r#"{"Records":[]}"#.to_owned(), 0, 0, Whole),
+            (r#"{"Records":[ ]} "#.to_owned(), 0, 0, Whole),
+            // Elements that are not records, fields of the wrong type.
+            (r#"{"Records":[{"eventName":7,"userIdentity":"x","requestParameters":null},3,12345,-1.5e3,"s",true,null,[1,[2]],{"eventName":"C"}]}"#.to_owned(), 2, 7, Whole),
+            (format!(r#"{{"Records":[{record},{{"eventName":"a\u0001"}}]}}"#), 2, 0, Whole),
+            // Members besides the records, and records in two members.
+            (format!(r#"{{"Records":[{record}],"More":1}}"#), 1, 0, Whole),
+            (format!(r#"{{"Other":{{"a":[1,"]"]}},"Records":[{record}]}}"#), 1, 0, Whole),
+            (format!(r#"{{"Records":[{record}],"Records":[{record}]}}"#), 2, 0, Whole),
+            // Records nested deeper than serde_json parses: what `usage` does not read is passed
+            // over, and what it keeps as text is not parsed.
+            (format!(r#"{{"Records":[{record},{{"requestParameters":{}}},{record}]}}"#, deep(200)), 3, 0, Whole),
+            (format!(r#"{{"Records":[{record},{{"unknown":{}}},{record}]}}"#, deep(200)), 3, 0, Whole),
+            // lookup-events.
+            (r#"{"Events":[{"EventId":"1","CloudTrailEvent":"{\"eventName\":\"A\"}"},{"EventId":"2"}],"NextToken":null}"#.to_owned(), 1, 1, Whole),
+            // Cut off, in every way.
+            (format!(r#"{{"Records":[{record},{record}"#), 2, 0, Broken(2)),
+            (format!(r#"{{"Records":[{record},{record},"#), 2, 0, Broken(2)),
+            (format!(r#"{{"Records":[{record},{{"eventNa"#), 1, 0, Broken(1)),
+            (format!(r#"{{"Records":[{record},12"#), 1, 1, Broken(2)),
+            (format!(r#"{{"Records":[{record}]"#), 1, 0, Broken(1)),
+            // Not well-formed after some records.
+            (format!(r#"{{"Records":[{record},]}}"#), 1, 0, Broken(1)),
+            (format!(r#"{{"Records":[{record} {record}]}}"#), 1, 0, Broken(1)),
+            (format!(r#"{{"Records":[{record},{{"eventName":"A","eventName":"B"}},{record}]}}"#), 1, 0, Broken(1)),
+            (format!(r#"{{"Records":[{record},{{"eventName":"\ud800x"}}]}}"#), 1, 0, Broken(1)),
+            (format!("{{\"Records\":[{record},{{\"eventName\":\"a\u{1}b\"}}]}}"), 1, 0, Broken(1)),
+            (format!(r#"{{"Records":[{record}]}}x"#), 1, 0, Broken(1)),
+            (format!(r#"{{"Records":[{record}],}}"#), 1, 0, Broken(1)),
+            (format!(r#"{{"Records":[{record}] "Other":1}}"#), 1, 0, Broken(1)),
+            (r#"{"Records":{"eventName":"A"}}"#.to_owned(), 0, 0, Broken(0)),
+            // Not a trail's file.
+            (r#"{"Resources":{}}"#.to_owned(), 0, 0, NotTrail),
+            (r#"{"Resources":{},}"#.to_owned(), 0, 0, NotTrail),
+            (r#"{Records:[]}"#.to_owned(), 0, 0, NotTrail),
+            ("[1,2]".to_owned(), 0, 0, NotTrail),
+            ("not json".to_owned(), 0, 0, NotTrail),
+            (String::new(), 0, 0, NotTrail),
+        ];
+        for (text, records, not_records, end) in &cases {
+            let (whole, whole_bytes) = read_in_chunks(text, CHUNK);
+            let mut sink = Collect::default();
+            read("t.json", text.as_bytes(), &mut sink, &AtomicU64::new(0));
+            assert_eq!(sink.records.len(), *records, "{text}");
+            let (elements, ends): (Vec<_>, Vec<_>) = sink.problems.iter().partition(|p| {
+                p.message.starts_with("not a record") || p.message.starts_with("an event without")
+            });
+            assert_eq!(elements.len(), *not_records, "{text}: {elements:?}");
+            let got = match ends.as_slice() {
+                [] => Whole,
+                [p] if p.message.starts_with("unreadable from here on") => {
+                    Broken(p.record.unwrap_or(usize::MAX))
+                }
+                [p] if p.message.starts_with("not CloudTrail JSON") && p.record.is_none() => {
+                    NotTrail
+                }
+                _ => panic!("{text}: {ends:?}"),
+            };
+            assert_eq!(got, *end, "{text}: {ends:?}");
+            if *end == Whole {
+                assert_eq!(whole_bytes, text.len() as u64, "{text}");
+            }
+            for chunk in [1, 2, 3, 7, 64, 1000] {
+                let (chunked, bytes) = read_in_chunks(text, chunk);
+                assert_eq!(chunked.0, whole.0, "chunk {chunk}: {text}");
+                assert!(bytes <= text.len() as u64, "chunk {chunk}: {text}");
+                if *end == Whole {
+                    assert_eq!(bytes, text.len() as u64, "chunk {chunk}: {text}");
+                }
+            }
+        }
+    }
+
+    /// Where a document stops being JSON is told by the line and column serde_json gives for
+    /// the whole document, wherever the chunks fall.
+    #[test]
+    fn what_is_not_json_is_told_at_the_documents_line_and_column() {
+        let record = r#"{"eventName": "GetObject", "requestParameters": {"key": "a\nb"}}"#;
+        let cases = [
+            format!("{{\n  \"Records\": [\n    {record},\n    {record},\n  ]\n}}"),
+            format!("{{\n  \"Records\": [\n    {record},\n    {record} {record}\n  ]\n}}"),
+            format!("{{\n  \"Records\": [\n    {record},\n    {{\"eventName\": tru }}\n  ]\n}}"),
+            format!(
+                "{{\n  \"Records\": [\n    {record},\n    {{\"eventName\": \"\u{1}\"}}\n  ]\n}}"
+            ),
+            format!("{{\n  \"Records\": [\n    {record}\n  ]\n}}\n x"),
+            format!("{{\n  \"Records\": [\n    {record},\n    {{\"eventName\": \"Get"),
+        ];
+        for text in &cases {
+            let Err(expected) = serde_json::from_str::<serde_json::Value>(text) else {
+                panic!("{text} is JSON");
+            };
+            let at = format!(" at line {} column {})", expected.line(), expected.column());
+            assert!(expected.line() > 1, "{text}");
+            for chunk in [1, 5, 64, CHUNK] {
+                let (got, _) = read_in_chunks(text, chunk);
+                let last = got.0.last().cloned().unwrap_or_default();
+                assert!(last.contains(&at), "chunk {chunk}: {last} has not{at}");
+            }
+        }
+    }
+
+    /// A reader that fails once the bytes before the failure are read (a gzip stream cut short).
+    struct CutShort<'a>(&'a [u8]);
+
+    impl Read for CutShort<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(std::io::Error::other("incomplete deflate stream"));
+            }
+            self.0.read(buf)
+        }
+    }
+
+    #[test]
+    fn input_cut_short_keeps_the_records_before_and_says_where_it_ended() {
+        let text = "{\"Records\":[\n{\"eventName\":\"A\"},\n{\"eventName\":\"B\"},\n{\"event";
+        for chunk in [1, 7, CHUNK] {
+            let mut sink = Collect::default();
             let bytes = AtomicU64::new(0);
-            let reopened = std::cell::Cell::new(false);
-            read_chunked_by(
+            read_by(
                 "t.json",
-                text.as_bytes(),
-                || {
-                    reopened.set(true);
-                    Ok(text.as_bytes())
-                },
-                &mut chunked,
+                CutShort(text.as_bytes()),
+                &mut sink,
                 &bytes,
                 chunk,
+                MAX_VALUE,
             );
-            assert_eq!(chunked.0, streamed.0, "chunk {chunk}: {text}");
-            // A trail's file is read once, by the chunked reader; anything else again.
-            assert_eq!(reopened.get(), !well_formed, "chunk {chunk}: {text}");
-            assert!(
-                bytes.load(Ordering::Relaxed) <= text.len() as u64,
-                "chunk {chunk}: {text}"
+            assert_eq!(sink.records.len(), 2);
+            assert_eq!(bytes.load(Ordering::Relaxed), text.len() as u64);
+            assert_eq!(sink.problems.len(), 1);
+            assert_eq!(sink.problems[0].record, Some(2));
+            assert_eq!(
+                sink.problems[0].message,
+                "unreadable from here on (incomplete deflate stream at line 4 column 7); the records before it were read"
             );
         }
     }
 
     #[test]
-    fn the_chunked_reader_reads_as_the_streaming_reader_does() {
-        let record = r#"{"eventVersion":"1.09","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/r/s","accountId":"1","invokedBy":"sagemaker.amazonaws.com","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/r"}}},"eventTime":"2026-11-23T08:55:02Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.10","errorCode":"AccessDenied","errorMessage":"a \"quoted\" \u00e9 message","requestParameters":{"bucketName":"b","key":"k é","n":[1,2.5e3,-0,true,null]},"resources":[{"ARN":"arn:aws:s3:::b/k"}],"recipientAccountId":"1","unknown":{"deep":[[[{}]]]}}"#;
-        let deep = format!("{}1{}", "[".repeat(120), "]".repeat(120));
-        // The first cases are trail files as the chunked reader reads them alone.
-        const WELL_FORMED: usize = 6;
-        let cases = [
-            format!(r#"{{"Records":[{record},{record}]}}"#),
-            format!(" \n\t{{ \"Records\" :\r\n[ {record} ,\n{record}\n]\n}}\n "),
-            r#"{"Records":[]}"#.to_owned(),
-            r#"{"Records":[ ]} "#.to_owned(),
-            // Elements that are not records, fields of the wrong type.
-            r#"{"Records":[{"eventName":7,"userIdentity":"x","requestParameters":null},3,12345,-1.5e3,"s",true,null,[1,[2]],{"eventName":"C"}]}"#.to_owned(),
-            format!(r#"{{"Records":[{record},{{"eventName":"a\u0001"}}]}}"#),
-            // Cut off, in every way.
-            format!(r#"{{"Records":[{record},{record}"#),
-            format!(r#"{{"Records":[{record},{record},"#),
-            format!(r#"{{"Records":[{record},{{"eventNa"#),
-            format!(r#"{{"Records":[{record},12"#),
-            format!(r#"{{"Records":[{record}]"#),
-            // Not well-formed after some records.
-            format!(r#"{{"Records":[{record},]}}"#),
-            format!(r#"{{"Records":[{record} {record}]}}"#),
-            format!(r#"{{"Records":[{record},{{"eventName":"A","eventName":"B"}},{record}]}}"#),
-            format!(r#"{{"Records":[{record},{{"eventName":"\ud800x"}}]}}"#),
-            format!("{{\"Records\":[{record},{{\"eventName\":\"a\u{1}b\"}}]}}"),
-            format!(r#"{{"Records":[{record}]}}x"#),
-            format!(r#"{{"Records":[{record}],"More":1}}"#),
-            format!(r#"{{"Records":[{record}],"Records":[{record}]}}"#),
-            format!(r#"{{"Other":1,"Records":[{record}]}}"#),
-            // Nested as deep as serde_json allows, and deeper.
-            format!(r#"{{"Records":[{record},{{"requestParameters":{deep}}},{record}]}}"#),
-            format!(
-                r#"{{"Records":[{record},{{"requestParameters":{}1{}}},{record}]}}"#,
-                "[".repeat(126),
-                "]".repeat(126)
-            ),
-            // Not a trail's file.
-            r#"{"Events":[{"EventId":"1","CloudTrailEvent":"{\"eventName\":\"A\"}"}],"NextToken":null}"#.to_owned(),
-            r#"{"Resources":{}}"#.to_owned(),
-            "[1,2]".to_owned(),
-            "not json".to_owned(),
-            String::new(),
+    fn a_value_longer_than_the_bound_ends_the_file_and_memory_stays_bounded() {
+        let long = format!(r#"{{"eventName":"{}"}}"#, "x".repeat(1000));
+        let text = format!(r#"{{"Records":[{{"eventName":"A"}},{long},{{"eventName":"C"}}]}}"#);
+        let mut sink = Collect::default();
+        read_by(
+            "t.json",
+            text.as_bytes(),
+            &mut sink,
+            &AtomicU64::new(0),
+            64,
+            256,
+        );
+        assert_eq!(sink.records, [(0, Some("A".to_owned()))]);
+        assert_eq!(sink.problems.len(), 1);
+        assert_eq!(sink.problems[0].record, Some(1));
+        assert!(
+            sink.problems[0]
+                .message
+                .contains("a value longer than 256 bytes"),
+            "{:?}",
+            sink.problems
+        );
+    }
+
+    #[test]
+    fn gzip_and_plain_documents_read_alike() {
+        use std::io::Write;
+        let text = r#"{"Records":[{"eventName":"A"},{"eventName":"B"}]}"#;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        let written = gz.write_all(text.as_bytes());
+        let documents = [
+            Document {
+                label: "plain".to_owned(),
+                bytes: text.as_bytes().to_vec(),
+            },
+            Document {
+                label: "gzip".to_owned(),
+                bytes: written.and_then(|()| gz.finish()).unwrap_or_default(),
+            },
         ];
-        for (i, text) in cases.iter().enumerate() {
-            assert_read_alike(text, i < WELL_FORMED);
+        let mut got = Vec::new();
+        for document in &documents {
+            let mut sink = Collect::default();
+            let bytes = AtomicU64::new(0);
+            read_source(document, &mut sink, &bytes);
+            assert!(sink.problems.is_empty(), "{:?}", sink.problems);
+            assert_eq!(bytes.load(Ordering::Relaxed), text.len() as u64);
+            got.push(sink.records);
         }
+        assert_eq!(got[0], got[1]);
+        assert_eq!(got[0].len(), 2);
     }
 
     /// Files by the sink's order of their first record.
@@ -938,7 +1101,7 @@ mod tests {
 
     #[test]
     fn records_and_lookup_events_are_read_alike() {
-        let trail = read(
+        let trail = read_text(
             r#"{"Records":[{"eventName":"A","userIdentity":{"type":"AssumedRole"}},{"eventName":"B"}]}"#,
         );
         assert_eq!(
@@ -946,7 +1109,7 @@ mod tests {
             [(0, Some("A".to_owned())), (1, Some("B".to_owned()))]
         );
         assert!(trail.problems.is_empty());
-        let lookup = read(
+        let lookup = read_text(
             r#"{"Events":[{"EventId":"1","CloudTrailEvent":"{\"eventName\":\"A\"}"}],"NextToken":null}"#,
         );
         assert_eq!(lookup.records, [(0, Some("A".to_owned()))]);
@@ -954,7 +1117,7 @@ mod tests {
 
     #[test]
     fn fields_of_the_wrong_type_read_as_absent_and_bad_elements_are_reported() {
-        let got = read(
+        let got = read_text(
             r#"{"Records":[{"eventName":7,"userIdentity":"x","requestParameters":null},3,{"eventName":"C"}]}"#,
         );
         assert_eq!(got.records, [(0, None), (2, Some("C".to_owned()))]);
@@ -964,7 +1127,7 @@ mod tests {
 
     #[test]
     fn a_truncated_file_keeps_the_records_before_the_break() {
-        let got = read(r#"{"Records":[{"eventName":"A"},{"eventName":"B"},{"eventNa"#);
+        let got = read_text(r#"{"Records":[{"eventName":"A"},{"eventName":"B"},{"eventNa"#);
         assert_eq!(got.records.len(), 2);
         assert_eq!(got.problems.len(), 1);
         assert_eq!(got.problems[0].record, Some(2));
@@ -973,7 +1136,7 @@ mod tests {
     #[test]
     fn json_that_is_not_cloudtrail_is_reported() {
         for text in [r#"{"Resources":{}}"#, "[1,2]", "not json"] {
-            let got = read(text);
+            let got = read_text(text);
             assert!(got.records.is_empty());
             assert_eq!(got.problems.len(), 1, "{text}");
             assert!(

@@ -25,7 +25,7 @@ use common::simulator;
 use common::workflows::cases;
 use persona_role::usage::attribution::{attribute, plan_statements};
 use persona_role::usage::mapping::{EVENT_ACTIONS, SOURCE_PREFIXES};
-use persona_role::usage::records::read_stream;
+use persona_role::usage::records::read;
 use persona_role::usage::report::{Collector, Scope};
 use persona_role::usage::{Authorization, Context};
 use serde_json::{Map, Value, json};
@@ -249,7 +249,7 @@ fn the_statement_named_for_each_allowed_workflow_call_is_one_the_simulator_says_
             let mut collector = Collector::new(&scope, &statements);
             let trail = json!({"Records": [record(&plan.role.arn, request)]});
             let text = serde_json::to_vec(&trail).unwrap();
-            read_stream("case", text.as_slice(), &mut collector, &AtomicU64::new(0));
+            read("case", text.as_slice(), &mut collector, &AtomicU64::new(0));
             let usage = collector.usage;
             assert!(usage.problems.is_empty(), "{:?}", usage.problems);
             let action = request["action"].as_str().unwrap();
