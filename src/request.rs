@@ -10,13 +10,12 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::Url;
-use thiserror::Error;
 
-use crate::admission;
+use crate::admission::{self, Unanswered};
 use crate::aws::Op;
 use crate::cfn::answer::{Response, Status};
 use crate::cfn::event::{DEFAULT_SERVICE_TIMEOUT, EventError, Request};
-use crate::cfn::response_url::{self, Signature};
+use crate::cfn::response_url;
 use crate::cfn::stack_check::{self, Check, Read, Reply, StackRoles, StacksError, Unverified};
 use crate::guardrails::{Guardrails, PerStack};
 use crate::lifecycle::{self, Failure, Ids, Intent, Outcome};
@@ -98,30 +97,67 @@ pub struct Rules<'a> {
     pub ready_wait: Option<Duration>,
 }
 
-/// Why an event gets no answer.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum Unanswered {
-    /// CloudFormation no longer waits for it.
-    #[error("stale event, not acted on: {0}")]
-    Stale(String),
-    /// Its ResponseURL is not one CloudFormation's answer can go to.
-    #[error("no answer can be sent: {0}")]
-    NoResponseUrl(String),
-}
-
 /// An event admitted, or why it gets no answer.
 // One per event: its size does not matter.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Admitted {
     Unanswered(Unanswered),
-    /// Answer at `url` by `deadlines.answer`; the machine's first step is `next`.
+    /// Answer at `url`, as the machine decides, starting with `next`; or, should its work be
+    /// stopped, as `guard` decides.
     Answerable {
         url: Url,
-        deadlines: Deadlines,
+        guard: Guard,
         machine: Machine,
         next: Next,
     },
+}
+
+/// The one answer: the body CloudFormation reads, and why it is FAILED (none for SUCCESS).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub response: Response,
+    pub failure: Option<FailureClass>,
+}
+
+impl Answer {
+    fn of(outcome: Outcome, request: &Request) -> Answer {
+        Answer {
+            failure: outcome.failure,
+            response: outcome.into_response(request),
+        }
+    }
+}
+
+/// What answers an event whose work was stopped, and by when.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    request: Request,
+    pub deadlines: Deadlines,
+}
+
+impl Guard {
+    /// The FAILED answer of work stopped after reaching `reached` ([`Reached::stopped`]).
+    pub fn stopped(&self, reached: &Reached, stop: Stop) -> Answer {
+        Answer::of(
+            reached.stopped(&self.request, stop, &self.deadlines),
+            &self.request,
+        )
+    }
+}
+
+/// A request to plan with the guardrails (`lifecycle::intent`): CPU-bound, so its driver runs it
+/// off the event's thread.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planning {
+    request: Request,
+    guardrails: Guardrails,
+}
+
+impl Planning {
+    pub fn plan(&self) -> Result<Intent, Failure> {
+        lifecycle::intent(&self.request, &self.guardrails)
+    }
 }
 
 /// What the handler is to do next.
@@ -133,9 +169,8 @@ pub enum Effect {
     Stack(Read),
     /// Wait this long ([`Observation::Paused`]): CloudFormation may show the event's state later.
     Pause(Duration),
-    /// Plan the request (`lifecycle::intent` with the guardrails; CPU-bound, so off the event's
-    /// thread) ([`Observation::Planned`]).
-    Plan,
+    /// Plan the request ([`Observation::Planned`]).
+    Plan(Box<Planning>),
     /// An effect of the lifecycle machine ([`Observation::Lifecycle`]).
     Lifecycle(lifecycle::Effect),
 }
@@ -168,7 +203,7 @@ impl Observation {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Next {
     Effect(Effect),
-    Answer(Outcome),
+    Answer(Answer),
 }
 
 /// One event, from its admission to its answer.
@@ -262,31 +297,23 @@ impl Reached {
 }
 
 impl Machine {
-    /// Admits `request`: no answer when its ResponseURL is unusable or CloudFormation no longer
-    /// waits for it; FAILED at once for a stack of another account or region; else the stack
-    /// check's first read. Checked before any AWS call.
-    pub fn start(request: &Request, arrival: &Arrival<'_>, rules: &Rules<'_>) -> Admitted {
-        let url = response_url::validate_response_url(&request.response_url, rules.allow_loopback)
-            .and_then(|url| {
-                response_url::check_response_region(&url, &request.stack_id).map(|()| url)
-            });
-        let url = match url {
-            Ok(url) => url,
-            Err(error) => {
-                tracing::error!(error = %error, "refusing to act on an event that cannot be answered");
-                return Admitted::Unanswered(Unanswered::NoResponseUrl(error.to_string()));
-            }
+    /// Admits `request` ([`admission::admit`]): no answer when its ResponseURL is unusable or
+    /// CloudFormation no longer waits for it; FAILED at once for a stack of another account or
+    /// region; else the stack check's first read. Decided before any AWS call.
+    pub fn start(request: Request, arrival: &Arrival<'_>, rules: &Rules<'_>) -> Admitted {
+        let admitted = admission::admit(
+            &request,
+            arrival.clock,
+            rules.allow_loopback,
+            arrival.function_arn,
+        );
+        let admission = match admitted {
+            Ok(admission) => admission,
+            Err(why) => return Admitted::Unanswered(why),
         };
-        let signature = Signature::of(&url);
-        if let Some(why) =
-            admission::stale(signature.as_ref(), arrival.clock, request.service_timeout)
-        {
-            tracing::error!(reason = %why, "refusing a stale event: CloudFormation no longer waits for it");
-            return Admitted::Unanswered(Unanswered::Stale(why));
-        }
         let sent = arrival
             .started
-            .checked_sub(admission::age(signature.as_ref(), arrival.clock))
+            .checked_sub(admission.age)
             .unwrap_or(arrival.started);
         let deadlines = Deadlines::new(
             arrival.started,
@@ -296,40 +323,39 @@ impl Machine {
             request.service_timeout,
             rules.max_answer_reserve,
         );
+        // A direct invocation can name any stack, resource, id and properties: only what
+        // CloudFormation shows of the stack and recorded in its events is believed. A Create's
+        // stack is listed beside the check when its roles are limited.
+        let (check, step) = Check::start(
+            &request,
+            arrival.function_arn,
+            &stack_check::REREADS,
+            rules.guardrails.max_roles_per_stack != PerStack::Unlimited,
+        );
         let mut machine = Machine {
-            request: request.clone(),
             guardrails: rules.guardrails.clone(),
             ready_wait: rules.ready_wait,
-            stage: Stage::Answered,
+            stage: Stage::Checking(Box::new(check)),
+            request,
         };
-        let foreign = arrival
-            .function_arn
-            .and_then(|arn| admission::foreign_stack(&request.stack_id, arn));
-        let next = match foreign {
-            Some(mismatch) => {
-                tracing::error!(reason = %mismatch, "refusing an event of another account or region");
-                machine.fail(None, Failure::new(FailureClass::StackCheck, mismatch))
-            }
-            None => {
-                // A direct invocation can name any stack, resource, id and properties: only what
-                // CloudFormation shows of the stack and recorded in its events is believed. A
-                // Create's stack is listed beside the check when its roles are limited.
-                let (check, step) = Check::start(
-                    request,
-                    arrival.function_arn,
-                    &stack_check::REREADS,
-                    rules.guardrails.max_roles_per_stack != PerStack::Unlimited,
-                );
-                machine.stage = Stage::Checking(Box::new(check));
-                machine.checking(step)
-            }
+        let next = match admission.foreign {
+            Some(mismatch) => machine.fail(None, Failure::new(FailureClass::StackCheck, mismatch)),
+            None => machine.checking(step),
         };
         Admitted::Answerable {
-            url,
-            deadlines,
+            url: admission.url,
+            guard: Guard {
+                request: machine.request.clone(),
+                deadlines,
+            },
             machine,
             next,
         }
+    }
+
+    /// The event's request.
+    pub fn request(&self) -> &Request {
+        &self.request
     }
 
     /// How far the work got.
@@ -407,7 +433,10 @@ impl Machine {
                     "handling request"
                 );
                 self.stage = Stage::Planning { stack };
-                Next::Effect(Effect::Plan)
+                Next::Effect(Effect::Plan(Box::new(Planning {
+                    request: self.request.clone(),
+                    guardrails: self.guardrails.clone(),
+                })))
             }
             stack_check::Step::Done(Err(refused)) => {
                 tracing::error!(reason = %refused, "refusing an event CloudFormation does not confirm");
@@ -424,20 +453,23 @@ impl Machine {
             lifecycle::Next::Effect(effect) => Next::Effect(Effect::Lifecycle(effect)),
             lifecycle::Next::Answer(outcome) => {
                 self.stage = Stage::Answered;
-                Next::Answer(outcome)
+                Next::Answer(Answer::of(outcome, &self.request))
             }
         }
     }
 
     fn fail(&mut self, at_stake: Option<&str>, failure: Failure) -> Next {
         self.stage = Stage::Answered;
-        Next::Answer(Ids::of(&self.request).failed(at_stake, failure))
+        Next::Answer(Answer::of(
+            Ids::of(&self.request).failed(at_stake, failure),
+            &self.request,
+        ))
     }
 }
 
 /// The FAILED answer to an event that is no valid request, and where it goes: the ResponseURL
 /// the event names, if it is usable; none otherwise.
-pub fn malformed(error: &EventError, allow_loopback: bool) -> Result<(Url, Response), Unanswered> {
+pub fn malformed(error: &EventError, allow_loopback: bool) -> Result<(Url, Answer), Unanswered> {
     let Some(raw_url) = error.response_url.as_deref() else {
         return Err(Unanswered::NoResponseUrl(format!(
             "the event has no ResponseURL ({error})"
@@ -458,7 +490,13 @@ pub fn malformed(error: &EventError, allow_loopback: bool) -> Result<(Url, Respo
         logical_resource_id: error.logical_resource_id.clone().unwrap_or_default(),
         data: Vec::new(),
     };
-    Ok((url, response))
+    Ok((
+        url,
+        Answer {
+            response,
+            failure: Some(FailureClass::InvalidRequest),
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -547,7 +585,7 @@ mod tests {
             guardrails,
             ready_wait: None,
         };
-        match Machine::start(request, arrival, &rules) {
+        match Machine::start(request.clone(), arrival, &rules) {
             Admitted::Unanswered(why) => format!("unanswered: {why}"),
             Admitted::Answerable { next, .. } => next_in_words(&next),
         }
@@ -555,16 +593,17 @@ mod tests {
 
     fn next_in_words(next: &Next) -> String {
         match next {
-            Next::Answer(outcome) => format!(
-                "FAILED {:?} {}: {}",
-                outcome.failure,
-                outcome.physical_resource_id,
-                outcome.reason.as_deref().unwrap_or("")
+            Next::Answer(answer) => format!(
+                "{} {:?} {}: {}",
+                answer.response.status.as_str(),
+                answer.failure,
+                answer.response.physical_resource_id,
+                answer.response.reason.as_deref().unwrap_or("")
             ),
             Next::Effect(Effect::Stack(Read::First { list })) => format!("read (list: {list})"),
             Next::Effect(Effect::Stack(read)) => format!("{read:?}"),
             Next::Effect(Effect::Pause(pause)) => format!("pause {}ms", pause.as_millis()),
-            Next::Effect(Effect::Plan) => "plan".to_owned(),
+            Next::Effect(Effect::Plan(_)) => "plan".to_owned(),
             Next::Effect(Effect::Lifecycle(_)) => "lifecycle".to_owned(),
         }
     }
@@ -806,7 +845,7 @@ mod tests {
         for (case, observations, expected) in rows {
             let Admitted::Answerable {
                 mut machine, next, ..
-            } = Machine::start(&update(), &arrival(60, None), &rules)
+            } = Machine::start(update(), &arrival(60, None), &rules)
             else {
                 panic!("{case}: not admitted");
             };
@@ -917,7 +956,8 @@ mod tests {
         };
         let answered = malformed(&error(Some(BUCKET)), false).unwrap();
         assert_eq!(answered.0.as_str(), BUCKET);
-        let response = answered.1;
+        assert_eq!(answered.1.failure, Some(FailureClass::InvalidRequest));
+        let response = answered.1.response;
         assert_eq!(response.status, Status::Failed);
         assert_eq!(
             response.reason.as_deref(),

@@ -29,6 +29,7 @@ use serde_json::Value;
 use thiserror::Error;
 use tracing::Instrument;
 
+use crate::admission::Unanswered;
 use crate::aws::meter::{CallMeter, Service};
 use crate::cfn;
 use crate::cfn::answer::Response;
@@ -38,11 +39,8 @@ use crate::cfn::stack_check::{self, Stacks};
 use crate::cfn::stacks::SdkStacks;
 use crate::guardrails::Guardrails;
 use crate::iam::{Iam, SdkIam};
-use crate::lifecycle::{self, Outcome};
 use crate::metrics::{self, Answer, EventFacts, FailureClass};
-use crate::request::{
-    self, Admitted, Arrival, Deadlines, Next, Observation, Reached, Rules, Stop, Unanswered,
-};
+use crate::request::{self, Admitted, Arrival, Deadlines, Next, Observation, Reached, Rules, Stop};
 
 /// Environment variable that lets the ResponseURL be http on 127.0.0.1/localhost (local tests).
 pub const ALLOW_LOOPBACK_ENV: &str = "RESPONSE_URL_ALLOW_LOOPBACK";
@@ -378,19 +376,18 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
             guardrails: &self.settings.guardrails,
             ready_wait: self.settings.ready_wait,
         };
-        let (url, deadlines, machine, next) =
-            match request::Machine::start(&request, &arrival, &rules) {
-                Admitted::Unanswered(why) => return Err(why.into()),
-                Admitted::Answerable {
-                    url,
-                    deadlines,
-                    machine,
-                    next,
-                } => (url, deadlines, machine, next),
-            };
+        let (url, guard, machine, next) = match request::Machine::start(request, &arrival, &rules) {
+            Admitted::Unanswered(why) => return Err(why.into()),
+            Admitted::Answerable {
+                url,
+                guard,
+                machine,
+                next,
+            } => (url, guard, machine, next),
+        };
         let first = match next {
-            Next::Answer(outcome) => {
-                return self.answer(&url, outcome, &request, deadlines.answer).await;
+            Next::Answer(answer) => {
+                return self.deliver(&url, answer, guard.deadlines.answer).await;
             }
             Next::Effect(first) => first,
         };
@@ -401,10 +398,8 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
                 .scope(drive(
                     self.iam.clone(),
                     self.stacks.clone(),
-                    request.clone(),
-                    self.settings.guardrails.clone(),
                     (machine, first),
-                    deadlines.ready_until,
+                    guard.deadlines.ready_until,
                     Arc::clone(&reached),
                 ))
                 .instrument(tracing::Span::current()),
@@ -415,36 +410,24 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone()
         };
-        let outcome = tokio::select! {
+        let answer = tokio::select! {
             joined = &mut task => match joined {
-                Ok(outcome) => outcome,
+                Ok(answer) => answer,
                 Err(error) => {
                     let stop = if error.is_panic() {
                         Stop::Panicked(panic_message(error.into_panic()))
                     } else {
                         Stop::Cancelled
                     };
-                    reached().stopped(&request, stop, &deadlines)
+                    guard.stopped(&reached(), stop)
                 }
             },
-            () = tokio::time::sleep_until(deadlines.work.into()) => {
+            () = tokio::time::sleep_until(guard.deadlines.work.into()) => {
                 task.abort();
-                reached().stopped(&request, Stop::Deadline, &deadlines)
+                guard.stopped(&reached(), Stop::Deadline)
             }
         };
-        self.answer(&url, outcome, &request, deadlines.answer).await
-    }
-
-    async fn answer(
-        &self,
-        url: &reqwest::Url,
-        outcome: Outcome,
-        request: &Request,
-        deadline: Instant,
-    ) -> Result<Delivered, HandlerError> {
-        let failure = outcome.failure;
-        self.deliver(url, outcome.into_response(request), failure, deadline)
-            .await
+        self.deliver(&url, answer, guard.deadlines.answer).await
     }
 
     /// Answers FAILED to an event that is no valid request ([`request::malformed`]).
@@ -455,7 +438,7 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
         deadline: Option<Instant>,
     ) -> Result<Delivered, HandlerError> {
         tracing::error!(error = %error, "malformed event");
-        let (url, response) = request::malformed(&error, self.settings.allow_loopback)?;
+        let (url, answer) = request::malformed(&error, self.settings.allow_loopback)?;
         let deadlines = Deadlines::new(
             start,
             start,
@@ -464,23 +447,17 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
             None,
             self.settings.max_answer_reserve,
         );
-        self.deliver(
-            &url,
-            response,
-            Some(FailureClass::InvalidRequest),
-            deadlines.answer,
-        )
-        .await
+        self.deliver(&url, answer, deadlines.answer).await
     }
 
-    /// PUTs the answer; `failure` says why it is FAILED (none for SUCCESS).
+    /// PUTs the answer.
     async fn deliver(
         &self,
         url: &reqwest::Url,
-        response: Response,
-        failure: Option<FailureClass>,
+        answer: request::Answer,
         deadline: Instant,
     ) -> Result<Delivered, HandlerError> {
+        let request::Answer { response, failure } = answer;
         let (body, trimmed) = response.body();
         if trimmed.reason || !trimmed.dropped_data.is_empty() {
             tracing::warn!(
@@ -557,39 +534,38 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 async fn drive<I: Iam, S: Stacks>(
     iam: I,
     stacks: S,
-    request: Request,
-    guardrails: Guardrails,
     (mut machine, mut effect): (request::Machine, request::Effect),
     ready_until: Instant,
     reached: Arc<Mutex<Reached>>,
-) -> Outcome {
+) -> request::Answer {
     loop {
         let observation = match effect {
             request::Effect::Stack(read) => {
                 // Boxed: the SDK's futures nest deeply.
-                Observation::Stack(Box::pin(stack_check::read(&stacks, &request, read)).await)
+                let reading = stack_check::read(&stacks, machine.request(), read);
+                Observation::Stack(Box::pin(reading).await)
             }
             request::Effect::Pause(pause) => {
                 tokio::time::sleep(pause).await;
                 Observation::Paused
             }
-            request::Effect::Plan => {
-                let (request, guardrails) = (request.clone(), guardrails.clone());
-                match tokio::task::spawn_blocking(move || lifecycle::intent(&request, &guardrails))
-                    .await
-                {
+            request::Effect::Plan(planning) => {
+                match tokio::task::spawn_blocking(move || planning.plan()).await {
                     Ok(planned) => Observation::Planned(planned),
                     Err(error) => Observation::PlanningStopped(error.to_string()),
                 }
             }
-            request::Effect::Lifecycle(effect) => Observation::Lifecycle(
-                effects::carry_out(&iam, &stacks, &request.stack_id, effect, ready_until).await,
-            ),
+            request::Effect::Lifecycle(effect) => {
+                let stack_id = &machine.request().stack_id;
+                Observation::Lifecycle(
+                    effects::carry_out(&iam, &stacks, stack_id, effect, ready_until).await,
+                )
+            }
         };
         let next = machine.on(observation);
         *reached.lock().unwrap_or_else(PoisonError::into_inner) = machine.reached();
         match next {
-            Next::Answer(outcome) => return outcome,
+            Next::Answer(answer) => return answer,
             Next::Effect(next) => effect = next,
         }
     }
