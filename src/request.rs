@@ -536,6 +536,57 @@ mod tests {
 
     use serde_json::json;
 
+    /// The deadline policy as rows: (seconds the Lambda invocation has left, the event's
+    /// ServiceTimeout, seconds since CloudFormation sent it, the limit kept, seconds until the
+    /// work stops, until the answer is due at the latest, until a readiness wait ends).
+    #[test]
+    fn the_deadlines_keep_time_back_to_answer_before_the_earlier_limit() {
+        let now = Instant::now();
+        let rows: [(u64, Option<u64>, u64, &str, f64, f64, f64); 5] = [
+            // Fifteen minutes of Lambda, an hour of ServiceTimeout: 5 s (the most) kept back.
+            (900, None, 0, "Lambda deadline", 895.0, 900.0, 894.0),
+            // A ServiceTimeout of a minute, the event sent 20 s ago: 40 s left, a tenth kept.
+            (900, Some(60), 20, "ServiceTimeout", 36.0, 40.0, 35.0),
+            // Four seconds: at least a second kept back.
+            (4, None, 0, "Lambda deadline", 3.0, 4.0, 2.0),
+            // Less than two seconds: half kept back; no time for a readiness wait.
+            (1, None, 0, "Lambda deadline", 0.5, 1.0, 0.0),
+            // Sent longer ago than the ServiceTimeout: nothing left.
+            (900, Some(60), 61, "ServiceTimeout", 0.0, 0.0, 0.0),
+        ];
+        for (lambda, timeout, ago, limit, work, answer, ready) in rows {
+            let sent = now.checked_sub(Duration::from_secs(ago)).unwrap();
+            let deadlines = Deadlines::new(
+                now,
+                sent,
+                now,
+                Some(now + Duration::from_secs(lambda)),
+                timeout.map(Duration::from_secs),
+                Duration::from_secs(5),
+            );
+            let case = format!("{lambda} s, {timeout:?}, sent {ago} s ago");
+            let from_now = |at: Instant| at.saturating_duration_since(now).as_secs_f64();
+            assert_eq!(deadlines.limit, limit, "{case}");
+            assert!(
+                (from_now(deadlines.work) - work).abs() < 0.01,
+                "{case}: {deadlines:?}"
+            );
+            assert!(
+                from_now(deadlines.answer) <= answer,
+                "{case}: {deadlines:?}"
+            );
+            assert!(
+                answer == 0.0 || from_now(deadlines.answer) > answer - 0.06,
+                "{case}: {deadlines:?}"
+            );
+            assert!(
+                (from_now(deadlines.ready_until) - ready).abs() < 0.01,
+                "{case}: {deadlines:?}"
+            );
+            assert!(deadlines.work <= deadlines.answer, "{case}");
+        }
+    }
+
     use crate::cfn::event::RequestType;
     use crate::cfn::stack_check::{Described, EventPage, StackEvent, StackResource};
 
