@@ -542,7 +542,8 @@ mod tests {
     #[test]
     fn the_deadlines_keep_time_back_to_answer_before_the_earlier_limit() {
         let now = Instant::now();
-        let rows: [(u64, Option<u64>, u64, &str, f64, f64, f64); 5] = [
+        type Row = (u64, Option<u64>, u64, &'static str, f64, f64, f64);
+        let rows: [Row; 5] = [
             // Fifteen minutes of Lambda, an hour of ServiceTimeout: 5 s (the most) kept back.
             (900, None, 0, "Lambda deadline", 895.0, 900.0, 894.0),
             // A ServiceTimeout of a minute, the event sent 20 s ago: 40 s left, a tenth kept.
