@@ -467,15 +467,20 @@ impl Machine {
     }
 }
 
-/// The FAILED answer to an event that is no valid request, and where it goes: the ResponseURL
-/// the event names, if it is usable; none otherwise.
-pub fn malformed(error: &EventError, allow_loopback: bool) -> Result<(Url, Answer), Unanswered> {
+/// The FAILED answer to an event that is no valid request, where it goes (the ResponseURL the
+/// event names, if it is usable; none otherwise) and by when (it names no ServiceTimeout: the
+/// default's).
+pub fn malformed(
+    error: &EventError,
+    arrival: &Arrival<'_>,
+    rules: &Rules<'_>,
+) -> Result<(Url, Answer, Instant), Unanswered> {
     let Some(raw_url) = error.response_url.as_deref() else {
         return Err(Unanswered::NoResponseUrl(format!(
             "the event has no ResponseURL ({error})"
         )));
     };
-    let url = response_url::validate_response_url(raw_url, allow_loopback)
+    let url = response_url::validate_response_url(raw_url, rules.allow_loopback)
         .map_err(|e| Unanswered::NoResponseUrl(e.to_string()))?;
     let request_id = error.request_id.clone().unwrap_or_default();
     let response = Response {
@@ -490,12 +495,21 @@ pub fn malformed(error: &EventError, allow_loopback: bool) -> Result<(Url, Answe
         logical_resource_id: error.logical_resource_id.clone().unwrap_or_default(),
         data: Vec::new(),
     };
+    let deadlines = Deadlines::new(
+        arrival.started,
+        arrival.started,
+        arrival.now,
+        arrival.lambda_deadline,
+        None,
+        rules.max_answer_reserve,
+    );
     Ok((
         url,
         Answer {
             response,
             failure: Some(FailureClass::InvalidRequest),
         },
+        deadlines.answer,
     ))
 }
 
@@ -1006,7 +1020,21 @@ mod tests {
             logical_resource_id: Some("Role".to_owned()),
             physical_resource_id: None,
         };
-        let answered = malformed(&error(Some(BUCKET)), false).unwrap();
+        let guardrails = Guardrails::default();
+        let rules = |allow_loopback| Rules {
+            allow_loopback,
+            max_answer_reserve: Duration::from_secs(5),
+            guardrails: &guardrails,
+            ready_wait: None,
+        };
+        let arrival = arrival(0, None);
+        let answered = malformed(&error(Some(BUCKET)), &arrival, &rules(false)).unwrap();
+        assert!(
+            answered.2 > arrival.now + Duration::from_secs(890),
+            "{:?}",
+            answered.2
+        );
+        assert!(answered.2 < arrival.now + Duration::from_secs(900));
         assert_eq!(answered.0.as_str(), BUCKET);
         assert_eq!(answered.1.failure, Some(FailureClass::InvalidRequest));
         let response = answered.1.response;
@@ -1028,11 +1056,11 @@ mod tests {
             (Some("https://example.com/x"), "no answer can be sent: "),
             (Some("http://127.0.0.1:9/x"), "no answer can be sent: "),
         ] {
-            let why = malformed(&error(response_url), false)
+            let why = malformed(&error(response_url), &arrival, &rules(false))
                 .unwrap_err()
                 .to_string();
             assert!(why.starts_with(says), "{response_url:?}: {why}");
         }
-        assert!(malformed(&error(Some("http://127.0.0.1:9/x")), true).is_ok());
+        assert!(malformed(&error(Some("http://127.0.0.1:9/x")), &arrival, &rules(true)).is_ok());
     }
 }

@@ -6,7 +6,7 @@
 //! the machine gives, then writes the event's metric line.
 //!
 //! The effects run in a spawned task, which the handler waits for until the machine's
-//! [`Deadlines::work`]; a panic (a `JoinError`) or the deadline stops it, and the machine's
+//! [`request::Deadlines::work`]; a panic (a `JoinError`) or the deadline stops it, and the machine's
 //! [`Reached::stopped`] gives the FAILED answer. So every event gets exactly one answer: on
 //! success, bad input, an IAM error, a panic inside the work, or a deadline about to pass.
 //!
@@ -40,7 +40,7 @@ use crate::cfn::stacks::SdkStacks;
 use crate::guardrails::Guardrails;
 use crate::iam::{Iam, SdkIam};
 use crate::metrics::{self, Answer, EventFacts, FailureClass};
-use crate::request::{self, Admitted, Arrival, Deadlines, Next, Observation, Reached, Rules, Stop};
+use crate::request::{self, Admitted, Arrival, Next, Observation, Reached, Rules, Stop};
 
 /// Environment variable that lets the ResponseURL be http on 127.0.0.1/localhost (local tests).
 pub const ALLOW_LOOPBACK_ENV: &str = "RESPONSE_URL_ALLOW_LOOPBACK";
@@ -363,19 +363,8 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
         function_arn: Option<&str>,
         meter: &CallMeter,
     ) -> Result<Delivered, HandlerError> {
-        let arrival = Arrival {
-            started: start,
-            now: Instant::now(),
-            clock: SystemTime::now(),
-            lambda_deadline: deadline,
-            function_arn,
-        };
-        let rules = Rules {
-            allow_loopback: self.settings.allow_loopback,
-            max_answer_reserve: self.settings.max_answer_reserve,
-            guardrails: &self.settings.guardrails,
-            ready_wait: self.settings.ready_wait,
-        };
+        let arrival = arrival(start, deadline, function_arn);
+        let rules = self.rules();
         let (url, guard, machine, next) = match request::Machine::start(request, &arrival, &rules) {
             Admitted::Unanswered(why) => return Err(why.into()),
             Admitted::Answerable {
@@ -438,16 +427,19 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
         deadline: Option<Instant>,
     ) -> Result<Delivered, HandlerError> {
         tracing::error!(error = %error, "malformed event");
-        let (url, answer) = request::malformed(&error, self.settings.allow_loopback)?;
-        let deadlines = Deadlines::new(
-            start,
-            start,
-            Instant::now(),
-            deadline,
-            None,
-            self.settings.max_answer_reserve,
-        );
-        self.deliver(&url, answer, deadlines.answer).await
+        let arrival = arrival(start, deadline, None);
+        let (url, answer, by) = request::malformed(&error, &arrival, &self.rules())?;
+        self.deliver(&url, answer, by).await
+    }
+
+    /// The settings the machine decides with.
+    fn rules(&self) -> Rules<'_> {
+        Rules {
+            allow_loopback: self.settings.allow_loopback,
+            max_answer_reserve: self.settings.max_answer_reserve,
+            guardrails: &self.settings.guardrails,
+            ready_wait: self.settings.ready_wait,
+        }
     }
 
     /// PUTs the answer.
@@ -514,6 +506,21 @@ pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Option<Instant> {
     let left = u128::from(deadline_ms).saturating_sub(now_ms);
     let left = Duration::from_millis(u64::try_from(left).unwrap_or(u64::MAX));
     Instant::now().checked_add(left)
+}
+
+/// The event's arrival, the clocks read now.
+fn arrival(
+    started: Instant,
+    lambda_deadline: Option<Instant>,
+    function_arn: Option<&str>,
+) -> Arrival<'_> {
+    Arrival {
+        started,
+        now: Instant::now(),
+        clock: SystemTime::now(),
+        lambda_deadline,
+        function_arn,
+    }
 }
 
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
