@@ -2,13 +2,69 @@
 //! call: CloudFormation signed the ResponseURL when it sent the event, so a late or redelivered
 //! event whose signature or ServiceTimeout has run out is no longer awaited; and a custom
 //! resource is served in its stack's own account and region, so an event of any other is forged
-//! or misrouted.
+//! or misrouted. An event whose ResponseURL is not CloudFormation's cannot be answered at all.
 
 use std::time::{Duration, SystemTime};
 
+use reqwest::Url;
+use thiserror::Error;
+
 use crate::arn::Arn;
-use crate::cfn::event::DEFAULT_SERVICE_TIMEOUT;
-use crate::cfn::response_url::Signature;
+use crate::cfn::event::{DEFAULT_SERVICE_TIMEOUT, Request};
+use crate::cfn::response_url::{self, Signature};
+
+/// Why an event gets no answer.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Unanswered {
+    /// CloudFormation no longer waits for it.
+    #[error("stale event, not acted on: {0}")]
+    Stale(String),
+    /// Its ResponseURL is not one CloudFormation's answer can go to.
+    #[error("no answer can be sent: {0}")]
+    NoResponseUrl(String),
+}
+
+/// An event that can be answered and is still awaited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admission {
+    /// Where its answer goes.
+    pub url: Url,
+    /// How long ago CloudFormation sent it ([`age`]).
+    pub age: Duration,
+    /// Why it is not this function's to serve ([`foreign_stack`]); none when it is.
+    pub foreign: Option<String>,
+}
+
+/// Admits `request` at `now`: its ResponseURL must be CloudFormation's, of its stack's region
+/// (http on loopback too with `allow_loopback`, local tests only), and its signature and
+/// ServiceTimeout must not have run out. `function_arn`: the function's own ARN, when known.
+pub fn admit(
+    request: &Request,
+    now: SystemTime,
+    allow_loopback: bool,
+    function_arn: Option<&str>,
+) -> Result<Admission, Unanswered> {
+    let url = response_url::validate_response_url(&request.response_url, allow_loopback)
+        .and_then(|url| response_url::check_response_region(&url, &request.stack_id).map(|()| url))
+        .map_err(|error| {
+            tracing::error!(error = %error, "refusing to act on an event that cannot be answered");
+            Unanswered::NoResponseUrl(error.to_string())
+        })?;
+    let signature = Signature::of(&url);
+    if let Some(why) = stale(signature.as_ref(), now, request.service_timeout) {
+        tracing::error!(reason = %why, "refusing a stale event: CloudFormation no longer waits for it");
+        return Err(Unanswered::Stale(why));
+    }
+    let foreign = function_arn.and_then(|arn| foreign_stack(&request.stack_id, arn));
+    if let Some(mismatch) = &foreign {
+        tracing::error!(reason = %mismatch, "refusing an event of another account or region");
+    }
+    Ok(Admission {
+        age: age(signature.as_ref(), now),
+        url,
+        foreign,
+    })
+}
 
 /// How long ago CloudFormation sent the event, by its ResponseURL's signing time (zero when
 /// the URL carries none, or the clock is behind it).

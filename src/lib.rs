@@ -35,6 +35,7 @@ pub mod properties;
 pub mod reconcile;
 #[cfg(feature = "cli")]
 pub mod reference;
+pub mod request;
 #[cfg(feature = "cli")]
 pub mod schema;
 pub mod time;

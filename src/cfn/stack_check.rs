@@ -4,9 +4,10 @@
 //! request type implies, with the physical id the request names ([`state`]); and the event's
 //! properties must be those CloudFormation recorded for that operation in the stack's events
 //! ([`against_events`]). [`decide`] is that rule, pure: (request, what CloudFormation answered)
-//! → [`Verdict`]; [`verify`] asks CloudFormation over any [`Stacks`] and re-reads a mismatch
-//! that a later read could change a few times, as CloudFormation's reads are eventually
-//! consistent.
+//! → [`Verdict`]; [`Check`] is the check as a machine: it asks for CloudFormation's reads and
+//! re-reads a mismatch that a later read could change after a few pauses, as CloudFormation's
+//! reads are eventually consistent, whoever carries the reads and pauses out ([`read`] over any
+//! [`Stacks`]; [`verify`] runs it alone).
 //!
 //! Ids are compared as IAM compares role names, ignoring ASCII case: `SageMaker-ml-ds` is the
 //! role `sagemaker-ml-ds`, so it is that role's id here too (the teardown then refuses an id
@@ -829,9 +830,234 @@ pub const REREADS: [Duration; 3] = [
 /// stack's whole history.
 pub const MAX_EVENT_PAGES: usize = 10;
 
-/// Asks CloudFormation and decides; a mismatch that a later read could change is read again
-/// after each of `pauses`. With `list_roles`, a Create's stack is listed beside the reads
-/// (ListStackResources), and the stack's roles come with the acceptance.
+/// What the check asks CloudFormation next ([`Check`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Read {
+    /// DescribeStackResource of the event's resource beside the newest page of the stack's
+    /// events (DescribeStackEvents) and, with `list`, every page of the stack's resources
+    /// (ListStackResources), all at once ([`Reply::First`]).
+    First { list: bool },
+    /// DescribeStacks: the stack's status ([`Reply::StackStatus`]).
+    StackStatus,
+    /// DescribeStackEvents: the page of older events after `token` ([`Reply::OlderEvents`]).
+    OlderEvents { token: String },
+}
+
+/// What a [`Read`] brought back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    First {
+        resource: Result<Described<StackResource>, StacksError>,
+        events: Result<Described<EventPage>, StacksError>,
+        /// With `list`: the stack's resources.
+        listed: Option<Result<Vec<ListedResource>, StacksError>>,
+    },
+    StackStatus(Result<Described<String>, StacksError>),
+    OlderEvents(Result<Described<EventPage>, StacksError>),
+}
+
+/// The check's next step: a read, a pause before reading again, or its verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Read(Read),
+    /// Wait this long, then [`Check::paused`]: CloudFormation may show the event's state later.
+    Pause(Duration),
+    /// Accepted, with the stack's roles when they were listed; or refused.
+    Done(Result<Option<StackRoles>, Unverified>),
+}
+
+/// The stack check as a machine: it asks for CloudFormation's reads one [`Read`] at a time,
+/// decides on what they show ([`decide`]), and re-reads a mismatch that a later read could
+/// change after each of its pauses. Whoever runs it carries the reads and the pauses out.
+#[derive(Debug, Clone)]
+pub struct Check {
+    request: Request,
+    function_arn: Option<String>,
+    list: bool,
+    /// The pauses not taken yet.
+    pauses: std::collections::VecDeque<Duration>,
+    /// What the current read showed so far; none before its first reply.
+    seen: Option<Seen>,
+    /// The token of the next page of older events, and how many pages were read.
+    token: Option<String>,
+    pages: usize,
+    listed: Option<Result<Vec<ListedResource>, StacksError>>,
+}
+
+impl Check {
+    /// The check of `request` and its first read. With `list_roles`, a Create's stack is listed
+    /// beside the reads (ListStackResources), and the stack's roles come with the acceptance.
+    pub fn start(
+        request: &Request,
+        function_arn: Option<&str>,
+        pauses: &[Duration],
+        list_roles: bool,
+    ) -> (Check, Step) {
+        let list = list_roles && request.request_type == RequestType::Create;
+        let check = Check {
+            request: request.clone(),
+            function_arn: function_arn.map(str::to_owned),
+            list,
+            pauses: pauses.iter().copied().collect(),
+            seen: None,
+            token: None,
+            pages: 0,
+            listed: None,
+        };
+        (check, Step::Read(Read::First { list }))
+    }
+
+    /// After a [`Step::Pause`]: everything is read again.
+    pub fn paused(&mut self) -> Step {
+        self.seen = None;
+        Step::Read(Read::First { list: self.list })
+    }
+
+    /// The next step, given what the last read brought back.
+    pub fn on(&mut self, reply: Reply) -> Step {
+        let unavailable = |error| Step::Done(Err(Unverified::Unavailable(error)));
+        match (reply, &mut self.seen) {
+            (
+                Reply::First {
+                    resource,
+                    events,
+                    listed,
+                },
+                _,
+            ) => {
+                let resource = match resource {
+                    Ok(resource) => resource,
+                    Err(error) => return unavailable(error),
+                };
+                let page = match events {
+                    Ok(page) => page,
+                    Err(error) => return unavailable(error),
+                };
+                self.token = None;
+                self.pages = 1;
+                self.listed = listed;
+                self.seen = Some(Seen {
+                    resource,
+                    stack_status: None,
+                    events: events_of(page, &mut self.token, self.pages),
+                });
+            }
+            (Reply::StackStatus(status), Some(seen)) => match status {
+                Ok(status) => seen.stack_status = Some(status),
+                Err(error) => return unavailable(error),
+            },
+            (Reply::OlderEvents(page), Some(seen)) => {
+                let page = match page {
+                    Ok(page) => page,
+                    Err(error) => return unavailable(error),
+                };
+                self.pages += 1;
+                match (
+                    events_of(page, &mut self.token, self.pages),
+                    &mut seen.events,
+                ) {
+                    (Described::Found(older), Described::Found(read)) => {
+                        read.events.extend(older.events);
+                        read.older = older.older;
+                    }
+                    (unknown @ Described::Unknown(_), _) => seen.events = unknown,
+                    (Described::Found(_), Described::Unknown(_)) => {}
+                }
+            }
+            (reply, None) => {
+                return Step::Done(Err(Unverified::Refused(Refusal {
+                    field: Field::StackId,
+                    reason: format!(
+                        "internal error: CloudFormation's reply came out of turn ({reply:?})"
+                    ),
+                    settled: true,
+                })));
+            }
+        }
+        self.decide()
+    }
+
+    fn decide(&mut self) -> Step {
+        let Some(seen) = &self.seen else {
+            return Step::Read(Read::First { list: self.list });
+        };
+        match decide(&self.request, self.function_arn.as_deref(), seen) {
+            Verdict::AskStackStatus if seen.stack_status.is_none() => Step::Read(Read::StackStatus),
+            Verdict::ReadOlderEvents => match (self.token.take(), &seen.events) {
+                (Some(token), Described::Found(_)) => Step::Read(Read::OlderEvents { token }),
+                _ => self.settle(Verdict::ReadOlderEvents),
+            },
+            Verdict::Accept => {
+                let roles = match (self.listed.take(), &seen.resource) {
+                    (Some(listed), Described::Found(resource)) => match listed {
+                        Ok(resources) => Some(StackRoles {
+                            stack_id: self.request.stack_id.clone(),
+                            resource_type: resource.resource_type.clone(),
+                            resources,
+                            status: None,
+                        }),
+                        Err(error) => return Step::Done(Err(Unverified::Unavailable(error))),
+                    },
+                    _ => None,
+                };
+                Step::Done(Ok(roles))
+            }
+            verdict => self.settle(verdict),
+        }
+    }
+
+    /// A verdict the reads could not turn into an acceptance: a refusal, read again after the
+    /// next pause when a later read could change it.
+    fn settle(&mut self, verdict: Verdict) -> Step {
+        let refusal = match verdict {
+            Verdict::Refuse(refusal) => refusal,
+            verdict => Refusal {
+                field: Field::StackId,
+                reason: format!(
+                    "internal error: CloudFormation was read as asked but not decided on ({verdict:?})"
+                ),
+                settled: true,
+            },
+        };
+        match self.pauses.pop_front() {
+            Some(pause) if !refusal.settled => {
+                tracing::info!(reason = %refusal, "CloudFormation does not show the event's state yet: reading again");
+                Step::Pause(pause)
+            }
+            _ => Step::Done(Err(Unverified::Refused(refusal))),
+        }
+    }
+}
+
+/// Carries out one of the check's reads over any [`Stacks`].
+pub async fn read<S: Stacks>(stacks: &S, request: &Request, read: Read) -> Reply {
+    let stack = request.stack_id.as_str();
+    match read {
+        Read::First { list } => {
+            let (resource, events, listed) = tokio::join!(
+                stacks.stack_resource(stack, &request.logical_resource_id),
+                stacks.stack_events(stack, None),
+                async {
+                    match list {
+                        true => Some(list_resources(stacks, stack).await),
+                        false => None,
+                    }
+                },
+            );
+            Reply::First {
+                resource,
+                events,
+                listed,
+            }
+        }
+        Read::StackStatus => Reply::StackStatus(stacks.stack_status(stack).await),
+        Read::OlderEvents { token } => {
+            Reply::OlderEvents(stacks.stack_events(stack, Some(&token)).await)
+        }
+    }
+}
+
+/// The check run to its verdict over any [`Stacks`], its pauses slept.
 pub async fn verify<S: Stacks>(
     stacks: &S,
     request: &Request,
@@ -839,100 +1065,16 @@ pub async fn verify<S: Stacks>(
     pauses: &[Duration],
     list_roles: bool,
 ) -> Result<Option<StackRoles>, Unverified> {
-    let list = list_roles && request.request_type == RequestType::Create;
-    let mut pauses = pauses.iter();
+    let (mut check, mut step) = Check::start(request, function_arn, pauses, list_roles);
     loop {
-        let refusal = match read_and_decide(stacks, request, function_arn, list).await? {
-            (Verdict::Accept, roles) => return Ok(roles),
-            (Verdict::Refuse(refusal), _) => refusal,
-            (verdict @ (Verdict::AskStackStatus | Verdict::ReadOlderEvents), _) => {
-                return Err(Unverified::Refused(Refusal {
-                    field: Field::StackId,
-                    reason: format!(
-                        "internal error: CloudFormation was read as asked but not decided on ({verdict:?})"
-                    ),
-                    settled: true,
-                }));
+        step = match step {
+            Step::Read(next) => check.on(read(stacks, request, next).await),
+            Step::Pause(pause) => {
+                tokio::time::sleep(pause).await;
+                check.paused()
             }
+            Step::Done(verdict) => return verdict,
         };
-        match pauses.next() {
-            Some(pause) if !refusal.settled => {
-                tracing::info!(reason = %refusal, "CloudFormation does not show the event's state yet: reading again");
-                tokio::time::sleep(*pause).await;
-            }
-            _ => return Err(Unverified::Refused(refusal)),
-        }
-    }
-}
-
-/// One read of the resource beside the newest events (and, as the rule needs them, of the
-/// stack and of older events), decided; with `list`, the stack's resources read beside, and,
-/// when the event is accepted, its roles (the resources of the event's resource's type).
-async fn read_and_decide<S: Stacks>(
-    stacks: &S,
-    request: &Request,
-    function_arn: Option<&str>,
-    list: bool,
-) -> Result<(Verdict, Option<StackRoles>), Unverified> {
-    let stack = request.stack_id.as_str();
-    let (resource, page, mut listed) = tokio::join!(
-        stacks.stack_resource(stack, &request.logical_resource_id),
-        stacks.stack_events(stack, None),
-        async {
-            match list {
-                true => Some(list_resources(stacks, stack).await),
-                false => None,
-            }
-        },
-    );
-    let mut pages = 1;
-    let mut token = None;
-    let mut seen = Seen {
-        resource: resource.map_err(Unverified::Unavailable)?,
-        stack_status: None,
-        events: events_of(page.map_err(Unverified::Unavailable)?, &mut token, pages),
-    };
-    loop {
-        match decide(request, function_arn, &seen) {
-            Verdict::AskStackStatus if seen.stack_status.is_none() => {
-                seen.stack_status = Some(
-                    stacks
-                        .stack_status(stack)
-                        .await
-                        .map_err(Unverified::Unavailable)?,
-                );
-            }
-            Verdict::ReadOlderEvents => {
-                let (Some(next), Described::Found(read)) = (token.take(), &mut seen.events) else {
-                    return Ok((Verdict::ReadOlderEvents, None));
-                };
-                let page = stacks
-                    .stack_events(stack, Some(&next))
-                    .await
-                    .map_err(Unverified::Unavailable)?;
-                pages += 1;
-                match events_of(page, &mut token, pages) {
-                    Described::Found(older) => {
-                        read.events.extend(older.events);
-                        read.older = older.older;
-                    }
-                    unknown @ Described::Unknown(_) => seen.events = unknown,
-                }
-            }
-            Verdict::Accept => {
-                let roles = match (listed.take(), &seen.resource) {
-                    (Some(listed), Described::Found(resource)) => Some(StackRoles {
-                        stack_id: request.stack_id.clone(),
-                        resource_type: resource.resource_type.clone(),
-                        resources: listed.map_err(Unverified::Unavailable)?,
-                        status: None,
-                    }),
-                    _ => None,
-                };
-                return Ok((Verdict::Accept, roles));
-            }
-            verdict => return Ok((verdict, None)),
-        }
     }
 }
 
@@ -1895,6 +2037,231 @@ mod tests {
             panic!("accepted");
         };
         assert!(refusal.to_string().contains("someone-else"), "{refusal}");
+    }
+
+    // -------------------------------------------------------------------- the machine
+
+    /// A first read's reply: the resource, one page of events (`token`: more follow), and the
+    /// stack's resources when listed.
+    fn first(
+        resource: Described<StackResource>,
+        events: Vec<StackEvent>,
+        token: Option<&str>,
+        listed: Option<Vec<ListedResource>>,
+    ) -> Reply {
+        Reply::First {
+            resource: Ok(resource),
+            events: Ok(Described::Found(EventPage {
+                events,
+                next_token: token.map(str::to_owned),
+            })),
+            listed: listed.map(Ok),
+        }
+    }
+
+    fn failed(operation: Op) -> StacksError {
+        StacksError {
+            operation,
+            target: STACK.to_owned(),
+            message: "Rate exceeded".to_owned(),
+        }
+    }
+
+    /// A step in words: the read asked for, the pause, or the verdict.
+    fn step(step: &Step) -> String {
+        match step {
+            Step::Read(Read::First { list: false }) => "read".to_owned(),
+            Step::Read(Read::First { list: true }) => "read and list".to_owned(),
+            Step::Read(Read::StackStatus) => "status".to_owned(),
+            Step::Read(Read::OlderEvents { token }) => format!("older {token}"),
+            Step::Pause(pause) => format!("pause {}ms", pause.as_millis()),
+            Step::Done(Ok(None)) => "accept".to_owned(),
+            Step::Done(Ok(Some(roles))) => format!("accept {} roles", roles.live().count()),
+            Step::Done(Err(Unverified::Refused(refusal))) => format!("refuse {}", refusal.field),
+            Step::Done(Err(Unverified::Unavailable(error))) => {
+                format!("unavailable {}", error.operation)
+            }
+        }
+    }
+
+    /// The check's turns as rows: (what a case is, the request, CloudFormation's replies in
+    /// turn, every step the check takes, the last its verdict). Pauses are [`REREADS`].
+    #[test]
+    fn the_check_asks_for_each_read_and_pause_until_its_verdict() {
+        let updating = || resource(TYPE, "UPDATE_IN_PROGRESS", Some("sagemaker-x"));
+        let updated = || resource(TYPE, "UPDATE_COMPLETE", Some("sagemaker-x"));
+        let recorded = || vec![event("UPDATE_IN_PROGRESS", Some("sagemaker-x"), Some("p"))];
+        let mut create = request(RequestType::Create, None);
+        create.properties = props("p");
+        let creating = || {
+            first(
+                resource(TYPE, "CREATE_IN_PROGRESS", None),
+                vec![event("CREATE_IN_PROGRESS", None, Some("p"))],
+                None,
+                Some(vec![
+                    listed("Role", TYPE, "CREATE_IN_PROGRESS"),
+                    listed("Other", TYPE, "CREATE_COMPLETE"),
+                    listed("Gone", TYPE, "DELETE_COMPLETE"),
+                ]),
+            )
+        };
+        type Row = (&'static str, Request, bool, Vec<Reply>, Vec<&'static str>);
+        let rows: Vec<Row> = vec![
+            (
+                "accepted at the first read",
+                update("p"),
+                false,
+                vec![first(updating(), recorded(), None, None)],
+                vec!["read", "accept"],
+            ),
+            (
+                "a Create accepted with its stack's roles",
+                create.clone(),
+                true,
+                vec![creating()],
+                vec!["read and list", "accept 2 roles"],
+            ),
+            (
+                "a Create's stack not listed without a limit",
+                create.clone(),
+                false,
+                vec![match creating() {
+                    Reply::First {
+                        resource, events, ..
+                    } => Reply::First {
+                        resource,
+                        events,
+                        listed: None,
+                    },
+                    other => other,
+                }],
+                vec!["read", "accept"],
+            ),
+            (
+                "re-read, then accepted",
+                update("p"),
+                false,
+                vec![
+                    first(updated(), recorded(), None, None),
+                    first(updating(), recorded(), None, None),
+                ],
+                vec!["read", "pause 500ms", "read", "accept"],
+            ),
+            (
+                "refused after every re-read",
+                update("p"),
+                false,
+                vec![first(updated(), recorded(), None, None); 4],
+                vec![
+                    "read",
+                    "pause 500ms",
+                    "read",
+                    "pause 1000ms",
+                    "read",
+                    "pause 2000ms",
+                    "read",
+                    "refuse RequestType",
+                ],
+            ),
+            (
+                "a settled refusal is not read again",
+                update("p"),
+                false,
+                vec![first(
+                    resource("AWS::IAM::Role", "UPDATE_IN_PROGRESS", Some("sagemaker-x")),
+                    recorded(),
+                    None,
+                    None,
+                )],
+                vec!["read", "refuse LogicalResourceId"],
+            ),
+            (
+                "forged properties refused at once",
+                update("forged"),
+                false,
+                vec![first(updating(), recorded(), None, None)],
+                vec!["read", "refuse ResourceProperties"],
+            ),
+            (
+                "no such resource: the stack's status, then refused",
+                update("p"),
+                false,
+                vec![
+                    Reply::First {
+                        resource: Ok(unknown()),
+                        events: Ok(unknown()),
+                        listed: None,
+                    },
+                    Reply::StackStatus(Ok(unknown())),
+                ],
+                vec!["read", "status", "refuse StackId"],
+            ),
+            (
+                "the recorded event on an older page",
+                update("p"),
+                false,
+                vec![
+                    first(
+                        updating(),
+                        vec![other_resource("UPDATE_COMPLETE", "q")],
+                        Some("1"),
+                        None,
+                    ),
+                    Reply::OlderEvents(Ok(Described::Found(EventPage {
+                        events: recorded(),
+                        next_token: None,
+                    }))),
+                ],
+                vec!["read", "older 1", "accept"],
+            ),
+            (
+                "CloudFormation unavailable",
+                update("p"),
+                false,
+                vec![Reply::First {
+                    resource: Err(failed(Op::DescribeStackResource)),
+                    events: Ok(Described::Found(EventPage {
+                        events: recorded(),
+                        next_token: None,
+                    })),
+                    listed: None,
+                }],
+                vec!["read", "unavailable DescribeStackResource"],
+            ),
+            (
+                "the listing unavailable fails an accepted Create",
+                create.clone(),
+                true,
+                vec![match creating() {
+                    Reply::First {
+                        resource, events, ..
+                    } => Reply::First {
+                        resource,
+                        events,
+                        listed: Some(Err(failed(Op::ListStackResources))),
+                    },
+                    other => other,
+                }],
+                vec!["read and list", "unavailable ListStackResources"],
+            ),
+        ];
+        for (case, request, list, replies, expected) in rows {
+            let (mut check, mut next) = Check::start(&request, None, &REREADS, list);
+            let mut steps = vec![step(&next)];
+            let mut replies = replies.into_iter();
+            while !matches!(next, Step::Done(_)) {
+                next = match next {
+                    Step::Pause(_) => check.paused(),
+                    _ => match replies.next() {
+                        Some(reply) => check.on(reply),
+                        None => panic!("{case}: no reply left after {steps:?}"),
+                    },
+                };
+                steps.push(step(&next));
+            }
+            assert_eq!(steps, expected, "{case}");
+            assert_eq!(replies.next(), None, "{case}: replies left");
+        }
     }
 
     // -------------------------------------------------------------------- reading

@@ -19,12 +19,13 @@ use crate::lifecycle::{Effect, Observation};
 use crate::ownership::Owner;
 use crate::plan::Plan;
 
-/// Carries out one effect and returns what it observed. `until`: what waits (a role's
+/// Carries out one effect and returns what it observed; `stack_id`: the event's stack, listed
+/// when the effect asks for it. `until`: what waits (a role's
 /// readiness) ends by then, leaving the handler time to answer.
 pub async fn carry_out<I: Iam, S: Stacks>(
     iam: &I,
     stacks: &S,
-    owner: &Owner,
+    stack_id: &str,
     effect: Effect,
     until: Instant,
 ) -> Observation {
@@ -48,7 +49,7 @@ pub async fn carry_out<I: Iam, S: Stacks>(
                 match beside {
                     // Boxed: an effect's future would otherwise contain itself.
                     Some(effect) => Some(Box::new(
-                        Box::pin(carry_out(iam, stacks, owner, *effect, until)).await,
+                        Box::pin(carry_out(iam, stacks, stack_id, *effect, until)).await,
                     )),
                     None => None,
                 }
@@ -64,14 +65,14 @@ pub async fn carry_out<I: Iam, S: Stacks>(
             let beside = async {
                 match beside {
                     Some(effect) => Some(Box::new(
-                        Box::pin(carry_out(iam, stacks, owner, *effect, until)).await,
+                        Box::pin(carry_out(iam, stacks, stack_id, *effect, until)).await,
                     )),
                     None => None,
                 }
             };
             let stack = async {
                 match list_stack {
-                    true => Some(stack_check::list_stack(stacks, &owner.stack_id).await),
+                    true => Some(stack_check::list_stack(stacks, stack_id).await),
                     false => None,
                 }
             };

@@ -1,12 +1,14 @@
-//! The interpreter of the custom resource's lifecycle, which decides nothing itself: it admits
-//! an event ([`admission`], then the stack check), carries out the effects the lifecycle
-//! machine ([`lifecycle::Machine`]) asks for until it answers, and keeps the promise that every
-//! event gets exactly one answer: on success, bad input, an IAM error, a panic inside the work,
-//! or a deadline about to pass.
+//! The interpreter of the custom resource's lifecycle, which decides nothing itself: one generic
+//! driver of the event's machine ([`request::Machine`], which admits the event, checks it with
+//! CloudFormation and runs the lifecycle). It reads the event, starts the machine, carries out
+//! each effect it asks for — CloudFormation's reads over [`Stacks`], pauses on the clock, the
+//! plan on a blocking thread, IAM's reads and writes in [`effects`] — and sends the one answer
+//! the machine gives, then writes the event's metric line.
 //!
-//! The work runs in a spawned task. The handler waits for it until shortly before the earlier of
-//! the Lambda deadline and the event's ServiceTimeout; a panic (a `JoinError`) or the deadline
-//! becomes a FAILED answer.
+//! The effects run in a spawned task, which the handler waits for until the machine's
+//! [`request::Deadlines::work`]; a panic (a `JoinError`) or the deadline stops it, and the machine's
+//! [`Reached::stopped`] gives the FAILED answer. So every event gets exactly one answer: on
+//! success, bad input, an IAM error, a panic inside the work, or a deadline about to pass.
 //!
 //! Once the answer is sent (or cannot be), the event's facts become its one metric line
 //! ([`metrics`]): the answer's status and failure class, carried by the work's typed failures,
@@ -27,20 +29,18 @@ use serde_json::Value;
 use thiserror::Error;
 use tracing::Instrument;
 
-use crate::admission;
+use crate::admission::Unanswered;
 use crate::aws::meter::{CallMeter, Service};
 use crate::cfn;
-use crate::cfn::answer::{Response, Status};
-use crate::cfn::event::{DEFAULT_SERVICE_TIMEOUT, Request, RequestType};
-use crate::cfn::response_url::Signature;
+use crate::cfn::answer::Response;
+use crate::cfn::event::{Request, RequestType};
 use crate::cfn::send::{AnswerRetry, PutError};
-use crate::cfn::stack_check::{self, StackRoles, Stacks, Unverified};
+use crate::cfn::stack_check::{self, Stacks};
 use crate::cfn::stacks::SdkStacks;
-use crate::guardrails::{Guardrails, PerStack};
+use crate::guardrails::Guardrails;
 use crate::iam::{Iam, SdkIam};
-use crate::lifecycle::{self, Failure, Ids, Machine, Next, Outcome};
 use crate::metrics::{self, Answer, EventFacts, FailureClass};
-use crate::ownership::Owner;
+use crate::request::{self, Admitted, Arrival, Next, Observation, Reached, Rules, Stop};
 
 /// Environment variable that lets the ResponseURL be http on 127.0.0.1/localhost (local tests).
 pub const ALLOW_LOOPBACK_ENV: &str = "RESPONSE_URL_ALLOW_LOOPBACK";
@@ -179,6 +179,15 @@ pub enum HandlerError {
         request_id: String,
         source: PutError,
     },
+}
+
+impl From<Unanswered> for HandlerError {
+    fn from(why: Unanswered) -> Self {
+        match why {
+            Unanswered::Stale(why) => HandlerError::Stale(why),
+            Unanswered::NoResponseUrl(why) => HandlerError::NoResponseUrl(why),
+        }
+    }
 }
 
 /// An answer that reached the ResponseURL.
@@ -344,6 +353,8 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
         result
     }
 
+    /// Drives the event's machine ([`request::Machine`]): admitted, its effects carried out in a
+    /// spawned task until its answer, under the deadline and the panic guard; then the answer.
     async fn handle_request(
         &self,
         request: Request,
@@ -352,148 +363,63 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
         function_arn: Option<&str>,
         meter: &CallMeter,
     ) -> Result<Delivered, HandlerError> {
-        let url = cfn::response_url::validate_response_url(
-            &request.response_url,
-            self.settings.allow_loopback,
-        )
-        .and_then(|url| {
-            cfn::response_url::check_response_region(&url, &request.stack_id).map(|()| url)
-        })
-        .map_err(|e| {
-            tracing::error!(error = %e, "refusing to act on an event that cannot be answered");
-            HandlerError::NoResponseUrl(e.to_string())
-        })?;
-        let signature = Signature::of(&url);
-        let now = SystemTime::now();
-        let sent = start
-            .checked_sub(admission::age(signature.as_ref(), now))
-            .unwrap_or(start);
-        let stale = admission::stale(signature.as_ref(), now, request.service_timeout);
-        if let Some(why) = stale {
-            tracing::error!(reason = %why, "refusing a stale event: CloudFormation no longer waits for it");
-            return Err(HandlerError::Stale(why));
-        }
-        let times = Times::new(
-            sent,
-            deadline,
-            request.service_timeout,
-            self.settings.max_answer_reserve,
-        );
-        if let Some(mismatch) =
-            function_arn.and_then(|arn| admission::foreign_stack(&request.stack_id, arn))
-        {
-            tracing::error!(reason = %mismatch, "refusing an event of another account or region");
-            let outcome =
-                Ids::of(&request).failed(None, Failure::new(FailureClass::StackCheck, mismatch));
-            return self.answer(&url, outcome, &request, times.answer).await;
-        }
-        // A direct invocation can name any stack, resource, id and properties: only what
-        // CloudFormation shows of the stack and recorded in its events is believed.
-        let checked = tokio::time::timeout_at(
-            times.work.into(),
-            // Boxed: the SDK's futures nest deeply, and the handler's future holds this one.
-            Box::pin(stack_check::verify(
-                &self.stacks,
-                &request,
-                function_arn,
-                &stack_check::REREADS,
-                // A Create's stack is listed beside the check when its roles are limited.
-                self.settings.guardrails.max_roles_per_stack != PerStack::Unlimited,
-            )),
-        )
-        .await
-        .unwrap_or_else(|_| {
-            Err(Unverified::Unavailable(stack_check::StacksError {
-                operation: crate::aws::Op::DescribeStackResource,
-                target: request.stack_id.clone(),
-                message: format!("no answer before the {}", times.limit),
-            }))
-        });
-        let stack = match checked {
-            Ok(stack) => stack,
-            Err(refused) => {
-                tracing::error!(reason = %refused, "refusing an event CloudFormation does not confirm");
-                let outcome = Ids::of(&request).failed(
-                    None,
-                    Failure::new(FailureClass::StackCheck, refused.to_string()),
-                );
-                return self.answer(&url, outcome, &request, times.answer).await;
-            }
+        let arrival = arrival(start, deadline, function_arn);
+        let rules = self.rules();
+        let (url, guard, machine, next) = match request::Machine::start(request, &arrival, &rules) {
+            Admitted::Unanswered(why) => return Err(why.into()),
+            Admitted::Answerable {
+                url,
+                guard,
+                machine,
+                next,
+            } => (url, guard, machine, next),
         };
-        tracing::info!(
-            host = cfn::response_url::loggable_host(&url),
-            physical_resource_id = request.physical_resource_id.as_deref().unwrap_or(""),
-            work_seconds = times
-                .work
-                .saturating_duration_since(Instant::now())
-                .as_secs_f64(),
-            "handling request"
-        );
-
-        let progress = Arc::new(Progress::default());
+        let first = match next {
+            Next::Answer(answer) => {
+                return self.deliver(&url, answer, guard.deadlines.answer).await;
+            }
+            Next::Effect(first) => first,
+        };
+        let reached = Arc::new(Mutex::new(machine.reached()));
         // A spawned task leaves the event's meter scope: it enters its own.
         let mut task = tokio::spawn(
             meter
-                .scope(run(
+                .scope(drive(
                     self.iam.clone(),
                     self.stacks.clone(),
-                    request.clone(),
-                    self.settings.guardrails.clone(),
-                    stack,
-                    Readiness {
-                        wait: self.settings.ready_wait,
-                        // It ends a second before the work must stop, so SUCCESS is answered.
-                        until: times
-                            .work
-                            .checked_sub(Duration::from_secs(1))
-                            .unwrap_or(times.work),
-                    },
-                    Arc::clone(&progress),
+                    (machine, first),
+                    guard.deadlines.ready_until,
+                    Arc::clone(&reached),
                 ))
                 .instrument(tracing::Span::current()),
         );
-        let outcome = tokio::select! {
+        let reached = || {
+            reached
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        };
+        let answer = tokio::select! {
             joined = &mut task => match joined {
-                Ok(outcome) => outcome,
+                Ok(answer) => answer,
                 Err(error) => {
-                    let what = if error.is_panic() {
-                        format!("internal error: the handler panicked ({})", panic_message(error.into_panic()))
+                    let stop = if error.is_panic() {
+                        Stop::Panicked(panic_message(error.into_panic()))
                     } else {
-                        "internal error: the handler was cancelled".to_owned()
+                        Stop::Cancelled
                     };
-                    tracing::error!(error = %what, "work failed");
-                    progress.failed(&request, Failure::new(FailureClass::Internal, what))
+                    guard.stopped(&reached(), stop)
                 }
             },
-            () = tokio::time::sleep_until(times.work.into()) => {
+            () = tokio::time::sleep_until(guard.deadlines.work.into()) => {
                 task.abort();
-                let reason = format!(
-                    "timed out: the {} did not finish within {:.0} seconds and was stopped before the {}; {}",
-                    request.request_type.as_str(),
-                    times.work.saturating_duration_since(start).as_secs_f64(),
-                    times.limit,
-                    "IAM may be slow or unreachable from the function; retry the stack operation",
-                );
-                tracing::error!(reason = %reason, "deadline reached");
-                progress.failed(&request, Failure::new(FailureClass::Deadline, reason))
+                guard.stopped(&reached(), Stop::Deadline)
             }
         };
-        self.answer(&url, outcome, &request, times.answer).await
+        self.deliver(&url, answer, guard.deadlines.answer).await
     }
 
-    async fn answer(
-        &self,
-        url: &reqwest::Url,
-        outcome: Outcome,
-        request: &Request,
-        deadline: Instant,
-    ) -> Result<Delivered, HandlerError> {
-        let failure = outcome.failure;
-        self.deliver(url, outcome.into_response(request), failure, deadline)
-            .await
-    }
-
-    /// Answers FAILED to an event that is no valid request, if it names a usable ResponseURL.
+    /// Answers FAILED to an event that is no valid request ([`request::malformed`]).
     async fn answer_malformed(
         &self,
         error: Box<cfn::event::EventError>,
@@ -501,44 +427,29 @@ impl<I: Iam + Clone + 'static, S: Stacks + Clone + 'static> Handler<I, S> {
         deadline: Option<Instant>,
     ) -> Result<Delivered, HandlerError> {
         tracing::error!(error = %error, "malformed event");
-        let Some(raw_url) = error.response_url.as_deref() else {
-            return Err(HandlerError::NoResponseUrl(format!(
-                "the event has no ResponseURL ({error})"
-            )));
-        };
-        let url = cfn::response_url::validate_response_url(raw_url, self.settings.allow_loopback)
-            .map_err(|e| HandlerError::NoResponseUrl(e.to_string()))?;
-        let request_id = error.request_id.clone().unwrap_or_default();
-        let response = Response {
-            status: Status::Failed,
-            reason: Some(format!("invalid request: {}", error.message)),
-            physical_resource_id: error
-                .physical_resource_id
-                .clone()
-                .unwrap_or_else(|| lifecycle::placeholder(&request_id)),
-            stack_id: error.stack_id.clone().unwrap_or_default(),
-            request_id,
-            logical_resource_id: error.logical_resource_id.clone().unwrap_or_default(),
-            data: Vec::new(),
-        };
-        let times = Times::new(start, deadline, None, self.settings.max_answer_reserve);
-        self.deliver(
-            &url,
-            response,
-            Some(FailureClass::InvalidRequest),
-            times.answer,
-        )
-        .await
+        let arrival = arrival(start, deadline, None);
+        let (url, answer, by) = request::malformed(&error, &arrival, &self.rules())?;
+        self.deliver(&url, answer, by).await
     }
 
-    /// PUTs the answer; `failure` says why it is FAILED (none for SUCCESS).
+    /// The settings the machine decides with.
+    fn rules(&self) -> Rules<'_> {
+        Rules {
+            allow_loopback: self.settings.allow_loopback,
+            max_answer_reserve: self.settings.max_answer_reserve,
+            guardrails: &self.settings.guardrails,
+            ready_wait: self.settings.ready_wait,
+        }
+    }
+
+    /// PUTs the answer.
     async fn deliver(
         &self,
         url: &reqwest::Url,
-        response: Response,
-        failure: Option<FailureClass>,
+        answer: request::Answer,
         deadline: Instant,
     ) -> Result<Delivered, HandlerError> {
+        let request::Answer { response, failure } = answer;
         let (body, trimmed) = response.body();
         if trimmed.reason || !trimmed.dropped_data.is_empty() {
             tracing::warn!(
@@ -597,62 +508,18 @@ pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Option<Instant> {
     Instant::now().checked_add(left)
 }
 
-/// When the work must stop, and when the answer must be sent by.
-#[derive(Debug, Clone, Copy)]
-struct Times {
-    work: Instant,
-    answer: Instant,
-    limit: &'static str,
-}
-
-impl Times {
-    fn new(
-        start: Instant,
-        lambda_deadline: Option<Instant>,
-        service_timeout: Option<Duration>,
-        max_reserve: Duration,
-    ) -> Times {
-        let service = start + service_timeout.unwrap_or(DEFAULT_SERVICE_TIMEOUT);
-        let (hard, limit) = match lambda_deadline {
-            Some(lambda) if lambda <= service => (lambda, "Lambda deadline"),
-            _ => (service, "ServiceTimeout"),
-        };
-        let left = hard.saturating_duration_since(Instant::now());
-        let reserve = (left / 10)
-            .max(Duration::from_secs(1))
-            .min(max_reserve)
-            .min(left / 2);
-        let margin = Duration::from_millis(50).min(reserve / 4);
-        Times {
-            work: hard.checked_sub(reserve).unwrap_or(hard),
-            answer: hard.checked_sub(margin).unwrap_or(hard),
-            limit,
-        }
-    }
-}
-
-/// The role the work may have made, shared with the handler so that a timeout or panic can
-/// still answer with the right PhysicalResourceId.
-#[derive(Debug, Default)]
-struct Progress {
-    at_stake: Mutex<Option<String>>,
-}
-
-impl Progress {
-    fn set(&self, at_stake: Option<&str>) {
-        *self.at_stake.lock().unwrap_or_else(PoisonError::into_inner) = at_stake.map(str::to_owned);
-    }
-
-    fn at_stake(&self) -> Option<String> {
-        self.at_stake
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// FAILED for a work that did not finish, naming what it may have made.
-    fn failed(&self, request: &Request, failure: Failure) -> Outcome {
-        Ids::of(request).failed(self.at_stake().as_deref(), failure)
+/// The event's arrival, the clocks read now.
+fn arrival(
+    started: Instant,
+    lambda_deadline: Option<Instant>,
+    function_arn: Option<&str>,
+) -> Arrival<'_> {
+    Arrival {
+        started,
+        now: Instant::now(),
+        clock: SystemTime::now(),
+        lambda_deadline,
+        function_arn,
     }
 }
 
@@ -666,56 +533,47 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
-/// How long a new role's answer waits for it to be usable ([`Settings::ready_wait`]), and by
-/// when that wait ends whatever IAM says.
-struct Readiness {
-    wait: Option<Duration>,
-    until: Instant,
-}
-
-/// The work: the request's intent (planned on a blocking thread, so that the deadline guard can
-/// still answer while a large plan is computed), then the machine's effects carried out one
-/// after the other until its answer. `stack`: the stack's roles, as the stack check listed them.
-async fn run<I: Iam, S: Stacks>(
+/// Carries out the machine's effects one after the other until its answer: the stack check's
+/// reads over [`Stacks`], its pauses on the clock, the plan on a blocking thread (so that the
+/// deadline guard can still answer while a large plan is computed), and the lifecycle's effects
+/// ([`effects::carry_out`]; `ready_until` ends a role's readiness wait). `reached` tells the
+/// handler how far the work got, should it be stopped.
+async fn drive<I: Iam, S: Stacks>(
     iam: I,
     stacks: S,
-    request: Request,
-    guardrails: Guardrails,
-    stack: Option<StackRoles>,
-    ready: Readiness,
-    progress: Arc<Progress>,
-) -> Outcome {
-    let reading = {
-        let (request, guardrails) = (request.clone(), guardrails.clone());
-        tokio::task::spawn_blocking(move || lifecycle::intent(&request, &guardrails))
-    };
-    let intent = match reading.await {
-        Ok(Ok(intent)) => intent,
-        Ok(Err(failure)) => return Ids::of(&request).failed(None, failure),
-        Err(e) => {
-            return Ids::of(&request).failed(
-                None,
-                Failure::new(
-                    FailureClass::Internal,
-                    format!("internal error: planning stopped ({e})"),
-                ),
-            );
-        }
-    };
-    let owner = Owner::new(
-        request.stack_id.clone(),
-        request.logical_resource_id.clone(),
-    );
-    let (mut machine, mut next) = Machine::start(&request, intent, &guardrails, stack, ready.wait);
+    (mut machine, mut effect): (request::Machine, request::Effect),
+    ready_until: Instant,
+    reached: Arc<Mutex<Reached>>,
+) -> request::Answer {
     loop {
-        progress.set(machine.at_stake());
-        match next {
-            Next::Answer(outcome) => return outcome,
-            Next::Effect(effect) => {
-                let observation =
-                    effects::carry_out(&iam, &stacks, &owner, effect, ready.until).await;
-                next = machine.on(observation);
+        let observation = match effect {
+            request::Effect::Stack(read) => {
+                // Boxed: the SDK's futures nest deeply.
+                let reading = stack_check::read(&stacks, machine.request(), read);
+                Observation::Stack(Box::pin(reading).await)
             }
+            request::Effect::Pause(pause) => {
+                tokio::time::sleep(pause).await;
+                Observation::Paused
+            }
+            request::Effect::Plan(planning) => {
+                match tokio::task::spawn_blocking(move || planning.plan()).await {
+                    Ok(planned) => Observation::Planned(planned),
+                    Err(error) => Observation::PlanningStopped(error.to_string()),
+                }
+            }
+            request::Effect::Lifecycle(effect) => {
+                let stack_id = &machine.request().stack_id;
+                Observation::Lifecycle(
+                    effects::carry_out(&iam, &stacks, stack_id, effect, ready_until).await,
+                )
+            }
+        };
+        let next = machine.on(observation);
+        *reached.lock().unwrap_or_else(PoisonError::into_inner) = machine.reached();
+        match next {
+            Next::Answer(answer) => return answer,
+            Next::Effect(next) => effect = next,
         }
     }
 }
@@ -724,35 +582,6 @@ async fn run<I: Iam, S: Stacks>(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_work_stops_before_the_earlier_deadline() {
-        let start = Instant::now();
-        let lambda = start + Duration::from_secs(4);
-        let times = Times::new(start, Some(lambda), None, Duration::from_secs(5));
-        assert_eq!(times.limit, "Lambda deadline");
-        assert!(times.work < times.answer && times.answer < lambda);
-        assert!(lambda - times.work >= Duration::from_millis(900));
-
-        let times = Times::new(
-            start,
-            Some(start + Duration::from_secs(900)),
-            Some(Duration::from_secs(60)),
-            Duration::from_secs(5),
-        );
-        assert_eq!(times.limit, "ServiceTimeout");
-        assert!(times.work <= start + Duration::from_secs(55));
-        assert!(times.answer < start + Duration::from_secs(60));
-
-        // Almost no time left: half of it goes to the answer.
-        let times = Times::new(
-            start,
-            Some(Instant::now() + Duration::from_millis(400)),
-            None,
-            Duration::from_secs(5),
-        );
-        assert!(times.work < times.answer);
-    }
 
     #[test]
     fn epoch_deadlines_convert() {

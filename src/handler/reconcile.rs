@@ -370,7 +370,8 @@ async fn converge<I: Iam, S: Stacks>(
         match next {
             Next::Answer(outcome) => break outcome,
             Next::Effect(effect) => {
-                let observation = effects::carry_out(iam, stacks, owner, effect, until).await;
+                let observation =
+                    effects::carry_out(iam, stacks, &owner.stack_id, effect, until).await;
                 next = machine.on(observation);
             }
         }

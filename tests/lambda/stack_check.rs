@@ -11,6 +11,8 @@
 //! stack deletion) is confirmed and carried out.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::time::{Duration, Instant};
+
 use crate::support;
 
 use persona_role::cfn::stacks::SdkStacks;
@@ -512,6 +514,108 @@ async fn cloudformation_unreachable_is_failed_without_any_iam_call() {
     assert!(reason.contains("nothing was changed"), "{reason}");
     assert_eq!(iam.calls(), Vec::<String>::new(), "IAM was called");
     assert!(!memory::role_exists(&iam, &plan_of(&create).role.role_name).await);
+}
+
+/// CloudFormation whose every read panics.
+#[derive(Debug, Clone)]
+struct PanickingStacks;
+
+impl persona_role::cfn::stack_check::Stacks for PanickingStacks {
+    async fn stack_resource(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> Result<
+        persona_role::cfn::stack_check::Described<persona_role::cfn::stack_check::StackResource>,
+        persona_role::cfn::stack_check::StacksError,
+    > {
+        panic!("injected panic in a stack read")
+    }
+
+    async fn stack_status(
+        &self,
+        _: &str,
+    ) -> Result<
+        persona_role::cfn::stack_check::Described<String>,
+        persona_role::cfn::stack_check::StacksError,
+    > {
+        panic!("injected panic in a stack read")
+    }
+
+    async fn stack_details(
+        &self,
+        _: &str,
+    ) -> Result<
+        persona_role::cfn::stack_check::Described<persona_role::cfn::stack_check::StackDetails>,
+        persona_role::cfn::stack_check::StacksError,
+    > {
+        panic!("injected panic in a stack read")
+    }
+
+    async fn stack_events(
+        &self,
+        _: &str,
+        _: Option<&str>,
+    ) -> Result<
+        persona_role::cfn::stack_check::Described<persona_role::cfn::stack_check::EventPage>,
+        persona_role::cfn::stack_check::StacksError,
+    > {
+        panic!("injected panic in a stack read")
+    }
+
+    async fn stack_resources(
+        &self,
+        _: &str,
+        _: Option<&str>,
+    ) -> Result<
+        persona_role::cfn::stack_check::Described<persona_role::cfn::stack_check::ResourcePage>,
+        persona_role::cfn::stack_check::StacksError,
+    > {
+        panic!("injected panic in a stack read")
+    }
+}
+
+/// The stack check runs under the same panic guard as the work: a panic while reading
+/// CloudFormation is answered FAILED, naming no role, without any IAM call.
+#[tokio::test]
+async fn a_panic_in_the_stack_check_is_answered_failed_without_any_iam_call() {
+    let recorder = Recorder::start();
+    let iam = MemoryIam::new();
+    let handler = persona_role::handler::Handler::with_clients(
+        iam.clone(),
+        PanickingStacks,
+        http(),
+        settings(),
+    );
+    let create = sample_event("compute", "create", "checkpanic", &recorder);
+    let delivered = handler
+        .handle(
+            create.clone(),
+            Some(Instant::now() + Duration::from_secs(60)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(delivered.response.status.as_str(), "FAILED");
+    assert_eq!(
+        delivered.failure,
+        Some(persona_role::metrics::FailureClass::Internal)
+    );
+    let reason = delivered.response.reason.unwrap_or_default();
+    assert!(
+        reason.starts_with("internal error: the handler panicked (injected panic in a stack read)"),
+        "{reason}"
+    );
+    assert_eq!(
+        delivered.response.physical_resource_id,
+        persona_role::lifecycle::placeholder(create["RequestId"].as_str().unwrap())
+    );
+    assert_eq!(
+        recorder
+            .wait_for(&delivered.response.request_id, 1, Duration::from_secs(5))
+            .len(),
+        1
+    );
+    assert_eq!(iam.calls(), Vec::<String>::new(), "IAM was called");
 }
 
 #[tokio::test]
