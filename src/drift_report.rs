@@ -17,9 +17,10 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use crate::aws::meter::CallCounts;
 use crate::drift::{HandEdit, Skip};
 use crate::iam::Change;
-use crate::metrics::{self, CallCounts};
+use crate::metrics;
 
 /// The environment variable holding the deployment's `DriftReportSchedule`; unset or empty: no
 /// report is accepted.

@@ -15,6 +15,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::aws::meter::CallCounts;
 use crate::cfn::event::RequestType;
 use crate::time;
 
@@ -161,15 +162,6 @@ impl serde::Serialize for FailureClass {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
-}
-
-/// Calls one service answered for one event: each paginated page is a call; retries are the
-/// attempts after a call's first; throttles are the attempts answered with a throttling error.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CallCounts {
-    pub calls: u64,
-    pub retries: u64,
-    pub throttles: u64,
 }
 
 /// What became of the event's answer.

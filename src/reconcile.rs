@@ -21,8 +21,9 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use crate::aws::meter::CallCounts;
 use crate::drift::Skip;
-use crate::metrics::{self, CallCounts, FailureClass};
+use crate::metrics::{self, FailureClass};
 
 /// The environment variable naming the run this deployment allows (the stack's `ReconcileRun`);
 /// unset or empty: none.

@@ -30,7 +30,19 @@ use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::retries::classifiers::RetryReason;
 use aws_smithy_types::retry::ErrorKind;
 
-use crate::metrics::CallCounts;
+/// At most this many calls of one event are in flight at once: as wide as a wave gets (IAM lets a
+/// role have at most 20 managed policies, so a Create attaches at most 20 in one wave), and no
+/// wider; throttling beyond that is the SDK's retries' to absorb.
+pub const MAX_CALLS_IN_FLIGHT: usize = 20;
+
+/// Calls one service answered for one event: each paginated page is a call; retries are the
+/// attempts after a call's first; throttles are the attempts answered with a throttling error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallCounts {
+    pub calls: u64,
+    pub retries: u64,
+    pub throttles: u64,
+}
 
 /// The services whose calls are counted apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +71,7 @@ pub struct CallMeter {
 /// [`THROTTLED_CALLS_IN_FLIGHT`] at the first throttle. Slots held when the cut comes are
 /// forgotten as they are given back.
 ///
-/// [`MAX_CALLS_IN_FLIGHT`]: crate::iam::waves::MAX_CALLS_IN_FLIGHT
+/// [`MAX_CALLS_IN_FLIGHT`]: MAX_CALLS_IN_FLIGHT
 #[derive(Debug)]
 struct Pace {
     slots: Arc<Semaphore>,
@@ -71,7 +83,7 @@ struct Pace {
 impl Default for Pace {
     fn default() -> Self {
         Pace {
-            slots: Arc::new(Semaphore::new(crate::iam::waves::MAX_CALLS_IN_FLIGHT)),
+            slots: Arc::new(Semaphore::new(MAX_CALLS_IN_FLIGHT)),
             excess: AtomicUsize::new(0),
             slowed: AtomicBool::new(false),
         }
@@ -83,7 +95,7 @@ impl Pace {
         if self.slowed.swap(true, Ordering::SeqCst) {
             return;
         }
-        let cut = crate::iam::waves::MAX_CALLS_IN_FLIGHT.saturating_sub(THROTTLED_CALLS_IN_FLIGHT);
+        let cut = MAX_CALLS_IN_FLIGHT.saturating_sub(THROTTLED_CALLS_IN_FLIGHT);
         let forgotten = self.slots.forget_permits(cut);
         self.excess.fetch_add(cut - forgotten, Ordering::SeqCst);
     }
@@ -293,10 +305,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_throttle_cuts_the_events_calls_in_flight() {
-        assert_eq!(
-            peak_in_flight(false).await,
-            crate::iam::waves::MAX_CALLS_IN_FLIGHT
-        );
+        assert_eq!(peak_in_flight(false).await, MAX_CALLS_IN_FLIGHT);
         let after = peak_in_flight(true).await;
         assert_eq!(
             after, THROTTLED_CALLS_IN_FLIGHT,

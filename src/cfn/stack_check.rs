@@ -514,7 +514,7 @@ pub fn against_events(request: &Request, function_arn: Option<&str>, seen: &Seen
 fn holds_id(event: &StackEvent, id: &str) -> bool {
     match &event.physical_id {
         Some(held) => held.eq_ignore_ascii_case(id),
-        None => crate::lifecycle::delete_target(id).is_none(),
+        None => crate::plan::naming::role_name_of_id(id).is_none(),
     }
 }
 

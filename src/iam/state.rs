@@ -136,7 +136,7 @@ impl Replies {
     }
 }
 
-/// Makes every read of `reads` together (at most [`waves::MAX_CALLS_IN_FLIGHT`] calls at once)
+/// Makes every read of `reads` together (at most [`crate::aws::meter::MAX_CALLS_IN_FLIGHT`] calls at once)
 /// and returns each reply.
 pub async fn read<I: Iam>(iam: &I, reads: &Reads) -> Replies {
     // One join: every read of the batch is in flight at once.

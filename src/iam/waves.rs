@@ -10,11 +10,7 @@ use futures_util::StreamExt;
 use futures_util::stream;
 
 use super::Change;
-
-/// At most this many calls of one event are in flight at once: as wide as a wave gets (IAM lets a
-/// role have at most 20 managed policies, so a Create attaches at most 20 in one wave), and no
-/// wider; throttling beyond that is the SDK's retries' to absorb.
-pub const MAX_CALLS_IN_FLIGHT: usize = 20;
+use crate::aws::meter::MAX_CALLS_IN_FLIGHT;
 
 /// Runs the calls concurrently, at most [`MAX_CALLS_IN_FLIGHT`] at once, and returns every
 /// result in the calls' order (none is dropped when another fails). The calls are collected

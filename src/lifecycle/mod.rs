@@ -24,7 +24,8 @@ pub use outcome::{Failure, Ids, Outcome, placeholder};
 
 use crate::metrics::FailureClass;
 use crate::ownership::{Claim, Owner, role_not_ours, was_adopted};
-use crate::properties::{MAX_ROLE_NAME, ROLE_NAME_PREFIX, is_role_name_char};
+use crate::plan::naming::role_name_of_id;
+use crate::properties::ROLE_NAME_PREFIX;
 
 /// What CloudFormation asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,16 +88,6 @@ pub enum Step {
     Refuse { class: FailureClass, reason: String },
 }
 
-/// The name a Delete acts on: the PhysicalResourceId when it can be a role this resource made
-/// (`sagemaker-…`). Placeholders of failed Creates and most ids CloudFormation made up cannot,
-/// and need no IAM call (outside `sagemaker-*` the function may not even read).
-pub fn delete_target(id: &str) -> Option<&str> {
-    let prefixed = id
-        .get(..ROLE_NAME_PREFIX.len())
-        .is_some_and(|p| p.eq_ignore_ascii_case(ROLE_NAME_PREFIX));
-    (is_role_name(id) && prefixed).then_some(id)
-}
-
 /// The name a Delete must look at: the PhysicalResourceId when it can be this resource's role;
 /// otherwise the name the Delete's ResourceProperties plan. When a Create never answered
 /// (timeout, out of memory), CloudFormation deletes with an id it made up; the role that Create
@@ -104,8 +95,8 @@ pub fn delete_target(id: &str) -> Option<&str> {
 /// resource. A real id is never second-guessed by the properties, which may plan the name of
 /// the resource's current role.
 pub fn delete_targets(id: &str, planned: Option<&str>) -> Vec<String> {
-    delete_target(id)
-        .or_else(|| planned.and_then(delete_target))
+    role_name_of_id(id)
+        .or_else(|| planned.and_then(role_name_of_id))
         .map(str::to_owned)
         .into_iter()
         .collect()
@@ -132,11 +123,6 @@ pub fn not_role_managers(name: &str, path: &str) -> String {
     format!(
         "AdoptExistingRole: role `{name}` at path `{path}` is not shaped as SageMaker Role Manager's console makes roles (`SageMaker-…` under `/service-role/`); it was left unchanged. Choose another RoleNameSuffix, or deploy the function's stack with AdoptionScope=AnyUnownedRole to adopt it"
     )
-}
-
-/// Whether an id can name a role at all (placeholders and most made-up ids cannot).
-pub fn is_role_name(id: &str) -> bool {
-    !id.is_empty() && id.chars().count() <= MAX_ROLE_NAME && id.chars().all(is_role_name_char)
 }
 
 /// The step for a request, given the planned role's name and path (absent for a Delete) and what
@@ -473,14 +459,14 @@ mod tests {
 
     #[test]
     fn placeholders_and_made_up_ids_name_no_role() {
-        assert_eq!(delete_target(NAME), Some(NAME));
+        assert_eq!(role_name_of_id(NAME), Some(NAME));
         assert_eq!(
-            delete_target("ml-personas-DataScientist-1X2Y3Z4W5V6U"),
+            role_name_of_id("ml-personas-DataScientist-1X2Y3Z4W5V6U"),
             None
         );
-        assert_eq!(delete_target("persona-role:failed:5f3c-11ee"), None);
-        assert_eq!(delete_target(""), None);
-        assert_eq!(delete_target(&"a".repeat(65)), None);
-        assert_eq!(delete_target("ml-roles-DataScientist-ABCDEF/x"), None);
+        assert_eq!(role_name_of_id("persona-role:failed:5f3c-11ee"), None);
+        assert_eq!(role_name_of_id(""), None);
+        assert_eq!(role_name_of_id(&"a".repeat(65)), None);
+        assert_eq!(role_name_of_id("ml-roles-DataScientist-ABCDEF/x"), None);
     }
 }

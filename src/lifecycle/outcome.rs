@@ -220,7 +220,7 @@ pub fn check_answer_fits(plan: &Plan, request: &Request) -> Result<(), Failure> 
 #[allow(clippy::panic)]
 mod tests {
     use super::*;
-    use crate::lifecycle::delete_target;
+    use crate::plan::naming::role_name_of_id;
 
     #[test]
     fn invalid_properties_point_to_the_users_guide_which_exists() {
@@ -265,7 +265,7 @@ mod tests {
     fn placeholders_are_never_role_names() {
         let id = placeholder("5f3c-11ee");
         assert!(id.starts_with(PLACEHOLDER_PREFIX));
-        assert_eq!(delete_target(&id), None);
+        assert_eq!(role_name_of_id(&id), None);
     }
 
     #[test]

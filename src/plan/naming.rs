@@ -58,6 +58,21 @@ pub fn is_own_policy(role_name: &str, policy_name: &str) -> bool {
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// The role a PhysicalResourceId names, when it can be a role this resource made
+/// (`sagemaker-…`): the name a Delete acts on. Placeholders of failed Creates and most ids CloudFormation made up cannot,
+/// and need no IAM call (outside `sagemaker-*` the function may not even read).
+pub fn role_name_of_id(id: &str) -> Option<&str> {
+    let prefixed = id
+        .get(..ROLE_NAME_PREFIX.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(ROLE_NAME_PREFIX));
+    (is_role_name(id) && prefixed).then_some(id)
+}
+
+/// Whether an id can name a role at all (placeholders and most made-up ids cannot).
+pub fn is_role_name(id: &str) -> bool {
+    !id.is_empty() && id.chars().count() <= MAX_ROLE_NAME && id.chars().all(is_role_name_char)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

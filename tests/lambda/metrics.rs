@@ -602,7 +602,7 @@ async fn an_answer_that_is_not_delivered_counts_as_delivery_failed() {
 
 /// Every metric name a line can carry.
 fn emittable() -> BTreeSet<String> {
-    let counts = metrics::CallCounts::default();
+    let counts = persona_role::aws::meter::CallCounts::default();
     let mut answers = vec![metrics::Answer::Unanswered];
     for failure in std::iter::once(None).chain(metrics::FailureClass::ALL.map(Some)) {
         for delivered in [true, false] {
@@ -715,8 +715,8 @@ fn the_templates_alarms_watch_metrics_the_function_writes() {
         request_type: None,
         request_id: None,
         answer: metrics::Answer::Unanswered,
-        iam: metrics::CallCounts::default(),
-        cloudformation: metrics::CallCounts::default(),
+        iam: persona_role::aws::meter::CallCounts::default(),
+        cloudformation: persona_role::aws::meter::CallCounts::default(),
     };
     let sets =
         &metrics::document("f", "INFO", &facts, 1)["_aws"]["CloudWatchMetrics"][0]["Dimensions"];
