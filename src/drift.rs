@@ -859,17 +859,7 @@ mod tests {
     }
 
     fn role(name: &str) -> RoleState {
-        RoleState {
-            name: name.to_owned(),
-            path: "/".to_owned(),
-            arn: format!("arn:aws:iam::123456789012:role/{name}"),
-            role_id: "AROA".to_owned(),
-            description: None,
-            max_session_duration: None,
-            trust: json!({}),
-            permissions_boundary: None,
-            tags: BTreeMap::new(),
-        }
+        RoleState::sample(name, "/")
     }
 
     /// (what, declaration, guardrails, role name, planned or the skip's kind)

@@ -55,6 +55,23 @@ pub struct RoleState {
 }
 
 impl RoleState {
+    /// A role of the sample account with no tags, no boundary and an empty trust: the tests'
+    /// starting point, each setting what it is about.
+    #[cfg(test)]
+    pub fn sample(name: &str, path: &str) -> RoleState {
+        RoleState {
+            name: name.to_owned(),
+            path: path.to_owned(),
+            arn: format!("arn:aws:iam::123456789012:role{path}{name}"),
+            role_id: "AROA".to_owned(),
+            description: None,
+            max_session_duration: None,
+            trust: serde_json::json!({}),
+            permissions_boundary: None,
+            tags: BTreeMap::new(),
+        }
+    }
+
     /// `arn:PARTITION:iam::ACCOUNT:policy/PATH/ROLE-`: the ARN prefix of the role's own managed
     /// policies, which share its path.
     pub fn own_policy_prefix(&self) -> Option<String> {
@@ -401,16 +418,10 @@ mod tests {
 
     #[test]
     fn own_policy_prefix_shares_the_role_path() {
+        // In another partition: the prefix keeps the role's.
         let role = RoleState {
-            name: "sagemaker-x".to_owned(),
-            path: "/ml/".to_owned(),
             arn: "arn:aws-cn:iam::123456789012:role/ml/sagemaker-x".to_owned(),
-            role_id: "AROA".to_owned(),
-            description: None,
-            max_session_duration: None,
-            trust: json!({}),
-            permissions_boundary: None,
-            tags: BTreeMap::new(),
+            ..RoleState::sample("sagemaker-x", "/ml/")
         };
         assert_eq!(
             role.own_policy_prefix().unwrap(),

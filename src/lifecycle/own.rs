@@ -218,17 +218,7 @@ mod tests {
     const STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/ml/3f6a2c10";
 
     fn role(name: &str, path: &str) -> RoleState {
-        RoleState {
-            name: name.to_owned(),
-            path: path.to_owned(),
-            arn: format!("arn:aws:iam::123456789012:role{path}{name}"),
-            role_id: "AROA".to_owned(),
-            description: None,
-            max_session_duration: None,
-            trust: json!({}),
-            permissions_boundary: None,
-            tags: BTreeMap::new(),
-        }
+        RoleState::sample(name, path)
     }
 
     fn policy(arn: &str, tags: &[(&str, &str)]) -> PolicyState {

@@ -104,15 +104,10 @@ fn own_tags(stack: &str) -> Vec<(&'static str, String)> {
 
 fn role(name: &str, path: &str, whose: Tags) -> RoleState {
     RoleState {
-        name: name.to_owned(),
-        path: path.to_owned(),
-        arn: format!("arn:aws:iam::123456789012:role{path}{name}"),
         role_id: "AROA00000000000000001".to_owned(),
-        description: None,
         max_session_duration: Some(3600),
-        trust: json!({}),
-        permissions_boundary: None,
         tags: tags(whose),
+        ..RoleState::sample(name, path)
     }
 }
 
