@@ -111,6 +111,18 @@ fn role(name: &str, path: &str, whose: Tags) -> RoleState {
     }
 }
 
+/// The CreatePolicy of the plan's first managed policy.
+fn create_first_policy(plan: &crate::plan::Plan) -> Change {
+    let policy = &plan.managed_policies[0];
+    Change::CreatePolicy {
+        name: policy.policy_name.clone(),
+        path: policy.path.clone(),
+        arn: policy.arn.clone(),
+        document: policy.policy_document.clone(),
+        tags: plan.role.tags.clone(),
+    }
+}
+
 fn ours() -> RoleState {
     role(NAME, "/", Tags::Ours)
 }
@@ -2354,13 +2366,7 @@ fn a_policy_createpolicy_finds_taken_is_converged_when_ours_and_refused_otherwis
     let request = create(large());
     let plan = plan_of(&request);
     let taken_arn = plan.managed_policies[0].arn.clone();
-    let taken = Change::CreatePolicy {
-        name: plan.managed_policies[0].policy_name.clone(),
-        path: plan.managed_policies[0].path.clone(),
-        arn: taken_arn.clone(),
-        document: plan.managed_policies[0].policy_document.clone(),
-        tags: plan.role.tags.clone(),
-    };
+    let taken = create_first_policy(&plan);
     let applied_taken = Observation::Applied {
         done: Vec::new(),
         taken: vec![taken.clone()],
@@ -2440,13 +2446,7 @@ fn a_failed_create_is_undone_from_what_it_made_then_swept_of_own_policies_made_u
         .map(|p| p.arn.clone())
         .collect();
     assert!(arns.len() >= 2, "the large plan has managed policies");
-    let made = Change::CreatePolicy {
-        name: plan.managed_policies[0].policy_name.clone(),
-        path: plan.managed_policies[0].path.clone(),
-        arn: arns[0].clone(),
-        document: plan.managed_policies[0].policy_document.clone(),
-        tags: plan.role.tags.clone(),
-    };
+    let made = create_first_policy(&plan);
     let half = Observation::Applied {
         done: vec![made],
         taken: Vec::new(),
@@ -2548,13 +2548,7 @@ fn a_failed_create_waits_for_iam_to_show_what_it_made_before_undoing_it() {
     let request = create(large());
     let plan = plan_of(&request);
     let arn = plan.managed_policies[0].arn.clone();
-    let made = Change::CreatePolicy {
-        name: plan.managed_policies[0].policy_name.clone(),
-        path: plan.managed_policies[0].path.clone(),
-        arn: arn.clone(),
-        document: plan.managed_policies[0].policy_document.clone(),
-        tags: plan.role.tags.clone(),
-    };
+    let made = create_first_policy(&plan);
     let half = Observation::Applied {
         done: vec![made],
         taken: Vec::new(),
