@@ -115,9 +115,12 @@ pub fn run(
             }
             return Err(CliError::Usage(UsageError::NoFiles(problems).to_string()));
         }
-        Err(UsageError::Proposal(e)) => {
+        Err(UsageError::Proposal { error, problems }) => {
+            for problem in &problems {
+                writeln!(err, "warning: {problem}")?;
+            }
             writeln!(err, "the proposed declaration does not plan:")?;
-            return Err(CliError::Plan(e));
+            return Err(CliError::Plan(error));
         }
     };
     for problem in &outcome.report.problems {

@@ -82,8 +82,13 @@ pub enum UsageError {
     /// Nothing to read; what was wrong with each path given.
     #[error("no CloudTrail files to read (.json or .gz files, or directories of them)")]
     NoFiles(Vec<Problem>),
-    #[error("the proposed declaration does not plan: {0}")]
-    Proposal(PlanError),
+    /// The proposal does not plan; `problems`: what the trail's reading found, to be shown
+    /// all the same.
+    #[error("the proposed declaration does not plan: {error}")]
+    Proposal {
+        error: PlanError,
+        problems: Vec<Problem>,
+    },
 }
 
 /// Reads the trail and reports the role's calls against its declaration.
@@ -143,7 +148,15 @@ pub fn run(input: Input<'_>) -> Result<Outcome, UsageError> {
     let proposal = if propose && !changes.is_empty() {
         let list: Vec<Change> = changes.iter().map(|(c, _)| c.clone()).collect();
         let proposed = suggest::apply(properties, &list);
-        let planned = plan::plan_properties(&proposed, context).map_err(UsageError::Proposal)?;
+        let planned = match plan::plan_properties(&proposed, context) {
+            Ok(planned) => planned,
+            Err(error) => {
+                return Err(UsageError::Proposal {
+                    error,
+                    problems: report.problems,
+                });
+            }
+        };
         Some(Proposal {
             comparison: compare(&current, &planned),
             properties: proposed,
@@ -499,6 +512,44 @@ mod tests {
         let quiet = run_on(&[trail_file("a", &[])], None, true);
         assert!(quiet.changes.is_empty());
         assert!(quiet.proposal.is_none());
+    }
+
+    /// A proposal that does not plan fails the run, and keeps what the trail's reading found to
+    /// show it all the same.
+    #[test]
+    fn a_proposal_that_does_not_plan_keeps_the_readings_problems() {
+        // A call no activity grants and IAM allowed: every activity goes unused, and a
+        // declaration without any does not plan.
+        let mut unrelated = s3_call(ROLE, "GetObject", "x", "2026-11-23T10:00:00Z", None);
+        unrelated["eventSource"] = json!("sts.amazonaws.com");
+        unrelated["eventName"] = json!("GetCallerIdentity");
+        unrelated["resources"] = json!([]);
+        let documents = [
+            trail_file("a", &[unrelated]),
+            Document {
+                label: "b".to_owned(),
+                bytes: b"not CloudTrail".to_vec(),
+            },
+        ];
+        let properties = declaration();
+        let context = context();
+        let result = run(Input {
+            properties: &properties,
+            context: &context,
+            role_arn: None,
+            since: None,
+            until: None,
+            trail: Trail::Documents(&documents),
+            threads: 1,
+            propose: true,
+            progress: None,
+        });
+        match result {
+            Err(UsageError::Proposal { problems, .. }) => {
+                assert!(problems.iter().any(|p| p.file == "b"), "{problems:?}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
